@@ -1,0 +1,170 @@
+//! The one error type of the library, with stable codes that adapters map to HTTP.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::model::Permission;
+
+/// Field-level validation errors: field name → messages. All failures are reported at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct FieldErrors(BTreeMap<String, Vec<String>>);
+
+impl FieldErrors {
+    /// An empty set of errors.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records one message for a field.
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.entry(field.into()).or_default().push(message.into());
+    }
+
+    /// Moves every error of `other` into `self`.
+    pub fn merge(&mut self, other: FieldErrors) {
+        for (field, messages) in other.0 {
+            self.0.entry(field).or_default().extend(messages);
+        }
+    }
+
+    /// True when no field has an error.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The messages recorded for `field`, if any.
+    pub fn get(&self, field: &str) -> Option<&[String]> {
+        self.0.get(field).map(Vec::as_slice)
+    }
+
+    /// Iterates over `(field, messages)` in field-name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+
+    /// `Ok(())` when empty, otherwise [`Error::Validation`] carrying these errors.
+    pub fn into_result(self) -> Result<(), Error> {
+        if self.is_empty() { Ok(()) } else { Err(Error::Validation(self)) }
+    }
+}
+
+impl fmt::Display for FieldErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for (field, messages) in &self.0 {
+            for message in messages {
+                if !first {
+                    f.write_str("; ")?;
+                }
+                first = false;
+                write!(f, "{field}: {message}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A storage failure whose driver details stay inside the library.
+///
+/// Its `Display` is deliberately generic; the underlying cause is reachable through
+/// [`std::error::Error::source`] for logging by the host, never sent to clients.
+#[derive(Debug)]
+pub struct StorageError {
+    context: &'static str,
+    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl StorageError {
+    /// Wraps a driver error with a short, static description of what was being done.
+    pub fn new(
+        context: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Self { context, source: source.into() }
+    }
+
+    /// What the storage was doing when it failed.
+    pub fn context(&self) -> &'static str {
+        self.context
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "storage failure while {}", self.context)
+    }
+}
+
+impl std::error::Error for StorageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.source.as_ref())
+    }
+}
+
+/// Every failure an operation of the library can report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input is invalid; every offending field is named.
+    #[error("validation failed: {0}")]
+    Validation(FieldErrors),
+    /// No acting user could be established (unknown, inactive, or the wrong kind of principal).
+    #[error("authentication required: {0}")]
+    Unauthenticated(String),
+    /// The acting principal lacks a permission.
+    #[error("missing permission `{0}`")]
+    Forbidden(Permission),
+    /// The entity does not exist in the caller's tenant.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A unique value is already taken in the tenant; the fields are named.
+    #[error("already taken: {}", .fields.join(", "))]
+    Conflict {
+        /// The conflicting fields, e.g. `email`.
+        fields: Vec<String>,
+    },
+    /// The entity changed since the version the caller based its change on.
+    #[error("version mismatch: expected {expected}, current {current}")]
+    VersionConflict {
+        /// The version the caller expected.
+        expected: i64,
+        /// The version currently stored.
+        current: i64,
+    },
+    /// The storage failed; details stay in the source chain.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl Error {
+    /// A stable machine-readable code, e.g. `validation`, `forbidden`, `conflict`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Validation(_) => "validation",
+            Error::Unauthenticated(_) => "unauthenticated",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::Conflict { .. } => "conflict",
+            Error::VersionConflict { .. } => "version_conflict",
+            Error::Storage(_) => "internal",
+        }
+    }
+
+    /// A validation error on a single field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::new();
+        errors.add(field, message);
+        Error::Validation(errors)
+    }
+
+    /// A conflict on a single field.
+    pub fn conflict(field: impl Into<String>) -> Self {
+        Error::Conflict { fields: vec![field.into()] }
+    }
+}
+
+/// Result alias used throughout the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,423 @@
+//! `UserFilters`: every filter of the user list, and its normalisation.
+
+use chrono::{DateTime, Duration, Months, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldErrors;
+use crate::model::{
+    AuthMethod, Continent, EnrollmentStatus, Gender, OAuthProvider, SEARCH_SEPARATOR, Status,
+    normalize_role_name,
+};
+
+/// Every filter of the user list. All set filters combine with AND; a multi-valued filter
+/// matches any of its values. Unset (`None` / empty) filters do not constrain.
+///
+/// Deleted users are excluded unless `status` or `statuses` asks for `deleted`.
+///
+/// Text filters `city`, `state`, `designation`, `expertise` and `locale` compare ignoring ASCII
+/// case; `country` takes ISO codes (any case); `timezone` takes IANA names. Time bounds are
+/// half-open: `*_after` is inclusive, `*_before` exclusive. `inactive_for_days` counts users
+/// who never logged in as inactive. Ages are full years in UTC.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UserFilters {
+    /// Case-insensitive substring of name, email, phone, username or unique ID.
+    pub search: Option<String>,
+    /// Exactly this status.
+    pub status: Option<Status>,
+    /// Any of these statuses.
+    pub statuses: Vec<Status>,
+    /// Admin flag.
+    pub is_admin: Option<bool>,
+    /// Instructor flag.
+    pub is_instructor: Option<bool>,
+    /// Learner flag.
+    pub is_learner: Option<bool>,
+    /// Email verified.
+    pub email_verified: Option<bool>,
+    /// Phone verified.
+    pub phone_verified: Option<bool>,
+    /// Any of these primary sign-in methods.
+    pub auth_method: Vec<AuthMethod>,
+    /// Has at least one linked OAuth provider.
+    pub has_oauth: Option<bool>,
+    /// Has any of these providers linked.
+    pub oauth_provider: Vec<OAuthProvider>,
+    /// Has a password set.
+    pub has_password: Option<bool>,
+    /// Holds any of these roles (by name).
+    pub roles: Vec<String>,
+    /// Profile completeness at least [`crate::model::PROFILE_COMPLETE_THRESHOLD`].
+    pub profile_complete: Option<bool>,
+    /// Has an avatar.
+    pub has_avatar: Option<bool>,
+    /// Has a bio.
+    pub has_bio: Option<bool>,
+    /// Has a country or a city.
+    pub has_location: Option<bool>,
+    /// Any of these countries (ISO 3166-1 alpha-2).
+    pub country: Vec<String>,
+    /// Any of these cities.
+    pub city: Vec<String>,
+    /// Any of these states.
+    pub state: Vec<String>,
+    /// Any of these continents.
+    pub continent: Vec<Continent>,
+    /// Any of these IANA time zones.
+    pub timezone: Vec<String>,
+    /// Any of these BCP 47 locales.
+    pub locale: Vec<String>,
+    /// Any of these genders.
+    pub gender: Vec<Gender>,
+    /// Any of these designations.
+    pub designation: Vec<String>,
+    /// Has any of these areas of expertise.
+    pub expertise: Vec<String>,
+    /// At least this age (full years).
+    pub age_min: Option<u32>,
+    /// At most this age (full years).
+    pub age_max: Option<u32>,
+    /// Registered at or after.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Registered before.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Registered within the last N days.
+    pub created_in_last_days: Option<u32>,
+    /// Last login at or after.
+    pub last_login_after: Option<DateTime<Utc>>,
+    /// Last login before.
+    pub last_login_before: Option<DateTime<Utc>>,
+    /// Logged in within the last N days.
+    pub active_in_last_days: Option<u32>,
+    /// No login for N days (never logged in counts).
+    pub inactive_for_days: Option<u32>,
+    /// Currently locked out.
+    pub is_locked: Option<bool>,
+    /// At least this many consecutive failed logins.
+    pub failed_login_attempts_min: Option<u32>,
+    /// At most this many consecutive failed logins.
+    pub failed_login_attempts_max: Option<u32>,
+    /// Cross-service: has any enrollment.
+    pub has_enrollments: Option<bool>,
+    /// Cross-service: has an enrollment in any of these statuses.
+    pub enrollment_status: Vec<EnrollmentStatus>,
+    /// Cross-service: enrolled in a program of any of these types.
+    pub enrolled_program_type: Vec<String>,
+    /// Cross-service: enrolled in any of these programs.
+    pub enrolled_program_ids: Vec<String>,
+    /// Cross-service: enrollment progress at least (0–100).
+    pub progress_min: Option<u8>,
+    /// Cross-service: enrollment progress at most (0–100).
+    pub progress_max: Option<u8>,
+    /// Cross-service: total learning time at least this many seconds.
+    pub total_time_spent_min: Option<u64>,
+    /// Cross-service: last learning activity at or after.
+    pub last_learning_activity_after: Option<DateTime<Utc>>,
+}
+
+/// Longest accepted search term, in characters.
+pub const MAX_SEARCH_LEN: usize = 200;
+/// Most values a multi-valued filter accepts.
+pub const MAX_FILTER_VALUES: usize = 100;
+/// Largest accepted day count in `*_days` filters (100 years).
+pub const MAX_DAYS: u32 = 36_500;
+/// Largest accepted age.
+pub const MAX_AGE: u32 = 150;
+
+impl UserFilters {
+    /// True when no filter is set (the implicit "not deleted" does not count).
+    pub fn is_empty(&self) -> bool {
+        self == &UserFilters::default()
+    }
+
+    /// Names of the cross-service (enrollment) filters that are set.
+    pub fn cross_service_filters_in_use(&self) -> Vec<&'static str> {
+        let mut used = Vec::new();
+        let mut mark = |set: bool, name| {
+            if set {
+                used.push(name);
+            }
+        };
+        mark(self.has_enrollments.is_some(), "has_enrollments");
+        mark(!self.enrollment_status.is_empty(), "enrollment_status");
+        mark(!self.enrolled_program_type.is_empty(), "enrolled_program_type");
+        mark(!self.enrolled_program_ids.is_empty(), "enrolled_program_ids");
+        mark(self.progress_min.is_some(), "progress_min");
+        mark(self.progress_max.is_some(), "progress_max");
+        mark(self.total_time_spent_min.is_some(), "total_time_spent_min");
+        mark(self.last_learning_activity_after.is_some(), "last_learning_activity_after");
+        used
+    }
+
+    /// Removes the cross-service filters (when no enrollment source evaluates them).
+    pub fn without_cross_service(mut self) -> Self {
+        self.has_enrollments = None;
+        self.enrollment_status.clear();
+        self.enrolled_program_type.clear();
+        self.enrolled_program_ids.clear();
+        self.progress_min = None;
+        self.progress_max = None;
+        self.total_time_spent_min = None;
+        self.last_learning_activity_after = None;
+        self
+    }
+
+    /// Whether deleted users are included: only when a status filter names `deleted`.
+    pub fn includes_deleted(&self) -> bool {
+        self.status == Some(Status::Deleted) || self.statuses.contains(&Status::Deleted)
+    }
+
+    /// Checks every value and brings it to canonical form (trimmed, case-normalised, known
+    /// codes), reporting every offending field at once. Backends only ever see normalised
+    /// filters.
+    pub fn normalize(&mut self) -> Result<(), FieldErrors> {
+        let mut errors = FieldErrors::new();
+
+        if let Some(search) = self.search.take() {
+            let term = search.trim();
+            if term.chars().any(char::is_control) || term.contains(SEARCH_SEPARATOR) {
+                errors.add("search", "must not contain control characters");
+            } else if term.chars().count() > MAX_SEARCH_LEN {
+                errors.add("search", format!("must be at most {MAX_SEARCH_LEN} characters"));
+            } else if !term.is_empty() {
+                self.search = Some(term.to_lowercase());
+            }
+        }
+
+        dedup(&mut self.statuses);
+        dedup(&mut self.auth_method);
+        dedup(&mut self.oauth_provider);
+        dedup(&mut self.continent);
+        dedup(&mut self.gender);
+        dedup(&mut self.enrollment_status);
+
+        let roles = std::mem::take(&mut self.roles);
+        self.roles = roles
+            .iter()
+            .filter_map(|raw| normalize_role_name(raw, "roles", &mut errors))
+            .collect();
+        dedup(&mut self.roles);
+
+        let countries = std::mem::take(&mut self.country);
+        for raw in countries {
+            let code = raw.trim().to_ascii_uppercase();
+            if code.len() == 2 && crate::model::continent_of(&code).is_some() {
+                self.country.push(code);
+            } else {
+                errors.add("country", format!("`{}` is not an ISO 3166-1 alpha-2 code", clip(&raw)));
+            }
+        }
+        dedup(&mut self.country);
+
+        let zones = std::mem::take(&mut self.timezone);
+        for raw in zones {
+            match crate::validate::canonical_timezone(&raw) {
+                Some(zone) => self.timezone.push(zone),
+                None => errors.add("timezone", format!("`{}` is not an IANA time zone", clip(&raw))),
+            }
+        }
+        dedup(&mut self.timezone);
+
+        let locales = std::mem::take(&mut self.locale);
+        for raw in locales {
+            match crate::validate::canonical_locale(&raw) {
+                Some(tag) => self.locale.push(tag),
+                None => errors.add("locale", format!("`{}` is not a BCP 47 tag", clip(&raw))),
+            }
+        }
+
+        for (field, values) in [
+            ("city", &mut self.city),
+            ("state", &mut self.state),
+            ("designation", &mut self.designation),
+            ("expertise", &mut self.expertise),
+            ("enrolled_program_type", &mut self.enrolled_program_type),
+            ("enrolled_program_ids", &mut self.enrolled_program_ids),
+        ] {
+            let raw = std::mem::take(values);
+            for value in raw {
+                let value = value.trim();
+                if value.is_empty() || value.chars().any(char::is_control) || value.len() > 200 {
+                    errors.add(field, "values must be 1-200 printable characters");
+                } else {
+                    values.push(value.to_owned());
+                }
+            }
+            dedup(values);
+        }
+
+        let counts = [
+            ("statuses", self.statuses.len()),
+            ("auth_method", self.auth_method.len()),
+            ("roles", self.roles.len()),
+            ("country", self.country.len()),
+            ("city", self.city.len()),
+            ("state", self.state.len()),
+            ("timezone", self.timezone.len()),
+            ("locale", self.locale.len()),
+            ("designation", self.designation.len()),
+            ("expertise", self.expertise.len()),
+            ("enrolled_program_type", self.enrolled_program_type.len()),
+            ("enrolled_program_ids", self.enrolled_program_ids.len()),
+        ];
+        for (field, count) in counts {
+            if count > MAX_FILTER_VALUES {
+                errors.add(field, format!("at most {MAX_FILTER_VALUES} values"));
+            }
+        }
+
+        for (field, value) in [("age_min", self.age_min), ("age_max", self.age_max)] {
+            if value.is_some_and(|v| v > MAX_AGE) {
+                errors.add(field, format!("must be at most {MAX_AGE}"));
+            }
+        }
+        range_check(&mut errors, "age_min", self.age_min, "age_max", self.age_max);
+        for (field, value) in [
+            ("created_in_last_days", self.created_in_last_days),
+            ("active_in_last_days", self.active_in_last_days),
+            ("inactive_for_days", self.inactive_for_days),
+        ] {
+            if value.is_some_and(|v| v > MAX_DAYS) {
+                errors.add(field, format!("must be at most {MAX_DAYS}"));
+            }
+        }
+        range_check(
+            &mut errors,
+            "failed_login_attempts_min",
+            self.failed_login_attempts_min,
+            "failed_login_attempts_max",
+            self.failed_login_attempts_max,
+        );
+        for (field, value) in [("progress_min", self.progress_min), ("progress_max", self.progress_max)] {
+            if value.is_some_and(|v| v > 100) {
+                errors.add(field, "must be between 0 and 100");
+            }
+        }
+        range_check(&mut errors, "progress_min", self.progress_min, "progress_max", self.progress_max);
+
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// Lower bound on `created_at` from `created_in_last_days`.
+    pub fn created_since(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.created_in_last_days.map(|days| days_before(now, days))
+    }
+
+    /// Lower bound on `last_login_at` from `active_in_last_days`.
+    pub fn active_since(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.active_in_last_days.map(|days| days_before(now, days))
+    }
+
+    /// `last_login_at` must be absent or before this, from `inactive_for_days`.
+    pub fn inactive_since(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.inactive_for_days.map(|days| days_before(now, days))
+    }
+
+    /// Latest date of birth satisfying `age_min` on `today` (inclusive bound).
+    pub fn born_on_or_before(&self, today: NaiveDate) -> Option<NaiveDate> {
+        self.age_min.map(|age| years_before(today, age))
+    }
+
+    /// Date of birth must be strictly after this to satisfy `age_max` on `today`.
+    pub fn born_after(&self, today: NaiveDate) -> Option<NaiveDate> {
+        self.age_max.map(|age| years_before(today, age.saturating_add(1)))
+    }
+}
+
+/// `now` minus `days` whole days.
+fn days_before(now: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+    now - Duration::days(i64::from(days))
+}
+
+/// `today` minus `years` calendar years (Feb 29 → Feb 28), clamped to the earliest date.
+fn years_before(today: NaiveDate, years: u32) -> NaiveDate {
+    today.checked_sub_months(Months::new(years.saturating_mul(12))).unwrap_or(NaiveDate::MIN)
+}
+
+fn dedup<T: PartialEq + Clone>(values: &mut Vec<T>) {
+    let mut seen: Vec<T> = Vec::with_capacity(values.len());
+    values.retain(|v| {
+        if seen.contains(v) {
+            false
+        } else {
+            seen.push(v.clone());
+            true
+        }
+    });
+}
+
+fn range_check<T: PartialOrd>(
+    errors: &mut FieldErrors,
+    min_field: &str,
+    min: Option<T>,
+    max_field: &str,
+    max: Option<T>,
+) {
+    if let (Some(min), Some(max)) = (min, max)
+        && min > max
+    {
+        errors.add(min_field, format!("must not exceed {max_field}"));
+    }
+}
+
+fn clip(raw: &str) -> String {
+    raw.chars().take(40).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::age_on;
+
+    #[test]
+    fn age_bounds_agree_with_age_on_every_day() {
+        let start = NaiveDate::from_ymd_opt(1999, 12, 1).unwrap_or_default();
+        let days: Vec<NaiveDate> = start.iter_days().take(365 * 6).collect();
+        for &today in days.iter().step_by(7).chain(days.iter().filter(|d| {
+            use chrono::Datelike;
+            d.month() == 2 && d.day() >= 27 || d.month() == 3 && d.day() == 1
+        })) {
+            for n in [0u32, 1, 2, 4] {
+                let filters = UserFilters { age_min: Some(n), age_max: Some(n), ..Default::default() };
+                let upper = filters.born_on_or_before(today).unwrap_or_default();
+                let lower = filters.born_after(today).unwrap_or_default();
+                for &dob in &days {
+                    let Some(age) = age_on(dob, today) else { continue };
+                    assert_eq!(age >= n, dob <= upper, "min {n} dob {dob} today {today}");
+                    assert_eq!(age <= n, dob > lower, "max {n} dob {dob} today {today}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn normalize_reports_every_bad_field() {
+        let mut filters = UserFilters {
+            search: Some("a\u{0}b".into()),
+            country: vec!["ZZ".into(), "de".into()],
+            timezone: vec!["Mars/Base".into()],
+            age_min: Some(40),
+            age_max: Some(30),
+            roles: vec!["Bad Role!".into()],
+            ..Default::default()
+        };
+        let errors = filters.normalize().err().unwrap_or_default();
+        for field in ["search", "country", "timezone", "age_min", "roles"] {
+            assert!(errors.get(field).is_some(), "{field} not reported: {errors}");
+        }
+    }
+
+    #[test]
+    fn normalize_canonicalises_values() {
+        let mut filters = UserFilters {
+            search: Some("  ÄDA ".into()),
+            country: vec!["de".into(), "DE".into()],
+            roles: vec![" Editor ".into()],
+            ..Default::default()
+        };
+        assert!(filters.normalize().is_ok());
+        assert_eq!(filters.search.as_deref(), Some("äda"));
+        assert_eq!(filters.country, vec!["DE".to_owned()]);
+        assert_eq!(filters.roles, vec!["editor".to_owned()]);
+    }
+}

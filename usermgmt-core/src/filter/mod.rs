@@ -1,0 +1,13 @@
+//! Filtering, sorting and pagination of the user list, and the reference model.
+
+mod cursor;
+mod filters;
+mod query;
+mod reference;
+mod sort;
+
+pub use cursor::Cursor;
+pub use filters::{MAX_AGE, MAX_DAYS, MAX_FILTER_VALUES, MAX_SEARCH_LEN, UserFilters};
+pub use query::{DEFAULT_MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, ListPlan, ListQuery, Page, Window};
+pub use reference::reference_list;
+pub use sort::{SortBy, SortOrder, SortValue, compare};

@@ -1,0 +1,92 @@
+//! Audit events: who changed what, when, with a field-level diff. Secrets are redacted.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::string_enum::string_enum;
+use super::tenant::TenantId;
+
+string_enum! {
+    /// What happened.
+    pub enum AuditAction {
+        /// A user was created.
+        UserCreated => "user.created",
+        /// Profile or flag fields of a user changed.
+        UserUpdated => "user.updated",
+        /// Email, phone, username or password changed by an administrator.
+        CredentialsChanged => "user.credentials_changed",
+        /// The status changed (including reactivation).
+        StatusChanged => "user.status_changed",
+        /// Roles or direct permissions of a user changed.
+        UserGrantsChanged => "user.grants_changed",
+        /// A user was soft-deleted.
+        UserDeleted => "user.deleted",
+        /// A user was soft-deleted as part of a bulk delete.
+        UserBulkDeleted => "user.bulk_deleted",
+        /// A role was created.
+        RoleCreated => "role.created",
+        /// A role changed.
+        RoleUpdated => "role.updated",
+        /// A role was deleted.
+        RoleDeleted => "role.deleted",
+    }
+}
+
+string_enum! {
+    /// The kind of entity an audit event is about.
+    pub enum AuditTargetKind {
+        /// A user.
+        User => "user",
+        /// A role.
+        Role => "role",
+    }
+}
+
+/// Who performed an audited action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum AuditActor {
+    /// A user (an administrator).
+    User(Uuid),
+    /// The system (service-to-service token or the host application itself).
+    System,
+}
+
+/// Old and new value of one field. Secret values are replaced by [`REDACTED`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// Value before the change (`null` when absent).
+    pub old: Value,
+    /// Value after the change (`null` when absent).
+    pub new: Value,
+}
+
+/// The placeholder written instead of a secret in audit diffs.
+pub const REDACTED: &str = "[redacted]";
+
+/// One audit event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Event id (UUID v7).
+    pub id: Uuid,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Kind of the entity acted on.
+    pub target_kind: AuditTargetKind,
+    /// The entity acted on.
+    pub target_id: Uuid,
+    /// Who acted.
+    pub actor: AuditActor,
+    /// The real user behind an impersonation session, if any.
+    pub impersonator_id: Option<Uuid>,
+    /// What happened.
+    pub action: AuditAction,
+    /// Field-level diff, by field name.
+    pub changes: BTreeMap<String, FieldChange>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,19 @@
+//! Domain types.
+
+mod audit;
+mod permission;
+mod profile;
+mod role;
+mod string_enum;
+mod tenant;
+mod user;
+mod vocab;
+
+pub use audit::{AuditAction, AuditActor, AuditEvent, AuditTargetKind, FieldChange, REDACTED};
+pub use permission::{Permission, PermissionInfo, PermissionSet, permission_catalog};
+pub use profile::{COMPLETENESS_WEIGHTS, PROFILE_COMPLETE_THRESHOLD, Profile, continent_of};
+pub use role::{Role, normalize_role_name};
+pub use string_enum::UnknownValue;
+pub use tenant::TenantId;
+pub use user::{SEARCH_SEPARATOR, User, age_on, name_sort_key, search_text};
+pub use vocab::{AuthMethod, Continent, EnrollmentStatus, Gender, OAuthProvider, Status};

@@ -1,0 +1,155 @@
+//! Passwords: the policy, argon2id hashing and verification, always off the async executor.
+
+use std::fmt;
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use serde::Deserialize;
+
+use crate::error::{Error, FieldErrors, StorageError};
+
+/// A plaintext password from input. Its `Debug` never prints the value.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Password(String);
+
+impl Password {
+    /// Wraps a plaintext password.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The plaintext, for hashing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+/// An argon2id PHC string as stored. Its `Debug` never prints the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// Wraps a PHC string read from storage.
+    pub fn from_phc(phc: impl Into<String>) -> Self {
+        Self(phc.into())
+    }
+
+    /// The PHC string, for storage.
+    pub fn as_phc(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash([redacted])")
+    }
+}
+
+/// Password rules and argon2id cost. Defaults follow OWASP: m = 19456 KiB, t = 2, p = 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// Shortest accepted password, in characters (default 8).
+    pub min_length: usize,
+    /// Longest accepted password, in characters (default 1024; bounds hashing work).
+    pub max_length: usize,
+    /// argon2 memory cost in KiB.
+    pub memory_kib: u32,
+    /// argon2 iterations.
+    pub iterations: u32,
+    /// argon2 parallelism.
+    pub parallelism: u32,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self { min_length: 8, max_length: 1024, memory_kib: 19_456, iterations: 2, parallelism: 1 }
+    }
+}
+
+impl PasswordPolicy {
+    /// A deliberately cheap policy for tests (m = 256 KiB, t = 1). Never use in production.
+    pub fn insecure_fast_for_tests() -> Self {
+        Self { memory_kib: 256, iterations: 1, ..Self::default() }
+    }
+
+    /// Checks the length rules; errors are reported on `field`.
+    pub fn check(&self, password: &Password, field: &str, errors: &mut FieldErrors) {
+        let length = password.expose().chars().count();
+        if length < self.min_length {
+            errors.add(field, format!("must be at least {} characters", self.min_length));
+        } else if length > self.max_length {
+            errors.add(field, format!("must be at most {} characters", self.max_length));
+        }
+    }
+
+    fn hasher(&self) -> Result<Argon2<'static>, Error> {
+        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map_err(|e| Error::Storage(StorageError::new("configuring argon2", e.to_string())))?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    }
+
+    /// Hashes a password with argon2id on the blocking thread pool.
+    pub async fn hash(&self, password: &Password) -> Result<PasswordHash, Error> {
+        let hasher = self.hasher()?;
+        let plain = password.clone();
+        let phc = tokio::task::spawn_blocking(move || {
+            hasher.hash_password(plain.expose().as_bytes()).map(|hash| hash.to_string())
+        })
+        .await
+        .map_err(|e| Error::Storage(StorageError::new("hashing a password", e)))?
+        .map_err(|e| Error::Storage(StorageError::new("hashing a password", e.to_string())))?;
+        Ok(PasswordHash(phc))
+    }
+
+    /// Verifies a password against a stored hash on the blocking thread pool. The cost comes
+    /// from the stored hash. A malformed stored hash verifies as `false`.
+    pub async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, Error> {
+        let hasher = self.hasher()?;
+        let plain = password.clone();
+        let phc = hash.0.clone();
+        tokio::task::spawn_blocking(move || {
+            hasher.verify_password(plain.expose().as_bytes(), phc.as_str()).is_ok()
+        })
+        .await
+        .map_err(|e| Error::Storage(StorageError::new("verifying a password", e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_phc_and_verify() {
+        let policy = PasswordPolicy::insecure_fast_for_tests();
+        let hash = policy.hash(&Password::new("correct horse")).await.ok();
+        let hash = hash.unwrap_or_else(|| PasswordHash::from_phc(""));
+        assert!(hash.as_phc().starts_with("$argon2id$v=19$m=256,t=1,p=1$"));
+        assert!(policy.verify(&Password::new("correct horse"), &hash).await.unwrap_or(false));
+        assert!(!policy.verify(&Password::new("wrong"), &hash).await.unwrap_or(true));
+        assert!(!format!("{hash:?}").contains("argon2"));
+    }
+
+    #[tokio::test]
+    async fn default_policy_uses_owasp_parameters() {
+        let hash = PasswordPolicy::default().hash(&Password::new("abcdefgh")).await.ok();
+        let phc = hash.map(|h| h.as_phc().to_owned()).unwrap_or_default();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+    }
+
+    #[test]
+    fn length_rules_are_checked() {
+        let policy = PasswordPolicy::default();
+        let mut errors = FieldErrors::new();
+        policy.check(&Password::new("short"), "password", &mut errors);
+        assert!(errors.get("password").is_some());
+        assert!(!format!("{:?}", Password::new("hunter22")).contains("hunter22"));
+    }
+}

@@ -1,0 +1,69 @@
+//! Authorisation: resolving the acting principal and checking permissions.
+
+use uuid::Uuid;
+
+use super::UserService;
+use crate::error::{Error, Result};
+use crate::model::{Permission, PermissionSet, Status, TenantId};
+use crate::principal::Principal;
+
+/// An authenticated, authorised acting user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The actor's tenant.
+    pub tenant_id: TenantId,
+    /// The acting user.
+    pub user_id: Uuid,
+    /// Effective permissions.
+    pub permissions: PermissionSet,
+}
+
+impl Actor {
+    /// The first permission of `wanted` the actor lacks.
+    pub fn first_missing<'a>(&self, wanted: impl IntoIterator<Item = &'a Permission>) -> Option<Permission> {
+        wanted.into_iter().find(|p| !self.permissions.contains(p)).copied()
+    }
+
+    /// Refuses unless the actor holds every permission in `wanted` (no privilege escalation).
+    pub fn require_all<'a>(&self, wanted: impl IntoIterator<Item = &'a Permission>) -> Result<()> {
+        match self.first_missing(wanted) {
+            Some(missing) => Err(Error::Forbidden(missing)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl UserService {
+    /// Resolves a user principal to an actor holding `permission`, before any other storage
+    /// access. The system principal and inactive or unknown users are unauthenticated.
+    pub(crate) async fn authorize(&self, principal: &Principal, permission: Permission) -> Result<Actor> {
+        let (tenant_id, user_id) = match principal {
+            Principal::User { tenant_id, user_id } => (tenant_id, *user_id),
+            Principal::System { .. } => {
+                return Err(Error::Unauthenticated(
+                    "the system token cannot use admin operations".to_owned(),
+                ));
+            }
+        };
+        let grants = self.storage.actor_grants(tenant_id, user_id).await?;
+        let grants = match grants {
+            Some(grants) if grants.status == Status::Active => grants,
+            _ => return Err(Error::Unauthenticated("the acting user is not an active user".to_owned())),
+        };
+        let actor = Actor { tenant_id: tenant_id.clone(), user_id, permissions: grants.permissions };
+        actor.require_all([&permission])?;
+        Ok(actor)
+    }
+
+    /// Refuses to act on a user who holds permissions the actor lacks (so a limited admin
+    /// cannot take over or remove a more powerful account).
+    pub(crate) async fn ensure_outranks(&self, actor: &Actor, target: Uuid) -> Result<()> {
+        if target == actor.user_id {
+            return Ok(());
+        }
+        if let Some(grants) = self.storage.actor_grants(&actor.tenant_id, target).await? {
+            actor.require_all(&grants.permissions)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,150 @@
+//! Roles, the permission catalog, direct grants and effective permissions.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::UserService;
+use super::audit::event;
+use super::inputs::{CreateRole, UpdateRole};
+use crate::error::{Error, FieldErrors, Result};
+use crate::model::{
+    AuditAction, AuditTargetKind, FieldChange, Permission, PermissionInfo, PermissionSet, Role,
+    normalize_role_name, permission_catalog,
+};
+use crate::principal::Principal;
+
+const MAX_DESCRIPTION_LEN: usize = 500;
+
+fn check_description(description: &Option<String>, errors: &mut FieldErrors) -> Option<String> {
+    let description = description.as_ref().map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
+    if description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LEN) {
+        errors.add("description", format!("must be at most {MAX_DESCRIPTION_LEN} characters"));
+    }
+    description
+}
+
+fn role_diff(old: Option<&Role>, new: Option<&Role>) -> BTreeMap<String, FieldChange> {
+    let view = |role: Option<&Role>| -> [(&'static str, Value); 3] {
+        [
+            ("name", role.map_or(Value::Null, |r| r.name.clone().into())),
+            ("description", role.and_then(|r| r.description.clone()).map_or(Value::Null, Value::from)),
+            (
+                "permissions",
+                role.map_or(Value::Null, |r| r.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().into()),
+            ),
+        ]
+    };
+    view(old)
+        .into_iter()
+        .zip(view(new))
+        .filter(|((_, a), (_, b))| a != b)
+        .map(|((field, old), (_, new))| (field.to_owned(), FieldChange { old, new }))
+        .collect()
+}
+
+impl UserService {
+    /// Every permission the library knows. Requires `role.manage`.
+    pub async fn permission_catalog(&self, principal: &Principal) -> Result<Vec<PermissionInfo>> {
+        self.authorize(principal, Permission::RoleManage).await?;
+        Ok(permission_catalog())
+    }
+
+    /// The roles of the tenant, by name. Requires `role.manage`.
+    pub async fn list_roles(&self, principal: &Principal) -> Result<Vec<Role>> {
+        let actor = self.authorize(principal, Permission::RoleManage).await?;
+        self.storage.list_roles(&actor.tenant_id).await
+    }
+
+    /// One role. Requires `role.manage`.
+    pub async fn get_role(&self, principal: &Principal, role_id: Uuid) -> Result<Role> {
+        let actor = self.authorize(principal, Permission::RoleManage).await?;
+        self.storage.get_role(&actor.tenant_id, role_id).await?.ok_or(Error::NotFound("role"))
+    }
+
+    /// Creates a role. Requires `role.manage` and every permission the role carries.
+    pub async fn create_role(&self, principal: &Principal, input: CreateRole) -> Result<Role> {
+        let actor = self.authorize(principal, Permission::RoleManage).await?;
+        let permissions: PermissionSet = input.permissions.iter().copied().collect();
+        actor.require_all(&permissions)?;
+        let mut errors = FieldErrors::new();
+        let name = normalize_role_name(&input.name, "name", &mut errors);
+        let description = check_description(&input.description, &mut errors);
+        errors.into_result()?;
+        let name = name.ok_or_else(|| Error::invalid("name", "is required"))?;
+        self.insert_role_as(principal, &name, description.as_deref(), permissions).await
+    }
+
+    pub(crate) async fn insert_role_as(
+        &self,
+        principal: &Principal,
+        name: &str,
+        description: Option<&str>,
+        permissions: PermissionSet,
+    ) -> Result<Role> {
+        let now = self.clock.now();
+        let role = Role {
+            id: Uuid::now_v7(),
+            tenant_id: principal.tenant_id().clone(),
+            name: name.to_owned(),
+            description: description.map(str::to_owned),
+            permissions,
+            created_at: now,
+            updated_at: now,
+        };
+        let audit = event(principal, AuditTargetKind::Role, role.id, AuditAction::RoleCreated, role_diff(None, Some(&role)), now);
+        self.storage.insert_role(&role, audit).await?;
+        Ok(role)
+    }
+
+    /// Changes a role. Requires `role.manage`, and every permission of the role both before
+    /// (so a limited manager cannot strip a stronger role) and after the change.
+    pub async fn update_role(&self, principal: &Principal, role_id: Uuid, input: UpdateRole) -> Result<Role> {
+        let actor = self.authorize(principal, Permission::RoleManage).await?;
+        let current = self.storage.get_role(&actor.tenant_id, role_id).await?.ok_or(Error::NotFound("role"))?;
+        actor.require_all(&current.permissions)?;
+        let mut next = current.clone();
+        let mut errors = FieldErrors::new();
+        if let Some(name) = &input.name
+            && let Some(name) = normalize_role_name(name, "name", &mut errors) {
+                next.name = name;
+            }
+        if let Some(description) = &input.description {
+            next.description = check_description(description, &mut errors);
+        }
+        if let Some(permissions) = &input.permissions {
+            next.permissions = permissions.iter().copied().collect();
+        }
+        errors.into_result()?;
+        actor.require_all(&next.permissions)?;
+        let changes = role_diff(Some(&current), Some(&next));
+        if changes.is_empty() {
+            return Ok(current);
+        }
+        let now = self.clock.now();
+        next.updated_at = now;
+        let audit = event(principal, AuditTargetKind::Role, role_id, AuditAction::RoleUpdated, changes, now);
+        self.storage.update_role(&next, audit).await?;
+        Ok(next)
+    }
+
+    /// Deletes a role no user holds (a held role is a conflict on `role`). Requires
+    /// `role.manage` and every permission of the role.
+    pub async fn delete_role(&self, principal: &Principal, role_id: Uuid) -> Result<()> {
+        let actor = self.authorize(principal, Permission::RoleManage).await?;
+        let current = self.storage.get_role(&actor.tenant_id, role_id).await?.ok_or(Error::NotFound("role"))?;
+        actor.require_all(&current.permissions)?;
+        let now = self.clock.now();
+        let audit = event(principal, AuditTargetKind::Role, role_id, AuditAction::RoleDeleted, role_diff(Some(&current), None), now);
+        self.storage.delete_role(&actor.tenant_id, role_id, audit).await
+    }
+
+    /// A user's effective permissions: the union of their roles' and direct permissions.
+    /// Requires `user.view`.
+    pub async fn effective_permissions(&self, principal: &Principal, user_id: Uuid) -> Result<PermissionSet> {
+        let actor = self.authorize(principal, Permission::UserView).await?;
+        let grants = self.storage.actor_grants(&actor.tenant_id, user_id).await?;
+        grants.map(|g| g.permissions).ok_or(Error::NotFound("user"))
+    }
+}

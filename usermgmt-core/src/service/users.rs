@@ -1,0 +1,412 @@
+//! User operations: create, get, list, update (incl. credentials and status), delete.
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::UserService;
+use super::access::Actor;
+use super::audit::{event, update_events, user_diff};
+use super::inputs::{CreateUser, UpdateUser};
+use crate::error::{Error, FieldErrors, Result};
+use crate::filter::{Cursor, ListQuery, Page, UserFilters};
+use crate::model::{AuditAction, AuditTargetKind, Permission, Status, User};
+use crate::password::Password;
+use crate::principal::Principal;
+use crate::storage::{
+    BulkDelete, BulkDeleteOutcome, BulkTarget, Identifier, NewUser, PasswordChange, UserReplace,
+};
+use crate::validate::UserDraft;
+
+/// A bulk delete: either explicit ids or a non-empty filter.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum BulkDeleteRequest {
+    /// Delete these users.
+    UserIds(Vec<Uuid>),
+    /// Delete every user matching these filters (an empty filter is refused).
+    Filters(Box<UserFilters>),
+}
+
+/// How many times an update without `expected_version` is retried when another writer
+/// changed the user in between.
+const UNCONDITIONAL_UPDATE_ATTEMPTS: usize = 3;
+
+impl UserService {
+    /// Creates a user. Requires `user.create`, and every permission the granted roles and
+    /// direct permissions carry (no privilege escalation).
+    pub async fn create_user(&self, principal: &Principal, input: CreateUser) -> Result<User> {
+        let actor = self.authorize(principal, Permission::UserCreate).await?;
+        let now = self.clock.now();
+        let mut draft = input.draft();
+        let mut errors = match draft.validate(&self.config.validation, now.date_naive()) {
+            Ok(()) => FieldErrors::new(),
+            Err(errors) => errors,
+        };
+        if draft.status == Status::Deleted {
+            errors.add("status", "a user cannot be created deleted");
+        }
+        if let Some(password) = &input.password {
+            self.config.password.check(password, "password", &mut errors);
+        }
+        let granted = self.check_grants(&actor, &draft, None, &mut errors).await?;
+        errors.into_result()?;
+        actor.require_all(&granted)?;
+
+        let password_hash = match &input.password {
+            Some(password) => Some(self.config.password.hash(password).await?),
+            None => None,
+        };
+        let mut user = empty_user(actor.tenant_id.clone(), now);
+        user.has_password = password_hash.is_some();
+        apply_draft(&mut user, draft);
+        let has_password = password_hash.is_some();
+        let changes = user_diff(None, &user, has_password.then_some((false, true)));
+        let audit = event(principal, AuditTargetKind::User, user.id, AuditAction::UserCreated, changes, now);
+        self.storage.insert_user(NewUser { user, password_hash }, audit).await
+    }
+
+    /// One user of the caller's tenant. Requires `user.view`.
+    pub async fn get_user(&self, principal: &Principal, user_id: Uuid) -> Result<User> {
+        let actor = self.authorize(principal, Permission::UserView).await?;
+        self.load_user(&actor, user_id).await
+    }
+
+    /// One page of the user list. Requires `user.list`.
+    ///
+    /// Cross-service (enrollment) filters are reported in `skipped_filters` when no source
+    /// evaluates them.
+    pub async fn list_users(&self, principal: &Principal, query: ListQuery) -> Result<Page<User>> {
+        let actor = self.authorize(principal, Permission::UserList).await?;
+        let page = query.page;
+        let page_size = query.page_size;
+        let by_cursor = query.cursor.is_some();
+        let mut plan = query.plan(self.config.max_page_size)?;
+        let skipped: Vec<String> =
+            plan.filters.cross_service_filters_in_use().into_iter().map(str::to_owned).collect();
+        if !skipped.is_empty() {
+            tracing::warn!(filters = ?skipped, "no enrollment source configured; filters skipped");
+            plan.filters = plan.filters.without_cross_service();
+        }
+        let now = self.clock.now();
+        let (mut items, total) = self.storage.list_users(&actor.tenant_id, &plan, now).await?;
+        let has_more = items.len() > page_size as usize;
+        items.truncate(page_size as usize);
+        let next_cursor = match items.last() {
+            Some(last) if has_more => Some(
+                Cursor {
+                    sort_by: plan.sort_by,
+                    sort_order: plan.sort_order,
+                    value: plan.sort_by.value_of(last),
+                    id: last.id,
+                }
+                .encode(),
+            ),
+            _ => None,
+        };
+        Ok(Page {
+            items,
+            total,
+            page: (!by_cursor).then_some(page),
+            page_size,
+            next_cursor,
+            skipped_filters: skipped,
+        })
+    }
+
+    /// Partially updates a user: profile, flags, direct credential edits (email, phone,
+    /// username, password), status (including reactivation of a deleted user), roles and
+    /// direct permissions. Requires `user.update` (and `user.delete` to set status `deleted`),
+    /// every permission the target holds, and every permission newly granted.
+    pub async fn update_user(&self, principal: &Principal, user_id: Uuid, patch: UpdateUser) -> Result<User> {
+        let actor = self.authorize(principal, Permission::UserUpdate).await?;
+        if patch.status == Some(Status::Deleted) {
+            actor.require_all([&Permission::UserDelete])?;
+        }
+        self.ensure_outranks(&actor, user_id).await?;
+        let password_hash = match &patch.password {
+            Some(Some(password)) => {
+                let mut errors = FieldErrors::new();
+                self.config.password.check(password, "password", &mut errors);
+                errors.into_result()?;
+                Some(self.config.password.hash(password).await?)
+            }
+            _ => None,
+        };
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let current = self.load_user(&actor, user_id).await?;
+            if let Some(expected) = patch.expected_version
+                && expected != current.version
+            {
+                return Err(Error::VersionConflict { expected, current: current.version });
+            }
+            let result = self.apply_update(principal, &actor, &current, &patch, password_hash.clone()).await;
+            match result {
+                Err(Error::VersionConflict { .. })
+                    if patch.expected_version.is_none() && attempts < UNCONDITIONAL_UPDATE_ATTEMPTS => {}
+                other => return other,
+            }
+        }
+    }
+
+    async fn apply_update(
+        &self,
+        principal: &Principal,
+        actor: &Actor,
+        current: &User,
+        patch: &UpdateUser,
+        password_hash: Option<crate::password::PasswordHash>,
+    ) -> Result<User> {
+        let now = self.clock.now();
+        let mut draft = patch.apply(current);
+        let mut errors = match draft.validate(&self.config.validation, now.date_naive()) {
+            Ok(()) => FieldErrors::new(),
+            Err(errors) => errors,
+        };
+        let granted = self.check_grants(actor, &draft, Some(current), &mut errors).await?;
+        errors.into_result()?;
+        actor.require_all(&granted)?;
+
+        let mut next = current.clone();
+        apply_draft(&mut next, draft);
+        next.updated_at = now;
+        if next.status == Status::Deleted && current.status != Status::Deleted {
+            next.deleted_at = Some(now);
+        } else if next.status != Status::Deleted {
+            next.deleted_at = None;
+        }
+        let (password, password_diff) = match (&patch.password, password_hash) {
+            (Some(Some(_)), Some(hash)) => {
+                next.has_password = true;
+                (PasswordChange::Set(hash), Some((current.has_password, true)))
+            }
+            (Some(None), _) => {
+                next.has_password = false;
+                (PasswordChange::Clear, Some((current.has_password, false)))
+            }
+            _ => (PasswordChange::Keep, None),
+        };
+        let changes = user_diff(Some(current), &next, password_diff);
+        if changes.is_empty() {
+            return Ok(current.clone());
+        }
+        let audit = update_events(principal, current.id, next.status, changes, now);
+        let change = UserReplace { user: next, password, expected_version: current.version, audit };
+        self.storage.replace_user(&actor.tenant_id, change).await
+    }
+
+    /// Soft-deletes a user: status `deleted`, `deleted_at` set, data kept. Reactivate by
+    /// updating the status back to `active`. Requires `user.delete`; an actor cannot delete
+    /// themselves.
+    pub async fn delete_user(&self, principal: &Principal, user_id: Uuid) -> Result<User> {
+        let actor = self.authorize(principal, Permission::UserDelete).await?;
+        if actor.user_id == user_id {
+            return Err(Error::invalid("user_id", "you cannot delete your own account"));
+        }
+        self.ensure_outranks(&actor, user_id).await?;
+        let now = self.clock.now();
+        let current = self.load_user(&actor, user_id).await?;
+        if current.status == Status::Deleted {
+            return Ok(current);
+        }
+        let mut next = current.clone();
+        next.status = Status::Deleted;
+        next.deleted_at = Some(now);
+        next.updated_at = now;
+        let changes = user_diff(Some(&current), &next, None);
+        let audit = vec![event(principal, AuditTargetKind::User, user_id, AuditAction::UserDeleted, changes, now)];
+        let change =
+            UserReplace { user: next, password: PasswordChange::Keep, expected_version: current.version, audit };
+        self.storage.replace_user(&actor.tenant_id, change).await
+    }
+
+    /// Soft-deletes many users in one transaction, by ids or by a non-empty filter. The
+    /// acting user is never deleted, nor a user holding permissions the actor lacks. Writes
+    /// one audit event per deleted user. Requires `user.delete`.
+    pub async fn bulk_delete(&self, principal: &Principal, request: BulkDeleteRequest) -> Result<BulkDeleteOutcome> {
+        let actor = self.authorize(principal, Permission::UserDelete).await?;
+        let target = match request {
+            BulkDeleteRequest::UserIds(mut ids) => {
+                if ids.is_empty() {
+                    return Err(Error::invalid("user_ids", "must not be empty"));
+                }
+                if ids.len() > self.config.max_bulk_ids {
+                    return Err(Error::invalid(
+                        "user_ids",
+                        format!("at most {} ids per request", self.config.max_bulk_ids),
+                    ));
+                }
+                ids.sort();
+                ids.dedup();
+                BulkTarget::Ids(ids)
+            }
+            BulkDeleteRequest::Filters(mut filters) => {
+                if filters.is_empty() {
+                    return Err(Error::invalid("filters", "an empty filter would delete everyone; refused"));
+                }
+                filters.normalize().map_err(Error::Validation)?;
+                let cross = filters.cross_service_filters_in_use();
+                if !cross.is_empty() {
+                    return Err(Error::invalid(
+                        "filters",
+                        format!("cross-service filters cannot select users to delete: {}", cross.join(", ")),
+                    ));
+                }
+                BulkTarget::Filter(filters)
+            }
+        };
+        let now = self.clock.now();
+        let mut changes = std::collections::BTreeMap::new();
+        changes.insert(
+            "status".to_owned(),
+            crate::model::FieldChange { old: serde_json::Value::Null, new: Status::Deleted.as_str().into() },
+        );
+        let audit_template =
+            event(principal, AuditTargetKind::User, Uuid::nil(), AuditAction::UserBulkDeleted, changes, now);
+        let request = BulkDelete {
+            target,
+            exclude: Some(actor.user_id),
+            protect_beyond: actor.permissions.clone(),
+            now,
+            audit_template,
+        };
+        self.storage.bulk_soft_delete(&actor.tenant_id, request).await
+    }
+
+    pub(crate) async fn load_user(&self, actor: &Actor, user_id: Uuid) -> Result<User> {
+        self.storage.get_user(&actor.tenant_id, user_id).await?.ok_or(Error::NotFound("user"))
+    }
+
+    /// Checks that the draft's roles exist (field errors otherwise) and returns every
+    /// permission newly granted by roles or directly, which the actor must hold.
+    async fn check_grants(
+        &self,
+        actor: &Actor,
+        draft: &UserDraft,
+        current: Option<&User>,
+        errors: &mut FieldErrors,
+    ) -> Result<crate::model::PermissionSet> {
+        let mut granted = crate::model::PermissionSet::new();
+        let new_roles: Vec<String> = draft
+            .roles
+            .iter()
+            .filter(|r| current.is_none_or(|c| !c.roles.contains(r)))
+            .cloned()
+            .collect();
+        if !draft.roles.is_empty() {
+            let found = self.storage.roles_by_names(&actor.tenant_id, &draft.roles).await?;
+            for name in &draft.roles {
+                match found.iter().find(|r| &r.name == name) {
+                    Some(role) if new_roles.contains(name) => granted.extend(role.permissions.iter().copied()),
+                    Some(_) => {}
+                    None => errors.add("roles", format!("unknown role `{name}`")),
+                }
+            }
+        }
+        granted.extend(
+            draft.permissions.iter().filter(|p| current.is_none_or(|c| !c.permissions.contains(p))).copied(),
+        );
+        Ok(granted)
+    }
+
+    /// Creates the first administrator of a tenant if the tenant has no user with this
+    /// email: a `super_admin` role holding every permission (created if missing) and an
+    /// active admin user holding it. Meant for the host application at start-up; the event
+    /// is audited as the system. Returns the existing or new user.
+    pub async fn bootstrap_super_admin(
+        &self,
+        tenant: &crate::model::TenantId,
+        name: &str,
+        email: &str,
+        password: Password,
+    ) -> Result<User> {
+        let system = Principal::system(tenant.clone());
+        let email = crate::validate::normalize_email(email).map_err(|m| Error::invalid("email", m))?;
+        let existing = self.storage.find_user(tenant, &Identifier::Email(email.clone())).await?;
+        if let Some(user) = existing {
+            return Ok(user);
+        }
+        let role = match self.storage.roles_by_names(tenant, &["super_admin".to_owned()]).await?.pop() {
+            Some(role) => role,
+            None => self.insert_role_as(&system, "super_admin", Some("Every permission"), Permission::ALL.iter().copied().collect()).await?,
+        };
+        let mut errors = FieldErrors::new();
+        self.config.password.check(&password, "password", &mut errors);
+        errors.into_result()?;
+        let input = CreateUser {
+            name: name.to_owned(),
+            email: Some(email),
+            password: Some(password),
+            is_admin: true,
+            roles: vec![role.name],
+            email_verified: true,
+            ..Default::default()
+        };
+        let now = self.clock.now();
+        let mut draft = input.draft();
+        draft.validate(&self.config.validation, now.date_naive()).map_err(Error::Validation)?;
+        let password_hash = match &input.password {
+            Some(p) => Some(self.config.password.hash(p).await?),
+            None => None,
+        };
+        let mut user = empty_user(tenant.clone(), now);
+        user.has_password = password_hash.is_some();
+        apply_draft(&mut user, draft);
+        let changes = user_diff(None, &user, Some((false, true)));
+        let audit = event(&system, AuditTargetKind::User, user.id, AuditAction::UserCreated, changes, now);
+        self.storage.insert_user(NewUser { user, password_hash }, audit).await
+    }
+}
+
+fn empty_user(tenant_id: crate::model::TenantId, now: chrono::DateTime<chrono::Utc>) -> User {
+    User {
+        id: Uuid::now_v7(),
+        tenant_id,
+        name: String::new(),
+        email: None,
+        phone: None,
+        username: None,
+        unique_id: None,
+        status: Status::Active,
+        is_admin: false,
+        is_instructor: false,
+        is_learner: false,
+        roles: Vec::new(),
+        permissions: Vec::new(),
+        email_verified: false,
+        phone_verified: false,
+        auth_method: crate::model::AuthMethod::Email,
+        oauth_providers: Vec::new(),
+        has_password: false,
+        profile: Default::default(),
+        profile_completeness: 0,
+        created_at: now,
+        updated_at: now,
+        last_login_at: None,
+        deleted_at: None,
+        failed_login_attempts: 0,
+        locked_until: None,
+        version: 1,
+    }
+}
+
+/// Copies a validated draft into a user and recomputes derived values.
+fn apply_draft(user: &mut User, draft: UserDraft) {
+    user.name = draft.name;
+    user.email = draft.email;
+    user.phone = draft.phone;
+    user.username = draft.username;
+    user.unique_id = draft.unique_id;
+    user.status = draft.status;
+    user.is_admin = draft.is_admin;
+    user.is_instructor = draft.is_instructor;
+    user.is_learner = draft.is_learner;
+    user.roles = draft.roles;
+    user.permissions = draft.permissions;
+    user.email_verified = draft.email_verified;
+    user.phone_verified = draft.phone_verified;
+    user.auth_method = draft.auth_method.unwrap_or(user.auth_method);
+    user.profile = draft.profile;
+    user.refresh_derived();
+}
