@@ -47,7 +47,11 @@ impl FieldErrors {
 
     /// `Ok(())` when empty, otherwise [`Error::Validation`] carrying these errors.
     pub fn into_result(self) -> Result<(), Error> {
-        if self.is_empty() { Ok(()) } else { Err(Error::Validation(self)) }
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(self))
+        }
     }
 }
 
@@ -83,7 +87,10 @@ impl StorageError {
         context: &'static str,
         source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
     ) -> Self {
-        Self { context, source: source.into() }
+        Self {
+            context,
+            source: source.into(),
+        }
     }
 
     /// What the storage was doing when it failed.
@@ -162,7 +169,9 @@ impl Error {
 
     /// A conflict on a single field.
     pub fn conflict(field: impl Into<String>) -> Self {
-        Error::Conflict { fields: vec![field.into()] }
+        Error::Conflict {
+            fields: vec![field.into()],
+        }
     }
 }
 

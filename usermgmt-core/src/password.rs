@@ -69,23 +69,39 @@ pub struct PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        Self { min_length: 8, max_length: 1024, memory_kib: 19_456, iterations: 2, parallelism: 1 }
+        Self {
+            min_length: 8,
+            max_length: 1024,
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
 impl PasswordPolicy {
     /// A deliberately cheap policy for tests (m = 256 KiB, t = 1). Never use in production.
     pub fn insecure_fast_for_tests() -> Self {
-        Self { memory_kib: 256, iterations: 1, ..Self::default() }
+        Self {
+            memory_kib: 256,
+            iterations: 1,
+            ..Self::default()
+        }
     }
 
     /// Checks the length rules; errors are reported on `field`.
     pub fn check(&self, password: &Password, field: &str, errors: &mut FieldErrors) {
         let length = password.expose().chars().count();
         if length < self.min_length {
-            errors.add(field, format!("must be at least {} characters", self.min_length));
+            errors.add(
+                field,
+                format!("must be at least {} characters", self.min_length),
+            );
         } else if length > self.max_length {
-            errors.add(field, format!("must be at most {} characters", self.max_length));
+            errors.add(
+                field,
+                format!("must be at most {} characters", self.max_length),
+            );
         }
     }
 
@@ -100,7 +116,9 @@ impl PasswordPolicy {
         let hasher = self.hasher()?;
         let plain = password.clone();
         let phc = tokio::task::spawn_blocking(move || {
-            hasher.hash_password(plain.expose().as_bytes()).map(|hash| hash.to_string())
+            hasher
+                .hash_password(plain.expose().as_bytes())
+                .map(|hash| hash.to_string())
         })
         .await
         .map_err(|e| Error::Storage(StorageError::new("hashing a password", e)))?
@@ -115,7 +133,9 @@ impl PasswordPolicy {
         let plain = password.clone();
         let phc = hash.0.clone();
         tokio::task::spawn_blocking(move || {
-            hasher.verify_password(plain.expose().as_bytes(), phc.as_str()).is_ok()
+            hasher
+                .verify_password(plain.expose().as_bytes(), phc.as_str())
+                .is_ok()
         })
         .await
         .map_err(|e| Error::Storage(StorageError::new("verifying a password", e)))
@@ -132,14 +152,27 @@ mod tests {
         let hash = policy.hash(&Password::new("correct horse")).await.ok();
         let hash = hash.unwrap_or_else(|| PasswordHash::from_phc(""));
         assert!(hash.as_phc().starts_with("$argon2id$v=19$m=256,t=1,p=1$"));
-        assert!(policy.verify(&Password::new("correct horse"), &hash).await.unwrap_or(false));
-        assert!(!policy.verify(&Password::new("wrong"), &hash).await.unwrap_or(true));
+        assert!(
+            policy
+                .verify(&Password::new("correct horse"), &hash)
+                .await
+                .unwrap_or(false)
+        );
+        assert!(
+            !policy
+                .verify(&Password::new("wrong"), &hash)
+                .await
+                .unwrap_or(true)
+        );
         assert!(!format!("{hash:?}").contains("argon2"));
     }
 
     #[tokio::test]
     async fn default_policy_uses_owasp_parameters() {
-        let hash = PasswordPolicy::default().hash(&Password::new("abcdefgh")).await.ok();
+        let hash = PasswordPolicy::default()
+            .hash(&Password::new("abcdefgh"))
+            .await
+            .ok();
         let phc = hash.map(|h| h.as_phc().to_owned()).unwrap_or_default();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
     }

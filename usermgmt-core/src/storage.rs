@@ -131,7 +131,11 @@ pub trait UserStore: Send + Sync {
     async fn replace_user(&self, tenant: &TenantId, change: UserReplace) -> Result<User>;
 
     /// Soft-deletes many users in one transaction.
-    async fn bulk_soft_delete(&self, tenant: &TenantId, request: BulkDelete) -> Result<BulkDeleteOutcome>;
+    async fn bulk_soft_delete(
+        &self,
+        tenant: &TenantId,
+        request: BulkDelete,
+    ) -> Result<BulkDeleteOutcome>;
 
     /// Status and effective permissions of a user, for authorisation.
     async fn actor_grants(&self, tenant: &TenantId, user_id: Uuid) -> Result<Option<ActorGrants>>;

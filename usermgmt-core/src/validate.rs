@@ -61,14 +61,23 @@ pub struct ValidationRules {
 impl UserDraft {
     /// Validates every rule of SPEC §3 and normalises the values in place (trimmed text, lower
     /// -cased email, E.164 phone, canonical codes, derived auth method).
-    pub fn validate(&mut self, rules: &ValidationRules, today: NaiveDate) -> Result<(), FieldErrors> {
+    pub fn validate(
+        &mut self,
+        rules: &ValidationRules,
+        today: NaiveDate,
+    ) -> Result<(), FieldErrors> {
         let mut e = FieldErrors::new();
 
         self.name = self.name.trim().to_owned();
         if self.name.is_empty() {
             e.add("name", "is required");
-        } else if self.name.chars().count() > MAX_NAME_LEN || self.name.chars().any(char::is_control) {
-            e.add("name", format!("must be at most {MAX_NAME_LEN} printable characters"));
+        } else if self.name.chars().count() > MAX_NAME_LEN
+            || self.name.chars().any(char::is_control)
+        {
+            e.add(
+                "name",
+                format!("must be at most {MAX_NAME_LEN} printable characters"),
+            );
         }
 
         self.email = blank_to_none(self.email.take());
@@ -85,30 +94,40 @@ impl UserDraft {
                 Err(message) => e.add("phone", message),
             }
         }
-        if self.email.is_none() && self.phone.is_none() && e.get("email").is_none() && e.get("phone").is_none() {
+        if self.email.is_none()
+            && self.phone.is_none()
+            && e.get("email").is_none()
+            && e.get("phone").is_none()
+        {
             e.add("email", "an email or a phone is required");
         }
 
         self.username = blank_to_none(self.username.take());
         if let Some(username) = &self.username
-            && let Err(message) = check_username(username) {
-                e.add("username", message);
-            }
+            && let Err(message) = check_username(username)
+        {
+            e.add("username", message);
+        }
         self.unique_id = blank_to_none(self.unique_id.take());
         if let Some(unique_id) = &self.unique_id
-            && let Err(message) = check_unique_id(unique_id) {
-                e.add("unique_id", message);
-            }
+            && let Err(message) = check_unique_id(unique_id)
+        {
+            e.add("unique_id", message);
+        }
 
         if !(self.is_admin || self.is_instructor || self.is_learner) {
-            e.add("is_learner", "at least one of is_admin, is_instructor, is_learner is required");
+            e.add(
+                "is_learner",
+                "at least one of is_admin, is_instructor, is_learner is required",
+            );
         }
         let roles = std::mem::take(&mut self.roles);
         for raw in roles {
             if let Some(role) = normalize_role_name(&raw, "roles", &mut e)
-                && !self.roles.contains(&role) {
-                    self.roles.push(role);
-                }
+                && !self.roles.contains(&role)
+            {
+                self.roles.push(role);
+            }
         }
         self.roles.sort();
         if (self.is_admin || self.is_instructor) && self.roles.is_empty() {
@@ -150,30 +169,50 @@ fn validate_profile(p: &mut Profile, today: NaiveDate, e: &mut FieldErrors) {
     p.avatar_url = blank_to_none(p.avatar_url.take());
     if let Some(url) = &p.avatar_url {
         let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
-        if !scheme_ok || url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            e.add("avatar_url", "must be an http(s) URL of at most 2048 characters");
+        if !scheme_ok
+            || url.len() > 2048
+            || url.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            e.add(
+                "avatar_url",
+                "must be an http(s) URL of at most 2048 characters",
+            );
         }
     }
     p.bio = blank_to_none(p.bio.take());
-    if p.bio.as_ref().is_some_and(|bio| bio.chars().count() > MAX_BIO_LEN) {
+    if p.bio
+        .as_ref()
+        .is_some_and(|bio| bio.chars().count() > MAX_BIO_LEN)
+    {
         e.add("bio", format!("must be at most {MAX_BIO_LEN} characters"));
     }
     p.country = blank_to_none(p.country.take()).map(|c| c.to_ascii_uppercase());
     if let Some(country) = &p.country
-        && (country.len() != 2 || crate::model::continent_of(country).is_none()) {
-            e.add("country", "must be an ISO 3166-1 alpha-2 code");
-        }
-    for (field, value) in [("city", &mut p.city), ("state", &mut p.state), ("designation", &mut p.designation)] {
+        && (country.len() != 2 || crate::model::continent_of(country).is_none())
+    {
+        e.add("country", "must be an ISO 3166-1 alpha-2 code");
+    }
+    for (field, value) in [
+        ("city", &mut p.city),
+        ("state", &mut p.state),
+        ("designation", &mut p.designation),
+    ] {
         *value = blank_to_none(value.take());
         if value.as_ref().is_some_and(|v| !short_text_ok(v)) {
-            e.add(field, format!("must be at most {MAX_SHORT_TEXT_LEN} printable characters"));
+            e.add(
+                field,
+                format!("must be at most {MAX_SHORT_TEXT_LEN} printable characters"),
+            );
         }
     }
     p.timezone = blank_to_none(p.timezone.take());
     if let Some(zone) = p.timezone.take() {
         match canonical_timezone(&zone) {
             Some(zone) => p.timezone = Some(zone),
-            None => e.add("timezone", "must be an IANA time zone such as Europe/Berlin"),
+            None => e.add(
+                "timezone",
+                "must be an IANA time zone such as Europe/Berlin",
+            ),
         }
     }
     p.locale = blank_to_none(p.locale.take());
@@ -190,7 +229,10 @@ fn validate_profile(p: &mut Profile, today: NaiveDate, e: &mut FieldErrors) {
             continue;
         }
         if !short_text_ok(&item) {
-            e.add("expertise", format!("items must be at most {MAX_SHORT_TEXT_LEN} printable characters"));
+            e.add(
+                "expertise",
+                format!("items must be at most {MAX_SHORT_TEXT_LEN} printable characters"),
+            );
         } else if !p.expertise.iter().any(|x| x.eq_ignore_ascii_case(&item)) {
             p.expertise.push(item);
         }
@@ -239,27 +281,44 @@ pub fn normalize_phone(raw: &str, default_region: Option<&str>) -> Result<String
 /// Usernames: 3–64 characters of `a-z 0-9 . - _`.
 pub fn check_username(username: &str) -> Result<(), String> {
     let valid = (3..=64).contains(&username.len())
-        && username.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
-    if valid { Ok(()) } else { Err("must be 3-64 characters of a-z 0-9 . - _".to_owned()) }
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if valid {
+        Ok(())
+    } else {
+        Err("must be 3-64 characters of a-z 0-9 . - _".to_owned())
+    }
 }
 
 /// Unique IDs: 1–64 characters of `A-Z a-z 0-9 . - _ /`.
 pub fn check_unique_id(unique_id: &str) -> Result<(), String> {
     let valid = (1..=64).contains(&unique_id.len())
-        && unique_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b));
-    if valid { Ok(()) } else { Err("must be 1-64 characters of A-Z a-z 0-9 . - _ /".to_owned()) }
+        && unique_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b));
+    if valid {
+        Ok(())
+    } else {
+        Err("must be 1-64 characters of A-Z a-z 0-9 . - _ /".to_owned())
+    }
 }
 
 /// The canonical IANA name of a time zone, if `raw` is one.
 pub fn canonical_timezone(raw: &str) -> Option<String> {
-    raw.trim().parse::<chrono_tz::Tz>().ok().map(|tz| tz.name().to_owned())
+    raw.trim()
+        .parse::<chrono_tz::Tz>()
+        .ok()
+        .map(|tz| tz.name().to_owned())
 }
 
 /// A BCP 47 tag, if `raw` is a well-formed one (case kept as given; compared ignoring case).
 pub fn canonical_locale(raw: &str) -> Option<String> {
     let raw = raw.trim();
     (raw.len() <= 35).then_some(())?;
-    language_tags::LanguageTag::parse(raw).ok().map(|tag| tag.to_string())
+    language_tags::LanguageTag::parse(raw)
+        .ok()
+        .map(|tag| tag.to_string())
 }
 
 /// Today's date in UTC.
@@ -292,7 +351,9 @@ mod tests {
     }
 
     fn rules() -> ValidationRules {
-        ValidationRules { default_phone_region: None }
+        ValidationRules {
+            default_phone_region: None,
+        }
     }
 
     #[test]
@@ -318,7 +379,14 @@ mod tests {
         d.is_learner = false;
         d.profile.timezone = Some("Mars/Olympus".into());
         let errors = d.validate(&rules(), today()).err().unwrap_or_default();
-        for field in ["name", "email", "phone", "username", "is_learner", "timezone"] {
+        for field in [
+            "name",
+            "email",
+            "phone",
+            "username",
+            "is_learner",
+            "timezone",
+        ] {
             assert!(errors.get(field).is_some(), "{field} missing in {errors}");
         }
     }

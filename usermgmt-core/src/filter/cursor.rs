@@ -40,9 +40,16 @@ impl Cursor {
     pub fn encode(&self) -> String {
         let v = match &self.value {
             SortValue::Text(text) => text.clone().map_or(Value::Null, Value::String),
-            SortValue::Time(time) => time.map_or(Value::Null, |t| Value::from(t.timestamp_micros())),
+            SortValue::Time(time) => {
+                time.map_or(Value::Null, |t| Value::from(t.timestamp_micros()))
+            }
         };
-        let wire = Wire { s: self.sort_by, o: self.sort_order, v, i: self.id };
+        let wire = Wire {
+            s: self.sort_by,
+            o: self.sort_order,
+            v,
+            i: self.id,
+        };
         // Serialising this plain struct to JSON cannot fail (no maps, no non-finite floats).
         let json = serde_json::to_vec(&wire).unwrap_or_default();
         URL_SAFE_NO_PAD.encode(json)
@@ -58,13 +65,18 @@ impl Cursor {
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
         let wire: Wire = serde_json::from_slice(&bytes).map_err(|_| bad())?;
         if wire.s != sort_by || wire.o != sort_order {
-            return Err(Error::invalid("cursor", "was made for a different sort; restart from page 1"));
+            return Err(Error::invalid(
+                "cursor",
+                "was made for a different sort; restart from page 1",
+            ));
         }
         let value = match (sort_by, wire.v) {
             (SortBy::CreatedAt | SortBy::LastLoginAt, Value::Null) => SortValue::Time(None),
             (SortBy::CreatedAt | SortBy::LastLoginAt, Value::Number(n)) => {
                 let micros = n.as_i64().ok_or_else(bad)?;
-                SortValue::Time(Some(DateTime::from_timestamp_micros(micros).ok_or_else(bad)?))
+                SortValue::Time(Some(
+                    DateTime::from_timestamp_micros(micros).ok_or_else(bad)?,
+                ))
             }
             (SortBy::Name | SortBy::Email | SortBy::Status, Value::Null) => SortValue::Text(None),
             (SortBy::Name | SortBy::Email | SortBy::Status, Value::String(s)) => {
@@ -72,7 +84,12 @@ impl Cursor {
             }
             _ => return Err(bad()),
         };
-        Ok(Cursor { sort_by, sort_order, value, id: wire.i })
+        Ok(Cursor {
+            sort_by,
+            sort_order,
+            value,
+            id: wire.i,
+        })
     }
 }
 
@@ -86,7 +103,12 @@ mod tests {
         let id = Uuid::now_v7();
         let time = Utc.timestamp_opt(1_700_000_000, 123_456_000).single();
         for value in [SortValue::Time(time), SortValue::Time(None)] {
-            let c = Cursor { sort_by: SortBy::LastLoginAt, sort_order: SortOrder::Asc, value, id };
+            let c = Cursor {
+                sort_by: SortBy::LastLoginAt,
+                sort_order: SortOrder::Asc,
+                value,
+                id,
+            };
             let back = Cursor::decode(&c.encode(), SortBy::LastLoginAt, SortOrder::Asc);
             assert_eq!(back.ok(), Some(c));
         }
@@ -96,7 +118,10 @@ mod tests {
             value: SortValue::Text(Some("a@b.c".into())),
             id,
         };
-        assert_eq!(Cursor::decode(&c.encode(), SortBy::Email, SortOrder::Desc).ok(), Some(c));
+        assert_eq!(
+            Cursor::decode(&c.encode(), SortBy::Email, SortOrder::Desc).ok(),
+            Some(c)
+        );
     }
 
     #[test]

@@ -140,12 +140,21 @@ impl UserFilters {
         };
         mark(self.has_enrollments.is_some(), "has_enrollments");
         mark(!self.enrollment_status.is_empty(), "enrollment_status");
-        mark(!self.enrolled_program_type.is_empty(), "enrolled_program_type");
-        mark(!self.enrolled_program_ids.is_empty(), "enrolled_program_ids");
+        mark(
+            !self.enrolled_program_type.is_empty(),
+            "enrolled_program_type",
+        );
+        mark(
+            !self.enrolled_program_ids.is_empty(),
+            "enrolled_program_ids",
+        );
         mark(self.progress_min.is_some(), "progress_min");
         mark(self.progress_max.is_some(), "progress_max");
         mark(self.total_time_spent_min.is_some(), "total_time_spent_min");
-        mark(self.last_learning_activity_after.is_some(), "last_learning_activity_after");
+        mark(
+            self.last_learning_activity_after.is_some(),
+            "last_learning_activity_after",
+        );
         used
     }
 
@@ -178,7 +187,10 @@ impl UserFilters {
             if term.chars().any(char::is_control) || term.contains(SEARCH_SEPARATOR) {
                 errors.add("search", "must not contain control characters");
             } else if term.chars().count() > MAX_SEARCH_LEN {
-                errors.add("search", format!("must be at most {MAX_SEARCH_LEN} characters"));
+                errors.add(
+                    "search",
+                    format!("must be at most {MAX_SEARCH_LEN} characters"),
+                );
             } else if !term.is_empty() {
                 self.search = Some(term.to_lowercase());
             }
@@ -204,7 +216,10 @@ impl UserFilters {
             if code.len() == 2 && crate::model::continent_of(&code).is_some() {
                 self.country.push(code);
             } else {
-                errors.add("country", format!("`{}` is not an ISO 3166-1 alpha-2 code", clip(&raw)));
+                errors.add(
+                    "country",
+                    format!("`{}` is not an ISO 3166-1 alpha-2 code", clip(&raw)),
+                );
             }
         }
         dedup(&mut self.country);
@@ -213,7 +228,10 @@ impl UserFilters {
         for raw in zones {
             match crate::validate::canonical_timezone(&raw) {
                 Some(zone) => self.timezone.push(zone),
-                None => errors.add("timezone", format!("`{}` is not an IANA time zone", clip(&raw))),
+                None => errors.add(
+                    "timezone",
+                    format!("`{}` is not an IANA time zone", clip(&raw)),
+                ),
             }
         }
         dedup(&mut self.timezone);
@@ -271,7 +289,13 @@ impl UserFilters {
                 errors.add(field, format!("must be at most {MAX_AGE}"));
             }
         }
-        range_check(&mut errors, "age_min", self.age_min, "age_max", self.age_max);
+        range_check(
+            &mut errors,
+            "age_min",
+            self.age_min,
+            "age_max",
+            self.age_max,
+        );
         for (field, value) in [
             ("created_in_last_days", self.created_in_last_days),
             ("active_in_last_days", self.active_in_last_days),
@@ -288,14 +312,27 @@ impl UserFilters {
             "failed_login_attempts_max",
             self.failed_login_attempts_max,
         );
-        for (field, value) in [("progress_min", self.progress_min), ("progress_max", self.progress_max)] {
+        for (field, value) in [
+            ("progress_min", self.progress_min),
+            ("progress_max", self.progress_max),
+        ] {
             if value.is_some_and(|v| v > 100) {
                 errors.add(field, "must be between 0 and 100");
             }
         }
-        range_check(&mut errors, "progress_min", self.progress_min, "progress_max", self.progress_max);
+        range_check(
+            &mut errors,
+            "progress_min",
+            self.progress_min,
+            "progress_max",
+            self.progress_max,
+        );
 
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     /// Lower bound on `created_at` from `created_in_last_days`.
@@ -320,7 +357,8 @@ impl UserFilters {
 
     /// Date of birth must be strictly after this to satisfy `age_max` on `today`.
     pub fn born_after(&self, today: NaiveDate) -> Option<NaiveDate> {
-        self.age_max.map(|age| years_before(today, age.saturating_add(1)))
+        self.age_max
+            .map(|age| years_before(today, age.saturating_add(1)))
     }
 }
 
@@ -331,7 +369,9 @@ fn days_before(now: DateTime<Utc>, days: u32) -> DateTime<Utc> {
 
 /// `today` minus `years` calendar years (Feb 29 → Feb 28), clamped to the earliest date.
 fn years_before(today: NaiveDate, years: u32) -> NaiveDate {
-    today.checked_sub_months(Months::new(years.saturating_mul(12))).unwrap_or(NaiveDate::MIN)
+    today
+        .checked_sub_months(Months::new(years.saturating_mul(12)))
+        .unwrap_or(NaiveDate::MIN)
 }
 
 fn dedup<T: PartialEq + Clone>(values: &mut Vec<T>) {
@@ -378,11 +418,17 @@ mod tests {
             d.month() == 2 && d.day() >= 27 || d.month() == 3 && d.day() == 1
         })) {
             for n in [0u32, 1, 2, 4] {
-                let filters = UserFilters { age_min: Some(n), age_max: Some(n), ..Default::default() };
+                let filters = UserFilters {
+                    age_min: Some(n),
+                    age_max: Some(n),
+                    ..Default::default()
+                };
                 let upper = filters.born_on_or_before(today).unwrap_or_default();
                 let lower = filters.born_after(today).unwrap_or_default();
                 for &dob in &days {
-                    let Some(age) = age_on(dob, today) else { continue };
+                    let Some(age) = age_on(dob, today) else {
+                        continue;
+                    };
                     assert_eq!(age >= n, dob <= upper, "min {n} dob {dob} today {today}");
                     assert_eq!(age <= n, dob > lower, "max {n} dob {dob} today {today}");
                 }
@@ -403,7 +449,10 @@ mod tests {
         };
         let errors = filters.normalize().err().unwrap_or_default();
         for field in ["search", "country", "timezone", "age_min", "roles"] {
-            assert!(errors.get(field).is_some(), "{field} not reported: {errors}");
+            assert!(
+                errors.get(field).is_some(),
+                "{field} not reported: {errors}"
+            );
         }
     }
 

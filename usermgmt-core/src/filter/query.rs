@@ -83,7 +83,10 @@ impl ListQuery {
             errors.add("page", "must be at least 1");
         }
         if self.page_size == 0 || self.page_size > max_page_size {
-            errors.add("page_size", format!("must be between 1 and {max_page_size}"));
+            errors.add(
+                "page_size",
+                format!("must be between 1 and {max_page_size}"),
+            );
         }
         let window = match self.cursor.as_deref() {
             Some(text) => match Cursor::decode(text, self.sort_by, self.sort_order) {
@@ -94,9 +97,9 @@ impl ListQuery {
                 }
                 Err(other) => return Err(other),
             },
-            None => Window::Offset(
-                u64::from(self.page.saturating_sub(1)) * u64::from(self.page_size),
-            ),
+            None => {
+                Window::Offset(u64::from(self.page.saturating_sub(1)) * u64::from(self.page_size))
+            }
         };
         errors.into_result()?;
         Ok(ListPlan {

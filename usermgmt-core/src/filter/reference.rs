@@ -31,7 +31,10 @@ impl UserFilters {
         let today = now.date_naive();
         let deleted_ok = self.includes_deleted() || user.status != crate::model::Status::Deleted;
         deleted_ok
-            && self.search.as_deref().is_none_or(|term| user.search_text().contains(term))
+            && self
+                .search
+                .as_deref()
+                .is_none_or(|term| user.search_text().contains(term))
             && self.status.is_none_or(|s| s == user.status)
             && any_of(&self.statuses, &user.status)
             && flag(self.is_admin, user.is_admin)
@@ -42,35 +45,64 @@ impl UserFilters {
             && any_of(&self.auth_method, &user.auth_method)
             && flag(self.has_oauth, !user.oauth_providers.is_empty())
             && (self.oauth_provider.is_empty()
-                || user.oauth_providers.iter().any(|p| self.oauth_provider.contains(p)))
+                || user
+                    .oauth_providers
+                    .iter()
+                    .any(|p| self.oauth_provider.contains(p)))
             && flag(self.has_password, user.has_password)
             && (self.roles.is_empty() || user.roles.iter().any(|r| self.roles.contains(r)))
-            && flag(self.profile_complete, user.profile_completeness >= PROFILE_COMPLETE_THRESHOLD)
+            && flag(
+                self.profile_complete,
+                user.profile_completeness >= PROFILE_COMPLETE_THRESHOLD,
+            )
             && flag(self.has_avatar, p.avatar_url.is_some())
             && flag(self.has_bio, p.bio.is_some())
             && flag(self.has_location, p.has_location())
-            && (self.country.is_empty() || p.country.as_ref().is_some_and(|c| self.country.contains(c)))
+            && (self.country.is_empty()
+                || p.country.as_ref().is_some_and(|c| self.country.contains(c)))
             && any_text(&self.city, p.city.as_deref())
             && any_text(&self.state, p.state.as_deref())
-            && (self.continent.is_empty() || p.continent.is_some_and(|c| self.continent.contains(&c)))
-            && (self.timezone.is_empty() || p.timezone.as_ref().is_some_and(|t| self.timezone.contains(t)))
+            && (self.continent.is_empty()
+                || p.continent.is_some_and(|c| self.continent.contains(&c)))
+            && (self.timezone.is_empty()
+                || p.timezone
+                    .as_ref()
+                    .is_some_and(|t| self.timezone.contains(t)))
             && any_text(&self.locale, p.locale.as_deref())
             && (self.gender.is_empty() || p.gender.is_some_and(|g| self.gender.contains(&g)))
             && any_text(&self.designation, p.designation.as_deref())
             && (self.expertise.is_empty()
-                || p.expertise.iter().any(|e| any_text(&self.expertise, Some(e))))
-            && self.age_min.is_none_or(|min| user.age(today).is_some_and(|age| age >= min))
-            && self.age_max.is_none_or(|max| user.age(today).is_some_and(|age| age <= max))
+                || p.expertise
+                    .iter()
+                    .any(|e| any_text(&self.expertise, Some(e))))
+            && self
+                .age_min
+                .is_none_or(|min| user.age(today).is_some_and(|age| age >= min))
+            && self
+                .age_max
+                .is_none_or(|max| user.age(today).is_some_and(|age| age <= max))
             && self.created_after.is_none_or(|t| user.created_at >= t)
             && self.created_before.is_none_or(|t| user.created_at < t)
             && self.created_since(now).is_none_or(|t| user.created_at >= t)
-            && self.last_login_after.is_none_or(|t| user.last_login_at.is_some_and(|l| l >= t))
-            && self.last_login_before.is_none_or(|t| user.last_login_at.is_some_and(|l| l < t))
-            && self.active_since(now).is_none_or(|t| user.last_login_at.is_some_and(|l| l >= t))
-            && self.inactive_since(now).is_none_or(|t| user.last_login_at.is_none_or(|l| l < t))
+            && self
+                .last_login_after
+                .is_none_or(|t| user.last_login_at.is_some_and(|l| l >= t))
+            && self
+                .last_login_before
+                .is_none_or(|t| user.last_login_at.is_some_and(|l| l < t))
+            && self
+                .active_since(now)
+                .is_none_or(|t| user.last_login_at.is_some_and(|l| l >= t))
+            && self
+                .inactive_since(now)
+                .is_none_or(|t| user.last_login_at.is_none_or(|l| l < t))
             && flag(self.is_locked, user.is_locked(now))
-            && self.failed_login_attempts_min.is_none_or(|m| user.failed_login_attempts >= m)
-            && self.failed_login_attempts_max.is_none_or(|m| user.failed_login_attempts <= m)
+            && self
+                .failed_login_attempts_min
+                .is_none_or(|m| user.failed_login_attempts >= m)
+            && self
+                .failed_login_attempts_max
+                .is_none_or(|m| user.failed_login_attempts <= m)
     }
 }
 
@@ -89,11 +121,17 @@ pub fn reference_list(
     rows.sort_by(|a, b| compare(plan.sort_order, (&a.0, a.1), (&b.0, b.1)));
     let total = rows.len() as u64;
     let start = match &plan.window {
-        Window::Offset(offset) => usize::try_from(*offset).unwrap_or(usize::MAX).min(rows.len()),
+        Window::Offset(offset) => usize::try_from(*offset)
+            .unwrap_or(usize::MAX)
+            .min(rows.len()),
         Window::After(cursor) => rows.partition_point(|row| {
             compare(plan.sort_order, (&row.0, row.1), (&cursor.value, cursor.id)).is_le()
         }),
     };
-    let ids = rows[start..].iter().take(plan.limit as usize).map(|(_, id)| *id).collect();
+    let ids = rows[start..]
+        .iter()
+        .take(plan.limit as usize)
+        .map(|(_, id)| *id)
+        .collect();
     (ids, total)
 }

@@ -27,8 +27,13 @@ pub enum SortBy {
 
 impl SortBy {
     /// Every sort key.
-    pub const ALL: [SortBy; 5] =
-        [SortBy::Name, SortBy::Email, SortBy::CreatedAt, SortBy::LastLoginAt, SortBy::Status];
+    pub const ALL: [SortBy; 5] = [
+        SortBy::Name,
+        SortBy::Email,
+        SortBy::CreatedAt,
+        SortBy::LastLoginAt,
+        SortBy::Status,
+    ];
 
     /// The query-string form.
     pub const fn as_str(self) -> &'static str {
@@ -75,11 +80,7 @@ pub enum SortValue {
 }
 
 /// The total order of the list: `(value, id)` ascending, or that order reversed for `Desc`.
-pub fn compare(
-    order: SortOrder,
-    a: (&SortValue, Uuid),
-    b: (&SortValue, Uuid),
-) -> Ordering {
+pub fn compare(order: SortOrder, a: (&SortValue, Uuid), b: (&SortValue, Uuid)) -> Ordering {
     let ascending = a.0.cmp(b.0).then(a.1.cmp(&b.1));
     match order {
         SortOrder::Asc => ascending,

@@ -55,7 +55,10 @@ pub struct PermissionInfo {
 pub fn permission_catalog() -> Vec<PermissionInfo> {
     Permission::ALL
         .iter()
-        .map(|&permission| PermissionInfo { permission, description: permission.description() })
+        .map(|&permission| PermissionInfo {
+            permission,
+            description: permission.description(),
+        })
         .collect()
 }
 

@@ -106,7 +106,10 @@ mod tests {
 
     #[test]
     fn weights_add_up_to_one_hundred() {
-        let total: u32 = COMPLETENESS_WEIGHTS.iter().map(|(_, w)| u32::from(*w)).sum();
+        let total: u32 = COMPLETENESS_WEIGHTS
+            .iter()
+            .map(|(_, w)| u32::from(*w))
+            .sum();
         assert_eq!(total, 100);
     }
 

@@ -32,11 +32,19 @@ pub fn normalize_role_name(raw: &str, field: &str, errors: &mut FieldErrors) -> 
     let name = raw.trim().to_ascii_lowercase();
     let valid = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
     if valid {
         Some(name)
     } else {
-        errors.add(field, format!("`{}` is not a valid role name (1-64 of a-z 0-9 . - _)", raw.trim()));
+        errors.add(
+            field,
+            format!(
+                "`{}` is not a valid role name (1-64 of a-z 0-9 . - _)",
+                raw.trim()
+            ),
+        );
         None
     }
 }

@@ -22,11 +22,16 @@ impl TenantId {
         let id = id.into();
         let valid = !id.is_empty()
             && id.len() <= Self::MAX_LEN
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
         if valid {
             Ok(Self(id))
         } else {
-            Err(Error::invalid("tenant_id", "must be 1-64 characters of A-Z a-z 0-9 - _ ."))
+            Err(Error::invalid(
+                "tenant_id",
+                "must be 1-64 characters of A-Z a-z 0-9 - _ .",
+            ))
         }
     }
 

@@ -78,7 +78,9 @@ impl User {
 
     /// Age in full years on `today`, if the date of birth is known.
     pub fn age(&self, today: NaiveDate) -> Option<u32> {
-        self.profile.date_of_birth.and_then(|dob| age_on(dob, today))
+        self.profile
+            .date_of_birth
+            .and_then(|dob| age_on(dob, today))
     }
 
     /// The lower-cased text `search` matches against (see [`search_text`]).
@@ -94,7 +96,11 @@ impl User {
 
     /// Recomputes the values derived from other fields (continent, completeness).
     pub fn refresh_derived(&mut self) {
-        self.profile.continent = self.profile.country.as_deref().and_then(super::continent_of);
+        self.profile.continent = self
+            .profile
+            .country
+            .as_deref()
+            .and_then(super::continent_of);
         self.profile_completeness = self.profile.completeness();
     }
 }
@@ -157,7 +163,13 @@ mod tests {
 
     #[test]
     fn search_text_joins_lowercased_fields() {
-        let text = search_text("Ada LOVELACE", Some("ada@x.io"), None, Some("ada"), Some("ID-7"));
+        let text = search_text(
+            "Ada LOVELACE",
+            Some("ada@x.io"),
+            None,
+            Some("ada"),
+            Some("ID-7"),
+        );
         assert_eq!(text, "ada lovelace\nada@x.io\nada\nid-7");
     }
 }

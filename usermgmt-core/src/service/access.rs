@@ -20,8 +20,14 @@ pub struct Actor {
 
 impl Actor {
     /// The first permission of `wanted` the actor lacks.
-    pub fn first_missing<'a>(&self, wanted: impl IntoIterator<Item = &'a Permission>) -> Option<Permission> {
-        wanted.into_iter().find(|p| !self.permissions.contains(p)).copied()
+    pub fn first_missing<'a>(
+        &self,
+        wanted: impl IntoIterator<Item = &'a Permission>,
+    ) -> Option<Permission> {
+        wanted
+            .into_iter()
+            .find(|p| !self.permissions.contains(p))
+            .copied()
     }
 
     /// Refuses unless the actor holds every permission in `wanted` (no privilege escalation).
@@ -36,7 +42,11 @@ impl Actor {
 impl UserService {
     /// Resolves a user principal to an actor holding `permission`, before any other storage
     /// access. The system principal and inactive or unknown users are unauthenticated.
-    pub(crate) async fn authorize(&self, principal: &Principal, permission: Permission) -> Result<Actor> {
+    pub(crate) async fn authorize(
+        &self,
+        principal: &Principal,
+        permission: Permission,
+    ) -> Result<Actor> {
         let (tenant_id, user_id) = match principal {
             Principal::User { tenant_id, user_id } => (tenant_id, *user_id),
             Principal::System { .. } => {
@@ -48,9 +58,17 @@ impl UserService {
         let grants = self.storage.actor_grants(tenant_id, user_id).await?;
         let grants = match grants {
             Some(grants) if grants.status == Status::Active => grants,
-            _ => return Err(Error::Unauthenticated("the acting user is not an active user".to_owned())),
+            _ => {
+                return Err(Error::Unauthenticated(
+                    "the acting user is not an active user".to_owned(),
+                ));
+            }
         };
-        let actor = Actor { tenant_id: tenant_id.clone(), user_id, permissions: grants.permissions };
+        let actor = Actor {
+            tenant_id: tenant_id.clone(),
+            user_id,
+            permissions: grants.permissions,
+        };
         actor.require_all([&permission])?;
         Ok(actor)
     }

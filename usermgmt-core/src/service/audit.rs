@@ -55,14 +55,36 @@ pub(crate) fn user_diff(
             continue;
         }
         let old_value = before.get(field).cloned().unwrap_or(Value::Null);
-        let unchanged = if old.is_none() { is_blank(new_value) } else { &old_value == new_value };
+        let unchanged = if old.is_none() {
+            is_blank(new_value)
+        } else {
+            &old_value == new_value
+        };
         if !unchanged {
-            changes.insert(field.clone(), FieldChange { old: old_value, new: new_value.clone() });
+            changes.insert(
+                field.clone(),
+                FieldChange {
+                    old: old_value,
+                    new: new_value.clone(),
+                },
+            );
         }
     }
     if let Some((had, has)) = password {
-        let mark = |present: bool| if present { Value::from(REDACTED) } else { Value::Null };
-        changes.insert("password".to_owned(), FieldChange { old: mark(had), new: mark(has) });
+        let mark = |present: bool| {
+            if present {
+                Value::from(REDACTED)
+            } else {
+                Value::Null
+            }
+        };
+        changes.insert(
+            "password".to_owned(),
+            FieldChange {
+                old: mark(had),
+                new: mark(has),
+            },
+        );
     }
     changes
 }
@@ -99,7 +121,10 @@ pub(crate) fn update_events(
     now: DateTime<Utc>,
 ) -> Vec<AuditEvent> {
     let mut take = |fields: &[&str]| -> BTreeMap<String, FieldChange> {
-        fields.iter().filter_map(|f| changes.remove_entry(*f)).collect()
+        fields
+            .iter()
+            .filter_map(|f| changes.remove_entry(*f))
+            .collect()
     };
     let status_action = if new_status == Status::Deleted {
         AuditAction::UserDeleted
@@ -114,10 +139,26 @@ pub(crate) fn update_events(
     let mut events: Vec<AuditEvent> = groups
         .into_iter()
         .filter(|(_, group)| !group.is_empty())
-        .map(|(action, group)| event(principal, AuditTargetKind::User, user_id, action, group, now))
+        .map(|(action, group)| {
+            event(
+                principal,
+                AuditTargetKind::User,
+                user_id,
+                action,
+                group,
+                now,
+            )
+        })
         .collect();
     if !changes.is_empty() {
-        events.push(event(principal, AuditTargetKind::User, user_id, AuditAction::UserUpdated, changes, now));
+        events.push(event(
+            principal,
+            AuditTargetKind::User,
+            user_id,
+            AuditAction::UserUpdated,
+            changes,
+            now,
+        ));
     }
     events
 }

@@ -35,7 +35,9 @@ impl Default for ServiceConfig {
     fn default() -> Self {
         Self {
             password: PasswordPolicy::default(),
-            validation: ValidationRules { default_phone_region: None },
+            validation: ValidationRules {
+                default_phone_region: None,
+            },
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
             max_bulk_ids: 10_000,
         }
@@ -54,7 +56,9 @@ pub struct UserService {
 
 impl std::fmt::Debug for UserService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserService").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("UserService")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -66,7 +70,11 @@ impl UserService {
 
     /// A service with the given storage and settings.
     pub fn with_config(storage: Arc<dyn Storage>, config: ServiceConfig) -> Self {
-        Self { storage, config: Arc::new(config), clock: Arc::new(SystemClock) }
+        Self {
+            storage,
+            config: Arc::new(config),
+            clock: Arc::new(SystemClock),
+        }
     }
 
     /// Replaces the clock (tests).

@@ -18,9 +18,18 @@ use crate::principal::Principal;
 const MAX_DESCRIPTION_LEN: usize = 500;
 
 fn check_description(description: &Option<String>, errors: &mut FieldErrors) -> Option<String> {
-    let description = description.as_ref().map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
-    if description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LEN) {
-        errors.add("description", format!("must be at most {MAX_DESCRIPTION_LEN} characters"));
+    let description = description
+        .as_ref()
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty());
+    if description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LEN)
+    {
+        errors.add(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION_LEN} characters"),
+        );
     }
     description
 }
@@ -29,10 +38,20 @@ fn role_diff(old: Option<&Role>, new: Option<&Role>) -> BTreeMap<String, FieldCh
     let view = |role: Option<&Role>| -> [(&'static str, Value); 3] {
         [
             ("name", role.map_or(Value::Null, |r| r.name.clone().into())),
-            ("description", role.and_then(|r| r.description.clone()).map_or(Value::Null, Value::from)),
+            (
+                "description",
+                role.and_then(|r| r.description.clone())
+                    .map_or(Value::Null, Value::from),
+            ),
             (
                 "permissions",
-                role.map_or(Value::Null, |r| r.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().into()),
+                role.map_or(Value::Null, |r| {
+                    r.permissions
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .into()
+                }),
             ),
         ]
     };
@@ -60,7 +79,10 @@ impl UserService {
     /// One role. Requires `role.manage`.
     pub async fn get_role(&self, principal: &Principal, role_id: Uuid) -> Result<Role> {
         let actor = self.authorize(principal, Permission::RoleManage).await?;
-        self.storage.get_role(&actor.tenant_id, role_id).await?.ok_or(Error::NotFound("role"))
+        self.storage
+            .get_role(&actor.tenant_id, role_id)
+            .await?
+            .ok_or(Error::NotFound("role"))
     }
 
     /// Creates a role. Requires `role.manage` and every permission the role carries.
@@ -73,7 +95,8 @@ impl UserService {
         let description = check_description(&input.description, &mut errors);
         errors.into_result()?;
         let name = name.ok_or_else(|| Error::invalid("name", "is required"))?;
-        self.insert_role_as(principal, &name, description.as_deref(), permissions).await
+        self.insert_role_as(principal, &name, description.as_deref(), permissions)
+            .await
     }
 
     pub(crate) async fn insert_role_as(
@@ -93,23 +116,40 @@ impl UserService {
             created_at: now,
             updated_at: now,
         };
-        let audit = event(principal, AuditTargetKind::Role, role.id, AuditAction::RoleCreated, role_diff(None, Some(&role)), now);
+        let audit = event(
+            principal,
+            AuditTargetKind::Role,
+            role.id,
+            AuditAction::RoleCreated,
+            role_diff(None, Some(&role)),
+            now,
+        );
         self.storage.insert_role(&role, audit).await?;
         Ok(role)
     }
 
     /// Changes a role. Requires `role.manage`, and every permission of the role both before
     /// (so a limited manager cannot strip a stronger role) and after the change.
-    pub async fn update_role(&self, principal: &Principal, role_id: Uuid, input: UpdateRole) -> Result<Role> {
+    pub async fn update_role(
+        &self,
+        principal: &Principal,
+        role_id: Uuid,
+        input: UpdateRole,
+    ) -> Result<Role> {
         let actor = self.authorize(principal, Permission::RoleManage).await?;
-        let current = self.storage.get_role(&actor.tenant_id, role_id).await?.ok_or(Error::NotFound("role"))?;
+        let current = self
+            .storage
+            .get_role(&actor.tenant_id, role_id)
+            .await?
+            .ok_or(Error::NotFound("role"))?;
         actor.require_all(&current.permissions)?;
         let mut next = current.clone();
         let mut errors = FieldErrors::new();
         if let Some(name) = &input.name
-            && let Some(name) = normalize_role_name(name, "name", &mut errors) {
-                next.name = name;
-            }
+            && let Some(name) = normalize_role_name(name, "name", &mut errors)
+        {
+            next.name = name;
+        }
         if let Some(description) = &input.description {
             next.description = check_description(description, &mut errors);
         }
@@ -124,7 +164,14 @@ impl UserService {
         }
         let now = self.clock.now();
         next.updated_at = now;
-        let audit = event(principal, AuditTargetKind::Role, role_id, AuditAction::RoleUpdated, changes, now);
+        let audit = event(
+            principal,
+            AuditTargetKind::Role,
+            role_id,
+            AuditAction::RoleUpdated,
+            changes,
+            now,
+        );
         self.storage.update_role(&next, audit).await?;
         Ok(next)
     }
@@ -133,16 +180,33 @@ impl UserService {
     /// `role.manage` and every permission of the role.
     pub async fn delete_role(&self, principal: &Principal, role_id: Uuid) -> Result<()> {
         let actor = self.authorize(principal, Permission::RoleManage).await?;
-        let current = self.storage.get_role(&actor.tenant_id, role_id).await?.ok_or(Error::NotFound("role"))?;
+        let current = self
+            .storage
+            .get_role(&actor.tenant_id, role_id)
+            .await?
+            .ok_or(Error::NotFound("role"))?;
         actor.require_all(&current.permissions)?;
         let now = self.clock.now();
-        let audit = event(principal, AuditTargetKind::Role, role_id, AuditAction::RoleDeleted, role_diff(Some(&current), None), now);
-        self.storage.delete_role(&actor.tenant_id, role_id, audit).await
+        let audit = event(
+            principal,
+            AuditTargetKind::Role,
+            role_id,
+            AuditAction::RoleDeleted,
+            role_diff(Some(&current), None),
+            now,
+        );
+        self.storage
+            .delete_role(&actor.tenant_id, role_id, audit)
+            .await
     }
 
     /// A user's effective permissions: the union of their roles' and direct permissions.
     /// Requires `user.view`.
-    pub async fn effective_permissions(&self, principal: &Principal, user_id: Uuid) -> Result<PermissionSet> {
+    pub async fn effective_permissions(
+        &self,
+        principal: &Principal,
+        user_id: Uuid,
+    ) -> Result<PermissionSet> {
         let actor = self.authorize(principal, Permission::UserView).await?;
         let grants = self.storage.actor_grants(&actor.tenant_id, user_id).await?;
         grants.map(|g| g.permissions).ok_or(Error::NotFound("user"))

@@ -46,7 +46,9 @@ impl UserService {
             errors.add("status", "a user cannot be created deleted");
         }
         if let Some(password) = &input.password {
-            self.config.password.check(password, "password", &mut errors);
+            self.config
+                .password
+                .check(password, "password", &mut errors);
         }
         let granted = self.check_grants(&actor, &draft, None, &mut errors).await?;
         errors.into_result()?;
@@ -61,8 +63,23 @@ impl UserService {
         apply_draft(&mut user, draft);
         let has_password = password_hash.is_some();
         let changes = user_diff(None, &user, has_password.then_some((false, true)));
-        let audit = event(principal, AuditTargetKind::User, user.id, AuditAction::UserCreated, changes, now);
-        self.storage.insert_user(NewUser { user, password_hash }, audit).await
+        let audit = event(
+            principal,
+            AuditTargetKind::User,
+            user.id,
+            AuditAction::UserCreated,
+            changes,
+            now,
+        );
+        self.storage
+            .insert_user(
+                NewUser {
+                    user,
+                    password_hash,
+                },
+                audit,
+            )
+            .await
     }
 
     /// One user of the caller's tenant. Requires `user.view`.
@@ -81,14 +98,21 @@ impl UserService {
         let page_size = query.page_size;
         let by_cursor = query.cursor.is_some();
         let mut plan = query.plan(self.config.max_page_size)?;
-        let skipped: Vec<String> =
-            plan.filters.cross_service_filters_in_use().into_iter().map(str::to_owned).collect();
+        let skipped: Vec<String> = plan
+            .filters
+            .cross_service_filters_in_use()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         if !skipped.is_empty() {
             tracing::warn!(filters = ?skipped, "no enrollment source configured; filters skipped");
             plan.filters = plan.filters.without_cross_service();
         }
         let now = self.clock.now();
-        let (mut items, total) = self.storage.list_users(&actor.tenant_id, &plan, now).await?;
+        let (mut items, total) = self
+            .storage
+            .list_users(&actor.tenant_id, &plan, now)
+            .await?;
         let has_more = items.len() > page_size as usize;
         items.truncate(page_size as usize);
         let next_cursor = match items.last() {
@@ -117,7 +141,12 @@ impl UserService {
     /// username, password), status (including reactivation of a deleted user), roles and
     /// direct permissions. Requires `user.update` (and `user.delete` to set status `deleted`),
     /// every permission the target holds, and every permission newly granted.
-    pub async fn update_user(&self, principal: &Principal, user_id: Uuid, patch: UpdateUser) -> Result<User> {
+    pub async fn update_user(
+        &self,
+        principal: &Principal,
+        user_id: Uuid,
+        patch: UpdateUser,
+    ) -> Result<User> {
         let actor = self.authorize(principal, Permission::UserUpdate).await?;
         if patch.status == Some(Status::Deleted) {
             actor.require_all([&Permission::UserDelete])?;
@@ -126,7 +155,9 @@ impl UserService {
         let password_hash = match &patch.password {
             Some(Some(password)) => {
                 let mut errors = FieldErrors::new();
-                self.config.password.check(password, "password", &mut errors);
+                self.config
+                    .password
+                    .check(password, "password", &mut errors);
                 errors.into_result()?;
                 Some(self.config.password.hash(password).await?)
             }
@@ -139,12 +170,18 @@ impl UserService {
             if let Some(expected) = patch.expected_version
                 && expected != current.version
             {
-                return Err(Error::VersionConflict { expected, current: current.version });
+                return Err(Error::VersionConflict {
+                    expected,
+                    current: current.version,
+                });
             }
-            let result = self.apply_update(principal, &actor, &current, &patch, password_hash.clone()).await;
+            let result = self
+                .apply_update(principal, &actor, &current, &patch, password_hash.clone())
+                .await;
             match result {
                 Err(Error::VersionConflict { .. })
-                    if patch.expected_version.is_none() && attempts < UNCONDITIONAL_UPDATE_ATTEMPTS => {}
+                    if patch.expected_version.is_none()
+                        && attempts < UNCONDITIONAL_UPDATE_ATTEMPTS => {}
                 other => return other,
             }
         }
@@ -164,7 +201,9 @@ impl UserService {
             Ok(()) => FieldErrors::new(),
             Err(errors) => errors,
         };
-        let granted = self.check_grants(actor, &draft, Some(current), &mut errors).await?;
+        let granted = self
+            .check_grants(actor, &draft, Some(current), &mut errors)
+            .await?;
         errors.into_result()?;
         actor.require_all(&granted)?;
 
@@ -179,7 +218,10 @@ impl UserService {
         let (password, password_diff) = match (&patch.password, password_hash) {
             (Some(Some(_)), Some(hash)) => {
                 next.has_password = true;
-                (PasswordChange::Set(hash), Some((current.has_password, true)))
+                (
+                    PasswordChange::Set(hash),
+                    Some((current.has_password, true)),
+                )
             }
             (Some(None), _) => {
                 next.has_password = false;
@@ -192,7 +234,12 @@ impl UserService {
             return Ok(current.clone());
         }
         let audit = update_events(principal, current.id, next.status, changes, now);
-        let change = UserReplace { user: next, password, expected_version: current.version, audit };
+        let change = UserReplace {
+            user: next,
+            password,
+            expected_version: current.version,
+            audit,
+        };
         self.storage.replace_user(&actor.tenant_id, change).await
     }
 
@@ -202,7 +249,10 @@ impl UserService {
     pub async fn delete_user(&self, principal: &Principal, user_id: Uuid) -> Result<User> {
         let actor = self.authorize(principal, Permission::UserDelete).await?;
         if actor.user_id == user_id {
-            return Err(Error::invalid("user_id", "you cannot delete your own account"));
+            return Err(Error::invalid(
+                "user_id",
+                "you cannot delete your own account",
+            ));
         }
         self.ensure_outranks(&actor, user_id).await?;
         let now = self.clock.now();
@@ -215,16 +265,31 @@ impl UserService {
         next.deleted_at = Some(now);
         next.updated_at = now;
         let changes = user_diff(Some(&current), &next, None);
-        let audit = vec![event(principal, AuditTargetKind::User, user_id, AuditAction::UserDeleted, changes, now)];
-        let change =
-            UserReplace { user: next, password: PasswordChange::Keep, expected_version: current.version, audit };
+        let audit = vec![event(
+            principal,
+            AuditTargetKind::User,
+            user_id,
+            AuditAction::UserDeleted,
+            changes,
+            now,
+        )];
+        let change = UserReplace {
+            user: next,
+            password: PasswordChange::Keep,
+            expected_version: current.version,
+            audit,
+        };
         self.storage.replace_user(&actor.tenant_id, change).await
     }
 
     /// Soft-deletes many users in one transaction, by ids or by a non-empty filter. The
     /// acting user is never deleted, nor a user holding permissions the actor lacks. Writes
     /// one audit event per deleted user. Requires `user.delete`.
-    pub async fn bulk_delete(&self, principal: &Principal, request: BulkDeleteRequest) -> Result<BulkDeleteOutcome> {
+    pub async fn bulk_delete(
+        &self,
+        principal: &Principal,
+        request: BulkDeleteRequest,
+    ) -> Result<BulkDeleteOutcome> {
         let actor = self.authorize(principal, Permission::UserDelete).await?;
         let target = match request {
             BulkDeleteRequest::UserIds(mut ids) => {
@@ -243,14 +308,20 @@ impl UserService {
             }
             BulkDeleteRequest::Filters(mut filters) => {
                 if filters.is_empty() {
-                    return Err(Error::invalid("filters", "an empty filter would delete everyone; refused"));
+                    return Err(Error::invalid(
+                        "filters",
+                        "an empty filter would delete everyone; refused",
+                    ));
                 }
                 filters.normalize().map_err(Error::Validation)?;
                 let cross = filters.cross_service_filters_in_use();
                 if !cross.is_empty() {
                     return Err(Error::invalid(
                         "filters",
-                        format!("cross-service filters cannot select users to delete: {}", cross.join(", ")),
+                        format!(
+                            "cross-service filters cannot select users to delete: {}",
+                            cross.join(", ")
+                        ),
                     ));
                 }
                 BulkTarget::Filter(filters)
@@ -260,10 +331,19 @@ impl UserService {
         let mut changes = std::collections::BTreeMap::new();
         changes.insert(
             "status".to_owned(),
-            crate::model::FieldChange { old: serde_json::Value::Null, new: Status::Deleted.as_str().into() },
+            crate::model::FieldChange {
+                old: serde_json::Value::Null,
+                new: Status::Deleted.as_str().into(),
+            },
         );
-        let audit_template =
-            event(principal, AuditTargetKind::User, Uuid::nil(), AuditAction::UserBulkDeleted, changes, now);
+        let audit_template = event(
+            principal,
+            AuditTargetKind::User,
+            Uuid::nil(),
+            AuditAction::UserBulkDeleted,
+            changes,
+            now,
+        );
         let request = BulkDelete {
             target,
             exclude: Some(actor.user_id),
@@ -271,11 +351,16 @@ impl UserService {
             now,
             audit_template,
         };
-        self.storage.bulk_soft_delete(&actor.tenant_id, request).await
+        self.storage
+            .bulk_soft_delete(&actor.tenant_id, request)
+            .await
     }
 
     pub(crate) async fn load_user(&self, actor: &Actor, user_id: Uuid) -> Result<User> {
-        self.storage.get_user(&actor.tenant_id, user_id).await?.ok_or(Error::NotFound("user"))
+        self.storage
+            .get_user(&actor.tenant_id, user_id)
+            .await?
+            .ok_or(Error::NotFound("user"))
     }
 
     /// Checks that the draft's roles exist (field errors otherwise) and returns every
@@ -295,17 +380,26 @@ impl UserService {
             .cloned()
             .collect();
         if !draft.roles.is_empty() {
-            let found = self.storage.roles_by_names(&actor.tenant_id, &draft.roles).await?;
+            let found = self
+                .storage
+                .roles_by_names(&actor.tenant_id, &draft.roles)
+                .await?;
             for name in &draft.roles {
                 match found.iter().find(|r| &r.name == name) {
-                    Some(role) if new_roles.contains(name) => granted.extend(role.permissions.iter().copied()),
+                    Some(role) if new_roles.contains(name) => {
+                        granted.extend(role.permissions.iter().copied())
+                    }
                     Some(_) => {}
                     None => errors.add("roles", format!("unknown role `{name}`")),
                 }
             }
         }
         granted.extend(
-            draft.permissions.iter().filter(|p| current.is_none_or(|c| !c.permissions.contains(p))).copied(),
+            draft
+                .permissions
+                .iter()
+                .filter(|p| current.is_none_or(|c| !c.permissions.contains(p)))
+                .copied(),
         );
         Ok(granted)
     }
@@ -322,18 +416,37 @@ impl UserService {
         password: Password,
     ) -> Result<User> {
         let system = Principal::system(tenant.clone());
-        let email = crate::validate::normalize_email(email).map_err(|m| Error::invalid("email", m))?;
-        let existing = self.storage.find_user(tenant, &Identifier::Email(email.clone())).await?;
+        let email =
+            crate::validate::normalize_email(email).map_err(|m| Error::invalid("email", m))?;
+        let existing = self
+            .storage
+            .find_user(tenant, &Identifier::Email(email.clone()))
+            .await?;
         if let Some(user) = existing {
             return Ok(user);
         }
-        let role = match self.storage.roles_by_names(tenant, &["super_admin".to_owned()]).await?.pop() {
-            Some(role) => role,
-            None => self.insert_role_as(&system, "super_admin", Some("Every permission"), Permission::ALL.iter().copied().collect()).await?,
-        };
         let mut errors = FieldErrors::new();
-        self.config.password.check(&password, "password", &mut errors);
+        self.config
+            .password
+            .check(&password, "password", &mut errors);
         errors.into_result()?;
+        let role = match self
+            .storage
+            .roles_by_names(tenant, &["super_admin".to_owned()])
+            .await?
+            .pop()
+        {
+            Some(role) => role,
+            None => {
+                self.insert_role_as(
+                    &system,
+                    "super_admin",
+                    Some("Every permission"),
+                    Permission::ALL.iter().copied().collect(),
+                )
+                .await?
+            }
+        };
         let input = CreateUser {
             name: name.to_owned(),
             email: Some(email),
@@ -345,7 +458,9 @@ impl UserService {
         };
         let now = self.clock.now();
         let mut draft = input.draft();
-        draft.validate(&self.config.validation, now.date_naive()).map_err(Error::Validation)?;
+        draft
+            .validate(&self.config.validation, now.date_naive())
+            .map_err(Error::Validation)?;
         let password_hash = match &input.password {
             Some(p) => Some(self.config.password.hash(p).await?),
             None => None,
@@ -354,8 +469,23 @@ impl UserService {
         user.has_password = password_hash.is_some();
         apply_draft(&mut user, draft);
         let changes = user_diff(None, &user, Some((false, true)));
-        let audit = event(&system, AuditTargetKind::User, user.id, AuditAction::UserCreated, changes, now);
-        self.storage.insert_user(NewUser { user, password_hash }, audit).await
+        let audit = event(
+            &system,
+            AuditTargetKind::User,
+            user.id,
+            AuditAction::UserCreated,
+            changes,
+            now,
+        );
+        self.storage
+            .insert_user(
+                NewUser {
+                    user,
+                    password_hash,
+                },
+                audit,
+            )
+            .await
     }
 }
 

@@ -1,0 +1,120 @@
+//! `AuditStore` on SQLite.
+
+use async_trait::async_trait;
+use rusqlite::{Connection, params};
+use usermgmt_core::model::{AuditActor, AuditEvent, TenantId};
+use usermgmt_core::storage::AuditStore;
+use usermgmt_core::{Result, StorageError};
+use uuid::Uuid;
+
+use crate::SqliteStorage;
+use crate::codec::{from_micros, micros, parse};
+use crate::error::{corrupt, map_err};
+
+/// Appends an event on `conn` (inside the caller's transaction).
+pub(crate) fn insert_event(conn: &Connection, event: &AuditEvent) -> Result<()> {
+    let (actor_kind, actor_id) = match event.actor {
+        AuditActor::User(id) => ("user", Some(id)),
+        AuditActor::System => ("system", None),
+    };
+    let changes = serde_json::to_string(&event.changes).map_err(|e| {
+        usermgmt_core::Error::Storage(StorageError::new("encoding an audit diff", e))
+    })?;
+    conn.prepare_cached(
+        "INSERT INTO audit_events (id, tenant_id, target_kind, target_id, actor_kind, actor_id, \
+         impersonator_id, action, changes, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            event.id,
+            event.tenant_id.as_str(),
+            event.target_kind.as_str(),
+            event.target_id,
+            actor_kind,
+            actor_id,
+            event.impersonator_id,
+            event.action.as_str(),
+            changes,
+            micros(event.created_at),
+        ])
+    })
+    .map_err(map_err("writing an audit event"))?;
+    Ok(())
+}
+
+type RawEvent = (
+    Uuid,
+    String,
+    String,
+    Uuid,
+    String,
+    Option<Uuid>,
+    Option<Uuid>,
+    String,
+    String,
+    i64,
+);
+
+fn decode(raw: RawEvent) -> Result<AuditEvent> {
+    let (id, tenant, kind, target_id, actor_kind, actor_id, impersonator_id, action, changes, at) =
+        raw;
+    let actor = match (actor_kind.as_str(), actor_id) {
+        ("user", Some(id)) => AuditActor::User(id),
+        ("system", _) => AuditActor::System,
+        _ => return Err(corrupt("decoding an audit actor", actor_kind)),
+    };
+    Ok(AuditEvent {
+        id,
+        tenant_id: TenantId::new(tenant)
+            .map_err(|_| corrupt("decoding an audit event", "tenant"))?,
+        target_kind: parse("decoding an audit target", &kind)?,
+        target_id,
+        actor,
+        impersonator_id,
+        action: parse("decoding an audit action", &action)?,
+        changes: serde_json::from_str(&changes)
+            .map_err(|e| corrupt("decoding an audit diff", e.to_string()))?,
+        created_at: from_micros(at)?,
+    })
+}
+
+#[async_trait]
+impl AuditStore for SqliteStorage {
+    async fn insert_audit(&self, event: AuditEvent) -> Result<()> {
+        self.pool.run(move |conn| insert_event(conn, &event)).await
+    }
+
+    async fn list_audit(
+        &self,
+        tenant: &TenantId,
+        target_id: Uuid,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<AuditEvent>, u64)> {
+        let tenant = tenant.as_str().to_owned();
+        self.pool
+            .run(move |conn| {
+                let total: i64 = conn
+                    .prepare_cached("SELECT count(*) FROM audit_events WHERE tenant_id = ?1 AND target_id = ?2")
+                    .and_then(|mut s| s.query_row(params![tenant, target_id], |r| r.get(0)))
+                    .map_err(map_err("counting audit events"))?;
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT id, tenant_id, target_kind, target_id, actor_kind, actor_id, impersonator_id, \
+                         action, changes, created_at FROM audit_events WHERE tenant_id = ?1 AND target_id = ?2 \
+                         ORDER BY seq DESC LIMIT ?3 OFFSET ?4",
+                    )
+                    .map_err(map_err("listing audit events"))?;
+                let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+                let raws = stmt
+                    .query_map(params![tenant, target_id, limit, offset], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+                    })
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<RawEvent>>>())
+                    .map_err(map_err("listing audit events"))?;
+                let events = raws.into_iter().map(decode).collect::<Result<Vec<_>>>()?;
+                Ok((events, u64::try_from(total).unwrap_or(0)))
+            })
+            .await
+    }
+}

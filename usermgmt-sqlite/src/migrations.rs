@@ -1,0 +1,22 @@
+//! Versioned schema migrations embedded in the crate, applied in order at open.
+//! The applied version is kept in SQLite's `user_version`.
+
+use rusqlite::Connection;
+
+/// `(version, sql)` in order. Never edit an applied migration; add a new one.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_users_roles_audit.sql"))];
+
+/// The schema version this crate expects.
+pub(crate) const LATEST: i64 = 1;
+
+/// Applies every migration newer than the database's version, each in its own transaction.
+pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<i64> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    for &(version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+    }
+    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+}

@@ -1,0 +1,48 @@
+//! A connection pool whose work always runs on the blocking thread pool, never on the async
+//! executor.
+
+use std::path::Path;
+
+use r2d2::Pool;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+use usermgmt_core::{Error, Result, StorageError};
+
+/// Pragmas set on every connection.
+const CONNECTION_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+     PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32000; PRAGMA temp_store = MEMORY;";
+
+#[derive(Clone)]
+pub(crate) struct ConnectionPool {
+    pool: Pool<SqliteConnectionManager>,
+}
+
+impl ConnectionPool {
+    pub(crate) fn open(path: &Path, size: u32) -> Result<Self> {
+        let manager = SqliteConnectionManager::file(path)
+            .with_init(|conn| conn.execute_batch(CONNECTION_PRAGMAS));
+        let pool = Pool::builder()
+            .max_size(size)
+            .min_idle(Some(1))
+            .build(manager)
+            .map_err(|e| Error::Storage(StorageError::new("opening the SQLite database", e)))?;
+        Ok(Self { pool })
+    }
+
+    /// Runs `work` with a pooled connection on the blocking thread pool.
+    pub(crate) async fn run<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| Error::Storage(StorageError::new("taking a SQLite connection", e)))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| Error::Storage(StorageError::new("running a SQLite task", e)))?
+    }
+}

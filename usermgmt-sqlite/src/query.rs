@@ -1,0 +1,403 @@
+//! Translation of normalised filters, sorts and windows into SQL with bound parameters.
+//! Column names come from fixed matches, never from input.
+
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use rusqlite::types::Value;
+use usermgmt_core::filter::{Cursor, ListPlan, SortBy, SortOrder, SortValue, UserFilters, Window};
+use usermgmt_core::model::{PROFILE_COMPLETE_THRESHOLD, PermissionSet};
+
+use crate::codec::{date_text, micros};
+
+/// SQL text with its positional parameters.
+#[derive(Debug, Default)]
+pub(crate) struct Sql {
+    pub(crate) text: String,
+    pub(crate) params: Vec<Value>,
+}
+
+impl Sql {
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    pub(crate) fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
+        self.text.push('?');
+        self.params.push(value.into());
+        self
+    }
+
+    /// Appends `(?, ?, …)`.
+    pub(crate) fn bind_list<V: Into<Value>>(
+        &mut self,
+        values: impl IntoIterator<Item = V>,
+    ) -> &mut Self {
+        self.text.push('(');
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(value);
+        }
+        self.text.push(')');
+        self
+    }
+
+    fn and(&mut self) -> &mut Self {
+        self.push(" AND ")
+    }
+}
+
+/// How a search term is evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SearchMode {
+    /// Candidates from the trigram index, re-checked exactly.
+    Index,
+    /// Exact check on every row the other conditions leave.
+    Scan,
+}
+
+/// Chooses the search mode: the index for terms of ≥ 3 characters whose index candidates are
+/// fewer than `threshold` (probed with a bounded count), a scan otherwise.
+pub(crate) fn search_mode(
+    conn: &Connection,
+    term: &str,
+    threshold: u32,
+) -> rusqlite::Result<SearchMode> {
+    if term.chars().count() < 3 {
+        return Ok(SearchMode::Scan);
+    }
+    let candidates: i64 = conn.prepare_cached(
+        "SELECT count(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH ?1 LIMIT ?2)",
+    )?
+    .query_row(rusqlite::params![fts_phrase(term), threshold], |row| row.get(0))?;
+    Ok(if candidates < i64::from(threshold) {
+        SearchMode::Index
+    } else {
+        SearchMode::Scan
+    })
+}
+
+/// The index query for a term: every distinct trigram of it, each quoted (inner quotes
+/// doubled, so no query syntax gets through), joined with AND. With `detail=none` the index
+/// answers single-token queries only; rows it returns are candidates that the caller
+/// re-checks with an exact substring test.
+fn fts_phrase(term: &str) -> String {
+    let chars: Vec<char> = term.chars().collect();
+    let mut tokens: Vec<String> = chars
+        .windows(3)
+        .map(|w| w.iter().collect::<String>())
+        .collect();
+    tokens.sort();
+    tokens.dedup();
+    tokens
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+fn flag(sql: &mut Sql, column: &str, wanted: Option<bool>) {
+    if let Some(wanted) = wanted {
+        sql.and().push(column).push(" = ").bind(wanted);
+    }
+}
+
+fn presence(sql: &mut Sql, present: &str, absent: &str, wanted: Option<bool>) {
+    if let Some(wanted) = wanted {
+        sql.and().push(if wanted { present } else { absent });
+    }
+}
+
+fn any_of<V: Into<Value> + Clone>(sql: &mut Sql, column: &str, values: &[V]) {
+    if !values.is_empty() {
+        sql.and()
+            .push(column)
+            .push(" IN ")
+            .bind_list(values.iter().cloned());
+    }
+}
+
+fn strs<T: Copy>(values: &[T], f: impl Fn(T) -> &'static str) -> Vec<String> {
+    values.iter().map(|v| f(*v).to_owned()).collect()
+}
+
+fn time_bound(sql: &mut Sql, column: &str, op: &str, bound: Option<DateTime<Utc>>) {
+    if let Some(bound) = bound {
+        sql.and().push(column).push(op).bind(micros(bound));
+    }
+}
+
+/// Appends the conditions of `filters` (already normalised, cross-service filters removed)
+/// for users aliased `u`, starting with the tenant.
+pub(crate) fn where_clause(
+    sql: &mut Sql,
+    tenant: &str,
+    f: &UserFilters,
+    now: DateTime<Utc>,
+    search: SearchMode,
+) {
+    sql.push("u.tenant_id = ").bind(tenant.to_owned());
+    if let Some(term) = &f.search {
+        if search == SearchMode::Index {
+            sql.and()
+                .push("u.seq IN (SELECT rowid FROM users_search WHERE users_search MATCH ")
+                .bind(fts_phrase(term))
+                .push(")");
+        }
+        sql.and()
+            .push("instr(u.search_text, ")
+            .bind(term.clone())
+            .push(") > 0");
+    }
+    if !f.includes_deleted() {
+        sql.and().push("u.status <> 'deleted'");
+    }
+    if let Some(status) = f.status {
+        sql.and()
+            .push("u.status = ")
+            .bind(status.as_str().to_owned());
+    }
+    any_of(sql, "u.status", &strs(&f.statuses, |s| s.as_str()));
+    flag(sql, "u.is_admin", f.is_admin);
+    flag(sql, "u.is_instructor", f.is_instructor);
+    flag(sql, "u.is_learner", f.is_learner);
+    flag(sql, "u.email_verified", f.email_verified);
+    flag(sql, "u.phone_verified", f.phone_verified);
+    any_of(sql, "u.auth_method", &strs(&f.auth_method, |m| m.as_str()));
+    presence(
+        sql,
+        "EXISTS (SELECT 1 FROM user_oauth o WHERE o.user_seq = u.seq)",
+        "NOT EXISTS (SELECT 1 FROM user_oauth o WHERE o.user_seq = u.seq)",
+        f.has_oauth,
+    );
+    if !f.oauth_provider.is_empty() {
+        sql.and()
+            .push("EXISTS (SELECT 1 FROM user_oauth o WHERE o.user_seq = u.seq AND o.provider IN ")
+            .bind_list(strs(&f.oauth_provider, |p| p.as_str()))
+            .push(")");
+    }
+    presence(
+        sql,
+        "u.password_hash IS NOT NULL",
+        "u.password_hash IS NULL",
+        f.has_password,
+    );
+    if !f.roles.is_empty() {
+        sql.and()
+            .push("EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id ")
+            .push("WHERE ur.user_seq = u.seq AND r.name IN ")
+            .bind_list(f.roles.iter().cloned())
+            .push(")");
+    }
+    if let Some(complete) = f.profile_complete {
+        let op = if complete { " >= " } else { " < " };
+        sql.and()
+            .push("u.profile_completeness")
+            .push(op)
+            .bind(i64::from(PROFILE_COMPLETE_THRESHOLD));
+    }
+    presence(
+        sql,
+        "u.avatar_url IS NOT NULL",
+        "u.avatar_url IS NULL",
+        f.has_avatar,
+    );
+    presence(sql, "u.bio IS NOT NULL", "u.bio IS NULL", f.has_bio);
+    presence(
+        sql,
+        "(u.country IS NOT NULL OR u.city IS NOT NULL)",
+        "(u.country IS NULL AND u.city IS NULL)",
+        f.has_location,
+    );
+    any_of(sql, "u.country", &f.country);
+    any_of(sql, "u.city", &f.city);
+    any_of(sql, "u.state", &f.state);
+    any_of(sql, "u.continent", &strs(&f.continent, |c| c.as_str()));
+    any_of(sql, "u.timezone", &f.timezone);
+    any_of(sql, "u.locale", &f.locale);
+    any_of(sql, "u.gender", &strs(&f.gender, |g| g.as_str()));
+    any_of(sql, "u.designation", &f.designation);
+    if !f.expertise.is_empty() {
+        sql.and()
+            .push("EXISTS (SELECT 1 FROM user_expertise e WHERE e.user_seq = u.seq AND e.value IN ")
+            .bind_list(f.expertise.iter().cloned())
+            .push(")");
+    }
+    let today = now.date_naive();
+    if let Some(latest) = f.born_on_or_before(today) {
+        sql.and()
+            .push("u.date_of_birth <= ")
+            .bind(date_text(latest));
+    }
+    if let Some(earliest) = f.born_after(today) {
+        sql.and()
+            .push("u.date_of_birth > ")
+            .bind(date_text(earliest));
+    }
+    time_bound(sql, "u.created_at", " >= ", f.created_after);
+    time_bound(sql, "u.created_at", " < ", f.created_before);
+    time_bound(sql, "u.created_at", " >= ", f.created_since(now));
+    time_bound(sql, "u.last_login_at", " >= ", f.last_login_after);
+    time_bound(sql, "u.last_login_at", " < ", f.last_login_before);
+    time_bound(sql, "u.last_login_at", " >= ", f.active_since(now));
+    if let Some(since) = f.inactive_since(now) {
+        sql.and()
+            .push("(u.last_login_at IS NULL OR u.last_login_at < ")
+            .bind(micros(since))
+            .push(")");
+    }
+    if let Some(locked) = f.is_locked {
+        if locked {
+            sql.and().push("u.locked_until > ").bind(micros(now));
+        } else {
+            sql.and()
+                .push("(u.locked_until IS NULL OR u.locked_until <= ")
+                .bind(micros(now))
+                .push(")");
+        }
+    }
+    if let Some(min) = f.failed_login_attempts_min {
+        sql.and()
+            .push("u.failed_login_attempts >= ")
+            .bind(i64::from(min));
+    }
+    if let Some(max) = f.failed_login_attempts_max {
+        sql.and()
+            .push("u.failed_login_attempts <= ")
+            .bind(i64::from(max));
+    }
+}
+
+/// SQL true when user `u` holds a permission outside `allowed` (through a role or directly).
+pub(crate) fn holds_permission_outside(sql: &mut Sql, allowed: &PermissionSet) {
+    let allowed: Vec<String> = allowed.iter().map(|p| p.as_str().to_owned()).collect();
+    sql.push("(EXISTS (SELECT 1 FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id ")
+        .push("WHERE ur.user_seq = u.seq AND rp.permission NOT IN ")
+        .bind_list(allowed.iter().cloned())
+        .push(") OR EXISTS (SELECT 1 FROM user_permissions up WHERE up.user_seq = u.seq AND up.permission NOT IN ")
+        .bind_list(allowed)
+        .push("))");
+}
+
+fn sort_column(sort_by: SortBy) -> &'static str {
+    match sort_by {
+        SortBy::Name => "u.name_key",
+        SortBy::Email => "u.email",
+        SortBy::CreatedAt => "u.created_at",
+        SortBy::LastLoginAt => "u.last_login_at",
+        SortBy::Status => "u.status",
+    }
+}
+
+fn sort_value(value: &SortValue) -> Value {
+    match value {
+        SortValue::Text(text) => text.clone().map_or(Value::Null, Value::Text),
+        SortValue::Time(time) => time.map_or(Value::Null, |t| Value::Integer(micros(t))),
+    }
+}
+
+/// Appends the keyset condition "strictly after the cursor" in the cursor's order, where
+/// absent values sort lowest (first ascending, last descending).
+fn after_cursor(sql: &mut Sql, cursor: &Cursor) {
+    let col = sort_column(cursor.sort_by);
+    let id = cursor.id;
+    let value = sort_value(&cursor.value);
+    sql.and();
+    match (cursor.sort_order, value) {
+        (SortOrder::Asc, Value::Null) => {
+            sql.push("((")
+                .push(col)
+                .push(" IS NULL AND u.id > ")
+                .bind(uuid_value(id))
+                .push(") OR ")
+                .push(col)
+                .push(" IS NOT NULL)");
+        }
+        (SortOrder::Asc, v) => {
+            sql.push("(")
+                .push(col)
+                .push(" > ")
+                .bind(v.clone())
+                .push(" OR (")
+                .push(col)
+                .push(" = ")
+                .bind(v);
+            sql.push(" AND u.id > ").bind(uuid_value(id)).push("))");
+        }
+        (SortOrder::Desc, Value::Null) => {
+            sql.push("(")
+                .push(col)
+                .push(" IS NULL AND u.id < ")
+                .bind(uuid_value(id))
+                .push(")");
+        }
+        (SortOrder::Desc, v) => {
+            sql.push("(")
+                .push(col)
+                .push(" < ")
+                .bind(v.clone())
+                .push(" OR ")
+                .push(col)
+                .push(" IS NULL OR (");
+            sql.push(col)
+                .push(" = ")
+                .bind(v)
+                .push(" AND u.id < ")
+                .bind(uuid_value(id))
+                .push("))");
+        }
+    }
+}
+
+/// The page query of a plan: `SELECT <columns> FROM users u WHERE … ORDER BY … LIMIT …`.
+pub(crate) fn page_query(
+    columns: &str,
+    tenant: &str,
+    plan: &ListPlan,
+    now: DateTime<Utc>,
+    search: SearchMode,
+) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("SELECT ")
+        .push(columns)
+        .push(" FROM users u WHERE ");
+    where_clause(&mut sql, tenant, &plan.filters, now, search);
+    if let Window::After(cursor) = &plan.window {
+        after_cursor(&mut sql, cursor);
+    }
+    let dir = match plan.sort_order {
+        SortOrder::Asc => " ASC",
+        SortOrder::Desc => " DESC",
+    };
+    sql.push(" ORDER BY ")
+        .push(sort_column(plan.sort_by))
+        .push(dir)
+        .push(", u.id")
+        .push(dir);
+    sql.push(" LIMIT ").bind(i64::from(plan.limit));
+    if let Window::Offset(offset) = plan.window {
+        sql.push(" OFFSET ")
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    }
+    sql
+}
+
+/// The count query of a plan.
+pub(crate) fn count_query(
+    tenant: &str,
+    filters: &UserFilters,
+    now: DateTime<Utc>,
+    search: SearchMode,
+) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("SELECT count(*) FROM users u WHERE ");
+    where_clause(&mut sql, tenant, filters, now, search);
+    sql
+}
+
+/// A UUID as the 16-byte blob it is stored as.
+pub(crate) fn uuid_value(id: uuid::Uuid) -> Value {
+    Value::Blob(id.as_bytes().to_vec())
+}

@@ -1,0 +1,488 @@
+//! `UserStore` on SQLite.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{
+    Connection, OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter,
+};
+use usermgmt_core::filter::ListPlan;
+use usermgmt_core::model::{AuditEvent, Permission, PermissionSet, TenantId, User, name_sort_key};
+use usermgmt_core::storage::{
+    ActorGrants, BulkDelete, BulkDeleteOutcome, BulkTarget, Identifier, NewUser, PasswordChange,
+    UserReplace, UserStore,
+};
+use usermgmt_core::{Error, Result};
+use uuid::Uuid;
+
+use crate::SqliteStorage;
+use crate::audit::insert_event;
+use crate::codec::{USER_COLUMNS, date_text, micros, parse, user_from_row};
+use crate::error::map_err;
+use crate::query::{
+    Sql, count_query, holds_permission_outside, page_query, search_mode, uuid_value, where_clause,
+};
+
+/// Reads users by a query selecting [`USER_COLUMNS`], attaching their related lists.
+pub(crate) fn read_users(conn: &Connection, sql: &Sql) -> Result<Vec<User>> {
+    let mut stmt = conn
+        .prepare_cached(&sql.text)
+        .map_err(map_err("preparing a user query"))?;
+    let rows = stmt
+        .query_map(params_from_iter(sql.params.iter()), user_from_row)
+        .map_err(map_err("querying users"))?;
+    let mut users = Vec::new();
+    for row in rows {
+        users.push(row.map_err(map_err("reading a user row"))??);
+    }
+    attach_related(conn, &mut users)?;
+    Ok(users.into_iter().map(|(_, user)| user).collect())
+}
+
+/// Fills roles, direct permissions, expertise and OAuth providers of users read by seq.
+fn attach_related(conn: &Connection, users: &mut [(i64, User)]) -> Result<()> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let index: HashMap<i64, usize> = users
+        .iter()
+        .enumerate()
+        .map(|(i, (seq, _))| (*seq, i))
+        .collect();
+    let seqs: Vec<i64> = users.iter().map(|(seq, _)| *seq).collect();
+    let related = [
+        "SELECT ur.user_seq, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_seq IN ",
+        "SELECT user_seq, permission FROM user_permissions WHERE user_seq IN ",
+        "SELECT user_seq, value FROM user_expertise WHERE user_seq IN ",
+        "SELECT user_seq, provider FROM user_oauth WHERE user_seq IN ",
+    ];
+    for (kind, head) in related.iter().enumerate() {
+        let mut sql = Sql::default();
+        sql.push(head).bind_list(seqs.iter().copied());
+        if kind == 2 {
+            sql.push(" ORDER BY user_seq, position");
+        }
+        let mut stmt = conn
+            .prepare(&sql.text)
+            .map_err(map_err("preparing a related-list query"))?;
+        let mut rows = stmt
+            .query(params_from_iter(sql.params.iter()))
+            .map_err(map_err("querying related lists"))?;
+        while let Some(row) = rows.next().map_err(map_err("reading related lists"))? {
+            let seq: i64 = row.get(0).map_err(map_err("reading related lists"))?;
+            let value: String = row.get(1).map_err(map_err("reading related lists"))?;
+            let Some(&i) = index.get(&seq) else { continue };
+            let user = &mut users[i].1;
+            match kind {
+                0 => user.roles.push(value),
+                1 => match value.parse::<Permission>() {
+                    Ok(p) => user.permissions.push(p),
+                    Err(_) => {
+                        tracing::warn!(permission = %value, "ignoring an unknown stored permission")
+                    }
+                },
+                2 => user.profile.expertise.push(value),
+                _ => user
+                    .oauth_providers
+                    .push(parse("decoding an OAuth provider", &value)?),
+            }
+        }
+    }
+    for (_, user) in users.iter_mut() {
+        user.roles.sort();
+        user.permissions.sort();
+        user.oauth_providers.sort();
+        user.refresh_derived();
+    }
+    Ok(())
+}
+
+fn user_by_id(conn: &Connection, tenant: &str, id: Uuid) -> Result<Option<User>> {
+    let mut sql = Sql::default();
+    sql.push("SELECT ")
+        .push(USER_COLUMNS)
+        .push(" FROM users u WHERE u.tenant_id = ")
+        .bind(tenant.to_owned());
+    sql.push(" AND u.id = ").bind(uuid_value(id));
+    Ok(read_users(conn, &sql)?.pop())
+}
+
+/// Fields whose value is already taken by another user of the tenant.
+fn taken_fields(tx: &Transaction<'_>, user: &User, own_seq: Option<i64>) -> Result<Vec<String>> {
+    let checks = [
+        ("email", "lower(email) = lower(?2)", user.email.as_deref()),
+        ("phone", "phone = ?2", user.phone.as_deref()),
+        (
+            "username",
+            "lower(username) = lower(?2)",
+            user.username.as_deref(),
+        ),
+        (
+            "unique_id",
+            "lower(unique_id) = lower(?2)",
+            user.unique_id.as_deref(),
+        ),
+    ];
+    let mut taken = Vec::new();
+    for (field, condition, value) in checks {
+        let Some(value) = value else { continue };
+        let sql = format!(
+            "SELECT 1 FROM users WHERE tenant_id = ?1 AND {condition} AND seq IS NOT ?3 LIMIT 1"
+        );
+        let found = tx
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(params![user.tenant_id.as_str(), value, own_seq], |_| Ok(()))
+                    .optional()
+            })
+            .map_err(map_err("checking unique values"))?;
+        if found.is_some() {
+            taken.push(field.to_owned());
+        }
+    }
+    Ok(taken)
+}
+
+/// Writes every column of `user` (insert when `seq` is None) and returns its seq.
+fn write_user_row(
+    tx: &Transaction<'_>,
+    seq: Option<i64>,
+    user: &User,
+    version: i64,
+) -> Result<i64> {
+    let p = &user.profile;
+    let values: Vec<rusqlite::types::Value> = vec![
+        uuid_value(user.id),
+        user.tenant_id.as_str().to_owned().into(),
+        user.name.clone().into(),
+        name_sort_key(&user.name).into(),
+        user.email.clone().into(),
+        user.phone.clone().into(),
+        user.username.clone().into(),
+        user.unique_id.clone().into(),
+        user.status.as_str().to_owned().into(),
+        user.is_admin.into(),
+        user.is_instructor.into(),
+        user.is_learner.into(),
+        user.email_verified.into(),
+        user.phone_verified.into(),
+        user.auth_method.as_str().to_owned().into(),
+        p.avatar_url.clone().into(),
+        p.bio.clone().into(),
+        p.country.clone().into(),
+        p.city.clone().into(),
+        p.state.clone().into(),
+        p.continent.map(|c| c.as_str().to_owned()).into(),
+        p.timezone.clone().into(),
+        p.locale.clone().into(),
+        p.gender.map(|g| g.as_str().to_owned()).into(),
+        p.designation.clone().into(),
+        p.date_of_birth.map(date_text).into(),
+        i64::from(user.profile_completeness).into(),
+        micros(user.created_at).into(),
+        micros(user.updated_at).into(),
+        user.last_login_at.map(micros).into(),
+        user.deleted_at.map(micros).into(),
+        i64::from(user.failed_login_attempts).into(),
+        user.locked_until.map(micros).into(),
+        version.into(),
+        user.search_text().into(),
+    ];
+    const COLUMNS: &str = "id, tenant_id, name, name_key, email, phone, username, unique_id, status, \
+        is_admin, is_instructor, is_learner, email_verified, phone_verified, auth_method, avatar_url, bio, \
+        country, city, state, continent, timezone, locale, gender, designation, date_of_birth, \
+        profile_completeness, created_at, updated_at, last_login_at, deleted_at, failed_login_attempts, \
+        locked_until, version, search_text";
+    match seq {
+        None => {
+            let marks = vec!["?"; values.len()].join(", ");
+            let sql = format!("INSERT INTO users ({COLUMNS}) VALUES ({marks})");
+            tx.prepare_cached(&sql)
+                .and_then(|mut s| s.execute(params_from_iter(values.iter())))
+                .map_err(map_err("inserting a user"))?;
+            Ok(tx.last_insert_rowid())
+        }
+        Some(seq) => {
+            let assignments: Vec<String> = COLUMNS
+                .split(", ")
+                .map(|c| format!("{} = ?", c.trim()))
+                .collect();
+            let sql = format!("UPDATE users SET {} WHERE seq = ?", assignments.join(", "));
+            let mut all = values;
+            all.push(seq.into());
+            tx.prepare_cached(&sql)
+                .and_then(|mut s| s.execute(params_from_iter(all.iter())))
+                .map_err(map_err("updating a user"))?;
+            Ok(seq)
+        }
+    }
+}
+
+/// Replaces roles, direct permissions and expertise of a user.
+fn write_related(tx: &Transaction<'_>, seq: i64, user: &User) -> Result<()> {
+    for table in ["user_roles", "user_permissions", "user_expertise"] {
+        tx.execute(&format!("DELETE FROM {table} WHERE user_seq = ?1"), [seq])
+            .map_err(map_err("clearing user grants"))?;
+    }
+    for role in &user.roles {
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO user_roles (user_seq, role_id) SELECT ?1, id FROM roles WHERE tenant_id = ?2 AND name = ?3",
+            )
+            .and_then(|mut s| s.execute(params![seq, user.tenant_id.as_str(), role]))
+            .map_err(map_err("granting a role"))?;
+        if inserted == 0 {
+            return Err(Error::invalid("roles", format!("unknown role `{role}`")));
+        }
+    }
+    for permission in &user.permissions {
+        tx.prepare_cached("INSERT INTO user_permissions (user_seq, permission) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![seq, permission.as_str()]))
+            .map_err(map_err("granting a permission"))?;
+    }
+    for (position, value) in user.profile.expertise.iter().enumerate() {
+        tx.prepare_cached(
+            "INSERT INTO user_expertise (user_seq, value, position) VALUES (?1, ?2, ?3)",
+        )
+        .and_then(|mut s| s.execute(params![seq, value, position as i64]))
+        .map_err(map_err("writing expertise"))?;
+    }
+    Ok(())
+}
+
+fn set_password(tx: &Transaction<'_>, seq: i64, hash: Option<&str>) -> Result<()> {
+    tx.execute(
+        "UPDATE users SET password_hash = ?1 WHERE seq = ?2",
+        params![hash, seq],
+    )
+    .map_err(map_err("setting a password"))?;
+    Ok(())
+}
+
+fn immediate(conn: &mut Connection) -> Result<Transaction<'_>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err("starting a transaction"))
+}
+
+fn commit(tx: Transaction<'_>) -> Result<()> {
+    tx.commit().map_err(map_err("committing"))
+}
+
+#[async_trait]
+impl UserStore for SqliteStorage {
+    async fn insert_user(&self, new: NewUser, audit: AuditEvent) -> Result<User> {
+        self.pool
+            .run(move |conn| {
+                let tx = immediate(conn)?;
+                let taken = taken_fields(&tx, &new.user, None)?;
+                if !taken.is_empty() {
+                    return Err(Error::Conflict { fields: taken });
+                }
+                let seq = write_user_row(&tx, None, &new.user, 1)?;
+                write_related(&tx, seq, &new.user)?;
+                if let Some(hash) = &new.password_hash {
+                    set_password(&tx, seq, Some(hash.as_phc()))?;
+                }
+                insert_event(&tx, &audit)?;
+                let stored = user_by_id(&tx, new.user.tenant_id.as_str(), new.user.id)?;
+                commit(tx)?;
+                stored.ok_or(Error::NotFound("user"))
+            })
+            .await
+    }
+
+    async fn get_user(&self, tenant: &TenantId, id: Uuid) -> Result<Option<User>> {
+        let tenant = tenant.as_str().to_owned();
+        self.pool
+            .run(move |conn| user_by_id(conn, &tenant, id))
+            .await
+    }
+
+    async fn find_user(&self, tenant: &TenantId, identifier: &Identifier) -> Result<Option<User>> {
+        let (condition, value) = match identifier {
+            Identifier::Email(v) => ("lower(u.email) = lower(", v.clone()),
+            Identifier::Phone(v) => ("u.phone = (", v.clone()),
+            Identifier::Username(v) => ("lower(u.username) = lower(", v.clone()),
+        };
+        let mut sql = Sql::default();
+        sql.push("SELECT ")
+            .push(USER_COLUMNS)
+            .push(" FROM users u WHERE u.tenant_id = ")
+            .bind(tenant.as_str().to_owned());
+        sql.push(" AND ").push(condition).bind(value).push(")");
+        self.pool
+            .run(move |conn| Ok(read_users(conn, &sql)?.pop()))
+            .await
+    }
+
+    async fn list_users(
+        &self,
+        tenant: &TenantId,
+        plan: &ListPlan,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<User>, Option<u64>)> {
+        let tenant = tenant.as_str().to_owned();
+        let plan = plan.clone();
+        let threshold = self.options.search_scan_threshold;
+        self.pool
+            .run(move |conn| {
+                let mode = match &plan.filters.search {
+                    Some(term) => search_mode(conn, term, threshold)
+                        .map_err(map_err("probing the search index"))?,
+                    None => crate::query::SearchMode::Scan,
+                };
+                let users = read_users(conn, &page_query(USER_COLUMNS, &tenant, &plan, now, mode))?;
+                let total = if plan.include_total {
+                    let sql = count_query(&tenant, &plan.filters, now, mode);
+                    let count: i64 = conn
+                        .prepare_cached(&sql.text)
+                        .and_then(|mut s| {
+                            s.query_row(params_from_iter(sql.params.iter()), |r| r.get(0))
+                        })
+                        .map_err(map_err("counting users"))?;
+                    Some(u64::try_from(count).unwrap_or(0))
+                } else {
+                    None
+                };
+                Ok((users, total))
+            })
+            .await
+    }
+
+    async fn replace_user(&self, tenant: &TenantId, change: UserReplace) -> Result<User> {
+        let tenant = tenant.as_str().to_owned();
+        self.pool
+            .run(move |conn| {
+                let tx = immediate(conn)?;
+                let current: Option<(i64, i64)> = tx
+                    .prepare_cached(
+                        "SELECT seq, version FROM users WHERE tenant_id = ?1 AND id = ?2",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row(params![tenant, change.user.id], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })
+                        .optional()
+                    })
+                    .map_err(map_err("reading a user version"))?;
+                let (seq, version) = current.ok_or(Error::NotFound("user"))?;
+                if version != change.expected_version {
+                    return Err(Error::VersionConflict {
+                        expected: change.expected_version,
+                        current: version,
+                    });
+                }
+                let taken = taken_fields(&tx, &change.user, Some(seq))?;
+                if !taken.is_empty() {
+                    return Err(Error::Conflict { fields: taken });
+                }
+                write_user_row(&tx, Some(seq), &change.user, version + 1)?;
+                write_related(&tx, seq, &change.user)?;
+                match &change.password {
+                    PasswordChange::Keep => {}
+                    PasswordChange::Set(hash) => set_password(&tx, seq, Some(hash.as_phc()))?,
+                    PasswordChange::Clear => set_password(&tx, seq, None)?,
+                }
+                for event in &change.audit {
+                    insert_event(&tx, event)?;
+                }
+                let stored = user_by_id(&tx, &tenant, change.user.id)?;
+                commit(tx)?;
+                stored.ok_or(Error::NotFound("user"))
+            })
+            .await
+    }
+
+    async fn bulk_soft_delete(
+        &self,
+        tenant: &TenantId,
+        request: BulkDelete,
+    ) -> Result<BulkDeleteOutcome> {
+        let tenant = tenant.as_str().to_owned();
+        self.pool
+            .run(move |conn| {
+                let tx = immediate(conn)?;
+                let mut sql = Sql::default();
+                sql.push("SELECT u.seq, u.id, u.status = 'deleted', ");
+                holds_permission_outside(&mut sql, &request.protect_beyond);
+                sql.push(" FROM users u WHERE ");
+                match &request.target {
+                    BulkTarget::Ids(ids) => {
+                        sql.push("u.tenant_id = ").bind(tenant.clone());
+                        sql.push(" AND u.id IN ").bind_list(ids.iter().map(|id| uuid_value(*id)));
+                    }
+                    BulkTarget::Filter(filters) => {
+                        where_clause(&mut sql, &tenant, filters, request.now, crate::query::SearchMode::Scan);
+                    }
+                }
+                let mut found: Vec<(i64, Uuid, bool, bool)> = Vec::new();
+                {
+                    let mut stmt = tx.prepare(&sql.text).map_err(map_err("preparing a bulk delete"))?;
+                    let rows = stmt
+                        .query_map(params_from_iter(sql.params.iter()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                        .map_err(map_err("selecting users to delete"))?;
+                    for row in rows {
+                        found.push(row.map_err(map_err("selecting users to delete"))?);
+                    }
+                }
+                let mut outcome = BulkDeleteOutcome::default();
+                if let BulkTarget::Ids(ids) = &request.target {
+                    let present: std::collections::HashSet<Uuid> = found.iter().map(|f| f.1).collect();
+                    outcome.not_found = ids.iter().filter(|id| !present.contains(id)).copied().collect();
+                }
+                let now = micros(request.now);
+                for (seq, id, already_deleted, protected) in found {
+                    if already_deleted {
+                        continue;
+                    }
+                    if Some(id) == request.exclude {
+                        outcome.skipped_self = true;
+                        continue;
+                    }
+                    if protected {
+                        outcome.skipped_protected += 1;
+                        continue;
+                    }
+                    tx.prepare_cached(
+                        "UPDATE users SET status = 'deleted', deleted_at = ?1, updated_at = ?1, version = version + 1 WHERE seq = ?2",
+                    )
+                    .and_then(|mut s| s.execute(params![now, seq]))
+                    .map_err(map_err("soft-deleting a user"))?;
+                    let mut event = request.audit_template.clone();
+                    event.id = Uuid::now_v7();
+                    event.target_id = id;
+                    insert_event(&tx, &event)?;
+                    outcome.deleted += 1;
+                }
+                commit(tx)?;
+                Ok(outcome)
+            })
+            .await
+    }
+
+    async fn actor_grants(&self, tenant: &TenantId, user_id: Uuid) -> Result<Option<ActorGrants>> {
+        let tenant = tenant.as_str().to_owned();
+        self.pool
+            .run(move |conn| {
+                let row: Option<(i64, String)> = conn
+                    .prepare_cached("SELECT seq, status FROM users WHERE tenant_id = ?1 AND id = ?2")
+                    .and_then(|mut s| s.query_row(params![tenant, user_id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+                    .map_err(map_err("reading grants"))?;
+                let Some((seq, status)) = row else { return Ok(None) };
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id \
+                         WHERE ur.user_seq = ?1 UNION SELECT permission FROM user_permissions WHERE user_seq = ?1",
+                    )
+                    .map_err(map_err("reading grants"))?;
+                let names = stmt
+                    .query_map([seq], |r| r.get::<_, String>(0))
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .map_err(map_err("reading grants"))?;
+                let permissions: PermissionSet = names.iter().filter_map(|n| n.parse().ok()).collect();
+                Ok(Some(ActorGrants { status: parse("decoding a status", &status)?, permissions }))
+            })
+            .await
+    }
+}

@@ -1,0 +1,33 @@
+//! The shared conformance suite and the differential property test, on SQLite.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use usermgmt_sqlite::SqliteStorage;
+use usermgmt_testkit::{TestStore, conformance_suite};
+
+/// A fresh database file in its own temporary directory, removed with the store.
+async fn fresh_store() -> TestStore {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let storage = SqliteStorage::open(dir.path().join("users.db"))
+        .await
+        .expect("open SQLite");
+    TestStore::new(Arc::new(storage), dir)
+}
+
+conformance_suite!(fresh_store);
+
+#[test]
+fn differential_against_reference_model() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cases = std::env::var("USERMGMT_PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(300);
+    usermgmt_testkit::differential::run(&runtime, fresh_store, &[7, 2026], cases);
+}

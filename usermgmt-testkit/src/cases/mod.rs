@@ -1,0 +1,23 @@
+//! The conformance cases. Each takes a fresh store and panics on a broken expectation.
+
+mod access;
+mod listing;
+mod rbac;
+mod users;
+mod writes;
+
+pub use access::*;
+pub use listing::*;
+pub use rbac::*;
+pub use users::*;
+pub use writes::*;
+
+use usermgmt_core::Error;
+
+/// The field names of a validation error (empty for other errors).
+pub(crate) fn invalid_fields(err: &Error) -> Vec<String> {
+    match err {
+        Error::Validation(fields) => fields.iter().map(|(f, _)| f.to_owned()).collect(),
+        _ => Vec::new(),
+    }
+}

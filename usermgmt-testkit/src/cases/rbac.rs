@@ -1,0 +1,305 @@
+//! Roles, escalation rules and effective permissions.
+
+use usermgmt_core::Error;
+use usermgmt_core::model::{AuditAction, Permission, PermissionSet};
+use usermgmt_core::service::{CreateRole, CreateUser, UpdateRole, UpdateUser};
+
+use super::invalid_fields;
+use crate::TestStore;
+use crate::fixture::Fixture;
+
+fn role(name: &str, permissions: &[Permission]) -> CreateRole {
+    CreateRole {
+        name: name.into(),
+        description: Some(format!("{name} role")),
+        permissions: permissions.to_vec(),
+    }
+}
+
+/// Create, read, rename, re-permission and delete roles; names are unique ignoring case;
+/// a held role cannot be deleted.
+pub async fn roles_crud_and_conflicts(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let editor = fx
+        .service
+        .create_role(
+            &fx.admin,
+            role("Editor", &[Permission::UserList, Permission::UserView]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(editor.name, "editor");
+    assert!(
+        matches!(fx.service.create_role(&fx.admin, role("EDITOR", &[])).await, Err(Error::Conflict { fields }) if fields == ["name"])
+    );
+    assert_eq!(
+        invalid_fields(
+            &fx.service
+                .create_role(&fx.admin, role("bad name!", &[]))
+                .await
+                .unwrap_err()
+        ),
+        ["name"]
+    );
+    assert_eq!(
+        fx.service.get_role(&fx.admin, editor.id).await.unwrap(),
+        editor
+    );
+    let names: Vec<String> = fx
+        .service
+        .list_roles(&fx.admin)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["editor", "super_admin"]);
+
+    let change = UpdateRole {
+        name: Some("reviewer".into()),
+        permissions: Some(vec![Permission::UserList]),
+        description: Some(None),
+    };
+    let updated = fx
+        .service
+        .update_role(&fx.admin, editor.id, change)
+        .await
+        .unwrap();
+    assert_eq!(updated.name, "reviewer");
+    assert_eq!(updated.description, None);
+    assert_eq!(
+        updated.permissions,
+        PermissionSet::from([Permission::UserList])
+    );
+    let clash = UpdateRole {
+        name: Some("super_admin".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        fx.service.update_role(&fx.admin, editor.id, clash).await,
+        Err(Error::Conflict { .. })
+    ));
+
+    let mut holder = Fixture::learner("Holder", "holder@x.test");
+    holder.roles = vec!["reviewer".into()];
+    let holder = fx.service.create_user(&fx.admin, holder).await.unwrap();
+    assert!(
+        matches!(fx.service.delete_role(&fx.admin, editor.id).await, Err(Error::Conflict { fields }) if fields == ["role"])
+    );
+    fx.service
+        .update_user(
+            &fx.admin,
+            holder.id,
+            UpdateUser {
+                roles: Some(vec![]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    fx.service.delete_role(&fx.admin, editor.id).await.unwrap();
+    assert!(matches!(
+        fx.service.get_role(&fx.admin, editor.id).await,
+        Err(Error::NotFound("role"))
+    ));
+    let (events, _) = fx
+        .store
+        .storage
+        .list_audit(&fx.tenant, editor.id, 0, 10)
+        .await
+        .unwrap();
+    let actions: Vec<AuditAction> = events.iter().map(|e| e.action).collect();
+    assert_eq!(
+        actions,
+        [
+            AuditAction::RoleDeleted,
+            AuditAction::RoleUpdated,
+            AuditAction::RoleCreated
+        ]
+    );
+    assert_eq!(
+        fx.service
+            .permission_catalog(&fx.admin)
+            .await
+            .unwrap()
+            .len(),
+        Permission::ALL.len()
+    );
+}
+
+/// An actor cannot grant (by role, directly, or by editing a role) a permission it lacks,
+/// nor act on a user holding permissions it lacks.
+pub async fn no_privilege_escalation(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let (manager, manager_user) = fx
+        .principal_with(
+            "manager",
+            &[
+                Permission::UserCreate,
+                Permission::UserUpdate,
+                Permission::UserView,
+                Permission::RoleManage,
+            ],
+        )
+        .await;
+    let target = fx.create("Target", "target@x.test").await;
+
+    let grant_role = UpdateUser {
+        roles: Some(vec!["super_admin".into()]),
+        ..Default::default()
+    };
+    assert!(matches!(
+        fx.service
+            .update_user(&manager, target.id, grant_role)
+            .await,
+        Err(Error::Forbidden(_))
+    ));
+    let grant_direct = UpdateUser {
+        permissions: Some(vec![Permission::UserDelete]),
+        ..Default::default()
+    };
+    assert!(matches!(
+        fx.service
+            .update_user(&manager, target.id, grant_direct)
+            .await,
+        Err(Error::Forbidden(Permission::UserDelete))
+    ));
+    let create_strong = CreateUser {
+        roles: vec!["super_admin".into()],
+        is_admin: true,
+        ..Fixture::learner("Strong", "strong@x.test")
+    };
+    assert!(matches!(
+        fx.service.create_user(&manager, create_strong).await,
+        Err(Error::Forbidden(_))
+    ));
+    assert!(matches!(
+        fx.service
+            .create_role(&manager, role("deleters", &[Permission::UserDelete]))
+            .await,
+        Err(Error::Forbidden(Permission::UserDelete))
+    ));
+    let own_role = fx
+        .service
+        .list_roles(&fx.admin)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == "manager-role")
+        .unwrap();
+    let widen = UpdateRole {
+        permissions: Some(Permission::ALL.to_vec()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        fx.service.update_role(&manager, own_role.id, widen).await,
+        Err(Error::Forbidden(_))
+    ));
+    let super_role = fx
+        .service
+        .list_roles(&fx.admin)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == "super_admin")
+        .unwrap();
+    let strip = UpdateRole {
+        permissions: Some(vec![]),
+        ..Default::default()
+    };
+    assert!(matches!(
+        fx.service.update_role(&manager, super_role.id, strip).await,
+        Err(Error::Forbidden(_))
+    ));
+    let takeover = UpdateUser {
+        password: Some(Some(usermgmt_core::password::Password::new("taken-over!"))),
+        ..Default::default()
+    };
+    assert!(matches!(
+        fx.service
+            .update_user(&manager, fx.admin_id, takeover)
+            .await,
+        Err(Error::Forbidden(_))
+    ));
+
+    // Within its own permissions the manager may grant.
+    let ok = UpdateUser {
+        permissions: Some(vec![Permission::UserView]),
+        ..Default::default()
+    };
+    let updated = fx
+        .service
+        .update_user(&manager, target.id, ok)
+        .await
+        .unwrap();
+    assert_eq!(updated.permissions, [Permission::UserView]);
+    assert_eq!(
+        fx.service
+            .get_user(&fx.admin, manager_user.id)
+            .await
+            .unwrap()
+            .roles,
+        ["manager-role"]
+    );
+    assert_eq!(
+        fx.service
+            .get_user(&fx.admin, fx.admin_id)
+            .await
+            .unwrap()
+            .version,
+        1
+    );
+}
+
+/// Effective permissions are the union of role permissions and direct grants, and take
+/// effect (and are revoked) immediately.
+pub async fn effective_permissions_are_the_union(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let (viewer, viewer_user) = fx.principal_with("viewer", &[Permission::UserView]).await;
+    assert!(matches!(
+        fx.service.list_users(&viewer, Default::default()).await,
+        Err(Error::Forbidden(Permission::UserList))
+    ));
+    let grant = UpdateUser {
+        permissions: Some(vec![Permission::UserList]),
+        ..Default::default()
+    };
+    fx.service
+        .update_user(&fx.admin, viewer_user.id, grant)
+        .await
+        .unwrap();
+    let effective = fx
+        .service
+        .effective_permissions(&fx.admin, viewer_user.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        effective,
+        PermissionSet::from([Permission::UserList, Permission::UserView])
+    );
+    assert!(
+        fx.service
+            .list_users(&viewer, Default::default())
+            .await
+            .is_ok()
+    );
+    let revoke = UpdateUser {
+        permissions: Some(vec![]),
+        ..Default::default()
+    };
+    fx.service
+        .update_user(&fx.admin, viewer_user.id, revoke)
+        .await
+        .unwrap();
+    assert!(matches!(
+        fx.service.list_users(&viewer, Default::default()).await,
+        Err(Error::Forbidden(Permission::UserList))
+    ));
+    assert_eq!(
+        fx.service
+            .effective_permissions(&fx.admin, fx.admin_id)
+            .await
+            .unwrap(),
+        Fixture::all_permissions()
+    );
+}

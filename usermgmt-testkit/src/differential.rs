@@ -1,0 +1,266 @@
+//! The differential property test: random filter/sort/page combinations against a store
+//! filled with generated users must return exactly what core's reference model returns —
+//! the same ids, in the same order, with the same total — by offset and by cursor.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use usermgmt_core::filter::{
+    ListPlan, ListQuery, SortBy, SortOrder, UserFilters, Window, reference_list,
+};
+use usermgmt_core::model::{
+    AuthMethod, Continent, EnrollmentStatus, Gender, OAuthProvider, Status, TenantId, User,
+};
+use usermgmt_core::password::{Password, PasswordPolicy};
+use usermgmt_core::{Principal, ServiceConfig, UserService};
+use uuid::Uuid;
+
+use crate::dataset::{
+    self, CITIES, COUNTRIES, DESIGNATIONS, EXPERTISE, LOCALES, ROLES, SEARCH_TERMS, STATES,
+    TIMEZONES,
+};
+use crate::{ManualClock, TestStore};
+
+/// Users generated per dataset (plus the admin, plus a decoy tenant of 40).
+pub const USERS_PER_DATASET: usize = 240;
+
+/// A loaded dataset and a service over it.
+pub struct World {
+    service: UserService,
+    admin: Principal,
+    tenant: TenantId,
+    users: Vec<User>,
+    now: DateTime<Utc>,
+    non_empty_pages: std::sync::atomic::AtomicUsize,
+    _store: TestStore,
+}
+
+impl World {
+    /// Loads `USERS_PER_DATASET` users generated from `seed` into `store`.
+    pub async fn load(store: TestStore, seed: u64) -> Self {
+        let now = Utc
+            .with_ymd_and_hms(2026, 3, 1, 9, 30, 0)
+            .single()
+            .unwrap_or_else(Utc::now);
+        let tenant = TenantId::new("diff").unwrap();
+        let clock = Arc::new(ManualClock::new(now));
+        let config = ServiceConfig {
+            password: PasswordPolicy::insecure_fast_for_tests(),
+            ..ServiceConfig::default()
+        };
+        let service = UserService::with_config(store.storage.clone(), config).with_clock(clock);
+        let mut users = dataset::load(
+            store.storage.as_ref(),
+            seed,
+            &tenant,
+            USERS_PER_DATASET,
+            now,
+        )
+        .await;
+        let decoy = TenantId::new("decoy").unwrap();
+        dataset::load(store.storage.as_ref(), seed ^ 0xdead, &decoy, 40, now).await;
+        let admin = service
+            .bootstrap_super_admin(
+                &tenant,
+                "Zz Admin",
+                "admin@diff.test",
+                Password::new("password-1"),
+            )
+            .await
+            .unwrap();
+        users.push(admin.clone());
+        Self {
+            service,
+            admin: Principal::user(tenant.clone(), admin.id),
+            tenant,
+            users,
+            now,
+            non_empty_pages: Default::default(),
+            _store: store,
+        }
+    }
+
+    fn expected(&self, plan: &ListPlan) -> (Vec<Uuid>, u64) {
+        let mut plan = plan.clone();
+        plan.filters = plan.filters.without_cross_service();
+        reference_list(&self.users, &self.tenant, &plan, self.now)
+    }
+
+    /// Runs one query (and up to three follow-up cursor pages) against the store and the model.
+    pub async fn check(&self, query: ListQuery) -> Result<(), TestCaseError> {
+        let plan = query.clone().plan(500);
+        let page = self.service.list_users(&self.admin, query.clone()).await;
+        let plan = match (plan, page.as_ref()) {
+            (Err(_), Err(_)) => return Ok(()),
+            (Ok(plan), Ok(_)) => plan,
+            (plan, page) => {
+                return Err(TestCaseError::fail(format!(
+                    "validation differs: {plan:?} vs {page:?}"
+                )));
+            }
+        };
+        let mut page = page.map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let mut plan = plan;
+        for step in 0..4 {
+            let (mut ids, total) = self.expected(&plan);
+            let has_more = ids.len() > query.page_size as usize;
+            ids.truncate(query.page_size as usize);
+            let got: Vec<Uuid> = page.items.iter().map(|u| u.id).collect();
+            if !ids.is_empty() {
+                self.non_empty_pages
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            prop_assert_eq!(&got, &ids, "ids differ at step {} for {:?}", step, plan);
+            if plan.include_total {
+                prop_assert_eq!(page.total, Some(total), "total differs for {:?}", plan);
+            }
+            prop_assert_eq!(page.next_cursor.is_some(), has_more);
+            let Some(cursor) = page.next_cursor.clone() else {
+                break;
+            };
+            let next = ListQuery {
+                cursor: Some(cursor),
+                ..query.clone()
+            };
+            plan = next
+                .clone()
+                .plan(500)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert!(matches!(plan.window, Window::After(_)));
+            page = self
+                .service
+                .list_users(&self.admin, next)
+                .await
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+fn some<T>(rng: &mut StdRng, value: impl FnOnce(&mut StdRng) -> T) -> Option<T> {
+    if rng.random_bool(0.12) {
+        Some(value(rng))
+    } else {
+        None
+    }
+}
+
+fn several<T: Clone>(rng: &mut StdRng, pool: &[T]) -> Vec<T> {
+    if !rng.random_bool(0.12) {
+        return Vec::new();
+    }
+    let n = rng.random_range(1..=3);
+    (0..n).filter_map(|_| pool.choose(rng).cloned()).collect()
+}
+
+fn strings(rng: &mut StdRng, pool: &[&str]) -> Vec<String> {
+    several(rng, pool).into_iter().map(str::to_owned).collect()
+}
+
+fn instant(rng: &mut StdRng, now: DateTime<Utc>) -> DateTime<Utc> {
+    now - Duration::seconds(rng.random_range(-3_600..3 * 365 * 86_400))
+}
+
+/// A random query over every filter, sort key, direction, page and page size.
+pub fn random_query(seed: u64, now: DateTime<Utc>) -> ListQuery {
+    let rng = &mut StdRng::seed_from_u64(seed);
+    let filters = UserFilters {
+        search: some(rng, |r| {
+            (*SEARCH_TERMS.choose(r).unwrap_or(&"a")).to_owned()
+        }),
+        status: some(rng, |r| *Status::ALL.choose(r).unwrap_or(&Status::Active)),
+        statuses: several(rng, Status::ALL),
+        is_admin: some(rng, |r| r.random_bool(0.5)),
+        is_instructor: some(rng, |r| r.random_bool(0.5)),
+        is_learner: some(rng, |r| r.random_bool(0.5)),
+        email_verified: some(rng, |r| r.random_bool(0.5)),
+        phone_verified: some(rng, |r| r.random_bool(0.5)),
+        auth_method: several(rng, AuthMethod::ALL),
+        has_oauth: some(rng, |r| r.random_bool(0.5)),
+        oauth_provider: several(rng, OAuthProvider::ALL),
+        has_password: some(rng, |r| r.random_bool(0.5)),
+        roles: strings(rng, ROLES),
+        profile_complete: some(rng, |r| r.random_bool(0.5)),
+        has_avatar: some(rng, |r| r.random_bool(0.5)),
+        has_bio: some(rng, |r| r.random_bool(0.5)),
+        has_location: some(rng, |r| r.random_bool(0.5)),
+        country: strings(rng, COUNTRIES),
+        city: strings(rng, CITIES),
+        state: strings(rng, STATES),
+        continent: several(rng, Continent::ALL),
+        timezone: strings(rng, TIMEZONES),
+        locale: strings(rng, LOCALES),
+        gender: several(rng, Gender::ALL),
+        designation: strings(rng, DESIGNATIONS),
+        expertise: strings(rng, EXPERTISE),
+        age_min: some(rng, |r| r.random_range(0..80)),
+        age_max: some(rng, |r| r.random_range(10..90)),
+        created_after: some(rng, |r| instant(r, now)),
+        created_before: some(rng, |r| instant(r, now)),
+        created_in_last_days: some(rng, |r| r.random_range(0..800)),
+        last_login_after: some(rng, |r| instant(r, now)),
+        last_login_before: some(rng, |r| instant(r, now)),
+        active_in_last_days: some(rng, |r| r.random_range(0..800)),
+        inactive_for_days: some(rng, |r| r.random_range(0..800)),
+        is_locked: some(rng, |r| r.random_bool(0.5)),
+        failed_login_attempts_min: some(rng, |r| r.random_range(0..7)),
+        failed_login_attempts_max: some(rng, |r| r.random_range(0..7)),
+        has_enrollments: some(rng, |r| r.random_bool(0.5)),
+        enrollment_status: several(rng, EnrollmentStatus::ALL),
+        ..Default::default()
+    };
+    ListQuery {
+        filters,
+        sort_by: *SortBy::ALL.choose(rng).unwrap_or(&SortBy::CreatedAt),
+        sort_order: if rng.random_bool(0.5) {
+            SortOrder::Asc
+        } else {
+            SortOrder::Desc
+        },
+        page: if rng.random_bool(0.6) {
+            1
+        } else {
+            rng.random_range(1..6)
+        },
+        page_size: *[1u32, 2, 5, 7, 20, 50].choose(rng).unwrap_or(&20),
+        cursor: None,
+        include_total: rng.random_bool(0.8),
+    }
+}
+
+/// Runs `cases` random queries against each dataset seed, each dataset in a fresh store.
+pub fn run<F, Fut>(runtime: &tokio::runtime::Runtime, factory: F, seeds: &[u64], cases: u32)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = TestStore>,
+{
+    for &seed in seeds {
+        let world = runtime.block_on(async { World::load(factory().await, seed).await });
+        let now = world.now;
+        let mut runner = TestRunner::new(Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let result = runner.run(&any::<u64>(), |query_seed| {
+            runtime.block_on(world.check(random_query(query_seed, now)))
+        });
+        if let Err(failure) = result {
+            panic!("dataset seed {seed}: {failure}");
+        }
+        // Guard against a vacuous run where every random query matches nothing.
+        let non_empty = world
+            .non_empty_pages
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            non_empty as u32 >= cases / 4,
+            "only {non_empty} non-empty pages in {cases} cases"
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! A ready-to-use service over a store: a tenant, a super-admin, a manual clock.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use usermgmt_core::model::{Permission, PermissionSet, TenantId, User};
+use usermgmt_core::password::{Password, PasswordPolicy};
+use usermgmt_core::service::{CreateRole, CreateUser};
+use usermgmt_core::{Principal, ServiceConfig, UserService};
+
+use crate::{ManualClock, TestStore};
+
+/// The password every fixture user gets.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A service over a fresh store with a super-admin in tenant `t1`.
+pub struct Fixture {
+    /// The service (fast argon2 parameters, manual clock).
+    pub service: UserService,
+    /// The super-admin of `t1`.
+    pub admin: Principal,
+    /// The super-admin's id.
+    pub admin_id: uuid::Uuid,
+    /// Tenant `t1`.
+    pub tenant: TenantId,
+    /// The clock the service reads.
+    pub clock: Arc<ManualClock>,
+    /// The store (kept alive).
+    pub store: TestStore,
+}
+
+/// A tenant id known to be valid.
+pub fn tenant(name: &str) -> TenantId {
+    TenantId::new(name).unwrap_or_else(|_| TenantId::default_tenant())
+}
+
+impl Fixture {
+    /// Builds the fixture: clock at 2026-06-15 12:00 UTC, super-admin `admin@t1.test`.
+    pub async fn new(store: TestStore) -> Self {
+        let start = Utc
+            .with_ymd_and_hms(2026, 6, 15, 12, 0, 0)
+            .single()
+            .unwrap_or_else(Utc::now);
+        let clock = Arc::new(ManualClock::new(start));
+        let config = ServiceConfig {
+            password: PasswordPolicy::insecure_fast_for_tests(),
+            ..ServiceConfig::default()
+        };
+        let service =
+            UserService::with_config(store.storage.clone(), config).with_clock(clock.clone());
+        let tenant = tenant("t1");
+        let admin = service
+            .bootstrap_super_admin(
+                &tenant,
+                "Root Admin",
+                "admin@t1.test",
+                Password::new(PASSWORD),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("bootstrap failed: {e}"));
+        Self {
+            service,
+            admin: Principal::user(tenant.clone(), admin.id),
+            admin_id: admin.id,
+            tenant,
+            clock,
+            store,
+        }
+    }
+
+    /// A minimal valid learner.
+    pub fn learner(name: &str, email: &str) -> CreateUser {
+        CreateUser {
+            name: name.into(),
+            email: Some(email.into()),
+            is_learner: true,
+            ..Default::default()
+        }
+    }
+
+    /// Creates a learner as the super-admin.
+    pub async fn create(&self, name: &str, email: &str) -> User {
+        self.service
+            .create_user(&self.admin, Self::learner(name, email))
+            .await
+            .unwrap_or_else(|e| panic!("create {email}: {e}"))
+    }
+
+    /// A user principal in `tenant` holding exactly `permissions` through a fresh role.
+    pub async fn principal_with(
+        &self,
+        label: &str,
+        permissions: &[Permission],
+    ) -> (Principal, User) {
+        let role = self
+            .service
+            .create_role(
+                &self.admin,
+                CreateRole {
+                    name: format!("{label}-role"),
+                    description: None,
+                    permissions: permissions.to_vec(),
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("role {label}: {e}"));
+        let input = CreateUser {
+            name: label.into(),
+            email: Some(format!("{label}@t1.test")),
+            is_admin: true,
+            roles: vec![role.name],
+            ..Default::default()
+        };
+        let user = self
+            .service
+            .create_user(&self.admin, input)
+            .await
+            .unwrap_or_else(|e| panic!("user {label}: {e}"));
+        (Principal::user(self.tenant.clone(), user.id), user)
+    }
+
+    /// Every permission.
+    pub fn all_permissions() -> PermissionSet {
+        Permission::ALL.iter().copied().collect()
+    }
+}
