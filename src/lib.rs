@@ -34,3 +34,8 @@ pub use usermgmt_core::*;
 /// The SQLite storage backend (feature `sqlite`, on by default).
 #[cfg(feature = "sqlite")]
 pub use usermgmt_sqlite as sqlite;
+
+/// Compiles the README's Rust examples as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -35,3 +35,45 @@ pub(crate) fn map_err(context: &'static str) -> impl Fn(rusqlite::Error) -> Erro
 pub(crate) fn corrupt(context: &'static str, detail: impl Into<String>) -> Error {
     Error::Storage(StorageError::new(context, detail.into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each unique index, violated for real, maps to a conflict on its field.
+    #[test]
+    fn unique_violations_map_to_their_field() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        crate::migrations::migrate(&mut conn).unwrap();
+        let insert_user = |conn: &rusqlite::Connection, seq: i64, column: &str, value: &str| {
+            let sql = format!(
+                "INSERT INTO users (seq, id, tenant_id, name, name_key, {column}, status, is_admin, is_instructor, \
+                 is_learner, email_verified, phone_verified, auth_method, profile_completeness, created_at, \
+                 updated_at, version, search_text) \
+                 VALUES (?1, randomblob(16), 't', 'n', 'n', ?2, 'active', 0, 0, 1, 0, 0, 'email', 0, 0, 0, 1, '')"
+            );
+            conn.execute(&sql, rusqlite::params![seq, value])
+        };
+        let mut seq = 0;
+        for (column, first, second) in [
+            ("email", "a@x.test", "A@X.TEST"),
+            ("phone", "+15550100", "+15550100"),
+            ("username", "ada", "ADA"),
+            ("unique_id", "id-1", "ID-1"),
+        ] {
+            seq += 2;
+            insert_user(&conn, seq, column, first).unwrap();
+            let err = insert_user(&conn, seq + 1, column, second).unwrap_err();
+            match map_err("test")(err) {
+                Error::Conflict { fields } => assert_eq!(fields, [column]),
+                other => panic!("{column}: {other:?}"),
+            }
+        }
+        conn.execute("INSERT INTO roles (id, tenant_id, name, created_at, updated_at) VALUES (x'01', 't', 'r', 0, 0)", [])
+            .unwrap();
+        let err = conn
+            .execute("INSERT INTO roles (id, tenant_id, name, created_at, updated_at) VALUES (x'02', 't', 'R', 0, 0)", [])
+            .unwrap_err();
+        assert!(matches!(map_err("test")(err), Error::Conflict { fields } if fields == ["name"]));
+    }
+}

@@ -85,6 +85,8 @@ macro_rules! conformance_suite {
             update_credentials_directly_and_audits,
             update_status_and_reactivate,
             update_validation_changes_nothing,
+            concurrent_edits_at_same_version_one_wins,
+            concurrent_creates_with_same_email_one_wins,
             delete_is_soft_and_reversible,
             bulk_delete_by_ids,
             bulk_delete_by_filter,

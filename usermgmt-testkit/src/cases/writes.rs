@@ -479,3 +479,66 @@ pub async fn bulk_delete_by_filter(store: TestStore) {
         Status::Active
     );
 }
+
+/// Two concurrent edits based on the same version: exactly one wins, the other gets the
+/// version conflict and its change is not applied.
+pub async fn concurrent_edits_at_same_version_one_wins(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let user = fx.create("Racer", "racer@x.test").await;
+    let edit = |name: &str| {
+        let service = fx.service.clone();
+        let admin = fx.admin.clone();
+        let patch = UpdateUser {
+            name: Some(name.into()),
+            expected_version: Some(1),
+            ..Default::default()
+        };
+        tokio::spawn(async move { service.update_user(&admin, user.id, patch).await })
+    };
+    let (a, b) = (edit("Left"), edit("Right"));
+    let results = [a.await.unwrap(), b.await.unwrap()];
+    let winners: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|u| u.name.as_str())
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert!(results.iter().any(|r| matches!(
+        r,
+        Err(Error::VersionConflict {
+            expected: 1,
+            current: 2
+        })
+    )));
+    let stored = fx.service.get_user(&fx.admin, user.id).await.unwrap();
+    assert_eq!((stored.name.as_str(), stored.version), (winners[0], 2));
+}
+
+/// Concurrent creations with the same email: exactly one user exists afterwards.
+pub async fn concurrent_creates_with_same_email_one_wins(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let service = fx.service.clone();
+            let admin = fx.admin.clone();
+            tokio::spawn(async move {
+                service
+                    .create_user(
+                        &admin,
+                        Fixture::learner(&format!("Twin {i}"), "twin@x.test"),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(Error::Conflict { fields }) => assert_eq!(fields, ["email"]),
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(fx.count_users().await, 2);
+}
