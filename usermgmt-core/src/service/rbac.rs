@@ -6,6 +6,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::UserService;
+use super::access::Actor;
 use super::audit::event;
 use super::inputs::{CreateRole, UpdateRole};
 use crate::error::{Error, FieldErrors, Result};
@@ -136,13 +137,7 @@ impl UserService {
         role_id: Uuid,
         input: UpdateRole,
     ) -> Result<Role> {
-        let actor = self.authorize(principal, Permission::RoleManage).await?;
-        let current = self
-            .storage
-            .get_role(&actor.tenant_id, role_id)
-            .await?
-            .ok_or(Error::NotFound("role"))?;
-        actor.require_all(&current.permissions)?;
+        let (actor, current) = self.role_within_reach(principal, role_id).await?;
         let mut next = current.clone();
         let mut errors = FieldErrors::new();
         if let Some(name) = &input.name
@@ -179,13 +174,7 @@ impl UserService {
     /// Deletes a role no user holds (a held role is a conflict on `role`). Requires
     /// `role.manage` and every permission of the role.
     pub async fn delete_role(&self, principal: &Principal, role_id: Uuid) -> Result<()> {
-        let actor = self.authorize(principal, Permission::RoleManage).await?;
-        let current = self
-            .storage
-            .get_role(&actor.tenant_id, role_id)
-            .await?
-            .ok_or(Error::NotFound("role"))?;
-        actor.require_all(&current.permissions)?;
+        let (actor, current) = self.role_within_reach(principal, role_id).await?;
         let now = self.clock.now();
         let audit = event(
             principal,
@@ -198,6 +187,22 @@ impl UserService {
         self.storage
             .delete_role(&actor.tenant_id, role_id, audit)
             .await
+    }
+
+    /// Authorises `role.manage` and loads a role whose every permission the actor holds.
+    async fn role_within_reach(
+        &self,
+        principal: &Principal,
+        role_id: Uuid,
+    ) -> Result<(Actor, Role)> {
+        let actor = self.authorize(principal, Permission::RoleManage).await?;
+        let role = self
+            .storage
+            .get_role(&actor.tenant_id, role_id)
+            .await?
+            .ok_or(Error::NotFound("role"))?;
+        actor.require_all(&role.permissions)?;
+        Ok((actor, role))
     }
 
     /// A user's effective permissions: the union of their roles' and direct permissions.

@@ -54,31 +54,7 @@ impl UserService {
         errors.into_result()?;
         actor.require_all(&granted)?;
 
-        let password_hash = match &input.password {
-            Some(password) => Some(self.config.password.hash(password).await?),
-            None => None,
-        };
-        let mut user = empty_user(actor.tenant_id.clone(), now);
-        user.has_password = password_hash.is_some();
-        apply_draft(&mut user, draft);
-        let has_password = password_hash.is_some();
-        let changes = user_diff(None, &user, has_password.then_some((false, true)));
-        let audit = event(
-            principal,
-            AuditTargetKind::User,
-            user.id,
-            AuditAction::UserCreated,
-            changes,
-            now,
-        );
-        self.storage
-            .insert_user(
-                NewUser {
-                    user,
-                    password_hash,
-                },
-                audit,
-            )
+        self.store_new_user(principal, draft, input.password.as_ref(), now)
             .await
     }
 
@@ -461,16 +437,29 @@ impl UserService {
         draft
             .validate(&self.config.validation, now.date_naive())
             .map_err(Error::Validation)?;
-        let password_hash = match &input.password {
-            Some(p) => Some(self.config.password.hash(p).await?),
+        self.store_new_user(&system, draft, input.password.as_ref(), now)
+            .await
+    }
+
+    /// Hashes the password (off the executor), builds the user from a validated draft and
+    /// inserts it with its creation event.
+    async fn store_new_user(
+        &self,
+        principal: &Principal,
+        draft: UserDraft,
+        password: Option<&Password>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<User> {
+        let password_hash = match password {
+            Some(password) => Some(self.config.password.hash(password).await?),
             None => None,
         };
-        let mut user = empty_user(tenant.clone(), now);
+        let mut user = empty_user(principal.tenant_id().clone(), now);
         user.has_password = password_hash.is_some();
         apply_draft(&mut user, draft);
-        let changes = user_diff(None, &user, Some((false, true)));
+        let changes = user_diff(None, &user, user.has_password.then_some((false, true)));
         let audit = event(
-            &system,
+            principal,
             AuditTargetKind::User,
             user.id,
             AuditAction::UserCreated,
