@@ -128,7 +128,9 @@ fn taken_fields(tx: &Transaction<'_>, user: &User, own_seq: Option<i64>) -> Resu
     for (field, condition, value) in checks {
         let Some(value) = value else { continue };
         let sql = format!(
-            "SELECT 1 FROM users WHERE tenant_id = ?1 AND {condition} AND seq IS NOT ?3 LIMIT 1"
+            // `{field} IS NOT NULL` lets SQLite use the partial unique index of the field.
+            "SELECT 1 FROM users WHERE tenant_id = ?1 AND {field} IS NOT NULL AND {condition} \
+             AND seq IS NOT ?3 LIMIT 1"
         );
         let found = tx
             .prepare_cached(&sql)
@@ -301,9 +303,12 @@ impl UserStore for SqliteStorage {
 
     async fn find_user(&self, tenant: &TenantId, identifier: &Identifier) -> Result<Option<User>> {
         let (condition, value) = match identifier {
-            Identifier::Email(v) => ("lower(u.email) = lower(", v.clone()),
-            Identifier::Phone(v) => ("u.phone = (", v.clone()),
-            Identifier::Username(v) => ("lower(u.username) = lower(", v.clone()),
+            Identifier::Email(v) => ("u.email IS NOT NULL AND lower(u.email) = lower(", v.clone()),
+            Identifier::Phone(v) => ("u.phone IS NOT NULL AND u.phone = (", v.clone()),
+            Identifier::Username(v) => (
+                "u.username IS NOT NULL AND lower(u.username) = lower(",
+                v.clone(),
+            ),
         };
         let mut sql = Sql::default();
         sql.push("SELECT ")
