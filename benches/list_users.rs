@@ -49,17 +49,26 @@ fn query(include_total: bool) -> ListQuery {
     }
 }
 
-/// The hand-written equivalent: one page query (and one count) with the same conditions.
+/// The hand-written equivalent: the same page query (and count) with the same conditions,
+/// driven by the trigram index (`CROSS JOIN` so the index is the outer loop), with no
+/// authorisation, no planning and no related lists.
 struct Baseline {
     conn: rusqlite::Connection,
+    where_clause: String,
 }
 
-const BASELINE_WHERE: &str = "u.tenant_id = 'bench' AND u.status = 'active' AND u.is_learner = 1 \
-    AND u.country IN ('DE', 'US') \
-    AND u.seq IN (SELECT rowid FROM users_search WHERE users_search MATCH '\"ser\" AND \"r12\" AND \"er1\" AND \"use\" AND \"123\"') \
-    AND instr(u.search_text, 'user123') > 0";
-
 impl Baseline {
+    fn new(path: &std::path::Path) -> Self {
+        let conn = rusqlite::Connection::open(path).expect("baseline connection");
+        let where_clause = format!(
+            "u.tenant_id = 'bench' AND u.status = 'active' AND u.is_learner = 1 \
+             AND u.country IN ('DE', 'US') \
+             AND users_search MATCH '\"use\" AND \"ser\" AND \"er1\" AND \"r12\" AND \"123\"' \
+             AND instr(u.search_text, '{SEARCH}') > 0"
+        );
+        Self { conn, where_clause }
+    }
+
     fn page(&self, include_total: bool) -> usize {
         let sql = format!(
             "SELECT u.id, u.name, u.email, u.phone, u.username, u.unique_id, u.status, u.is_admin, \
@@ -67,7 +76,8 @@ impl Baseline {
              u.password_hash IS NOT NULL, u.avatar_url, u.bio, u.country, u.city, u.state, u.timezone, \
              u.locale, u.gender, u.designation, u.date_of_birth, u.created_at, u.updated_at, \
              u.last_login_at, u.deleted_at, u.failed_login_attempts, u.locked_until, u.version \
-             FROM users u WHERE {BASELINE_WHERE} ORDER BY u.created_at DESC, u.id DESC LIMIT 21"
+             FROM users_search CROSS JOIN users u ON u.seq = users_search.rowid WHERE {} ORDER BY u.created_at DESC, u.id DESC LIMIT 21",
+            self.where_clause
         );
         let mut stmt = self.conn.prepare_cached(&sql).expect("baseline page");
         let rows = stmt
@@ -84,7 +94,8 @@ impl Baseline {
             let count: i64 = self
                 .conn
                 .prepare_cached(&format!(
-                    "SELECT count(*) FROM users u WHERE {BASELINE_WHERE}"
+                    "SELECT count(*) FROM users_search CROSS JOIN users u ON u.seq = users_search.rowid WHERE {}",
+                    self.where_clause
                 ))
                 .and_then(|mut s| s.query_row([], |r| r.get(0)))
                 .expect("baseline count");
@@ -97,7 +108,7 @@ impl Baseline {
 async fn open_dataset(users: usize) -> (PathBuf, SqliteStorage) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
     std::fs::create_dir_all(&dir).expect("bench data dir");
-    let path = dir.join(format!("list-{users}-v1.db"));
+    let path = dir.join(format!("list-{users}-v3.db"));
     let fresh = !path.exists();
     let storage = SqliteStorage::open(&path).await.expect("open");
     if fresh {
@@ -146,9 +157,7 @@ fn main() {
         ))
         .expect("admin");
     let principal = Principal::user(tenant, admin.id);
-    let baseline = Baseline {
-        conn: rusqlite::Connection::open(&path).expect("baseline connection"),
-    };
+    let baseline = Baseline::new(&path);
 
     let ours = |include_total: bool| {
         let page = runtime

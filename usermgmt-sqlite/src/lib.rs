@@ -6,9 +6,10 @@
 //! - Versioned migrations are embedded and applied when the database is opened.
 //! - WAL journal; a pool of connections whose work runs on the blocking thread pool, so
 //!   SQLite never blocks the async executor.
-//! - Substring search uses an FTS5 trigram index over one lower-cased search column for
-//!   terms of three or more characters when the term is selective, and a plain scan
-//!   otherwise (short or very common terms), so neither case falls off a cliff.
+//! - Substring search uses an FTS5 trigram index over one lower-cased search column: when
+//!   a term's trigrams occur together in fewer than `search_scan_threshold` rows, those
+//!   candidates drive the query and are re-checked exactly; otherwise (and for one- or
+//!   two-character terms) the list scans, so neither case falls off a cliff.
 //! - Unique values (email, phone, username, unique ID) are unique per tenant, ignoring case,
 //!   enforced by unique indexes and reported as `Conflict` naming the field.
 //!
@@ -42,8 +43,8 @@ pub struct SqliteOptions {
     /// Connections in the pool (default 8). Readers run in parallel under WAL; writers take
     /// turns.
     pub pool_size: u32,
-    /// Searches whose trigram index probe finds at least this many candidate rows are
-    /// answered by a scan instead (default 20,000).
+    /// A search whose trigrams occur together in at least this many rows is answered by a
+    /// scan instead of from the trigram index (default 10,000).
     pub search_scan_threshold: u32,
 }
 

@@ -50,52 +50,53 @@ impl Sql {
 }
 
 /// How a search term is evaluated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum SearchMode {
-    /// Candidates from the trigram index, re-checked exactly.
-    Index,
+    /// Only these rows (a JSON array of `users.seq`, found by the trigram index) can match;
+    /// each is re-checked exactly.
+    Candidates(String),
     /// Exact check on every row the other conditions leave.
     Scan,
 }
 
-/// Chooses the search mode: the index for terms of ≥ 3 characters whose index candidates are
-/// fewer than `threshold` (probed with a bounded count), a scan otherwise.
+/// Most trigrams of a term put in the index query (evenly spread over long terms).
+const MAX_TRIGRAMS: usize = 16;
+
+/// Chooses how to evaluate `term`. Terms under 3 characters have no trigram: scan. Otherwise
+/// the trigram index is asked for the rows holding every trigram of the term, stopping at
+/// `threshold` rows: a term matching that many is not selective and a scan is cheaper;
+/// below it, those candidate rows (a superset of the matches) drive the query.
 pub(crate) fn search_mode(
     conn: &Connection,
     term: &str,
     threshold: u32,
 ) -> rusqlite::Result<SearchMode> {
-    if term.chars().count() < 3 {
+    let chars: Vec<char> = term.chars().collect();
+    if chars.len() < 3 {
         return Ok(SearchMode::Scan);
     }
-    let candidates: i64 = conn.prepare_cached(
-        "SELECT count(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH ?1 LIMIT ?2)",
-    )?
-    .query_row(rusqlite::params![fts_phrase(term), threshold], |row| row.get(0))?;
-    Ok(if candidates < i64::from(threshold) {
-        SearchMode::Index
-    } else {
-        SearchMode::Scan
-    })
-}
-
-/// The index query for a term: every distinct trigram of it, each quoted (inner quotes
-/// doubled, so no query syntax gets through), joined with AND. With `detail=none` the index
-/// answers single-token queries only; rows it returns are candidates that the caller
-/// re-checks with an exact substring test.
-fn fts_phrase(term: &str) -> String {
-    let chars: Vec<char> = term.chars().collect();
-    let mut tokens: Vec<String> = chars
-        .windows(3)
-        .map(|w| w.iter().collect::<String>())
-        .collect();
-    tokens.sort();
-    tokens.dedup();
-    tokens
+    let mut trigrams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
+    trigrams.sort();
+    trigrams.dedup();
+    let step = trigrams.len().div_ceil(MAX_TRIGRAMS);
+    let expression = trigrams
         .iter()
+        .step_by(step)
         .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
         .collect::<Vec<_>>()
-        .join(" AND ")
+        .join(" AND ");
+    let mut stmt =
+        conn.prepare_cached("SELECT rowid FROM users_search WHERE users_search MATCH ?1 LIMIT ?2")?;
+    let seqs = stmt
+        .query_map(rusqlite::params![expression, threshold], |row| {
+            row.get::<_, i64>(0)
+        })?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    if seqs.len() >= threshold as usize {
+        return Ok(SearchMode::Scan);
+    }
+    let list: Vec<String> = seqs.iter().map(i64::to_string).collect();
+    Ok(SearchMode::Candidates(format!("[{}]", list.join(","))))
 }
 
 fn flag(sql: &mut Sql, column: &str, wanted: Option<bool>) {
@@ -130,22 +131,11 @@ fn time_bound(sql: &mut Sql, column: &str, op: &str, bound: Option<DateTime<Utc>
 }
 
 /// Appends the conditions of `filters` (already normalised, cross-service filters removed)
-/// for users aliased `u`, starting with the tenant.
-pub(crate) fn where_clause(
-    sql: &mut Sql,
-    tenant: &str,
-    f: &UserFilters,
-    now: DateTime<Utc>,
-    search: SearchMode,
-) {
+/// for users aliased `u`, starting with the tenant. A search is always re-checked exactly here;
+/// the candidate rows of [`SearchMode::Candidates`] come in through [`push_from`].
+pub(crate) fn where_clause(sql: &mut Sql, tenant: &str, f: &UserFilters, now: DateTime<Utc>) {
     sql.push("u.tenant_id = ").bind(tenant.to_owned());
     if let Some(term) = &f.search {
-        if search == SearchMode::Index {
-            sql.and()
-                .push("u.seq IN (SELECT rowid FROM users_search WHERE users_search MATCH ")
-                .bind(fts_phrase(term))
-                .push(")");
-        }
         sql.and()
             .push("instr(u.search_text, ")
             .bind(term.clone())
@@ -351,19 +341,35 @@ fn after_cursor(sql: &mut Sql, cursor: &Cursor) {
     }
 }
 
+/// The tables a list reads. With search candidates, they drive the query (`CROSS JOIN`
+/// fixes that order): each is looked up by rowid and the few survivors sorted, instead of
+/// walking a sort index and testing every row against the candidate list.
+fn push_from(sql: &mut Sql, search: &SearchMode) {
+    match search {
+        SearchMode::Candidates(seqs) => {
+            sql.push("json_each(")
+                .bind(seqs.clone())
+                .push(") AS c CROSS JOIN users u ON u.seq = c.value");
+        }
+        SearchMode::Scan => {
+            sql.push("users u");
+        }
+    }
+}
+
 /// The page query of a plan: `SELECT <columns> FROM users u WHERE … ORDER BY … LIMIT …`.
 pub(crate) fn page_query(
     columns: &str,
     tenant: &str,
     plan: &ListPlan,
     now: DateTime<Utc>,
-    search: SearchMode,
+    search: &SearchMode,
 ) -> Sql {
     let mut sql = Sql::default();
-    sql.push("SELECT ")
-        .push(columns)
-        .push(" FROM users u WHERE ");
-    where_clause(&mut sql, tenant, &plan.filters, now, search);
+    sql.push("SELECT ").push(columns).push(" FROM ");
+    push_from(&mut sql, search);
+    sql.push(" WHERE ");
+    where_clause(&mut sql, tenant, &plan.filters, now);
     if let Window::After(cursor) = &plan.window {
         after_cursor(&mut sql, cursor);
     }
@@ -389,15 +395,152 @@ pub(crate) fn count_query(
     tenant: &str,
     filters: &UserFilters,
     now: DateTime<Utc>,
-    search: SearchMode,
+    search: &SearchMode,
 ) -> Sql {
     let mut sql = Sql::default();
-    sql.push("SELECT count(*) FROM users u WHERE ");
-    where_clause(&mut sql, tenant, filters, now, search);
+    sql.push("SELECT count(*) FROM ");
+    push_from(&mut sql, search);
+    sql.push(" WHERE ");
+    where_clause(&mut sql, tenant, filters, now);
     sql
 }
 
 /// A UUID as the 16-byte blob it is stored as.
 pub(crate) fn uuid_value(id: uuid::Uuid) -> Value {
     Value::Blob(id.as_bytes().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use usermgmt_core::filter::{ListQuery, SortBy, SortOrder};
+    use usermgmt_core::model::Status;
+
+    use super::*;
+
+    /// The query plan SQLite picks for the SQL this module generates.
+    fn explain(conn: &Connection, sql: &Sql) -> String {
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))
+            .unwrap();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join(" | ")
+    }
+
+    fn plan_of(filters: UserFilters, sort_by: SortBy, sort_order: SortOrder) -> ListPlan {
+        ListQuery {
+            filters,
+            sort_by,
+            sort_order,
+            ..Default::default()
+        }
+        .plan(500)
+        .unwrap()
+    }
+
+    #[test]
+    fn generated_queries_use_the_intended_indexes() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::migrations::migrate(&mut conn).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let no_sort = |p: &str| !p.contains("TEMP B-TREE");
+
+        let default = plan_of(UserFilters::default(), SortBy::CreatedAt, SortOrder::Desc);
+        let p = explain(
+            &conn,
+            &page_query("u.id", "t", &default, now, &SearchMode::Scan),
+        );
+        assert!(p.contains("users_by_created") && no_sort(&p), "{p}");
+
+        let active = UserFilters {
+            status: Some(Status::Active),
+            ..Default::default()
+        };
+        let p = explain(
+            &conn,
+            &page_query(
+                "u.id",
+                "t",
+                &plan_of(active, SortBy::CreatedAt, SortOrder::Desc),
+                now,
+                &SearchMode::Scan,
+            ),
+        );
+        assert!(p.contains("users_by_status") && no_sort(&p), "{p}");
+
+        let by_name = plan_of(UserFilters::default(), SortBy::Name, SortOrder::Asc);
+        let p = explain(
+            &conn,
+            &page_query("u.id", "t", &by_name, now, &SearchMode::Scan),
+        );
+        assert!(p.contains("users_by_name") && no_sort(&p), "{p}");
+
+        let searched = UserFilters {
+            search: Some("lovelace".into()),
+            ..Default::default()
+        };
+        let mode = SearchMode::Candidates("[1,2,3]".into());
+        let p = explain(
+            &conn,
+            &page_query(
+                "u.id",
+                "t",
+                &plan_of(searched.clone(), SortBy::CreatedAt, SortOrder::Desc),
+                now,
+                &mode,
+            ),
+        );
+        assert!(
+            p.contains("SCAN c") && p.contains("INTEGER PRIMARY KEY"),
+            "candidates drive the query: {p}"
+        );
+        let p = explain(&conn, &count_query("t", &searched, now, &mode));
+        assert!(
+            p.contains("SCAN c") && p.contains("INTEGER PRIMARY KEY"),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn search_mode_follows_selectivity() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::migrations::migrate(&mut conn).unwrap();
+        for i in 0..30 {
+            conn.execute(
+                "INSERT INTO users (id, tenant_id, name, name_key, status, is_admin, is_instructor, is_learner, \
+                 email_verified, phone_verified, auth_method, profile_completeness, created_at, updated_at, \
+                 version, search_text) VALUES (randomblob(16), 't', 'n', 'n', 'active', 0, 0, 1, 0, 0, 'email', \
+                 0, 0, 0, 1, ?1)",
+                [format!("common name {i}\nuser{i}@x.test")],
+            )
+            .unwrap();
+        }
+        assert_eq!(
+            search_mode(&conn, "co", 10).unwrap(),
+            SearchMode::Scan,
+            "too short for trigrams"
+        );
+        assert_eq!(
+            search_mode(&conn, "common", 10).unwrap(),
+            SearchMode::Scan,
+            "not selective"
+        );
+        assert_eq!(
+            search_mode(&conn, "user17@", 10).unwrap(),
+            SearchMode::Candidates("[18]".into())
+        );
+        assert_eq!(
+            search_mode(&conn, "zzz", 10).unwrap(),
+            SearchMode::Candidates("[]".into())
+        );
+        assert_eq!(
+            search_mode(&conn, "\"x\" OR", 10).unwrap(),
+            SearchMode::Candidates("[]".into()),
+            "syntax is text"
+        );
+    }
 }

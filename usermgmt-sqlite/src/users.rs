@@ -337,9 +337,10 @@ impl UserStore for SqliteStorage {
                         .map_err(map_err("probing the search index"))?,
                     None => crate::query::SearchMode::Scan,
                 };
-                let users = read_users(conn, &page_query(USER_COLUMNS, &tenant, &plan, now, mode))?;
+                let users =
+                    read_users(conn, &page_query(USER_COLUMNS, &tenant, &plan, now, &mode))?;
                 let total = if plan.include_total {
-                    let sql = count_query(&tenant, &plan.filters, now, mode);
+                    let sql = count_query(&tenant, &plan.filters, now, &mode);
                     let count: i64 = conn
                         .prepare_cached(&sql.text)
                         .and_then(|mut s| {
@@ -418,7 +419,7 @@ impl UserStore for SqliteStorage {
                         sql.push(" AND u.id IN ").bind_list(ids.iter().map(|id| uuid_value(*id)));
                     }
                     BulkTarget::Filter(filters) => {
-                        where_clause(&mut sql, &tenant, filters, request.now, crate::query::SearchMode::Scan);
+                        where_clause(&mut sql, &tenant, filters, request.now);
                     }
                 }
                 let mut found: Vec<(i64, Uuid, bool, bool)> = Vec::new();

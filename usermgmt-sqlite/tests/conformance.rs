@@ -31,3 +31,31 @@ fn differential_against_reference_model() {
         .unwrap_or(300);
     usermgmt_testkit::differential::run(&runtime, fresh_store, &[7, 2026], cases);
 }
+
+/// A store that answers every search with trigrams present by a scan (threshold 1), so the
+/// differential test covers the scan path of search as well as the index path.
+async fn scanning_store() -> TestStore {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let options = usermgmt_sqlite::SqliteOptions {
+        search_scan_threshold: 1,
+        ..Default::default()
+    };
+    let storage = SqliteStorage::open_with(dir.path().join("users.db"), options)
+        .await
+        .expect("open SQLite");
+    TestStore::new(Arc::new(storage), dir)
+}
+
+#[test]
+fn differential_against_reference_model_scan_search() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cases = std::env::var("USERMGMT_PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(150);
+    usermgmt_testkit::differential::run(&runtime, scanning_store, &[11], cases);
+}

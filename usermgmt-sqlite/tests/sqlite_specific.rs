@@ -75,34 +75,3 @@ async fn index_and_scan_search_agree() {
     assert_eq!(answers[0], answers[1]);
     assert_eq!(answers[0][0].1, ["Ada Lovelace", "Lovelace Jr"]);
 }
-
-#[tokio::test]
-async fn default_sort_and_status_filter_use_indexes() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("u.db");
-    SqliteStorage::open(&path).await.unwrap();
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    let plan = |sql: &str| -> String {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
-        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join(" | ")
-    };
-    let by_created = plan(
-        "SELECT id FROM users u WHERE u.tenant_id = 't' AND u.status <> 'deleted' ORDER BY u.created_at DESC, u.id DESC LIMIT 20",
-    );
-    assert!(
-        by_created.contains("users_by_created") && !by_created.contains("TEMP B-TREE"),
-        "{by_created}"
-    );
-    let by_status = plan(
-        "SELECT id FROM users u WHERE u.tenant_id = 't' AND u.status = 'active' ORDER BY u.created_at DESC, u.id DESC LIMIT 20",
-    );
-    assert!(
-        by_status.contains("users_by_status") && !by_status.contains("TEMP B-TREE"),
-        "{by_status}"
-    );
-    let search = plan(
-        "SELECT id FROM users u WHERE u.tenant_id = 't' AND u.seq IN (SELECT rowid FROM users_search WHERE users_search MATCH '\"lovelace\"')",
-    );
-    assert!(search.contains("VIRTUAL TABLE INDEX"), "{search}");
-}
