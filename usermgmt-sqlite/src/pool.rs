@@ -19,8 +19,10 @@ pub(crate) struct ConnectionPool {
 
 impl ConnectionPool {
     pub(crate) fn open(path: &Path, size: u32) -> Result<Self> {
-        let manager = SqliteConnectionManager::file(path)
-            .with_init(|conn| conn.execute_batch(CONNECTION_PRAGMAS));
+        let manager = SqliteConnectionManager::file(path).with_init(|conn| {
+            conn.set_prepared_statement_cache_capacity(64);
+            conn.execute_batch(CONNECTION_PRAGMAS)
+        });
         let pool = Pool::builder()
             .max_size(size)
             .min_idle(Some(1))

@@ -40,6 +40,19 @@ pub(crate) fn read_users(conn: &Connection, sql: &Sql) -> Result<Vec<User>> {
     Ok(users.into_iter().map(|(_, user)| user).collect())
 }
 
+/// Roles (kind 0), direct permissions (1), expertise in input order (2) and OAuth providers
+/// (3) of the users whose seqs are in the JSON array `?1`, in one statement.
+const RELATED_LISTS: &str = "\
+    SELECT ur.user_seq, 0, r.name, 0 FROM json_each(?1) s \
+        JOIN user_roles ur ON ur.user_seq = s.value JOIN roles r ON r.id = ur.role_id \
+    UNION ALL SELECT up.user_seq, 1, up.permission, 0 FROM json_each(?1) s \
+        JOIN user_permissions up ON up.user_seq = s.value \
+    UNION ALL SELECT e.user_seq, 2, e.value, e.position FROM json_each(?1) s \
+        JOIN user_expertise e ON e.user_seq = s.value \
+    UNION ALL SELECT o.user_seq, 3, o.provider, 0 FROM json_each(?1) s \
+        JOIN user_oauth o ON o.user_seq = s.value \
+    ORDER BY 1, 2, 4";
+
 /// Fills roles, direct permissions, expertise and OAuth providers of users read by seq.
 fn attach_related(conn: &Connection, users: &mut [(i64, User)]) -> Result<()> {
     if users.is_empty() {
@@ -50,43 +63,32 @@ fn attach_related(conn: &Connection, users: &mut [(i64, User)]) -> Result<()> {
         .enumerate()
         .map(|(i, (seq, _))| (*seq, i))
         .collect();
-    let seqs: Vec<i64> = users.iter().map(|(seq, _)| *seq).collect();
-    let related = [
-        "SELECT ur.user_seq, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_seq IN ",
-        "SELECT user_seq, permission FROM user_permissions WHERE user_seq IN ",
-        "SELECT user_seq, value FROM user_expertise WHERE user_seq IN ",
-        "SELECT user_seq, provider FROM user_oauth WHERE user_seq IN ",
-    ];
-    for (kind, head) in related.iter().enumerate() {
-        let mut sql = Sql::default();
-        sql.push(head).bind_list(seqs.iter().copied());
-        if kind == 2 {
-            sql.push(" ORDER BY user_seq, position");
-        }
-        let mut stmt = conn
-            .prepare(&sql.text)
-            .map_err(map_err("preparing a related-list query"))?;
-        let mut rows = stmt
-            .query(params_from_iter(sql.params.iter()))
-            .map_err(map_err("querying related lists"))?;
-        while let Some(row) = rows.next().map_err(map_err("reading related lists"))? {
-            let seq: i64 = row.get(0).map_err(map_err("reading related lists"))?;
-            let value: String = row.get(1).map_err(map_err("reading related lists"))?;
-            let Some(&i) = index.get(&seq) else { continue };
-            let user = &mut users[i].1;
-            match kind {
-                0 => user.roles.push(value),
-                1 => match value.parse::<Permission>() {
-                    Ok(p) => user.permissions.push(p),
-                    Err(_) => {
-                        tracing::warn!(permission = %value, "ignoring an unknown stored permission")
-                    }
-                },
-                2 => user.profile.expertise.push(value),
-                _ => user
-                    .oauth_providers
-                    .push(parse("decoding an OAuth provider", &value)?),
-            }
+    let seqs: Vec<String> = users.iter().map(|(seq, _)| seq.to_string()).collect();
+    let seqs = format!("[{}]", seqs.join(","));
+    let mut stmt = conn
+        .prepare_cached(RELATED_LISTS)
+        .map_err(map_err("preparing the related-list query"))?;
+    let mut rows = stmt
+        .query([seqs])
+        .map_err(map_err("querying related lists"))?;
+    while let Some(row) = rows.next().map_err(map_err("reading related lists"))? {
+        let seq: i64 = row.get(0).map_err(map_err("reading related lists"))?;
+        let kind: i64 = row.get(1).map_err(map_err("reading related lists"))?;
+        let value: String = row.get(2).map_err(map_err("reading related lists"))?;
+        let Some(&i) = index.get(&seq) else { continue };
+        let user = &mut users[i].1;
+        match kind {
+            0 => user.roles.push(value),
+            1 => match value.parse::<Permission>() {
+                Ok(p) => user.permissions.push(p),
+                Err(_) => {
+                    tracing::warn!(permission = %value, "ignoring an unknown stored permission")
+                }
+            },
+            2 => user.profile.expertise.push(value),
+            _ => user
+                .oauth_providers
+                .push(parse("decoding an OAuth provider", &value)?),
         }
     }
     for (_, user) in users.iter_mut() {
