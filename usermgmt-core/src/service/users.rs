@@ -128,17 +128,6 @@ impl UserService {
             actor.require_all([&Permission::UserDelete])?;
         }
         self.ensure_outranks(&actor, user_id).await?;
-        let password_hash = match &patch.password {
-            Some(Some(password)) => {
-                let mut errors = FieldErrors::new();
-                self.config
-                    .password
-                    .check(password, "password", &mut errors);
-                errors.into_result()?;
-                Some(self.config.password.hash(password).await?)
-            }
-            _ => None,
-        };
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -151,9 +140,7 @@ impl UserService {
                     current: current.version,
                 });
             }
-            let result = self
-                .apply_update(principal, &actor, &current, &patch, password_hash.clone())
-                .await;
+            let result = self.apply_update(principal, &actor, &current, &patch).await;
             match result {
                 Err(Error::VersionConflict { .. })
                     if patch.expected_version.is_none()
@@ -169,7 +156,6 @@ impl UserService {
         actor: &Actor,
         current: &User,
         patch: &UpdateUser,
-        password_hash: Option<crate::password::PasswordHash>,
     ) -> Result<User> {
         let now = self.clock.now();
         let mut draft = patch.apply(current);
@@ -177,11 +163,20 @@ impl UserService {
             Ok(()) => FieldErrors::new(),
             Err(errors) => errors,
         };
+        if let Some(Some(password)) = &patch.password {
+            self.config
+                .password
+                .check(password, "password", &mut errors);
+        }
         let granted = self
             .check_grants(actor, &draft, Some(current), &mut errors)
             .await?;
         errors.into_result()?;
         actor.require_all(&granted)?;
+        let password_hash = match &patch.password {
+            Some(Some(password)) => Some(self.config.password.hash(password).await?),
+            _ => None,
+        };
 
         let mut next = current.clone();
         apply_draft(&mut next, draft);
