@@ -1,12 +1,17 @@
-//! List-page benchmark on SQLite: a page with three filters and a search term over N
-//! generated users (default 100,000; `USERMGMT_BENCH_USERS`), with and without the total,
-//! against the equivalent hand-written SQL on the same database, indexes and statement
-//! cache, measured in the same run.
+//! List-page benchmark on SQLite over N generated users (default 100,000;
+//! `USERMGMT_BENCH_USERS`): a page with three filters (status, type, country) and
 //!
-//! Harness: plain timing loops (`harness = false`): 5 warm-up runs, then
-//! `USERMGMT_BENCH_ITERS` (default 60) timed runs per case, interleaved round-robin so
-//! machine noise hits every case alike; medians and p90 are printed with the ratio
-//! ours / baseline. The generated database is cached under `target/bench-data/`.
+//! - a selective search term, against the same SQL hand-written (trigram index driving);
+//! - a non-selective search term, against a hand-written plain scan;
+//! - no search, against the same SQL hand-written;
+//!
+//! each with and without the total, on the same database, indexes and statement cache,
+//! measured in the same run.
+//!
+//! Harness: plain timing loops (`harness = false`): 5 warm-up rounds, then
+//! `USERMGMT_BENCH_ITERS` (default 60) timed rounds, each round running every case once
+//! (round-robin, so machine noise hits every case alike); medians and p90 are printed with
+//! the ratio ours / baseline. The generated database is cached under `target/bench-data/`.
 //!
 //! Run: `cargo bench --bench list_users`.
 
@@ -26,8 +31,6 @@ use usermgmt::storage::Storage;
 use usermgmt::{Principal, ServiceConfig, UserService};
 use usermgmt_testkit::ManualClock;
 
-const SEARCH: &str = "user123";
-
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -35,13 +38,50 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn query(include_total: bool) -> ListQuery {
+/// One list page measured against its hand-written equivalent.
+struct Scenario {
+    name: &'static str,
+    search: Option<&'static str>,
+    /// `FROM` and `WHERE` of the hand-written SQL.
+    baseline_from: &'static str,
+    baseline_where: String,
+}
+
+const FILTERS_SQL: &str = "u.tenant_id = 'bench' AND u.status = 'active' AND u.is_learner = 1 AND u.country IN ('DE', 'US')";
+
+fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "3 filters + selective search \"user123\"",
+            search: Some("user123"),
+            baseline_from: "users_search CROSS JOIN users u ON u.seq = users_search.rowid",
+            baseline_where: format!(
+                "{FILTERS_SQL} AND users_search MATCH '\"use\" AND \"ser\" AND \"er1\" AND \"r12\" AND \"123\"' \
+                 AND instr(u.search_text, 'user123') > 0"
+            ),
+        },
+        Scenario {
+            name: "3 filters + common search \"example\"",
+            search: Some("example"),
+            baseline_from: "users u",
+            baseline_where: format!("{FILTERS_SQL} AND instr(u.search_text, 'example') > 0"),
+        },
+        Scenario {
+            name: "3 filters, no search",
+            search: None,
+            baseline_from: "users u",
+            baseline_where: FILTERS_SQL.to_owned(),
+        },
+    ]
+}
+
+fn query(search: Option<&str>, include_total: bool) -> ListQuery {
     ListQuery {
         filters: UserFilters {
             status: Some(Status::Active),
             is_learner: Some(true),
             country: vec!["DE".into(), "US".into()],
-            search: Some(SEARCH.into()),
+            search: search.map(str::to_owned),
             ..Default::default()
         },
         include_total,
@@ -49,60 +89,40 @@ fn query(include_total: bool) -> ListQuery {
     }
 }
 
-/// The hand-written equivalent: the same page query (and count) with the same conditions,
-/// driven by the trigram index (`CROSS JOIN` so the index is the outer loop), with no
-/// authorisation, no planning and no related lists.
-struct Baseline {
-    conn: rusqlite::Connection,
-    where_clause: String,
-}
-
-impl Baseline {
-    fn new(path: &std::path::Path) -> Self {
-        let conn = rusqlite::Connection::open(path).expect("baseline connection");
-        let where_clause = format!(
-            "u.tenant_id = 'bench' AND u.status = 'active' AND u.is_learner = 1 \
-             AND u.country IN ('DE', 'US') \
-             AND users_search MATCH '\"use\" AND \"ser\" AND \"er1\" AND \"r12\" AND \"123\"' \
-             AND instr(u.search_text, '{SEARCH}') > 0"
-        );
-        Self { conn, where_clause }
-    }
-
-    fn page(&self, include_total: bool) -> usize {
+/// Runs the hand-written page (and count) query; no authorisation, planning or related lists.
+fn baseline_page(conn: &rusqlite::Connection, scenario: &Scenario, include_total: bool) -> usize {
+    let sql = format!(
+        "SELECT u.id, u.name, u.email, u.phone, u.username, u.unique_id, u.status, u.is_admin, \
+         u.is_instructor, u.is_learner, u.email_verified, u.phone_verified, u.auth_method, \
+         u.password_hash IS NOT NULL, u.avatar_url, u.bio, u.country, u.city, u.state, u.timezone, \
+         u.locale, u.gender, u.designation, u.date_of_birth, u.created_at, u.updated_at, \
+         u.last_login_at, u.deleted_at, u.failed_login_attempts, u.locked_until, u.version \
+         FROM {} WHERE {} ORDER BY u.created_at DESC, u.id DESC LIMIT 21",
+        scenario.baseline_from, scenario.baseline_where
+    );
+    let mut stmt = conn.prepare_cached(&sql).expect("baseline page");
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })
+        .expect("baseline rows")
+        .count();
+    if include_total {
         let sql = format!(
-            "SELECT u.id, u.name, u.email, u.phone, u.username, u.unique_id, u.status, u.is_admin, \
-             u.is_instructor, u.is_learner, u.email_verified, u.phone_verified, u.auth_method, \
-             u.password_hash IS NOT NULL, u.avatar_url, u.bio, u.country, u.city, u.state, u.timezone, \
-             u.locale, u.gender, u.designation, u.date_of_birth, u.created_at, u.updated_at, \
-             u.last_login_at, u.deleted_at, u.failed_login_attempts, u.locked_until, u.version \
-             FROM users_search CROSS JOIN users u ON u.seq = users_search.rowid WHERE {} ORDER BY u.created_at DESC, u.id DESC LIMIT 21",
-            self.where_clause
+            "SELECT count(*) FROM {} WHERE {}",
+            scenario.baseline_from, scenario.baseline_where
         );
-        let mut stmt = self.conn.prepare_cached(&sql).expect("baseline page");
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, Vec<u8>>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                ))
-            })
-            .expect("baseline rows")
-            .count();
-        if include_total {
-            let count: i64 = self
-                .conn
-                .prepare_cached(&format!(
-                    "SELECT count(*) FROM users_search CROSS JOIN users u ON u.seq = users_search.rowid WHERE {}",
-                    self.where_clause
-                ))
-                .and_then(|mut s| s.query_row([], |r| r.get(0)))
-                .expect("baseline count");
-            std::hint::black_box(count);
-        }
-        rows
+        let count: i64 = conn
+            .prepare_cached(&sql)
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .expect("count");
+        std::hint::black_box(count);
     }
+    rows
 }
 
 async fn open_dataset(users: usize) -> (PathBuf, SqliteStorage) {
@@ -157,43 +177,65 @@ fn main() {
         ))
         .expect("admin");
     let principal = Principal::user(tenant, admin.id);
-    let baseline = Baseline::new(&path);
-
-    let ours = |include_total: bool| {
-        let page = runtime
-            .block_on(service.list_users(&principal, query(include_total)))
-            .expect("list");
-        page.items.len()
+    let conn = rusqlite::Connection::open(&path).expect("baseline connection");
+    let ours = |search: Option<&str>, include_total: bool| {
+        runtime
+            .block_on(service.list_users(&principal, query(search, include_total)))
+            .expect("list")
     };
-    let expected = runtime
-        .block_on(service.list_users(&principal, query(true)))
-        .expect("list");
-    assert_eq!(
-        baseline.page(true),
-        expected.items.len(),
-        "baseline and library disagree"
-    );
-    println!(
-        "dataset: {users} users; page of {} rows, total {:?}",
-        expected.items.len(),
-        expected.total
-    );
 
-    let names = [
-        "ours, with total",
-        "baseline, with total",
-        "ours, without total",
-        "baseline, without total",
-    ];
-    let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(iters); names.len()];
+    let scenarios = scenarios();
+    println!("dataset: {users} users, {iters} timed rounds");
+    for scenario in &scenarios {
+        let page = ours(scenario.search, true);
+        let ids: Vec<Vec<u8>> = page
+            .items
+            .iter()
+            .map(|u| u.id.as_bytes().to_vec())
+            .collect();
+        let sql = format!(
+            "SELECT u.id FROM {} WHERE {} ORDER BY u.created_at DESC, u.id DESC LIMIT 20",
+            scenario.baseline_from, scenario.baseline_where
+        );
+        let expected: Vec<Vec<u8>> = conn
+            .prepare(&sql)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(
+            ids, expected,
+            "{}: baseline and library disagree",
+            scenario.name
+        );
+        println!(
+            "  {}: page of {} rows, total {:?}",
+            scenario.name,
+            page.items.len(),
+            page.total
+        );
+    }
+
+    // Cases: for each scenario, (ours, baseline) × (with total, without total).
+    let cases: Vec<(usize, bool, bool)> = (0..scenarios.len())
+        .flat_map(|s| {
+            [
+                (s, true, true),
+                (s, false, true),
+                (s, true, false),
+                (s, false, false),
+            ]
+        })
+        .collect();
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(iters); cases.len()];
     for round in 0..iters + 5 {
-        for (case, sample) in samples.iter_mut().enumerate() {
+        for (&(s, is_ours, total), sample) in cases.iter().zip(samples.iter_mut()) {
             let started = Instant::now();
-            let rows = match case {
-                0 => ours(true),
-                1 => baseline.page(true),
-                2 => ours(false),
-                _ => baseline.page(false),
+            let rows = if is_ours {
+                ours(scenarios[s].search, total).items.len()
+            } else {
+                baseline_page(&conn, &scenarios[s], total)
             };
             std::hint::black_box(rows);
             if round >= 5 {
@@ -202,12 +244,23 @@ fn main() {
         }
     }
     let stats: Vec<(Duration, Duration)> = samples.iter_mut().map(|s| median_and_p90(s)).collect();
-    println!("{:<26} {:>12} {:>12}", "case", "median", "p90");
-    for (name, (median, p90)) in names.iter().zip(&stats) {
-        println!("{name:<26} {:>12.3?} {:>12.3?}", median, p90);
-    }
-    for (ours, base, label) in [(0, 1, "with total"), (2, 3, "without total")] {
-        let ratio = stats[ours].0.as_secs_f64() / stats[base].0.as_secs_f64();
-        println!("ratio ours/baseline ({label}): {ratio:.2}");
+    println!(
+        "\n{:<44} {:<14} {:>11} {:>11} {:>11} {:>11} {:>7}",
+        "scenario", "total", "ours p50", "ours p90", "base p50", "base p90", "ratio"
+    );
+    for chunk in cases.chunks(2).zip(stats.chunks(2)) {
+        let (s, _, total) = chunk.0[0];
+        let (ours, base) = (chunk.1[0], chunk.1[1]);
+        let ratio = ours.0.as_secs_f64() / base.0.as_secs_f64();
+        println!(
+            "{:<44} {:<14} {:>11.3?} {:>11.3?} {:>11.3?} {:>11.3?} {:>7.2}",
+            scenarios[s].name,
+            if total { "with total" } else { "without total" },
+            ours.0,
+            ours.1,
+            base.0,
+            base.1,
+            ratio
+        );
     }
 }
