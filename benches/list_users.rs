@@ -9,11 +9,12 @@
 //! measured in the same run.
 //!
 //! Harness: plain timing loops (`harness = false`): 5 warm-up rounds, then
-//! `USERMGMT_BENCH_ITERS` (default 60) timed rounds, each round running every case once
-//! (round-robin, so machine noise hits every case alike); medians and p90 are printed with
+//! `USERMGMT_BENCH_ITERS` (default 60) timed rounds, each round running every case once in
+//! a fresh random order (so noise, and cache damage from heavy cases, hits every case alike); medians and p90 are printed with
 //! the ratio ours / baseline. The generated database is cached under `target/bench-data/`.
 //!
-//! Run: `cargo bench --bench list_users`.
+//! Run: `cargo bench --bench list_users` (`USERMGMT_BENCH_ONLY=<text>` keeps the scenarios whose
+//! name contains the text).
 
 // A benchmark harness: failing loudly on a broken set-up is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -23,6 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use usermgmt::filter::{ListQuery, UserFilters};
 use usermgmt::model::{Status, TenantId};
 use usermgmt::password::{Password, PasswordPolicy};
@@ -184,7 +188,11 @@ fn main() {
             .expect("list")
     };
 
-    let scenarios = scenarios();
+    let only = std::env::var("USERMGMT_BENCH_ONLY").unwrap_or_default();
+    let scenarios: Vec<Scenario> = scenarios()
+        .into_iter()
+        .filter(|s| s.name.contains(only.as_str()))
+        .collect();
     println!("dataset: {users} users, {iters} timed rounds");
     for scenario in &scenarios {
         let page = ours(scenario.search, true);
@@ -229,8 +237,14 @@ fn main() {
         })
         .collect();
     let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(iters); cases.len()];
+    let mut order: Vec<usize> = (0..cases.len()).collect();
+    let mut rng = StdRng::seed_from_u64(7);
     for round in 0..iters + 5 {
-        for (&(s, is_ours, total), sample) in cases.iter().zip(samples.iter_mut()) {
+        // A fresh random order every round, so no case always follows a heavy one.
+        order.shuffle(&mut rng);
+        for &case in &order {
+            let (s, is_ours, total) = cases[case];
+            let sample = &mut samples[case];
             let started = Instant::now();
             let rows = if is_ours {
                 ours(scenarios[s].search, total).items.len()

@@ -59,13 +59,22 @@ pub(crate) enum SearchMode {
     Scan,
 }
 
+/// Candidates read before estimating how many there are in all.
+const ESTIMATE_AFTER: usize = 256;
+
+/// Estimated candidates in all when the `sample`-th one has rowid `reached` of `highest`.
+fn estimated_total(sample: usize, reached: i64, highest: i64) -> f64 {
+    sample as f64 * highest.max(1) as f64 / reached.max(1) as f64
+}
+
 /// Most trigrams of a term put in the index query (evenly spread over long terms).
 const MAX_TRIGRAMS: usize = 16;
 
 /// Chooses how to evaluate `term`. Terms under 3 characters have no trigram: scan. Otherwise
 /// the trigram index is asked for the rows holding every trigram of the term, stopping at
-/// `threshold` rows: a term matching that many is not selective and a scan is cheaper;
-/// below it, those candidate rows (a superset of the matches) drive the query.
+/// `threshold` rows (or as soon as a sample shows there will be that many): a term matching
+/// that many is not selective and a scan is cheaper; below it, those candidate rows (a
+/// superset of the matches) drive the query.
 pub(crate) fn search_mode(
     conn: &Connection,
     term: &str,
@@ -85,13 +94,25 @@ pub(crate) fn search_mode(
         .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
         .collect::<Vec<_>>()
         .join(" AND ");
+    let highest_seq: i64 = conn
+        .prepare_cached("SELECT coalesce(max(seq), 0) FROM users")?
+        .query_row([], |row| row.get(0))?;
     let mut stmt =
         conn.prepare_cached("SELECT rowid FROM users_search WHERE users_search MATCH ?1 LIMIT ?2")?;
-    let seqs = stmt
-        .query_map(rusqlite::params![expression, threshold], |row| {
-            row.get::<_, i64>(0)
-        })?
-        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    let mut rows = stmt.query(rusqlite::params![expression, threshold])?;
+    let mut seqs = Vec::new();
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        seqs.push(seq);
+        // Candidates come in rowid order and rowids are spread evenly over the table, so
+        // after a sample the share of the rowid range covered tells roughly how many there
+        // are in all: stop early for common terms instead of collecting `threshold` rows.
+        if seqs.len() == ESTIMATE_AFTER
+            && estimated_total(ESTIMATE_AFTER, seq, highest_seq) >= f64::from(threshold)
+        {
+            return Ok(SearchMode::Scan);
+        }
+    }
     if seqs.len() >= threshold as usize {
         return Ok(SearchMode::Scan);
     }
@@ -503,6 +524,37 @@ mod tests {
             p.contains("SCAN c") && p.contains("INTEGER PRIMARY KEY"),
             "{p}"
         );
+    }
+
+    #[test]
+    fn common_terms_are_recognised_from_a_sample() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::migrations::migrate(&mut conn).unwrap();
+        for i in 0..600 {
+            let text = if i % 2 == 0 {
+                format!("common {i}")
+            } else {
+                format!("rare {i}")
+            };
+            conn.execute(
+                "INSERT INTO users (id, tenant_id, name, name_key, status, is_admin, is_instructor, is_learner, \
+                 email_verified, phone_verified, auth_method, profile_completeness, created_at, updated_at, \
+                 version, search_text) VALUES (randomblob(16), 't', 'n', 'n', 'active', 0, 0, 1, 0, 0, 'email', \
+                 0, 0, 0, 1, ?1)",
+                [text],
+            )
+            .unwrap();
+        }
+        // 300 matches: the sample of 256 reaches rowid ~511 of 600, estimating ~300.
+        assert_eq!(
+            search_mode(&conn, "common", 280).unwrap(),
+            SearchMode::Scan,
+            "estimated above the threshold"
+        );
+        match search_mode(&conn, "common", 400).unwrap() {
+            SearchMode::Candidates(list) => assert_eq!(list.matches(',').count(), 299),
+            SearchMode::Scan => panic!("300 candidates are under a threshold of 400"),
+        }
     }
 
     #[test]

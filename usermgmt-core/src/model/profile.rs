@@ -1,5 +1,7 @@
 //! Profile fields, the country → continent derivation and the completeness score.
 
+use std::sync::OnceLock;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -86,9 +88,28 @@ impl Profile {
 }
 
 /// The continent of an ISO 3166-1 alpha-2 country code (case-insensitive), or `None` when the
-/// code is unknown. Data from the `keshvar` crate; Australia's continent is reported as Oceania.
+/// code is unknown. Data from the `keshvar` crate (Australia's continent is reported as
+/// Oceania), tabulated once for all 676 two-letter codes so look-ups are constant time.
 pub fn continent_of(country: &str) -> Option<Continent> {
-    let alpha2 = keshvar::Alpha2::try_from(country).ok()?;
+    static TABLE: OnceLock<Vec<Option<Continent>>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        (b'A'..=b'Z')
+            .flat_map(|a| (b'A'..=b'Z').map(move |b| [a, b]))
+            .map(|code| std::str::from_utf8(&code).ok().and_then(lookup_continent))
+            .collect()
+    });
+    match country.as_bytes() {
+        [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+            let index = usize::from(a.to_ascii_uppercase() - b'A') * 26
+                + usize::from(b.to_ascii_uppercase() - b'A');
+            table.get(index).copied().flatten()
+        }
+        _ => None,
+    }
+}
+
+fn lookup_continent(code: &str) -> Option<Continent> {
+    let alpha2 = keshvar::Alpha2::try_from(code).ok()?;
     Some(match alpha2.to_country().continent() {
         keshvar::Continent::Africa => Continent::Africa,
         keshvar::Continent::Antarctica => Continent::Antarctica,
@@ -131,5 +152,8 @@ mod tests {
         assert_eq!(continent_of("NG"), Some(Continent::Africa));
         assert_eq!(continent_of("JP"), Some(Continent::Asia));
         assert_eq!(continent_of("XX"), None);
+        assert_eq!(continent_of("D"), None);
+        assert_eq!(continent_of("ÄÖ"), None);
+        assert_eq!(continent_of("d3"), None);
     }
 }
