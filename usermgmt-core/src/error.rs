@@ -141,6 +141,28 @@ pub enum Error {
         /// The version currently stored.
         current: i64,
     },
+    /// Login failed: unknown identifier, wrong password, no password set, or a deleted
+    /// account (deliberately indistinguishable).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Login refused: the account must be verified first.
+    #[error("verification required")]
+    VerificationRequired,
+    /// Login refused: the account is inactive.
+    #[error("account inactive")]
+    AccountInactive,
+    /// Login refused: the account is suspended.
+    #[error("account suspended")]
+    AccountSuspended,
+    /// Too many failed logins: locked until the given time.
+    #[error("account locked until {until}")]
+    Locked {
+        /// When the lock ends.
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    /// The principal is a read-only impersonation session and the operation changes data.
+    #[error("read-only impersonation: changes are not allowed")]
+    ReadOnlyImpersonation,
     /// The storage failed; details stay in the source chain.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -156,6 +178,12 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::Conflict { .. } => "conflict",
             Error::VersionConflict { .. } => "version_conflict",
+            Error::InvalidCredentials => "invalid_credentials",
+            Error::VerificationRequired => "verification_required",
+            Error::AccountInactive => "account_inactive",
+            Error::AccountSuspended => "account_suspended",
+            Error::Locked { .. } => "locked",
+            Error::ReadOnlyImpersonation => "impersonation_read_only",
             Error::Storage(_) => "internal",
         }
     }

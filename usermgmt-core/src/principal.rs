@@ -2,18 +2,35 @@
 
 use uuid::Uuid;
 
-use crate::model::{AuditActor, TenantId};
+use crate::model::{AuditActor, ImpersonationMode, TenantId};
+
+/// The administrator behind an impersonation session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Impersonation {
+    /// The real user acting.
+    pub impersonator_id: Uuid,
+    /// Read-only or full access.
+    pub mode: ImpersonationMode,
+}
 
 /// The acting principal of an operation. The service resolves a user principal's effective
 /// permissions from storage on every call, so revocations and suspensions apply at once.
+///
+/// Principals built from a session token ([`crate::UserService::authenticate`]) carry the
+/// session and any impersonation; a host application that authenticates users its own way
+/// builds them with [`Principal::user`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     /// A signed-in user acting in their tenant.
     User {
         /// The user's tenant.
         tenant_id: TenantId,
-        /// The acting user.
+        /// The acting user (the impersonated user in an impersonation session).
         user_id: Uuid,
+        /// The session the request came with, if any.
+        session_id: Option<Uuid>,
+        /// Set when an administrator acts as this user.
+        impersonation: Option<Impersonation>,
     },
     /// Another service, authenticated by a service token (only the system operations accept
     /// it; the admin operations refuse it as unauthenticated).
@@ -24,9 +41,14 @@ pub enum Principal {
 }
 
 impl Principal {
-    /// A user principal.
+    /// A user principal without a session (host-side authentication).
     pub fn user(tenant_id: TenantId, user_id: Uuid) -> Self {
-        Principal::User { tenant_id, user_id }
+        Principal::User {
+            tenant_id,
+            user_id,
+            session_id: None,
+            impersonation: None,
+        }
     }
 
     /// The system principal for a tenant.
@@ -38,6 +60,22 @@ impl Principal {
     pub fn tenant_id(&self) -> &TenantId {
         match self {
             Principal::User { tenant_id, .. } | Principal::System { tenant_id } => tenant_id,
+        }
+    }
+
+    /// The acting user, if the principal is a user.
+    pub fn user_id(&self) -> Option<Uuid> {
+        match self {
+            Principal::User { user_id, .. } => Some(*user_id),
+            Principal::System { .. } => None,
+        }
+    }
+
+    /// The impersonation behind this principal, if any.
+    pub fn impersonation(&self) -> Option<Impersonation> {
+        match self {
+            Principal::User { impersonation, .. } => *impersonation,
+            Principal::System { .. } => None,
         }
     }
 

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::error::Result;
 use crate::filter::{ListPlan, UserFilters};
-use crate::model::{AuditEvent, PermissionSet, Role, Status, TenantId, User};
+use crate::model::{AuditEvent, Note, PermissionSet, Role, Session, Status, TenantId, User};
 use crate::password::PasswordHash;
 
 /// A user to insert, with its password hash.
@@ -44,6 +44,9 @@ pub struct UserReplace {
     pub expected_version: i64,
     /// Audit events written in the same transaction.
     pub audit: Vec<AuditEvent>,
+    /// End every active session of the user in the same transaction; the event is written
+    /// only when at least one session was active.
+    pub end_sessions: Option<AuditEvent>,
 }
 
 /// Which users a bulk delete targets.
@@ -55,7 +58,7 @@ pub enum BulkTarget {
     Filter(Box<UserFilters>),
 }
 
-/// A bulk soft delete, executed in one transaction.
+/// A bulk soft delete, executed in one transaction; it also ends the deleted users' sessions.
 #[derive(Debug, Clone)]
 pub struct BulkDelete {
     /// The targeted users.
@@ -139,6 +142,109 @@ pub trait UserStore: Send + Sync {
 
     /// Status and effective permissions of a user, for authorisation.
     async fn actor_grants(&self, tenant: &TenantId, user_id: Uuid) -> Result<Option<ActorGrants>>;
+
+    /// The user with this login identifier and their password hash, for login.
+    async fn login_record(
+        &self,
+        tenant: &TenantId,
+        identifier: &Identifier,
+    ) -> Result<Option<(User, Option<PasswordHash>)>>;
+
+    /// Counts a failed login atomically (concurrent failures all count): a lock that has
+    /// expired restarts the count at 1; reaching `max_attempts` locks the user until
+    /// `lock_until`. Does not change the user's version.
+    async fn record_login_failure(
+        &self,
+        tenant: &TenantId,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        max_attempts: u32,
+        lock_until: DateTime<Utc>,
+    ) -> Result<LoginFailure>;
+
+    /// Records a successful login in one transaction: resets the failure count and lock,
+    /// sets `last_login_at` to the session's start, and stores the session. Does not change
+    /// the user's version. Returns the updated user.
+    async fn record_login_success(&self, session: &Session, token_hash: [u8; 32]) -> Result<User>;
+}
+
+/// The state after a failed login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginFailure {
+    /// Consecutive failures, this one included.
+    pub attempts: u32,
+    /// Set when the account is locked.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// Sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session (impersonation sessions come with their audit event).
+    async fn insert_session(
+        &self,
+        session: &Session,
+        token_hash: [u8; 32],
+        audit: Option<AuditEvent>,
+    ) -> Result<()>;
+    /// The session whose token has this hash, active or not.
+    async fn session_by_token(&self, token_hash: [u8; 32]) -> Result<Option<Session>>;
+    /// Sets `last_seen_at`.
+    async fn touch_session(
+        &self,
+        tenant: &TenantId,
+        session_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// A user's sessions still active at `now`, newest first.
+    async fn list_sessions(
+        &self,
+        tenant: &TenantId,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>>;
+    /// Ends one active session of the user; false when there is none with that id.
+    async fn terminate_session(
+        &self,
+        tenant: &TenantId,
+        user_id: Uuid,
+        session_id: Uuid,
+        now: DateTime<Utc>,
+        audit: Vec<AuditEvent>,
+    ) -> Result<bool>;
+    /// Ends every active session of the user; returns how many.
+    async fn terminate_sessions(
+        &self,
+        tenant: &TenantId,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        audit: Option<AuditEvent>,
+    ) -> Result<u64>;
+}
+
+/// Administrator notes.
+#[async_trait]
+pub trait NoteStore: Send + Sync {
+    /// Stores a note.
+    async fn insert_note(&self, note: &Note, audit: AuditEvent) -> Result<()>;
+    /// The notes about a user, newest first.
+    async fn list_notes(&self, tenant: &TenantId, user_id: Uuid) -> Result<Vec<Note>>;
+    /// Deletes a note about the user; `None` when there is no such note.
+    async fn delete_note(
+        &self,
+        tenant: &TenantId,
+        user_id: Uuid,
+        note_id: Uuid,
+        audit: AuditEvent,
+    ) -> Result<Option<Note>>;
+}
+
+/// Per-tenant sequences.
+#[async_trait]
+pub trait SequenceStore: Send + Sync {
+    /// The next value (from 1) of the named sequence; never the same value twice, even
+    /// under concurrent calls.
+    async fn next_value(&self, tenant: &TenantId, name: &str) -> Result<i64>;
 }
 
 /// Roles.
@@ -174,6 +280,12 @@ pub trait AuditStore: Send + Sync {
 }
 
 /// Everything a backend provides.
-pub trait Storage: UserStore + RoleStore + AuditStore {}
+pub trait Storage:
+    UserStore + RoleStore + AuditStore + SessionStore + NoteStore + SequenceStore
+{
+}
 
-impl<T: UserStore + RoleStore + AuditStore> Storage for T {}
+impl<T: UserStore + RoleStore + AuditStore + SessionStore + NoteStore + SequenceStore> Storage
+    for T
+{
+}

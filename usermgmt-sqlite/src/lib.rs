@@ -25,9 +25,11 @@ mod audit;
 mod codec;
 mod error;
 mod migrations;
+mod notes;
 mod pool;
 mod query;
 mod roles;
+mod sessions;
 mod users;
 
 use std::path::{Path, PathBuf};

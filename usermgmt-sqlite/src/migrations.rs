@@ -4,10 +4,16 @@
 use rusqlite::Connection;
 
 /// `(version, sql)` in order. Never edit an applied migration; add a new one.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_users_roles_audit.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_users_roles_audit.sql")),
+    (
+        2,
+        include_str!("migrations/0002_sessions_notes_sequences.sql"),
+    ),
+];
 
 /// The schema version this crate expects.
-pub(crate) const LATEST: i64 = 1;
+pub(crate) const LATEST: i64 = 2;
 
 /// Applies every migration newer than the database's version, each in its own transaction.
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<i64> {

@@ -8,10 +8,13 @@ use rusqlite::{
     Connection, OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter,
 };
 use usermgmt_core::filter::ListPlan;
-use usermgmt_core::model::{AuditEvent, Permission, PermissionSet, TenantId, User, name_sort_key};
+use usermgmt_core::model::{
+    AuditEvent, Permission, PermissionSet, Session, TenantId, User, name_sort_key,
+};
+use usermgmt_core::password::PasswordHash;
 use usermgmt_core::storage::{
-    ActorGrants, BulkDelete, BulkDeleteOutcome, BulkTarget, Identifier, NewUser, PasswordChange,
-    UserReplace, UserStore,
+    ActorGrants, BulkDelete, BulkDeleteOutcome, BulkTarget, Identifier, LoginFailure, NewUser,
+    PasswordChange, UserReplace, UserStore,
 };
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
@@ -23,6 +26,7 @@ use crate::error::map_err;
 use crate::query::{
     Sql, count_query, holds_permission_outside, page_query, search_mode, uuid_value, where_clause,
 };
+use crate::sessions::{end_user_sessions, insert_session_row};
 
 /// Reads users by a query selecting [`USER_COLUMNS`], attaching their related lists.
 pub(crate) fn read_users(conn: &Connection, sql: &Sql) -> Result<Vec<User>> {
@@ -98,6 +102,26 @@ fn attach_related(conn: &Connection, users: &mut [(i64, User)]) -> Result<()> {
         user.refresh_derived();
     }
     Ok(())
+}
+
+/// The user query for a login identifier (conditions written so the partial unique indexes
+/// apply).
+fn identifier_query(tenant: &str, identifier: &Identifier) -> Sql {
+    let (condition, value) = match identifier {
+        Identifier::Email(v) => ("u.email IS NOT NULL AND lower(u.email) = lower(", v.clone()),
+        Identifier::Phone(v) => ("u.phone IS NOT NULL AND u.phone = (", v.clone()),
+        Identifier::Username(v) => (
+            "u.username IS NOT NULL AND lower(u.username) = lower(",
+            v.clone(),
+        ),
+    };
+    let mut sql = Sql::default();
+    sql.push("SELECT ")
+        .push(USER_COLUMNS)
+        .push(" FROM users u WHERE u.tenant_id = ")
+        .bind(tenant.to_owned());
+    sql.push(" AND ").push(condition).bind(value).push(")");
+    sql
 }
 
 fn user_by_id(conn: &Connection, tenant: &str, id: Uuid) -> Result<Option<User>> {
@@ -304,20 +328,7 @@ impl UserStore for SqliteStorage {
     }
 
     async fn find_user(&self, tenant: &TenantId, identifier: &Identifier) -> Result<Option<User>> {
-        let (condition, value) = match identifier {
-            Identifier::Email(v) => ("u.email IS NOT NULL AND lower(u.email) = lower(", v.clone()),
-            Identifier::Phone(v) => ("u.phone IS NOT NULL AND u.phone = (", v.clone()),
-            Identifier::Username(v) => (
-                "u.username IS NOT NULL AND lower(u.username) = lower(",
-                v.clone(),
-            ),
-        };
-        let mut sql = Sql::default();
-        sql.push("SELECT ")
-            .push(USER_COLUMNS)
-            .push(" FROM users u WHERE u.tenant_id = ")
-            .bind(tenant.as_str().to_owned());
-        sql.push(" AND ").push(condition).bind(value).push(")");
+        let sql = identifier_query(tenant.as_str(), identifier);
         self.pool
             .run(move |conn| Ok(read_users(conn, &sql)?.pop()))
             .await
@@ -387,6 +398,11 @@ impl UserStore for SqliteStorage {
                 }
                 write_user_row(&tx, Some(seq), &change.user, version + 1)?;
                 write_related(&tx, seq, &change.user)?;
+                if let Some(event) = &change.end_sessions
+                    && end_user_sessions(&tx, seq, change.user.updated_at)? > 0
+                {
+                    insert_event(&tx, event)?;
+                }
                 match &change.password {
                     PasswordChange::Keep => {}
                     PasswordChange::Set(hash) => set_password(&tx, seq, Some(hash.as_phc()))?,
@@ -461,6 +477,7 @@ impl UserStore for SqliteStorage {
                     event.id = Uuid::now_v7();
                     event.target_id = id;
                     insert_event(&tx, &event)?;
+                    end_user_sessions(&tx, seq, request.now)?;
                     outcome.deleted += 1;
                 }
                 commit(tx)?;
@@ -490,6 +507,90 @@ impl UserStore for SqliteStorage {
                     .map_err(map_err("reading grants"))?;
                 let permissions: PermissionSet = names.iter().filter_map(|n| n.parse().ok()).collect();
                 Ok(Some(ActorGrants { status: parse("decoding a status", &status)?, permissions }))
+            })
+            .await
+    }
+
+    async fn login_record(
+        &self,
+        tenant: &TenantId,
+        identifier: &Identifier,
+    ) -> Result<Option<(User, Option<PasswordHash>)>> {
+        let tenant = tenant.as_str().to_owned();
+        let sql = identifier_query(&tenant, identifier);
+        self.pool
+            .run(move |conn| {
+                let Some(user) = read_users(conn, &sql)?.pop() else {
+                    return Ok(None);
+                };
+                let hash: Option<String> = conn
+                    .prepare_cached(
+                        "SELECT password_hash FROM users WHERE tenant_id = ?1 AND id = ?2",
+                    )
+                    .and_then(|mut s| s.query_row(params![tenant, user.id], |r| r.get(0)))
+                    .map_err(map_err("reading a password hash"))?;
+                Ok(Some((user, hash.map(PasswordHash::from_phc))))
+            })
+            .await
+    }
+
+    async fn record_login_failure(
+        &self,
+        tenant: &TenantId,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        max_attempts: u32,
+        lock_until: DateTime<Utc>,
+    ) -> Result<LoginFailure> {
+        let tenant = tenant.as_str().to_owned();
+        self.pool
+            .run(move |conn| {
+                // One statement, so concurrent failures all count. A lock that has run out
+                // restarts the count.
+                let (attempts, locked_until): (i64, Option<i64>) = conn
+                    .prepare_cached(
+                        "UPDATE users SET \
+                           failed_login_attempts = \
+                             (CASE WHEN locked_until <= ?1 THEN 0 ELSE failed_login_attempts END) + 1, \
+                           locked_until = CASE \
+                             WHEN (CASE WHEN locked_until <= ?1 THEN 0 ELSE failed_login_attempts END) + 1 >= ?2 THEN ?3 \
+                             WHEN locked_until <= ?1 THEN NULL ELSE locked_until END \
+                         WHERE tenant_id = ?4 AND id = ?5 \
+                         RETURNING failed_login_attempts, locked_until",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row(params![micros(now), max_attempts, micros(lock_until), tenant, user_id], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })
+                    })
+                    .map_err(map_err("counting a failed login"))?;
+                Ok(LoginFailure {
+                    attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                    locked_until: crate::codec::opt_from_micros(locked_until)?,
+                })
+            })
+            .await
+    }
+
+    async fn record_login_success(&self, session: &Session, token_hash: [u8; 32]) -> Result<User> {
+        let session = session.clone();
+        self.pool
+            .run(move |conn| {
+                let tx = immediate(conn)?;
+                let tenant = session.tenant_id.as_str();
+                let seq: i64 = tx
+                    .prepare_cached(
+                        "UPDATE users SET failed_login_attempts = 0, locked_until = NULL, last_login_at = ?1 \
+                         WHERE tenant_id = ?2 AND id = ?3 RETURNING seq",
+                    )
+                    .and_then(|mut s| s.query_row(params![micros(session.created_at), tenant, session.user_id], |r| r.get(0)))
+                    .optional()
+                    .map_err(map_err("recording a login"))?
+                    .ok_or(Error::NotFound("user"))?;
+                insert_session_row(&tx, seq, &session, token_hash)?;
+                let user = user_by_id(&tx, tenant, session.user_id)?;
+                commit(tx)?;
+                user.ok_or(Error::NotFound("user"))
             })
             .await
     }

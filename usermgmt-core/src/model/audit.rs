@@ -33,6 +33,18 @@ string_enum! {
         RoleUpdated => "role.updated",
         /// A role was deleted.
         RoleDeleted => "role.deleted",
+        /// One session of a user was ended by an administrator or by logout.
+        SessionTerminated => "session.terminated",
+        /// All sessions of a user were ended.
+        SessionsTerminated => "session.all_terminated",
+        /// An administrator started impersonating or masquerading as the user.
+        ImpersonationStarted => "impersonation.started",
+        /// An impersonation session was ended.
+        ImpersonationEnded => "impersonation.ended",
+        /// A note was written about the user.
+        NoteCreated => "note.created",
+        /// A note about the user was deleted.
+        NoteDeleted => "note.deleted",
     }
 }
 

@@ -1,18 +1,24 @@
 //! Domain types.
 
 mod audit;
+mod note;
 mod permission;
 mod profile;
 mod role;
+mod session;
 mod string_enum;
 mod tenant;
 mod user;
 mod vocab;
 
 pub use audit::{AuditAction, AuditActor, AuditEvent, AuditTargetKind, FieldChange, REDACTED};
+pub use note::Note;
 pub use permission::{Permission, PermissionInfo, PermissionSet, permission_catalog};
 pub use profile::{COMPLETENESS_WEIGHTS, PROFILE_COMPLETE_THRESHOLD, Profile, continent_of};
 pub use role::{Role, normalize_role_name};
+pub use session::{
+    GeoLocation, GeoResolver, ImpersonationMode, NoGeoResolver, Session, SessionToken,
+};
 pub use string_enum::UnknownValue;
 pub use tenant::TenantId;
 pub use user::{SEARCH_SEPARATOR, User, age_on, name_sort_key, search_text};

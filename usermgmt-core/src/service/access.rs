@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::UserService;
 use crate::error::{Error, Result};
-use crate::model::{Permission, PermissionSet, Status, TenantId};
+use crate::model::{ImpersonationMode, Permission, PermissionSet, Status, TenantId};
 use crate::principal::Principal;
 
 /// An authenticated, authorised acting user.
@@ -48,7 +48,9 @@ impl UserService {
         permission: Permission,
     ) -> Result<Actor> {
         let (tenant_id, user_id) = match principal {
-            Principal::User { tenant_id, user_id } => (tenant_id, *user_id),
+            Principal::User {
+                tenant_id, user_id, ..
+            } => (tenant_id, *user_id),
             Principal::System { .. } => {
                 return Err(Error::Unauthenticated(
                     "the system token cannot use admin operations".to_owned(),
@@ -71,6 +73,22 @@ impl UserService {
         };
         actor.require_all([&permission])?;
         Ok(actor)
+    }
+
+    /// [`UserService::authorize`] for an operation that changes data: a read-only
+    /// impersonation session is refused with [`Error::ReadOnlyImpersonation`].
+    pub(crate) async fn authorize_write(
+        &self,
+        principal: &Principal,
+        permission: Permission,
+    ) -> Result<Actor> {
+        if principal
+            .impersonation()
+            .is_some_and(|i| i.mode == ImpersonationMode::Impersonate)
+        {
+            return Err(Error::ReadOnlyImpersonation);
+        }
+        self.authorize(principal, permission).await
     }
 
     /// Refuses to act on a user who holds permissions the actor lacks (so a limited admin

@@ -104,7 +104,7 @@ pub(crate) fn event(
         target_kind,
         target_id,
         actor: principal.audit_actor(),
-        impersonator_id: None,
+        impersonator_id: principal.impersonation().map(|i| i.impersonator_id),
         action,
         changes,
         created_at: now,

@@ -210,6 +210,9 @@ pub struct UpdateUser {
     /// Date of birth.
     #[serde(default, with = "::serde_with::rust::double_option")]
     pub date_of_birth: Option<Option<NaiveDate>>,
+    /// Keep the user's sessions when the password changes (by default they are ended).
+    #[serde(default)]
+    pub keep_sessions: bool,
     /// Apply only if the stored version is this one (HTTP `If-Match`); otherwise a version
     /// conflict.
     #[serde(default)]

@@ -3,20 +3,68 @@
 mod access;
 mod audit;
 mod inputs;
+mod login;
+mod notes;
 mod rbac;
+mod sessions;
+mod unique_id;
 mod users;
 
 use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::filter::DEFAULT_MAX_PAGE_SIZE;
+use crate::model::{GeoResolver, NoGeoResolver};
 use crate::password::PasswordPolicy;
 use crate::storage::Storage;
 use crate::validate::ValidationRules;
 
 pub use access::Actor;
 pub use inputs::{CreateRole, CreateUser, UpdateRole, UpdateUser};
+pub use login::{ClientInfo, LoginOutcome, LoginRequest};
+pub use notes::MAX_NOTE_LEN;
+pub use sessions::ImpersonateRequest;
+pub use unique_id::{SetUniqueId, UniqueIdPattern};
 pub use users::BulkDeleteRequest;
+
+/// Lockout after failed logins.
+#[derive(Debug, Clone)]
+pub struct LoginPolicy {
+    /// Consecutive failures that lock the account (default 5).
+    pub max_failed_attempts: u32,
+    /// How long the lock lasts (default 15 minutes).
+    pub lock_duration: chrono::Duration,
+}
+
+impl Default for LoginPolicy {
+    fn default() -> Self {
+        Self {
+            max_failed_attempts: 5,
+            lock_duration: chrono::Duration::minutes(15),
+        }
+    }
+}
+
+/// Session lifetimes.
+#[derive(Debug, Clone)]
+pub struct SessionPolicy {
+    /// How long a login session lasts (default 7 days).
+    pub lifetime: chrono::Duration,
+    /// How long an impersonation session lasts (default 1 hour).
+    pub impersonation_lifetime: chrono::Duration,
+    /// `last_seen_at` is refreshed at most this often (default 1 minute).
+    pub touch_interval: chrono::Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            lifetime: chrono::Duration::days(7),
+            impersonation_lifetime: chrono::Duration::hours(1),
+            touch_interval: chrono::Duration::minutes(1),
+        }
+    }
+}
 
 /// Settings of the service.
 #[derive(Debug, Clone)]
@@ -29,6 +77,12 @@ pub struct ServiceConfig {
     pub max_page_size: u32,
     /// Most ids one bulk delete accepts (default 10,000).
     pub max_bulk_ids: usize,
+    /// Failed-login lockout.
+    pub login: LoginPolicy,
+    /// Session lifetimes.
+    pub sessions: SessionPolicy,
+    /// Pattern of generated unique IDs (default `ID-{YYYY}-{SEQ:6}`).
+    pub unique_id_pattern: UniqueIdPattern,
 }
 
 impl Default for ServiceConfig {
@@ -40,6 +94,9 @@ impl Default for ServiceConfig {
             },
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
             max_bulk_ids: 10_000,
+            login: LoginPolicy::default(),
+            sessions: SessionPolicy::default(),
+            unique_id_pattern: UniqueIdPattern::default(),
         }
     }
 }
@@ -52,6 +109,8 @@ pub struct UserService {
     storage: Arc<dyn Storage>,
     config: Arc<ServiceConfig>,
     clock: Arc<dyn Clock>,
+    geo: Arc<dyn GeoResolver>,
+    dummy_hash: Arc<login::DummyHash>,
 }
 
 impl std::fmt::Debug for UserService {
@@ -74,12 +133,20 @@ impl UserService {
             storage,
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
+            geo: Arc::new(NoGeoResolver),
+            dummy_hash: Arc::new(login::DummyHash::new()),
         }
     }
 
     /// Replaces the clock (tests).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Replaces the IP geolocation resolver used for new sessions (default: none).
+    pub fn with_geo_resolver(mut self, geo: Arc<dyn GeoResolver>) -> Self {
+        self.geo = geo;
         self
     }
 

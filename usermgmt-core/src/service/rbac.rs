@@ -88,7 +88,9 @@ impl UserService {
 
     /// Creates a role. Requires `role.manage` and every permission the role carries.
     pub async fn create_role(&self, principal: &Principal, input: CreateRole) -> Result<Role> {
-        let actor = self.authorize(principal, Permission::RoleManage).await?;
+        let actor = self
+            .authorize_write(principal, Permission::RoleManage)
+            .await?;
         let permissions: PermissionSet = input.permissions.iter().copied().collect();
         actor.require_all(&permissions)?;
         let mut errors = FieldErrors::new();
@@ -189,13 +191,16 @@ impl UserService {
             .await
     }
 
-    /// Authorises `role.manage` and loads a role whose every permission the actor holds.
+    /// Authorises `role.manage` for a change and loads a role whose every permission the actor
+    /// holds.
     async fn role_within_reach(
         &self,
         principal: &Principal,
         role_id: Uuid,
     ) -> Result<(Actor, Role)> {
-        let actor = self.authorize(principal, Permission::RoleManage).await?;
+        let actor = self
+            .authorize_write(principal, Permission::RoleManage)
+            .await?;
         let role = self
             .storage
             .get_role(&actor.tenant_id, role_id)

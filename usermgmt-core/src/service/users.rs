@@ -35,7 +35,9 @@ impl UserService {
     /// Creates a user. Requires `user.create`, and every permission the granted roles and
     /// direct permissions carry (no privilege escalation).
     pub async fn create_user(&self, principal: &Principal, input: CreateUser) -> Result<User> {
-        let actor = self.authorize(principal, Permission::UserCreate).await?;
+        let actor = self
+            .authorize_write(principal, Permission::UserCreate)
+            .await?;
         let now = self.clock.now();
         let mut draft = input.draft();
         let mut errors = match draft.validate(&self.config.validation, now.date_naive()) {
@@ -115,7 +117,8 @@ impl UserService {
 
     /// Partially updates a user: profile, flags, direct credential edits (email, phone,
     /// username, password), status (including reactivation of a deleted user), roles and
-    /// direct permissions. Requires `user.update` (and `user.delete` to set status `deleted`),
+    /// direct permissions. A password change ends the user's sessions unless
+    /// `keep_sessions` is set; a change to any status other than `active` ends them too. Requires `user.update` (and `user.delete` to set status `deleted`),
     /// every permission the target holds, and every permission newly granted.
     pub async fn update_user(
         &self,
@@ -123,7 +126,9 @@ impl UserService {
         user_id: Uuid,
         patch: UpdateUser,
     ) -> Result<User> {
-        let actor = self.authorize(principal, Permission::UserUpdate).await?;
+        let actor = self
+            .authorize_write(principal, Permission::UserUpdate)
+            .await?;
         if patch.status == Some(Status::Deleted) {
             actor.require_all([&Permission::UserDelete])?;
         }
@@ -204,12 +209,22 @@ impl UserService {
         if changes.is_empty() {
             return Ok(current.clone());
         }
+        let password_changed = matches!(password, PasswordChange::Set(_) | PasswordChange::Clear);
+        let ends_sessions = if password_changed && !patch.keep_sessions {
+            Some("password_changed")
+        } else if next.status != Status::Active && next.status != current.status {
+            Some("status_changed")
+        } else {
+            None
+        };
         let audit = update_events(principal, current.id, next.status, changes, now);
         let change = UserReplace {
             user: next,
             password,
             expected_version: current.version,
             audit,
+            end_sessions: ends_sessions
+                .map(|reason| sessions_ended(principal, current.id, reason, now)),
         };
         self.storage.replace_user(&actor.tenant_id, change).await
     }
@@ -218,7 +233,9 @@ impl UserService {
     /// updating the status back to `active`. Requires `user.delete`; an actor cannot delete
     /// themselves.
     pub async fn delete_user(&self, principal: &Principal, user_id: Uuid) -> Result<User> {
-        let actor = self.authorize(principal, Permission::UserDelete).await?;
+        let actor = self
+            .authorize_write(principal, Permission::UserDelete)
+            .await?;
         if actor.user_id == user_id {
             return Err(Error::invalid(
                 "user_id",
@@ -249,6 +266,7 @@ impl UserService {
             password: PasswordChange::Keep,
             expected_version: current.version,
             audit,
+            end_sessions: Some(sessions_ended(principal, user_id, "deleted", now)),
         };
         self.storage.replace_user(&actor.tenant_id, change).await
     }
@@ -261,7 +279,9 @@ impl UserService {
         principal: &Principal,
         request: BulkDeleteRequest,
     ) -> Result<BulkDeleteOutcome> {
-        let actor = self.authorize(principal, Permission::UserDelete).await?;
+        let actor = self
+            .authorize_write(principal, Permission::UserDelete)
+            .await?;
         let target = match request {
             BulkDeleteRequest::UserIds(mut ids) => {
                 if ids.is_empty() {
@@ -471,6 +491,31 @@ impl UserService {
             )
             .await
     }
+}
+
+/// The event recording that all of a user's sessions were ended, and why.
+fn sessions_ended(
+    principal: &Principal,
+    user_id: Uuid,
+    reason: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> crate::model::AuditEvent {
+    let mut changes = std::collections::BTreeMap::new();
+    changes.insert(
+        "reason".to_owned(),
+        crate::model::FieldChange {
+            old: serde_json::Value::Null,
+            new: reason.into(),
+        },
+    );
+    event(
+        principal,
+        AuditTargetKind::User,
+        user_id,
+        AuditAction::SessionsTerminated,
+        changes,
+        now,
+    )
 }
 
 fn empty_user(tenant_id: crate::model::TenantId, now: chrono::DateTime<chrono::Utc>) -> User {
