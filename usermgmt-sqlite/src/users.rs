@@ -398,17 +398,17 @@ impl UserStore for SqliteStorage {
                 }
                 write_user_row(&tx, Some(seq), &change.user, version + 1)?;
                 write_related(&tx, seq, &change.user)?;
-                if let Some(event) = &change.end_sessions
-                    && end_user_sessions(&tx, seq, change.user.updated_at)? > 0
-                {
-                    insert_event(&tx, event)?;
-                }
                 match &change.password {
                     PasswordChange::Keep => {}
                     PasswordChange::Set(hash) => set_password(&tx, seq, Some(hash.as_phc()))?,
                     PasswordChange::Clear => set_password(&tx, seq, None)?,
                 }
                 for event in &change.audit {
+                    insert_event(&tx, event)?;
+                }
+                if let Some(event) = &change.end_sessions
+                    && end_user_sessions(&tx, seq, change.user.updated_at)? > 0
+                {
                     insert_event(&tx, event)?;
                 }
                 let stored = user_by_id(&tx, &tenant, change.user.id)?;

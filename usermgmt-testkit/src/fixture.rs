@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use usermgmt_core::model::{Permission, PermissionSet, TenantId, User};
 use usermgmt_core::password::{Password, PasswordPolicy};
-use usermgmt_core::service::{CreateRole, CreateUser};
+use usermgmt_core::service::{ClientInfo, CreateRole, CreateUser, LoginOutcome, LoginRequest};
 use usermgmt_core::{Principal, ServiceConfig, UserService};
 
 use crate::{ManualClock, TestStore};
@@ -117,6 +117,49 @@ impl Fixture {
             .await
             .unwrap_or_else(|e| panic!("user {label}: {e}"));
         (Principal::user(self.tenant.clone(), user.id), user)
+    }
+
+    /// Creates an active learner with a password (and the given username and phone).
+    pub async fn create_with_password(
+        &self,
+        name: &str,
+        email: &str,
+        username: &str,
+        phone: &str,
+    ) -> User {
+        let input = CreateUser {
+            username: Some(username.into()),
+            phone: Some(phone.into()),
+            password: Some(Password::new(PASSWORD)),
+            ..Self::learner(name, email)
+        };
+        self.service
+            .create_user(&self.admin, input)
+            .await
+            .unwrap_or_else(|e| panic!("create {email}: {e}"))
+    }
+
+    /// Logs in to `t1` from a fixed client.
+    pub async fn login(
+        &self,
+        identifier: &str,
+        password: &str,
+    ) -> usermgmt_core::Result<LoginOutcome> {
+        let request = LoginRequest {
+            identifier: identifier.into(),
+            password: Password::new(password),
+        };
+        self.service
+            .login(&self.tenant, request, Self::client())
+            .await
+    }
+
+    /// The client every fixture login comes from.
+    pub fn client() -> ClientInfo {
+        ClientInfo {
+            user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Testkit".into()),
+            ip: "203.0.113.7".parse().ok(),
+        }
     }
 
     /// Every permission.

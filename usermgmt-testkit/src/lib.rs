@@ -97,7 +97,21 @@ macro_rules! conformance_suite {
             inactive_and_system_principals_are_refused,
             tenants_are_isolated,
             secrets_never_leave_storage,
-            bootstrap_is_idempotent
+            bootstrap_is_idempotent,
+            login_with_any_identifier,
+            login_refusals,
+            lockout_after_failed_logins,
+            parallel_failed_logins_all_count,
+            sessions_list_terminate_expire,
+            sessions_record_last_seen,
+            credential_and_status_changes_end_sessions,
+            impersonation_modes,
+            impersonation_rules,
+            read_only_impersonation_refuses_every_change,
+            audit_log_pages_newest_first,
+            notes_are_kept_and_audited,
+            unique_ids_set_or_generated,
+            parallel_unique_id_generation_never_repeats
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

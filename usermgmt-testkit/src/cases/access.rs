@@ -4,9 +4,11 @@ use std::future::Future;
 use std::pin::Pin;
 
 use usermgmt_core::filter::{ListQuery, UserFilters};
-use usermgmt_core::model::{Permission, Status};
+use usermgmt_core::model::{ImpersonationMode, Permission, Status};
 use usermgmt_core::password::Password;
-use usermgmt_core::service::{BulkDeleteRequest, CreateRole, UpdateRole, UpdateUser};
+use usermgmt_core::service::{
+    BulkDeleteRequest, CreateRole, ImpersonateRequest, SetUniqueId, UpdateRole, UpdateUser,
+};
 use usermgmt_core::{Error, Principal, UserService};
 use uuid::Uuid;
 
@@ -16,147 +18,141 @@ use crate::fixture::{Fixture, tenant};
 type Call =
     Box<dyn Fn(UserService, Principal) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>>;
 
-/// One call per operation, with the permission it requires.
-fn operations(target: Uuid, role_id: Uuid) -> Vec<(Permission, &'static str, Call)> {
+/// Whether an operation changes data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Read,
+    Write,
+}
+
+macro_rules! op {
+    ($perm:ident, $kind:ident, $name:literal, |$s:ident, $p:ident| $body:expr) => {
+        (
+            Permission::$perm,
+            Kind::$kind,
+            $name,
+            Box::new(
+                move |$s: UserService,
+                      $p: Principal|
+                      -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>> {
+                    Box::pin(async move { $body.map(drop) })
+                },
+            ) as Call,
+        )
+    };
+}
+
+/// One call per operation, with the permission it requires and whether it changes data.
+fn operations(target: Uuid, role_id: Uuid) -> Vec<(Permission, Kind, &'static str, Call)> {
+    let t = target;
     vec![
-        (
-            Permission::UserCreate,
-            "create_user",
-            Box::new(|s, p| {
-                Box::pin(async move {
-                    s.create_user(&p, Fixture::learner("New", "new@x.test"))
-                        .await
-                        .map(drop)
-                })
-            }),
-        ),
-        (
-            Permission::UserView,
-            "get_user",
-            Box::new(move |s, p| Box::pin(async move { s.get_user(&p, target).await.map(drop) })),
-        ),
-        (
-            Permission::UserView,
-            "effective_permissions",
-            Box::new(move |s, p| {
-                Box::pin(async move { s.effective_permissions(&p, target).await.map(drop) })
-            }),
-        ),
-        (
-            Permission::UserList,
-            "list_users",
-            Box::new(|s, p| {
-                Box::pin(async move { s.list_users(&p, ListQuery::default()).await.map(drop) })
-            }),
-        ),
-        (
-            Permission::UserUpdate,
-            "update_user",
-            Box::new(move |s, p| {
-                Box::pin(async move {
-                    s.update_user(
-                        &p,
-                        target,
-                        UpdateUser {
-                            name: Some("Changed".into()),
-                            ..Default::default()
-                        },
-                    )
-                    .await
-                    .map(drop)
-                })
-            }),
-        ),
-        (
-            Permission::UserDelete,
-            "delete_user",
-            Box::new(move |s, p| {
-                Box::pin(async move { s.delete_user(&p, target).await.map(drop) })
-            }),
-        ),
-        (
-            Permission::UserDelete,
-            "bulk_delete ids",
-            Box::new(move |s, p| {
-                Box::pin(async move {
-                    s.bulk_delete(&p, BulkDeleteRequest::UserIds(vec![target]))
-                        .await
-                        .map(drop)
-                })
-            }),
-        ),
-        (
-            Permission::UserDelete,
-            "bulk_delete filter",
-            Box::new(|s, p| {
-                Box::pin(async move {
-                    let filters = UserFilters {
-                        status: Some(Status::Active),
-                        ..Default::default()
-                    };
-                    s.bulk_delete(&p, BulkDeleteRequest::Filters(Box::new(filters)))
-                        .await
-                        .map(drop)
-                })
-            }),
-        ),
-        (
-            Permission::RoleManage,
-            "list_roles",
-            Box::new(|s, p| Box::pin(async move { s.list_roles(&p).await.map(drop) })),
-        ),
-        (
-            Permission::RoleManage,
-            "get_role",
-            Box::new(move |s, p| Box::pin(async move { s.get_role(&p, role_id).await.map(drop) })),
-        ),
-        (
-            Permission::RoleManage,
-            "permission_catalog",
-            Box::new(|s, p| Box::pin(async move { s.permission_catalog(&p).await.map(drop) })),
-        ),
-        (
-            Permission::RoleManage,
-            "create_role",
-            Box::new(|s, p| {
-                Box::pin(async move {
-                    s.create_role(
-                        &p,
-                        CreateRole {
-                            name: "new-role".into(),
-                            ..Default::default()
-                        },
-                    )
-                    .await
-                    .map(drop)
-                })
-            }),
-        ),
-        (
-            Permission::RoleManage,
-            "update_role",
-            Box::new(move |s, p| {
-                Box::pin(async move {
-                    s.update_role(
-                        &p,
-                        role_id,
-                        UpdateRole {
-                            name: Some("renamed".into()),
-                            ..Default::default()
-                        },
-                    )
-                    .await
-                    .map(drop)
-                })
-            }),
-        ),
-        (
-            Permission::RoleManage,
-            "delete_role",
-            Box::new(move |s, p| {
-                Box::pin(async move { s.delete_role(&p, role_id).await.map(drop) })
-            }),
-        ),
+        op!(UserCreate, Write, "create_user", |s, p| s
+            .create_user(&p, Fixture::learner("New", "new@x.test"))
+            .await),
+        op!(UserView, Read, "get_user", |s, p| s.get_user(&p, t).await),
+        op!(UserView, Read, "effective_permissions", |s, p| s
+            .effective_permissions(&p, t)
+            .await),
+        op!(UserList, Read, "list_users", |s, p| s
+            .list_users(&p, ListQuery::default())
+            .await),
+        op!(UserUpdate, Write, "update_user", |s, p| {
+            s.update_user(
+                &p,
+                t,
+                UpdateUser {
+                    name: Some("Changed".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+        }),
+        op!(UserDelete, Write, "delete_user", |s, p| s
+            .delete_user(&p, t)
+            .await),
+        op!(UserDelete, Write, "bulk_delete ids", |s, p| s
+            .bulk_delete(&p, BulkDeleteRequest::UserIds(vec![t]))
+            .await),
+        op!(UserDelete, Write, "bulk_delete filter", |s, p| {
+            let filters = UserFilters {
+                status: Some(Status::Active),
+                ..Default::default()
+            };
+            s.bulk_delete(&p, BulkDeleteRequest::Filters(Box::new(filters)))
+                .await
+        }),
+        op!(RoleManage, Read, "list_roles", |s, p| s
+            .list_roles(&p)
+            .await),
+        op!(RoleManage, Read, "get_role", |s, p| s
+            .get_role(&p, role_id)
+            .await),
+        op!(RoleManage, Read, "permission_catalog", |s, p| s
+            .permission_catalog(&p)
+            .await),
+        op!(RoleManage, Write, "create_role", |s, p| {
+            s.create_role(
+                &p,
+                CreateRole {
+                    name: "new-role".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+        }),
+        op!(RoleManage, Write, "update_role", |s, p| {
+            s.update_role(
+                &p,
+                role_id,
+                UpdateRole {
+                    name: Some("renamed".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+        }),
+        op!(RoleManage, Write, "delete_role", |s, p| s
+            .delete_role(&p, role_id)
+            .await),
+        op!(UserView, Read, "list_sessions", |s, p| s
+            .list_sessions(&p, t)
+            .await),
+        op!(UserUpdate, Write, "terminate_session", |s, p| s
+            .terminate_session(&p, t, Uuid::now_v7())
+            .await),
+        op!(UserUpdate, Write, "terminate_all_sessions", |s, p| s
+            .terminate_all_sessions(&p, t)
+            .await),
+        op!(UserImpersonate, Write, "impersonate", |s, p| {
+            let request = ImpersonateRequest {
+                mode: ImpersonationMode::Impersonate,
+                reason: "support".into(),
+            };
+            s.impersonate(&p, t, request, Fixture::client()).await
+        }),
+        op!(UserView, Read, "audit_log", |s, p| s
+            .audit_log(&p, t, 1, 20)
+            .await),
+        op!(UserUpdate, Write, "create_note", |s, p| s
+            .create_note(&p, t, "note")
+            .await),
+        op!(UserUpdate, Read, "list_notes", |s, p| s
+            .list_notes(&p, t)
+            .await),
+        op!(UserUpdate, Write, "delete_note", |s, p| s
+            .delete_note(&p, t, Uuid::now_v7())
+            .await),
+        op!(UserUpdate, Write, "set_unique_id", |s, p| {
+            s.set_unique_id(
+                &p,
+                t,
+                SetUniqueId {
+                    unique_id: None,
+                    generate: true,
+                },
+            )
+            .await
+        }),
     ]
 }
 
@@ -199,7 +195,7 @@ pub async fn every_operation_requires_its_permission(store: TestStore) {
         )
         .await
         .unwrap();
-    for (required, name, call) in operations(target.id, spare_role.id) {
+    for (required, _, name, call) in operations(target.id, spare_role.id) {
         let others: Vec<Permission> = Permission::ALL
             .iter()
             .copied()
@@ -217,6 +213,56 @@ pub async fn every_operation_requires_its_permission(store: TestStore) {
             before,
             "{name} changed something"
         );
+    }
+}
+
+/// A read-only impersonation session is refused every operation that changes data (and
+/// nothing changes), while reads still work.
+pub async fn read_only_impersonation_refuses_every_change(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let target = fx.create("Target", "target@x.test").await;
+    let spare_role = fx
+        .service
+        .create_role(
+            &fx.admin,
+            CreateRole {
+                name: "spare".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut twin = Fixture::learner("Twin Admin", "twin@x.test");
+    twin.is_admin = true;
+    twin.roles = vec!["super_admin".into()];
+    let twin = fx.service.create_user(&fx.admin, twin).await.unwrap();
+    let request = ImpersonateRequest {
+        mode: ImpersonationMode::Impersonate,
+        reason: "audit".into(),
+    };
+    let outcome = fx
+        .service
+        .impersonate(&fx.admin, twin.id, request, Fixture::client())
+        .await
+        .unwrap();
+    let (read_only, _) = fx.service.authenticate(&outcome.token).await.unwrap();
+    for (_, kind, name, call) in operations(target.id, spare_role.id) {
+        let before = snapshot(&fx, target.id).await;
+        let result = call(fx.service.clone(), read_only.clone()).await;
+        match kind {
+            Kind::Write => {
+                assert!(
+                    matches!(result, Err(Error::ReadOnlyImpersonation)),
+                    "{name}: {result:?}"
+                );
+                assert_eq!(
+                    snapshot(&fx, target.id).await,
+                    before,
+                    "{name} changed something"
+                );
+            }
+            Kind::Read => assert!(result.is_ok(), "{name}: {result:?}"),
+        }
     }
 }
 
@@ -241,7 +287,7 @@ pub async fn inactive_and_system_principals_are_refused(store: TestStore) {
         suspended,
     ];
     for principal in principals {
-        for (_, name, call) in operations(target.id, role_id) {
+        for (_, _, name, call) in operations(target.id, role_id) {
             match call(fx.service.clone(), principal.clone()).await {
                 Err(Error::Unauthenticated(_)) => {}
                 other => panic!("{name} as {principal:?}: expected Unauthenticated, got {other:?}"),

@@ -3,12 +3,16 @@
 mod access;
 mod listing;
 mod rbac;
+mod records;
+mod sessions;
 mod users;
 mod writes;
 
 pub use access::*;
 pub use listing::*;
 pub use rbac::*;
+pub use records::*;
+pub use sessions::*;
 pub use users::*;
 pub use writes::*;
 
