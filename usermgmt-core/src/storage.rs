@@ -9,7 +9,10 @@ use uuid::Uuid;
 
 use crate::error::Result;
 use crate::filter::{ListPlan, UserFilters};
-use crate::model::{AuditEvent, Note, PermissionSet, Role, Session, Status, TenantId, User};
+use crate::model::{
+    AuditEvent, Note, OAuthLink, OAuthProvider, PermissionSet, Role, Session, Status, TenantId,
+    User,
+};
 use crate::password::PasswordHash;
 
 /// A user to insert, with its password hash.
@@ -222,6 +225,34 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<u64>;
 }
 
+/// OAuth provider links.
+#[async_trait]
+pub trait OAuthStore: Send + Sync {
+    /// Links `provider`/`provider_user_id` to the user if its version is still
+    /// `expected_version` (else [`crate::Error::VersionConflict`]); bumps the version.
+    /// The pair is unique per tenant ([`crate::Error::Conflict`] on `provider_user_id`), and a
+    /// user links each provider once (conflict on `provider`).
+    async fn link_oauth(
+        &self,
+        tenant: &TenantId,
+        user_id: Uuid,
+        expected_version: i64,
+        link: &OAuthLink,
+        audit: AuditEvent,
+    ) -> Result<User>;
+    /// Removes the user's link to `provider` under the same version guard; bumps the version.
+    /// [`crate::Error::NotFound`] when there is no such link.
+    async fn unlink_oauth(
+        &self,
+        tenant: &TenantId,
+        user_id: Uuid,
+        expected_version: i64,
+        provider: OAuthProvider,
+        now: DateTime<Utc>,
+        audit: AuditEvent,
+    ) -> Result<User>;
+}
+
 /// Administrator notes.
 #[async_trait]
 pub trait NoteStore: Send + Sync {
@@ -281,11 +312,11 @@ pub trait AuditStore: Send + Sync {
 
 /// Everything a backend provides.
 pub trait Storage:
-    UserStore + RoleStore + AuditStore + SessionStore + NoteStore + SequenceStore
+    UserStore + RoleStore + AuditStore + SessionStore + NoteStore + SequenceStore + OAuthStore
 {
 }
 
-impl<T: UserStore + RoleStore + AuditStore + SessionStore + NoteStore + SequenceStore> Storage
-    for T
+impl<T> Storage for T where
+    T: UserStore + RoleStore + AuditStore + SessionStore + NoteStore + SequenceStore + OAuthStore
 {
 }

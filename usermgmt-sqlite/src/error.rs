@@ -11,7 +11,7 @@ const UNIQUE_INDEXES: &[(&str, &str)] = &[
     ("users_username_key", "username"),
     ("users_unique_id_key", "unique_id"),
     ("roles_name_key", "name"),
-    ("user_oauth_provider_key", "provider_user_id"),
+    ("user_oauth.provider_user_id", "provider_user_id"),
 ];
 
 /// Converts a driver error: unique violations become [`Error::Conflict`] naming the field,
@@ -75,5 +75,12 @@ mod tests {
             .execute("INSERT INTO roles (id, tenant_id, name, created_at, updated_at) VALUES (x'02', 't', 'R', 0, 0)", [])
             .unwrap_err();
         assert!(matches!(map_err("test")(err), Error::Conflict { fields } if fields == ["name"]));
+        let link = "INSERT INTO user_oauth (tenant_id, user_seq, provider, provider_user_id, created_at) \
+                    VALUES ('t', ?1, 'google', 'g-1', 0)";
+        conn.execute(link, [2]).unwrap();
+        let err = conn.execute(link, [3]).unwrap_err();
+        assert!(
+            matches!(map_err("test")(err), Error::Conflict { fields } if fields == ["provider_user_id"])
+        );
     }
 }

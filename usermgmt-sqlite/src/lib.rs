@@ -26,6 +26,7 @@ mod codec;
 mod error;
 mod migrations;
 mod notes;
+mod oauth;
 mod pool;
 mod query;
 mod roles;

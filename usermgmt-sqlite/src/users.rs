@@ -124,7 +124,7 @@ fn identifier_query(tenant: &str, identifier: &Identifier) -> Sql {
     sql
 }
 
-fn user_by_id(conn: &Connection, tenant: &str, id: Uuid) -> Result<Option<User>> {
+pub(crate) fn user_by_id(conn: &Connection, tenant: &str, id: Uuid) -> Result<Option<User>> {
     let mut sql = Sql::default();
     sql.push("SELECT ")
         .push(USER_COLUMNS)

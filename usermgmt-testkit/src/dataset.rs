@@ -8,8 +8,8 @@ use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 use usermgmt_core::model::{
-    AuditAction, AuditActor, AuditEvent, AuditTargetKind, AuthMethod, Gender, Permission, Profile,
-    Role, Status, TenantId, User,
+    AuditAction, AuditActor, AuditEvent, AuditTargetKind, AuthMethod, Gender, OAuthLink,
+    OAuthProvider, Permission, Profile, Role, Status, TenantId, User,
 };
 use usermgmt_core::password::PasswordHash;
 use usermgmt_core::storage::{NewUser, Storage};
@@ -207,7 +207,11 @@ pub fn users(seed: u64, tenant: &TenantId, count: usize, now: DateTime<Utc>) -> 
                 } else {
                     AuthMethod::Oauth
                 },
-                oauth_providers: Vec::new(),
+                oauth_providers: OAuthProvider::ALL
+                    .iter()
+                    .copied()
+                    .filter(|_| rng.random_bool(0.15))
+                    .collect(),
                 has_password: rng.random_bool(0.6),
                 profile,
                 profile_completeness: 0,
@@ -254,12 +258,22 @@ pub async fn load(
     let mut stored = Vec::with_capacity(count);
     for new in users(seed, tenant, count, now) {
         let id = new.user.id;
-        stored.push(
-            storage
-                .insert_user(new, seed_event(tenant, id, AuditTargetKind::User, now))
+        let providers = new.user.oauth_providers.clone();
+        let event = seed_event(tenant, id, AuditTargetKind::User, now);
+        let mut user = storage.insert_user(new, event).await.unwrap();
+        for provider in providers {
+            let link = OAuthLink {
+                provider,
+                provider_user_id: format!("{provider}-{id}"),
+                linked_at: now,
+            };
+            let event = seed_event(tenant, id, AuditTargetKind::User, now);
+            user = storage
+                .link_oauth(tenant, id, user.version, &link, event)
                 .await
-                .unwrap(),
-        );
+                .unwrap();
+        }
+        stored.push(user);
     }
     stored
 }

@@ -111,7 +111,8 @@ macro_rules! conformance_suite {
             audit_log_pages_newest_first,
             notes_are_kept_and_audited,
             unique_ids_set_or_generated,
-            parallel_unique_id_generation_never_repeats
+            parallel_unique_id_generation_never_repeats,
+            oauth_link_and_unlink
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

@@ -45,6 +45,10 @@ string_enum! {
         NoteCreated => "note.created",
         /// A note about the user was deleted.
         NoteDeleted => "note.deleted",
+        /// An OAuth provider account was linked to the user.
+        OAuthLinked => "oauth.linked",
+        /// An OAuth provider account was unlinked from the user.
+        OAuthUnlinked => "oauth.unlinked",
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod audit;
 mod note;
+mod oauth;
 mod permission;
 mod profile;
 mod role;
@@ -13,6 +14,7 @@ mod vocab;
 
 pub use audit::{AuditAction, AuditActor, AuditEvent, AuditTargetKind, FieldChange, REDACTED};
 pub use note::Note;
+pub use oauth::OAuthLink;
 pub use permission::{Permission, PermissionInfo, PermissionSet, permission_catalog};
 pub use profile::{COMPLETENESS_WEIGHTS, PROFILE_COMPLETE_THRESHOLD, Profile, continent_of};
 pub use role::{Role, normalize_role_name};

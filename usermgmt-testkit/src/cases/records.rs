@@ -323,3 +323,142 @@ pub async fn parallel_unique_id_generation_never_repeats(store: TestStore) {
     }
     assert_eq!(values.len(), 12);
 }
+
+/// Provider accounts link once per tenant, show in the OAuth filters, and the last way to
+/// sign in cannot be unlinked.
+pub async fn oauth_link_and_unlink(store: TestStore) {
+    use usermgmt_core::filter::{ListQuery, UserFilters};
+    use usermgmt_core::model::OAuthProvider::{Github, Google};
+    use usermgmt_core::service::LinkOAuth;
+
+    let fx = Fixture::new(store).await;
+    let user = fx.create("Linked", "linked@x.test").await;
+    let other = fx.create("Other", "other@x.test").await;
+    let link = |provider, id: &str| LinkOAuth {
+        provider,
+        provider_user_id: id.into(),
+    };
+    let linked = fx
+        .service
+        .link_oauth(&fx.admin, user.id, link(Google, "g-123"))
+        .await
+        .unwrap();
+    assert_eq!(linked.oauth_providers, [Google]);
+    assert_eq!(linked.version, user.version + 1);
+    assert!(
+        matches!(fx.service.link_oauth(&fx.admin, other.id, link(Google, "g-123")).await,
+        Err(Error::Conflict { fields }) if fields == ["provider_user_id"])
+    );
+    assert!(
+        matches!(fx.service.link_oauth(&fx.admin, user.id, link(Google, "g-456")).await,
+        Err(Error::Conflict { fields }) if fields == ["provider"])
+    );
+    assert_eq!(
+        invalid_fields(
+            &fx.service
+                .link_oauth(&fx.admin, user.id, link(Github, " "))
+                .await
+                .unwrap_err()
+        ),
+        ["provider_user_id"]
+    );
+
+    let filtered = |filters: UserFilters| {
+        let (service, admin) = (fx.service.clone(), fx.admin.clone());
+        async move {
+            let page = service
+                .list_users(
+                    &admin,
+                    ListQuery {
+                        filters,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            page.items.into_iter().map(|u| u.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        filtered(UserFilters {
+            has_oauth: Some(true),
+            ..Default::default()
+        })
+        .await,
+        [user.id]
+    );
+    assert_eq!(
+        filtered(UserFilters {
+            oauth_provider: vec![Google],
+            ..Default::default()
+        })
+        .await,
+        [user.id]
+    );
+    assert!(
+        filtered(UserFilters {
+            oauth_provider: vec![Github],
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+
+    let err = fx
+        .service
+        .unlink_oauth(&fx.admin, user.id, Google)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        invalid_fields(&err),
+        ["provider"],
+        "no password and no other provider"
+    );
+    fx.service
+        .link_oauth(&fx.admin, user.id, link(Github, "gh-9"))
+        .await
+        .unwrap();
+    let unlinked = fx
+        .service
+        .unlink_oauth(&fx.admin, user.id, Google)
+        .await
+        .unwrap();
+    assert_eq!(unlinked.oauth_providers, [Github]);
+    assert!(matches!(
+        fx.service.unlink_oauth(&fx.admin, user.id, Google).await,
+        Err(Error::NotFound("oauth link"))
+    ));
+    let with_password = UpdateUser {
+        password: Some(Some(usermgmt_core::password::Password::new("a password!"))),
+        ..Default::default()
+    };
+    fx.service
+        .update_user(&fx.admin, user.id, with_password)
+        .await
+        .unwrap();
+    let last = fx
+        .service
+        .unlink_oauth(&fx.admin, user.id, Github)
+        .await
+        .unwrap();
+    assert!(
+        last.oauth_providers.is_empty(),
+        "a password remains as a way in"
+    );
+    // The same provider account is free again, and in another tenant anyway.
+    fx.service
+        .link_oauth(&fx.admin, other.id, link(Github, "gh-9"))
+        .await
+        .unwrap();
+    let (events, _) = fx
+        .store
+        .storage
+        .list_audit(&fx.tenant, user.id, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(events[0].action, AuditAction::OAuthUnlinked);
+    assert_eq!(
+        events[0].changes["oauth_provider"].old,
+        serde_json::json!("github")
+    );
+}
