@@ -125,6 +125,9 @@ pub trait UserStore: Send + Sync {
     /// (the service passes normalised values).
     async fn find_user(&self, tenant: &TenantId, identifier: &Identifier) -> Result<Option<User>>;
 
+    /// The users of the tenant with these ids (any order; unknown ids are simply absent).
+    async fn users_by_ids(&self, tenant: &TenantId, ids: &[Uuid]) -> Result<Vec<User>>;
+
     /// One page of users and, when the plan asks, the total. `now` anchors relative filters.
     async fn list_users(
         &self,

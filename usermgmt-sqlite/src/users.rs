@@ -327,6 +327,17 @@ impl UserStore for SqliteStorage {
             .await
     }
 
+    async fn users_by_ids(&self, tenant: &TenantId, ids: &[Uuid]) -> Result<Vec<User>> {
+        let mut sql = Sql::default();
+        sql.push("SELECT ")
+            .push(USER_COLUMNS)
+            .push(" FROM users u WHERE u.tenant_id = ")
+            .bind(tenant.as_str().to_owned());
+        sql.push(" AND u.id IN ")
+            .bind_list(ids.iter().map(|id| uuid_value(*id)));
+        self.pool.run(move |conn| read_users(conn, &sql)).await
+    }
+
     async fn find_user(&self, tenant: &TenantId, identifier: &Identifier) -> Result<Option<User>> {
         let sql = identifier_query(tenant.as_str(), identifier);
         self.pool

@@ -112,7 +112,9 @@ macro_rules! conformance_suite {
             notes_are_kept_and_audited,
             unique_ids_set_or_generated,
             parallel_unique_id_generation_never_repeats,
-            oauth_link_and_unlink
+            oauth_link_and_unlink,
+            system_get_or_create_is_idempotent,
+            system_lookups_and_grants
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

@@ -8,6 +8,7 @@ mod notes;
 mod oauth;
 mod rbac;
 mod sessions;
+mod system;
 mod unique_id;
 mod users;
 
@@ -26,6 +27,9 @@ pub use login::{ClientInfo, LoginOutcome, LoginRequest};
 pub use notes::MAX_NOTE_LEN;
 pub use oauth::LinkOAuth;
 pub use sessions::ImpersonateRequest;
+pub use system::{
+    GetOrCreateOutcome, GetOrCreateUser, MAX_BY_IDS, MAX_SYSTEM_SEARCH, SetFlags, UsersByIds,
+};
 pub use unique_id::{SetUniqueId, UniqueIdPattern};
 pub use users::BulkDeleteRequest;
 

@@ -38,6 +38,17 @@ impl UserService {
         let actor = self
             .authorize_write(principal, Permission::UserCreate)
             .await?;
+        self.create_as(principal, &actor, input).await
+    }
+
+    /// Validates and stores a new user on behalf of `actor` (whose permissions bound what
+    /// may be granted).
+    pub(crate) async fn create_as(
+        &self,
+        principal: &Principal,
+        actor: &Actor,
+        input: CreateUser,
+    ) -> Result<User> {
         let now = self.clock.now();
         let mut draft = input.draft();
         let mut errors = match draft.validate(&self.config.validation, now.date_naive()) {
@@ -52,7 +63,7 @@ impl UserService {
                 .password
                 .check(password, "password", &mut errors);
         }
-        let granted = self.check_grants(&actor, &draft, None, &mut errors).await?;
+        let granted = self.check_grants(actor, &draft, None, &mut errors).await?;
         errors.into_result()?;
         actor.require_all(&granted)?;
 
@@ -133,10 +144,22 @@ impl UserService {
             actor.require_all([&Permission::UserDelete])?;
         }
         self.ensure_outranks(&actor, user_id).await?;
+        self.update_as(principal, &actor, user_id, patch).await
+    }
+
+    /// Applies a patch on behalf of `actor`, retrying (when no version was given) if another
+    /// writer changed the user in between.
+    pub(crate) async fn update_as(
+        &self,
+        principal: &Principal,
+        actor: &Actor,
+        user_id: Uuid,
+        patch: UpdateUser,
+    ) -> Result<User> {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let current = self.load_user(&actor, user_id).await?;
+            let current = self.load_user(actor, user_id).await?;
             if let Some(expected) = patch.expected_version
                 && expected != current.version
             {
@@ -145,7 +168,7 @@ impl UserService {
                     current: current.version,
                 });
             }
-            let result = self.apply_update(principal, &actor, &current, &patch).await;
+            let result = self.apply_update(principal, actor, &current, &patch).await;
             match result {
                 Err(Error::VersionConflict { .. })
                     if patch.expected_version.is_none()

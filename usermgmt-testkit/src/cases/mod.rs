@@ -5,6 +5,7 @@ mod listing;
 mod rbac;
 mod records;
 mod sessions;
+mod system;
 mod users;
 mod writes;
 
@@ -13,6 +14,7 @@ pub use listing::*;
 pub use rbac::*;
 pub use records::*;
 pub use sessions::*;
+pub use system::*;
 pub use users::*;
 pub use writes::*;
 
