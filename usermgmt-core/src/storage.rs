@@ -3,15 +3,17 @@
 //! Backends translate to SQL only: inputs are already validated and normalised by the service,
 //! and every method that writes does all its work (including audit events) in one transaction.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::error::Result;
 use crate::filter::{ListPlan, UserFilters};
 use crate::model::{
-    AuditEvent, Note, OAuthLink, OAuthProvider, PermissionSet, Role, Session, Status, TenantId,
-    User,
+    AuditEvent, Note, OAuthLink, OAuthProvider, PeriodCounts, PermissionSet, Role, Session, Status,
+    StatusGroup, TenantId, User, ValueCount, ValueField,
 };
 use crate::password::PasswordHash;
 
@@ -228,6 +230,43 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<u64>;
 }
 
+/// Counts for statistics and value look-ups. Deleted users are left out unless said.
+#[async_trait]
+pub trait InsightStore: Send + Sync {
+    /// Per-status groups of counts, in one pass (deleted included); `now` anchors the
+    /// 7- and 30-day registration windows.
+    async fn status_groups(
+        &self,
+        tenant: &TenantId,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeMap<Status, StatusGroup>>;
+    /// Period counts for each `[from, to)` window, in one pass (deleted users included).
+    async fn period_counts(
+        &self,
+        tenant: &TenantId,
+        windows: &[(DateTime<Utc>, DateTime<Utc>)],
+    ) -> Result<Vec<PeriodCounts>>;
+    /// Registrations per UTC day in `[from, to)` (days without any are absent), and how many
+    /// registered before `from`. Deleted users included.
+    async fn daily_registrations(
+        &self,
+        tenant: &TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(Vec<(NaiveDate, u64)>, u64)>;
+    /// Distinct values of a field with user counts, most common first, optionally only those
+    /// containing `contains` (ASCII case-insensitive), with the number of distinct values.
+    /// Roles are listed even when nobody holds them.
+    async fn distinct_values(
+        &self,
+        tenant: &TenantId,
+        field: ValueField,
+        contains: Option<&str>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<ValueCount>, u64)>;
+}
+
 /// OAuth provider links.
 #[async_trait]
 pub trait OAuthStore: Send + Sync {
@@ -315,11 +354,25 @@ pub trait AuditStore: Send + Sync {
 
 /// Everything a backend provides.
 pub trait Storage:
-    UserStore + RoleStore + AuditStore + SessionStore + NoteStore + SequenceStore + OAuthStore
+    UserStore
+    + RoleStore
+    + AuditStore
+    + SessionStore
+    + NoteStore
+    + SequenceStore
+    + OAuthStore
+    + InsightStore
 {
 }
 
 impl<T> Storage for T where
-    T: UserStore + RoleStore + AuditStore + SessionStore + NoteStore + SequenceStore + OAuthStore
+    T: UserStore
+        + RoleStore
+        + AuditStore
+        + SessionStore
+        + NoteStore
+        + SequenceStore
+        + OAuthStore
+        + InsightStore
 {
 }

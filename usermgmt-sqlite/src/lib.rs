@@ -24,6 +24,7 @@
 mod audit;
 mod codec;
 mod error;
+mod insights;
 mod migrations;
 mod notes;
 mod oauth;

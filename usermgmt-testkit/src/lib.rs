@@ -114,7 +114,11 @@ macro_rules! conformance_suite {
             parallel_unique_id_generation_never_repeats,
             oauth_link_and_unlink,
             system_get_or_create_is_idempotent,
-            system_lookups_and_grants
+            system_lookups_and_grants,
+            stats_counts,
+            overview_compares_periods,
+            growth_series_are_zero_filled,
+            filter_and_field_values
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

@@ -7,6 +7,7 @@ mod permission;
 mod profile;
 mod role;
 mod session;
+mod stats;
 mod string_enum;
 mod tenant;
 mod user;
@@ -20,6 +21,10 @@ pub use profile::{COMPLETENESS_WEIGHTS, PROFILE_COMPLETE_THRESHOLD, Profile, con
 pub use role::{Role, normalize_role_name};
 pub use session::{
     GeoLocation, GeoResolver, ImpersonationMode, NoGeoResolver, Session, SessionToken,
+};
+pub use stats::{
+    Change, GrowthInterval, GrowthPoint, Overview, OverviewPeriod, PeriodCounts, StatusGroup,
+    TypeCounts, UserStats, ValueCount, ValueField, VerificationCounts,
 };
 pub use string_enum::UnknownValue;
 pub use tenant::TenantId;

@@ -3,6 +3,7 @@
 mod access;
 mod audit;
 mod inputs;
+mod insights;
 mod login;
 mod notes;
 mod oauth;
@@ -23,6 +24,7 @@ use crate::validate::ValidationRules;
 
 pub use access::Actor;
 pub use inputs::{CreateRole, CreateUser, UpdateRole, UpdateUser};
+pub use insights::{FILTER_VALUES_LIMIT, FilterValues, MAX_GROWTH_POINTS, growth_series};
 pub use login::{ClientInfo, LoginOutcome, LoginRequest};
 pub use notes::MAX_NOTE_LEN;
 pub use oauth::LinkOAuth;

@@ -1,6 +1,7 @@
 //! The conformance cases. Each takes a fresh store and panics on a broken expectation.
 
 mod access;
+mod insights;
 mod listing;
 mod rbac;
 mod records;
@@ -10,6 +11,7 @@ mod users;
 mod writes;
 
 pub use access::*;
+pub use insights::*;
 pub use listing::*;
 pub use rbac::*;
 pub use records::*;

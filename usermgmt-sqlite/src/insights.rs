@@ -1,0 +1,233 @@
+//! `InsightStore` on SQLite: statistics in one pass, daily registrations from the
+//! `(tenant_id, created_at)` index, distinct values by group.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rusqlite::params_from_iter;
+use rusqlite::types::Value;
+use usermgmt_core::Result;
+use usermgmt_core::model::{PeriodCounts, Status, StatusGroup, TenantId, ValueCount, ValueField};
+use usermgmt_core::storage::InsightStore;
+
+use crate::SqliteStorage;
+use crate::codec::{micros, parse};
+use crate::error::{corrupt, map_err};
+
+/// Microseconds in a day.
+const DAY_MICROS: i64 = 86_400_000_000;
+
+fn count(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// The grouping query of a value field: `value, users` rows for non-deleted users, with `?1`
+/// the tenant and `?2` the optional "contains" text.
+fn values_query(field: ValueField) -> String {
+    let contains = |column: &str| format!("(?2 IS NULL OR instr(lower({column}), lower(?2)) > 0)");
+    match field {
+        ValueField::Expertise => format!(
+            "SELECT e.value, count(*) FROM user_expertise e JOIN users u ON u.seq = e.user_seq \
+             WHERE u.tenant_id = ?1 AND u.status <> 'deleted' AND {} GROUP BY e.value",
+            contains("e.value")
+        ),
+        ValueField::Roles => format!(
+            "SELECT r.name, count(u.seq) FROM roles r LEFT JOIN user_roles ur ON ur.role_id = r.id \
+             LEFT JOIN users u ON u.seq = ur.user_seq AND u.status <> 'deleted' \
+             WHERE r.tenant_id = ?1 AND {} GROUP BY r.name",
+            contains("r.name")
+        ),
+        column => {
+            let column = match column {
+                ValueField::Country => "country",
+                ValueField::City => "city",
+                ValueField::State => "state",
+                ValueField::Timezone => "timezone",
+                ValueField::Locale => "locale",
+                _ => "designation",
+            };
+            format!(
+                "SELECT {column}, count(*) FROM users WHERE tenant_id = ?1 AND status <> 'deleted' \
+                 AND {column} IS NOT NULL AND {} GROUP BY {column}",
+                contains(column)
+            )
+        }
+    }
+}
+
+#[async_trait]
+impl InsightStore for SqliteStorage {
+    async fn status_groups(
+        &self,
+        tenant: &TenantId,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeMap<Status, StatusGroup>> {
+        let tenant = tenant.as_str().to_owned();
+        let (week, month) = (
+            micros(now - Duration::days(7)),
+            micros(now - Duration::days(30)),
+        );
+        self.pool
+            .run(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT status, count(*), sum(is_admin), sum(is_instructor), sum(is_learner), \
+                         sum(email_verified), sum(phone_verified), sum(email_verified = 0 AND phone_verified = 0), \
+                         sum(created_at >= ?2), sum(created_at >= ?3) FROM users WHERE tenant_id = ?1 GROUP BY status",
+                    )
+                    .map_err(map_err("preparing statistics"))?;
+                let rows = stmt
+                    .query_map(rusqlite::params![tenant, week, month], |r| {
+                        let numbers: [i64; 9] = [
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                            r.get(8)?,
+                            r.get(9)?,
+                        ];
+                        Ok((r.get::<_, String>(0)?, numbers))
+                    })
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .map_err(map_err("computing statistics"))?;
+                let mut groups = BTreeMap::new();
+                for (status, n) in rows {
+                    groups.insert(
+                        parse::<Status>("decoding a status", &status)?,
+                        StatusGroup {
+                            users: count(n[0]),
+                            admins: count(n[1]),
+                            instructors: count(n[2]),
+                            learners: count(n[3]),
+                            email_verified: count(n[4]),
+                            phone_verified: count(n[5]),
+                            unverified: count(n[6]),
+                            registered_last_7_days: count(n[7]),
+                            registered_last_30_days: count(n[8]),
+                        },
+                    );
+                }
+                Ok(groups)
+            })
+            .await
+    }
+
+    async fn period_counts(
+        &self,
+        tenant: &TenantId,
+        windows: &[(DateTime<Utc>, DateTime<Utc>)],
+    ) -> Result<Vec<PeriodCounts>> {
+        let mut sql = String::from("SELECT ");
+        let mut params: Vec<Value> = vec![Value::Text(tenant.as_str().to_owned())];
+        for (i, (from, to)) in windows.iter().enumerate() {
+            let (a, b) = (params.len() + 1, params.len() + 2);
+            params.push(Value::Integer(micros(*from)));
+            params.push(Value::Integer(micros(*to)));
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "coalesce(sum(created_at >= ?{a} AND created_at < ?{b}), 0), \
+                 coalesce(sum(last_login_at >= ?{a} AND last_login_at < ?{b}), 0), \
+                 coalesce(sum(deleted_at >= ?{a} AND deleted_at < ?{b}), 0)"
+            ));
+        }
+        sql.push_str(" FROM users WHERE tenant_id = ?1");
+        let windows = windows.len();
+        self.pool
+            .run(move |conn| {
+                conn.prepare_cached(&sql)
+                    .and_then(|mut s| {
+                        s.query_row(params_from_iter(params.iter()), |r| {
+                            (0..windows)
+                                .map(|w| {
+                                    Ok(PeriodCounts {
+                                        new_users: count(r.get(w * 3)?),
+                                        active_users: count(r.get(w * 3 + 1)?),
+                                        deleted_users: count(r.get(w * 3 + 2)?),
+                                    })
+                                })
+                                .collect::<rusqlite::Result<Vec<_>>>()
+                        })
+                    })
+                    .map_err(map_err("computing period counts"))
+            })
+            .await
+    }
+
+    async fn daily_registrations(
+        &self,
+        tenant: &TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(Vec<(NaiveDate, u64)>, u64)> {
+        let tenant = tenant.as_str().to_owned();
+        let (from, to) = (micros(from), micros(to));
+        self.pool
+            .run(move |conn| {
+                let before: i64 = conn
+                    .prepare_cached("SELECT count(*) FROM users WHERE tenant_id = ?1 AND created_at < ?2")
+                    .and_then(|mut s| s.query_row(rusqlite::params![tenant, from], |r| r.get(0)))
+                    .map_err(map_err("counting earlier registrations"))?;
+                let days = conn
+                    .prepare_cached(
+                        "SELECT created_at / ?4, count(*) FROM users WHERE tenant_id = ?1 AND created_at >= ?2 \
+                         AND created_at < ?3 GROUP BY created_at / ?4",
+                    )
+                    .and_then(|mut s| {
+                        s.query_map(rusqlite::params![tenant, from, to, DAY_MICROS], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .map_err(map_err("counting registrations per day"))?;
+                let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).ok_or_else(|| corrupt("dates", "epoch"))?;
+                let daily = days
+                    .into_iter()
+                    .map(|(day, n)| (epoch + Duration::days(day), count(n)))
+                    .collect();
+                Ok((daily, count(before)))
+            })
+            .await
+    }
+
+    async fn distinct_values(
+        &self,
+        tenant: &TenantId,
+        field: ValueField,
+        contains: Option<&str>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<ValueCount>, u64)> {
+        let tenant = tenant.as_str().to_owned();
+        let contains = contains.map(str::to_owned);
+        let grouped = values_query(field);
+        self.pool
+            .run(move |conn| {
+                let total: i64 = conn
+                    .prepare_cached(&format!("SELECT count(*) FROM ({grouped})"))
+                    .and_then(|mut s| {
+                        s.query_row(rusqlite::params![tenant, contains], |r| r.get(0))
+                    })
+                    .map_err(map_err("counting distinct values"))?;
+                let page = format!("{grouped} ORDER BY 2 DESC, 1 LIMIT ?3 OFFSET ?4");
+                let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+                let values = conn
+                    .prepare_cached(&page)
+                    .and_then(|mut s| {
+                        s.query_map(rusqlite::params![tenant, contains, limit, offset], |r| {
+                            Ok(ValueCount {
+                                value: r.get(0)?,
+                                count: count(r.get(1)?),
+                            })
+                        })?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .map_err(map_err("listing distinct values"))?;
+                Ok((values, count(total)))
+            })
+            .await
+    }
+}
