@@ -141,6 +141,18 @@ pub trait UserStore: Send + Sync {
     /// Replaces a user's state if its version still matches (see [`UserReplace`]).
     async fn replace_user(&self, tenant: &TenantId, change: UserReplace) -> Result<User>;
 
+    /// Streams every user matching the (normalised) filters, in the list's default order
+    /// (`created_at` desc, `id` desc), as batches of at most `batch` users into `sink`, from
+    /// one consistent snapshot, with constant memory. Stops early when the receiver is gone.
+    async fn export_users(
+        &self,
+        tenant: &TenantId,
+        filters: &UserFilters,
+        now: DateTime<Utc>,
+        batch: u32,
+        sink: tokio::sync::mpsc::Sender<Result<Vec<User>>>,
+    ) -> Result<()>;
+
     /// Soft-deletes many users in one transaction.
     async fn bulk_soft_delete(
         &self,

@@ -57,4 +57,22 @@ impl ConnectionPool {
                 .map_err(|e| Error::Storage(StorageError::new("running a SQLite task", e)))?
         }
     }
+
+    /// Runs long `work` (e.g. a streaming export) on the blocking thread pool, where it may
+    /// block on a channel.
+    pub(crate) async fn run_blocking<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| Error::Storage(StorageError::new("taking a SQLite connection", e)))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| Error::Storage(StorageError::new("running a SQLite task", e)))?
+    }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{
     Connection, OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter,
 };
-use usermgmt_core::filter::ListPlan;
+use usermgmt_core::filter::{ListPlan, SortBy, SortOrder, UserFilters, Window};
 use usermgmt_core::model::{
     AuditEvent, Permission, PermissionSet, Session, TenantId, User, name_sort_key,
 };
@@ -336,6 +336,63 @@ impl UserStore for SqliteStorage {
         sql.push(" AND u.id IN ")
             .bind_list(ids.iter().map(|id| uuid_value(*id)));
         self.pool.run(move |conn| read_users(conn, &sql)).await
+    }
+
+    async fn export_users(
+        &self,
+        tenant: &TenantId,
+        filters: &UserFilters,
+        now: DateTime<Utc>,
+        batch: u32,
+        sink: tokio::sync::mpsc::Sender<Result<Vec<User>>>,
+    ) -> Result<()> {
+        let tenant = tenant.as_str().to_owned();
+        let plan = ListPlan {
+            filters: filters.clone(),
+            sort_by: SortBy::CreatedAt,
+            sort_order: SortOrder::Desc,
+            window: Window::Offset(0),
+            limit: u32::MAX,
+            include_total: false,
+        };
+        let threshold = self.options.search_scan_threshold;
+        let batch = batch.max(1) as usize;
+        self.pool
+            .run_blocking(move |conn| {
+                // One read transaction: the whole export sees one snapshot.
+                let tx = conn.transaction().map_err(map_err("starting an export"))?;
+                let mode = match &plan.filters.search {
+                    Some(term) => search_mode(&tx, term, threshold)
+                        .map_err(map_err("probing the search index"))?,
+                    None => crate::query::SearchMode::Scan,
+                };
+                let sql = page_query(USER_COLUMNS, &tenant, &plan, now, &mode);
+                let mut stmt = tx
+                    .prepare(&sql.text)
+                    .map_err(map_err("preparing an export"))?;
+                let mut rows = stmt
+                    .query(params_from_iter(sql.params.iter()))
+                    .map_err(map_err("exporting users"))?;
+                let mut pending: Vec<(i64, User)> = Vec::with_capacity(batch);
+                loop {
+                    let row = rows.next().map_err(map_err("exporting users"))?;
+                    if let Some(row) = row {
+                        pending.push(user_from_row(row).map_err(map_err("reading a user row"))??);
+                    }
+                    let done = row.is_none();
+                    if pending.len() == batch || (done && !pending.is_empty()) {
+                        attach_related(&tx, &mut pending)?;
+                        let users = pending.drain(..).map(|(_, user)| user).collect();
+                        if sink.blocking_send(Ok(users)).is_err() {
+                            return Ok(()); // the reader is gone
+                        }
+                    }
+                    if done {
+                        return Ok(());
+                    }
+                }
+            })
+            .await
     }
 
     async fn find_user(&self, tenant: &TenantId, identifier: &Identifier) -> Result<Option<User>> {

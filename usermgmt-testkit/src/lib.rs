@@ -118,7 +118,8 @@ macro_rules! conformance_suite {
             stats_counts,
             overview_compares_periods,
             growth_series_are_zero_filled,
-            filter_and_field_values
+            filter_and_field_values,
+            export_matches_the_list
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

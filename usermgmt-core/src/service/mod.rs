@@ -2,6 +2,7 @@
 
 mod access;
 mod audit;
+mod export;
 mod inputs;
 mod insights;
 mod login;
@@ -23,6 +24,7 @@ use crate::storage::Storage;
 use crate::validate::ValidationRules;
 
 pub use access::Actor;
+pub use export::{CSV_COLUMNS, EXPORT_BATCH, ExportFormat, ExportStream, neutralise};
 pub use inputs::{CreateRole, CreateUser, UpdateRole, UpdateUser};
 pub use insights::{FILTER_VALUES_LIMIT, FilterValues, MAX_GROWTH_POINTS, growth_series};
 pub use login::{ClientInfo, LoginOutcome, LoginRequest};

@@ -7,7 +7,8 @@ use usermgmt_core::filter::{ListQuery, UserFilters};
 use usermgmt_core::model::{ImpersonationMode, Permission, Status};
 use usermgmt_core::password::Password;
 use usermgmt_core::service::{
-    BulkDeleteRequest, CreateRole, ImpersonateRequest, SetUniqueId, UpdateRole, UpdateUser,
+    BulkDeleteRequest, CreateRole, ExportFormat, ImpersonateRequest, LinkOAuth, SetUniqueId,
+    UpdateRole, UpdateUser,
 };
 use usermgmt_core::{Error, Principal, UserService};
 use uuid::Uuid;
@@ -132,6 +133,34 @@ fn operations(target: Uuid, role_id: Uuid) -> Vec<(Permission, Kind, &'static st
         }),
         op!(UserView, Read, "audit_log", |s, p| s
             .audit_log(&p, t, 1, 20)
+            .await),
+        op!(UserExport, Read, "export", |s, p| s
+            .export(&p, UserFilters::default(), ExportFormat::Csv)
+            .await),
+        op!(UserList, Read, "stats", |s, p| s.stats(&p).await),
+        op!(UserList, Read, "overview", |s, p| s
+            .overview(&p, usermgmt_core::model::OverviewPeriod::Week)
+            .await),
+        op!(UserList, Read, "growth", |s, p| {
+            let today = chrono::Utc::now().date_naive();
+            s.growth(&p, usermgmt_core::model::GrowthInterval::Day, today, today)
+                .await
+        }),
+        op!(UserList, Read, "filter_values", |s, p| s
+            .filter_values(&p)
+            .await),
+        op!(UserList, Read, "field_values", |s, p| s
+            .field_values(&p, "city", None, 1, 10)
+            .await),
+        op!(UserUpdate, Write, "link_oauth", |s, p| {
+            let link = LinkOAuth {
+                provider: usermgmt_core::model::OAuthProvider::Github,
+                provider_user_id: "gh".into(),
+            };
+            s.link_oauth(&p, t, link).await
+        }),
+        op!(UserUpdate, Write, "unlink_oauth", |s, p| s
+            .unlink_oauth(&p, t, usermgmt_core::model::OAuthProvider::Apple)
             .await),
         op!(UserUpdate, Write, "create_note", |s, p| s
             .create_note(&p, t, "note")

@@ -1,6 +1,7 @@
 //! The conformance cases. Each takes a fresh store and panics on a broken expectation.
 
 mod access;
+mod export;
 mod insights;
 mod listing;
 mod rbac;
@@ -11,6 +12,7 @@ mod users;
 mod writes;
 
 pub use access::*;
+pub use export::*;
 pub use insights::*;
 pub use listing::*;
 pub use rbac::*;
