@@ -24,6 +24,8 @@ pub struct NewUser {
     pub user: User,
     /// The password hash, if a password was given.
     pub password_hash: Option<PasswordHash>,
+    /// Provider accounts to link (their providers should be in `user.oauth_providers`).
+    pub oauth_links: Vec<OAuthLink>,
 }
 
 /// What to do with the stored password hash on update.
@@ -119,6 +121,10 @@ pub trait UserStore: Send + Sync {
     /// Inserts a user with its roles, permissions and audit event. Unique values taken in the
     /// tenant → [`crate::Error::Conflict`] naming every conflicting field.
     async fn insert_user(&self, user: NewUser, audit: AuditEvent) -> Result<User>;
+
+    /// Inserts many users (with their audit events) in one transaction: all or none. For
+    /// imports and generated data sets.
+    async fn insert_users(&self, users: Vec<(NewUser, AuditEvent)>) -> Result<u64>;
 
     /// One user of the tenant, deleted or not.
     async fn get_user(&self, tenant: &TenantId, id: Uuid) -> Result<Option<User>>;

@@ -279,6 +279,23 @@ fn write_related(tx: &Transaction<'_>, seq: i64, user: &User) -> Result<()> {
     Ok(())
 }
 
+/// Inserts one user with everything that belongs to it, inside the caller's transaction.
+fn insert_one(tx: &Transaction<'_>, new: &NewUser, audit: &AuditEvent) -> Result<()> {
+    let taken = taken_fields(tx, &new.user, None)?;
+    if !taken.is_empty() {
+        return Err(Error::Conflict { fields: taken });
+    }
+    let seq = write_user_row(tx, None, &new.user, 1)?;
+    write_related(tx, seq, &new.user)?;
+    if let Some(hash) = &new.password_hash {
+        set_password(tx, seq, Some(hash.as_phc()))?;
+    }
+    for link in &new.oauth_links {
+        crate::oauth::insert_link(tx, new.user.tenant_id.as_str(), seq, link)?;
+    }
+    insert_event(tx, audit)
+}
+
 fn set_password(tx: &Transaction<'_>, seq: i64, hash: Option<&str>) -> Result<()> {
     tx.execute(
         "UPDATE users SET password_hash = ?1 WHERE seq = ?2",
@@ -303,19 +320,23 @@ impl UserStore for SqliteStorage {
         self.pool
             .run(move |conn| {
                 let tx = immediate(conn)?;
-                let taken = taken_fields(&tx, &new.user, None)?;
-                if !taken.is_empty() {
-                    return Err(Error::Conflict { fields: taken });
-                }
-                let seq = write_user_row(&tx, None, &new.user, 1)?;
-                write_related(&tx, seq, &new.user)?;
-                if let Some(hash) = &new.password_hash {
-                    set_password(&tx, seq, Some(hash.as_phc()))?;
-                }
-                insert_event(&tx, &audit)?;
+                insert_one(&tx, &new, &audit)?;
                 let stored = user_by_id(&tx, new.user.tenant_id.as_str(), new.user.id)?;
                 commit(tx)?;
                 stored.ok_or(Error::NotFound("user"))
+            })
+            .await
+    }
+
+    async fn insert_users(&self, users: Vec<(NewUser, AuditEvent)>) -> Result<u64> {
+        self.pool
+            .run(move |conn| {
+                let tx = immediate(conn)?;
+                for (new, audit) in &users {
+                    insert_one(&tx, new, audit)?;
+                }
+                commit(tx)?;
+                Ok(users.len() as u64)
             })
             .await
     }

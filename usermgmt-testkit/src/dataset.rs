@@ -229,9 +229,19 @@ pub fn users(seed: u64, tenant: &TenantId, count: usize, now: DateTime<Utc>) -> 
             let password_hash = user
                 .has_password
                 .then(|| PasswordHash::from_phc("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA"));
+            let oauth_links = user
+                .oauth_providers
+                .iter()
+                .map(|&provider| OAuthLink {
+                    provider,
+                    provider_user_id: format!("{provider}-{}", user.id),
+                    linked_at: now,
+                })
+                .collect();
             NewUser {
                 user,
                 password_hash,
+                oauth_links,
             }
         })
         .collect()
@@ -257,28 +267,49 @@ pub async fn load(
     }
     let mut stored = Vec::with_capacity(count);
     for new in users(seed, tenant, count, now) {
-        let id = new.user.id;
-        let providers = new.user.oauth_providers.clone();
-        let event = seed_event(tenant, id, AuditTargetKind::User, now);
-        let mut user = storage.insert_user(new, event).await.unwrap();
-        for provider in providers {
-            let link = OAuthLink {
-                provider,
-                provider_user_id: format!("{provider}-{id}"),
-                linked_at: now,
-            };
-            let event = seed_event(tenant, id, AuditTargetKind::User, now);
-            user = storage
-                .link_oauth(tenant, id, user.version, &link, event)
-                .await
-                .unwrap();
-        }
-        stored.push(user);
+        let event = seed_event(tenant, new.user.id, AuditTargetKind::User, now);
+        stored.push(storage.insert_user(new, event).await.unwrap());
     }
     stored
 }
 
-fn seed_event(
+/// Like [`load`] but inserts in transactions of `chunk` users and returns nothing: for
+/// benchmark data sets of millions of users.
+pub async fn load_bulk(
+    storage: &dyn Storage,
+    seed: u64,
+    tenant: &TenantId,
+    count: usize,
+    now: DateTime<Utc>,
+    chunk: usize,
+) {
+    for role in roles(tenant, now) {
+        storage
+            .insert_role(
+                &role,
+                seed_event(tenant, role.id, AuditTargetKind::Role, now),
+            )
+            .await
+            .unwrap();
+    }
+    let mut batch = Vec::with_capacity(chunk);
+    for new in users(seed, tenant, count, now) {
+        let event = seed_event(tenant, new.user.id, AuditTargetKind::User, now);
+        batch.push((new, event));
+        if batch.len() == chunk {
+            storage
+                .insert_users(std::mem::take(&mut batch))
+                .await
+                .unwrap();
+        }
+    }
+    if !batch.is_empty() {
+        storage.insert_users(batch).await.unwrap();
+    }
+}
+
+/// A system audit event recording the creation of generated data.
+pub fn seed_event(
     tenant: &TenantId,
     target_id: Uuid,
     target_kind: AuditTargetKind,

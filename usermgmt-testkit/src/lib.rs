@@ -119,7 +119,8 @@ macro_rules! conformance_suite {
             overview_compares_periods,
             growth_series_are_zero_filled,
             filter_and_field_values,
-            export_matches_the_list
+            export_matches_the_list,
+            batch_insert_is_all_or_nothing
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

@@ -509,6 +509,7 @@ impl UserService {
                 NewUser {
                     user,
                     password_hash,
+                    oauth_links: Vec::new(),
                 },
                 audit,
             )

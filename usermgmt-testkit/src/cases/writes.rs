@@ -542,3 +542,32 @@ pub async fn concurrent_creates_with_same_email_one_wins(store: TestStore) {
     assert_eq!(created, 1);
     assert_eq!(fx.count_users().await, 2);
 }
+
+/// A batch insert stores every user or, when one of them conflicts, none.
+pub async fn batch_insert_is_all_or_nothing(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let now = fx.clock_now();
+    let mut batch: Vec<_> = crate::dataset::users(5, &fx.tenant, 6, now)
+        .into_iter()
+        .map(|mut new| {
+            new.user.roles.clear();
+            let event = crate::dataset::seed_event(
+                &fx.tenant,
+                new.user.id,
+                usermgmt_core::model::AuditTargetKind::User,
+                now,
+            );
+            (new, event)
+        })
+        .collect();
+    batch[4].0.user.email = Some("admin@t1.test".into());
+    batch[4].0.user.phone = None;
+    let before = fx.count_users().await;
+    assert!(
+        matches!(fx.store.storage.insert_users(batch.clone()).await, Err(Error::Conflict { fields }) if fields == ["email"])
+    );
+    assert_eq!(fx.count_users().await, before, "nothing stored");
+    batch.remove(4);
+    assert_eq!(fx.store.storage.insert_users(batch).await.unwrap(), 5);
+    assert_eq!(fx.count_users().await, before + 5);
+}
