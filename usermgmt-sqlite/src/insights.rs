@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use rusqlite::params_from_iter;
-use rusqlite::types::Value;
 use usermgmt_core::Result;
 use usermgmt_core::model::{PeriodCounts, Status, StatusGroup, TenantId, ValueCount, ValueField};
 use usermgmt_core::storage::InsightStore;
@@ -14,6 +12,13 @@ use usermgmt_core::storage::InsightStore;
 use crate::SqliteStorage;
 use crate::codec::{micros, parse};
 use crate::error::{corrupt, map_err};
+
+/// Per-status counts in one pass; every column is in the `users_stats` index, so the pass
+/// reads only that index.
+const STATUS_GROUPS: &str = "SELECT status, count(*), sum(is_admin), sum(is_instructor), sum(is_learner), \
+    sum(email_verified), sum(phone_verified), sum(email_verified = 0 AND phone_verified = 0), \
+    sum(created_at >= ?2), sum(created_at >= ?3) FROM users INDEXED BY users_stats \
+    WHERE tenant_id = ?1 GROUP BY status";
 
 /// Microseconds in a day.
 const DAY_MICROS: i64 = 86_400_000_000;
@@ -71,11 +76,7 @@ impl InsightStore for SqliteStorage {
         self.pool
             .run(move |conn| {
                 let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT status, count(*), sum(is_admin), sum(is_instructor), sum(is_learner), \
-                         sum(email_verified), sum(phone_verified), sum(email_verified = 0 AND phone_verified = 0), \
-                         sum(created_at >= ?2), sum(created_at >= ?3) FROM users WHERE tenant_id = ?1 GROUP BY status",
-                    )
+                    .prepare_cached(STATUS_GROUPS)
                     .map_err(map_err("preparing statistics"))?;
                 let rows = stmt
                     .query_map(rusqlite::params![tenant, week, month], |r| {
@@ -121,40 +122,31 @@ impl InsightStore for SqliteStorage {
         tenant: &TenantId,
         windows: &[(DateTime<Utc>, DateTime<Utc>)],
     ) -> Result<Vec<PeriodCounts>> {
-        let mut sql = String::from("SELECT ");
-        let mut params: Vec<Value> = vec![Value::Text(tenant.as_str().to_owned())];
-        for (i, (from, to)) in windows.iter().enumerate() {
-            let (a, b) = (params.len() + 1, params.len() + 2);
-            params.push(Value::Integer(micros(*from)));
-            params.push(Value::Integer(micros(*to)));
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "coalesce(sum(created_at >= ?{a} AND created_at < ?{b}), 0), \
-                 coalesce(sum(last_login_at >= ?{a} AND last_login_at < ?{b}), 0), \
-                 coalesce(sum(deleted_at >= ?{a} AND deleted_at < ?{b}), 0)"
-            ));
-        }
-        sql.push_str(" FROM users WHERE tenant_id = ?1");
-        let windows = windows.len();
+        let tenant = tenant.as_str().to_owned();
+        let windows: Vec<(i64, i64)> = windows
+            .iter()
+            .map(|(from, to)| (micros(*from), micros(*to)))
+            .collect();
         self.pool
             .run(move |conn| {
-                conn.prepare_cached(&sql)
-                    .and_then(|mut s| {
-                        s.query_row(params_from_iter(params.iter()), |r| {
-                            (0..windows)
-                                .map(|w| {
-                                    Ok(PeriodCounts {
-                                        new_users: count(r.get(w * 3)?),
-                                        active_users: count(r.get(w * 3 + 1)?),
-                                        deleted_users: count(r.get(w * 3 + 2)?),
-                                    })
-                                })
-                                .collect::<rusqlite::Result<Vec<_>>>()
+                // Three index range counts per window (registration, last login, deletion).
+                let ranged = |column: &str, from: i64, to: i64| -> Result<u64> {
+                    let sql = format!("SELECT count(*) FROM users WHERE tenant_id = ?1 AND {column} >= ?2 AND {column} < ?3");
+                    conn.prepare_cached(&sql)
+                        .and_then(|mut s| s.query_row(rusqlite::params![tenant, from, to], |r| r.get::<_, i64>(0)))
+                        .map(count)
+                        .map_err(map_err("computing period counts"))
+                };
+                windows
+                    .iter()
+                    .map(|&(from, to)| {
+                        Ok(PeriodCounts {
+                            new_users: ranged("created_at", from, to)?,
+                            active_users: ranged("last_login_at", from, to)?,
+                            deleted_users: ranged("deleted_at", from, to)?,
                         })
                     })
-                    .map_err(map_err("computing period counts"))
+                    .collect()
             })
             .await
     }
@@ -229,5 +221,38 @@ impl InsightStore for SqliteStorage {
                 Ok((values, count(total)))
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(conn: &rusqlite::Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(rusqlite::params!["t", 0, 0], |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join(" | ")
+    }
+
+    #[test]
+    fn statistics_read_only_indexes() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        crate::migrations::migrate(&mut conn).unwrap();
+        let p = plan(&conn, STATUS_GROUPS);
+        assert!(p.contains("COVERING INDEX users_stats"), "{p}");
+        for column in ["created_at", "last_login_at", "deleted_at"] {
+            let sql = format!(
+                "SELECT count(*) FROM users WHERE tenant_id = ?1 AND {column} >= ?2 AND {column} < ?3"
+            );
+            let p = plan(&conn, &sql);
+            assert!(p.contains("COVERING INDEX"), "{column}: {p}");
+        }
+        let p = plan(
+            &conn,
+            "SELECT created_at / 86400000000, count(*) FROM users WHERE tenant_id = ?1 AND created_at >= ?2 AND created_at < ?3 GROUP BY created_at / 86400000000",
+        );
+        assert!(p.contains("COVERING INDEX"), "daily registrations: {p}");
     }
 }

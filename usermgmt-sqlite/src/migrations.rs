@@ -10,10 +10,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("migrations/0002_sessions_notes_sequences.sql"),
     ),
+    (3, include_str!("migrations/0003_statistics_indexes.sql")),
 ];
 
 /// The schema version this crate expects.
-pub(crate) const LATEST: i64 = 2;
+pub(crate) const LATEST: i64 = 3;
 
 /// Applies every migration newer than the database's version, each in its own transaction.
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<i64> {
@@ -25,4 +26,24 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<i64> {
         tx.commit()?;
     }
     conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_consecutive_and_end_at_latest() {
+        for (i, (version, _)) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(*version, i as i64 + 1);
+        }
+        assert_eq!(MIGRATIONS.last().map(|m| m.0), Some(LATEST));
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), LATEST);
+        assert_eq!(
+            migrate(&mut conn).unwrap(),
+            LATEST,
+            "applying twice is a no-op"
+        );
+    }
 }
