@@ -5,6 +5,7 @@
 //!   `sqlite3 -csv` running the equivalent query (when the `sqlite3` CLI is installed);
 //! - statistics (`UserService::stats`), against the hand-written one-pass `GROUP BY`.
 //!
+//! `USERMGMT_BENCH_MODE=stats` runs the statistics comparison only.
 //! `USERMGMT_BENCH_MODE=export` runs one export only and prints rows/s, so that
 //! `/usr/bin/time -v` measures the export's peak RSS (the data set must exist: run once
 //! without the mode first). The data set is cached under `target/bench-data/`.
@@ -134,10 +135,23 @@ fn main() {
         return;
     }
 
+    if mode != "stats" {
+        compare_exports(&runtime, &service, &principal, &path, users);
+    }
+    compare_stats(&runtime, &service, &principal, &path);
+}
+
+fn compare_exports(
+    runtime: &tokio::runtime::Runtime,
+    service: &UserService,
+    principal: &Principal,
+    path: &Path,
+    users: usize,
+) {
     let mut ours = Vec::new();
     let mut rows = 0;
     for _ in 0..3 {
-        let (n, _, took) = runtime.block_on(export_once(&service, &principal));
+        let (n, _, took) = runtime.block_on(export_once(service, principal));
         rows = n;
         ours.push(took);
     }
@@ -156,7 +170,7 @@ fn main() {
             let started = Instant::now();
             let out = std::process::Command::new("sqlite3")
                 .arg("-csv")
-                .arg(&path)
+                .arg(path)
                 .arg(BASELINE_EXPORT)
                 .stdout(std::process::Stdio::null())
                 .status()
@@ -173,12 +187,19 @@ fn main() {
     } else {
         println!("baseline: sqlite3 CLI not installed; skipped");
     }
+}
 
-    let conn = rusqlite::Connection::open(&path).expect("baseline connection");
+fn compare_stats(
+    runtime: &tokio::runtime::Runtime,
+    service: &UserService,
+    principal: &Principal,
+    path: &Path,
+) {
+    let conn = rusqlite::Connection::open(path).expect("baseline connection");
     let (mut ours, mut base) = (Vec::new(), Vec::new());
     for round in 0..12 {
         let started = Instant::now();
-        std::hint::black_box(runtime.block_on(service.stats(&principal)).expect("stats"));
+        std::hint::black_box(runtime.block_on(service.stats(principal)).expect("stats"));
         let t_ours = started.elapsed();
         let started = Instant::now();
         let groups: usize = conn
