@@ -1,7 +1,7 @@
 //! `NoteStore` and `SequenceStore` on SQLite.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 use usermgmt_core::model::{AuditActor, AuditEvent, Note, TenantId};
 use usermgmt_core::storage::{NoteStore, SequenceStore};
 use usermgmt_core::{Error, Result};
@@ -32,7 +32,7 @@ impl NoteStore for SqliteStorage {
         let note = note.clone();
         self.pool
             .run(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err("starting a transaction"))?;
+                let tx = crate::pool::immediate(conn)?;
                 let author = match note.author {
                     AuditActor::User(id) => Some(id),
                     AuditActor::System => None,
@@ -48,7 +48,7 @@ impl NoteStore for SqliteStorage {
                     return Err(Error::NotFound("user"));
                 }
                 insert_event(&tx, &audit)?;
-                tx.commit().map_err(map_err("committing"))
+                crate::pool::commit(tx)
             })
             .await
     }
@@ -85,7 +85,7 @@ impl NoteStore for SqliteStorage {
         let tenant = tenant.as_str().to_owned();
         self.pool
             .run(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err("starting a transaction"))?;
+                let tx = crate::pool::immediate(conn)?;
                 let found: Option<RawNote> = tx
                     .query_row(
                         "SELECT n.id, n.tenant_id, u.id, n.author_id, n.body, n.created_at FROM notes n \
@@ -98,7 +98,7 @@ impl NoteStore for SqliteStorage {
                 let Some(found) = found else { return Ok(None) };
                 tx.execute("DELETE FROM notes WHERE id = ?1", [note_id]).map_err(map_err("deleting a note"))?;
                 insert_event(&tx, &audit)?;
-                tx.commit().map_err(map_err("committing"))?;
+                crate::pool::commit(tx)?;
                 decode(found).map(Some)
             })
             .await

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use usermgmt_core::model::{AuditEvent, OAuthLink, OAuthProvider, TenantId, User};
 use usermgmt_core::storage::OAuthStore;
 use usermgmt_core::{Error, Result};
@@ -85,15 +85,13 @@ impl OAuthStore for SqliteStorage {
         let link = link.clone();
         self.pool
             .run(move |conn| {
-                let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
-                    .map_err(map_err("starting a transaction"))?;
+                let tx = crate::pool::immediate(conn)?;
                 let seq = guarded_seq(&tx, &tenant, user_id, expected_version)?;
                 insert_link(&tx, &tenant, seq, &link)?;
                 bump_version(&tx, seq, link.linked_at)?;
                 insert_event(&tx, &audit)?;
                 let user = user_by_id(&tx, &tenant, user_id)?;
-                tx.commit().map_err(map_err("committing"))?;
+                crate::pool::commit(tx)?;
                 user.ok_or(Error::NotFound("user"))
             })
             .await
@@ -111,9 +109,7 @@ impl OAuthStore for SqliteStorage {
         let tenant = tenant.as_str().to_owned();
         self.pool
             .run(move |conn| {
-                let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
-                    .map_err(map_err("starting a transaction"))?;
+                let tx = crate::pool::immediate(conn)?;
                 let seq = guarded_seq(&tx, &tenant, user_id, expected_version)?;
                 let removed = tx
                     .execute(
@@ -127,7 +123,7 @@ impl OAuthStore for SqliteStorage {
                 bump_version(&tx, seq, now)?;
                 insert_event(&tx, &audit)?;
                 let user = user_by_id(&tx, &tenant, user_id)?;
-                tx.commit().map_err(map_err("committing"))?;
+                crate::pool::commit(tx)?;
                 user.ok_or(Error::NotFound("user"))
             })
             .await

@@ -76,3 +76,15 @@ impl ConnectionPool {
         .map_err(|e| Error::Storage(StorageError::new("running a SQLite task", e)))?
     }
 }
+
+/// Starts a write transaction, taking SQLite's write lock at once (so a read-then-write inside
+/// it cannot fail half-way on a lock upgrade).
+pub(crate) fn immediate(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(crate::error::map_err("starting a transaction"))
+}
+
+/// Commits a transaction.
+pub(crate) fn commit(tx: rusqlite::Transaction<'_>) -> Result<()> {
+    tx.commit().map_err(crate::error::map_err("committing"))
+}

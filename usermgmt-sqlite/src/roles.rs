@@ -1,7 +1,7 @@
 //! `RoleStore` on SQLite.
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use usermgmt_core::model::{AuditEvent, Permission, Role, TenantId};
 use usermgmt_core::storage::RoleStore;
 use usermgmt_core::{Error, Result};
@@ -89,7 +89,7 @@ impl RoleStore for SqliteStorage {
         let role = role.clone();
         self.pool
             .run(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err("starting a transaction"))?;
+                let tx = crate::pool::immediate(conn)?;
                 if name_taken(&tx, &role)? {
                     return Err(Error::conflict("name"));
                 }
@@ -100,7 +100,7 @@ impl RoleStore for SqliteStorage {
                 .map_err(map_err("inserting a role"))?;
                 write_permissions(&tx, &role)?;
                 insert_event(&tx, &audit)?;
-                tx.commit().map_err(map_err("committing"))
+                crate::pool::commit(tx)
             })
             .await
     }
@@ -137,7 +137,7 @@ impl RoleStore for SqliteStorage {
         let role = role.clone();
         self.pool
             .run(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err("starting a transaction"))?;
+                let tx = crate::pool::immediate(conn)?;
                 if name_taken(&tx, &role)? {
                     return Err(Error::conflict("name"));
                 }
@@ -152,7 +152,7 @@ impl RoleStore for SqliteStorage {
                 }
                 write_permissions(&tx, &role)?;
                 insert_event(&tx, &audit)?;
-                tx.commit().map_err(map_err("committing"))
+                crate::pool::commit(tx)
             })
             .await
     }
@@ -161,9 +161,7 @@ impl RoleStore for SqliteStorage {
         let tenant = tenant.as_str().to_owned();
         self.pool
             .run(move |conn| {
-                let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
-                    .map_err(map_err("starting a transaction"))?;
+                let tx = crate::pool::immediate(conn)?;
                 let held: i64 = tx
                     .query_row(
                         "SELECT count(*) FROM user_roles WHERE role_id = ?1",
@@ -184,7 +182,7 @@ impl RoleStore for SqliteStorage {
                     return Err(Error::NotFound("role"));
                 }
                 insert_event(&tx, &audit)?;
-                tx.commit().map_err(map_err("committing"))
+                crate::pool::commit(tx)
             })
             .await
     }

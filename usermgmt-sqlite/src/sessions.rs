@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use usermgmt_core::model::{AuditEvent, GeoLocation, Session, TenantId};
 use usermgmt_core::storage::SessionStore;
 use usermgmt_core::{Error, Result};
@@ -159,16 +159,14 @@ impl SessionStore for SqliteStorage {
         let session = session.clone();
         self.pool
             .run(move |conn| {
-                let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
-                    .map_err(map_err("starting a transaction"))?;
+                let tx = crate::pool::immediate(conn)?;
                 let seq = user_seq(&tx, session.tenant_id.as_str(), session.user_id)?
                     .ok_or(Error::NotFound("user"))?;
                 insert_session_row(&tx, seq, &session, token_hash)?;
                 if let Some(event) = &audit {
                     insert_event(&tx, event)?;
                 }
-                tx.commit().map_err(map_err("committing"))
+                crate::pool::commit(tx)
             })
             .await
     }
@@ -238,9 +236,7 @@ impl SessionStore for SqliteStorage {
         let tenant = tenant.as_str().to_owned();
         self.pool
             .run(move |conn| {
-                let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
-                    .map_err(map_err("starting a transaction"))?;
+                let tx = crate::pool::immediate(conn)?;
                 let Some(seq) = user_seq(&tx, &tenant, user_id)? else {
                     return Ok(false);
                 };
@@ -257,7 +253,7 @@ impl SessionStore for SqliteStorage {
                 for event in &audit {
                     insert_event(&tx, event)?;
                 }
-                tx.commit().map_err(map_err("committing"))?;
+                crate::pool::commit(tx)?;
                 Ok(true)
             })
             .await
@@ -273,15 +269,13 @@ impl SessionStore for SqliteStorage {
         let tenant = tenant.as_str().to_owned();
         self.pool
             .run(move |conn| {
-                let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
-                    .map_err(map_err("starting a transaction"))?;
+                let tx = crate::pool::immediate(conn)?;
                 let seq = user_seq(&tx, &tenant, user_id)?.ok_or(Error::NotFound("user"))?;
                 let ended = end_user_sessions(&tx, seq, now)?;
                 if let Some(event) = &audit {
                     insert_event(&tx, event)?;
                 }
-                tx.commit().map_err(map_err("committing"))?;
+                crate::pool::commit(tx)?;
                 Ok(ended)
             })
             .await

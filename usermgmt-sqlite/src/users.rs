@@ -4,9 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{
-    Connection, OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter,
-};
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use usermgmt_core::filter::{ListPlan, SortBy, SortOrder, UserFilters, Window};
 use usermgmt_core::model::{
     AuditEvent, Permission, PermissionSet, Session, TenantId, User, name_sort_key,
@@ -23,6 +21,7 @@ use crate::SqliteStorage;
 use crate::audit::insert_event;
 use crate::codec::{USER_COLUMNS, date_text, micros, parse, user_from_row};
 use crate::error::map_err;
+use crate::pool::{commit, immediate};
 use crate::query::{
     Sql, count_query, holds_permission_outside, page_query, search_mode, uuid_value, where_clause,
 };
@@ -311,15 +310,6 @@ fn set_password(tx: &Transaction<'_>, seq: i64, hash: Option<&str>) -> Result<()
     )
     .map_err(map_err("setting a password"))?;
     Ok(())
-}
-
-fn immediate(conn: &mut Connection) -> Result<Transaction<'_>> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(map_err("starting a transaction"))
-}
-
-fn commit(tx: Transaction<'_>) -> Result<()> {
-    tx.commit().map_err(map_err("committing"))
 }
 
 #[async_trait]

@@ -171,6 +171,21 @@ impl UserFilters {
         self
     }
 
+    /// Removes the cross-service filters when no enrollment source evaluates them, logging a
+    /// warning, and returns their names (for `skipped_filters`).
+    pub fn skip_cross_service(&mut self) -> Vec<String> {
+        let skipped: Vec<String> = self
+            .cross_service_filters_in_use()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if !skipped.is_empty() {
+            tracing::warn!(filters = ?skipped, "no enrollment source configured; filters skipped");
+            *self = std::mem::take(self).without_cross_service();
+        }
+        skipped
+    }
+
     /// Whether deleted users are included: only when a status filter names `deleted`.
     pub fn includes_deleted(&self) -> bool {
         self.status == Some(Status::Deleted) || self.statuses.contains(&Status::Deleted)

@@ -201,16 +201,7 @@ impl UserService {
             ..Default::default()
         };
         let mut plan = query.plan(self.config.max_page_size)?;
-        let skipped: Vec<String> = plan
-            .filters
-            .cross_service_filters_in_use()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        if !skipped.is_empty() {
-            tracing::warn!(filters = ?skipped, "no enrollment source configured; export filters skipped");
-            plan.filters = plan.filters.without_cross_service();
-        }
+        let skipped = plan.filters.skip_cross_service();
         let (user_tx, mut user_rx) = mpsc::channel::<Result<Vec<User>>>(IN_FLIGHT);
         let (chunk_tx, chunk_rx) = mpsc::channel::<Result<Vec<u8>>>(IN_FLIGHT);
         let storage = self.storage.clone();

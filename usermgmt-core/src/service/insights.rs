@@ -242,15 +242,7 @@ impl UserService {
         if q.is_some_and(|q| q.chars().count() > 100 || q.chars().any(char::is_control)) {
             errors.add("q", "must be at most 100 printable characters");
         }
-        if page == 0 {
-            errors.add("page", "must be at least 1");
-        }
-        if page_size == 0 || page_size > self.config.max_page_size {
-            errors.add(
-                "page_size",
-                format!("must be between 1 and {}", self.config.max_page_size),
-            );
-        }
+        errors.merge(self.check_page(page, page_size));
         errors.into_result()?;
         let field = parsed.map_err(|e| Error::invalid("field", e.to_string()))?;
         let offset = u64::from(page - 1) * u64::from(page_size);

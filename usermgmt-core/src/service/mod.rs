@@ -165,6 +165,21 @@ impl UserService {
         &self.config
     }
 
+    /// Field errors for a `page` (from 1) and `page_size` (1 to the configured maximum).
+    pub(crate) fn check_page(&self, page: u32, page_size: u32) -> crate::error::FieldErrors {
+        let mut errors = crate::error::FieldErrors::new();
+        if page == 0 {
+            errors.add("page", "must be at least 1");
+        }
+        if page_size == 0 || page_size > self.config.max_page_size {
+            errors.add(
+                "page_size",
+                format!("must be between 1 and {}", self.config.max_page_size),
+            );
+        }
+        errors
+    }
+
     /// The underlying storage.
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.storage

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::UserService;
 use super::audit::event;
-use crate::error::{Error, FieldErrors, Result};
+use crate::error::{Error, Result};
 use crate::filter::Page;
 use crate::model::{AuditAction, AuditEvent, AuditTargetKind, FieldChange, Note, Permission};
 use crate::principal::Principal;
@@ -115,17 +115,7 @@ impl UserService {
         page_size: u32,
     ) -> Result<Page<AuditEvent>> {
         let actor = self.authorize(principal, Permission::UserView).await?;
-        let mut errors = FieldErrors::new();
-        if page == 0 {
-            errors.add("page", "must be at least 1");
-        }
-        if page_size == 0 || page_size > self.config.max_page_size {
-            errors.add(
-                "page_size",
-                format!("must be between 1 and {}", self.config.max_page_size),
-            );
-        }
-        errors.into_result()?;
+        self.check_page(page, page_size).into_result()?;
         self.load_user(&actor, user_id).await?;
         let offset = u64::from(page - 1) * u64::from(page_size);
         let (items, total) = self

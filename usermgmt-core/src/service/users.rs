@@ -87,16 +87,7 @@ impl UserService {
         let page_size = query.page_size;
         let by_cursor = query.cursor.is_some();
         let mut plan = query.plan(self.config.max_page_size)?;
-        let skipped: Vec<String> = plan
-            .filters
-            .cross_service_filters_in_use()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        if !skipped.is_empty() {
-            tracing::warn!(filters = ?skipped, "no enrollment source configured; filters skipped");
-            plan.filters = plan.filters.without_cross_service();
-        }
+        let skipped = plan.filters.skip_cross_service();
         let now = self.clock.now();
         let (mut items, total) = self
             .storage
