@@ -235,13 +235,17 @@ pub fn random_query(seed: u64, now: DateTime<Utc>) -> ListQuery {
 }
 
 /// Runs `cases` random queries against each dataset seed, each dataset in a fresh store.
-pub fn run<F, Fut>(runtime: &tokio::runtime::Runtime, factory: F, seeds: &[u64], cases: u32)
+pub fn run<F, Fut, S>(runtime: &tokio::runtime::Runtime, factory: F, seeds: &[u64], cases: u32)
 where
     F: Fn() -> Fut,
-    Fut: Future<Output = TestStore>,
+    Fut: Future<Output = S>,
+    S: crate::IntoTestStore,
 {
     for &seed in seeds {
-        let world = runtime.block_on(async { World::load(factory().await, seed).await });
+        let Some(store) = runtime.block_on(async { factory().await.into_test_store() }) else {
+            return;
+        };
+        let world = runtime.block_on(async { World::load(store, seed).await });
         let now = world.now;
         let mut runner = TestRunner::new(Config {
             cases,

@@ -1,0 +1,706 @@
+//! `UserStore` on PostgreSQL.
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, Row};
+use usermgmt_core::filter::{ListPlan, SortBy, SortOrder, UserFilters, Window};
+use usermgmt_core::model::{
+    AuditEvent, Permission, PermissionSet, Session, TenantId, User, name_sort_key,
+};
+use usermgmt_core::password::PasswordHash;
+use usermgmt_core::storage::{
+    ActorGrants, BulkDelete, BulkDeleteOutcome, BulkTarget, Identifier, LoginFailure, NewUser,
+    PasswordChange, UserReplace, UserStore,
+};
+use usermgmt_core::{Error, Result};
+use uuid::Uuid;
+
+use crate::PgStorage;
+use crate::audit::insert_event;
+use crate::codec::{parse, user_from_row};
+use crate::error::map_err;
+use crate::query::{
+    Sql, USER_COLUMNS, count_query, holds_permission_outside, page_query, where_clause,
+};
+use crate::sessions::{end_user_sessions, insert_session_row};
+
+/// Roles (kind 0), direct permissions (1), expertise (2, with position) and OAuth providers (3)
+/// of the users in `$2`.
+const RELATED_LISTS: &str = "\
+    SELECT ur.user_id, 0 AS kind, r.name AS value, 0 AS position FROM user_roles ur \
+        JOIN roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id \
+        WHERE ur.tenant_id = $1 AND ur.user_id = ANY($2) \
+    UNION ALL SELECT user_id, 1, permission, 0 FROM user_permissions WHERE tenant_id = $1 AND user_id = ANY($2) \
+    UNION ALL SELECT user_id, 2, value, position FROM user_expertise WHERE tenant_id = $1 AND user_id = ANY($2) \
+    UNION ALL SELECT user_id, 3, provider, 0 FROM user_oauth WHERE tenant_id = $1 AND user_id = ANY($2)";
+
+/// Fills roles, direct permissions, expertise and OAuth providers of `users` (one tenant).
+pub(crate) async fn attach_related(conn: &mut PgConnection, users: &mut [User]) -> Result<()> {
+    let Some(first) = users.first() else {
+        return Ok(());
+    };
+    let tenant = first.tenant_id.as_str().to_owned();
+    let index: HashMap<Uuid, usize> = users.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
+    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+    let rows = sqlx::query(RELATED_LISTS)
+        .bind(tenant)
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_err("querying related lists"))?;
+    let mut expertise: Vec<(usize, i32, String)> = Vec::new();
+    for row in rows {
+        let get = |e: sqlx::Error| map_err("reading related lists")(e);
+        let id: Uuid = row.try_get("user_id").map_err(get)?;
+        let kind: i32 = row.try_get("kind").map_err(get)?;
+        let value: String = row.try_get("value").map_err(get)?;
+        let Some(&i) = index.get(&id) else { continue };
+        let user = &mut users[i];
+        match kind {
+            0 => user.roles.push(value),
+            1 => match value.parse::<Permission>() {
+                Ok(p) => user.permissions.push(p),
+                Err(_) => {
+                    tracing::warn!(permission = %value, "ignoring an unknown stored permission")
+                }
+            },
+            2 => expertise.push((i, row.try_get("position").map_err(get)?, value)),
+            _ => user
+                .oauth_providers
+                .push(parse("decoding an OAuth provider", &value)?),
+        }
+    }
+    expertise.sort_unstable_by_key(|(i, position, _)| (*i, *position));
+    for (i, _, value) in expertise {
+        users[i].profile.expertise.push(value);
+    }
+    for user in users.iter_mut() {
+        user.roles.sort();
+        user.permissions.sort();
+        user.oauth_providers.sort();
+        user.refresh_derived();
+    }
+    Ok(())
+}
+
+/// Runs a query selecting [`USER_COLUMNS`] and attaches the related lists.
+pub(crate) async fn read_users(conn: &mut PgConnection, mut sql: Sql) -> Result<Vec<User>> {
+    let rows = sql
+        .build()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_err("querying users"))?;
+    let mut users = rows.iter().map(user_from_row).collect::<Result<Vec<_>>>()?;
+    attach_related(conn, &mut users).await?;
+    Ok(users)
+}
+
+pub(crate) async fn user_by_id(
+    conn: &mut PgConnection,
+    tenant: &str,
+    id: Uuid,
+) -> Result<Option<User>> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(USER_COLUMNS)
+        .push(" FROM users u WHERE u.tenant_id = ")
+        .push_bind(tenant.to_owned());
+    sql.push(" AND u.id = ").push_bind(id);
+    Ok(read_users(conn, sql).await?.pop())
+}
+
+fn identifier_query(tenant: &str, identifier: &Identifier) -> Sql {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(USER_COLUMNS)
+        .push(" FROM users u WHERE u.tenant_id = ")
+        .push_bind(tenant.to_owned());
+    match identifier {
+        Identifier::Email(v) => sql
+            .push(" AND u.email IS NOT NULL AND lower(u.email) = lower(")
+            .push_bind(v.clone())
+            .push(")"),
+        Identifier::Phone(v) => sql
+            .push(" AND u.phone IS NOT NULL AND u.phone = ")
+            .push_bind(v.clone()),
+        Identifier::Username(v) => sql
+            .push(" AND u.username IS NOT NULL AND lower(u.username) = lower(")
+            .push_bind(v.clone())
+            .push(")"),
+    };
+    sql
+}
+
+/// Fields whose value another user of the tenant already has.
+async fn taken_fields(
+    conn: &mut PgConnection,
+    user: &User,
+    exclude: Option<Uuid>,
+) -> Result<Vec<String>> {
+    let checks = [
+        ("email", "lower(email) = lower($2)", user.email.as_deref()),
+        ("phone", "phone = $2", user.phone.as_deref()),
+        (
+            "username",
+            "lower(username) = lower($2)",
+            user.username.as_deref(),
+        ),
+        (
+            "unique_id",
+            "lower(unique_id) = lower($2)",
+            user.unique_id.as_deref(),
+        ),
+    ];
+    let mut taken = Vec::new();
+    for (field, condition, value) in checks {
+        let Some(value) = value else { continue };
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND {field} IS NOT NULL AND {condition} \
+             AND id IS DISTINCT FROM $3)"
+        );
+        let found: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(user.tenant_id.as_str())
+            .bind(value)
+            .bind(exclude)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(map_err("checking unique values"))?;
+        if found {
+            taken.push(field.to_owned());
+        }
+    }
+    Ok(taken)
+}
+
+/// Inserts (`insert`) or updates every column of `user` with the given version.
+async fn write_user_row(
+    conn: &mut PgConnection,
+    insert: bool,
+    user: &User,
+    version: i64,
+) -> Result<()> {
+    let p = &user.profile;
+    let sql = if insert {
+        "INSERT INTO users (tenant_id, id, name, name_key, email, phone, username, unique_id, status, is_admin, \
+         is_instructor, is_learner, email_verified, phone_verified, auth_method, avatar_url, bio, country, city, \
+         state, continent, timezone, locale, gender, designation, date_of_birth, profile_completeness, created_at, \
+         updated_at, last_login_at, deleted_at, failed_login_attempts, locked_until, version, search_text) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+         $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)"
+    } else {
+        "UPDATE users SET name = $3, name_key = $4, email = $5, phone = $6, username = $7, unique_id = $8, \
+         status = $9, is_admin = $10, is_instructor = $11, is_learner = $12, email_verified = $13, \
+         phone_verified = $14, auth_method = $15, avatar_url = $16, bio = $17, country = $18, city = $19, \
+         state = $20, continent = $21, timezone = $22, locale = $23, gender = $24, designation = $25, \
+         date_of_birth = $26, profile_completeness = $27, created_at = $28, updated_at = $29, \
+         last_login_at = $30, deleted_at = $31, failed_login_attempts = $32, locked_until = $33, version = $34, \
+         search_text = $35 WHERE tenant_id = $1 AND id = $2"
+    };
+    sqlx::query(sql)
+        .bind(user.tenant_id.as_str())
+        .bind(user.id)
+        .bind(&user.name)
+        .bind(name_sort_key(&user.name))
+        .bind(&user.email)
+        .bind(&user.phone)
+        .bind(&user.username)
+        .bind(&user.unique_id)
+        .bind(user.status.as_str())
+        .bind(user.is_admin)
+        .bind(user.is_instructor)
+        .bind(user.is_learner)
+        .bind(user.email_verified)
+        .bind(user.phone_verified)
+        .bind(user.auth_method.as_str())
+        .bind(&p.avatar_url)
+        .bind(&p.bio)
+        .bind(&p.country)
+        .bind(&p.city)
+        .bind(&p.state)
+        .bind(p.continent.map(|c| c.as_str()))
+        .bind(&p.timezone)
+        .bind(&p.locale)
+        .bind(p.gender.map(|g| g.as_str()))
+        .bind(&p.designation)
+        .bind(p.date_of_birth)
+        .bind(i16::from(user.profile_completeness))
+        .bind(user.created_at)
+        .bind(user.updated_at)
+        .bind(user.last_login_at)
+        .bind(user.deleted_at)
+        .bind(i32::try_from(user.failed_login_attempts).unwrap_or(i32::MAX))
+        .bind(user.locked_until)
+        .bind(version)
+        .bind(user.search_text())
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err("writing a user"))?;
+    Ok(())
+}
+
+/// Replaces roles, direct permissions and expertise of a user.
+async fn write_related(conn: &mut PgConnection, user: &User) -> Result<()> {
+    let tenant = user.tenant_id.as_str();
+    for table in ["user_roles", "user_permissions", "user_expertise"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE tenant_id = $1 AND user_id = $2"
+        )))
+        .bind(tenant)
+        .bind(user.id)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err("clearing user grants"))?;
+    }
+    if !user.roles.is_empty() {
+        let inserted = sqlx::query(
+            "INSERT INTO user_roles (tenant_id, user_id, role_id) SELECT $1, $2, id FROM roles \
+             WHERE tenant_id = $1 AND name = ANY($3)",
+        )
+        .bind(tenant)
+        .bind(user.id)
+        .bind(&user.roles)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err("granting roles"))?;
+        if inserted.rows_affected() != user.roles.len() as u64 {
+            return Err(Error::invalid("roles", "unknown role"));
+        }
+    }
+    let permissions: Vec<&str> = user.permissions.iter().map(|p| p.as_str()).collect();
+    sqlx::query("INSERT INTO user_permissions (tenant_id, user_id, permission) SELECT $1, $2, unnest($3::text[])")
+        .bind(tenant)
+        .bind(user.id)
+        .bind(permissions)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err("granting permissions"))?;
+    let positions: Vec<i32> = (0..user.profile.expertise.len() as i32).collect();
+    sqlx::query(
+        "INSERT INTO user_expertise (tenant_id, user_id, position, value) \
+         SELECT $1, $2, p, v FROM unnest($3::int[], $4::text[]) AS x(p, v)",
+    )
+    .bind(tenant)
+    .bind(user.id)
+    .bind(positions)
+    .bind(&user.profile.expertise)
+    .execute(&mut *conn)
+    .await
+    .map_err(map_err("writing expertise"))?;
+    Ok(())
+}
+
+async fn set_password(conn: &mut PgConnection, user: &User, hash: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(user.tenant_id.as_str())
+        .bind(user.id)
+        .bind(hash)
+        .execute(conn)
+        .await
+        .map_err(map_err("setting a password"))?;
+    Ok(())
+}
+
+/// Inserts one user with everything that belongs to it (inside the caller's transaction).
+async fn insert_one(conn: &mut PgConnection, new: &NewUser, audit: &AuditEvent) -> Result<()> {
+    let taken = taken_fields(conn, &new.user, None).await?;
+    if !taken.is_empty() {
+        return Err(Error::Conflict { fields: taken });
+    }
+    write_user_row(conn, true, &new.user, 1).await?;
+    write_related(conn, &new.user).await?;
+    if let Some(hash) = &new.password_hash {
+        set_password(conn, &new.user, Some(hash.as_phc())).await?;
+    }
+    for link in &new.oauth_links {
+        crate::oauth::insert_link(conn, new.user.tenant_id.as_str(), new.user.id, link).await?;
+    }
+    insert_event(conn, audit).await
+}
+
+impl PgStorage {
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.pool
+            .begin()
+            .await
+            .map_err(map_err("starting a transaction"))
+    }
+}
+
+/// Commits a transaction.
+pub(crate) async fn commit(tx: sqlx::Transaction<'static, sqlx::Postgres>) -> Result<()> {
+    tx.commit().await.map_err(map_err("committing"))
+}
+
+#[async_trait]
+impl UserStore for PgStorage {
+    async fn insert_user(&self, new: NewUser, audit: AuditEvent) -> Result<User> {
+        let mut tx = self.begin().await?;
+        insert_one(&mut tx, &new, &audit).await?;
+        let stored = user_by_id(&mut tx, new.user.tenant_id.as_str(), new.user.id).await?;
+        commit(tx).await?;
+        stored.ok_or(Error::NotFound("user"))
+    }
+
+    async fn insert_users(&self, users: Vec<(NewUser, AuditEvent)>) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        for (new, audit) in &users {
+            insert_one(&mut tx, new, audit).await?;
+        }
+        commit(tx).await?;
+        Ok(users.len() as u64)
+    }
+
+    async fn get_user(&self, tenant: &TenantId, id: Uuid) -> Result<Option<User>> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(map_err("taking a connection"))?;
+        user_by_id(&mut conn, tenant.as_str(), id).await
+    }
+
+    async fn users_by_ids(&self, tenant: &TenantId, ids: &[Uuid]) -> Result<Vec<User>> {
+        let mut sql = Sql::new("SELECT ");
+        sql.push(USER_COLUMNS)
+            .push(" FROM users u WHERE u.tenant_id = ")
+            .push_bind(tenant.as_str().to_owned());
+        sql.push(" AND u.id = ANY(")
+            .push_bind(ids.to_vec())
+            .push(")");
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(map_err("taking a connection"))?;
+        read_users(&mut conn, sql).await
+    }
+
+    async fn export_users(
+        &self,
+        tenant: &TenantId,
+        filters: &UserFilters,
+        now: DateTime<Utc>,
+        batch: u32,
+        sink: tokio::sync::mpsc::Sender<Result<Vec<User>>>,
+    ) -> Result<()> {
+        use futures_util::TryStreamExt;
+        let plan = ListPlan {
+            filters: filters.clone(),
+            sort_by: SortBy::CreatedAt,
+            sort_order: SortOrder::Desc,
+            window: Window::Offset(0),
+            limit: u32::MAX,
+            include_total: false,
+        };
+        let batch = batch.max(1) as usize;
+        // One repeatable-read transaction: the whole export sees one snapshot; rows stream
+        // from the server while the related lists are read on a second connection.
+        let mut tx = self.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err("starting an export"))?;
+        let mut related = self
+            .pool
+            .acquire()
+            .await
+            .map_err(map_err("taking a connection"))?;
+        let mut sql = page_query(tenant.as_str(), &plan, now);
+        let mut rows = sql.build().fetch(&mut *tx);
+        let mut pending = Vec::with_capacity(batch);
+        loop {
+            let row = rows.try_next().await.map_err(map_err("exporting users"))?;
+            if let Some(row) = &row {
+                pending.push(user_from_row(row)?);
+            }
+            let done = row.is_none();
+            if pending.len() == batch || (done && !pending.is_empty()) {
+                attach_related(&mut related, &mut pending).await?;
+                if sink.send(Ok(std::mem::take(&mut pending))).await.is_err() {
+                    return Ok(()); // the reader is gone
+                }
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn find_user(&self, tenant: &TenantId, identifier: &Identifier) -> Result<Option<User>> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(map_err("taking a connection"))?;
+        Ok(
+            read_users(&mut conn, identifier_query(tenant.as_str(), identifier))
+                .await?
+                .pop(),
+        )
+    }
+
+    async fn list_users(
+        &self,
+        tenant: &TenantId,
+        plan: &ListPlan,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<User>, Option<u64>)> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(map_err("taking a connection"))?;
+        let users = read_users(&mut conn, page_query(tenant.as_str(), plan, now)).await?;
+        let total = if plan.include_total {
+            let mut sql = count_query(tenant.as_str(), &plan.filters, now);
+            let count: i64 = sql
+                .build_query_scalar()
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(map_err("counting users"))?;
+            Some(u64::try_from(count).unwrap_or(0))
+        } else {
+            None
+        };
+        Ok((users, total))
+    }
+
+    async fn replace_user(&self, tenant: &TenantId, change: UserReplace) -> Result<User> {
+        let mut tx = self.begin().await?;
+        let version: Option<i64> = sqlx::query_scalar(
+            "SELECT version FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+        )
+        .bind(tenant.as_str())
+        .bind(change.user.id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err("reading a user version"))?;
+        let version = version.ok_or(Error::NotFound("user"))?;
+        if version != change.expected_version {
+            return Err(Error::VersionConflict {
+                expected: change.expected_version,
+                current: version,
+            });
+        }
+        let taken = taken_fields(&mut tx, &change.user, Some(change.user.id)).await?;
+        if !taken.is_empty() {
+            return Err(Error::Conflict { fields: taken });
+        }
+        write_user_row(&mut tx, false, &change.user, version + 1).await?;
+        write_related(&mut tx, &change.user).await?;
+        match &change.password {
+            PasswordChange::Keep => {}
+            PasswordChange::Set(hash) => {
+                set_password(&mut tx, &change.user, Some(hash.as_phc())).await?
+            }
+            PasswordChange::Clear => set_password(&mut tx, &change.user, None).await?,
+        }
+        for event in &change.audit {
+            insert_event(&mut tx, event).await?;
+        }
+        if let Some(event) = &change.end_sessions
+            && end_user_sessions(
+                &mut tx,
+                tenant.as_str(),
+                change.user.id,
+                change.user.updated_at,
+            )
+            .await?
+                > 0
+        {
+            insert_event(&mut tx, event).await?;
+        }
+        let stored = user_by_id(&mut tx, tenant.as_str(), change.user.id).await?;
+        commit(tx).await?;
+        stored.ok_or(Error::NotFound("user"))
+    }
+
+    async fn bulk_soft_delete(
+        &self,
+        tenant: &TenantId,
+        request: BulkDelete,
+    ) -> Result<BulkDeleteOutcome> {
+        let mut tx = self.begin().await?;
+        let mut sql = Sql::new("SELECT u.id, u.status = 'deleted' AS already, ");
+        holds_permission_outside(&mut sql, &request.protect_beyond);
+        sql.push(" AS protected FROM users u WHERE ");
+        match &request.target {
+            BulkTarget::Ids(ids) => {
+                sql.push("u.tenant_id = ")
+                    .push_bind(tenant.as_str().to_owned());
+                sql.push(" AND u.id = ANY(")
+                    .push_bind(ids.clone())
+                    .push(")");
+            }
+            BulkTarget::Filter(filters) => {
+                where_clause(&mut sql, tenant.as_str(), filters, request.now)
+            }
+        }
+        sql.push(" FOR UPDATE OF u");
+        let rows = sql
+            .build()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err("selecting users to delete"))?;
+        let mut outcome = BulkDeleteOutcome::default();
+        let mut present = HashSet::new();
+        let mut targets = Vec::new();
+        for row in &rows {
+            let get = |e: sqlx::Error| map_err("selecting users to delete")(e);
+            let id: Uuid = row.try_get("id").map_err(get)?;
+            let already: bool = row.try_get("already").map_err(get)?;
+            let protected: bool = row.try_get("protected").map_err(get)?;
+            present.insert(id);
+            if already {
+                continue;
+            }
+            if Some(id) == request.exclude {
+                outcome.skipped_self = true;
+            } else if protected {
+                outcome.skipped_protected += 1;
+            } else {
+                targets.push(id);
+            }
+        }
+        if let BulkTarget::Ids(ids) = &request.target {
+            outcome.not_found = ids
+                .iter()
+                .filter(|id| !present.contains(id))
+                .copied()
+                .collect();
+        }
+        for id in targets {
+            sqlx::query(
+                "UPDATE users SET status = 'deleted', deleted_at = $3, updated_at = $3, version = version + 1 \
+                 WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant.as_str())
+            .bind(id)
+            .bind(request.now)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err("soft-deleting a user"))?;
+            let mut event = request.audit_template.clone();
+            event.id = Uuid::now_v7();
+            event.target_id = id;
+            insert_event(&mut tx, &event).await?;
+            end_user_sessions(&mut tx, tenant.as_str(), id, request.now).await?;
+            outcome.deleted += 1;
+        }
+        commit(tx).await?;
+        Ok(outcome)
+    }
+
+    async fn actor_grants(&self, tenant: &TenantId, user_id: Uuid) -> Result<Option<ActorGrants>> {
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM users WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.as_str())
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err("reading grants"))?;
+        let Some(status) = status else {
+            return Ok(None);
+        };
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT rp.permission FROM user_roles ur JOIN role_permissions rp \
+             ON rp.tenant_id = ur.tenant_id AND rp.role_id = ur.role_id WHERE ur.tenant_id = $1 AND ur.user_id = $2 \
+             UNION SELECT permission FROM user_permissions WHERE tenant_id = $1 AND user_id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err("reading grants"))?;
+        let permissions: PermissionSet = names.iter().filter_map(|n| n.parse().ok()).collect();
+        Ok(Some(ActorGrants {
+            status: parse("decoding a status", &status)?,
+            permissions,
+        }))
+    }
+
+    async fn login_record(
+        &self,
+        tenant: &TenantId,
+        identifier: &Identifier,
+    ) -> Result<Option<(User, Option<PasswordHash>)>> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(map_err("taking a connection"))?;
+        let Some(user) = read_users(&mut conn, identifier_query(tenant.as_str(), identifier))
+            .await?
+            .pop()
+        else {
+            return Ok(None);
+        };
+        let hash: Option<String> =
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.as_str())
+                .bind(user.id)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(map_err("reading a password hash"))?;
+        Ok(Some((user, hash.map(PasswordHash::from_phc))))
+    }
+
+    async fn record_login_failure(
+        &self,
+        tenant: &TenantId,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        max_attempts: u32,
+        lock_until: DateTime<Utc>,
+    ) -> Result<LoginFailure> {
+        // One statement, so concurrent failures all count. A lock that has run out restarts
+        // the count.
+        let row = sqlx::query(
+            "UPDATE users SET \
+               failed_login_attempts = (CASE WHEN locked_until <= $1 THEN 0 ELSE failed_login_attempts END) + 1, \
+               locked_until = CASE \
+                 WHEN (CASE WHEN locked_until <= $1 THEN 0 ELSE failed_login_attempts END) + 1 >= $2 THEN $3 \
+                 WHEN locked_until <= $1 THEN NULL ELSE locked_until END \
+             WHERE tenant_id = $4 AND id = $5 RETURNING failed_login_attempts, locked_until",
+        )
+        .bind(now)
+        .bind(i64::from(max_attempts))
+        .bind(lock_until)
+        .bind(tenant.as_str())
+        .bind(user_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err("counting a failed login"))?;
+        let attempts: i32 = row
+            .try_get("failed_login_attempts")
+            .map_err(map_err("counting a failed login"))?;
+        Ok(LoginFailure {
+            attempts: u32::try_from(attempts).unwrap_or(0),
+            locked_until: row
+                .try_get("locked_until")
+                .map_err(map_err("counting a failed login"))?,
+        })
+    }
+
+    async fn record_login_success(&self, session: &Session, token_hash: [u8; 32]) -> Result<User> {
+        let mut tx = self.begin().await?;
+        let tenant = session.tenant_id.as_str();
+        let updated = sqlx::query(
+            "UPDATE users SET failed_login_attempts = 0, locked_until = NULL, last_login_at = $3 \
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(session.user_id)
+        .bind(session.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err("recording a login"))?;
+        if updated.rows_affected() == 0 {
+            return Err(Error::NotFound("user"));
+        }
+        insert_session_row(&mut tx, session, token_hash).await?;
+        let user = user_by_id(&mut tx, tenant, session.user_id).await?;
+        commit(tx).await?;
+        user.ok_or(Error::NotFound("user"))
+    }
+}

@@ -1,0 +1,94 @@
+//! A fresh PostgreSQL database per test, on the server named by `USERMGMT_TEST_POSTGRES_URL`.
+//! In CI (`CI` set) a missing or unreachable server fails the test; elsewhere the test is
+//! skipped with a printed reason.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, dead_code)]
+
+use std::sync::Arc;
+
+use sqlx::Connection;
+use usermgmt_postgres::PgStorage;
+use usermgmt_testkit::TestStore;
+
+/// The server URL, or `None` (skip) outside CI.
+pub(crate) fn server_url() -> Option<String> {
+    match std::env::var("USERMGMT_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("USERMGMT_TEST_POSTGRES_URL is not set: PostgreSQL tests must run in CI")
+        }
+        _ => {
+            eprintln!("skipped: USERMGMT_TEST_POSTGRES_URL is not set (no PostgreSQL server)");
+            None
+        }
+    }
+}
+
+/// Replaces the database name in a URL.
+pub(crate) fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = match base.rsplit_once('/') {
+        Some((prefix, _)) if prefix.contains("://") && prefix.matches('/').count() >= 2 => {
+            prefix.to_owned()
+        }
+        _ => base.to_owned(),
+    };
+    match query {
+        Some(q) => format!("{base}/{database}?{q}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+/// Drops the test database when the store goes.
+pub(crate) struct DropDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        // A separate thread with its own runtime: Drop may run inside an async test.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&url).await.ok()?;
+                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// A fresh, migrated database on the test server.
+pub(crate) async fn fresh_store() -> Option<TestStore> {
+    let url = server_url()?;
+    let name = format!("usermgmt_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL at USERMGMT_TEST_POSTGRES_URL is not reachable: {e}")
+    });
+    let sql = format!("CREATE DATABASE \"{name}\"");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let storage = PgStorage::connect(&with_database(&url, &name))
+        .await
+        .expect("connect and migrate");
+    Some(TestStore::new(
+        Arc::new(storage),
+        DropDatabase {
+            admin_url: url,
+            name,
+        },
+    ))
+}

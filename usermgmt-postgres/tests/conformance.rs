@@ -1,0 +1,25 @@
+//! The shared conformance suite and the differential property test, against a real
+//! PostgreSQL server.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use common::fresh_store;
+use usermgmt_testkit::conformance_suite;
+
+conformance_suite!(fresh_store);
+
+#[test]
+fn differential_against_reference_model() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cases = std::env::var("USERMGMT_PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(300);
+    usermgmt_testkit::differential::run(&runtime, fresh_store, &[7, 2026], cases);
+}
