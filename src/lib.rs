@@ -6,7 +6,8 @@
 //! isolation, and an audit trail — on SQLite (embedded default) or PostgreSQL.
 //!
 //! This facade re-exports [`usermgmt_core`] and, with the `sqlite` feature (default), the
-//! SQLite backend as [`sqlite`].
+//! SQLite backend as `sqlite`; with the `postgres` feature, the PostgreSQL backend as
+//! `postgres`.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -34,6 +35,10 @@ pub use usermgmt_core::*;
 /// The SQLite storage backend (feature `sqlite`, on by default).
 #[cfg(feature = "sqlite")]
 pub use usermgmt_sqlite as sqlite;
+
+/// The PostgreSQL storage backend (feature `postgres`).
+#[cfg(feature = "postgres")]
+pub use usermgmt_postgres as postgres;
 
 /// Compiles the README's Rust examples as doctests.
 #[cfg(doctest)]

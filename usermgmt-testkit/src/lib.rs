@@ -35,6 +35,11 @@ impl TestStore {
             _guard: Box::new(guard),
         }
     }
+
+    /// The guard, if it is a `G`.
+    pub fn guard<G: Any>(&self) -> Option<&G> {
+        self._guard.downcast_ref()
+    }
 }
 
 /// What a backend's test factory returns: a store, or (`None`) a reason-printed skip when the

@@ -69,6 +69,13 @@ impl Drop for DropDatabase {
     }
 }
 
+/// The name of the database behind a store made by [`fresh_store`].
+pub(crate) fn database_of(store: &TestStore) -> Option<String> {
+    store
+        .guard::<DropDatabase>()
+        .map(|guard| guard.name.clone())
+}
+
 /// A fresh, migrated database on the test server.
 pub(crate) async fn fresh_store() -> Option<TestStore> {
     let url = server_url()?;

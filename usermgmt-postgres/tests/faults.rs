@@ -1,0 +1,143 @@
+//! Concurrency and faults against a real PostgreSQL server.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::collections::HashSet;
+
+use usermgmt_core::Principal;
+use usermgmt_core::filter::UserFilters;
+use usermgmt_core::model::Status;
+use usermgmt_core::service::{BulkDeleteRequest, CreateUser, GetOrCreateUser};
+use usermgmt_testkit::fixture::Fixture;
+
+/// Fifty concurrent get-or-create calls with one email make exactly one user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_or_create_fifty_concurrent_calls_make_one_user() {
+    let Some(store) = common::fresh_store().await else {
+        return;
+    };
+    let fx = Fixture::new(store).await;
+    let system = Principal::system(fx.tenant.clone());
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (service, system) = (fx.service.clone(), system.clone());
+            tokio::spawn(async move {
+                let input = GetOrCreateUser {
+                    email: Some("crowd@example.com".into()),
+                    ..Default::default()
+                };
+                service.system_get_or_create(&system, input).await
+            })
+        })
+        .collect();
+    let mut ids = HashSet::new();
+    let mut created = 0;
+    for task in tasks {
+        let outcome = task.await.unwrap().unwrap();
+        ids.insert(outcome.user.id);
+        created += usize::from(outcome.created);
+    }
+    assert_eq!((ids.len(), created), (1, 1));
+    assert_eq!(fx.count_users().await, 2);
+}
+
+/// A bulk delete that fails part-way (a trigger raises on one row) deletes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_bulk_delete_leaves_everything() {
+    let Some(url) = common::server_url() else {
+        return;
+    };
+    let Some(store) = common::fresh_store().await else {
+        return;
+    };
+    let database = store_database(&store);
+    let fx = Fixture::new(store).await;
+    for i in 0..5 {
+        let name = if i == 3 {
+            "Boom".to_owned()
+        } else {
+            format!("Target {i}")
+        };
+        let input = CreateUser {
+            city: Some("Doomed".into()),
+            ..Fixture::learner(&name, &format!("t{i}@x.test"))
+        };
+        fx.service.create_user(&fx.admin, input).await.unwrap();
+    }
+    let mut conn: sqlx::PgConnection =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&common::with_database(&url, &database))
+            .await
+            .unwrap();
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           IF NEW.status = 'deleted' AND OLD.name = 'Boom' THEN RAISE EXCEPTION 'refused'; END IF; \
+           RETURN NEW; END $$; \
+         CREATE TRIGGER refuse_boom BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION refuse_boom();",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let doomed = UserFilters {
+        city: vec!["doomed".into()],
+        ..Default::default()
+    };
+    let result = fx
+        .service
+        .bulk_delete(
+            &fx.admin,
+            BulkDeleteRequest::Filters(Box::new(doomed.clone())),
+        )
+        .await;
+    assert!(
+        matches!(result, Err(usermgmt_core::Error::Storage(_))),
+        "{result:?}"
+    );
+    let listed = fx
+        .service
+        .list_users(
+            &fx.admin,
+            usermgmt_core::filter::ListQuery {
+                filters: doomed,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.total, Some(5), "nothing was deleted");
+    assert!(listed.items.iter().all(|u| u.status == Status::Active));
+}
+
+/// After every server connection is killed mid-run, later operations succeed without
+/// restarting the application (the pool replaces dead connections).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_recover_after_connections_are_killed() {
+    let Some(url) = common::server_url() else {
+        return;
+    };
+    let Some(store) = common::fresh_store().await else {
+        return;
+    };
+    let database = store_database(&store);
+    let fx = Fixture::new(store).await;
+    fx.create("Before", "before@x.test").await;
+    let mut admin: sqlx::PgConnection =
+        <sqlx::PgConnection as sqlx::Connection>::connect(url.as_str())
+            .await
+            .unwrap();
+    let killed: Vec<bool> =
+        sqlx::query_scalar("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()")
+            .bind(&database)
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+    assert!(!killed.is_empty(), "the pool had live connections to kill");
+    fx.create("After", "after@x.test").await;
+    assert_eq!(fx.count_users().await, 3);
+}
+
+/// The database name the store was created on (from the guard's debug-free accessor).
+fn store_database(store: &usermgmt_testkit::TestStore) -> String {
+    common::database_of(store).expect("a PostgreSQL test store")
+}
