@@ -37,7 +37,7 @@ const BASELINE_EXPORT: &str = "SELECT hex(id), name, email, phone, username, uni
 const BASELINE_STATS: &str = "SELECT status, count(*), sum(is_admin), sum(is_instructor), sum(is_learner), \
     sum(email_verified), sum(phone_verified), sum(email_verified = 0 AND phone_verified = 0), \
     sum(created_at >= 1771000000000000), sum(created_at >= 1770000000000000) \
-    FROM users INDEXED BY users_stats WHERE tenant_id = 'bench' GROUP BY status";
+    FROM users INDEXED BY users_stats WHERE tenant_id = 'bench' AND version > 0 GROUP BY status";
 
 fn median(samples: &mut [Duration]) -> Duration {
     samples.sort();

@@ -13,12 +13,13 @@ use crate::SqliteStorage;
 use crate::codec::{micros, parse};
 use crate::error::{corrupt, map_err};
 
-/// Per-status counts in one pass; every column is in the `users_stats` index, so the pass
-/// reads only that index.
+/// Per-status counts in one pass; every column is in the `users_stats` index (partial on
+/// `version > 0`, which always holds, so that only this query uses it), so the pass reads only
+/// that index.
 const STATUS_GROUPS: &str = "SELECT status, count(*), sum(is_admin), sum(is_instructor), sum(is_learner), \
     sum(email_verified), sum(phone_verified), sum(email_verified = 0 AND phone_verified = 0), \
     sum(created_at >= ?2), sum(created_at >= ?3) FROM users INDEXED BY users_stats \
-    WHERE tenant_id = ?1 GROUP BY status";
+    WHERE tenant_id = ?1 AND version > 0 GROUP BY status";
 
 /// Microseconds in a day.
 const DAY_MICROS: i64 = 86_400_000_000;

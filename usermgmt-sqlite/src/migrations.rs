@@ -11,10 +11,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("migrations/0002_sessions_notes_sequences.sql"),
     ),
     (3, include_str!("migrations/0003_statistics_indexes.sql")),
+    (
+        4,
+        include_str!("migrations/0004_statistics_index_partial.sql"),
+    ),
 ];
 
 /// The schema version this crate expects.
-pub(crate) const LATEST: i64 = 3;
+pub(crate) const LATEST: i64 = 4;
 
 /// Applies every migration newer than the database's version, each in its own transaction.
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<i64> {
