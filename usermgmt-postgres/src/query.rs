@@ -280,16 +280,18 @@ pub(crate) fn page_query(tenant: &str, plan: &ListPlan, now: DateTime<Utc>) -> S
         after_cursor(&mut sql, cursor);
     }
     let col = sort_column(plan.sort_by);
-    match plan.sort_order {
-        SortOrder::Asc => sql
-            .push(" ORDER BY ")
-            .push(col)
-            .push(" ASC NULLS FIRST, u.id ASC"),
-        SortOrder::Desc => sql
-            .push(" ORDER BY ")
-            .push(col)
-            .push(" DESC NULLS LAST, u.id DESC"),
+    // Absent values sort lowest. Only email and last login can be absent; naming NULLS for the
+    // other keys would stop PostgreSQL from scanning their (NOT NULL) indexes backwards.
+    let nullable = matches!(plan.sort_by, SortBy::Email | SortBy::LastLoginAt);
+    let (direction, nulls) = match plan.sort_order {
+        SortOrder::Asc => (" ASC", " NULLS FIRST"),
+        SortOrder::Desc => (" DESC", " NULLS LAST"),
     };
+    sql.push(" ORDER BY ").push(col).push(direction);
+    if nullable {
+        sql.push(nulls);
+    }
+    sql.push(", u.id").push(direction);
     sql.push(" LIMIT ").push_bind(i64::from(plan.limit));
     if let Window::Offset(offset) = plan.window {
         sql.push(" OFFSET ")
