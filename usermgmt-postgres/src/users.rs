@@ -6,13 +6,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 use usermgmt_core::filter::{ListPlan, SortBy, SortOrder, UserFilters, Window};
-use usermgmt_core::model::{
-    AuditEvent, Permission, PermissionSet, Session, TenantId, User, name_sort_key,
-};
+use usermgmt_core::model::{AuditEvent, PermissionSet, Session, TenantId, User, name_sort_key};
 use usermgmt_core::password::PasswordHash;
 use usermgmt_core::storage::{
     ActorGrants, BulkDelete, BulkDeleteOutcome, BulkTarget, Identifier, LoginFailure, NewUser,
-    PasswordChange, UserReplace, UserStore,
+    PasswordChange, RelatedKind, RelatedLists, UserReplace, UserStore,
 };
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
@@ -50,39 +48,18 @@ pub(crate) async fn attach_related(conn: &mut PgConnection, users: &mut [User]) 
         .fetch_all(&mut *conn)
         .await
         .map_err(map_err("querying related lists"))?;
-    let mut expertise: Vec<(usize, i32, String)> = Vec::new();
+    let mut related = RelatedLists::default();
     for row in rows {
         let get = |e: sqlx::Error| map_err("reading related lists")(e);
         let id: Uuid = row.try_get("user_id").map_err(get)?;
         let kind: i32 = row.try_get("kind").map_err(get)?;
+        let position: i32 = row.try_get("position").map_err(get)?;
         let value: String = row.try_get("value").map_err(get)?;
-        let Some(&i) = index.get(&id) else { continue };
-        let user = &mut users[i];
-        match kind {
-            0 => user.roles.push(value),
-            1 => match value.parse::<Permission>() {
-                Ok(p) => user.permissions.push(p),
-                Err(_) => {
-                    tracing::warn!(permission = %value, "ignoring an unknown stored permission")
-                }
-            },
-            2 => expertise.push((i, row.try_get("position").map_err(get)?, value)),
-            _ => user
-                .oauth_providers
-                .push(parse("decoding an OAuth provider", &value)?),
+        if let (Some(&i), Some(kind)) = (index.get(&id), RelatedKind::from_code(i64::from(kind))) {
+            related.push(i, kind, i64::from(position), value);
         }
     }
-    expertise.sort_unstable_by_key(|(i, position, _)| (*i, *position));
-    for (i, _, value) in expertise {
-        users[i].profile.expertise.push(value);
-    }
-    for user in users.iter_mut() {
-        user.roles.sort();
-        user.permissions.sort();
-        user.oauth_providers.sort();
-        user.refresh_derived();
-    }
-    Ok(())
+    related.apply(users, |user| user)
 }
 
 /// Runs a query selecting [`USER_COLUMNS`] and attaches the related lists.

@@ -6,13 +6,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use usermgmt_core::filter::{ListPlan, SortBy, SortOrder, UserFilters, Window};
-use usermgmt_core::model::{
-    AuditEvent, Permission, PermissionSet, Session, TenantId, User, name_sort_key,
-};
+use usermgmt_core::model::{AuditEvent, PermissionSet, Session, TenantId, User, name_sort_key};
 use usermgmt_core::password::PasswordHash;
 use usermgmt_core::storage::{
     ActorGrants, BulkDelete, BulkDeleteOutcome, BulkTarget, Identifier, LoginFailure, NewUser,
-    PasswordChange, UserReplace, UserStore,
+    PasswordChange, RelatedKind, RelatedLists, UserReplace, UserStore,
 };
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
@@ -74,41 +72,17 @@ fn attach_related(conn: &Connection, users: &mut [(i64, User)]) -> Result<()> {
     let mut rows = stmt
         .query([seqs])
         .map_err(map_err("querying related lists"))?;
-    let mut expertise: Vec<(usize, i64, String)> = Vec::new();
+    let mut related = RelatedLists::default();
     while let Some(row) = rows.next().map_err(map_err("reading related lists"))? {
         let seq: i64 = row.get(0).map_err(map_err("reading related lists"))?;
         let kind: i64 = row.get(1).map_err(map_err("reading related lists"))?;
         let value: String = row.get(2).map_err(map_err("reading related lists"))?;
-        let Some(&i) = index.get(&seq) else { continue };
-        let user = &mut users[i].1;
-        match kind {
-            0 => user.roles.push(value),
-            1 => match value.parse::<Permission>() {
-                Ok(p) => user.permissions.push(p),
-                Err(_) => {
-                    tracing::warn!(permission = %value, "ignoring an unknown stored permission")
-                }
-            },
-            2 => {
-                let position: i64 = row.get(3).map_err(map_err("reading related lists"))?;
-                expertise.push((i, position, value));
-            }
-            _ => user
-                .oauth_providers
-                .push(parse("decoding an OAuth provider", &value)?),
+        let position: i64 = row.get(3).map_err(map_err("reading related lists"))?;
+        if let (Some(&i), Some(kind)) = (index.get(&seq), RelatedKind::from_code(kind)) {
+            related.push(i, kind, position, value);
         }
     }
-    expertise.sort_unstable_by_key(|(i, position, _)| (*i, *position));
-    for (i, _, value) in expertise {
-        users[i].1.profile.expertise.push(value);
-    }
-    for (_, user) in users.iter_mut() {
-        user.roles.sort();
-        user.permissions.sort();
-        user.oauth_providers.sort();
-        user.refresh_derived();
-    }
-    Ok(())
+    related.apply(users, |(_, user)| user)
 }
 
 /// The user query for a login identifier (conditions written so the partial unique indexes
