@@ -163,6 +163,9 @@ pub enum Error {
     /// The principal is a read-only impersonation session and the operation changes data.
     #[error("read-only impersonation: changes are not allowed")]
     ReadOnlyImpersonation,
+    /// The enrollment source failed or timed out and the service is strict about it.
+    #[error("the enrollment source is unavailable: {0}")]
+    EnrollmentSourceUnavailable(String),
     /// The storage failed; details stay in the source chain.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -184,6 +187,7 @@ impl Error {
             Error::AccountSuspended => "account_suspended",
             Error::Locked { .. } => "locked",
             Error::ReadOnlyImpersonation => "impersonation_read_only",
+            Error::EnrollmentSourceUnavailable(_) => "enrollment_source_unavailable",
             Error::Storage(_) => "internal",
         }
     }

@@ -147,13 +147,14 @@ pub trait UserStore: Send + Sync {
     /// Replaces a user's state if its version still matches (see [`UserReplace`]).
     async fn replace_user(&self, tenant: &TenantId, change: UserReplace) -> Result<User>;
 
-    /// Streams every user matching the (normalised) filters, in the list's default order
+    /// Streams every user matching the (normalised) filters (and left by `enrollment`), in the list's default order
     /// (`created_at` desc, `id` desc), as batches of at most `batch` users into `sink`, from
     /// one consistent snapshot, with constant memory. Stops early when the receiver is gone.
     async fn export_users(
         &self,
         tenant: &TenantId,
         filters: &UserFilters,
+        enrollment: Option<crate::filter::EnrollmentMatch>,
         now: DateTime<Utc>,
         batch: u32,
         sink: tokio::sync::mpsc::Sender<Result<Vec<User>>>,
@@ -475,4 +476,16 @@ impl RelatedLists {
         }
         Ok(())
     }
+}
+
+/// Evaluates the cross-service (enrollment) filters against another service's learning data.
+/// Implementations must reproduce [`UserFilters::matches_enrollments`] exactly.
+#[async_trait]
+pub trait EnrollmentSource: Send + Sync {
+    /// The users of `tenant` the enrollment filters of `filters` leave.
+    async fn matching_users(
+        &self,
+        tenant: &TenantId,
+        filters: &UserFilters,
+    ) -> Result<crate::filter::EnrollmentMatch>;
 }

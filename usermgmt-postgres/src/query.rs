@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
-use usermgmt_core::filter::{Cursor, ListPlan, SortBy, SortOrder, SortValue, UserFilters, Window};
+use usermgmt_core::filter::{
+    Cursor, EnrollmentMatch, ListPlan, SortBy, SortOrder, SortValue, UserFilters, Window,
+};
 use usermgmt_core::model::{PROFILE_COMPLETE_THRESHOLD, PermissionSet};
 
 /// A query under construction.
@@ -276,6 +278,7 @@ pub(crate) fn page_query(tenant: &str, plan: &ListPlan, now: DateTime<Utc>) -> S
     let mut sql = Sql::new("SELECT ");
     sql.push(USER_COLUMNS).push(" FROM users u WHERE ");
     where_clause(&mut sql, tenant, &plan.filters, now);
+    enrollment_clause(&mut sql, plan.enrollment.as_ref());
     if let Window::After(cursor) = &plan.window {
         after_cursor(&mut sql, cursor);
     }
@@ -301,10 +304,33 @@ pub(crate) fn page_query(tenant: &str, plan: &ListPlan, now: DateTime<Utc>) -> S
 }
 
 /// The count query of a plan.
-pub(crate) fn count_query(tenant: &str, filters: &UserFilters, now: DateTime<Utc>) -> Sql {
+pub(crate) fn count_query(
+    tenant: &str,
+    filters: &UserFilters,
+    enrollment: Option<&EnrollmentMatch>,
+    now: DateTime<Utc>,
+) -> Sql {
     let mut sql = Sql::new("SELECT count(*) FROM users u WHERE ");
     where_clause(&mut sql, tenant, filters, now);
+    enrollment_clause(&mut sql, enrollment);
     sql
+}
+
+/// Keeps only the users an enrollment source left (one array parameter).
+pub(crate) fn enrollment_clause(sql: &mut Sql, enrollment: Option<&EnrollmentMatch>) {
+    match enrollment {
+        None => {}
+        Some(EnrollmentMatch::Only(ids)) => {
+            sql.push(" AND u.id = ANY(")
+                .push_bind(ids.clone())
+                .push(")");
+        }
+        Some(EnrollmentMatch::Except(ids)) => {
+            sql.push(" AND NOT (u.id = ANY(")
+                .push_bind(ids.clone())
+                .push("))");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -356,6 +356,7 @@ impl UserStore for PgStorage {
         &self,
         tenant: &TenantId,
         filters: &UserFilters,
+        enrollment: Option<usermgmt_core::filter::EnrollmentMatch>,
         now: DateTime<Utc>,
         batch: u32,
         sink: tokio::sync::mpsc::Sender<Result<Vec<User>>>,
@@ -368,6 +369,7 @@ impl UserStore for PgStorage {
             window: Window::Offset(0),
             limit: u32::MAX,
             include_total: false,
+            enrollment,
         };
         let batch = batch.max(1) as usize;
         // One repeatable-read transaction: the whole export sees one snapshot; rows stream
@@ -429,7 +431,12 @@ impl UserStore for PgStorage {
             .map_err(map_err("taking a connection"))?;
         let users = read_users(&mut conn, page_query(tenant.as_str(), plan, now)).await?;
         let total = if plan.include_total {
-            let mut sql = count_query(tenant.as_str(), &plan.filters, now);
+            let mut sql = count_query(
+                tenant.as_str(),
+                &plan.filters,
+                plan.enrollment.as_ref(),
+                now,
+            );
             let count: i64 = sql
                 .build_query_scalar()
                 .fetch_one(&mut *conn)

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use rusqlite::types::Value;
-use usermgmt_core::filter::{Cursor, ListPlan, SortBy, SortOrder, SortValue, UserFilters, Window};
+use usermgmt_core::filter::{
+    Cursor, EnrollmentMatch, ListPlan, SortBy, SortOrder, SortValue, UserFilters, Window,
+};
 use usermgmt_core::model::{PROFILE_COMPLETE_THRESHOLD, PermissionSet};
 
 use crate::codec::{date_text, micros};
@@ -391,6 +393,7 @@ pub(crate) fn page_query(
     push_from(&mut sql, search);
     sql.push(" WHERE ");
     where_clause(&mut sql, tenant, &plan.filters, now);
+    enrollment_clause(&mut sql, plan.enrollment.as_ref());
     if let Window::After(cursor) = &plan.window {
         after_cursor(&mut sql, cursor);
     }
@@ -415,6 +418,7 @@ pub(crate) fn page_query(
 pub(crate) fn count_query(
     tenant: &str,
     filters: &UserFilters,
+    enrollment: Option<&EnrollmentMatch>,
     now: DateTime<Utc>,
     search: &SearchMode,
 ) -> Sql {
@@ -423,7 +427,30 @@ pub(crate) fn count_query(
     push_from(&mut sql, search);
     sql.push(" WHERE ");
     where_clause(&mut sql, tenant, filters, now);
+    enrollment_clause(&mut sql, enrollment);
     sql
+}
+
+/// Keeps only the users an enrollment source left (a JSON array of hex ids, so the id list
+/// is one parameter however long).
+pub(crate) fn enrollment_clause(sql: &mut Sql, enrollment: Option<&EnrollmentMatch>) {
+    let (ids, negate) = match enrollment {
+        None => return,
+        Some(EnrollmentMatch::Only(ids)) => (ids, false),
+        Some(EnrollmentMatch::Except(ids)) => (ids, true),
+    };
+    let hex: Vec<String> = ids
+        .iter()
+        .map(|id| format!("\"{}\"", id.simple()))
+        .collect();
+    sql.push(if negate {
+        " AND u.id NOT IN "
+    } else {
+        " AND u.id IN "
+    });
+    sql.push("(SELECT unhex(value) FROM json_each(")
+        .bind(format!("[{}]", hex.join(",")))
+        .push("))");
 }
 
 /// A UUID as the 16-byte blob it is stored as.
@@ -519,7 +546,7 @@ mod tests {
             p.contains("SCAN c") && p.contains("INTEGER PRIMARY KEY"),
             "candidates drive the query: {p}"
         );
-        let p = explain(&conn, &count_query("t", &searched, now, &mode));
+        let p = explain(&conn, &count_query("t", &searched, None, now, &mode));
         assert!(
             p.contains("SCAN c") && p.contains("INTEGER PRIMARY KEY"),
             "{p}"

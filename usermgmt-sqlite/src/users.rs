@@ -335,6 +335,7 @@ impl UserStore for SqliteStorage {
         &self,
         tenant: &TenantId,
         filters: &UserFilters,
+        enrollment: Option<usermgmt_core::filter::EnrollmentMatch>,
         now: DateTime<Utc>,
         batch: u32,
         sink: tokio::sync::mpsc::Sender<Result<Vec<User>>>,
@@ -347,6 +348,7 @@ impl UserStore for SqliteStorage {
             window: Window::Offset(0),
             limit: u32::MAX,
             include_total: false,
+            enrollment,
         };
         let threshold = self.options.search_scan_threshold;
         let batch = batch.max(1) as usize;
@@ -414,7 +416,8 @@ impl UserStore for SqliteStorage {
                 let users =
                     read_users(conn, &page_query(USER_COLUMNS, &tenant, &plan, now, &mode))?;
                 let total = if plan.include_total {
-                    let sql = count_query(&tenant, &plan.filters, now, &mode);
+                    let sql =
+                        count_query(&tenant, &plan.filters, plan.enrollment.as_ref(), now, &mode);
                     let count: i64 = conn
                         .prepare_cached(&sql.text)
                         .and_then(|mut s| {

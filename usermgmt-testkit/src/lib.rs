@@ -11,6 +11,7 @@
 pub mod cases;
 pub mod dataset;
 pub mod differential;
+pub mod enrollments;
 pub mod fixture;
 
 use std::any::Any;
@@ -144,7 +145,9 @@ macro_rules! conformance_suite {
             growth_series_are_zero_filled,
             filter_and_field_values,
             export_matches_the_list,
-            batch_insert_is_all_or_nothing
+            batch_insert_is_all_or_nothing,
+            enrollment_filters_use_the_source,
+            enrollment_source_failures_skip_or_fail
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

@@ -1,12 +1,14 @@
 //! Filtering, sorting and pagination of the user list, and the reference model.
 
 mod cursor;
+mod enrollment;
 mod filters;
 mod query;
 mod reference;
 mod sort;
 
 pub use cursor::Cursor;
+pub use enrollment::EnrollmentMatch;
 pub use filters::{MAX_AGE, MAX_DAYS, MAX_FILTER_VALUES, MAX_SEARCH_LEN, UserFilters};
 pub use query::{DEFAULT_MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, ListPlan, ListQuery, Page, Window};
 pub use reference::reference_list;

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::cursor::Cursor;
+use super::enrollment::EnrollmentMatch;
 use super::filters::UserFilters;
 use super::sort::{SortBy, SortOrder};
 use crate::error::{Error, FieldErrors};
@@ -69,6 +70,8 @@ pub struct ListPlan {
     pub limit: u32,
     /// Whether to count all matching rows.
     pub include_total: bool,
+    /// The users an enrollment source left (cross-service filters already evaluated).
+    pub enrollment: Option<EnrollmentMatch>,
 }
 
 impl ListQuery {
@@ -109,6 +112,7 @@ impl ListQuery {
             window,
             limit: self.page_size + 1,
             include_total: self.include_total,
+            enrollment: None,
         })
     }
 }

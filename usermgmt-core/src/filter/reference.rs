@@ -116,6 +116,7 @@ pub fn reference_list(
     let mut rows: Vec<_> = users
         .iter()
         .filter(|u| &u.tenant_id == tenant && plan.filters.matches(u, now))
+        .filter(|u| plan.enrollment.as_ref().is_none_or(|m| m.allows(u.id)))
         .map(|u| (plan.sort_by.value_of(u), u.id))
         .collect();
     rows.sort_by(|a, b| compare(plan.sort_order, (&a.0, a.1), (&b.0, b.1)));

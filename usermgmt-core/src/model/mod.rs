@@ -1,6 +1,7 @@
 //! Domain types.
 
 mod audit;
+mod enrollment;
 mod note;
 mod oauth;
 mod permission;
@@ -14,6 +15,7 @@ mod user;
 mod vocab;
 
 pub use audit::{AuditAction, AuditActor, AuditEvent, AuditTargetKind, FieldChange, REDACTED};
+pub use enrollment::Enrollment;
 pub use note::Note;
 pub use oauth::OAuthLink;
 pub use permission::{Permission, PermissionInfo, PermissionSet, permission_catalog};

@@ -201,7 +201,9 @@ impl UserService {
             ..Default::default()
         };
         let mut plan = query.plan(self.config.max_page_size)?;
-        let skipped = plan.filters.skip_cross_service();
+        let skipped = self
+            .resolve_cross_service(&actor.tenant_id, &mut plan)
+            .await?;
         let (user_tx, mut user_rx) = mpsc::channel::<Result<Vec<User>>>(IN_FLIGHT);
         let (chunk_tx, chunk_rx) = mpsc::channel::<Result<Vec<u8>>>(IN_FLIGHT);
         let storage = self.storage.clone();
@@ -209,7 +211,14 @@ impl UserService {
         let tenant = actor.tenant_id.clone();
         tokio::spawn(async move {
             if let Err(error) = storage
-                .export_users(&tenant, &plan.filters, now, EXPORT_BATCH, user_tx.clone())
+                .export_users(
+                    &tenant,
+                    &plan.filters,
+                    plan.enrollment.clone(),
+                    now,
+                    EXPORT_BATCH,
+                    user_tx.clone(),
+                )
                 .await
             {
                 // The receiver may be gone (client left); nothing else to tell then.

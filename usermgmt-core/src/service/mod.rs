@@ -20,7 +20,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::filter::DEFAULT_MAX_PAGE_SIZE;
 use crate::model::{GeoResolver, NoGeoResolver};
 use crate::password::PasswordPolicy;
-use crate::storage::Storage;
+use crate::storage::{EnrollmentSource, Storage};
 use crate::validate::ValidationRules;
 
 pub use access::Actor;
@@ -121,6 +121,26 @@ pub struct UserService {
     clock: Arc<dyn Clock>,
     geo: Arc<dyn GeoResolver>,
     dummy_hash: Arc<login::DummyHash>,
+    enrollments: Option<(Arc<dyn EnrollmentSource>, EnrollmentOptions)>,
+}
+
+/// How the service treats its enrollment source.
+#[derive(Debug, Clone)]
+pub struct EnrollmentOptions {
+    /// Longest wait for the source (default 2 s); slower answers count as failures.
+    pub timeout: std::time::Duration,
+    /// Fail the request (`enrollment_source_unavailable`) instead of skipping the enrollment
+    /// filters when the source fails (default false).
+    pub strict: bool,
+}
+
+impl Default for EnrollmentOptions {
+    fn default() -> Self {
+        Self {
+            timeout: std::time::Duration::from_secs(2),
+            strict: false,
+        }
+    }
 }
 
 impl std::fmt::Debug for UserService {
@@ -145,6 +165,7 @@ impl UserService {
             clock: Arc::new(SystemClock),
             geo: Arc::new(NoGeoResolver),
             dummy_hash: Arc::new(login::DummyHash::new()),
+            enrollments: None,
         }
     }
 
@@ -158,6 +179,57 @@ impl UserService {
     pub fn with_geo_resolver(mut self, geo: Arc<dyn GeoResolver>) -> Self {
         self.geo = geo;
         self
+    }
+
+    /// Evaluates the cross-service (enrollment) filters with `source`. Without a source they
+    /// are skipped and named in `skipped_filters`; so they are when the source fails or is
+    /// slower than `options.timeout`, unless `options.strict`.
+    pub fn with_enrollment_source(
+        mut self,
+        source: Arc<dyn EnrollmentSource>,
+        options: EnrollmentOptions,
+    ) -> Self {
+        self.enrollments = Some((source, options));
+        self
+    }
+
+    /// Resolves the plan's cross-service filters through the enrollment source (into
+    /// `plan.enrollment`), or removes them; returns the names of skipped filters.
+    pub(crate) async fn resolve_cross_service(
+        &self,
+        tenant: &crate::model::TenantId,
+        plan: &mut crate::filter::ListPlan,
+    ) -> crate::Result<Vec<String>> {
+        if plan.filters.cross_service_filters_in_use().is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some((source, options)) = &self.enrollments else {
+            return Ok(plan.filters.skip_cross_service());
+        };
+        let failure = match tokio::time::timeout(
+            options.timeout,
+            source.matching_users(tenant, &plan.filters),
+        )
+        .await
+        {
+            Ok(Ok(matched)) => {
+                plan.enrollment = Some(matched);
+                plan.filters = std::mem::take(&mut plan.filters).without_cross_service();
+                return Ok(Vec::new());
+            }
+            Ok(Err(error)) => format!(
+                "{error}: {}",
+                std::error::Error::source(&error)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
+            ),
+            Err(_) => format!("no answer within {:?}", options.timeout),
+        };
+        tracing::warn!(reason = %failure, "enrollment source failed");
+        if options.strict {
+            return Err(crate::Error::EnrollmentSourceUnavailable(failure));
+        }
+        Ok(plan.filters.skip_cross_service())
     }
 
     /// The settings in force.

@@ -87,7 +87,9 @@ impl UserService {
         let page_size = query.page_size;
         let by_cursor = query.cursor.is_some();
         let mut plan = query.plan(self.config.max_page_size)?;
-        let skipped = plan.filters.skip_cross_service();
+        let skipped = self
+            .resolve_cross_service(&actor.tenant_id, &mut plan)
+            .await?;
         let now = self.clock.now();
         let (mut items, total) = self
             .storage

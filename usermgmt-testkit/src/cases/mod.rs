@@ -1,6 +1,7 @@
 //! The conformance cases. Each takes a fresh store and panics on a broken expectation.
 
 mod access;
+mod enrollment;
 mod export;
 mod insights;
 mod listing;
@@ -12,6 +13,7 @@ mod users;
 mod writes;
 
 pub use access::*;
+pub use enrollment::*;
 pub use export::*;
 pub use insights::*;
 pub use listing::*;

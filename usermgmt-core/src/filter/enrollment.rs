@@ -1,0 +1,172 @@
+//! The reference semantics of the cross-service (enrollment) filters.
+//!
+//! The per-enrollment conditions — `enrollment_status`, `enrolled_program_type`,
+//! `enrolled_program_ids`, `progress_min`, `progress_max`, `last_learning_activity_after` —
+//! must hold together on at least one of the user's enrollments. `total_time_spent_min`
+//! compares the sum of time over the user's enrollments that satisfy those conditions (all of
+//! them when none is set), and needs at least one. `has_enrollments=true` needs at least one
+//! enrollment; `has_enrollments=false` means no enrollment at all, so combined with any other
+//! enrollment filter nobody matches.
+
+use uuid::Uuid;
+
+use super::filters::UserFilters;
+use crate::model::Enrollment;
+
+/// Which users the enrollment filters leave, as an enrollment source reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnrollmentMatch {
+    /// Only these users.
+    Only(Vec<Uuid>),
+    /// Everyone but these users (`has_enrollments=false`: everyone without an enrollment).
+    Except(Vec<Uuid>),
+}
+
+impl EnrollmentMatch {
+    /// Whether the user with `id` is left.
+    pub fn allows(&self, id: Uuid) -> bool {
+        match self {
+            EnrollmentMatch::Only(ids) => ids.contains(&id),
+            EnrollmentMatch::Except(ids) => !ids.contains(&id),
+        }
+    }
+}
+
+impl UserFilters {
+    /// Whether any per-enrollment condition is set.
+    pub fn has_enrollment_conditions(&self) -> bool {
+        !self.enrollment_status.is_empty()
+            || !self.enrolled_program_type.is_empty()
+            || !self.enrolled_program_ids.is_empty()
+            || self.progress_min.is_some()
+            || self.progress_max.is_some()
+            || self.last_learning_activity_after.is_some()
+    }
+
+    /// Whether one enrollment satisfies every per-enrollment condition.
+    pub fn enrollment_matches(&self, e: &Enrollment) -> bool {
+        (self.enrollment_status.is_empty() || self.enrollment_status.contains(&e.status))
+            && (self.enrolled_program_type.is_empty()
+                || self.enrolled_program_type.contains(&e.program_type))
+            && (self.enrolled_program_ids.is_empty()
+                || self.enrolled_program_ids.contains(&e.program_id))
+            && self.progress_min.is_none_or(|min| e.progress >= min)
+            && self.progress_max.is_none_or(|max| e.progress <= max)
+            && self
+                .last_learning_activity_after
+                .is_none_or(|t| e.last_activity_at.is_some_and(|a| a >= t))
+    }
+
+    /// Whether a user with these enrollments satisfies the enrollment filters (true when none
+    /// is set). This is the definition every enrollment source must reproduce.
+    pub fn matches_enrollments(&self, enrollments: &[Enrollment]) -> bool {
+        let conditions = self.has_enrollment_conditions() || self.total_time_spent_min.is_some();
+        match self.has_enrollments {
+            Some(false) => return enrollments.is_empty() && !conditions,
+            Some(true) if enrollments.is_empty() => return false,
+            _ => {}
+        }
+        if !conditions {
+            return true;
+        }
+        let matching: Vec<&Enrollment> = enrollments
+            .iter()
+            .filter(|e| self.enrollment_matches(e))
+            .collect();
+        if matching.is_empty() {
+            return false;
+        }
+        self.total_time_spent_min
+            .is_none_or(|min| matching.iter().map(|e| e.time_spent_seconds).sum::<u64>() >= min)
+    }
+
+    /// The users satisfying the enrollment filters, given every enrollment of the tenant
+    /// (the reference for sources).
+    pub fn enrollment_match(&self, enrollments: &[Enrollment]) -> EnrollmentMatch {
+        let mut by_user: std::collections::BTreeMap<Uuid, Vec<Enrollment>> =
+            std::collections::BTreeMap::new();
+        for e in enrollments {
+            by_user.entry(e.user_id).or_default().push(e.clone());
+        }
+        if self.has_enrollments == Some(false) {
+            let conditions =
+                self.has_enrollment_conditions() || self.total_time_spent_min.is_some();
+            return if conditions {
+                EnrollmentMatch::Only(Vec::new())
+            } else {
+                EnrollmentMatch::Except(by_user.into_keys().collect())
+            };
+        }
+        EnrollmentMatch::Only(
+            by_user
+                .into_iter()
+                .filter(|(_, list)| self.matches_enrollments(list))
+                .map(|(id, _)| id)
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::EnrollmentStatus;
+
+    fn enrollment(status: EnrollmentStatus, kind: &str, progress: u8, time: u64) -> Enrollment {
+        Enrollment {
+            user_id: Uuid::nil(),
+            program_id: format!("{kind}-1"),
+            program_type: kind.into(),
+            status,
+            progress,
+            time_spent_seconds: time,
+            last_activity_at: None,
+        }
+    }
+
+    #[test]
+    fn conditions_hold_together_on_one_enrollment() {
+        let list = [
+            enrollment(EnrollmentStatus::Active, "course", 10, 100),
+            enrollment(EnrollmentStatus::Completed, "bootcamp", 100, 50),
+        ];
+        let f = UserFilters {
+            enrollment_status: vec![EnrollmentStatus::Active],
+            progress_min: Some(50),
+            ..Default::default()
+        };
+        assert!(!f.matches_enrollments(&list), "active ones are not at 50%+");
+        let f = UserFilters {
+            enrollment_status: vec![EnrollmentStatus::Completed],
+            progress_min: Some(50),
+            ..Default::default()
+        };
+        assert!(f.matches_enrollments(&list));
+        let f = UserFilters {
+            total_time_spent_min: Some(120),
+            ..Default::default()
+        };
+        assert!(f.matches_enrollments(&list), "150 s over all enrollments");
+        let f = UserFilters {
+            total_time_spent_min: Some(120),
+            enrolled_program_type: vec!["course".into()],
+            ..Default::default()
+        };
+        assert!(
+            !f.matches_enrollments(&list),
+            "only the course's 100 s count"
+        );
+        let none = UserFilters {
+            has_enrollments: Some(false),
+            ..Default::default()
+        };
+        assert!(none.matches_enrollments(&[]) && !none.matches_enrollments(&list));
+        let contradictory = UserFilters {
+            has_enrollments: Some(false),
+            progress_min: Some(0),
+            ..Default::default()
+        };
+        assert!(!contradictory.matches_enrollments(&[]));
+        assert!(UserFilters::default().matches_enrollments(&[]));
+    }
+}

@@ -1,0 +1,101 @@
+//! An in-memory enrollment source (answering with core's reference semantics) and a seeded
+//! enrollment generator, to test how backends and the service apply enrollment filters.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use usermgmt_core::filter::{EnrollmentMatch, UserFilters};
+use usermgmt_core::model::{Enrollment, EnrollmentStatus, TenantId, User};
+use usermgmt_core::storage::EnrollmentSource;
+use usermgmt_core::{Error, Result, StorageError};
+
+/// Program types the generator uses.
+pub const PROGRAM_TYPES: &[&str] = &["course", "bootcamp", "workshop"];
+/// Program ids the generator uses.
+pub const PROGRAM_IDS: &[&str] = &["p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8"];
+
+/// How the in-memory source behaves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Answers.
+    #[default]
+    Answer,
+    /// Fails every call (an unreachable learning database).
+    Fail,
+    /// Answers after this delay.
+    Slow(Duration),
+}
+
+/// Enrollments held in memory, per tenant.
+#[derive(Debug, Default)]
+pub struct MemoryEnrollmentSource {
+    enrollments: HashMap<TenantId, Vec<Enrollment>>,
+    behaviour: Behaviour,
+}
+
+impl MemoryEnrollmentSource {
+    /// A source answering from these enrollments.
+    pub fn new(tenant: TenantId, enrollments: Vec<Enrollment>) -> Self {
+        Self {
+            enrollments: HashMap::from([(tenant, enrollments)]),
+            behaviour: Behaviour::Answer,
+        }
+    }
+
+    /// The same source, behaving as told.
+    pub fn behaving(mut self, behaviour: Behaviour) -> Self {
+        self.behaviour = behaviour;
+        self
+    }
+}
+
+#[async_trait]
+impl EnrollmentSource for MemoryEnrollmentSource {
+    async fn matching_users(
+        &self,
+        tenant: &TenantId,
+        filters: &UserFilters,
+    ) -> Result<EnrollmentMatch> {
+        match self.behaviour {
+            Behaviour::Fail => {
+                return Err(Error::Storage(StorageError::new(
+                    "reading enrollments",
+                    "learning database unreachable",
+                )));
+            }
+            Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
+            Behaviour::Answer => {}
+        }
+        Ok(filters.enrollment_match(self.enrollments.get(tenant).map_or(&[][..], Vec::as_slice)))
+    }
+}
+
+/// 0–6 enrollments for each of `users`, reproducible from `seed`.
+pub fn generate(seed: u64, users: &[User], now: DateTime<Utc>) -> Vec<Enrollment> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = Vec::new();
+    for user in users {
+        for _ in 0..rng.random_range(0..=6) {
+            let status = *EnrollmentStatus::ALL
+                .choose(&mut rng)
+                .unwrap_or(&EnrollmentStatus::Active);
+            out.push(Enrollment {
+                user_id: user.id,
+                program_id: (*PROGRAM_IDS.choose(&mut rng).unwrap_or(&"p1")).to_owned(),
+                program_type: (*PROGRAM_TYPES.choose(&mut rng).unwrap_or(&"course")).to_owned(),
+                status,
+                progress: rng.random_range(0..=100),
+                time_spent_seconds: rng.random_range(0..20_000),
+                last_activity_at: rng
+                    .random_bool(0.8)
+                    .then(|| now - chrono::Duration::seconds(rng.random_range(0..400 * 86_400))),
+            });
+        }
+    }
+    out
+}
