@@ -36,6 +36,7 @@ pub struct World {
     admin: Principal,
     tenant: TenantId,
     users: Vec<User>,
+    enrollments: Vec<usermgmt_core::model::Enrollment>,
     now: DateTime<Utc>,
     non_empty_pages: std::sync::atomic::AtomicUsize,
     _store: TestStore,
@@ -54,7 +55,6 @@ impl World {
             password: PasswordPolicy::insecure_fast_for_tests(),
             ..ServiceConfig::default()
         };
-        let service = UserService::with_config(store.storage.clone(), config).with_clock(clock);
         let mut users = dataset::load(
             store.storage.as_ref(),
             seed,
@@ -63,6 +63,15 @@ impl World {
             now,
         )
         .await;
+        let enrollments = crate::enrollments::generate(seed, &users, now);
+        let source =
+            crate::enrollments::MemoryEnrollmentSource::new(tenant.clone(), enrollments.clone());
+        let service = UserService::with_config(store.storage.clone(), config)
+            .with_clock(clock)
+            .with_enrollment_source(
+                Arc::new(source),
+                usermgmt_core::service::EnrollmentOptions::default(),
+            );
         let decoy = TenantId::new("decoy").unwrap();
         dataset::load(store.storage.as_ref(), seed ^ 0xdead, &decoy, 40, now).await;
         let admin = service
@@ -80,6 +89,7 @@ impl World {
             admin: Principal::user(tenant.clone(), admin.id),
             tenant,
             users,
+            enrollments,
             now,
             non_empty_pages: Default::default(),
             _store: store,
@@ -88,6 +98,9 @@ impl World {
 
     fn expected(&self, plan: &ListPlan) -> (Vec<Uuid>, u64) {
         let mut plan = plan.clone();
+        if !plan.filters.cross_service_filters_in_use().is_empty() {
+            plan.enrollment = Some(plan.filters.enrollment_match(&self.enrollments));
+        }
         plan.filters = plan.filters.without_cross_service();
         reference_list(&self.users, &self.tenant, &plan, self.now)
     }
@@ -213,7 +226,12 @@ pub fn random_query(seed: u64, now: DateTime<Utc>) -> ListQuery {
         failed_login_attempts_max: some(rng, |r| r.random_range(0..7)),
         has_enrollments: some(rng, |r| r.random_bool(0.5)),
         enrollment_status: several(rng, EnrollmentStatus::ALL),
-        ..Default::default()
+        enrolled_program_type: strings(rng, crate::enrollments::PROGRAM_TYPES),
+        enrolled_program_ids: strings(rng, crate::enrollments::PROGRAM_IDS),
+        progress_min: some(rng, |r| r.random_range(0..=100)),
+        progress_max: some(rng, |r| r.random_range(0..=100)),
+        total_time_spent_min: some(rng, |r| r.random_range(0..40_000)),
+        last_learning_activity_after: some(rng, |r| instant(r, now)),
     };
     ListQuery {
         filters,
