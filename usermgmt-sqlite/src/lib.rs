@@ -23,6 +23,7 @@
 
 mod audit;
 mod codec;
+mod enrollment_source;
 mod error;
 mod insights;
 mod migrations;
@@ -38,6 +39,7 @@ use std::path::{Path, PathBuf};
 
 use usermgmt_core::{Error, Result, StorageError};
 
+pub use crate::enrollment_source::{EnrollmentLayout, SqliteEnrollmentSource};
 use crate::error::map_err;
 use crate::pool::ConnectionPool;
 

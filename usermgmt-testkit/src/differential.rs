@@ -43,8 +43,9 @@ pub struct World {
 }
 
 impl World {
-    /// Loads `USERS_PER_DATASET` users generated from `seed` into `store`.
-    pub async fn load(store: TestStore, seed: u64) -> Self {
+    /// Loads `USERS_PER_DATASET` users generated from `seed` into `store`, with generated
+    /// enrollments served by the source `source` builds from them.
+    pub async fn load(store: TestStore, seed: u64, source: &SourceFactory) -> Self {
         let now = Utc
             .with_ymd_and_hms(2026, 3, 1, 9, 30, 0)
             .single()
@@ -64,12 +65,10 @@ impl World {
         )
         .await;
         let enrollments = crate::enrollments::generate(seed, &users, now);
-        let source =
-            crate::enrollments::MemoryEnrollmentSource::new(tenant.clone(), enrollments.clone());
         let service = UserService::with_config(store.storage.clone(), config)
             .with_clock(clock)
             .with_enrollment_source(
-                Arc::new(source),
+                source(&tenant, &enrollments),
                 usermgmt_core::service::EnrollmentOptions::default(),
             );
         let decoy = TenantId::new("decoy").unwrap();
@@ -252,9 +251,38 @@ pub fn random_query(seed: u64, now: DateTime<Utc>) -> ListQuery {
     }
 }
 
-/// Runs `cases` random queries against each dataset seed, each dataset in a fresh store.
+/// Builds the enrollment source a dataset's queries go through, from its enrollments.
+pub type SourceFactory = dyn Fn(
+    &TenantId,
+    &[usermgmt_core::model::Enrollment],
+) -> Arc<dyn usermgmt_core::storage::EnrollmentSource>;
+
+/// Runs `cases` random queries against each dataset seed, each dataset in a fresh store, with
+/// enrollments answered by the in-memory reference source.
 pub fn run<F, Fut, S>(runtime: &tokio::runtime::Runtime, factory: F, seeds: &[u64], cases: u32)
 where
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+    S: crate::IntoTestStore,
+{
+    let memory: Box<SourceFactory> = Box::new(|tenant, enrollments| {
+        Arc::new(crate::enrollments::MemoryEnrollmentSource::new(
+            tenant.clone(),
+            enrollments.to_vec(),
+        ))
+    });
+    run_with_source(runtime, factory, &*memory, seeds, cases);
+}
+
+/// [`run`] with enrollments answered by the source `source` builds (e.g. a learning database
+/// the factory fills with the enrollments).
+pub fn run_with_source<F, Fut, S>(
+    runtime: &tokio::runtime::Runtime,
+    factory: F,
+    source: &SourceFactory,
+    seeds: &[u64],
+    cases: u32,
+) where
     F: Fn() -> Fut,
     Fut: Future<Output = S>,
     S: crate::IntoTestStore,
@@ -263,7 +291,7 @@ where
         let Some(store) = runtime.block_on(async { factory().await.into_test_store() }) else {
             return;
         };
-        let world = runtime.block_on(async { World::load(store, seed).await });
+        let world = runtime.block_on(async { World::load(store, seed, source).await });
         let now = world.now;
         let mut runner = TestRunner::new(Config {
             cases,

@@ -1,0 +1,154 @@
+//! The SQLite learning-database enrollment source: the reference semantics (differential
+//! test) and non-fatal failures (missing file, missing table, slow query).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use usermgmt_core::filter::{ListQuery, UserFilters};
+use usermgmt_core::model::{Enrollment, TenantId};
+use usermgmt_core::service::EnrollmentOptions;
+use usermgmt_core::storage::EnrollmentSource;
+use usermgmt_sqlite::{EnrollmentLayout, SqliteEnrollmentSource, SqliteStorage};
+use usermgmt_testkit::TestStore;
+use usermgmt_testkit::fixture::Fixture;
+
+/// Writes a learning database with the default layout holding `enrollments` of `tenant`.
+fn learning_database(path: &Path, tenant: &TenantId, enrollments: &[Enrollment]) {
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE enrollments (tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, program_id TEXT NOT NULL, \
+         program_type TEXT NOT NULL, status TEXT NOT NULL, progress INTEGER NOT NULL, \
+         time_spent_seconds INTEGER NOT NULL, last_activity_at INTEGER)",
+    )
+    .unwrap();
+    let tx = conn.transaction().unwrap();
+    for e in enrollments {
+        tx.execute(
+            "INSERT INTO enrollments VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            rusqlite::params![
+                tenant.as_str(),
+                e.user_id.to_string(),
+                e.program_id,
+                e.program_type,
+                e.status.as_str(),
+                e.progress,
+                e.time_spent_seconds as i64,
+                e.last_activity_at.map(|t| t.timestamp()),
+            ],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+}
+
+async fn fresh_store() -> TestStore {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let storage = SqliteStorage::open(dir.path().join("users.db"))
+        .await
+        .expect("open SQLite");
+    TestStore::new(Arc::new(storage), dir)
+}
+
+#[test]
+fn differential_through_a_learning_database() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    let root = dir.path().to_path_buf();
+    let source =
+        move |tenant: &TenantId, enrollments: &[Enrollment]| -> Arc<dyn EnrollmentSource> {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = root.join(format!("learning-{n}.db"));
+            learning_database(&path, tenant, enrollments);
+            Arc::new(SqliteEnrollmentSource::new(&path, EnrollmentLayout::default()).unwrap())
+        };
+    let cases = std::env::var("USERMGMT_PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(200);
+    usermgmt_testkit::differential::run_with_source(&runtime, fresh_store, &source, &[31], cases);
+}
+
+/// Missing file, missing table and a query slower than the timeout: the list answers with the
+/// enrollment filters skipped and named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_skip_the_enrollment_filters() {
+    let fx = Fixture::new(fresh_store().await).await;
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.db");
+    rusqlite::Connection::open(&empty)
+        .unwrap()
+        .execute_batch("CREATE TABLE other (x INTEGER)")
+        .unwrap();
+    let slow = dir.path().join("slow.db");
+    rusqlite::Connection::open(&slow)
+        .unwrap()
+        .execute_batch(
+            "CREATE VIEW enrollments AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000000) \
+             SELECT 't1' AS tenant_id, 'x' AS user_id, 'p' AS program_id, 'course' AS program_type, \
+             'active' AS status, i % 100 AS progress, 1 AS time_spent_seconds, NULL AS last_activity_at FROM n",
+        )
+        .unwrap();
+    let options = EnrollmentOptions {
+        timeout: Duration::from_millis(300),
+        strict: false,
+    };
+    let filters = UserFilters {
+        has_enrollments: Some(true),
+        progress_min: Some(5),
+        ..Default::default()
+    };
+    for (label, path) in [
+        ("missing file", dir.path().join("absent.db")),
+        ("missing table", empty),
+        ("slow query", slow),
+    ] {
+        let source = SqliteEnrollmentSource::new(&path, EnrollmentLayout::default()).unwrap();
+        let service = fx
+            .service
+            .clone()
+            .with_enrollment_source(Arc::new(source), options.clone());
+        let page = service
+            .list_users(
+                &fx.admin,
+                ListQuery {
+                    filters: filters.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            page.skipped_filters,
+            ["has_enrollments", "progress_min"],
+            "{label}"
+        );
+        assert_eq!(page.total, Some(1), "{label}: the list still answers");
+    }
+    assert!(
+        !dir.path().join("absent.db").exists(),
+        "the source never creates the file"
+    );
+}
+
+#[test]
+fn layouts_reject_odd_identifiers() {
+    let layout = EnrollmentLayout {
+        table: "enrollments; DROP TABLE users".into(),
+        ..Default::default()
+    };
+    assert!(SqliteEnrollmentSource::new("x.db", layout).is_err());
+    let custom = EnrollmentLayout {
+        table: "learning_enrollment".into(),
+        tenant_id: None,
+        ..Default::default()
+    };
+    assert!(SqliteEnrollmentSource::new("x.db", custom).is_ok());
+}
