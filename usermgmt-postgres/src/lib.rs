@@ -21,6 +21,7 @@
 
 mod audit;
 mod codec;
+mod enrollment_source;
 mod error;
 mod insights;
 mod notes;
@@ -35,7 +36,9 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use usermgmt_core::{Error, Result, StorageError};
 
+pub use crate::enrollment_source::PgEnrollmentSource;
 use crate::error::map_err;
+pub use usermgmt_core::storage::EnrollmentLayout;
 
 /// Options for connecting.
 #[derive(Debug, Clone)]

@@ -10,88 +10,11 @@ use rusqlite::OpenFlags;
 use rusqlite::types::Value;
 use usermgmt_core::filter::{EnrollmentMatch, UserFilters};
 use usermgmt_core::model::TenantId;
-use usermgmt_core::storage::EnrollmentSource;
+use usermgmt_core::storage::{EnrollmentLayout, EnrollmentSource};
 use usermgmt_core::{Error, Result, StorageError};
 use uuid::Uuid;
 
 use crate::error::map_err;
-
-/// Where the enrollments are: table and column names (defaults in brackets).
-///
-/// The table has one row per enrollment: tenant [`tenant_id`] (TEXT; optional — leave `None`
-/// for a single-tenant learning database), user [`user_id`] (TEXT, a UUID), program
-/// [`program_id`] (TEXT), program type [`program_type`] (TEXT), status [`status`] (TEXT:
-/// `active`, `completed`, `cancelled`, `expired`, `suspended`), progress [`progress`] (INTEGER
-/// 0–100), time spent [`time_spent_seconds`] (INTEGER seconds), last activity
-/// [`last_activity_at`] (INTEGER Unix seconds, UTC, or NULL).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnrollmentLayout {
-    /// Table name.
-    pub table: String,
-    /// Tenant column, if the database holds several tenants.
-    pub tenant_id: Option<String>,
-    /// User id column.
-    pub user_id: String,
-    /// Program id column.
-    pub program_id: String,
-    /// Program type column.
-    pub program_type: String,
-    /// Status column.
-    pub status: String,
-    /// Progress column.
-    pub progress: String,
-    /// Time spent column.
-    pub time_spent_seconds: String,
-    /// Last activity column.
-    pub last_activity_at: String,
-}
-
-impl Default for EnrollmentLayout {
-    fn default() -> Self {
-        Self {
-            table: "enrollments".into(),
-            tenant_id: Some("tenant_id".into()),
-            user_id: "user_id".into(),
-            program_id: "program_id".into(),
-            program_type: "program_type".into(),
-            status: "status".into(),
-            progress: "progress".into(),
-            time_spent_seconds: "time_spent_seconds".into(),
-            last_activity_at: "last_activity_at".into(),
-        }
-    }
-}
-
-impl EnrollmentLayout {
-    /// Checks every name is a plain SQL identifier (they are quoted, never taken from users).
-    fn validate(&self) -> Result<()> {
-        let names = [
-            Some(&self.table),
-            self.tenant_id.as_ref(),
-            Some(&self.user_id),
-            Some(&self.program_id),
-            Some(&self.program_type),
-            Some(&self.status),
-            Some(&self.progress),
-            Some(&self.time_spent_seconds),
-            Some(&self.last_activity_at),
-        ];
-        for name in names.into_iter().flatten() {
-            let ok = name
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !ok {
-                return Err(Error::invalid(
-                    "enrollment_layout",
-                    format!("`{name}` is not a plain identifier"),
-                ));
-            }
-        }
-        Ok(())
-    }
-}
 
 /// Interrupts a running SQLite query when dropped (harmless once the query has finished).
 struct InterruptOnDrop(Option<rusqlite::InterruptHandle>);

@@ -39,9 +39,10 @@ use std::path::{Path, PathBuf};
 
 use usermgmt_core::{Error, Result, StorageError};
 
-pub use crate::enrollment_source::{EnrollmentLayout, SqliteEnrollmentSource};
+pub use crate::enrollment_source::SqliteEnrollmentSource;
 use crate::error::map_err;
 use crate::pool::ConnectionPool;
+pub use usermgmt_core::storage::EnrollmentLayout;
 
 /// Options for opening a SQLite database.
 #[derive(Debug, Clone)]

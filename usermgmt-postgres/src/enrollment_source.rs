@@ -1,0 +1,127 @@
+//! An [`EnrollmentSource`] reading another service's learning database on PostgreSQL (another
+//! database or server), with a configurable table layout.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, QueryBuilder};
+use usermgmt_core::filter::{EnrollmentMatch, UserFilters};
+use usermgmt_core::model::TenantId;
+use usermgmt_core::storage::{EnrollmentLayout, EnrollmentSource};
+use usermgmt_core::{Error, Result, StorageError};
+use uuid::Uuid;
+
+use crate::error::map_err;
+
+/// Enrollments from a learning database on PostgreSQL. The pool connects lazily, so an
+/// unreachable server only makes the queries fail (and the service skip the filters).
+#[derive(Clone, Debug)]
+pub struct PgEnrollmentSource {
+    pool: PgPool,
+    layout: EnrollmentLayout,
+}
+
+impl PgEnrollmentSource {
+    /// A source over the learning database at `url` with this layout.
+    pub fn new(url: &str, layout: EnrollmentLayout) -> Result<Self> {
+        layout.validate()?;
+        let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| {
+            Error::Storage(StorageError::new("parsing the learning database URL", e))
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(1))
+            .test_before_acquire(true)
+            .connect_lazy_with(options);
+        Ok(Self { pool, layout })
+    }
+}
+
+#[async_trait]
+impl EnrollmentSource for PgEnrollmentSource {
+    async fn matching_users(
+        &self,
+        tenant: &TenantId,
+        filters: &UserFilters,
+    ) -> Result<EnrollmentMatch> {
+        let conditions =
+            filters.has_enrollment_conditions() || filters.total_time_spent_min.is_some();
+        if filters.has_enrollments == Some(false) && conditions {
+            return Ok(EnrollmentMatch::Only(Vec::new()));
+        }
+        let l = &self.layout;
+        let q = |name: &str| format!("\"{name}\"");
+        let distinct = if filters.total_time_spent_min.is_some() {
+            ""
+        } else {
+            "DISTINCT "
+        };
+        let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+            "SELECT {distinct}{}::text FROM {} WHERE true",
+            q(&l.user_id),
+            q(&l.table)
+        ));
+        if let Some(column) = &l.tenant_id {
+            sql.push(format!(" AND {} = ", q(column)))
+                .push_bind(tenant.as_str().to_owned());
+        }
+        let any_of = |sql: &mut QueryBuilder<Postgres>, column: &str, values: Vec<String>| {
+            if !values.is_empty() {
+                sql.push(format!(" AND {} = ANY(", q(column)))
+                    .push_bind(values)
+                    .push(")");
+            }
+        };
+        any_of(
+            &mut sql,
+            &l.status,
+            filters
+                .enrollment_status
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect(),
+        );
+        any_of(
+            &mut sql,
+            &l.program_type,
+            filters.enrolled_program_type.clone(),
+        );
+        any_of(
+            &mut sql,
+            &l.program_id,
+            filters.enrolled_program_ids.clone(),
+        );
+        if let Some(min) = filters.progress_min {
+            sql.push(format!(" AND {} >= ", q(&l.progress)))
+                .push_bind(i32::from(min));
+        }
+        if let Some(max) = filters.progress_max {
+            sql.push(format!(" AND {} <= ", q(&l.progress)))
+                .push_bind(i32::from(max));
+        }
+        if let Some(after) = filters.last_learning_activity_after {
+            sql.push(format!(" AND {} >= ", q(&l.last_activity_at)))
+                .push_bind(after);
+        }
+        if let Some(min) = filters.total_time_spent_min {
+            sql.push(format!(
+                " GROUP BY {} HAVING sum({}) >= ",
+                q(&l.user_id),
+                q(&l.time_spent_seconds)
+            ));
+            sql.push_bind(i64::try_from(min).unwrap_or(i64::MAX));
+        }
+        let texts: Vec<String> = sql
+            .build_query_scalar()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err("querying enrollments"))?;
+        let ids: Vec<Uuid> = texts.iter().filter_map(|t| t.parse().ok()).collect();
+        Ok(if filters.has_enrollments == Some(false) {
+            EnrollmentMatch::Except(ids)
+        } else {
+            EnrollmentMatch::Only(ids)
+        })
+    }
+}

@@ -1,0 +1,160 @@
+//! The PostgreSQL learning-database enrollment source: the reference semantics (differential
+//! test) and non-fatal failures (closed port, missing table, slow query).
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::Connection;
+use usermgmt_core::filter::{ListQuery, UserFilters};
+use usermgmt_core::model::{Enrollment, TenantId};
+use usermgmt_core::service::EnrollmentOptions;
+use usermgmt_core::storage::EnrollmentSource;
+use usermgmt_postgres::{EnrollmentLayout, PgEnrollmentSource};
+use usermgmt_testkit::fixture::Fixture;
+
+const TABLE: &str = "CREATE TABLE enrollments (tenant_id text NOT NULL, user_id uuid NOT NULL, program_id text NOT NULL, \
+    program_type text NOT NULL, status text NOT NULL, progress integer NOT NULL, time_spent_seconds bigint NOT NULL, \
+    last_activity_at timestamptz)";
+
+/// A fresh database on the test server, set up by `setup`; returns its URL.
+async fn learning_database(url: &str, setup: &str) -> String {
+    let name = format!("usermgmt_learning_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let db_url = common::with_database(url, &name);
+    let mut conn = sqlx::PgConnection::connect(&db_url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(setup.to_owned()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    db_url
+}
+
+async fn fill(db_url: &str, tenant: &TenantId, enrollments: &[Enrollment]) {
+    let mut conn = sqlx::PgConnection::connect(db_url).await.unwrap();
+    let column = |f: fn(&Enrollment) -> String| enrollments.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO enrollments SELECT $1, u, p, t, s, g, ts, la FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], \
+         $6::int[], $7::bigint[], $8::timestamptz[]) AS x(u, p, t, s, g, ts, la)",
+    )
+    .bind(tenant.as_str())
+    .bind(enrollments.iter().map(|e| e.user_id).collect::<Vec<_>>())
+    .bind(column(|e| e.program_id.clone()))
+    .bind(column(|e| e.program_type.clone()))
+    .bind(column(|e| e.status.as_str().to_owned()))
+    .bind(enrollments.iter().map(|e| i32::from(e.progress)).collect::<Vec<_>>())
+    .bind(enrollments.iter().map(|e| e.time_spent_seconds as i64).collect::<Vec<_>>())
+    .bind(enrollments.iter().map(|e| e.last_activity_at).collect::<Vec<_>>())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+}
+
+#[test]
+fn differential_through_a_learning_database() {
+    let Some(url) = common::server_url() else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let source =
+        move |tenant: &TenantId, enrollments: &[Enrollment]| -> Arc<dyn EnrollmentSource> {
+            let (url, tenant, enrollments) = (url.clone(), tenant.clone(), enrollments.to_vec());
+            // The factory is called inside the test's runtime: set the database up on its own.
+            let db_url = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let db_url = learning_database(&url, TABLE).await;
+                    fill(&db_url, &tenant, &enrollments).await;
+                    db_url
+                })
+            })
+            .join()
+            .unwrap();
+            Arc::new(PgEnrollmentSource::new(&db_url, EnrollmentLayout::default()).unwrap())
+        };
+    let cases = std::env::var("USERMGMT_PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(200);
+    usermgmt_testkit::differential::run_with_source(
+        &runtime,
+        common::fresh_store,
+        &source,
+        &[41],
+        cases,
+    );
+}
+
+/// A closed port, a missing table and a query slower than the timeout: the list answers with
+/// the enrollment filters skipped and named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_skip_the_enrollment_filters() {
+    let Some(url) = common::server_url() else {
+        return;
+    };
+    let Some(store) = common::fresh_store().await else {
+        return;
+    };
+    let fx = Fixture::new(store).await;
+    let no_table = learning_database(&url, "CREATE TABLE other (x integer)").await;
+    let slow = learning_database(
+        &url,
+        "CREATE VIEW enrollments AS SELECT 't1'::text AS tenant_id, gen_random_uuid() AS user_id, 'p'::text AS program_id, \
+         'course'::text AS program_type, 'active'::text AS status, 50 AS progress, 1::bigint AS time_spent_seconds, \
+         now() AS last_activity_at FROM pg_sleep(3)",
+    )
+    .await;
+    let options = EnrollmentOptions {
+        timeout: Duration::from_millis(500),
+        strict: false,
+    };
+    let filters = UserFilters {
+        has_enrollments: Some(true),
+        progress_min: Some(5),
+        ..Default::default()
+    };
+    for (label, source_url) in [
+        (
+            "closed port",
+            "postgres://postgres@127.0.0.1:1/learning".to_owned(),
+        ),
+        ("missing table", no_table),
+        ("slow query", slow),
+    ] {
+        let source = PgEnrollmentSource::new(&source_url, EnrollmentLayout::default()).unwrap();
+        let service = fx
+            .service
+            .clone()
+            .with_enrollment_source(Arc::new(source), options.clone());
+        let page = service
+            .list_users(
+                &fx.admin,
+                ListQuery {
+                    filters: filters.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            page.skipped_filters,
+            ["has_enrollments", "progress_min"],
+            "{label}"
+        );
+        assert_eq!(page.total, Some(1), "{label}: the list still answers");
+    }
+}
