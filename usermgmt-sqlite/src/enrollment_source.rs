@@ -16,6 +16,110 @@ use uuid::Uuid;
 
 use crate::error::map_err;
 
+/// The ids (as text) of the users an enrollment filter set concerns, as SQL over the layout's
+/// table (in `schema` when given, e.g. an attached database).
+pub(crate) enum EnrollmentSql {
+    /// Nobody matches (`has_enrollments=false` with other enrollment filters).
+    Nobody,
+    /// The users the query selects are the ones left (`except` false) or the ones removed
+    /// (`except` true, for `has_enrollments=false`).
+    Users {
+        /// `SELECT <user id as text> FROM … WHERE …`.
+        sql: String,
+        /// Its parameters.
+        params: Vec<Value>,
+        /// Whether the selected users are the ones to leave out.
+        except: bool,
+    },
+}
+
+/// Builds the enrollment query implementing [`UserFilters::matches_enrollments`].
+pub(crate) fn users_query(
+    layout: &EnrollmentLayout,
+    schema: Option<&str>,
+    tenant: &str,
+    filters: &UserFilters,
+) -> EnrollmentSql {
+    let conditions = filters.has_enrollment_conditions() || filters.total_time_spent_min.is_some();
+    if filters.has_enrollments == Some(false) && conditions {
+        return EnrollmentSql::Nobody;
+    }
+    let q = |name: &str| format!("\"{name}\"");
+    let table = match schema {
+        Some(schema) => format!("{}.{}", q(schema), q(&layout.table)),
+        None => q(&layout.table),
+    };
+    let distinct = if filters.total_time_spent_min.is_some() {
+        ""
+    } else {
+        "DISTINCT "
+    };
+    let mut sql = format!(
+        "SELECT {distinct}{} FROM {table} WHERE 1 = 1",
+        q(&layout.user_id)
+    );
+    let mut params: Vec<Value> = Vec::new();
+    if let Some(column) = &layout.tenant_id {
+        sql.push_str(&format!(" AND {} = ?", q(column)));
+        params.push(Value::Text(tenant.to_owned()));
+    }
+    let mut any_of = |sql: &mut String, column: &str, values: Vec<String>| {
+        if !values.is_empty() {
+            let marks = vec!["?"; values.len()].join(", ");
+            sql.push_str(&format!(" AND {} IN ({marks})", q(column)));
+            params.extend(values.into_iter().map(Value::Text));
+        }
+    };
+    any_of(
+        &mut sql,
+        &layout.status,
+        filters
+            .enrollment_status
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+    );
+    any_of(
+        &mut sql,
+        &layout.program_type,
+        filters.enrolled_program_type.clone(),
+    );
+    any_of(
+        &mut sql,
+        &layout.program_id,
+        filters.enrolled_program_ids.clone(),
+    );
+    if let Some(min) = filters.progress_min {
+        sql.push_str(&format!(" AND {} >= ?", q(&layout.progress)));
+        params.push(Value::Integer(i64::from(min)));
+    }
+    if let Some(max) = filters.progress_max {
+        sql.push_str(&format!(" AND {} <= ?", q(&layout.progress)));
+        params.push(Value::Integer(i64::from(max)));
+    }
+    if let Some(after) = filters.last_learning_activity_after {
+        // Whole seconds in the table: a time within a second compares by its floor.
+        sql.push_str(&format!(
+            " AND {} * 1000000 >= ?",
+            q(&layout.last_activity_at)
+        ));
+        params.push(Value::Integer(after.timestamp_micros()));
+    }
+    if let Some(min) = filters.total_time_spent_min {
+        sql.push_str(&format!(
+            " GROUP BY {} HAVING sum({}) >= ?",
+            q(&layout.user_id),
+            q(&layout.time_spent_seconds)
+        ));
+        params.push(Value::Integer(i64::try_from(min).unwrap_or(i64::MAX)));
+    }
+    EnrollmentSql::Users {
+        sql,
+        params,
+        except: filters.has_enrollments == Some(false),
+    }
+}
+
 /// Interrupts a running SQLite query when dropped (harmless once the query has finished).
 struct InterruptOnDrop(Option<rusqlite::InterruptHandle>);
 
@@ -63,57 +167,6 @@ impl SqliteEnrollmentSource {
             .build_unchecked(manager);
         Ok(Self { pool, layout, path })
     }
-
-    fn query(&self, filters: &UserFilters) -> (String, Vec<Value>, Option<u64>) {
-        let l = &self.layout;
-        let q = |name: &str| format!("\"{name}\"");
-        let mut sql = format!(
-            "SELECT DISTINCT {} FROM {} WHERE 1 = 1",
-            q(&l.user_id),
-            q(&l.table)
-        );
-        let mut params: Vec<Value> = Vec::new();
-        let mut any_of = |sql: &mut String, column: &str, values: Vec<String>| {
-            if !values.is_empty() {
-                let marks = vec!["?"; values.len()].join(", ");
-                sql.push_str(&format!(" AND {} IN ({marks})", q(column)));
-                params.extend(values.into_iter().map(Value::Text));
-            }
-        };
-        any_of(
-            &mut sql,
-            &l.status,
-            filters
-                .enrollment_status
-                .iter()
-                .map(|s| s.as_str().to_owned())
-                .collect(),
-        );
-        any_of(
-            &mut sql,
-            &l.program_type,
-            filters.enrolled_program_type.clone(),
-        );
-        any_of(
-            &mut sql,
-            &l.program_id,
-            filters.enrolled_program_ids.clone(),
-        );
-        if let Some(min) = filters.progress_min {
-            sql.push_str(&format!(" AND {} >= ?", q(&l.progress)));
-            params.push(Value::Integer(i64::from(min)));
-        }
-        if let Some(max) = filters.progress_max {
-            sql.push_str(&format!(" AND {} <= ?", q(&l.progress)));
-            params.push(Value::Integer(i64::from(max)));
-        }
-        if let Some(after) = filters.last_learning_activity_after {
-            // Whole seconds in the table: a time within a second compares by its floor.
-            sql.push_str(&format!(" AND {} * 1000000 >= ?", q(&l.last_activity_at)));
-            params.push(Value::Integer(after.timestamp_micros()));
-        }
-        (sql, params, filters.total_time_spent_min)
-    }
 }
 
 #[async_trait]
@@ -123,25 +176,15 @@ impl EnrollmentSource for SqliteEnrollmentSource {
         tenant: &TenantId,
         filters: &UserFilters,
     ) -> Result<EnrollmentMatch> {
-        let conditions =
-            filters.has_enrollment_conditions() || filters.total_time_spent_min.is_some();
-        if filters.has_enrollments == Some(false) && conditions {
-            return Ok(EnrollmentMatch::Only(Vec::new()));
-        }
-        let (mut sql, mut params, total_min) = self.query(filters);
-        if let Some(column) = &self.layout.tenant_id {
-            sql.push_str(&format!(" AND \"{column}\" = ?"));
-            params.push(Value::Text(tenant.as_str().to_owned()));
-        }
-        if let Some(min) = total_min {
-            let user = format!("\"{}\"", self.layout.user_id);
-            sql = sql.replacen("SELECT DISTINCT", "SELECT", 1);
-            sql.push_str(&format!(
-                " GROUP BY {user} HAVING sum(\"{}\") >= ?",
-                self.layout.time_spent_seconds
-            ));
-            params.push(Value::Integer(i64::try_from(min).unwrap_or(i64::MAX)));
-        }
+        let (sql, params, except) = match users_query(&self.layout, None, tenant.as_str(), filters)
+        {
+            EnrollmentSql::Nobody => return Ok(EnrollmentMatch::Only(Vec::new())),
+            EnrollmentSql::Users {
+                sql,
+                params,
+                except,
+            } => (sql, params, except),
+        };
         let pool = self.pool.clone();
         let (handle_tx, handle_rx) = tokio::sync::oneshot::channel();
         let task = tokio::task::spawn_blocking(move || -> Result<Vec<Uuid>> {
@@ -166,7 +209,7 @@ impl EnrollmentSource for SqliteEnrollmentSource {
         let ids = task
             .await
             .map_err(|e| Error::Storage(StorageError::new("querying enrollments", e)))??;
-        Ok(if filters.has_enrollments == Some(false) {
+        Ok(if except {
             EnrollmentMatch::Except(ids)
         } else {
             EnrollmentMatch::Only(ids)
