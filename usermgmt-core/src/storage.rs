@@ -167,6 +167,13 @@ pub trait UserStore: Send + Sync {
         request: BulkDelete,
     ) -> Result<BulkDeleteOutcome>;
 
+    /// Whether this store evaluates the cross-service (enrollment) filters itself, inside the
+    /// list query (push-down). Failures then surface as
+    /// [`crate::Error::EnrollmentSourceUnavailable`].
+    fn pushes_down_enrollments(&self) -> bool {
+        false
+    }
+
     /// Status and effective permissions of a user, for authorisation.
     async fn actor_grants(&self, tenant: &TenantId, user_id: Uuid) -> Result<Option<ActorGrants>>;
 

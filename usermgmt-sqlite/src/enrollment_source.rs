@@ -55,7 +55,7 @@ pub(crate) fn users_query(
         "DISTINCT "
     };
     let mut sql = format!(
-        "SELECT {distinct}{} FROM {table} WHERE 1 = 1",
+        "SELECT {distinct}{} AS uid FROM {table} WHERE 1 = 1",
         q(&layout.user_id)
     );
     let mut params: Vec<Value> = Vec::new();

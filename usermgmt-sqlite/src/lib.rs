@@ -50,6 +50,9 @@ pub struct SqliteOptions {
     /// Connections in the pool (default 8). Readers run in parallel under WAL; writers take
     /// turns.
     pub pool_size: u32,
+    /// A learning database to evaluate the enrollment filters in the list query itself
+    /// (push-down): attached read-only to every connection as `learning` when first needed.
+    pub attached_enrollments: Option<AttachedEnrollments>,
     /// A search whose trigrams occur together in at least this many rows is answered by a
     /// scan instead of from the trigram index (default 10,000).
     pub search_scan_threshold: u32,
@@ -59,9 +62,19 @@ impl Default for SqliteOptions {
     fn default() -> Self {
         Self {
             pool_size: 8,
-            search_scan_threshold: 20_000,
+            search_scan_threshold: 10_000,
+            attached_enrollments: None,
         }
     }
+}
+
+/// A learning database file the storage attaches for enrollment push-down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedEnrollments {
+    /// The learning database file (opened read-only).
+    pub path: PathBuf,
+    /// Where the enrollments are in it.
+    pub layout: EnrollmentLayout,
 }
 
 /// The SQLite storage backend.

@@ -10,6 +10,7 @@ use usermgmt_core::filter::{
 use usermgmt_core::model::{PROFILE_COMPLETE_THRESHOLD, PermissionSet};
 
 use crate::codec::{date_text, micros};
+use crate::enrollment_source::EnrollmentSql;
 
 /// SQL text with its positional parameters.
 #[derive(Debug, Default)]
@@ -387,6 +388,7 @@ pub(crate) fn page_query(
     plan: &ListPlan,
     now: DateTime<Utc>,
     search: &SearchMode,
+    pushdown: Option<&EnrollmentSql>,
 ) -> Sql {
     let mut sql = Sql::default();
     sql.push("SELECT ").push(columns).push(" FROM ");
@@ -394,6 +396,7 @@ pub(crate) fn page_query(
     sql.push(" WHERE ");
     where_clause(&mut sql, tenant, &plan.filters, now);
     enrollment_clause(&mut sql, plan.enrollment.as_ref());
+    pushdown_clause(&mut sql, pushdown);
     if let Window::After(cursor) = &plan.window {
         after_cursor(&mut sql, cursor);
     }
@@ -421,6 +424,7 @@ pub(crate) fn count_query(
     enrollment: Option<&EnrollmentMatch>,
     now: DateTime<Utc>,
     search: &SearchMode,
+    pushdown: Option<&EnrollmentSql>,
 ) -> Sql {
     let mut sql = Sql::default();
     sql.push("SELECT count(*) FROM ");
@@ -428,7 +432,34 @@ pub(crate) fn count_query(
     sql.push(" WHERE ");
     where_clause(&mut sql, tenant, filters, now);
     enrollment_clause(&mut sql, enrollment);
+    pushdown_clause(&mut sql, pushdown);
     sql
+}
+
+/// Evaluates the enrollment filters inside the query (push-down): a semi-join on the
+/// attached learning database's enrollments.
+pub(crate) fn pushdown_clause(sql: &mut Sql, pushdown: Option<&EnrollmentSql>) {
+    match pushdown {
+        None => {}
+        Some(EnrollmentSql::Nobody) => {
+            sql.push(" AND 0");
+        }
+        Some(EnrollmentSql::Users {
+            sql: sub,
+            params,
+            except,
+        }) => {
+            sql.push(if *except {
+                " AND u.id NOT IN "
+            } else {
+                " AND u.id IN "
+            });
+            sql.push("(SELECT unhex(replace(uid, '-', '')) FROM (")
+                .push(sub)
+                .push("))");
+            sql.params.extend(params.iter().cloned());
+        }
+    }
 }
 
 /// Keeps only the users an enrollment source left (a JSON array of hex ids, so the id list
@@ -500,7 +531,7 @@ mod tests {
         let default = plan_of(UserFilters::default(), SortBy::CreatedAt, SortOrder::Desc);
         let p = explain(
             &conn,
-            &page_query("u.id", "t", &default, now, &SearchMode::Scan),
+            &page_query("u.id", "t", &default, now, &SearchMode::Scan, None),
         );
         assert!(p.contains("users_by_created") && no_sort(&p), "{p}");
 
@@ -516,6 +547,7 @@ mod tests {
                 &plan_of(active, SortBy::CreatedAt, SortOrder::Desc),
                 now,
                 &SearchMode::Scan,
+                None,
             ),
         );
         assert!(p.contains("users_by_status") && no_sort(&p), "{p}");
@@ -523,7 +555,7 @@ mod tests {
         let by_name = plan_of(UserFilters::default(), SortBy::Name, SortOrder::Asc);
         let p = explain(
             &conn,
-            &page_query("u.id", "t", &by_name, now, &SearchMode::Scan),
+            &page_query("u.id", "t", &by_name, now, &SearchMode::Scan, None),
         );
         assert!(p.contains("users_by_name") && no_sort(&p), "{p}");
 
@@ -540,13 +572,14 @@ mod tests {
                 &plan_of(searched.clone(), SortBy::CreatedAt, SortOrder::Desc),
                 now,
                 &mode,
+                None,
             ),
         );
         assert!(
             p.contains("SCAN c") && p.contains("INTEGER PRIMARY KEY"),
             "candidates drive the query: {p}"
         );
-        let p = explain(&conn, &count_query("t", &searched, None, now, &mode));
+        let p = explain(&conn, &count_query("t", &searched, None, now, &mode, None));
         assert!(
             p.contains("SCAN c") && p.contains("INTEGER PRIMARY KEY"),
             "{p}"

@@ -85,6 +85,53 @@ fn attach_related(conn: &Connection, users: &mut [(i64, User)]) -> Result<()> {
     related.apply(users, |(_, user)| user)
 }
 
+/// Attaches the learning database (once per connection) and builds the push-down query for
+/// the enrollment filters, when push-down is configured and such filters are set.
+fn pushdown_query(
+    conn: &Connection,
+    attached: Option<&crate::AttachedEnrollments>,
+    tenant: &str,
+    filters: &UserFilters,
+) -> Result<Option<crate::enrollment_source::EnrollmentSql>> {
+    let Some(attached) = attached else {
+        return Ok(None);
+    };
+    if filters.cross_service_filters_in_use().is_empty() {
+        return Ok(None);
+    }
+    let present: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_database_list WHERE name = 'learning')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| learning_unavailable(map_err("checking the learning database")(e)))?;
+    if !present {
+        let uri = format!("file:{}?mode=ro", attached.path.display());
+        conn.execute("ATTACH DATABASE ?1 AS learning", [uri])
+            .map_err(|e| learning_unavailable(map_err("attaching the learning database")(e)))?;
+    }
+    Ok(Some(crate::enrollment_source::users_query(
+        &attached.layout,
+        Some("learning"),
+        tenant,
+        filters,
+    )))
+}
+
+/// Reports a failure of a push-down query as the enrollment data being unavailable.
+fn learning_unavailable(error: Error) -> Error {
+    match error {
+        Error::Storage(e) => {
+            let cause = std::error::Error::source(&e)
+                .map(|c| c.to_string())
+                .unwrap_or_default();
+            Error::EnrollmentSourceUnavailable(format!("{e}: {cause}"))
+        }
+        other => other,
+    }
+}
+
 /// The user query for a login identifier (conditions written so the partial unique indexes
 /// apply).
 fn identifier_query(tenant: &str, identifier: &Identifier) -> Sql {
@@ -331,6 +378,10 @@ impl UserStore for SqliteStorage {
         self.pool.run(move |conn| read_users(conn, &sql)).await
     }
 
+    fn pushes_down_enrollments(&self) -> bool {
+        self.options.attached_enrollments.is_some()
+    }
+
     async fn export_users(
         &self,
         tenant: &TenantId,
@@ -352,16 +403,18 @@ impl UserStore for SqliteStorage {
         };
         let threshold = self.options.search_scan_threshold;
         let batch = batch.max(1) as usize;
+        let attached = self.options.attached_enrollments.clone();
         self.pool
             .run_blocking(move |conn| {
                 // One read transaction: the whole export sees one snapshot.
                 let tx = conn.transaction().map_err(map_err("starting an export"))?;
+                let pushdown = pushdown_query(&tx, attached.as_ref(), &tenant, &plan.filters)?;
                 let mode = match &plan.filters.search {
                     Some(term) => search_mode(&tx, term, threshold)
                         .map_err(map_err("probing the search index"))?,
                     None => crate::query::SearchMode::Scan,
                 };
-                let sql = page_query(USER_COLUMNS, &tenant, &plan, now, &mode);
+                let sql = page_query(USER_COLUMNS, &tenant, &plan, now, &mode, pushdown.as_ref());
                 let mut stmt = tx
                     .prepare(&sql.text)
                     .map_err(map_err("preparing an export"))?;
@@ -406,29 +459,43 @@ impl UserStore for SqliteStorage {
         let tenant = tenant.as_str().to_owned();
         let plan = plan.clone();
         let threshold = self.options.search_scan_threshold;
+        let attached = self.options.attached_enrollments.clone();
         self.pool
             .run(move |conn| {
-                let mode = match &plan.filters.search {
-                    Some(term) => search_mode(conn, term, threshold)
-                        .map_err(map_err("probing the search index"))?,
-                    None => crate::query::SearchMode::Scan,
+                let pushdown = pushdown_query(conn, attached.as_ref(), &tenant, &plan.filters)?;
+                let pushing = pushdown.is_some();
+                let run = || -> Result<(Vec<User>, Option<u64>)> {
+                    let mode = match &plan.filters.search {
+                        Some(term) => search_mode(conn, term, threshold)
+                            .map_err(map_err("probing the search index"))?,
+                        None => crate::query::SearchMode::Scan,
+                    };
+                    let users = read_users(
+                        conn,
+                        &page_query(USER_COLUMNS, &tenant, &plan, now, &mode, pushdown.as_ref()),
+                    )?;
+                    let total = if plan.include_total {
+                        let sql = count_query(
+                            &tenant,
+                            &plan.filters,
+                            plan.enrollment.as_ref(),
+                            now,
+                            &mode,
+                            pushdown.as_ref(),
+                        );
+                        let count: i64 = conn
+                            .prepare_cached(&sql.text)
+                            .and_then(|mut s| {
+                                s.query_row(params_from_iter(sql.params.iter()), |r| r.get(0))
+                            })
+                            .map_err(map_err("counting users"))?;
+                        Some(u64::try_from(count).unwrap_or(0))
+                    } else {
+                        None
+                    };
+                    Ok((users, total))
                 };
-                let users =
-                    read_users(conn, &page_query(USER_COLUMNS, &tenant, &plan, now, &mode))?;
-                let total = if plan.include_total {
-                    let sql =
-                        count_query(&tenant, &plan.filters, plan.enrollment.as_ref(), now, &mode);
-                    let count: i64 = conn
-                        .prepare_cached(&sql.text)
-                        .and_then(|mut s| {
-                            s.query_row(params_from_iter(sql.params.iter()), |r| r.get(0))
-                        })
-                        .map_err(map_err("counting users"))?;
-                    Some(u64::try_from(count).unwrap_or(0))
-                } else {
-                    None
-                };
-                Ok((users, total))
+                run().map_err(|e| if pushing { learning_unavailable(e) } else { e })
             })
             .await
     }

@@ -152,3 +152,81 @@ fn layouts_reject_odd_identifiers() {
     };
     assert!(SqliteEnrollmentSource::new("x.db", custom).is_ok());
 }
+
+/// A store evaluating the enrollment filters inside its queries against an attached learning
+/// database (push-down); the learning file appears once the data set's enrollments exist.
+fn pushdown_store(
+    path: std::path::PathBuf,
+) -> impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = TestStore>>> {
+    move || {
+        let path = path.clone();
+        Box::pin(async move {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let options = usermgmt_sqlite::SqliteOptions {
+                attached_enrollments: Some(usermgmt_sqlite::AttachedEnrollments {
+                    path,
+                    layout: EnrollmentLayout::default(),
+                }),
+                ..Default::default()
+            };
+            let storage = SqliteStorage::open_with(dir.path().join("users.db"), options)
+                .await
+                .expect("open SQLite");
+            TestStore::new(Arc::new(storage), dir)
+        })
+    }
+}
+
+#[test]
+fn differential_with_pushdown() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let learning = dir.path().join("learning.db");
+    let target = learning.clone();
+    // In push-down mode the service never asks a source; this factory only writes the file.
+    let source =
+        move |tenant: &TenantId, enrollments: &[Enrollment]| -> Arc<dyn EnrollmentSource> {
+            learning_database(&target, tenant, enrollments);
+            Arc::new(usermgmt_testkit::enrollments::MemoryEnrollmentSource::default())
+        };
+    let cases = std::env::var("USERMGMT_PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(200);
+    usermgmt_testkit::differential::run_with_source(
+        &runtime,
+        pushdown_store(learning),
+        &source,
+        &[37],
+        cases,
+    );
+}
+
+/// With push-down and no learning file, the list answers with the enrollment filters skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushdown_without_learning_data_skips_the_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = pushdown_store(dir.path().join("absent.db"))().await;
+    let fx = Fixture::new(store).await;
+    let filters = UserFilters {
+        has_enrollments: Some(true),
+        ..Default::default()
+    };
+    let page = fx
+        .service
+        .list_users(
+            &fx.admin,
+            ListQuery {
+                filters,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.skipped_filters, ["has_enrollments"]);
+    assert_eq!(page.total, Some(1));
+}

@@ -118,6 +118,11 @@ impl World {
             }
         };
         let mut page = page.map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(
+            page.skipped_filters.is_empty(),
+            "the enrollment source answered: {:?}",
+            page.skipped_filters
+        );
         let mut plan = plan;
         for step in 0..4 {
             let (mut ids, total) = self.expected(&plan);

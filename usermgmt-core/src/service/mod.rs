@@ -203,6 +203,9 @@ impl UserService {
         if plan.filters.cross_service_filters_in_use().is_empty() {
             return Ok(Vec::new());
         }
+        if self.storage.pushes_down_enrollments() {
+            return Ok(Vec::new());
+        }
         let Some((source, options)) = &self.enrollments else {
             return Ok(plan.filters.skip_cross_service());
         };
@@ -230,6 +233,13 @@ impl UserService {
             return Err(crate::Error::EnrollmentSourceUnavailable(failure));
         }
         Ok(plan.filters.skip_cross_service())
+    }
+
+    /// Whether enrollment failures are errors rather than skipped filters.
+    pub(crate) fn strict_enrollments(&self) -> bool {
+        self.enrollments
+            .as_ref()
+            .is_some_and(|(_, options)| options.strict)
     }
 
     /// The settings in force.

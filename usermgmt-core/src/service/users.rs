@@ -87,14 +87,22 @@ impl UserService {
         let page_size = query.page_size;
         let by_cursor = query.cursor.is_some();
         let mut plan = query.plan(self.config.max_page_size)?;
-        let skipped = self
+        let mut skipped = self
             .resolve_cross_service(&actor.tenant_id, &mut plan)
             .await?;
         let now = self.clock.now();
-        let (mut items, total) = self
-            .storage
-            .list_users(&actor.tenant_id, &plan, now)
-            .await?;
+        let (mut items, total) = match self.storage.list_users(&actor.tenant_id, &plan, now).await {
+            // A store evaluating the enrollment filters itself could not reach the learning
+            // data: answer without them, as with a failing source, unless strict.
+            Err(Error::EnrollmentSourceUnavailable(reason)) if !self.strict_enrollments() => {
+                tracing::warn!(%reason, "enrollment push-down failed");
+                skipped = plan.filters.skip_cross_service();
+                self.storage
+                    .list_users(&actor.tenant_id, &plan, now)
+                    .await?
+            }
+            other => other?,
+        };
         let has_more = items.len() > page_size as usize;
         items.truncate(page_size as usize);
         let next_cursor = match items.last() {
