@@ -38,6 +38,82 @@ impl PgEnrollmentSource {
     }
 }
 
+/// Appends `SELECT <user id as text> FROM <table> WHERE …` implementing
+/// [`UserFilters::matches_enrollments`]; `None` when nobody can match, otherwise whether the
+/// selected users are the ones to leave out (`has_enrollments=false`).
+pub(crate) fn push_users_query(
+    sql: &mut QueryBuilder<Postgres>,
+    layout: &EnrollmentLayout,
+    tenant: &str,
+    filters: &UserFilters,
+) -> Option<bool> {
+    if filters.enrollment_filters_unsatisfiable() {
+        return None;
+    }
+    let q = |name: &str| format!("\"{name}\"");
+    let distinct = if filters.total_time_spent_min.is_some() {
+        ""
+    } else {
+        "DISTINCT "
+    };
+    sql.push(format!(
+        "SELECT {distinct}{}::text FROM {} WHERE true",
+        q(&layout.user_id),
+        q(&layout.table)
+    ));
+    if let Some(column) = &layout.tenant_id {
+        sql.push(format!(" AND {} = ", q(column)))
+            .push_bind(tenant.to_owned());
+    }
+    let any_of = |sql: &mut QueryBuilder<Postgres>, column: &str, values: Vec<String>| {
+        if !values.is_empty() {
+            sql.push(format!(" AND {} = ANY(", q(column)))
+                .push_bind(values)
+                .push(")");
+        }
+    };
+    any_of(
+        sql,
+        &layout.status,
+        filters
+            .enrollment_status
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+    );
+    any_of(
+        sql,
+        &layout.program_type,
+        filters.enrolled_program_type.clone(),
+    );
+    any_of(
+        sql,
+        &layout.program_id,
+        filters.enrolled_program_ids.clone(),
+    );
+    if let Some(min) = filters.progress_min {
+        sql.push(format!(" AND {} >= ", q(&layout.progress)))
+            .push_bind(i32::from(min));
+    }
+    if let Some(max) = filters.progress_max {
+        sql.push(format!(" AND {} <= ", q(&layout.progress)))
+            .push_bind(i32::from(max));
+    }
+    if let Some(after) = filters.last_learning_activity_after {
+        sql.push(format!(" AND {} >= ", q(&layout.last_activity_at)))
+            .push_bind(after);
+    }
+    if let Some(min) = filters.total_time_spent_min {
+        sql.push(format!(
+            " GROUP BY {} HAVING sum({}) >= ",
+            q(&layout.user_id),
+            q(&layout.time_spent_seconds)
+        ));
+        sql.push_bind(i64::try_from(min).unwrap_or(i64::MAX));
+    }
+    Some(filters.has_enrollments == Some(false))
+}
+
 #[async_trait]
 impl EnrollmentSource for PgEnrollmentSource {
     async fn matching_users(
@@ -45,80 +121,18 @@ impl EnrollmentSource for PgEnrollmentSource {
         tenant: &TenantId,
         filters: &UserFilters,
     ) -> Result<EnrollmentMatch> {
-        let conditions =
-            filters.has_enrollment_conditions() || filters.total_time_spent_min.is_some();
-        if filters.has_enrollments == Some(false) && conditions {
-            return Ok(EnrollmentMatch::Only(Vec::new()));
-        }
-        let l = &self.layout;
-        let q = |name: &str| format!("\"{name}\"");
-        let distinct = if filters.total_time_spent_min.is_some() {
-            ""
-        } else {
-            "DISTINCT "
+        let mut sql: QueryBuilder<Postgres> = QueryBuilder::new("");
+        let except = match push_users_query(&mut sql, &self.layout, tenant.as_str(), filters) {
+            None => return Ok(EnrollmentMatch::Only(Vec::new())),
+            Some(except) => except,
         };
-        let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(format!(
-            "SELECT {distinct}{}::text FROM {} WHERE true",
-            q(&l.user_id),
-            q(&l.table)
-        ));
-        if let Some(column) = &l.tenant_id {
-            sql.push(format!(" AND {} = ", q(column)))
-                .push_bind(tenant.as_str().to_owned());
-        }
-        let any_of = |sql: &mut QueryBuilder<Postgres>, column: &str, values: Vec<String>| {
-            if !values.is_empty() {
-                sql.push(format!(" AND {} = ANY(", q(column)))
-                    .push_bind(values)
-                    .push(")");
-            }
-        };
-        any_of(
-            &mut sql,
-            &l.status,
-            filters
-                .enrollment_status
-                .iter()
-                .map(|s| s.as_str().to_owned())
-                .collect(),
-        );
-        any_of(
-            &mut sql,
-            &l.program_type,
-            filters.enrolled_program_type.clone(),
-        );
-        any_of(
-            &mut sql,
-            &l.program_id,
-            filters.enrolled_program_ids.clone(),
-        );
-        if let Some(min) = filters.progress_min {
-            sql.push(format!(" AND {} >= ", q(&l.progress)))
-                .push_bind(i32::from(min));
-        }
-        if let Some(max) = filters.progress_max {
-            sql.push(format!(" AND {} <= ", q(&l.progress)))
-                .push_bind(i32::from(max));
-        }
-        if let Some(after) = filters.last_learning_activity_after {
-            sql.push(format!(" AND {} >= ", q(&l.last_activity_at)))
-                .push_bind(after);
-        }
-        if let Some(min) = filters.total_time_spent_min {
-            sql.push(format!(
-                " GROUP BY {} HAVING sum({}) >= ",
-                q(&l.user_id),
-                q(&l.time_spent_seconds)
-            ));
-            sql.push_bind(i64::try_from(min).unwrap_or(i64::MAX));
-        }
         let texts: Vec<String> = sql
             .build_query_scalar()
             .fetch_all(&self.pool)
             .await
             .map_err(map_err("querying enrollments"))?;
         let ids: Vec<Uuid> = texts.iter().filter_map(|t| t.parse().ok()).collect();
-        Ok(if filters.has_enrollments == Some(false) {
+        Ok(if except {
             EnrollmentMatch::Except(ids)
         } else {
             EnrollmentMatch::Only(ids)

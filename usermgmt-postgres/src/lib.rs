@@ -47,6 +47,9 @@ pub struct PgOptions {
     pub max_connections: u32,
     /// How long to wait for a pooled connection (default 10 s).
     pub acquire_timeout: Duration,
+    /// The learning data's enrollments table in this same database: the enrollment filters
+    /// are then evaluated inside the list query (push-down).
+    pub enrollments_in_database: Option<EnrollmentLayout>,
 }
 
 impl Default for PgOptions {
@@ -54,6 +57,7 @@ impl Default for PgOptions {
         Self {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(10),
+            enrollments_in_database: None,
         }
     }
 }
@@ -62,6 +66,7 @@ impl Default for PgOptions {
 #[derive(Clone, Debug)]
 pub struct PgStorage {
     pool: PgPool,
+    pushdown: Option<EnrollmentLayout>,
 }
 
 impl PgStorage {
@@ -86,7 +91,13 @@ impl PgStorage {
             .run(&pool)
             .await
             .map_err(|e| Error::Storage(StorageError::new("applying migrations", e)))?;
-        Ok(Self { pool })
+        if let Some(layout) = &options.enrollments_in_database {
+            layout.validate()?;
+        }
+        Ok(Self {
+            pool,
+            pushdown: options.enrollments_in_database,
+        })
     }
 
     /// The highest applied migration version.

@@ -7,6 +7,7 @@ use usermgmt_core::filter::{
     Cursor, EnrollmentMatch, ListPlan, SortBy, SortOrder, SortValue, UserFilters, Window,
 };
 use usermgmt_core::model::{PROFILE_COMPLETE_THRESHOLD, PermissionSet};
+use usermgmt_core::storage::EnrollmentLayout;
 
 /// A query under construction.
 pub(crate) type Sql = QueryBuilder<Postgres>;
@@ -274,11 +275,17 @@ fn after_cursor(sql: &mut Sql, cursor: &Cursor) {
 }
 
 /// The page query of a plan.
-pub(crate) fn page_query(tenant: &str, plan: &ListPlan, now: DateTime<Utc>) -> Sql {
+pub(crate) fn page_query(
+    tenant: &str,
+    plan: &ListPlan,
+    now: DateTime<Utc>,
+    pushdown: Option<&EnrollmentLayout>,
+) -> Sql {
     let mut sql = Sql::new("SELECT ");
     sql.push(USER_COLUMNS).push(" FROM users u WHERE ");
     where_clause(&mut sql, tenant, &plan.filters, now);
     enrollment_clause(&mut sql, plan.enrollment.as_ref());
+    pushdown_clause(&mut sql, pushdown, tenant, &plan.filters);
     if let Window::After(cursor) = &plan.window {
         after_cursor(&mut sql, cursor);
     }
@@ -309,11 +316,39 @@ pub(crate) fn count_query(
     filters: &UserFilters,
     enrollment: Option<&EnrollmentMatch>,
     now: DateTime<Utc>,
+    pushdown: Option<&EnrollmentLayout>,
 ) -> Sql {
     let mut sql = Sql::new("SELECT count(*) FROM users u WHERE ");
     where_clause(&mut sql, tenant, filters, now);
     enrollment_clause(&mut sql, enrollment);
+    pushdown_clause(&mut sql, pushdown, tenant, filters);
     sql
+}
+
+/// Evaluates the enrollment filters inside the query (push-down) as a semi-join on the
+/// learning table in this database.
+pub(crate) fn pushdown_clause(
+    sql: &mut Sql,
+    layout: Option<&EnrollmentLayout>,
+    tenant: &str,
+    filters: &UserFilters,
+) {
+    let Some(layout) = layout else { return };
+    if filters.cross_service_filters_in_use().is_empty() {
+        return;
+    }
+    if filters.enrollment_filters_unsatisfiable() {
+        sql.push(" AND false");
+        return;
+    }
+    let except = filters.has_enrollments == Some(false);
+    sql.push(if except {
+        " AND NOT (u.id IN (SELECT x::uuid FROM ("
+    } else {
+        " AND (u.id IN (SELECT x::uuid FROM ("
+    });
+    let _ = crate::enrollment_source::push_users_query(sql, layout, tenant, filters);
+    sql.push(") AS e(x)))");
 }
 
 /// Keeps only the users an enrollment source left (one array parameter).

@@ -294,6 +294,19 @@ async fn insert_one(conn: &mut PgConnection, new: &NewUser, audit: &AuditEvent) 
     insert_event(conn, audit).await
 }
 
+/// Reports a failure of a push-down query as the enrollment data being unavailable.
+fn learning_unavailable(error: Error) -> Error {
+    match error {
+        Error::Storage(e) => {
+            let cause = std::error::Error::source(&e)
+                .map(|c| c.to_string())
+                .unwrap_or_default();
+            Error::EnrollmentSourceUnavailable(format!("{e}: {cause}"))
+        }
+        other => other,
+    }
+}
+
 impl PgStorage {
     async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
         self.pool
@@ -352,6 +365,10 @@ impl UserStore for PgStorage {
         read_users(&mut conn, sql).await
     }
 
+    fn pushes_down_enrollments(&self) -> bool {
+        self.pushdown.is_some()
+    }
+
     async fn export_users(
         &self,
         tenant: &TenantId,
@@ -384,7 +401,7 @@ impl UserStore for PgStorage {
             .acquire()
             .await
             .map_err(map_err("taking a connection"))?;
-        let mut sql = page_query(tenant.as_str(), &plan, now);
+        let mut sql = page_query(tenant.as_str(), &plan, now, self.pushdown.as_ref());
         let mut rows = sql.build().fetch(&mut *tx);
         let mut pending = Vec::with_capacity(batch);
         loop {
@@ -424,29 +441,46 @@ impl UserStore for PgStorage {
         plan: &ListPlan,
         now: DateTime<Utc>,
     ) -> Result<(Vec<User>, Option<u64>)> {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(map_err("taking a connection"))?;
-        let users = read_users(&mut conn, page_query(tenant.as_str(), plan, now)).await?;
-        let total = if plan.include_total {
-            let mut sql = count_query(
-                tenant.as_str(),
-                &plan.filters,
-                plan.enrollment.as_ref(),
-                now,
-            );
-            let count: i64 = sql
-                .build_query_scalar()
-                .fetch_one(&mut *conn)
+        let pushdown = self
+            .pushdown
+            .as_ref()
+            .filter(|_| !plan.filters.cross_service_filters_in_use().is_empty());
+        let result = async {
+            let mut conn = self
+                .pool
+                .acquire()
                 .await
-                .map_err(map_err("counting users"))?;
-            Some(u64::try_from(count).unwrap_or(0))
-        } else {
-            None
-        };
-        Ok((users, total))
+                .map_err(map_err("taking a connection"))?;
+            let users =
+                read_users(&mut conn, page_query(tenant.as_str(), plan, now, pushdown)).await?;
+            let total = if plan.include_total {
+                let mut sql = count_query(
+                    tenant.as_str(),
+                    &plan.filters,
+                    plan.enrollment.as_ref(),
+                    now,
+                    pushdown,
+                );
+                let count: i64 = sql
+                    .build_query_scalar()
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(map_err("counting users"))?;
+                Some(u64::try_from(count).unwrap_or(0))
+            } else {
+                None
+            };
+            Ok((users, total))
+        }
+        .await;
+        // With push-down, a failure means the learning data could not be read.
+        result.map_err(|e| {
+            if pushdown.is_some() {
+                learning_unavailable(e)
+            } else {
+                e
+            }
+        })
     }
 
     async fn replace_user(&self, tenant: &TenantId, change: UserReplace) -> Result<User> {

@@ -158,3 +158,90 @@ async fn failures_skip_the_enrollment_filters() {
         assert_eq!(page.total, Some(1), "{label}: the list still answers");
     }
 }
+
+/// The differential test with the enrollment filters evaluated inside the list query, against
+/// a learning table in the same database.
+#[test]
+fn differential_with_pushdown() {
+    if common::server_url().is_none() {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let current: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let store_url = current.clone();
+    let factory = move || {
+        let store_url = store_url.clone();
+        async move {
+            let options = usermgmt_postgres::PgOptions {
+                enrollments_in_database: Some(EnrollmentLayout::default()),
+                ..Default::default()
+            };
+            let (store, url) = common::fresh_store_with(options).await?;
+            *store_url.lock().unwrap() = Some(url);
+            Some(store)
+        }
+    };
+    // In push-down mode the service never asks a source; this factory only fills the table.
+    let source =
+        move |tenant: &TenantId, enrollments: &[Enrollment]| -> Arc<dyn EnrollmentSource> {
+            let url = current
+                .lock()
+                .unwrap()
+                .clone()
+                .expect("a store was made first");
+            let (tenant, enrollments) = (tenant.clone(), enrollments.to_vec());
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                    sqlx::raw_sql(TABLE).execute(&mut conn).await.unwrap();
+                    fill(&url, &tenant, &enrollments).await;
+                })
+            })
+            .join()
+            .unwrap();
+            Arc::new(usermgmt_testkit::enrollments::MemoryEnrollmentSource::default())
+        };
+    let cases = std::env::var("USERMGMT_PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(200);
+    usermgmt_testkit::differential::run_with_source(&runtime, factory, &source, &[43], cases);
+}
+
+/// With push-down and no learning table, the list answers with the enrollment filters skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushdown_without_learning_table_skips_the_filters() {
+    let options = usermgmt_postgres::PgOptions {
+        enrollments_in_database: Some(EnrollmentLayout::default()),
+        ..Default::default()
+    };
+    let Some((store, _)) = common::fresh_store_with(options).await else {
+        return;
+    };
+    let fx = Fixture::new(store).await;
+    let filters = UserFilters {
+        has_enrollments: Some(true),
+        ..Default::default()
+    };
+    let page = fx
+        .service
+        .list_users(
+            &fx.admin,
+            ListQuery {
+                filters,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.skipped_filters, ["has_enrollments"]);
+    assert_eq!(page.total, Some(1));
+}

@@ -40,8 +40,7 @@ pub(crate) fn users_query(
     tenant: &str,
     filters: &UserFilters,
 ) -> EnrollmentSql {
-    let conditions = filters.has_enrollment_conditions() || filters.total_time_spent_min.is_some();
-    if filters.has_enrollments == Some(false) && conditions {
+    if filters.enrollment_filters_unsatisfiable() {
         return EnrollmentSql::Nobody;
     }
     let q = |name: &str| format!("\"{name}\"");

@@ -43,6 +43,13 @@ impl UserFilters {
             || self.last_learning_activity_after.is_some()
     }
 
+    /// Whether the enrollment filters contradict each other (`has_enrollments=false` with any
+    /// other enrollment filter), so that nobody matches.
+    pub fn enrollment_filters_unsatisfiable(&self) -> bool {
+        self.has_enrollments == Some(false)
+            && (self.has_enrollment_conditions() || self.total_time_spent_min.is_some())
+    }
+
     /// Whether one enrollment satisfies every per-enrollment condition.
     pub fn enrollment_matches(&self, e: &Enrollment) -> bool {
         (self.enrollment_status.is_empty() || self.enrollment_status.contains(&e.status))

@@ -78,6 +78,15 @@ pub(crate) fn database_of(store: &TestStore) -> Option<String> {
 
 /// A fresh, migrated database on the test server.
 pub(crate) async fn fresh_store() -> Option<TestStore> {
+    fresh_store_with(usermgmt_postgres::PgOptions::default())
+        .await
+        .map(|(store, _)| store)
+}
+
+/// [`fresh_store`] with explicit options; also returns the database's URL.
+pub(crate) async fn fresh_store_with(
+    options: usermgmt_postgres::PgOptions,
+) -> Option<(TestStore, String)> {
     let url = server_url()?;
     let name = format!("usermgmt_test_{}", uuid::Uuid::new_v4().simple());
     let mut admin = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| {
@@ -88,14 +97,18 @@ pub(crate) async fn fresh_store() -> Option<TestStore> {
         .execute(&mut admin)
         .await
         .expect("create test database");
-    let storage = PgStorage::connect(&with_database(&url, &name))
+    let db_url = with_database(&url, &name);
+    let storage = PgStorage::connect_with(&db_url, options)
         .await
         .expect("connect and migrate");
-    Some(TestStore::new(
-        Arc::new(storage),
-        DropDatabase {
-            admin_url: url,
-            name,
-        },
+    Some((
+        TestStore::new(
+            Arc::new(storage),
+            DropDatabase {
+                admin_url: url,
+                name,
+            },
+        ),
+        db_url,
     ))
 }
