@@ -75,6 +75,9 @@ pub struct AttachedEnrollments {
     pub path: PathBuf,
     /// Where the enrollments are in it.
     pub layout: EnrollmentLayout,
+    /// A list query evaluating enrollment filters that runs longer is interrupted, and the
+    /// service answers without those filters (or fails, when strict).
+    pub timeout: std::time::Duration,
 }
 
 /// The SQLite storage backend.

@@ -460,6 +460,9 @@ impl UserStore for SqliteStorage {
         let plan = plan.clone();
         let threshold = self.options.search_scan_threshold;
         let attached = self.options.attached_enrollments.clone();
+        let timeout = attached
+            .as_ref()
+            .map_or(std::time::Duration::MAX, |a| a.timeout);
         self.pool
             .run(move |conn| {
                 let pushdown = pushdown_query(conn, attached.as_ref(), &tenant, &plan.filters)?;
@@ -495,7 +498,16 @@ impl UserStore for SqliteStorage {
                     };
                     Ok((users, total))
                 };
-                run().map_err(|e| if pushing { learning_unavailable(e) } else { e })
+                if !pushing {
+                    return run();
+                }
+                // Push-down: a query running past the timeout is interrupted (and the service
+                // then answers without the enrollment filters).
+                let deadline = std::time::Instant::now() + timeout;
+                conn.progress_handler(1_000, Some(move || std::time::Instant::now() > deadline));
+                let result = run();
+                conn.progress_handler(0, None::<fn() -> bool>);
+                result.map_err(learning_unavailable)
             })
             .await
     }

@@ -166,6 +166,7 @@ fn pushdown_store(
                 attached_enrollments: Some(usermgmt_sqlite::AttachedEnrollments {
                     path,
                     layout: EnrollmentLayout::default(),
+                    timeout: Duration::from_millis(300),
                 }),
                 ..Default::default()
             };
@@ -206,27 +207,52 @@ fn differential_with_pushdown() {
     );
 }
 
-/// With push-down and no learning file, the list answers with the enrollment filters skipped.
+/// With push-down and no learning file, no table, or a query past the timeout, the list
+/// answers with the enrollment filters skipped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pushdown_without_learning_data_skips_the_filters() {
+async fn pushdown_failures_skip_the_filters() {
     let dir = tempfile::tempdir().unwrap();
-    let store = pushdown_store(dir.path().join("absent.db"))().await;
-    let fx = Fixture::new(store).await;
-    let filters = UserFilters {
-        has_enrollments: Some(true),
-        ..Default::default()
-    };
-    let page = fx
-        .service
-        .list_users(
-            &fx.admin,
-            ListQuery {
-                filters,
-                ..Default::default()
-            },
-        )
-        .await
+    let empty = dir.path().join("empty.db");
+    rusqlite::Connection::open(&empty)
+        .unwrap()
+        .execute_batch("CREATE TABLE other (x INTEGER)")
         .unwrap();
-    assert_eq!(page.skipped_filters, ["has_enrollments"]);
-    assert_eq!(page.total, Some(1));
+    let slow = dir.path().join("slow.db");
+    rusqlite::Connection::open(&slow)
+        .unwrap()
+        .execute_batch(
+            "CREATE VIEW enrollments AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000000) \
+             SELECT 't1' AS tenant_id, 'x' AS user_id, 'p' AS program_id, 'course' AS program_type, \
+             'active' AS status, i % 100 AS progress, 1 AS time_spent_seconds, NULL AS last_activity_at FROM n",
+        )
+        .unwrap();
+    for (label, path) in [
+        ("missing file", dir.path().join("absent.db")),
+        ("missing table", empty),
+        ("slow query", slow),
+    ] {
+        let fx = Fixture::new(pushdown_store(path)().await).await;
+        let filters = UserFilters {
+            has_enrollments: Some(true),
+            ..Default::default()
+        };
+        let started = std::time::Instant::now();
+        let page = fx
+            .service
+            .list_users(
+                &fx.admin,
+                ListQuery {
+                    filters,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.skipped_filters, ["has_enrollments"], "{label}");
+        assert_eq!(page.total, Some(1), "{label}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{label}: interrupted, not waited out"
+        );
+    }
 }
