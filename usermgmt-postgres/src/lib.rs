@@ -50,6 +50,9 @@ pub struct PgOptions {
     /// The learning data's enrollments table in this same database: the enrollment filters
     /// are then evaluated inside the list query (push-down).
     pub enrollments_in_database: Option<EnrollmentLayout>,
+    /// With push-down, a list query running longer is cancelled and the service answers
+    /// without the enrollment filters (default 2 s).
+    pub enrollments_timeout: Duration,
 }
 
 impl Default for PgOptions {
@@ -58,6 +61,7 @@ impl Default for PgOptions {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(10),
             enrollments_in_database: None,
+            enrollments_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -67,6 +71,7 @@ impl Default for PgOptions {
 pub struct PgStorage {
     pool: PgPool,
     pushdown: Option<EnrollmentLayout>,
+    pushdown_timeout: Duration,
 }
 
 impl PgStorage {
@@ -97,6 +102,7 @@ impl PgStorage {
         Ok(Self {
             pool,
             pushdown: options.enrollments_in_database,
+            pushdown_timeout: options.enrollments_timeout,
         })
     }
 

@@ -446,13 +446,18 @@ impl UserStore for PgStorage {
             .as_ref()
             .filter(|_| !plan.filters.cross_service_filters_in_use().is_empty());
         let result = async {
-            let mut conn = self
-                .pool
-                .acquire()
-                .await
-                .map_err(map_err("taking a connection"))?;
+            let mut tx = self.begin().await?;
+            if pushdown.is_some() {
+                // Push-down: a query running past the timeout is cancelled by the server (and
+                // the service then answers without the enrollment filters).
+                sqlx::query("SELECT set_config('statement_timeout', $1, true)")
+                    .bind(format!("{}ms", self.pushdown_timeout.as_millis()))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err("limiting the query time"))?;
+            }
             let users =
-                read_users(&mut conn, page_query(tenant.as_str(), plan, now, pushdown)).await?;
+                read_users(&mut tx, page_query(tenant.as_str(), plan, now, pushdown)).await?;
             let total = if plan.include_total {
                 let mut sql = count_query(
                     tenant.as_str(),
@@ -463,13 +468,14 @@ impl UserStore for PgStorage {
                 );
                 let count: i64 = sql
                     .build_query_scalar()
-                    .fetch_one(&mut *conn)
+                    .fetch_one(&mut *tx)
                     .await
                     .map_err(map_err("counting users"))?;
                 Some(u64::try_from(count).unwrap_or(0))
             } else {
                 None
             };
+            commit(tx).await?;
             Ok((users, total))
         }
         .await;

@@ -216,32 +216,48 @@ fn differential_with_pushdown() {
     usermgmt_testkit::differential::run_with_source(&runtime, factory, &source, &[43], cases);
 }
 
-/// With push-down and no learning table, the list answers with the enrollment filters skipped.
+/// With push-down and no learning table, or a query past the timeout, the list answers with
+/// the enrollment filters skipped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pushdown_without_learning_table_skips_the_filters() {
-    let options = usermgmt_postgres::PgOptions {
-        enrollments_in_database: Some(EnrollmentLayout::default()),
-        ..Default::default()
-    };
-    let Some((store, _)) = common::fresh_store_with(options).await else {
-        return;
-    };
-    let fx = Fixture::new(store).await;
-    let filters = UserFilters {
-        has_enrollments: Some(true),
-        ..Default::default()
-    };
-    let page = fx
-        .service
-        .list_users(
-            &fx.admin,
-            ListQuery {
-                filters,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(page.skipped_filters, ["has_enrollments"]);
-    assert_eq!(page.total, Some(1));
+async fn pushdown_failures_skip_the_filters() {
+    let slow_view = "CREATE VIEW enrollments AS SELECT 't1'::text AS tenant_id, gen_random_uuid() AS user_id, \
+        'p'::text AS program_id, 'course'::text AS program_type, 'active'::text AS status, 50 AS progress, \
+        1::bigint AS time_spent_seconds, now() AS last_activity_at FROM pg_sleep(5)";
+    for (label, setup) in [("missing table", None), ("slow query", Some(slow_view))] {
+        let options = usermgmt_postgres::PgOptions {
+            enrollments_in_database: Some(EnrollmentLayout::default()),
+            enrollments_timeout: Duration::from_millis(500),
+            ..Default::default()
+        };
+        let Some((store, url)) = common::fresh_store_with(options).await else {
+            return;
+        };
+        if let Some(setup) = setup {
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(setup).execute(&mut conn).await.unwrap();
+        }
+        let fx = Fixture::new(store).await;
+        let filters = UserFilters {
+            has_enrollments: Some(true),
+            ..Default::default()
+        };
+        let started = std::time::Instant::now();
+        let page = fx
+            .service
+            .list_users(
+                &fx.admin,
+                ListQuery {
+                    filters,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.skipped_filters, ["has_enrollments"], "{label}");
+        assert_eq!(page.total, Some(1), "{label}");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{label}: cancelled, not waited out"
+        );
+    }
 }
