@@ -256,3 +256,29 @@ async fn pushdown_failures_skip_the_filters() {
         );
     }
 }
+
+/// A strict service reports unreachable push-down learning data as an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_pushdown_reports_missing_learning_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = Fixture::new(pushdown_store(dir.path().join("absent.db"))().await).await;
+    let strict = fx.service.clone().with_enrollment_strictness(true);
+    let filters = UserFilters {
+        has_enrollments: Some(true),
+        ..Default::default()
+    };
+    let err = strict
+        .list_users(
+            &fx.admin,
+            ListQuery {
+                filters,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, usermgmt_core::Error::EnrollmentSourceUnavailable(_)),
+        "{err:?}"
+    );
+}

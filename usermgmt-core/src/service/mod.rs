@@ -122,6 +122,7 @@ pub struct UserService {
     geo: Arc<dyn GeoResolver>,
     dummy_hash: Arc<login::DummyHash>,
     enrollments: Option<(Arc<dyn EnrollmentSource>, EnrollmentOptions)>,
+    strict_pushdown: bool,
 }
 
 /// How the service treats its enrollment source.
@@ -166,6 +167,7 @@ impl UserService {
             geo: Arc::new(NoGeoResolver),
             dummy_hash: Arc::new(login::DummyHash::new()),
             enrollments: None,
+            strict_pushdown: false,
         }
     }
 
@@ -190,6 +192,13 @@ impl UserService {
         options: EnrollmentOptions,
     ) -> Self {
         self.enrollments = Some((source, options));
+        self
+    }
+
+    /// Sets how enrollment failures are treated when the storage evaluates the enrollment
+    /// filters itself (push-down) and no source is configured: `strict` makes them errors.
+    pub fn with_enrollment_strictness(mut self, strict: bool) -> Self {
+        self.strict_pushdown = strict;
         self
     }
 
