@@ -246,9 +246,11 @@ impl UserService {
 
     /// Whether enrollment failures are errors rather than skipped filters.
     pub(crate) fn strict_enrollments(&self) -> bool {
-        self.enrollments
-            .as_ref()
-            .is_some_and(|(_, options)| options.strict)
+        self.strict_pushdown
+            || self
+                .enrollments
+                .as_ref()
+                .is_some_and(|(_, options)| options.strict)
     }
 
     /// The settings in force.
