@@ -99,3 +99,42 @@ pub fn generate(seed: u64, users: &[User], now: DateTime<Utc>) -> Vec<Enrollment
     }
     out
 }
+
+/// Lists with `has_enrollments=true` and `progress_min=5` and checks the list answered without
+/// them: both named in `skipped_filters`, `expected_total` users counted, and within 5 s (a slow
+/// source or query was cut off, not waited out).
+pub async fn assert_enrollment_filters_skipped(
+    service: &usermgmt_core::UserService,
+    admin: &usermgmt_core::Principal,
+    expected_total: u64,
+    label: &str,
+) {
+    let filters = UserFilters {
+        has_enrollments: Some(true),
+        progress_min: Some(5),
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let query = usermgmt_core::filter::ListQuery {
+        filters,
+        ..Default::default()
+    };
+    let page = service
+        .list_users(admin, query)
+        .await
+        .unwrap_or_else(|e| panic!("{label}: {e}"));
+    assert_eq!(
+        page.skipped_filters,
+        ["has_enrollments", "progress_min"],
+        "{label}"
+    );
+    assert_eq!(
+        page.total,
+        Some(expected_total),
+        "{label}: the other filters still apply"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{label}: cut off, not waited out"
+    );
+}
