@@ -266,6 +266,15 @@ pub trait InsightStore: Send + Sync {
         tenant: &TenantId,
         now: DateTime<Utc>,
     ) -> Result<BTreeMap<Status, StatusGroup>>;
+    /// [`InsightStore::status_groups`] over the users matching a plan's (normalised) filters
+    /// and enrollment constraint, with its push-down when the store evaluates enrollment
+    /// filters itself.
+    async fn status_groups_matching(
+        &self,
+        tenant: &TenantId,
+        plan: &ListPlan,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeMap<Status, StatusGroup>>;
     /// Period counts for each `[from, to)` window, in one pass (deleted users included).
     async fn period_counts(
         &self,

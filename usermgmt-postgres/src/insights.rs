@@ -70,8 +70,84 @@ fn values_query(field: ValueField) -> String {
     }
 }
 
+/// The per-status counts selected after `status`, for users aliased `u`; `$week` and `$month`
+/// bounds are bound by the caller in that order.
+const GROUP_COUNTS: &str = "count(*) AS users, count(*) FILTER (WHERE u.is_admin) AS admins, \
+    count(*) FILTER (WHERE u.is_instructor) AS instructors, count(*) FILTER (WHERE u.is_learner) AS learners, \
+    count(*) FILTER (WHERE u.email_verified) AS email_verified, \
+    count(*) FILTER (WHERE u.phone_verified) AS phone_verified, \
+    count(*) FILTER (WHERE NOT u.email_verified AND NOT u.phone_verified) AS unverified";
+
+/// Reads rows of status and named counts into groups.
+fn read_groups(rows: &[sqlx::postgres::PgRow]) -> Result<BTreeMap<Status, StatusGroup>> {
+    let mut groups = BTreeMap::new();
+    for row in rows {
+        let get = |name: &str| -> Result<u64> {
+            row.try_get::<i64, _>(name)
+                .map(count)
+                .map_err(map_err("reading statistics"))
+        };
+        let status: String = row
+            .try_get("status")
+            .map_err(map_err("reading statistics"))?;
+        groups.insert(
+            parse::<Status>("decoding a status", &status)?,
+            StatusGroup {
+                users: get("users")?,
+                admins: get("admins")?,
+                instructors: get("instructors")?,
+                learners: get("learners")?,
+                email_verified: get("email_verified")?,
+                phone_verified: get("phone_verified")?,
+                unverified: get("unverified")?,
+                registered_last_7_days: get("week")?,
+                registered_last_30_days: get("month")?,
+            },
+        );
+    }
+    Ok(groups)
+}
+
 #[async_trait]
 impl InsightStore for PgStorage {
+    async fn status_groups_matching(
+        &self,
+        tenant: &TenantId,
+        plan: &usermgmt_core::filter::ListPlan,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeMap<Status, StatusGroup>> {
+        let pushdown = self.pushdown_for(&plan.filters);
+        let mut sql = crate::query::Sql::new("SELECT u.status, ");
+        sql.push(GROUP_COUNTS)
+            .push(", count(*) FILTER (WHERE u.created_at >= ")
+            .push_bind(now - Duration::days(7));
+        sql.push(") AS week, count(*) FILTER (WHERE u.created_at >= ")
+            .push_bind(now - Duration::days(30));
+        sql.push(") AS month FROM users u WHERE ");
+        crate::query::where_clause(&mut sql, tenant.as_str(), &plan.filters, now);
+        crate::query::enrollment_clause(&mut sql, plan.enrollment.as_ref());
+        crate::query::pushdown_clause(&mut sql, pushdown, tenant.as_str(), &plan.filters);
+        sql.push(" GROUP BY u.status");
+        let result = async {
+            let mut tx = self.begin_limited(pushdown.is_some()).await?;
+            let rows = sql
+                .build()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err("computing statistics"))?;
+            crate::users::commit(tx).await?;
+            read_groups(&rows)
+        }
+        .await;
+        result.map_err(|e| {
+            if pushdown.is_some() {
+                crate::users::learning_unavailable(e)
+            } else {
+                e
+            }
+        })
+    }
+
     async fn status_groups(
         &self,
         tenant: &TenantId,
@@ -84,32 +160,7 @@ impl InsightStore for PgStorage {
             .fetch_all(&self.pool)
             .await
             .map_err(map_err("computing statistics"))?;
-        let mut groups = BTreeMap::new();
-        for row in rows {
-            let get = |name: &str| -> Result<u64> {
-                row.try_get::<i64, _>(name)
-                    .map(count)
-                    .map_err(map_err("reading statistics"))
-            };
-            let status: String = row
-                .try_get("status")
-                .map_err(map_err("reading statistics"))?;
-            groups.insert(
-                parse::<Status>("decoding a status", &status)?,
-                StatusGroup {
-                    users: get("users")?,
-                    admins: get("admins")?,
-                    instructors: get("instructors")?,
-                    learners: get("learners")?,
-                    email_verified: get("email_verified")?,
-                    phone_verified: get("phone_verified")?,
-                    unverified: get("unverified")?,
-                    registered_last_7_days: get("week")?,
-                    registered_last_30_days: get("month")?,
-                },
-            );
-        }
-        Ok(groups)
+        read_groups(&rows)
     }
 
     async fn period_counts(

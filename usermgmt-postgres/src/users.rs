@@ -295,7 +295,7 @@ async fn insert_one(conn: &mut PgConnection, new: &NewUser, audit: &AuditEvent) 
 }
 
 /// Reports a failure of a push-down query as the enrollment data being unavailable.
-fn learning_unavailable(error: Error) -> Error {
+pub(crate) fn learning_unavailable(error: Error) -> Error {
     match error {
         Error::Storage(e) => {
             let cause = std::error::Error::source(&e)
@@ -308,6 +308,34 @@ fn learning_unavailable(error: Error) -> Error {
 }
 
 impl PgStorage {
+    /// The push-down layout, when configured and the filters use enrollment filters.
+    pub(crate) fn pushdown_for(
+        &self,
+        filters: &UserFilters,
+    ) -> Option<&usermgmt_core::storage::EnrollmentLayout> {
+        self.pushdown
+            .as_ref()
+            .filter(|_| !filters.cross_service_filters_in_use().is_empty())
+    }
+
+    /// A transaction whose statements are cancelled after the push-down timeout when `limited`.
+    pub(crate) async fn begin_limited(
+        &self,
+        limited: bool,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        let mut tx = self.begin().await?;
+        if limited {
+            // Push-down: a query running past the timeout is cancelled by the server (and the
+            // service then answers without the enrollment filters).
+            sqlx::query("SELECT set_config('statement_timeout', $1, true)")
+                .bind(format!("{}ms", self.pushdown_timeout.as_millis()))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err("limiting the query time"))?;
+        }
+        Ok(tx)
+    }
+
     async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
         self.pool
             .begin()
@@ -441,21 +469,9 @@ impl UserStore for PgStorage {
         plan: &ListPlan,
         now: DateTime<Utc>,
     ) -> Result<(Vec<User>, Option<u64>)> {
-        let pushdown = self
-            .pushdown
-            .as_ref()
-            .filter(|_| !plan.filters.cross_service_filters_in_use().is_empty());
+        let pushdown = self.pushdown_for(&plan.filters);
         let result = async {
-            let mut tx = self.begin().await?;
-            if pushdown.is_some() {
-                // Push-down: a query running past the timeout is cancelled by the server (and
-                // the service then answers without the enrollment filters).
-                sqlx::query("SELECT set_config('statement_timeout', $1, true)")
-                    .bind(format!("{}ms", self.pushdown_timeout.as_millis()))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err("limiting the query time"))?;
-            }
+            let mut tx = self.begin_limited(pushdown.is_some()).await?;
             let users =
                 read_users(&mut tx, page_query(tenant.as_str(), plan, now, pushdown)).await?;
             let total = if plan.include_total {

@@ -62,8 +62,102 @@ fn values_query(field: ValueField) -> String {
     }
 }
 
+/// The per-status sums selected after `status` (shared by both statistics queries).
+const GROUP_SUMS: &str = "count(*), sum(u.is_admin), sum(u.is_instructor), sum(u.is_learner), \
+    sum(u.email_verified), sum(u.phone_verified), sum(u.email_verified = 0 AND u.phone_verified = 0)";
+
+/// Reads `(status, users, admins, instructors, learners, email verified, phone verified,
+/// unverified, last 7 days, last 30 days)` rows into groups.
+fn read_groups(rows: Vec<(String, [i64; 9])>) -> Result<BTreeMap<Status, StatusGroup>> {
+    let mut groups = BTreeMap::new();
+    for (status, n) in rows {
+        groups.insert(
+            parse::<Status>("decoding a status", &status)?,
+            StatusGroup {
+                users: count(n[0]),
+                admins: count(n[1]),
+                instructors: count(n[2]),
+                learners: count(n[3]),
+                email_verified: count(n[4]),
+                phone_verified: count(n[5]),
+                unverified: count(n[6]),
+                registered_last_7_days: count(n[7]),
+                registered_last_30_days: count(n[8]),
+            },
+        );
+    }
+    Ok(groups)
+}
+
+fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, [i64; 9])> {
+    let mut n = [0i64; 9];
+    for (i, slot) in n.iter_mut().enumerate() {
+        *slot = r.get::<_, Option<i64>>(i + 1)?.unwrap_or(0);
+    }
+    Ok((r.get(0)?, n))
+}
+
 #[async_trait]
 impl InsightStore for SqliteStorage {
+    async fn status_groups_matching(
+        &self,
+        tenant: &TenantId,
+        plan: &usermgmt_core::filter::ListPlan,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeMap<Status, StatusGroup>> {
+        let tenant = tenant.as_str().to_owned();
+        let plan = plan.clone();
+        let threshold = self.options.search_scan_threshold;
+        let attached = self.options.attached_enrollments.clone();
+        let (week, month) = (
+            micros(now - Duration::days(7)),
+            micros(now - Duration::days(30)),
+        );
+        self.pool
+            .run(move |conn| {
+                let pushdown =
+                    crate::users::pushdown_query(conn, attached.as_ref(), &tenant, &plan.filters)?;
+                let pushing = pushdown.is_some();
+                let run = || -> Result<BTreeMap<Status, StatusGroup>> {
+                    let mode = match &plan.filters.search {
+                        Some(term) => crate::query::search_mode(conn, term, threshold)
+                            .map_err(map_err("probing the search index"))?,
+                        None => crate::query::SearchMode::Scan,
+                    };
+                    let mut sql = crate::query::Sql::default();
+                    sql.push("SELECT u.status, ")
+                        .push(GROUP_SUMS)
+                        .push(", sum(u.created_at >= ")
+                        .bind(week);
+                    sql.push("), sum(u.created_at >= ")
+                        .bind(month)
+                        .push(") FROM ");
+                    crate::query::push_from(&mut sql, &mode);
+                    sql.push(" WHERE ");
+                    crate::query::where_clause(&mut sql, &tenant, &plan.filters, now);
+                    crate::query::enrollment_clause(&mut sql, plan.enrollment.as_ref());
+                    crate::query::pushdown_clause(&mut sql, pushdown.as_ref());
+                    sql.push(" GROUP BY u.status");
+                    let rows = conn
+                        .prepare_cached(&sql.text)
+                        .and_then(|mut s| {
+                            s.query_map(rusqlite::params_from_iter(sql.params.iter()), group_row)?
+                                .collect::<rusqlite::Result<Vec<_>>>()
+                        })
+                        .map_err(map_err("computing statistics"))?;
+                    read_groups(rows)
+                };
+                run().map_err(|e| {
+                    if pushing {
+                        crate::users::learning_unavailable(e)
+                    } else {
+                        e
+                    }
+                })
+            })
+            .await
+    }
+
     async fn status_groups(
         &self,
         tenant: &TenantId,
@@ -76,44 +170,14 @@ impl InsightStore for SqliteStorage {
         );
         self.pool
             .run(move |conn| {
-                let mut stmt = conn
+                let rows = conn
                     .prepare_cached(STATUS_GROUPS)
-                    .map_err(map_err("preparing statistics"))?;
-                let rows = stmt
-                    .query_map(rusqlite::params![tenant, week, month], |r| {
-                        let numbers: [i64; 9] = [
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get(6)?,
-                            r.get(7)?,
-                            r.get(8)?,
-                            r.get(9)?,
-                        ];
-                        Ok((r.get::<_, String>(0)?, numbers))
+                    .and_then(|mut s| {
+                        s.query_map(rusqlite::params![tenant, week, month], group_row)?
+                            .collect::<rusqlite::Result<Vec<_>>>()
                     })
-                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
                     .map_err(map_err("computing statistics"))?;
-                let mut groups = BTreeMap::new();
-                for (status, n) in rows {
-                    groups.insert(
-                        parse::<Status>("decoding a status", &status)?,
-                        StatusGroup {
-                            users: count(n[0]),
-                            admins: count(n[1]),
-                            instructors: count(n[2]),
-                            learners: count(n[3]),
-                            email_verified: count(n[4]),
-                            phone_verified: count(n[5]),
-                            unverified: count(n[6]),
-                            registered_last_7_days: count(n[7]),
-                            registered_last_30_days: count(n[8]),
-                        },
-                    );
-                }
-                Ok(groups)
+                read_groups(rows)
             })
             .await
     }

@@ -368,7 +368,7 @@ fn after_cursor(sql: &mut Sql, cursor: &Cursor) {
 /// The tables a list reads. With search candidates, they drive the query (`CROSS JOIN`
 /// fixes that order): each is looked up by rowid and the few survivors sorted, instead of
 /// walking a sort index and testing every row against the candidate list.
-fn push_from(sql: &mut Sql, search: &SearchMode) {
+pub(crate) fn push_from(sql: &mut Sql, search: &SearchMode) {
     match search {
         SearchMode::Candidates(seqs) => {
             sql.push("json_each(")

@@ -87,7 +87,7 @@ fn attach_related(conn: &Connection, users: &mut [(i64, User)]) -> Result<()> {
 
 /// Attaches the learning database (once per connection) and builds the push-down query for
 /// the enrollment filters, when push-down is configured and such filters are set.
-fn pushdown_query(
+pub(crate) fn pushdown_query(
     conn: &Connection,
     attached: Option<&crate::AttachedEnrollments>,
     tenant: &str,
@@ -120,7 +120,7 @@ fn pushdown_query(
 }
 
 /// Reports a failure of a push-down query as the enrollment data being unavailable.
-fn learning_unavailable(error: Error) -> Error {
+pub(crate) fn learning_unavailable(error: Error) -> Error {
     match error {
         Error::Storage(e) => {
             let cause = std::error::Error::source(&e)

@@ -141,6 +141,7 @@ macro_rules! conformance_suite {
             system_get_or_create_is_idempotent,
             system_lookups_and_grants,
             stats_counts,
+            stats_honour_filters,
             overview_compares_periods,
             growth_series_are_zero_filled,
             filter_and_field_values,

@@ -68,6 +68,9 @@ pub struct UserStats {
     pub registered_last_7_days: u64,
     /// Registered in the last 30 days.
     pub registered_last_30_days: u64,
+    /// Filters that could not be evaluated and were ignored (filtered statistics only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_filters: Vec<String>,
 }
 
 impl UserStats {

@@ -119,6 +119,48 @@ impl UserService {
         Ok(UserStats::from_groups(&groups))
     }
 
+    /// [`UserService::stats`] over the users matching `filters` (every filter of the list,
+    /// enrollment filters included and handled as the list handles them). Requires
+    /// `user.list`.
+    pub async fn stats_filtered(
+        &self,
+        principal: &Principal,
+        filters: crate::filter::UserFilters,
+    ) -> Result<UserStats> {
+        if filters.is_empty() {
+            return self.stats(principal).await;
+        }
+        let actor = self.authorize(principal, Permission::UserList).await?;
+        let query = crate::filter::ListQuery {
+            filters,
+            include_total: false,
+            ..Default::default()
+        };
+        let mut plan = query.plan(self.config.max_page_size)?;
+        let mut skipped = self
+            .resolve_cross_service(&actor.tenant_id, &mut plan)
+            .await?;
+        let now = self.clock.now();
+        let groups = match self
+            .storage
+            .status_groups_matching(&actor.tenant_id, &plan, now)
+            .await
+        {
+            Err(Error::EnrollmentSourceUnavailable(reason)) if !self.strict_enrollments() => {
+                tracing::warn!(%reason, "enrollment push-down failed");
+                skipped = plan.filters.skip_cross_service();
+                self.storage
+                    .status_groups_matching(&actor.tenant_id, &plan, now)
+                    .await?
+            }
+            other => other?,
+        };
+        Ok(UserStats {
+            skipped_filters: skipped,
+            ..UserStats::from_groups(&groups)
+        })
+    }
+
     /// New, active and deleted users in the period ending now against the period before.
     /// Requires `user.list`.
     pub async fn overview(

@@ -138,6 +138,16 @@ fn operations(target: Uuid, role_id: Uuid) -> Vec<(Permission, Kind, &'static st
             .export(&p, UserFilters::default(), ExportFormat::Csv)
             .await),
         op!(UserList, Read, "stats", |s, p| s.stats(&p).await),
+        op!(UserList, Read, "stats_filtered", |s, p| {
+            s.stats_filtered(
+                &p,
+                UserFilters {
+                    is_learner: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+        }),
         op!(UserList, Read, "overview", |s, p| s
             .overview(&p, usermgmt_core::model::OverviewPeriod::Week)
             .await),

@@ -292,3 +292,68 @@ pub async fn filter_and_field_values(store: TestStore) {
         ["page"]
     );
 }
+
+/// Statistics over the users matching filters, enrollment filters included (through a source,
+/// or skipped and named without one).
+pub async fn stats_honour_filters(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let ids = history(&fx).await;
+    let learners = usermgmt_core::filter::UserFilters {
+        is_learner: Some(true),
+        ..Default::default()
+    };
+    let stats = fx
+        .service
+        .stats_filtered(&fx.admin, learners)
+        .await
+        .unwrap();
+    assert_eq!(stats.total, 4);
+    assert_eq!(
+        (
+            stats.by_status[&Status::Active],
+            stats.by_status[&Status::Suspended]
+        ),
+        (3, 1)
+    );
+    assert_eq!(stats.by_type.instructors, 0);
+    assert!(stats.skipped_filters.is_empty());
+
+    let enrolled = usermgmt_core::filter::UserFilters {
+        has_enrollments: Some(true),
+        ..Default::default()
+    };
+    let skipped = fx
+        .service
+        .stats_filtered(&fx.admin, enrolled.clone())
+        .await
+        .unwrap();
+    assert_eq!(skipped.skipped_filters, ["has_enrollments"]);
+    assert_eq!(skipped.total, 6, "without a source the filter is skipped");
+    let enrollments = [ids[0], ids[1]]
+        .iter()
+        .map(|&user_id| usermgmt_core::model::Enrollment {
+            user_id,
+            program_id: "p1".into(),
+            program_type: "course".into(),
+            status: usermgmt_core::model::EnrollmentStatus::Active,
+            progress: 10,
+            time_spent_seconds: 60,
+            last_activity_at: None,
+        })
+        .collect();
+    let source = crate::enrollments::MemoryEnrollmentSource::new(fx.tenant.clone(), enrollments);
+    let service = fx.service.clone().with_enrollment_source(
+        std::sync::Arc::new(source),
+        usermgmt_core::service::EnrollmentOptions::default(),
+    );
+    let stats = service.stats_filtered(&fx.admin, enrolled).await.unwrap();
+    assert_eq!(
+        (
+            stats.total,
+            stats.by_type.learners,
+            stats.by_type.instructors
+        ),
+        (2, 1, 1)
+    );
+    assert!(stats.skipped_filters.is_empty());
+}
