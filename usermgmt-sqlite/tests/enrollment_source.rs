@@ -237,3 +237,29 @@ async fn strict_pushdown_reports_missing_learning_data() {
         "{err:?}"
     );
 }
+
+/// With push-down and no learning data, the export still runs, without the enrollment filters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushdown_export_without_learning_data_skips_the_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = Fixture::new(pushdown_store(dir.path().join("absent.db"))().await).await;
+    let filters = UserFilters {
+        has_enrollments: Some(true),
+        ..Default::default()
+    };
+    let mut stream = fx
+        .service
+        .export(
+            &fx.admin,
+            filters,
+            usermgmt_core::service::ExportFormat::JsonLines,
+        )
+        .await
+        .unwrap();
+    assert_eq!(stream.skipped_filters, ["has_enrollments"]);
+    let mut lines = 0;
+    while let Some(chunk) = stream.next_chunk().await {
+        lines += chunk.unwrap().iter().filter(|b| **b == b'\n').count();
+    }
+    assert_eq!(lines, 1, "the admin");
+}

@@ -201,9 +201,31 @@ impl UserService {
             ..Default::default()
         };
         let mut plan = query.plan(self.config.max_page_size)?;
-        let skipped = self
+        let mut skipped = self
             .resolve_cross_service(&actor.tenant_id, &mut plan)
             .await?;
+        if self.storage.pushes_down_enrollments()
+            && !plan.filters.cross_service_filters_in_use().is_empty()
+        {
+            // Try the push-down on one row first: when the learning data is unreachable the
+            // export goes ahead without the enrollment filters (as the list does), unless strict.
+            let probe = crate::filter::ListPlan {
+                limit: 1,
+                include_total: false,
+                ..plan.clone()
+            };
+            if let Err(Error::EnrollmentSourceUnavailable(reason)) = self
+                .storage
+                .list_users(&actor.tenant_id, &probe, self.clock.now())
+                .await
+            {
+                if self.strict_enrollments() {
+                    return Err(Error::EnrollmentSourceUnavailable(reason));
+                }
+                tracing::warn!(%reason, "enrollment push-down failed");
+                skipped = plan.filters.skip_cross_service();
+            }
+        }
         let (user_tx, mut user_rx) = mpsc::channel::<Result<Vec<User>>>(IN_FLIGHT);
         let (chunk_tx, chunk_rx) = mpsc::channel::<Result<Vec<u8>>>(IN_FLIGHT);
         let storage = self.storage.clone();
