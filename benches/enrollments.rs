@@ -1,0 +1,300 @@
+//! A list page with two enrollment filters (`enrollment_status=active`, `progress_min=50`) and
+//! its total, over 100,000 users with 500,000 enrollments (5 each), on both backends and in
+//! both modes: intersect (an enrollment source answers with user ids) and push-down (the list
+//! query joins the learning table). Medians of `USERMGMT_BENCH_ITERS` (default 20) runs.
+//!
+//! Uses the user data sets of `benches/backends.rs` (run it first); the PostgreSQL server is
+//! `USERMGMT_BENCH_POSTGRES_URL`.
+//!
+//! Run: `cargo bench --bench enrollments --features postgres`.
+
+// A benchmark harness: failing loudly on a broken set-up is the point.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use sqlx::Connection;
+use usermgmt::filter::{ListQuery, UserFilters};
+use usermgmt::model::{EnrollmentStatus, TenantId};
+use usermgmt::password::{Password, PasswordPolicy};
+use usermgmt::service::EnrollmentOptions;
+use usermgmt::storage::{EnrollmentLayout, EnrollmentSource, Storage};
+use usermgmt::{Principal, ServiceConfig, UserService};
+
+const USERS: usize = 100_000;
+const PER_USER: usize = 5;
+
+/// (user id, program, type, status, progress, seconds, last activity in Unix seconds)
+type Row = (uuid::Uuid, String, String, &'static str, i64, i64, i64);
+
+fn enrollments(users: &[uuid::Uuid]) -> Vec<Row> {
+    let mut rng = StdRng::seed_from_u64(5);
+    let now = Utc
+        .with_ymd_and_hms(2026, 3, 1, 9, 30, 0)
+        .single()
+        .unwrap()
+        .timestamp();
+    let mut out = Vec::with_capacity(users.len() * PER_USER);
+    for &user in users {
+        for _ in 0..PER_USER {
+            let status = EnrollmentStatus::ALL.choose(&mut rng).unwrap().as_str();
+            out.push((
+                user,
+                format!("p{}", rng.random_range(0..2_000)),
+                (*["course", "bootcamp", "workshop"].choose(&mut rng).unwrap()).to_owned(),
+                status,
+                rng.random_range(0..=100),
+                rng.random_range(0..50_000),
+                now - rng.random_range(0..400 * 86_400),
+            ));
+        }
+    }
+    out
+}
+
+fn query() -> ListQuery {
+    let filters = UserFilters {
+        enrollment_status: vec![EnrollmentStatus::Active],
+        progress_min: Some(50),
+        ..Default::default()
+    };
+    ListQuery {
+        filters,
+        ..Default::default()
+    }
+}
+
+fn measure(
+    runtime: &tokio::runtime::Runtime,
+    label: &str,
+    service: &UserService,
+    principal: &Principal,
+    iters: usize,
+) {
+    let mut samples = Vec::new();
+    let mut total = None;
+    for round in 0..iters + 2 {
+        let started = Instant::now();
+        let page = runtime
+            .block_on(service.list_users(principal, query()))
+            .expect("list");
+        assert!(
+            page.skipped_filters.is_empty(),
+            "{label}: {:?}",
+            page.skipped_filters
+        );
+        total = page.total;
+        if round >= 2 {
+            samples.push(started.elapsed());
+        }
+    }
+    samples.sort();
+    let p50: Duration = samples[samples.len() / 2];
+    println!("{label:<28} p50 {p50:>10.2?}  total {total:?}");
+}
+
+fn sqlite_learning(path: &Path, rows: &[Row]) {
+    if path.exists() {
+        return;
+    }
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE enrollments (tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, program_id TEXT NOT NULL, \
+         program_type TEXT NOT NULL, status TEXT NOT NULL, progress INTEGER NOT NULL, time_spent_seconds INTEGER NOT NULL, \
+         last_activity_at INTEGER); CREATE INDEX enrollments_by_status ON enrollments (tenant_id, status, progress);",
+    )
+    .unwrap();
+    let tx = conn.transaction().unwrap();
+    {
+        let mut stmt = tx
+            .prepare("INSERT INTO enrollments VALUES ('bench', ?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+            .unwrap();
+        for r in rows {
+            stmt.execute(rusqlite::params![
+                r.0.to_string(),
+                r.1,
+                r.2,
+                r.3,
+                r.4,
+                r.5,
+                r.6
+            ])
+            .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+async fn pg_learning(url: &str, rows: &[Row]) {
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('enrollments') IS NOT NULL")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    if exists {
+        return;
+    }
+    sqlx::raw_sql(
+        "CREATE TABLE enrollments (tenant_id text NOT NULL, user_id uuid NOT NULL, program_id text NOT NULL, \
+         program_type text NOT NULL, status text NOT NULL, progress integer NOT NULL, time_spent_seconds bigint NOT NULL, \
+         last_activity_at timestamptz); CREATE INDEX enrollments_by_status ON enrollments (tenant_id, status, progress);",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    for chunk in rows.chunks(50_000) {
+        sqlx::query(
+            "INSERT INTO enrollments SELECT 'bench', u, p, t, s, g, ts, to_timestamp(la) FROM unnest($1::uuid[], $2::text[], \
+             $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[]) AS x(u, p, t, s, g, ts, la)",
+        )
+        .bind(chunk.iter().map(|r| r.0).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.1.clone()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.2.clone()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.3.to_owned()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.4 as i32).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.5).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|r| r.6).collect::<Vec<_>>())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    sqlx::raw_sql("ANALYZE enrollments")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+async fn service_over(
+    storage: Arc<dyn Storage>,
+    source: Option<Arc<dyn EnrollmentSource>>,
+) -> (UserService, Principal) {
+    let config = ServiceConfig {
+        password: PasswordPolicy::insecure_fast_for_tests(),
+        ..ServiceConfig::default()
+    };
+    let mut service = UserService::with_config(storage, config);
+    if let Some(source) = source {
+        service = service.with_enrollment_source(
+            source,
+            EnrollmentOptions {
+                timeout: Duration::from_secs(30),
+                strict: true,
+            },
+        );
+    }
+    let tenant = TenantId::new("bench").unwrap();
+    let admin = service
+        .bootstrap_super_admin(
+            &tenant,
+            "Bench Admin",
+            "admin@bench.test",
+            Password::new("bench-password"),
+        )
+        .await
+        .unwrap();
+    (service, Principal::user(tenant, admin.id))
+}
+
+fn main() {
+    let iters = std::env::var("USERMGMT_BENCH_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    let users_db = dir.join(format!("backends-{USERS}-v1.db"));
+    assert!(
+        users_db.exists(),
+        "run `cargo bench --bench backends` first"
+    );
+    let ids: Vec<uuid::Uuid> = rusqlite::Connection::open(&users_db)
+        .unwrap()
+        .prepare("SELECT id FROM users WHERE tenant_id = 'bench' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let rows = enrollments(&ids);
+    println!("{} users, {} enrollments", ids.len(), rows.len());
+    let learning = dir.join("learning-500000-v1.db");
+    sqlite_learning(&learning, &rows);
+
+    let layout = EnrollmentLayout::default();
+    let source = usermgmt::sqlite::SqliteEnrollmentSource::new(&learning, layout.clone()).unwrap();
+    let storage = runtime
+        .block_on(usermgmt::sqlite::SqliteStorage::open(&users_db))
+        .unwrap();
+    let (service, principal) =
+        runtime.block_on(service_over(Arc::new(storage), Some(Arc::new(source))));
+    measure(&runtime, "sqlite, intersect", &service, &principal, iters);
+    let options = usermgmt::sqlite::SqliteOptions {
+        attached_enrollments: Some(usermgmt::sqlite::AttachedEnrollments {
+            path: learning.clone(),
+            layout: layout.clone(),
+            timeout: Duration::from_secs(30),
+        }),
+        ..Default::default()
+    };
+    let storage = runtime
+        .block_on(usermgmt::sqlite::SqliteStorage::open_with(
+            &users_db, options,
+        ))
+        .unwrap();
+    let (service, principal) = runtime.block_on(service_over(Arc::new(storage), None));
+    measure(&runtime, "sqlite, push-down", &service, &principal, iters);
+
+    let Ok(url) = std::env::var("USERMGMT_BENCH_POSTGRES_URL") else {
+        println!("postgres: USERMGMT_BENCH_POSTGRES_URL not set; skipped");
+        return;
+    };
+    let (base, _) = url.rsplit_once('/').unwrap();
+    let users_url = format!("{base}/usermgmt_bench_{USERS}");
+    let learning_url = format!("{base}/usermgmt_learning_bench");
+    runtime.block_on(async {
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'usermgmt_learning_bench')",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        if !exists {
+            sqlx::raw_sql("CREATE DATABASE usermgmt_learning_bench")
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+        pg_learning(&learning_url, &rows).await;
+        pg_learning(&users_url, &rows).await;
+    });
+    let source =
+        usermgmt::postgres::PgEnrollmentSource::new(&learning_url, layout.clone()).unwrap();
+    let storage = runtime
+        .block_on(usermgmt::postgres::PgStorage::connect(&users_url))
+        .unwrap();
+    let (service, principal) =
+        runtime.block_on(service_over(Arc::new(storage), Some(Arc::new(source))));
+    measure(&runtime, "postgres, intersect", &service, &principal, iters);
+    let options = usermgmt::postgres::PgOptions {
+        enrollments_in_database: Some(layout),
+        enrollments_timeout: Duration::from_secs(30),
+        ..Default::default()
+    };
+    let storage = runtime
+        .block_on(usermgmt::postgres::PgStorage::connect_with(
+            &users_url, options,
+        ))
+        .unwrap();
+    let (service, principal) = runtime.block_on(service_over(Arc::new(storage), None));
+    measure(&runtime, "postgres, push-down", &service, &principal, iters);
+}
