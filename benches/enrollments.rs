@@ -261,6 +261,15 @@ fn main() {
     let users_url = format!("{base}/usermgmt_bench_{USERS}");
     let learning_url = format!("{base}/usermgmt_learning_bench");
     runtime.block_on(async {
+        // The PostgreSQL data set has its own user ids: the enrollments are generated over them
+        // with the same seed, so both backends see the same distribution.
+        let mut users = sqlx::PgConnection::connect(&users_url).await.unwrap();
+        let ids: Vec<uuid::Uuid> =
+            sqlx::query_scalar("SELECT id FROM users WHERE tenant_id = 'bench' ORDER BY id")
+                .fetch_all(&mut users)
+                .await
+                .unwrap();
+        let rows = enrollments(&ids);
         let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
         let exists: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'usermgmt_learning_bench')",
@@ -277,8 +286,12 @@ fn main() {
         pg_learning(&learning_url, &rows).await;
         pg_learning(&users_url, &rows).await;
     });
-    let source =
-        usermgmt::postgres::PgEnrollmentSource::new(&learning_url, layout.clone()).unwrap();
+    // The source's lazy pool must be created inside the runtime.
+    let source = runtime
+        .block_on(async {
+            usermgmt::postgres::PgEnrollmentSource::new(&learning_url, layout.clone())
+        })
+        .unwrap();
     let storage = runtime
         .block_on(usermgmt::postgres::PgStorage::connect(&users_url))
         .unwrap();

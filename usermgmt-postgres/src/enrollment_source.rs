@@ -23,9 +23,16 @@ pub struct PgEnrollmentSource {
 }
 
 impl PgEnrollmentSource {
-    /// A source over the learning database at `url` with this layout.
+    /// A source over the learning database at `url` with this layout. Must be called within a
+    /// Tokio runtime (the lazy pool starts its maintenance task there).
     pub fn new(url: &str, layout: EnrollmentLayout) -> Result<Self> {
         layout.validate()?;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::Storage(StorageError::new(
+                "creating the enrollment source",
+                "PgEnrollmentSource::new must be called within a Tokio runtime",
+            )));
+        }
         let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| {
             Error::Storage(StorageError::new("parsing the learning database URL", e))
         })?;
@@ -137,5 +144,28 @@ impl EnrollmentSource for PgEnrollmentSource {
         } else {
             EnrollmentMatch::Only(ids)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outside_a_runtime_is_an_error_not_a_panic() {
+        let result = PgEnrollmentSource::new(
+            "postgres://postgres@127.0.0.1:1/learning",
+            EnrollmentLayout::default(),
+        );
+        assert!(matches!(result, Err(Error::Storage(_))));
+    }
+
+    #[tokio::test]
+    async fn inside_a_runtime_the_pool_is_lazy() {
+        let result = PgEnrollmentSource::new(
+            "postgres://postgres@127.0.0.1:1/learning",
+            EnrollmentLayout::default(),
+        );
+        assert!(result.is_ok());
     }
 }
