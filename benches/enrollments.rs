@@ -70,17 +70,32 @@ fn query() -> ListQuery {
     }
 }
 
+/// Median of `iters` timed runs of `run` (after two warm-up runs); `run` returns the total.
+fn median(label: &str, iters: usize, mut run: impl FnMut() -> i64) -> i64 {
+    let mut samples = Vec::new();
+    let mut total = 0;
+    for round in 0..iters + 2 {
+        let started = Instant::now();
+        total = run();
+        if round >= 2 {
+            samples.push(started.elapsed());
+        }
+    }
+    samples.sort();
+    let p50: Duration = samples[samples.len() / 2];
+    println!("{label:<32} p50 {p50:>10.2?}  total {total}");
+    total
+}
+
+/// The page and its total through the service.
 fn measure(
     runtime: &tokio::runtime::Runtime,
     label: &str,
     service: &UserService,
     principal: &Principal,
     iters: usize,
-) {
-    let mut samples = Vec::new();
-    let mut total = None;
-    for round in 0..iters + 2 {
-        let started = Instant::now();
+) -> i64 {
+    median(label, iters, || {
         let page = runtime
             .block_on(service.list_users(principal, query()))
             .expect("list");
@@ -89,14 +104,61 @@ fn measure(
             "{label}: {:?}",
             page.skipped_filters
         );
-        total = page.total;
-        if round >= 2 {
-            samples.push(started.elapsed());
-        }
-    }
-    samples.sort();
-    let p50: Duration = samples[samples.len() / 2];
-    println!("{label:<28} p50 {p50:>10.2?}  total {total:?}");
+        page.total.expect("total") as i64
+    })
+}
+
+/// The hand-written page and count for the same filters: the semi-join an engineer would write
+/// against the learning table, with no authorisation, planning or related lists.
+const BASELINE_SQLITE: &str = "FROM users u WHERE u.tenant_id = 'bench' AND u.deleted_at IS NULL \
+     AND u.id IN (SELECT unhex(replace(e.user_id, '-', '')) FROM learning.enrollments e \
+     WHERE e.tenant_id = 'bench' AND e.status = 'active' AND e.progress >= 50)";
+const BASELINE_POSTGRES: &str = "FROM users u WHERE u.tenant_id = 'bench' AND u.deleted_at IS NULL \
+     AND u.id IN (SELECT e.user_id FROM enrollments e \
+     WHERE e.tenant_id = 'bench' AND e.status = 'active' AND e.progress >= 50)";
+
+fn baseline_sqlite(users_db: &Path, learning: &Path, iters: usize) -> i64 {
+    let conn = rusqlite::Connection::open(users_db).unwrap();
+    conn.execute(
+        "ATTACH DATABASE ?1 AS learning",
+        [learning.to_str().unwrap()],
+    )
+    .unwrap();
+    median("sqlite, hand-written", iters, || {
+        let page = format!(
+            "SELECT u.id, u.name, u.email {BASELINE_SQLITE} ORDER BY u.created_at DESC, u.id DESC LIMIT 21"
+        );
+        let mut stmt = conn.prepare_cached(&page).unwrap();
+        let rows = stmt
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))
+            .unwrap()
+            .count();
+        std::hint::black_box(rows);
+        conn.query_row(&format!("SELECT count(*) {BASELINE_SQLITE}"), [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    })
+}
+
+fn baseline_postgres(runtime: &tokio::runtime::Runtime, users_url: &str, iters: usize) -> i64 {
+    let mut conn = runtime
+        .block_on(sqlx::PgConnection::connect(users_url))
+        .unwrap();
+    median("postgres, hand-written", iters, || {
+        runtime.block_on(async {
+            let page = format!(
+                "SELECT u.id, u.name, u.email {BASELINE_POSTGRES} ORDER BY u.created_at DESC, u.id DESC LIMIT 21"
+            );
+            let rows: Vec<(uuid::Uuid, String, Option<String>)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(page)).fetch_all(&mut conn).await.unwrap();
+            std::hint::black_box(rows);
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {BASELINE_POSTGRES}")))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        })
+    })
 }
 
 fn sqlite_learning(path: &Path, rows: &[Row]) {
@@ -236,7 +298,9 @@ fn main() {
         .unwrap();
     let (service, principal) =
         runtime.block_on(service_over(Arc::new(storage), Some(Arc::new(source))));
-    measure(&runtime, "sqlite, intersect", &service, &principal, iters);
+    let expected = baseline_sqlite(&users_db, &learning, iters);
+    let total = measure(&runtime, "sqlite, intersect", &service, &principal, iters);
+    assert_eq!(total, expected);
     let options = usermgmt::sqlite::SqliteOptions {
         attached_enrollments: Some(usermgmt::sqlite::AttachedEnrollments {
             path: learning.clone(),
@@ -251,7 +315,8 @@ fn main() {
         ))
         .unwrap();
     let (service, principal) = runtime.block_on(service_over(Arc::new(storage), None));
-    measure(&runtime, "sqlite, push-down", &service, &principal, iters);
+    let total = measure(&runtime, "sqlite, push-down", &service, &principal, iters);
+    assert_eq!(total, expected);
 
     let Ok(url) = std::env::var("USERMGMT_BENCH_POSTGRES_URL") else {
         println!("postgres: USERMGMT_BENCH_POSTGRES_URL not set; skipped");
@@ -297,7 +362,9 @@ fn main() {
         .unwrap();
     let (service, principal) =
         runtime.block_on(service_over(Arc::new(storage), Some(Arc::new(source))));
-    measure(&runtime, "postgres, intersect", &service, &principal, iters);
+    let expected = baseline_postgres(&runtime, &users_url, iters);
+    let total = measure(&runtime, "postgres, intersect", &service, &principal, iters);
+    assert_eq!(total, expected);
     let options = usermgmt::postgres::PgOptions {
         enrollments_in_database: Some(layout),
         enrollments_timeout: Duration::from_secs(30),
@@ -309,5 +376,6 @@ fn main() {
         ))
         .unwrap();
     let (service, principal) = runtime.block_on(service_over(Arc::new(storage), None));
-    measure(&runtime, "postgres, push-down", &service, &principal, iters);
+    let total = measure(&runtime, "postgres, push-down", &service, &principal, iters);
+    assert_eq!(total, expected);
 }

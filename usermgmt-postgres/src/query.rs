@@ -343,12 +343,18 @@ pub(crate) fn pushdown_clause(
     }
     let except = filters.has_enrollments == Some(false);
     sql.push(if except {
-        " AND NOT (u.id IN (SELECT x::uuid FROM ("
+        " AND NOT (u.id IN ("
     } else {
-        " AND (u.id IN (SELECT x::uuid FROM ("
+        " AND (u.id IN ("
     });
-    let _ = crate::enrollment_source::push_users_query(sql, layout, tenant, filters);
-    sql.push(") AS e(x)))");
+    let _ = crate::enrollment_source::push_users_query(
+        sql,
+        layout,
+        tenant,
+        filters,
+        crate::enrollment_source::UserIdProjection::Uuid,
+    );
+    sql.push("))");
 }
 
 /// Keeps only the users an enrollment source left (one array parameter).
