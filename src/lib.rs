@@ -40,6 +40,10 @@ pub use usermgmt_sqlite as sqlite;
 #[cfg(feature = "postgres")]
 pub use usermgmt_postgres as postgres;
 
+/// The HTTP routes on axum (feature `axum`).
+#[cfg(feature = "axum")]
+pub use usermgmt_axum as http;
+
 /// Compiles the README's Rust examples as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -1,0 +1,16 @@
+//! The HTTP face of usermgmt: [`router`] mounts the routes of SPEC §6 on an axum
+//! [`Router`](axum::Router), resolving each request's principal through a
+//! [`PrincipalResolver`] (session bearer tokens by default) and answering errors in the JSON
+//! error model (`{"error": {"code", "message", "fields"}}`).
+//!
+//! Handlers are thin: every rule lives in [`usermgmt_core::UserService`].
+
+mod body;
+mod error;
+mod principal;
+mod routes;
+mod state;
+
+pub use error::ApiError;
+pub use principal::{PrincipalResolver, SessionTokenResolver};
+pub use state::{ApiState, router};

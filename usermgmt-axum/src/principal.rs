@@ -1,0 +1,41 @@
+//! Who is calling: the trait a host app implements, and the default over session tokens.
+
+use async_trait::async_trait;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use usermgmt_core::model::SessionToken;
+use usermgmt_core::{Error, Principal, Result, UserService};
+
+/// Resolves the principal of a request. Host apps with their own authentication implement it
+/// (e.g. from their own session cookie) and pass it to [`crate::ApiState::with_resolver`].
+#[async_trait]
+pub trait PrincipalResolver: Send + Sync + 'static {
+    /// The caller of this request; [`Error::Unauthenticated`] when there is none.
+    async fn resolve(&self, service: &UserService, parts: &Parts) -> Result<Principal>;
+}
+
+/// The default: `Authorization: Bearer <session token>` from [`UserService::login`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SessionTokenResolver;
+
+/// The bearer token of a request, if it carries one.
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+#[async_trait]
+impl PrincipalResolver for SessionTokenResolver {
+    async fn resolve(&self, service: &UserService, parts: &Parts) -> Result<Principal> {
+        let token = bearer(parts)
+            .ok_or_else(|| Error::Unauthenticated("a bearer token is required".into()))?;
+        let (principal, _session) = service
+            .authenticate(&SessionToken::from_client(token))
+            .await?;
+        Ok(principal)
+    }
+}

@@ -1,0 +1,13 @@
+//! One module per group of routes in SPEC §6.
+
+mod auth;
+mod users;
+
+use axum::Router;
+
+use crate::state::ApiState;
+
+/// Every mounted route.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new().merge(auth::routes()).merge(users::routes())
+}

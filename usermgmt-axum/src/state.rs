@@ -1,0 +1,66 @@
+//! What every handler shares, and the router that mounts the routes.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use usermgmt_core::model::TenantId;
+use usermgmt_core::{Principal, UserService};
+
+use crate::error::ApiError;
+use crate::principal::{PrincipalResolver, SessionTokenResolver};
+use crate::routes;
+
+/// Request bodies larger than this are refused with 413.
+const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The service, the tenant that logins sign in to, and how callers are resolved.
+#[derive(Clone)]
+pub struct ApiState {
+    pub(crate) service: Arc<UserService>,
+    pub(crate) tenant: TenantId,
+    pub(crate) resolver: Arc<dyn PrincipalResolver>,
+}
+
+impl ApiState {
+    /// State over `service`; `POST /v1/auth/login` signs users in to `tenant`. Callers are
+    /// resolved from session bearer tokens until [`ApiState::with_resolver`] says otherwise.
+    pub fn new(service: Arc<UserService>, tenant: TenantId) -> Self {
+        Self {
+            service,
+            tenant,
+            resolver: Arc::new(SessionTokenResolver),
+        }
+    }
+
+    /// Resolves callers with the host app's own resolver.
+    pub fn with_resolver(mut self, resolver: Arc<dyn PrincipalResolver>) -> Self {
+        self.resolver = resolver;
+        self
+    }
+}
+
+/// The routes, ready to serve or to `nest` under a prefix in a host app's router.
+pub fn router(state: ApiState) -> Router {
+    routes::routes()
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// The caller of a request, resolved by the state's [`PrincipalResolver`].
+pub(crate) struct Caller(pub(crate) Principal);
+
+impl<S> FromRequestParts<S> for Caller
+where
+    ApiState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = ApiState::from_ref(state);
+        let principal = state.resolver.resolve(&state.service, parts).await?;
+        Ok(Caller(principal))
+    }
+}

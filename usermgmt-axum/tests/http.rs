@@ -1,0 +1,184 @@
+//! The routes through the real router over a SQLite file: status codes, shapes and the error
+//! model.
+
+// Test set-up: failing loudly is the point.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use usermgmt_axum::{ApiState, router};
+use usermgmt_core::model::TenantId;
+use usermgmt_core::password::{Password, PasswordPolicy};
+use usermgmt_core::service::CreateUser;
+use usermgmt_core::{Principal, ServiceConfig, UserService};
+use usermgmt_sqlite::SqliteStorage;
+
+struct Fixture {
+    app: Router,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = SqliteStorage::open(dir.path().join("users.db"))
+        .await
+        .unwrap();
+    let config = ServiceConfig {
+        password: PasswordPolicy::insecure_fast_for_tests(),
+        ..ServiceConfig::default()
+    };
+    let service = Arc::new(UserService::with_config(Arc::new(storage), config));
+    let tenant = TenantId::new("acme").unwrap();
+    let admin = service
+        .bootstrap_super_admin(
+            &tenant,
+            "Ada Admin",
+            "ada@acme.test",
+            Password::new("correct horse battery"),
+        )
+        .await
+        .unwrap();
+    let principal = Principal::user(tenant.clone(), admin.id);
+    service
+        .create_user(
+            &principal,
+            CreateUser {
+                name: "Lea Learner".into(),
+                email: Some("lea@acme.test".into()),
+                password: Some(Password::new("learner password 1")),
+                is_learner: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    Fixture {
+        app: router(ApiState::new(service, tenant)),
+        _dir: dir,
+    }
+}
+
+async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Value) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    (status, body)
+}
+
+fn post_json(uri: &str, body: &str) -> Request<Body> {
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+fn get(uri: &str, token: Option<&str>) -> Request<Body> {
+    let mut request = Request::get(uri);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    request.body(Body::empty()).unwrap()
+}
+
+async fn login(app: &Router, identifier: &str, password: &str) -> String {
+    let body = json!({ "identifier": identifier, "password": password }).to_string();
+    let (status, body) = send(app, post_json("/v1/auth/login", &body)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn login_then_me_and_stats() {
+    let fx = fixture().await;
+    let body = json!({ "identifier": "ada@acme.test", "password": "correct horse battery" });
+    let (status, body) = send(&fx.app, post_json("/v1/auth/login", &body.to_string())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["user"]["email"], "ada@acme.test");
+    assert!(body["session_id"].is_string());
+    let text = body.to_string();
+    assert!(!text.contains("argon2"), "no hash in the response: {text}");
+    let token = body["token"].as_str().unwrap();
+
+    let (status, me) = send(&fx.app, get("/v1/auth/me", Some(token))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["name"], "Ada Admin");
+
+    let (status, stats) = send(&fx.app, get("/v1/users/stats", Some(token))).await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert_eq!(stats["total"], 2, "{stats}");
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let fx = fixture().await;
+    let token = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let request = Request::post("/v1/auth/logout")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _) = send(&fx.app, request).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = send(&fx.app, get("/v1/auth/me", Some(&token))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthenticated");
+}
+
+#[tokio::test]
+async fn missing_or_bad_credentials_are_401_in_the_error_model() {
+    let fx = fixture().await;
+    let (status, body) = send(&fx.app, get("/v1/users/stats", None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthenticated");
+    let (status, _) = send(&fx.app, get("/v1/users/stats", Some("not-a-token"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let wrong = json!({ "identifier": "ada@acme.test", "password": "wrong" }).to_string();
+    let (status, body) = send(&fx.app, post_json("/v1/auth/login", &wrong)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "invalid_credentials");
+    assert!(body["error"]["message"].is_string());
+    assert!(body["error"]["fields"].is_object());
+}
+
+#[tokio::test]
+async fn missing_permission_is_403_naming_it() {
+    let fx = fixture().await;
+    let token = login(&fx.app, "lea@acme.test", "learner password 1").await;
+    let (status, body) = send(&fx.app, get("/v1/users/stats", Some(&token))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "forbidden");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("user.list"), "{message}");
+}
+
+#[tokio::test]
+async fn unreadable_bodies_are_400_and_oversized_ones_413() {
+    let fx = fixture().await;
+    for bad in [
+        "{not json",
+        r#"{"identifier": 5, "password": "x"}"#,
+        r#"{"identifier": "ada@acme.test", "password": "x", "admin": true}"#,
+    ] {
+        let (status, body) = send(&fx.app, post_json("/v1/auth/login", bad)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(body["error"]["code"], "validation", "{bad}");
+    }
+    let huge = format!(
+        r#"{{"identifier": "{}", "password": "x"}}"#,
+        "a".repeat(2 * 1024 * 1024)
+    );
+    let (status, body) = send(&fx.app, post_json("/v1/auth/login", &huge)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["error"]["code"], "payload_too_large");
+}
