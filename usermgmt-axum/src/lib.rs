@@ -8,6 +8,7 @@
 mod body;
 mod error;
 mod principal;
+mod query;
 mod routes;
 mod state;
 

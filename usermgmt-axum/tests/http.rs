@@ -182,3 +182,67 @@ async fn unreadable_bodies_are_400_and_oversized_ones_413() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(body["error"]["code"], "payload_too_large");
 }
+
+#[tokio::test]
+async fn list_filters_from_the_query_string() {
+    let fx = fixture().await;
+    let token = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let (status, page) = send(&fx.app, get("/v1/users", Some(&token))).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["total"], 2);
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert!(!page.to_string().contains("argon2"));
+
+    let uri = "/v1/users?is_learner=true&statuses=active,suspended&sort_by=name&sort_order=asc";
+    let (status, page) = send(&fx.app, get(uri, Some(&token))).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["items"][0]["email"], "lea@acme.test");
+
+    let (status, page) = send(&fx.app, get("/v1/users?search=Ada", Some(&token))).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["items"][0]["name"], "Ada Admin");
+    assert_eq!(page["total"], 1);
+}
+
+#[tokio::test]
+async fn bad_query_parameters_are_400_naming_each() {
+    let fx = fixture().await;
+    let token = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let uri = "/v1/users?colour=red&created_after=yesterday&status=gone&page=x";
+    let (status, body) = send(&fx.app, get(uri, Some(&token))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "validation");
+    for key in ["colour", "created_after", "status", "page"] {
+        assert!(body["error"]["fields"][key].is_array(), "{key}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn hostile_string_filters_are_answered_not_500() {
+    let mut answered = 0;
+    let fx = fixture().await;
+    let token = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    for value in [
+        "%27%20OR%201%3D1%20--",
+        "%25",
+        "_",
+        "%22%3B%20DROP%20TABLE%20users%3B",
+        "%FF%FE",
+        "%E2%82",
+    ] {
+        for key in ["search", "country", "city", "roles", "designation"] {
+            let uri = format!("/v1/users?{key}={value}");
+            let (status, body) = send(&fx.app, get(&uri, Some(&token))).await;
+            // Either a clear refusal (e.g. not a country code) or an honest empty result.
+            if status == StatusCode::OK {
+                assert_eq!(body["total"], 0, "{uri}: {body}");
+                answered += 1;
+            } else {
+                assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+                assert!(body["error"]["fields"][key].is_array(), "{uri}: {body}");
+            }
+        }
+    }
+    assert!(answered >= 12, "most values reach the query: {answered}");
+}
