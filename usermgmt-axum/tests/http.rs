@@ -246,3 +246,91 @@ async fn hostile_string_filters_are_answered_not_500() {
     }
     assert!(answered >= 12, "most values reach the query: {answered}");
 }
+
+fn with_token(method: &str, uri: &str, token: &str, body: Option<Value>) -> Request<Body> {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"));
+    match body {
+        Some(body) => request
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+        None => request.body(Body::empty()).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn create_read_update_with_if_match_and_delete() {
+    let fx = fixture().await;
+    let token = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let new = json!({ "name": "Ines Learner", "email": "ines@acme.test", "is_learner": true });
+    let response = fx
+        .app
+        .clone()
+        .oneshot(with_token("POST", "/v1/users", &token, Some(new.clone())))
+        .await
+        .unwrap();
+    let status = response.status();
+    let etag = response.headers().get(header::ETAG).cloned();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let created: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let etag = etag.unwrap().to_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(etag, format!("\"{}\"", created["version"]));
+
+    let (status, body) = send(&fx.app, with_token("POST", "/v1/users", &token, Some(new))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"]["fields"]["email"].is_array(), "{body}");
+
+    let uri = format!("/v1/users/{id}");
+    let (status, body) = send(&fx.app, get(&uri, Some(&token))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["email"], "ines@acme.test");
+
+    let mut stale = with_token("PUT", &uri, &token, Some(json!({ "designation": "Lead" })));
+    stale
+        .headers_mut()
+        .insert(header::IF_MATCH, "\"999\"".parse().unwrap());
+    let (status, body) = send(&fx.app, stale).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    let (_, unchanged) = send(&fx.app, get(&uri, Some(&token))).await;
+    assert!(
+        unchanged["designation"].is_null(),
+        "nothing changed: {unchanged}"
+    );
+
+    let mut fresh = with_token("PUT", &uri, &token, Some(json!({ "designation": "Lead" })));
+    fresh
+        .headers_mut()
+        .insert(header::IF_MATCH, etag.parse().unwrap());
+    let (status, body) = send(&fx.app, fresh).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["designation"], "Lead");
+
+    let (status, body) = send(&fx.app, with_token("DELETE", &uri, &token, None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "deleted");
+}
+
+#[tokio::test]
+async fn bad_ids_and_unknown_users() {
+    let fx = fixture().await;
+    let token = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let (status, body) = send(&fx.app, get("/v1/users/not-a-uuid", Some(&token))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["fields"]["user_id"].is_array(), "{body}");
+    let missing = "/v1/users/00000000-0000-7000-8000-000000000000";
+    let (status, body) = send(&fx.app, get(missing, Some(&token))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"]["code"], "not_found");
+    let unknown_field = json!({ "name": "X", "shoe_size": 44 });
+    let (status, body) = send(
+        &fx.app,
+        with_token("POST", "/v1/users", &token, Some(unknown_field)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}

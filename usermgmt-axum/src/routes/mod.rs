@@ -1,6 +1,7 @@
 //! One module per group of routes in SPEC §6.
 
 mod auth;
+mod user;
 mod users;
 
 use axum::Router;
@@ -9,5 +10,8 @@ use crate::state::ApiState;
 
 /// Every mounted route.
 pub(crate) fn routes() -> Router<ApiState> {
-    Router::new().merge(auth::routes()).merge(users::routes())
+    Router::new()
+        .merge(auth::routes())
+        .merge(users::routes())
+        .merge(user::routes())
 }

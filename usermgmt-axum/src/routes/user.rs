@@ -1,0 +1,101 @@
+//! SPEC §6.1: one user — create, read with `ETag`, conditional update, soft delete.
+
+use axum::extract::{Path, State};
+use axum::http::header::{ETAG, IF_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use usermgmt_core::model::User;
+use usermgmt_core::service::{CreateUser, UpdateUser};
+use usermgmt_core::{Error, Result};
+
+use crate::body::Body;
+use crate::error::ApiError;
+use crate::state::{ApiState, Caller};
+
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/v1/users", post(create))
+        .route("/v1/users/{user_id}", get(read).put(update).delete(remove))
+}
+
+/// A user id from the path; anything else is a 400 on `user_id`.
+fn user_id(raw: &str) -> Result<uuid::Uuid> {
+    raw.parse()
+        .map_err(|_| Error::invalid("user_id", "must be a UUID"))
+}
+
+/// The user as JSON with its version as a strong `ETag`.
+fn with_etag(status: StatusCode, user: User) -> Response {
+    let etag = HeaderValue::from_str(&format!("\"{}\"", user.version));
+    let mut response = (status, Json(user)).into_response();
+    if let Ok(etag) = etag {
+        response.headers_mut().insert(ETAG, etag);
+    }
+    response
+}
+
+/// The version an `If-Match` header asks for: `None` without one or for `*`.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>> {
+    let Some(value) = headers.get(IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    text.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map(Some)
+        .map_err(|_| Error::invalid("If-Match", "must be an ETag from this API, e.g. \"3\""))
+}
+
+async fn create(
+    State(state): State<ApiState>,
+    Caller(principal): Caller,
+    Body(input): Body<CreateUser>,
+) -> Result<Response, ApiError> {
+    let user = state.service.create_user(&principal, input).await?;
+    Ok(with_etag(StatusCode::CREATED, user))
+}
+
+async fn read(
+    State(state): State<ApiState>,
+    Caller(principal): Caller,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = state.service.get_user(&principal, user_id(&raw)?).await?;
+    Ok(with_etag(StatusCode::OK, user))
+}
+
+/// `If-Match` wins over an `expected_version` in the body.
+async fn update(
+    State(state): State<ApiState>,
+    Caller(principal): Caller,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    Body(mut patch): Body<UpdateUser>,
+) -> Result<Response, ApiError> {
+    let id = user_id(&raw)?;
+    if let Some(version) = if_match(&headers)? {
+        patch.expected_version = Some(version);
+    }
+    let user = state.service.update_user(&principal, id, patch).await?;
+    Ok(with_etag(StatusCode::OK, user))
+}
+
+/// Soft delete: answers the deleted user.
+async fn remove(
+    State(state): State<ApiState>,
+    Caller(principal): Caller,
+    Path(raw): Path<String>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(
+        state
+            .service
+            .delete_user(&principal, user_id(&raw)?)
+            .await?,
+    ))
+}
