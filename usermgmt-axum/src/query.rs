@@ -150,6 +150,28 @@ pub(crate) fn list_query(raw: Option<&str>) -> Result<ListQuery> {
     })
 }
 
+/// Parses a query string of single-valued keys into `T`, a `deny_unknown_fields` struct whose
+/// fields all have defaults (handlers check the required ones): unknown keys, repeated keys
+/// and bad values are a 400 naming each.
+pub(crate) fn params<T: DeserializeOwned>(raw: Option<&str>) -> Result<T> {
+    let mut errors = FieldErrors::new();
+    let mut object = Map::new();
+    for (key, value) in pairs(raw) {
+        match typed_scalar::<T>(&key, &value) {
+            Ok(_) if object.contains_key(&key) => errors.add(key, "given more than once"),
+            Ok(value) => {
+                object.insert(key, value);
+            }
+            Err(reason) => errors.add(key, reason),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    serde_json::from_value(Value::Object(object))
+        .map_err(|e| Error::invalid("query", readable(&e.to_string())))
+}
+
 #[cfg(test)]
 mod tests {
     use usermgmt_core::model::Status;

@@ -334,3 +334,44 @@ async fn bad_ids_and_unknown_users() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
+
+#[tokio::test]
+async fn insights_routes_and_their_parameters() {
+    let fx = fixture().await;
+    let token = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let ok = [
+        "/v1/users/filter-values",
+        "/v1/users/field-values?field=country&q=d&page=1&page_size=5",
+        "/v1/users/analytics/overview",
+        "/v1/users/analytics/overview?period=week",
+        "/v1/users/analytics/growths?interval=day&from=2026-01-01&to=2026-01-31",
+    ];
+    for uri in ok {
+        let (status, body) = send(&fx.app, get(uri, Some(&token))).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    }
+    let (_, series) = send(&fx.app, get(ok[4], Some(&token))).await;
+    assert_eq!(series.as_array().unwrap().len(), 31);
+
+    let bad: [(&str, &[&str]); 6] = [
+        ("/v1/users/stats?x=1", &["x"]),
+        ("/v1/users/field-values", &["field"]),
+        ("/v1/users/field-values?field=password_hash", &["field"]),
+        ("/v1/users/analytics/overview?period=decade", &["period"]),
+        ("/v1/users/analytics/growths", &["interval", "from", "to"]),
+        (
+            "/v1/users/analytics/growths?interval=day&from=2026-02-30&to=2026-03-01&to=2026-03-02",
+            &["from", "to"],
+        ),
+    ];
+    for (uri, fields) in bad {
+        let (status, body) = send(&fx.app, get(uri, Some(&token))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        for field in fields {
+            assert!(
+                body["error"]["fields"][field].is_array(),
+                "{uri}: {field} not named in {body}"
+            );
+        }
+    }
+}

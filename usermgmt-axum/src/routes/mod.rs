@@ -1,6 +1,7 @@
 //! One module per group of routes in SPEC §6.
 
 mod auth;
+mod insights;
 mod user;
 mod users;
 
@@ -14,4 +15,5 @@ pub(crate) fn routes() -> Router<ApiState> {
         .merge(auth::routes())
         .merge(users::routes())
         .merge(user::routes())
+        .merge(insights::routes())
 }
