@@ -8,16 +8,6 @@ use serde_json::{Map, Value};
 use usermgmt_core::filter::{ListQuery, SortBy, SortOrder, UserFilters};
 use usermgmt_core::{Error, FieldErrors, Result};
 
-/// The keys of [`ListQuery`] besides the filters.
-const PAGING_KEYS: [&str; 6] = [
-    "sort_by",
-    "sort_order",
-    "page",
-    "page_size",
-    "cursor",
-    "include_total",
-];
-
 /// Decodes `a=1&b=2` (percent-decoding; malformed UTF-8 becomes U+FFFD) into pairs.
 fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
     form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
@@ -84,13 +74,28 @@ struct Paging {
 
 /// Parses a list query string.
 pub(crate) fn list_query(raw: Option<&str>) -> Result<ListQuery> {
+    let (filters, paging): (UserFilters, Paging) = filters_and(raw)?;
+    let defaults = ListQuery::default();
+    Ok(ListQuery {
+        filters,
+        sort_by: paging.sort_by.unwrap_or(defaults.sort_by),
+        sort_order: paging.sort_order.unwrap_or(defaults.sort_order),
+        page: paging.page.unwrap_or(defaults.page),
+        page_size: paging.page_size.unwrap_or(defaults.page_size),
+        cursor: paging.cursor,
+        include_total: paging.include_total.unwrap_or(defaults.include_total),
+    })
+}
+
+/// Parses the filters and the single-valued keys of `T` (a `deny_unknown_fields` struct whose
+/// fields all have defaults); any other key is refused.
+pub(crate) fn filters_and<T: DeserializeOwned>(raw: Option<&str>) -> Result<(UserFilters, T)> {
     let fields = filter_fields();
     let mut errors = FieldErrors::new();
     let mut filters = Map::new();
-    let mut paging = Map::new();
+    let mut extra = Map::new();
     for (key, value) in pairs(raw) {
-        let multi = matches!(fields.get(&key), Some(Value::Array(_)));
-        if multi {
+        if matches!(fields.get(&key), Some(Value::Array(_))) {
             let list = filters
                 .entry(key.clone())
                 .or_insert_with(|| Value::Array(Vec::new()));
@@ -107,11 +112,8 @@ pub(crate) fn list_query(raw: Option<&str>) -> Result<ListQuery> {
         }
         let (target, parsed) = if fields.contains_key(&key) {
             (&mut filters, typed_scalar::<UserFilters>(&key, &value))
-        } else if PAGING_KEYS.contains(&key.as_str()) {
-            (&mut paging, typed_scalar::<Paging>(&key, &value))
         } else {
-            errors.add(key, "unknown query parameter");
-            continue;
+            (&mut extra, typed_scalar::<T>(&key, &value))
         };
         match parsed {
             Ok(_) if target.contains_key(&key) => errors.add(key, "given more than once"),
@@ -134,20 +136,11 @@ pub(crate) fn list_query(raw: Option<&str>) -> Result<ListQuery> {
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
-    let filters: UserFilters = serde_json::from_value(Value::Object(filters))
+    let filters = serde_json::from_value(Value::Object(filters))
         .map_err(|e| Error::invalid("query", readable(&e.to_string())))?;
-    let paging: Paging = serde_json::from_value(Value::Object(paging))
+    let extra = serde_json::from_value(Value::Object(extra))
         .map_err(|e| Error::invalid("query", readable(&e.to_string())))?;
-    let defaults = ListQuery::default();
-    Ok(ListQuery {
-        filters,
-        sort_by: paging.sort_by.unwrap_or(defaults.sort_by),
-        sort_order: paging.sort_order.unwrap_or(defaults.sort_order),
-        page: paging.page.unwrap_or(defaults.page),
-        page_size: paging.page_size.unwrap_or(defaults.page_size),
-        cursor: paging.cursor,
-        include_total: paging.include_total.unwrap_or(defaults.include_total),
-    })
+    Ok((filters, extra))
 }
 
 /// Parses a query string of single-valued keys into `T`, a `deny_unknown_fields` struct whose

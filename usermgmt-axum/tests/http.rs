@@ -375,3 +375,72 @@ async fn insights_routes_and_their_parameters() {
         }
     }
 }
+
+#[tokio::test]
+async fn export_streams_an_attachment_and_bulk_delete_spares_the_actor() {
+    let fx = fixture().await;
+    let token = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let response = fx
+        .app
+        .clone()
+        .oneshot(get("/v1/users/bulk/export?is_learner=true", Some(&token)))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    assert_eq!(
+        headers[header::CONTENT_DISPOSITION],
+        "attachment; filename=\"users.csv\""
+    );
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let csv = String::from_utf8(bytes.to_vec()).unwrap();
+    assert_eq!(csv.lines().count(), 2, "header + the learner: {csv}");
+    assert!(csv.contains("lea@acme.test") && !csv.contains("ada@acme.test"));
+    assert!(!csv.contains("argon2"));
+
+    let (status, body) = send(
+        &fx.app,
+        get("/v1/users/bulk/export?format=xml", Some(&token)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]["fields"]["format"].is_array(), "{body}");
+
+    let empty = json!({ "filters": {} });
+    let (status, _) = send(
+        &fx.app,
+        with_token("DELETE", "/v1/users/bulk/delete", &token, Some(empty)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let everyone = json!({ "filters": { "statuses": ["active"] } });
+    let (status, outcome) = send(
+        &fx.app,
+        with_token("DELETE", "/v1/users/bulk/delete", &token, Some(everyone)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(outcome["deleted"], 1, "{outcome}");
+    let (status, me) = send(&fx.app, get("/v1/auth/me", Some(&token))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["status"], "active");
+}
+
+#[tokio::test]
+async fn unique_id_set_and_conflicting() {
+    let fx = fixture().await;
+    let token = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let (_, page) = send(&fx.app, get("/v1/users?is_learner=true", Some(&token))).await;
+    let learner = page["items"][0]["id"].as_str().unwrap().to_owned();
+    let (_, me) = send(&fx.app, get("/v1/auth/me", Some(&token))).await;
+    let admin = me["id"].as_str().unwrap().to_owned();
+    let set = json!({ "unique_id": "EMP-0001" });
+    let uri = format!("/v1/users/{learner}/unique-id");
+    let (status, body) = send(&fx.app, with_token("PUT", &uri, &token, Some(set.clone()))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["unique_id"], "EMP-0001");
+    let uri = format!("/v1/users/{admin}/unique-id");
+    let (status, body) = send(&fx.app, with_token("PUT", &uri, &token, Some(set))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}

@@ -1,6 +1,7 @@
 //! One module per group of routes in SPEC §6.
 
 mod auth;
+mod bulk;
 mod insights;
 mod user;
 mod users;
@@ -16,4 +17,5 @@ pub(crate) fn routes() -> Router<ApiState> {
         .merge(users::routes())
         .merge(user::routes())
         .merge(insights::routes())
+        .merge(bulk::routes())
 }

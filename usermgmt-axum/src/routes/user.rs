@@ -4,10 +4,10 @@ use axum::extract::{Path, State};
 use axum::http::header::{ETAG, IF_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use usermgmt_core::model::User;
-use usermgmt_core::service::{CreateUser, UpdateUser};
+use usermgmt_core::service::{CreateUser, SetUniqueId, UpdateUser};
 use usermgmt_core::{Error, Result};
 
 use crate::body::Body;
@@ -18,6 +18,7 @@ pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/users", post(create))
         .route("/v1/users/{user_id}", get(read).put(update).delete(remove))
+        .route("/v1/users/{user_id}/unique-id", put(unique_id))
 }
 
 /// A user id from the path; anything else is a 400 on `user_id`.
@@ -98,4 +99,16 @@ async fn remove(
             .delete_user(&principal, user_id(&raw)?)
             .await?,
     ))
+}
+
+/// `{"unique_id": "..."}` sets one; `{"generate": true}` draws one from the pattern.
+async fn unique_id(
+    State(state): State<ApiState>,
+    Caller(principal): Caller,
+    Path(raw): Path<String>,
+    Body(change): Body<SetUniqueId>,
+) -> Result<Response, ApiError> {
+    let id = user_id(&raw)?;
+    let user = state.service.set_unique_id(&principal, id, change).await?;
+    Ok(with_etag(StatusCode::OK, user))
 }
