@@ -444,3 +444,96 @@ async fn unique_id_set_and_conflicting() {
     let (status, body) = send(&fx.app, with_token("PUT", &uri, &token, Some(set))).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }
+
+async fn learner_id(app: &Router, token: &str) -> String {
+    let (_, page) = send(app, get("/v1/users?is_learner=true", Some(token))).await;
+    page["items"][0]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn sessions_listed_and_terminated() {
+    let fx = fixture().await;
+    let admin = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let learner_token = login(&fx.app, "lea@acme.test", "learner password 1").await;
+    let learner = learner_id(&fx.app, &admin).await;
+    let uri = format!("/v1/users/{learner}/sessions");
+    let (status, sessions) = send(&fx.app, get(&uri, Some(&admin))).await;
+    assert_eq!(status, StatusCode::OK, "{sessions}");
+    let sessions = sessions.as_array().unwrap().clone();
+    assert_eq!(sessions.len(), 1);
+    assert!(
+        !serde_json::to_string(&sessions)
+            .unwrap()
+            .contains(&learner_token)
+    );
+    let one = format!("{uri}/{}", sessions[0]["id"].as_str().unwrap());
+    let (status, _) = send(&fx.app, with_token("DELETE", &one, &admin, None)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = send(&fx.app, get("/v1/auth/me", Some(&learner_token))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    login(&fx.app, "lea@acme.test", "learner password 1").await;
+    let (status, body) = send(&fx.app, with_token("DELETE", &uri, &admin, None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["terminated"], 1);
+    let bad = format!("{uri}/nope");
+    let (status, body) = send(&fx.app, with_token("DELETE", &bad, &admin, None)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["fields"]["session_id"].is_array());
+}
+
+#[tokio::test]
+async fn impersonation_signs_in_as_the_user_and_is_audited() {
+    let fx = fixture().await;
+    let admin = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let learner = learner_id(&fx.app, &admin).await;
+    let uri = format!("/v1/users/{learner}/impersonate");
+    let request = json!({ "mode": "impersonate", "reason": "ticket 42" });
+    let (status, body) = send(&fx.app, with_token("POST", &uri, &admin, Some(request))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["user"]["id"], learner.as_str());
+    let token = body["token"].as_str().unwrap().to_owned();
+    let (status, me) = send(&fx.app, get("/v1/auth/me", Some(&token))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["email"], "lea@acme.test");
+    let audit = format!("/v1/users/{learner}/audit-logs");
+    let (_, page) = send(&fx.app, get(&audit, Some(&admin))).await;
+    assert!(
+        page.to_string().contains("impersonation.started"),
+        "audited: {page}"
+    );
+}
+
+#[tokio::test]
+async fn notes_and_audit_log() {
+    let fx = fixture().await;
+    let admin = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let learner = learner_id(&fx.app, &admin).await;
+    let notes = format!("/v1/users/{learner}/notes");
+    let note = json!({ "body": "Called about billing" });
+    let (status, created) = send(&fx.app, with_token("POST", &notes, &admin, Some(note))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, list) = send(&fx.app, get(&notes, Some(&admin))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let one = format!("{notes}/{}", created["id"].as_str().unwrap());
+    let (status, _) = send(&fx.app, with_token("DELETE", &one, &admin, None)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, list) = send(&fx.app, get(&notes, Some(&admin))).await;
+    assert!(list.as_array().unwrap().is_empty());
+
+    let audit = format!("/v1/users/{learner}/audit-logs?page=1&page_size=50");
+    let (status, page) = send(&fx.app, get(&audit, Some(&admin))).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(!page["items"].as_array().unwrap().is_empty(), "{page}");
+    assert!(!page.to_string().contains("argon2"));
+    let (status, _) = send(
+        &fx.app,
+        get(
+            &format!("/v1/users/{learner}/audit-logs?page=zero"),
+            Some(&admin),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

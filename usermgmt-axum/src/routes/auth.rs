@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use usermgmt_core::password::Password;
-use usermgmt_core::service::{ClientInfo, LoginRequest};
+use usermgmt_core::service::LoginRequest;
 
 use crate::body::Body;
 use crate::error::ApiError;
@@ -33,13 +33,7 @@ async fn login(
     headers: HeaderMap,
     Body(body): Body<LoginBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let client = ClientInfo {
-        user_agent: headers
-            .get(axum::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        ip: None,
-    };
+    let client = super::client_info(&headers);
     let request = LoginRequest {
         identifier: body.identifier,
         password: body.password,

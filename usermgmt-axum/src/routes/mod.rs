@@ -2,11 +2,16 @@
 
 mod auth;
 mod bulk;
+mod history;
 mod insights;
+mod sessions;
 mod user;
 mod users;
 
 use axum::Router;
+use axum::http::HeaderMap;
+use usermgmt_core::service::ClientInfo;
+use usermgmt_core::{Error, Result};
 
 use crate::state::ApiState;
 
@@ -18,4 +23,24 @@ pub(crate) fn routes() -> Router<ApiState> {
         .merge(user::routes())
         .merge(insights::routes())
         .merge(bulk::routes())
+        .merge(sessions::routes())
+        .merge(history::routes())
+}
+
+/// An id from the path; anything but a UUID is a 400 naming the path segment.
+pub(crate) fn path_id(raw: &str, field: &str) -> Result<uuid::Uuid> {
+    raw.parse()
+        .map_err(|_| Error::invalid(field, "must be a UUID"))
+}
+
+/// What the request says about the client, recorded on new sessions. The IP is the host's to
+/// supply (behind a proxy only it knows which header to trust); the user agent is read here.
+pub(crate) fn client_info(headers: &HeaderMap) -> ClientInfo {
+    ClientInfo {
+        user_agent: headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        ip: None,
+    }
 }

@@ -23,8 +23,7 @@ pub(crate) fn routes() -> Router<ApiState> {
 
 /// A user id from the path; anything else is a 400 on `user_id`.
 fn user_id(raw: &str) -> Result<uuid::Uuid> {
-    raw.parse()
-        .map_err(|_| Error::invalid("user_id", "must be a UUID"))
+    super::path_id(raw, "user_id")
 }
 
 /// The user as JSON with its version as a strong `ETag`.
