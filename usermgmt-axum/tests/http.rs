@@ -537,3 +537,85 @@ async fn notes_and_audit_log() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn roles_crud_and_permissions() {
+    let fx = fixture().await;
+    let admin = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let role = json!({ "name": "support", "description": "Help desk", "permissions": ["user.list", "user.view"] });
+    let (status, created) = send(
+        &fx.app,
+        with_token("POST", "/v1/roles", &admin, Some(role.clone())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, body) = send(&fx.app, with_token("POST", "/v1/roles", &admin, Some(role))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let uri = format!("/v1/roles/{}", created["id"].as_str().unwrap());
+    let change = json!({ "permissions": ["user.list"] });
+    let (status, updated) = send(&fx.app, with_token("PUT", &uri, &admin, Some(change))).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["permissions"], json!(["user.list"]));
+    let (status, list) = send(&fx.app, get("/v1/roles", Some(&admin))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        2,
+        "super_admin + support: {list}"
+    );
+    let (status, catalog) = send(&fx.app, get("/v1/permissions", Some(&admin))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(catalog.to_string().contains("user.impersonate"));
+    let (_, me) = send(&fx.app, get("/v1/auth/me", Some(&admin))).await;
+    let mine = format!("/v1/users/{}/permissions", me["id"].as_str().unwrap());
+    let (status, perms) = send(&fx.app, get(&mine, Some(&admin))).await;
+    assert_eq!(status, StatusCode::OK, "{perms}");
+    assert!(perms.to_string().contains("role.manage"), "{perms}");
+    let (status, _) = send(&fx.app, with_token("DELETE", &uri, &admin, None)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = send(&fx.app, get(&uri, Some(&admin))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn oauth_link_unique_and_unlink() {
+    let fx = fixture().await;
+    let admin = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let learner = learner_id(&fx.app, &admin).await;
+    let (_, me) = send(&fx.app, get("/v1/auth/me", Some(&admin))).await;
+    let admin_id = me["id"].as_str().unwrap().to_owned();
+    let link = json!({ "provider": "google", "provider_user_id": "g-1" });
+    let uri = format!("/v1/users/{learner}/oauth/link");
+    let (status, user) = send(
+        &fx.app,
+        with_token("POST", &uri, &admin, Some(link.clone())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    let other = format!("/v1/users/{admin_id}/oauth/link");
+    let (status, body) = send(&fx.app, with_token("POST", &other, &admin, Some(link))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let unlink = format!("/v1/users/{learner}/oauth/unlink");
+    let (status, body) = send(
+        &fx.app,
+        with_token(
+            "POST",
+            &unlink,
+            &admin,
+            Some(json!({ "provider": "google" })),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = send(
+        &fx.app,
+        with_token(
+            "POST",
+            &unlink,
+            &admin,
+            Some(json!({ "provider": "myspace" })),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}

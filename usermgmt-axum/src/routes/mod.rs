@@ -4,6 +4,8 @@ mod auth;
 mod bulk;
 mod history;
 mod insights;
+mod oauth;
+mod roles;
 mod sessions;
 mod user;
 mod users;
@@ -25,6 +27,8 @@ pub(crate) fn routes() -> Router<ApiState> {
         .merge(bulk::routes())
         .merge(sessions::routes())
         .merge(history::routes())
+        .merge(oauth::routes())
+        .merge(roles::routes())
 }
 
 /// An id from the path; anything but a UUID is a 400 naming the path segment.
