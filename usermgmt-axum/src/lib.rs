@@ -11,7 +11,9 @@ mod principal;
 mod query;
 mod routes;
 mod state;
+mod system_auth;
 
 pub use error::ApiError;
 pub use principal::{PrincipalResolver, SessionTokenResolver};
 pub use state::{ApiState, router};
+pub use system_auth::SYSTEM_TOKEN_HEADER;

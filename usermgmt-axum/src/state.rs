@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, FromRequestParts};
 use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
 use usermgmt_core::model::TenantId;
 use usermgmt_core::{Principal, UserService};
 
@@ -21,6 +22,8 @@ pub struct ApiState {
     pub(crate) service: Arc<UserService>,
     pub(crate) tenant: TenantId,
     pub(crate) resolver: Arc<dyn PrincipalResolver>,
+    /// SHA-256 of the service-to-service token; the system routes refuse everyone without one.
+    pub(crate) system_token: Option<[u8; 32]>,
 }
 
 impl ApiState {
@@ -31,7 +34,15 @@ impl ApiState {
             service,
             tenant,
             resolver: Arc::new(SessionTokenResolver),
+            system_token: None,
         }
+    }
+
+    /// Enables the system API (`/v1/system/…`) for callers sending this token in the
+    /// [`SYSTEM_TOKEN_HEADER`](crate::SYSTEM_TOKEN_HEADER) header. Only its SHA-256 is kept.
+    pub fn with_system_token(mut self, token: &str) -> Self {
+        self.system_token = Some(Sha256::digest(token.as_bytes()).into());
+        self
     }
 
     /// Resolves callers with the host app's own resolver.

@@ -12,12 +12,14 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use usermgmt_axum::{ApiState, router};
+use usermgmt_axum::{ApiState, SYSTEM_TOKEN_HEADER, router};
 use usermgmt_core::model::TenantId;
 use usermgmt_core::password::{Password, PasswordPolicy};
 use usermgmt_core::service::CreateUser;
 use usermgmt_core::{Principal, ServiceConfig, UserService};
 use usermgmt_sqlite::SqliteStorage;
+
+const SYSTEM_TOKEN: &str = "s3rvice-to-service";
 
 struct Fixture {
     app: Router,
@@ -59,7 +61,7 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     Fixture {
-        app: router(ApiState::new(service, tenant)),
+        app: router(ApiState::new(service, tenant).with_system_token(SYSTEM_TOKEN)),
         _dir: dir,
     }
 }
@@ -618,4 +620,123 @@ async fn oauth_link_unique_and_unlink() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+fn system(method: &str, uri: &str, token: &str, body: Option<Value>) -> Request<Body> {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(SYSTEM_TOKEN_HEADER, token);
+    match body {
+        Some(body) => request
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+        None => request.body(Body::empty()).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn system_api_with_its_own_token_only() {
+    let fx = fixture().await;
+    let admin = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let body = json!({ "email": "new@acme.test" });
+    let uri = "/v1/system/users/get-or-create";
+    let (status, created) = send(
+        &fx.app,
+        system("POST", uri, SYSTEM_TOKEN, Some(body.clone())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, again) = send(
+        &fx.app,
+        system("POST", uri, SYSTEM_TOKEN, Some(body.clone())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["user"]["id"], created["user"]["id"]);
+    let id = created["user"]["id"].as_str().unwrap().to_owned();
+
+    // The schemes stay apart: a user session, a wrong token and no token are all 401 here,
+    // and the system token opens no admin route.
+    let (status, _) = send(&fx.app, with_token("POST", uri, &admin, Some(body.clone()))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = send(
+        &fx.app,
+        system("POST", uri, "s3rvice-to-servicE", Some(body)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = send(&fx.app, system("GET", "/v1/users", SYSTEM_TOKEN, None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let by_ids = format!("/v1/system/users/by-ids?ids={id},00000000-0000-7000-8000-000000000000");
+    let (status, found) = send(&fx.app, system("GET", &by_ids, SYSTEM_TOKEN, None)).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["users"].as_array().unwrap().len(), 1);
+    assert_eq!(found["missing"].as_array().unwrap().len(), 1);
+    let (status, _) = send(
+        &fx.app,
+        system("GET", "/v1/system/users/by-ids?ids=x", SYSTEM_TOKEN, None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, hits) = send(
+        &fx.app,
+        system("GET", "/v1/system/users/search?q=Ada", SYSTEM_TOKEN, None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{hits}");
+    assert_eq!(hits.as_array().unwrap().len(), 1);
+    let (status, role) = send(
+        &fx.app,
+        system(
+            "GET",
+            "/v1/system/roles?name=super_admin",
+            SYSTEM_TOKEN,
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{role}");
+
+    let perms = format!("/v1/system/users/{id}/permissions");
+    let (status, user) = send(
+        &fx.app,
+        system(
+            "POST",
+            &perms,
+            SYSTEM_TOKEN,
+            Some(json!({ "permissions": ["user.list"] })),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    let roles = format!("/v1/system/users/{id}/roles");
+    let (status, user) = send(
+        &fx.app,
+        system(
+            "POST",
+            &roles,
+            SYSTEM_TOKEN,
+            Some(json!({ "roles": ["super_admin"] })),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert!(user.to_string().contains("super_admin"), "{user}");
+    let flags = format!("/v1/system/users/{id}/flags");
+    let (status, user) = send(
+        &fx.app,
+        system(
+            "PATCH",
+            &flags,
+            SYSTEM_TOKEN,
+            Some(json!({ "is_instructor": true })),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert_eq!(user["is_instructor"], true);
 }

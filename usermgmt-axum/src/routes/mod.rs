@@ -7,6 +7,7 @@ mod insights;
 mod oauth;
 mod roles;
 mod sessions;
+mod system;
 mod user;
 mod users;
 
@@ -29,6 +30,7 @@ pub(crate) fn routes() -> Router<ApiState> {
         .merge(history::routes())
         .merge(oauth::routes())
         .merge(roles::routes())
+        .merge(system::routes())
 }
 
 /// An id from the path; anything but a UUID is a 400 naming the path segment.
