@@ -1,0 +1,117 @@
+//! The usermgmt HTTP API as a standalone server (SPEC §7).
+//!
+//! `cargo run --release --example server` serves on `127.0.0.1:8080` over the SQLite file
+//! `usermgmt.db`, creating it and a super-admin on first start. Settings (environment):
+//!
+//! - `USERMGMT_DATABASE_URL` — a SQLite path (default `usermgmt.db`, `sqlite://` prefix
+//!   optional) or `postgres://…` (needs `--features postgres`).
+//! - `USERMGMT_ADDR` — listen address (default `127.0.0.1:8080`).
+//! - `USERMGMT_ADMIN_EMAIL`, `USERMGMT_ADMIN_PASSWORD`, `USERMGMT_ADMIN_NAME` — the bootstrap
+//!   super-admin (defaults printed at start-up; change them outside a demo).
+//! - `USERMGMT_SYSTEM_TOKEN` — enables the system API with this token.
+//! - `RUST_LOG` — log filter (default `info`).
+//!
+//! `--demo-users N` first adds N generated users (seeded; roles, profiles, varied states) when
+//! the tenant has only its admin.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::Utc;
+use usermgmt::http::{ApiState, router};
+use usermgmt::model::TenantId;
+use usermgmt::password::Password;
+use usermgmt::storage::Storage;
+use usermgmt::{Principal, UserService};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn env_or(key: &str, default: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| default.to_owned())
+}
+
+/// `--demo-users N`, if given.
+fn demo_users() -> Result<Option<usize>, BoxError> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [] => Ok(None),
+        [flag, n] if flag == "--demo-users" => Ok(Some(n.parse()?)),
+        _ => Err("usage: server [--demo-users N]".into()),
+    }
+}
+
+async fn open_storage(url: &str) -> Result<Arc<dyn Storage>, BoxError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        return Ok(Arc::new(usermgmt::postgres::PgStorage::connect(url).await?));
+        #[cfg(not(feature = "postgres"))]
+        return Err("PostgreSQL needs `--features postgres`".into());
+    }
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    Ok(Arc::new(usermgmt::sqlite::SqliteStorage::open(path).await?))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let demo = demo_users()?;
+    let url = env_or("USERMGMT_DATABASE_URL", "usermgmt.db");
+    let addr: SocketAddr = env_or("USERMGMT_ADDR", "127.0.0.1:8080").parse()?;
+    let email = env_or("USERMGMT_ADMIN_EMAIL", "admin@example.com");
+    let password = env_or("USERMGMT_ADMIN_PASSWORD", "change-me-now");
+    let name = env_or("USERMGMT_ADMIN_NAME", "Administrator");
+
+    let storage = open_storage(&url).await?;
+    let service = Arc::new(UserService::new(storage.clone()));
+    let tenant = TenantId::default_tenant();
+    let admin = service
+        .bootstrap_super_admin(&tenant, &name, &email, Password::new(password.clone()))
+        .await?;
+    if let Some(count) = demo {
+        let me = Principal::user(tenant.clone(), admin.id);
+        let stats = service.stats(&me).await?;
+        if stats.total <= 1 {
+            let started = std::time::Instant::now();
+            usermgmt_testkit::dataset::load_bulk(
+                storage.as_ref(),
+                7,
+                &tenant,
+                count,
+                Utc::now(),
+                5_000,
+            )
+            .await;
+            println!("added {count} demo users in {:.1?}", started.elapsed());
+        } else {
+            println!(
+                "the tenant already has {} users: no demo users added",
+                stats.total
+            );
+        }
+    }
+
+    let mut state = ApiState::new(service, tenant);
+    if let Ok(token) = std::env::var("USERMGMT_SYSTEM_TOKEN") {
+        state = state.with_system_token(&token);
+    }
+    let app = router(state);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!("usermgmt listening on http://{}", listener.local_addr()?);
+    println!("database: {url}");
+    println!("admin: {email} / {password} (set USERMGMT_ADMIN_EMAIL and USERMGMT_ADMIN_PASSWORD)");
+    println!(
+        "try: curl -s -X POST http://{addr}/v1/auth/login -H 'content-type: application/json' \
+         -d '{{\"identifier\":\"{email}\",\"password\":\"{password}\"}}'"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+            println!("shutting down");
+        })
+        .await?;
+    Ok(())
+}

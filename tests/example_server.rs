@@ -1,0 +1,113 @@
+//! Starts the example server binary (built by `cargo test` with the examples) on a free port
+//! over a fresh SQLite file and talks HTTP to it over TCP: log in, list with filters, create.
+
+// Test set-up: failing loudly is the point.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Ends the server when the test ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn example_binary() -> PathBuf {
+    // target/<profile>/deps/<this test> → target/<profile>/examples/server
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    profile_dir.join("examples").join("server")
+}
+
+/// One HTTP/1.1 exchange; answers the status and the JSON body.
+async fn call(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{auth}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).unwrap_or(Value::String(body.to_owned()))
+    };
+    (status, body)
+}
+
+#[tokio::test]
+async fn example_server_answers_over_tcp() {
+    let binary = example_binary();
+    assert!(binary.exists(), "{} not built", binary.display());
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _server = Server(
+        Command::new(&binary)
+            .args(["--demo-users", "300"])
+            .env("USERMGMT_DATABASE_URL", dir.path().join("server.db"))
+            .env("USERMGMT_ADDR", format!("127.0.0.1:{port}"))
+            .env("USERMGMT_ADMIN_EMAIL", "root@example.com")
+            .env("USERMGMT_ADMIN_PASSWORD", "a long test password")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let login = json!({ "identifier": "root@example.com", "password": "a long test password" });
+    let (status, body) = call(port, "POST", "/v1/auth/login", None, Some(login)).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap().to_owned();
+
+    let uri = "/v1/users?statuses=active&page_size=5";
+    let (status, page) = call(port, "GET", uri, Some(&token), None).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page["total"].as_u64().unwrap() > 5,
+        "demo users present: {page}"
+    );
+    assert_eq!(page["items"].as_array().unwrap().len(), 5);
+
+    let new = json!({ "name": "Tcp Tester", "email": "tcp@example.com", "is_learner": true });
+    let (status, body) = call(port, "POST", "/v1/users", Some(&token), Some(new)).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = call(port, "GET", "/v1/users", None, None).await;
+    assert_eq!(status, 401, "{body}");
+}
