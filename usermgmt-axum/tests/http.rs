@@ -73,7 +73,9 @@ async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Value) {
     let body = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap()
+        // JSON everywhere but the export, whose file comes back as a string.
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     };
     (status, body)
 }
@@ -739,4 +741,190 @@ async fn system_api_with_its_own_token_only() {
     .await;
     assert_eq!(status, StatusCode::OK, "{user}");
     assert_eq!(user["is_instructor"], true);
+}
+
+/// Every admin route with a request that would succeed for a full administrator, and
+/// whether it changes data.
+fn admin_routes(user: &str, role: &str) -> Vec<(&'static str, String, Option<Value>, bool)> {
+    let nil = "00000000-0000-7000-8000-000000000001";
+    vec![
+        ("GET", "/v1/users".into(), None, false),
+        ("GET", "/v1/users/stats".into(), None, false),
+        ("GET", "/v1/users/filter-values".into(), None, false),
+        (
+            "GET",
+            "/v1/users/field-values?field=city".into(),
+            None,
+            false,
+        ),
+        ("GET", "/v1/users/analytics/overview".into(), None, false),
+        (
+            "GET",
+            "/v1/users/analytics/growths?interval=day&from=2026-01-01&to=2026-01-02".into(),
+            None,
+            false,
+        ),
+        ("GET", "/v1/users/bulk/export".into(), None, false),
+        ("GET", format!("/v1/users/{user}"), None, false),
+        ("GET", format!("/v1/users/{user}/sessions"), None, false),
+        ("GET", format!("/v1/users/{user}/audit-logs"), None, false),
+        ("GET", format!("/v1/users/{user}/notes"), None, false),
+        ("GET", format!("/v1/users/{user}/permissions"), None, false),
+        ("GET", "/v1/roles".into(), None, false),
+        ("GET", format!("/v1/roles/{role}"), None, false),
+        ("GET", "/v1/permissions".into(), None, false),
+        (
+            "POST",
+            "/v1/users".into(),
+            Some(json!({ "name": "New One", "email": "new1@acme.test", "is_learner": true })),
+            true,
+        ),
+        (
+            "PUT",
+            format!("/v1/users/{user}"),
+            Some(json!({ "designation": "Changed" })),
+            true,
+        ),
+        (
+            "PUT",
+            format!("/v1/users/{user}/unique-id"),
+            Some(json!({ "unique_id": "X-1" })),
+            true,
+        ),
+        ("DELETE", format!("/v1/users/{user}"), None, true),
+        (
+            "DELETE",
+            "/v1/users/bulk/delete".into(),
+            Some(json!({ "user_ids": [user] })),
+            true,
+        ),
+        ("DELETE", format!("/v1/users/{user}/sessions"), None, true),
+        (
+            "DELETE",
+            format!("/v1/users/{user}/sessions/{nil}"),
+            None,
+            true,
+        ),
+        (
+            "POST",
+            format!("/v1/users/{user}/notes"),
+            Some(json!({ "body": "note" })),
+            true,
+        ),
+        (
+            "DELETE",
+            format!("/v1/users/{user}/notes/{nil}"),
+            None,
+            true,
+        ),
+        (
+            "POST",
+            format!("/v1/users/{user}/oauth/link"),
+            Some(json!({ "provider": "github", "provider_user_id": "gh-1" })),
+            true,
+        ),
+        (
+            "POST",
+            format!("/v1/users/{user}/oauth/unlink"),
+            Some(json!({ "provider": "github" })),
+            true,
+        ),
+        (
+            "POST",
+            format!("/v1/users/{user}/impersonate"),
+            Some(json!({ "mode": "masquerade", "reason": "r" })),
+            true,
+        ),
+        (
+            "POST",
+            "/v1/roles".into(),
+            Some(json!({ "name": "r2", "permissions": ["user.list"] })),
+            true,
+        ),
+        (
+            "PUT",
+            format!("/v1/roles/{role}"),
+            Some(json!({ "description": "d" })),
+            true,
+        ),
+        ("DELETE", format!("/v1/roles/{role}"), None, true),
+    ]
+}
+
+/// What an administrator sees: users (with versions), roles and the learner's audit log.
+async fn snapshot(app: &Router, admin: &str, user: &str) -> Value {
+    let (_, users) = send(app, get("/v1/users?page_size=100", Some(admin))).await;
+    let (_, roles) = send(app, get("/v1/roles", Some(admin))).await;
+    let (_, audit) = send(
+        app,
+        get(&format!("/v1/users/{user}/audit-logs"), Some(admin)),
+    )
+    .await;
+    json!({ "users": users["items"], "roles": roles, "audit": audit["total"] })
+}
+
+#[tokio::test]
+async fn every_route_refuses_a_principal_without_its_permission() {
+    let fx = fixture().await;
+    let admin = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let learner_token = login(&fx.app, "lea@acme.test", "learner password 1").await;
+    let learner = learner_id(&fx.app, &admin).await;
+    let role = json!({ "name": "spare", "permissions": ["user.list"] });
+    let (_, role) = send(&fx.app, with_token("POST", "/v1/roles", &admin, Some(role))).await;
+    let role = role["id"].as_str().unwrap().to_owned();
+    let before = snapshot(&fx.app, &admin, &learner).await;
+    for (method, uri, body, _) in admin_routes(&learner, &role) {
+        let (status, answer) = send(&fx.app, with_token(method, &uri, &learner_token, body)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {uri}: {answer}");
+        assert_eq!(answer["error"]["code"], "forbidden", "{method} {uri}");
+    }
+    assert_eq!(snapshot(&fx.app, &admin, &learner).await, before);
+}
+
+#[tokio::test]
+async fn read_only_impersonation_is_refused_on_every_mutating_route() {
+    let fx = fixture().await;
+    let admin = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let learner = learner_id(&fx.app, &admin).await;
+    // A manager holding every user and role permission, impersonated read-only.
+    let all = json!({ "name": "manager", "permissions": [
+        "user.list", "user.view", "user.create", "user.update", "user.delete", "user.export",
+        "user.impersonate", "role.manage"
+    ] });
+    let (status, body) = send(&fx.app, with_token("POST", "/v1/roles", &admin, Some(all))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let manager = json!({ "name": "Max Manager", "email": "max@acme.test", "is_admin": true, "roles": ["manager"] });
+    let (status, body) = send(
+        &fx.app,
+        with_token("POST", "/v1/users", &admin, Some(manager)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let manager = body["id"].as_str().unwrap().to_owned();
+    let request = json!({ "mode": "impersonate", "reason": "audit" });
+    let uri = format!("/v1/users/{manager}/impersonate");
+    let (status, body) = send(&fx.app, with_token("POST", &uri, &admin, Some(request))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let token = body["token"].as_str().unwrap().to_owned();
+    let role = json!({ "name": "spare", "permissions": ["user.list"] });
+    let (_, role) = send(&fx.app, with_token("POST", "/v1/roles", &admin, Some(role))).await;
+    let role = role["id"].as_str().unwrap().to_owned();
+
+    let before = snapshot(&fx.app, &admin, &learner).await;
+    let mut reads = 0;
+    for (method, uri, body, mutates) in admin_routes(&learner, &role) {
+        let (status, answer) = send(&fx.app, with_token(method, &uri, &token, body)).await;
+        if mutates {
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {uri}: {answer}");
+            assert_eq!(
+                answer["error"]["code"], "impersonation_read_only",
+                "{method} {uri}"
+            );
+        } else {
+            assert_eq!(status, StatusCode::OK, "{method} {uri}: {answer}");
+            reads += 1;
+        }
+    }
+    assert!(reads >= 10);
+    assert_eq!(snapshot(&fx.app, &admin, &learner).await, before);
 }
