@@ -23,6 +23,7 @@ const SYSTEM_TOKEN: &str = "s3rvice-to-service";
 
 struct Fixture {
     app: Router,
+    service: Arc<UserService>,
     _dir: tempfile::TempDir,
 }
 
@@ -61,7 +62,8 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     Fixture {
-        app: router(ApiState::new(service, tenant).with_system_token(SYSTEM_TOKEN)),
+        app: router(ApiState::new(service.clone(), tenant).with_system_token(SYSTEM_TOKEN)),
+        service,
         _dir: dir,
     }
 }
@@ -927,4 +929,46 @@ async fn read_only_impersonation_is_refused_on_every_mutating_route() {
     }
     assert!(reads >= 10);
     assert_eq!(snapshot(&fx.app, &admin, &learner).await, before);
+}
+
+#[tokio::test]
+async fn tenants_stay_apart_over_http() {
+    let fx = fixture().await;
+    let acme = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let learner = learner_id(&fx.app, &acme).await;
+    // A second tenant in the same database, served by its own router over the same service.
+    let globex = TenantId::new("globex").unwrap();
+    fx.service
+        .bootstrap_super_admin(
+            &globex,
+            "Gus Admin",
+            "gus@globex.test",
+            Password::new("globex password"),
+        )
+        .await
+        .unwrap();
+    let globex_app = router(ApiState::new(fx.service.clone(), globex));
+    // The acme admin's credentials do not sign in to globex.
+    let wrong = json!({ "identifier": "ada@acme.test", "password": "correct horse battery" });
+    let (status, _) = send(&globex_app, post_json("/v1/auth/login", &wrong.to_string())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let gus = login(&globex_app, "gus@globex.test", "globex password").await;
+    // A globex session sees only globex, whichever router it is sent to.
+    for app in [&globex_app, &fx.app] {
+        let (status, page) = send(app, get("/v1/users", Some(&gus))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(page["total"], 1, "{page}");
+        assert_eq!(page["items"][0]["email"], "gus@globex.test");
+        let (status, _) = send(app, get(&format!("/v1/users/{learner}"), Some(&gus))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let change = json!({ "designation": "x" });
+        let (status, _) = send(
+            app,
+            with_token("PUT", &format!("/v1/users/{learner}"), &gus, Some(change)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    let (_, page) = send(&fx.app, get(&format!("/v1/users/{learner}"), Some(&acme))).await;
+    assert!(page["designation"].is_null(), "unchanged: {page}");
 }
