@@ -1,0 +1,62 @@
+//! Mounting the usermgmt routes inside an existing axum app: the host keeps its own routes and
+//! state, and the admin API lives under `/admin` (e.g. `POST /admin/v1/auth/login`,
+//! `GET /admin/v1/users`).
+//!
+//! Run with `cargo run --example mounted` (serves on `127.0.0.1:8081` over `mounted.db`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use usermgmt::UserService;
+use usermgmt::http::{ApiState, router};
+use usermgmt::model::TenantId;
+use usermgmt::password::Password;
+use usermgmt::sqlite::SqliteStorage;
+
+/// The host application's own state.
+#[derive(Clone, Default)]
+struct HostState {
+    hits: Arc<AtomicU64>,
+}
+
+async fn hello(State(host): State<HostState>) -> String {
+    let n = host.hits.fetch_add(1, Ordering::Relaxed) + 1;
+    format!("hello from the host app (visit {n})\n")
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let storage = SqliteStorage::open("mounted.db").await?;
+    let service = Arc::new(UserService::new(Arc::new(storage)));
+    let tenant = TenantId::default_tenant();
+    service
+        .bootstrap_super_admin(
+            &tenant,
+            "Host Admin",
+            "admin@example.com",
+            Password::new("change-me-now"),
+        )
+        .await?;
+
+    let admin_api = router(ApiState::new(service, tenant));
+    let app = Router::new()
+        .route("/", get(hello))
+        .route("/health", get(|| async { "ok\n" }))
+        .with_state(HostState::default())
+        .nest("/admin", admin_api);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:8081").await?;
+    println!(
+        "host app on http://{}/ ; admin API under /admin/v1/…",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
