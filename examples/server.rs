@@ -9,7 +9,8 @@
 //! - `USERMGMT_ADMIN_EMAIL`, `USERMGMT_ADMIN_PASSWORD`, `USERMGMT_ADMIN_NAME` — the bootstrap
 //!   super-admin (defaults printed at start-up; change them outside a demo).
 //! - `USERMGMT_SYSTEM_TOKEN` — enables the system API with this token.
-//! - `RUST_LOG` — log filter (default `info`).
+//! - `RUST_LOG` — log filter (default `info,tower_http=debug`: every request is logged with
+//!   its `x-request-id`, status and latency).
 //!
 //! `--demo-users N` first adds N generated users (seeded; roles, profiles, varied states) when
 //! the tenant has only its admin.
@@ -17,7 +18,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::http::{HeaderName, Request};
 use chrono::Utc;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 use usermgmt::http::{ApiState, router};
 use usermgmt::model::TenantId;
 use usermgmt::password::Password;
@@ -55,7 +60,8 @@ async fn open_storage(url: &str) -> Result<Arc<dyn Storage>, BoxError> {
 async fn main() -> Result<(), BoxError> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=debug".into()),
         )
         .init();
     let demo = demo_users()?;
@@ -98,7 +104,24 @@ async fn main() -> Result<(), BoxError> {
     if let Ok(token) = std::env::var("USERMGMT_SYSTEM_TOKEN") {
         state = state.with_system_token(&token);
     }
-    let app = router(state);
+    // Every request gets an `x-request-id` (kept if the client sent one), logged with its
+    // method, path, status and latency, and echoed in the response.
+    let request_id = HeaderName::from_static("x-request-id");
+    let app = router(state).layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
+                }),
+            )
+            .layer(PropagateRequestIdLayer::new(request_id)),
+    );
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("usermgmt listening on http://{}", listener.local_addr()?);
     println!("database: {url}");
