@@ -972,3 +972,38 @@ async fn tenants_stay_apart_over_http() {
     let (_, page) = send(&fx.app, get(&format!("/v1/users/{learner}"), Some(&acme))).await;
     assert!(page["designation"].is_null(), "unchanged: {page}");
 }
+
+#[tokio::test]
+async fn every_filter_answers_hostile_values_with_200_or_a_400_naming_it() {
+    let fx = fixture().await;
+    let token = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let Value::Object(fields) =
+        serde_json::to_value(usermgmt_core::filter::UserFilters::default()).unwrap()
+    else {
+        panic!("filters serialise to an object");
+    };
+    assert!(fields.len() >= 40, "every filter: {}", fields.len());
+    let values = [
+        "%27%20OR%201%3D1%20--",
+        "%FF%FE",
+        "%E2%82",
+        "-1",
+        "99999999999999999999",
+        "2026-13-45",
+        "true,false",
+        "%00",
+    ];
+    for key in fields.keys() {
+        for value in values {
+            let uri = format!("/v1/users?{key}={value}");
+            let (status, body) = send(&fx.app, get(&uri, Some(&token))).await;
+            match status {
+                StatusCode::OK => assert!(body["items"].is_array(), "{uri}: {body}"),
+                StatusCode::BAD_REQUEST => {
+                    assert!(body["error"]["fields"][key].is_array(), "{uri}: {body}")
+                }
+                other => panic!("{uri}: {other} {body}"),
+            }
+        }
+    }
+}
