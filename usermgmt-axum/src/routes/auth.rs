@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use usermgmt_core::password::Password;
 use usermgmt_core::service::LoginRequest;
 
@@ -39,11 +39,7 @@ async fn login(
         password: body.password,
     };
     let outcome = state.service.login(&state.tenant, request, client).await?;
-    Ok(Json(json!({
-        "token": outcome.token.expose(),
-        "session_id": outcome.session.id,
-        "user": outcome.user,
-    })))
+    Ok(Json(super::new_session(outcome)))
 }
 
 async fn logout(

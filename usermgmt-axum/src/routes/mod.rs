@@ -13,7 +13,8 @@ mod users;
 
 use axum::Router;
 use axum::http::HeaderMap;
-use usermgmt_core::service::ClientInfo;
+use serde_json::{Value, json};
+use usermgmt_core::service::{ClientInfo, LoginOutcome};
 use usermgmt_core::{Error, Result};
 
 use crate::state::ApiState;
@@ -49,4 +50,13 @@ pub(crate) fn client_info(headers: &HeaderMap) -> ClientInfo {
             .map(str::to_owned),
         ip: None,
     }
+}
+
+/// A new session as the client sees it: `{token, session_id, user}`, the token shown this once.
+pub(crate) fn new_session(outcome: LoginOutcome) -> Value {
+    json!({
+        "token": outcome.token.expose(),
+        "session_id": outcome.session.id,
+        "user": outcome.user,
+    })
 }

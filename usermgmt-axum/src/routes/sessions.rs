@@ -76,12 +76,5 @@ async fn impersonate(
         .service
         .impersonate(&principal, user, request, client_info(&headers))
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "token": outcome.token.expose(),
-            "session_id": outcome.session.id,
-            "user": outcome.user,
-        })),
-    ))
+    Ok((StatusCode::CREATED, Json(super::new_session(outcome))))
 }
