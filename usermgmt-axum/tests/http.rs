@@ -253,11 +253,17 @@ async fn hostile_string_filters_are_answered_not_500() {
     assert!(answered >= 12, "most values reach the query: {answered}");
 }
 
-fn with_token(method: &str, uri: &str, token: &str, body: Option<Value>) -> Request<Body> {
+/// A request carrying one credential header and, when given, a JSON body.
+fn request(
+    method: &str,
+    uri: &str,
+    credential: (&str, String),
+    body: Option<Value>,
+) -> Request<Body> {
     let request = Request::builder()
         .method(method)
         .uri(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        .header(credential.0, credential.1);
     match body {
         Some(body) => request
             .header(header::CONTENT_TYPE, "application/json")
@@ -265,6 +271,12 @@ fn with_token(method: &str, uri: &str, token: &str, body: Option<Value>) -> Requ
             .unwrap(),
         None => request.body(Body::empty()).unwrap(),
     }
+}
+
+/// As a user session (bearer token).
+fn with_token(method: &str, uri: &str, token: &str, body: Option<Value>) -> Request<Body> {
+    let credential = (header::AUTHORIZATION.as_str(), format!("Bearer {token}"));
+    request(method, uri, credential, body)
 }
 
 #[tokio::test]
@@ -626,18 +638,9 @@ async fn oauth_link_unique_and_unlink() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
 
+/// As another service (system token).
 fn system(method: &str, uri: &str, token: &str, body: Option<Value>) -> Request<Body> {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(SYSTEM_TOKEN_HEADER, token);
-    match body {
-        Some(body) => request
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap(),
-        None => request.body(Body::empty()).unwrap(),
-    }
+    request(method, uri, (SYSTEM_TOKEN_HEADER, token.to_owned()), body)
 }
 
 #[tokio::test]
