@@ -51,6 +51,23 @@ fn typed_scalar<T: DeserializeOwned>(key: &str, value: &str) -> Result<Value, St
     Err(reason)
 }
 
+/// Adds a single-valued key typed as `T` accepts it, or records why not (a bad value, an
+/// unknown key, or the key given twice).
+fn put_scalar<T: DeserializeOwned>(
+    target: &mut Map<String, Value>,
+    errors: &mut FieldErrors,
+    key: String,
+    value: &str,
+) {
+    match typed_scalar::<T>(&key, value) {
+        Ok(_) if target.contains_key(&key) => errors.add(key, "given more than once"),
+        Ok(typed) => {
+            target.insert(key, typed);
+        }
+        Err(reason) => errors.add(key, reason),
+    }
+}
+
 /// serde's message without its position suffix.
 fn readable(message: &str) -> String {
     message
@@ -110,17 +127,10 @@ pub(crate) fn filters_and<T: DeserializeOwned>(raw: Option<&str>) -> Result<(Use
             }
             continue;
         }
-        let (target, parsed) = if fields.contains_key(&key) {
-            (&mut filters, typed_scalar::<UserFilters>(&key, &value))
+        if fields.contains_key(&key) {
+            put_scalar::<UserFilters>(&mut filters, &mut errors, key, &value);
         } else {
-            (&mut extra, typed_scalar::<T>(&key, &value))
-        };
-        match parsed {
-            Ok(_) if target.contains_key(&key) => errors.add(key, "given more than once"),
-            Ok(value) => {
-                target.insert(key, value);
-            }
-            Err(reason) => errors.add(key, reason),
+            put_scalar::<T>(&mut extra, &mut errors, key, &value);
         }
     }
     // Multi-valued fields: check each list as a whole (an unknown enum value, for one).
@@ -150,13 +160,7 @@ pub(crate) fn params<T: DeserializeOwned>(raw: Option<&str>) -> Result<T> {
     let mut errors = FieldErrors::new();
     let mut object = Map::new();
     for (key, value) in pairs(raw) {
-        match typed_scalar::<T>(&key, &value) {
-            Ok(_) if object.contains_key(&key) => errors.add(key, "given more than once"),
-            Ok(value) => {
-                object.insert(key, value);
-            }
-            Err(reason) => errors.add(key, reason),
-        }
+        put_scalar::<T>(&mut object, &mut errors, key, &value);
     }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
