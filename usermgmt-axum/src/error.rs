@@ -6,8 +6,10 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
 use usermgmt_core::Error;
+use utoipa::ToSchema;
 
 /// An error on its way to the client. Built from a library [`Error`] (storage failures answer
 /// 500 with a fixed message; their details only reach the log) or from a request the router
@@ -101,11 +103,36 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+/// The body of every error response.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorDetail {
+    /// Stable machine-readable code: `validation`, `unauthenticated`, `invalid_credentials`,
+    /// `forbidden`, `impersonation_read_only`, `verification_required`, `account_inactive`,
+    /// `account_suspended`, `not_found`, `conflict`, `version_conflict`, `locked`,
+    /// `payload_too_large`, `enrollment_source_unavailable` or `internal`.
+    code: &'static str,
+    /// A human-readable sentence; never internals.
+    message: String,
+    /// Problems per field (or query parameter), each a list of messages.
+    #[schema(value_type = BTreeMap<String, Vec<String>>)]
+    fields: Value,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "error": { "code": self.code, "message": self.message, "fields": self.fields }
-        });
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                fields: self.fields,
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }

@@ -3,10 +3,13 @@
 //! [`PrincipalResolver`] (session bearer tokens by default) and answering errors in the JSON
 //! error model (`{"error": {"code", "message", "fields"}}`).
 //!
+//! [`openapi`] (also served at `GET /v1/openapi.json`) documents every route.
+//!
 //! Handlers are thin: every rule lives in [`usermgmt_core::UserService`].
 
 mod body;
 mod error;
+mod openapi;
 mod principal;
 mod query;
 mod routes;
@@ -14,6 +17,7 @@ mod state;
 mod system_auth;
 
 pub use error::ApiError;
+pub use openapi::openapi;
 pub use principal::{PrincipalResolver, SessionTokenResolver};
 pub use state::{ApiState, router};
 pub use system_auth::SYSTEM_TOKEN_HEADER;

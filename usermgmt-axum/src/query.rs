@@ -78,14 +78,21 @@ fn readable(message: &str) -> String {
 }
 
 /// The paging keys, checked one by one.
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
-struct Paging {
+pub(crate) struct Paging {
+    /// Sort key (default `created_at`).
     sort_by: Option<SortBy>,
+    /// `asc` or `desc` (default `desc`).
     sort_order: Option<SortOrder>,
+    /// Page number from 1, for offset paging.
     page: Option<u32>,
+    /// Users per page (default 20, at most the configured maximum, 500 by default).
     page_size: Option<u32>,
+    /// `next_cursor` of the previous page, for keyset paging (wins over `page`).
     cursor: Option<String>,
+    /// Whether to count all matches into `total` (default `true`).
     include_total: Option<bool>,
 }
 

@@ -54,7 +54,8 @@ impl ApiState {
 
 /// The routes, ready to serve or to `nest` under a prefix in a host app's router.
 pub fn router(state: ApiState) -> Router {
-    routes::routes()
+    let (routes, _) = routes::routes().split_for_parts();
+    routes
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }

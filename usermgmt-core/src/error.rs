@@ -9,6 +9,7 @@ use crate::model::Permission;
 
 /// Field-level validation errors: field name → messages. All failures are reported at once.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct FieldErrors(BTreeMap<String, Vec<String>>);
 

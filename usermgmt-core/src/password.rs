@@ -9,6 +9,7 @@ use crate::error::{Error, FieldErrors, StorageError};
 
 /// A plaintext password from input. Its `Debug` never prints the value.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Password(String);
 

@@ -84,6 +84,7 @@ pub struct BulkDelete {
 
 /// Result of a bulk delete.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BulkDeleteOutcome {
     /// Users soft-deleted.
     pub deleted: u64,

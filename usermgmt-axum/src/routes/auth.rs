@@ -1,38 +1,46 @@
 //! SPEC §6.7: log in, log out, who am I.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::Value;
+use usermgmt_core::model::User;
 use usermgmt_core::password::Password;
 use usermgmt_core::service::LoginRequest;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::body::Body;
 use crate::error::ApiError;
 use crate::state::{ApiState, Caller};
 
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/auth/login", post(login))
-        .route("/v1/auth/logout", post(logout))
-        .route("/v1/auth/me", get(me))
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
 }
 
-#[derive(Deserialize)]
+/// Credentials for a login.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginBody {
+    /// Email, phone or username.
     identifier: String,
+    /// The password.
+    #[schema(value_type = String, format = Password)]
     password: Password,
 }
 
-/// `{token, session_id, user}`; the token is shown this once.
+/// Log in: `{token, session_id, user}`; the token is shown this once.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginBody,
+    responses((status = 200, body = super::NewSession)))]
 async fn login(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Body(body): Body<LoginBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<super::NewSession>, ApiError> {
     let client = super::client_info(&headers);
     let request = LoginRequest {
         identifier: body.identifier,
@@ -42,6 +50,9 @@ async fn login(
     Ok(Json(super::new_session(outcome)))
 }
 
+/// Log out: ends the caller's session.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
+    responses((status = 204, description = "The session ended")))]
 async fn logout(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -50,9 +61,11 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The signed-in user.
+#[utoipa::path(get, path = "/v1/auth/me", tag = "auth", responses((status = 200, body = User)))]
 async fn me(
     State(state): State<ApiState>,
     Caller(principal): Caller,
-) -> Result<Json<usermgmt_core::model::User>, ApiError> {
+) -> Result<Json<User>, ApiError> {
     Ok(Json(state.service.current_user(&principal).await?))
 }

@@ -1,14 +1,17 @@
 //! SPEC §6.1: the bulk routes — streamed export and bulk delete.
 
+use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use serde::Deserialize;
+use usermgmt_core::filter::UserFilters;
 use usermgmt_core::service::{BulkDeleteRequest, ExportFormat};
 use usermgmt_core::storage::BulkDeleteOutcome;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::body::Body;
 use crate::error::ApiError;
@@ -18,20 +21,28 @@ use crate::state::{ApiState, Caller};
 /// Names the skipped filters of an export, whose body cannot carry them.
 const SKIPPED_FILTERS_HEADER: &str = "x-skipped-filters";
 
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/users/bulk/export", get(export))
-        .route("/v1/users/bulk/delete", delete(bulk_delete))
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(export))
+        .routes(routes!(bulk_delete))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 struct ExportParams {
+    /// `csv` (default) or `json_lines`.
     format: Option<ExportFormat>,
 }
 
 /// Every user matching the filters, streamed as it is read (constant memory), as an
 /// attachment named `users.csv` (or `users.jsonl` with `format=json_lines`).
+#[utoipa::path(get, path = "/v1/users/bulk/export", tag = "bulk",
+    params(UserFilters, ExportParams),
+    responses((status = 200, description = "The users, streamed as an attachment",
+        content((String = "text/csv"), (String = "application/x-ndjson")),
+        headers(("Content-Disposition" = String), ("X-Skipped-Filters" = String,
+            description = "Filters this deployment could not apply, comma-separated")))))]
 async fn export(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -63,6 +74,8 @@ async fn export(
 }
 
 /// `{"user_ids": [...]}` or `{"filters": {...}}` (an empty filter is refused); one transaction.
+#[utoipa::path(delete, path = "/v1/users/bulk/delete", tag = "bulk",
+    request_body = BulkDeleteRequest, responses((status = 200, body = BulkDeleteOutcome)))]
 async fn bulk_delete(
     State(state): State<ApiState>,
     Caller(principal): Caller,

@@ -1,37 +1,41 @@
 //! SPEC §6.3: a user's audit log and admin notes.
 
+use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use serde::Deserialize;
 use usermgmt_core::filter::Page;
 use usermgmt_core::model::{AuditEvent, Note};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::path_id;
+use super::{UserIdParam, path_id};
 use crate::body::Body;
 use crate::error::ApiError;
 use crate::query::params;
 use crate::state::{ApiState, Caller};
 
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/users/{user_id}/audit-logs", get(audit_logs))
-        .route(
-            "/v1/users/{user_id}/notes",
-            get(list_notes).post(create_note),
-        )
-        .route("/v1/users/{user_id}/notes/{note_id}", delete(delete_note))
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(audit_logs))
+        .routes(routes!(list_notes, create_note))
+        .routes(routes!(delete_note))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 struct PageParams {
+    /// Page number from 1 (default 1).
     page: Option<u32>,
+    /// Events per page (default 20).
     page_size: Option<u32>,
 }
 
-/// Newest first; `page` from 1, 20 events by default.
+/// The user's audit log, newest first.
+#[utoipa::path(get, path = "/v1/users/{user_id}/audit-logs", tag = "history",
+    params(UserIdParam, PageParams), responses((status = 200, body = Page<AuditEvent>)))]
 async fn audit_logs(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -52,6 +56,9 @@ async fn audit_logs(
     Ok(Json(page))
 }
 
+/// Admin notes on the user, newest first.
+#[utoipa::path(get, path = "/v1/users/{user_id}/notes", tag = "history", params(UserIdParam),
+    responses((status = 200, body = Vec<Note>)))]
 async fn list_notes(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -61,12 +68,17 @@ async fn list_notes(
     Ok(Json(state.service.list_notes(&principal, user).await?))
 }
 
-#[derive(Deserialize)]
+/// A note to add.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewNote {
+    /// The text.
     body: String,
 }
 
+/// Adds a note.
+#[utoipa::path(post, path = "/v1/users/{user_id}/notes", tag = "history", params(UserIdParam),
+    request_body = NewNote, responses((status = 201, body = Note)))]
 async fn create_note(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -81,6 +93,10 @@ async fn create_note(
     Ok((StatusCode::CREATED, Json(note)))
 }
 
+/// Deletes a note.
+#[utoipa::path(delete, path = "/v1/users/{user_id}/notes/{note_id}", tag = "history",
+    params(UserIdParam, ("note_id" = uuid::Uuid, Path, description = "The note's id")),
+    responses((status = 204, description = "The note was deleted")))]
 async fn delete_note(
     State(state): State<ApiState>,
     Caller(principal): Caller,

@@ -1,8 +1,7 @@
 //! SPEC §6.1: filter values, field values, statistics, overview and growth series.
 
+use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use usermgmt_core::filter::Page;
@@ -11,18 +10,21 @@ use usermgmt_core::model::{
 };
 use usermgmt_core::service::FilterValues;
 use usermgmt_core::{Error, FieldErrors};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::query::params;
 use crate::state::{ApiState, Caller};
 
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/users/stats", get(stats))
-        .route("/v1/users/filter-values", get(filter_values))
-        .route("/v1/users/field-values", get(field_values))
-        .route("/v1/users/analytics/overview", get(overview))
-        .route("/v1/users/analytics/growths", get(growths))
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(stats))
+        .routes(routes!(filter_values))
+        .routes(routes!(field_values))
+        .routes(routes!(overview))
+        .routes(routes!(growths))
 }
 
 /// A query string with no parameters at all.
@@ -30,6 +32,8 @@ pub(crate) fn routes() -> Router<ApiState> {
 #[serde(default, deny_unknown_fields)]
 struct NoParams {}
 
+/// Counts by status, type, verification and more, in one pass.
+#[utoipa::path(get, path = "/v1/users/stats", tag = "insights", responses((status = 200, body = UserStats)))]
 async fn stats(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -39,6 +43,9 @@ async fn stats(
     Ok(Json(state.service.stats(&principal).await?))
 }
 
+/// The values each filter can take, for building filter menus.
+#[utoipa::path(get, path = "/v1/users/filter-values", tag = "insights",
+    responses((status = 200, body = FilterValues)))]
 async fn filter_values(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -48,16 +55,23 @@ async fn filter_values(
     Ok(Json(state.service.filter_values(&principal).await?))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 struct FieldValuesParams {
+    /// Required: the field whose distinct values to list (e.g. `city`, `country`).
     field: Option<String>,
+    /// Only values containing this text.
     q: Option<String>,
+    /// Page number from 1 (default 1).
     page: Option<u32>,
+    /// Values per page (default 20).
     page_size: Option<u32>,
 }
 
-/// `field` is required; `page` defaults to 1 and `page_size` to 20.
+/// Distinct values of one field with their counts, most common first.
+#[utoipa::path(get, path = "/v1/users/field-values", tag = "insights", params(FieldValuesParams),
+    responses((status = 200, body = Page<ValueCount>)))]
 async fn field_values(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -80,13 +94,17 @@ async fn field_values(
     Ok(Json(page))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 struct OverviewParams {
+    /// The period compared with the one before (default `month`).
     period: Option<OverviewPeriod>,
 }
 
-/// `period` defaults to `month`.
+/// New, active and deleted users in this period and the one before.
+#[utoipa::path(get, path = "/v1/users/analytics/overview", tag = "insights",
+    params(OverviewParams), responses((status = 200, body = Overview)))]
 async fn overview(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -97,15 +115,21 @@ async fn overview(
     Ok(Json(state.service.overview(&principal, period).await?))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 struct GrowthParams {
+    /// Required: bucket size.
     interval: Option<GrowthInterval>,
+    /// Required: first day (`YYYY-MM-DD`).
     from: Option<NaiveDate>,
+    /// Required: last day (`YYYY-MM-DD`).
     to: Option<NaiveDate>,
 }
 
-/// `interval`, `from` and `to` (dates, `YYYY-MM-DD`) are required.
+/// Registrations per interval, zero-filled.
+#[utoipa::path(get, path = "/v1/users/analytics/growths", tag = "insights", params(GrowthParams),
+    responses((status = 200, body = Vec<GrowthPoint>)))]
 async fn growths(
     State(state): State<ApiState>,
     Caller(principal): Caller,

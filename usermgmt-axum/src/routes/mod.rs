@@ -11,17 +11,19 @@ mod system;
 mod user;
 mod users;
 
-use axum::Router;
 use axum::http::HeaderMap;
-use serde_json::{Value, json};
+use serde::Serialize;
+use usermgmt_core::model::User;
 use usermgmt_core::service::{ClientInfo, LoginOutcome};
 use usermgmt_core::{Error, Result};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::ApiState;
 
-/// Every mounted route.
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
+/// Every mounted route, each with its OpenAPI operation.
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
         .merge(auth::routes())
         .merge(users::routes())
         .merge(user::routes())
@@ -32,6 +34,7 @@ pub(crate) fn routes() -> Router<ApiState> {
         .merge(oauth::routes())
         .merge(roles::routes())
         .merge(system::routes())
+        .merge(crate::openapi::routes())
 }
 
 /// An id from the path; anything but a UUID is a 400 naming the path segment.
@@ -52,11 +55,32 @@ pub(crate) fn client_info(headers: &HeaderMap) -> ClientInfo {
     }
 }
 
-/// A new session as the client sees it: `{token, session_id, user}`, the token shown this once.
-pub(crate) fn new_session(outcome: LoginOutcome) -> Value {
-    json!({
-        "token": outcome.token.expose(),
-        "session_id": outcome.session.id,
-        "user": outcome.user,
-    })
+/// A new session as the client sees it; the token is shown this once.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct NewSession {
+    /// The bearer token for `Authorization: Bearer …`.
+    token: String,
+    /// The session's id (for listing or terminating it).
+    session_id: uuid::Uuid,
+    /// The user the session acts as.
+    user: User,
 }
+
+/// The answer to a login or an impersonation.
+pub(crate) fn new_session(outcome: LoginOutcome) -> NewSession {
+    NewSession {
+        token: outcome.token.expose().to_owned(),
+        session_id: outcome.session.id,
+        user: outcome.user,
+    }
+}
+
+/// The `{user_id}` path segment, for the OpenAPI document only: handlers read the segment as
+/// text and parse it with [`path_id`] so that a bad id is a 400 in the error model.
+#[derive(utoipa::IntoParams)]
+#[into_params(names("user_id"), parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct UserIdParam(
+    /// The user's id (UUID).
+    uuid::Uuid,
+);

@@ -1,25 +1,28 @@
 //! SPEC §6.5: roles and permissions.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use usermgmt_core::model::{PermissionInfo, PermissionSet, Role};
+use usermgmt_core::model::{Permission, PermissionInfo, PermissionSet, Role};
 use usermgmt_core::service::{CreateRole, UpdateRole};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::path_id;
+use super::{UserIdParam, path_id};
 use crate::body::Body;
 use crate::error::ApiError;
 use crate::state::{ApiState, Caller};
 
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/roles", get(list).post(create))
-        .route("/v1/roles/{role_id}", get(read).put(update).delete(remove))
-        .route("/v1/permissions", get(catalog))
-        .route("/v1/users/{user_id}/permissions", get(effective))
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(catalog))
+        .routes(routes!(effective))
 }
 
+/// Every role of the tenant.
+#[utoipa::path(get, path = "/v1/roles", tag = "roles", responses((status = 200, body = Vec<Role>)))]
 async fn list(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -27,6 +30,9 @@ async fn list(
     Ok(Json(state.service.list_roles(&principal).await?))
 }
 
+/// Creates a role (never with permissions the caller lacks).
+#[utoipa::path(post, path = "/v1/roles", tag = "roles", request_body = CreateRole,
+    responses((status = 201, body = Role)))]
 async fn create(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -36,6 +42,9 @@ async fn create(
     Ok((StatusCode::CREATED, Json(role)))
 }
 
+/// One role.
+#[utoipa::path(get, path = "/v1/roles/{role_id}", tag = "roles", params(("role_id" = uuid::Uuid, Path, description = "The role's id")),
+    responses((status = 200, body = Role)))]
 async fn read(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -45,6 +54,9 @@ async fn read(
     Ok(Json(state.service.get_role(&principal, role).await?))
 }
 
+/// Renames a role or changes its permissions.
+#[utoipa::path(put, path = "/v1/roles/{role_id}", tag = "roles", params(("role_id" = uuid::Uuid, Path, description = "The role's id")),
+    request_body = UpdateRole, responses((status = 200, body = Role)))]
 async fn update(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -57,6 +69,9 @@ async fn update(
     ))
 }
 
+/// Deletes a role (its holders lose it).
+#[utoipa::path(delete, path = "/v1/roles/{role_id}", tag = "roles", params(("role_id" = uuid::Uuid, Path, description = "The role's id")),
+    responses((status = 204, description = "The role was deleted")))]
 async fn remove(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -68,6 +83,8 @@ async fn remove(
 }
 
 /// Every permission the library knows, with descriptions.
+#[utoipa::path(get, path = "/v1/permissions", tag = "roles",
+    responses((status = 200, body = Vec<PermissionInfo>)))]
 async fn catalog(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -76,6 +93,8 @@ async fn catalog(
 }
 
 /// A user's effective permissions: their roles' and their direct grants, united.
+#[utoipa::path(get, path = "/v1/users/{user_id}/permissions", tag = "roles",
+    params(UserIdParam), responses((status = 200, body = Vec<Permission>)))]
 async fn effective(
     State(state): State<ApiState>,
     Caller(principal): Caller,

@@ -1,31 +1,36 @@
 //! SPEC §6.2: a user's sessions, and impersonation.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
 use usermgmt_core::model::Session;
 use usermgmt_core::service::ImpersonateRequest;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{client_info, path_id};
+use super::{NewSession, UserIdParam, client_info, path_id};
 use crate::body::Body;
 use crate::error::ApiError;
 use crate::state::{ApiState, Caller};
 
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route(
-            "/v1/users/{user_id}/sessions",
-            get(list).delete(terminate_all),
-        )
-        .route(
-            "/v1/users/{user_id}/sessions/{session_id}",
-            delete(terminate),
-        )
-        .route("/v1/users/{user_id}/impersonate", post(impersonate))
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, terminate_all))
+        .routes(routes!(terminate))
+        .routes(routes!(impersonate))
 }
 
+/// How many sessions were ended.
+#[derive(Serialize, ToSchema)]
+struct Terminated {
+    terminated: u64,
+}
+
+/// A user's sessions, newest first.
+#[utoipa::path(get, path = "/v1/users/{user_id}/sessions", tag = "sessions", params(UserIdParam),
+    responses((status = 200, body = Vec<Session>)))]
 async fn list(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -35,20 +40,26 @@ async fn list(
     Ok(Json(state.service.list_sessions(&principal, user).await?))
 }
 
-/// Answers `{"terminated": n}`.
+/// Ends every active session of the user: `{"terminated": n}`.
+#[utoipa::path(delete, path = "/v1/users/{user_id}/sessions", tag = "sessions",
+    params(UserIdParam), responses((status = 200, body = Terminated)))]
 async fn terminate_all(
     State(state): State<ApiState>,
     Caller(principal): Caller,
     Path(user): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Terminated>, ApiError> {
     let user = path_id(&user, "user_id")?;
     let terminated = state
         .service
         .terminate_all_sessions(&principal, user)
         .await?;
-    Ok(Json(json!({ "terminated": terminated })))
+    Ok(Json(Terminated { terminated }))
 }
 
+/// Ends one session.
+#[utoipa::path(delete, path = "/v1/users/{user_id}/sessions/{session_id}", tag = "sessions",
+    params(UserIdParam, ("session_id" = uuid::Uuid, Path, description = "The session's id")),
+    responses((status = 204, description = "The session ended")))]
 async fn terminate(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -64,13 +75,16 @@ async fn terminate(
 }
 
 /// `{mode, reason}` → `{token, session_id, user}` for a session acting as the user.
+#[utoipa::path(post, path = "/v1/users/{user_id}/impersonate", tag = "sessions",
+    params(UserIdParam), request_body = ImpersonateRequest,
+    responses((status = 201, body = NewSession)))]
 async fn impersonate(
     State(state): State<ApiState>,
     Caller(principal): Caller,
     Path(user): Path<String>,
     headers: HeaderMap,
     Body(request): Body<ImpersonateRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<NewSession>), ApiError> {
     let user = path_id(&user, "user_id")?;
     let outcome = state
         .service

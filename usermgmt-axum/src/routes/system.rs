@@ -1,33 +1,38 @@
 //! SPEC §6.6: the system API for other services (system token, never a user session).
 
+use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use usermgmt_core::model::{Permission, Role, User};
 use usermgmt_core::service::{GetOrCreateOutcome, GetOrCreateUser, SetFlags, UsersByIds};
 use usermgmt_core::{Error, FieldErrors};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::path_id;
+use super::{UserIdParam, path_id};
 use crate::body::Body;
 use crate::error::ApiError;
 use crate::query::params;
 use crate::state::ApiState;
 use crate::system_auth::SystemCaller;
 
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/system/users/get-or-create", post(get_or_create))
-        .route("/v1/system/users/search", get(search))
-        .route("/v1/system/users/by-ids", get(by_ids))
-        .route("/v1/system/users/{user_id}/roles", post(assign_roles))
-        .route("/v1/system/users/{user_id}/permissions", post(grant))
-        .route("/v1/system/users/{user_id}/flags", patch(flags))
-        .route("/v1/system/roles", get(role_by_name))
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_or_create))
+        .routes(routes!(search))
+        .routes(routes!(by_ids))
+        .routes(routes!(assign_roles))
+        .routes(routes!(grant))
+        .routes(routes!(flags))
+        .routes(routes!(role_by_name))
 }
 
-/// 201 when the user was created, 200 when found.
+/// Finds a user by email, phone or username, or creates one: 201 when created, 200 when found.
+#[utoipa::path(post, path = "/v1/system/users/get-or-create", tag = "system",
+    request_body = GetOrCreateUser,
+    responses((status = 200, body = GetOrCreateOutcome), (status = 201, body = GetOrCreateOutcome)))]
 async fn get_or_create(
     State(state): State<ApiState>,
     SystemCaller(system): SystemCaller,
@@ -42,14 +47,19 @@ async fn get_or_create(
     Ok((status, Json(outcome)))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 struct SearchParams {
+    /// Required: text to search for.
     q: Option<String>,
+    /// 1–100, 20 by default.
     limit: Option<u32>,
 }
 
-/// `q` required; `limit` 1–100, 20 by default.
+/// Users matching a text search.
+#[utoipa::path(get, path = "/v1/system/users/search", tag = "system", params(SearchParams),
+    responses((status = 200, body = Vec<User>)))]
 async fn search(
     State(state): State<ApiState>,
     SystemCaller(system): SystemCaller,
@@ -65,6 +75,9 @@ async fn search(
 }
 
 /// `ids` comma-separated and/or repeated; users in request order, unknown ids in `missing`.
+#[utoipa::path(get, path = "/v1/system/users/by-ids", tag = "system",
+    params(("ids" = Vec<uuid::Uuid>, Query, description = "User ids, comma-separated and/or repeated")),
+    responses((status = 200, body = UsersByIds)))]
 async fn by_ids(
     State(state): State<ApiState>,
     SystemCaller(system): SystemCaller,
@@ -92,13 +105,17 @@ async fn by_ids(
     ))
 }
 
-#[derive(Deserialize)]
+/// Role names to add.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Roles {
+    /// Names of existing roles.
     roles: Vec<String>,
 }
 
 /// Adds roles by name (existing ones are kept).
+#[utoipa::path(post, path = "/v1/system/users/{user_id}/roles", tag = "system",
+    params(UserIdParam), request_body = Roles, responses((status = 200, body = User)))]
 async fn assign_roles(
     State(state): State<ApiState>,
     SystemCaller(system): SystemCaller,
@@ -114,13 +131,17 @@ async fn assign_roles(
     ))
 }
 
-#[derive(Deserialize)]
+/// Permissions to grant.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Permissions {
+    /// Permissions from the catalog.
     permissions: Vec<Permission>,
 }
 
 /// Adds direct permissions (existing ones are kept).
+#[utoipa::path(post, path = "/v1/system/users/{user_id}/permissions", tag = "system",
+    params(UserIdParam), request_body = Permissions, responses((status = 200, body = User)))]
 async fn grant(
     State(state): State<ApiState>,
     SystemCaller(system): SystemCaller,
@@ -136,6 +157,9 @@ async fn grant(
     ))
 }
 
+/// Sets user-type flags.
+#[utoipa::path(patch, path = "/v1/system/users/{user_id}/flags", tag = "system",
+    params(UserIdParam), request_body = SetFlags, responses((status = 200, body = User)))]
 async fn flags(
     State(state): State<ApiState>,
     SystemCaller(system): SystemCaller,
@@ -148,12 +172,17 @@ async fn flags(
     ))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 struct RoleParams {
+    /// Required: the role's name.
     name: Option<String>,
 }
 
+/// A role by name.
+#[utoipa::path(get, path = "/v1/system/roles", tag = "system", params(RoleParams),
+    responses((status = 200, body = Role)))]
 async fn role_by_name(
     State(state): State<ApiState>,
     SystemCaller(system): SystemCaller,

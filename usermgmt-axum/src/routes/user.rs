@@ -1,24 +1,25 @@
 //! SPEC §6.1: one user — create, read with `ETag`, conditional update, soft delete.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header::{ETAG, IF_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use usermgmt_core::model::User;
 use usermgmt_core::service::{CreateUser, SetUniqueId, UpdateUser};
 use usermgmt_core::{Error, Result};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::body::Body;
 use crate::error::ApiError;
 use crate::state::{ApiState, Caller};
 
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/users", post(create))
-        .route("/v1/users/{user_id}", get(read).put(update).delete(remove))
-        .route("/v1/users/{user_id}/unique-id", put(unique_id))
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(unique_id))
 }
 
 /// A user id from the path; anything else is a 400 on `user_id`.
@@ -52,6 +53,9 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>> {
         .map_err(|_| Error::invalid("If-Match", "must be an ETag from this API, e.g. \"3\""))
 }
 
+/// Create a user.
+#[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUser,
+    responses((status = 201, body = User, headers(("ETag" = String, description = "The version")))))]
 async fn create(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -61,6 +65,9 @@ async fn create(
     Ok(with_etag(StatusCode::CREATED, user))
 }
 
+/// One user, with its version as the `ETag`.
+#[utoipa::path(get, path = "/v1/users/{user_id}", tag = "users", params(super::UserIdParam),
+    responses((status = 200, body = User, headers(("ETag" = String, description = "The version")))))]
 async fn read(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -70,7 +77,11 @@ async fn read(
     Ok(with_etag(StatusCode::OK, user))
 }
 
-/// `If-Match` wins over an `expected_version` in the body.
+/// Edit a user, credentials included; `If-Match` wins over an `expected_version` in the body.
+#[utoipa::path(put, path = "/v1/users/{user_id}", tag = "users", request_body = UpdateUser,
+    params(super::UserIdParam,
+        ("If-Match" = Option<String>, Header, description = "The ETag the edit applies to")),
+    responses((status = 200, body = User, headers(("ETag" = String, description = "The new version")))))]
 async fn update(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -87,6 +98,8 @@ async fn update(
 }
 
 /// Soft delete: answers the deleted user.
+#[utoipa::path(delete, path = "/v1/users/{user_id}", tag = "users", params(super::UserIdParam),
+    responses((status = 200, body = User)))]
 async fn remove(
     State(state): State<ApiState>,
     Caller(principal): Caller,
@@ -101,6 +114,8 @@ async fn remove(
 }
 
 /// `{"unique_id": "..."}` sets one; `{"generate": true}` draws one from the pattern.
+#[utoipa::path(put, path = "/v1/users/{user_id}/unique-id", tag = "users",
+    request_body = SetUniqueId, params(super::UserIdParam), responses((status = 200, body = User)))]
 async fn unique_id(
     State(state): State<ApiState>,
     Caller(principal): Caller,

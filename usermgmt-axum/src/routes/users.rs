@@ -1,19 +1,24 @@
 //! SPEC §6.1: the user list.
 
+use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::routing::get;
-use axum::{Json, Router};
-use usermgmt_core::filter::Page;
+use usermgmt_core::filter::{Page, UserFilters};
 use usermgmt_core::model::User;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::state::{ApiState, Caller};
 
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new().route("/v1/users", get(list))
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
-/// One page of users matching the query's filters (see [`crate::query`]).
+/// One page of users matching the query's filters (see [`crate::query`]). Multi-valued filters
+/// take comma-separated values, repeated keys or both.
+#[utoipa::path(get, path = "/v1/users", tag = "users",
+    params(UserFilters, crate::query::Paging),
+    responses((status = 200, body = Page<User>)))]
 async fn list(
     State(state): State<ApiState>,
     Caller(principal): Caller,

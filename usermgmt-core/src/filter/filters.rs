@@ -19,6 +19,8 @@ use crate::model::{
 /// half-open: `*_after` is inclusive, `*_before` exclusive. `inactive_for_days` counts users
 /// who never logged in as inactive. Ages are full years in UTC.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(default, deny_unknown_fields)]
 pub struct UserFilters {
     /// Case-insensitive substring of name, email, phone, username or unique ID.

@@ -119,6 +119,7 @@ impl ListQuery {
 
 /// One page of results.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     /// The rows.
     pub items: Vec<T>,

@@ -10,6 +10,7 @@ use crate::model::{User, name_sort_key};
 
 /// What the list is sorted by. Ties are always broken by `id`, so pages are stable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SortBy {
     /// Lower-cased name (see [`name_sort_key`]).
@@ -60,6 +61,7 @@ impl SortBy {
 
 /// Sort direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SortOrder {
     /// Ascending: absent values first.

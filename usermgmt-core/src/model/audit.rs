@@ -64,6 +64,7 @@ string_enum! {
 
 /// Who performed an audited action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum AuditActor {
     /// A user (an administrator).
@@ -74,6 +75,7 @@ pub enum AuditActor {
 
 /// Old and new value of one field. Secret values are replaced by [`REDACTED`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldChange {
     /// Value before the change (`null` when absent).
     pub old: Value,
@@ -86,6 +88,7 @@ pub const REDACTED: &str = "[redacted]";
 
 /// One audit event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
     /// Event id (UUID v7).
     pub id: Uuid,

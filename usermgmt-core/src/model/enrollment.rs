@@ -9,6 +9,7 @@ use super::vocab::EnrollmentStatus;
 
 /// One enrollment of a user in a program.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Enrollment {
     /// The enrolled user.
     pub user_id: Uuid,

@@ -9,6 +9,7 @@ use super::tenant::TenantId;
 
 /// A note an administrator wrote about a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Note {
     /// Note id.
     pub id: Uuid,

@@ -7,6 +7,7 @@ use super::vocab::OAuthProvider;
 
 /// One provider account linked to a user; `(provider, provider_user_id)` is unique per tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OAuthLink {
     /// The provider.
     pub provider: OAuthProvider,

@@ -44,6 +44,7 @@ impl Permission {
 
 /// An entry of the permission catalog.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PermissionInfo {
     /// The permission.
     pub permission: Permission,

@@ -9,6 +9,7 @@ use super::vocab::{Continent, Gender};
 
 /// The profile part of a user. `continent` is derived from `country` and never set directly.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Profile {
     /// Avatar image URL.
     pub avatar_url: Option<String>,

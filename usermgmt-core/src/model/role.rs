@@ -10,6 +10,7 @@ use crate::error::FieldErrors;
 
 /// A role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Role {
     /// Role id.
     pub id: Uuid,

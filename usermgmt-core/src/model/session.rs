@@ -26,6 +26,7 @@ string_enum! {
 
 /// Where an IP address is, as far as a [`GeoResolver`] knows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GeoLocation {
     /// ISO 3166-1 alpha-2 country code.
     pub country: Option<String>,
@@ -55,6 +56,7 @@ impl GeoResolver for NoGeoResolver {
 /// A session as the library returns it. The token itself is never stored or returned after
 /// creation; only its SHA-256 hash is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     /// Session id.
     pub id: Uuid,
@@ -73,6 +75,7 @@ pub struct Session {
     /// Client user agent (at most 512 characters).
     pub user_agent: Option<String>,
     /// Client IP address.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = "ip"))]
     pub ip: Option<IpAddr>,
     /// Location of the IP, from the configured resolver.
     pub location: Option<GeoLocation>,

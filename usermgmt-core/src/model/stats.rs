@@ -33,6 +33,7 @@ pub struct StatusGroup {
 
 /// Users by type (a user may count in several).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TypeCounts {
     /// Admins.
     pub admins: u64,
@@ -44,6 +45,7 @@ pub struct TypeCounts {
 
 /// Users by verification state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VerificationCounts {
     /// With a verified email.
     pub email_verified: u64,
@@ -55,6 +57,7 @@ pub struct VerificationCounts {
 
 /// The user statistics of a tenant. Everything but `by_status` leaves deleted users out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserStats {
     /// Users that are not deleted.
     pub total: u64,
@@ -103,6 +106,7 @@ impl UserStats {
 
 /// What happened in one period.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PeriodCounts {
     /// Users registered in the period.
     pub new_users: u64,
@@ -114,6 +118,7 @@ pub struct PeriodCounts {
 
 /// Change of one figure against the previous period.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Change {
     /// Current minus previous.
     pub delta: i64,
@@ -162,6 +167,7 @@ impl OverviewPeriod {
 
 /// A period against the one before it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Overview {
     /// The period.
     pub period: OverviewPeriod,
@@ -191,6 +197,7 @@ string_enum! {
 
 /// One bucket of a growth series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GrowthPoint {
     /// First day of the bucket (clipped to the requested range).
     pub start: NaiveDate,
@@ -202,6 +209,7 @@ pub struct GrowthPoint {
 
 /// A distinct value and how many (non-deleted) users have it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ValueCount {
     /// The value.
     pub value: String,

@@ -9,7 +9,10 @@ macro_rules! string_enum {
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum $name { $( $(#[$vmeta])* $variant ),+ }
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        pub enum $name {
+            $( $(#[$vmeta])* #[cfg_attr(feature = "openapi", schema(rename = $text))] $variant ),+
+        }
 
         impl $name {
             /// Every value, in declaration order.

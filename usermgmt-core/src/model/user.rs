@@ -12,6 +12,7 @@ use super::vocab::{AuthMethod, OAuthProvider, Status};
 /// A user as the library returns it. Secrets (the password hash) never appear here;
 /// `has_password` tells whether one is set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     /// UUID v7, time-ordered.
     pub id: Uuid,

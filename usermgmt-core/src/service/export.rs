@@ -17,6 +17,7 @@ const IN_FLIGHT: usize = 2;
 
 /// Export file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExportFormat {
     /// Comma-separated values with a header row.

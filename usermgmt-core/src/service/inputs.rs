@@ -12,6 +12,7 @@ use crate::validate::UserDraft;
 
 /// Create a user (SPEC §3).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// Display name (required).
@@ -130,6 +131,7 @@ impl CreateUser {
 
 /// A partial update of a user, including direct credential edits and status changes.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     /// New name.
@@ -279,6 +281,7 @@ impl UpdateUser {
 
 /// Create a role.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateRole {
     /// Unique name (normalised to lower case).
@@ -293,6 +296,7 @@ pub struct CreateRole {
 
 /// Change a role; absent fields are left alone.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRole {
     /// New name.

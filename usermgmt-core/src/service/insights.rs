@@ -21,6 +21,7 @@ pub const MAX_GROWTH_POINTS: usize = 3700;
 /// tenant's (non-deleted) users with counts, most common first (at most
 /// [`FILTER_VALUES_LIMIT`] each).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FilterValues {
     /// `status` / `statuses`.
     pub statuses: Vec<Status>,

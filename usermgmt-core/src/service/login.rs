@@ -25,6 +25,7 @@ const MAX_TOKEN_LEN: usize = 128;
 /// Credentials for a password login. The identifier is an email, a phone number or a
 /// username, matched ignoring case.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Email, phone or username.

@@ -16,6 +16,7 @@ use crate::principal::Principal;
 
 /// Link a provider account.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LinkOAuth {
     /// The provider.

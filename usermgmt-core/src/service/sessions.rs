@@ -20,6 +20,7 @@ const MAX_REASON_LEN: usize = 500;
 
 /// Start acting as another user.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ImpersonateRequest {
     /// Read-only (`impersonate`) or full (`masquerade`).

@@ -20,6 +20,7 @@ pub const MAX_SYSTEM_SEARCH: u32 = 100;
 
 /// Find a user by email or phone, creating a learner when there is none.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GetOrCreateUser {
     /// Email (looked up first).
@@ -41,6 +42,7 @@ pub struct GetOrCreateUser {
 
 /// The user found or created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GetOrCreateOutcome {
     /// The user.
     pub user: User,
@@ -50,6 +52,7 @@ pub struct GetOrCreateOutcome {
 
 /// Users by id, in the order asked for, and the ids that do not exist in the tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsersByIds {
     /// Found users, in request order.
     pub users: Vec<User>,
@@ -59,6 +62,7 @@ pub struct UsersByIds {
 
 /// New values for the user-type flags; absent ones stay.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetFlags {
     /// Admin flag.

@@ -126,6 +126,7 @@ impl UniqueIdPattern {
 
 /// Set a user's unique ID: either a given value or a generated one (exactly one of the two).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetUniqueId {
     /// The value to set.

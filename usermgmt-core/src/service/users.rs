@@ -19,6 +19,7 @@ use crate::validate::UserDraft;
 
 /// A bulk delete: either explicit ids or a non-empty filter.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum BulkDeleteRequest {
     /// Delete these users.

@@ -1,0 +1,146 @@
+//! The OpenAPI 3 document: paths and schemas come from the handlers' `#[utoipa::path]`
+//! annotations as they are mounted; this module adds what every operation shares (security
+//! schemes and the error response) and serves the result at `GET /v1/openapi.json`.
+
+use std::sync::OnceLock;
+
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use usermgmt_core::filter::{SortBy, SortOrder, UserFilters};
+use usermgmt_core::model::{GrowthInterval, OverviewPeriod};
+use usermgmt_core::service::ExportFormat;
+use utoipa::ToSchema;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{Components, ContentBuilder, InfoBuilder, OpenApi, RefOr, ResponseBuilder};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ErrorBody;
+use crate::state::ApiState;
+use crate::system_auth::SYSTEM_TOKEN_HEADER;
+
+/// Security scheme name of session bearer tokens.
+const BEARER: &str = "session_token";
+/// Security scheme name of the system API's token.
+const SYSTEM: &str = "system_token";
+/// Routes anyone may call.
+const PUBLIC: &[&str] = &["/v1/auth/login", "/v1/openapi.json"];
+
+/// The route serving the document.
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(openapi_json))
+}
+
+/// The OpenAPI document of every route [`router`](crate::router) mounts, for a host app that
+/// wants to merge it into its own or publish it elsewhere.
+pub fn openapi() -> OpenApi {
+    let (_, paths) = crate::routes::routes().split_for_parts();
+    complete(paths)
+}
+
+/// Adds the info block, the security schemes, each operation's security requirement and the
+/// shared error response.
+fn complete(mut api: OpenApi) -> OpenApi {
+    api.info = InfoBuilder::new()
+        .title("usermgmt")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(
+            "Permission-checked admin user management. Errors answer \
+             `{\"error\": {\"code\", \"message\", \"fields\"}}`.",
+        ))
+        .build();
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        BEARER,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("A session token from POST /v1/auth/login."))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        SYSTEM,
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            SYSTEM_TOKEN_HEADER,
+            "The service-to-service token configured on the server (system API only).",
+        ))),
+    );
+    // Schemas the operations refer to but utoipa-axum does not collect: the error body and
+    // the types of query parameters (a test fails on any dangling reference).
+    register::<ErrorBody>(components);
+    register::<UserFilters>(components);
+    register::<SortBy>(components);
+    register::<SortOrder>(components);
+    register::<ExportFormat>(components);
+    register::<OverviewPeriod>(components);
+    register::<GrowthInterval>(components);
+
+    let error = ResponseBuilder::new()
+        .description("An error in the JSON error model (4xx for the request, 5xx for the server).")
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                    ErrorBody::name(),
+                ))))
+                .build(),
+        )
+        .build();
+    for (path, item) in api.paths.paths.iter_mut() {
+        let security = if PUBLIC.contains(&path.as_str()) {
+            Vec::new()
+        } else if path.starts_with("/v1/system/") {
+            vec![SecurityRequirement::new(SYSTEM, Vec::<String>::new())]
+        } else {
+            vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]
+        };
+        for operation in operations(item) {
+            operation.security = Some(security.clone());
+            operation
+                .responses
+                .responses
+                .insert("default".to_owned(), RefOr::T(error.clone()));
+        }
+    }
+    api
+}
+
+/// Adds `T`'s schema and those it refers to.
+fn register<T: ToSchema>(components: &mut Components) {
+    let mut schemas = Vec::new();
+    T::schemas(&mut schemas);
+    components.schemas.extend(schemas);
+    components
+        .schemas
+        .insert(T::name().into_owned(), T::schema());
+}
+
+/// Every operation of a path.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The OpenAPI 3 document of this API.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "meta",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json"))
+)]
+async fn openapi_json() -> impl IntoResponse {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    let body = DOCUMENT.get_or_init(|| openapi().to_json().unwrap_or_else(|_| "{}".to_owned()));
+    ([(CONTENT_TYPE, "application/json")], body.as_str())
+}
