@@ -9,13 +9,19 @@
 //! - `USERMGMT_ADMIN_EMAIL`, `USERMGMT_ADMIN_PASSWORD`, `USERMGMT_ADMIN_NAME` — the bootstrap
 //!   super-admin (defaults printed at start-up; change them outside a demo).
 //! - `USERMGMT_SYSTEM_TOKEN` — enables the system API with this token.
+//! - `USERMGMT_LEARNING_DB` — a learning database (SQLite file, default `usermgmt-learning.db`)
+//!   wired as the enrollment source when the file exists, so the enrollment filters
+//!   (`has_enrollments`, `progress_min`, …) apply; without it they are reported in
+//!   `skipped_filters`.
 //! - `RUST_LOG` — log filter (default `info,tower_http=debug`: every request is logged with
 //!   its `x-request-id`, status and latency).
 //!
-//! `--demo-users N` first adds N generated users (seeded; roles, profiles, varied states) when
-//! the tenant has only its admin.
+//! `--demo-users N` first adds N generated users (seeded; roles, profiles, varied states,
+//! sessions for a fifth of the active ones) when the tenant has only its admin, and writes their
+//! enrollments to a new learning database at `USERMGMT_LEARNING_DB`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::http::{HeaderName, Request};
@@ -26,7 +32,9 @@ use tower_http::trace::TraceLayer;
 use usermgmt::http::{ApiState, router};
 use usermgmt::model::TenantId;
 use usermgmt::password::Password;
-use usermgmt::storage::Storage;
+use usermgmt::service::EnrollmentOptions;
+use usermgmt::sqlite::SqliteEnrollmentSource;
+use usermgmt::storage::{EnrollmentLayout, Storage};
 use usermgmt::{Principal, UserService};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -71,8 +79,10 @@ async fn main() -> Result<(), BoxError> {
     let password = env_or("USERMGMT_ADMIN_PASSWORD", "change-me-now");
     let name = env_or("USERMGMT_ADMIN_NAME", "Administrator");
 
+    let learning_db = PathBuf::from(env_or("USERMGMT_LEARNING_DB", "usermgmt-learning.db"));
+
     let storage = open_storage(&url).await?;
-    let service = Arc::new(UserService::new(storage.clone()));
+    let service = UserService::new(storage.clone());
     let tenant = TenantId::default_tenant();
     let admin = service
         .bootstrap_super_admin(&tenant, &name, &email, Password::new(password.clone()))
@@ -82,16 +92,23 @@ async fn main() -> Result<(), BoxError> {
         let stats = service.stats(&me).await?;
         if stats.total <= 1 {
             let started = std::time::Instant::now();
-            usermgmt_testkit::dataset::load_bulk(
+            let added = usermgmt_testkit::demo::load(
                 storage.as_ref(),
                 7,
                 &tenant,
                 count,
                 Utc::now(),
-                5_000,
+                &learning_db,
             )
-            .await;
-            println!("added {count} demo users in {:.1?}", started.elapsed());
+            .await?;
+            println!(
+                "added {} demo users, {} sessions and {} enrollments (in {}) in {:.1?}",
+                added.users,
+                added.sessions,
+                added.enrollments,
+                learning_db.display(),
+                started.elapsed()
+            );
         } else {
             println!(
                 "the tenant already has {} users: no demo users added",
@@ -100,7 +117,18 @@ async fn main() -> Result<(), BoxError> {
         }
     }
 
-    let mut state = ApiState::new(service, tenant);
+    let service = if learning_db.exists() {
+        let source = SqliteEnrollmentSource::new(&learning_db, EnrollmentLayout::default())?;
+        println!("enrollment source: {}", learning_db.display());
+        service.with_enrollment_source(Arc::new(source), EnrollmentOptions::default())
+    } else {
+        println!(
+            "no learning database at {}: enrollment filters are skipped",
+            learning_db.display()
+        );
+        service
+    };
+    let mut state = ApiState::new(Arc::new(service), tenant);
     if let Ok(token) = std::env::var("USERMGMT_SYSTEM_TOKEN") {
         state = state.with_system_token(&token);
     }

@@ -74,6 +74,7 @@ async fn example_server_answers_over_tcp() {
         Command::new(&binary)
             .args(["--demo-users", "300"])
             .env("USERMGMT_DATABASE_URL", dir.path().join("server.db"))
+            .env("USERMGMT_LEARNING_DB", dir.path().join("learning.db"))
             .env("USERMGMT_ADDR", format!("127.0.0.1:{port}"))
             .env("USERMGMT_ADMIN_EMAIL", "root@example.com")
             .env("USERMGMT_ADMIN_PASSWORD", "a long test password")
@@ -104,6 +105,33 @@ async fn example_server_answers_over_tcp() {
         "demo users present: {page}"
     );
     assert_eq!(page["items"].as_array().unwrap().len(), 5);
+
+    // The demo's learning database is the enrollment source: its filters apply.
+    let uri = "/v1/users?has_enrollments=true&progress_min=50&page_size=1";
+    let (status, enrolled) = call(port, "GET", uri, Some(&token), None).await;
+    assert_eq!(status, 200, "{enrolled}");
+    assert_eq!(enrolled["skipped_filters"], json!([]), "{enrolled}");
+    let total = enrolled["total"].as_u64().unwrap();
+    assert!(total > 0 && total < 300, "{enrolled}");
+
+    // Some demo users have sessions, with client details.
+    let uri = "/v1/users?status=active&is_admin=false&page_size=50";
+    let (_, active) = call(port, "GET", uri, Some(&token), None).await;
+    let mut with_sessions = 0;
+    for user in active["items"].as_array().unwrap() {
+        let uri = format!("/v1/users/{}/sessions", user["id"].as_str().unwrap());
+        let (status, sessions) = call(port, "GET", &uri, Some(&token), None).await;
+        assert_eq!(status, 200, "{sessions}");
+        if let Some(first) = sessions.as_array().unwrap().first() {
+            assert!(first["user_agent"].is_string(), "{first}");
+            with_sessions += 1;
+        }
+    }
+    assert!(with_sessions > 0, "no demo sessions among {active}");
+
+    let (status, doc) = call(port, "GET", "/v1/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    assert!(doc["paths"]["/v1/users"]["get"].is_object(), "{doc}");
 
     let new = json!({ "name": "Tcp Tester", "email": "tcp@example.com", "is_learner": true });
     let (status, body) = call(port, "POST", "/v1/users", Some(&token), Some(new)).await;

@@ -273,8 +273,8 @@ pub async fn load(
     stored
 }
 
-/// Like [`load`] but inserts in transactions of `chunk` users and returns nothing: for
-/// benchmark data sets of millions of users.
+/// Like [`load`] but inserts in transactions of `chunk` users and returns only the users' ids
+/// and statuses: for data sets of millions of users.
 pub async fn load_bulk(
     storage: &dyn Storage,
     seed: u64,
@@ -282,7 +282,7 @@ pub async fn load_bulk(
     count: usize,
     now: DateTime<Utc>,
     chunk: usize,
-) {
+) -> Vec<(Uuid, Status)> {
     for role in roles(tenant, now) {
         storage
             .insert_role(
@@ -293,7 +293,9 @@ pub async fn load_bulk(
             .unwrap();
     }
     let mut batch = Vec::with_capacity(chunk);
+    let mut loaded = Vec::with_capacity(count);
     for new in users(seed, tenant, count, now) {
+        loaded.push((new.user.id, new.user.status));
         let event = seed_event(tenant, new.user.id, AuditTargetKind::User, now);
         batch.push((new, event));
         if batch.len() == chunk {
@@ -306,6 +308,7 @@ pub async fn load_bulk(
     if !batch.is_empty() {
         storage.insert_users(batch).await.unwrap();
     }
+    loaded
 }
 
 /// A system audit event recording the creation of generated data.

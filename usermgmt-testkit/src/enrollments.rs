@@ -13,6 +13,7 @@ use usermgmt_core::filter::{EnrollmentMatch, UserFilters};
 use usermgmt_core::model::{Enrollment, EnrollmentStatus, TenantId, User};
 use usermgmt_core::storage::EnrollmentSource;
 use usermgmt_core::{Error, Result, StorageError};
+use uuid::Uuid;
 
 /// Program types the generator uses.
 pub const PROGRAM_TYPES: &[&str] = &["course", "bootcamp", "workshop"];
@@ -77,15 +78,24 @@ impl EnrollmentSource for MemoryEnrollmentSource {
 
 /// 0–6 enrollments for each of `users`, reproducible from `seed`.
 pub fn generate(seed: u64, users: &[User], now: DateTime<Utc>) -> Vec<Enrollment> {
+    generate_for(seed, users.iter().map(|u| u.id), now)
+}
+
+/// 0–6 enrollments for each user id, reproducible from `seed`.
+pub fn generate_for(
+    seed: u64,
+    users: impl IntoIterator<Item = Uuid>,
+    now: DateTime<Utc>,
+) -> Vec<Enrollment> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut out = Vec::new();
-    for user in users {
+    for user_id in users {
         for _ in 0..rng.random_range(0..=6) {
             let status = *EnrollmentStatus::ALL
                 .choose(&mut rng)
                 .unwrap_or(&EnrollmentStatus::Active);
             out.push(Enrollment {
-                user_id: user.id,
+                user_id,
                 program_id: (*PROGRAM_IDS.choose(&mut rng).unwrap_or(&"p1")).to_owned(),
                 program_type: (*PROGRAM_TYPES.choose(&mut rng).unwrap_or(&"course")).to_owned(),
                 status,

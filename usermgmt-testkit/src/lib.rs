@@ -10,6 +10,7 @@
 
 pub mod cases;
 pub mod dataset;
+pub mod demo;
 pub mod differential;
 pub mod enrollments;
 pub mod fixture;

@@ -1,0 +1,177 @@
+//! The example server's demo data: generated users (see [`crate::dataset`]), sessions for a
+//! share of the active ones, and a learning database of enrollments (a SQLite file in the
+//! [`EnrollmentLayout`] default layout) for the server to wire as its enrollment source.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, RngCore, SeedableRng};
+use usermgmt_core::model::{GeoLocation, Session, Status, TenantId};
+use usermgmt_core::storage::{EnrollmentLayout, Storage};
+use uuid::Uuid;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Share of active users given sessions.
+const SESSION_SHARE: f64 = 0.2;
+
+const USER_AGENTS: &[&str] = &[
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+    "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36",
+];
+
+const PLACES: &[(&str, &str, &str)] = &[
+    ("DE", "Berlin", "Berlin"),
+    ("FR", "Île-de-France", "Paris"),
+    ("US", "California", "San Francisco"),
+    ("BR", "São Paulo", "São Paulo"),
+    ("JP", "Tokyo", "Tokyo"),
+    ("NG", "Lagos", "Lagos"),
+];
+
+/// What [`load`] added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoSummary {
+    /// Users (besides any already there).
+    pub users: usize,
+    /// Sessions, some ended or expired.
+    pub sessions: usize,
+    /// Rows in the learning database.
+    pub enrollments: usize,
+}
+
+/// Adds `count` users to `tenant` (with the dataset's roles), sessions for about a fifth of
+/// the active ones, and writes their enrollments to a new learning database at `learning_db`
+/// (replacing any file there). Reproducible from `seed` relative to `now`.
+pub async fn load(
+    storage: &dyn Storage,
+    seed: u64,
+    tenant: &TenantId,
+    count: usize,
+    now: DateTime<Utc>,
+    learning_db: &Path,
+) -> Result<DemoSummary, BoxError> {
+    let users = crate::dataset::load_bulk(storage, seed, tenant, count, now, 5_000).await;
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5e55_1075);
+    let mut sessions = 0;
+    for (id, status) in &users {
+        if *status != Status::Active || !rng.random_bool(SESSION_SHARE) {
+            continue;
+        }
+        for _ in 0..rng.random_range(1..=3) {
+            let (session, token_hash) = session(&mut rng, tenant, *id, now);
+            storage.insert_session(&session, token_hash, None).await?;
+            sessions += 1;
+        }
+    }
+    let enrollments = crate::enrollments::generate_for(seed, users.iter().map(|(id, _)| *id), now);
+    write_learning_db(learning_db, tenant, &enrollments)?;
+    Ok(DemoSummary {
+        users: users.len(),
+        sessions,
+        enrollments: enrollments.len(),
+    })
+}
+
+/// A session of `user` from the last 30 days; about one in four has ended or expired. Its
+/// token is random and thrown away: demo sessions are listed, never used.
+fn session(
+    rng: &mut StdRng,
+    tenant: &TenantId,
+    user: Uuid,
+    now: DateTime<Utc>,
+) -> (Session, [u8; 32]) {
+    let created_at = now - Duration::seconds(rng.random_range(60..30 * 86_400));
+    let last_seen_at =
+        created_at + Duration::seconds(rng.random_range(0..=(now - created_at).num_seconds()));
+    let expires_at = created_at + Duration::days(rng.random_range(7..=30));
+    let terminated_at = rng.random_bool(0.1).then_some(last_seen_at);
+    let (country, region, city) = *PLACES.choose(rng).unwrap_or(&PLACES[0]);
+    let ip = if rng.random_bool(0.8) {
+        // Documentation ranges (RFC 5737, RFC 3849): addresses that belong to nobody.
+        let [a, b, c] = *[[192, 0, 2], [198, 51, 100], [203, 0, 113]]
+            .choose(rng)
+            .unwrap_or(&[192, 0, 2]);
+        IpAddr::V4(Ipv4Addr::new(a, b, c, rng.random_range(1..255)))
+    } else {
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, rng.random()))
+    };
+    let mut token_hash = [0u8; 32];
+    rng.fill_bytes(&mut token_hash);
+    let session = Session {
+        id: Uuid::now_v7(),
+        tenant_id: tenant.clone(),
+        user_id: user,
+        created_at,
+        last_seen_at,
+        expires_at,
+        terminated_at,
+        user_agent: USER_AGENTS.choose(rng).map(|ua| (*ua).to_owned()),
+        ip: Some(ip),
+        location: Some(GeoLocation {
+            country: Some(country.to_owned()),
+            region: Some(region.to_owned()),
+            city: Some(city.to_owned()),
+        }),
+        impersonator_id: None,
+        impersonation_mode: None,
+        impersonation_reason: None,
+    };
+    (session, token_hash)
+}
+
+/// Writes `enrollments` to a new SQLite learning database in the default layout.
+fn write_learning_db(
+    path: &Path,
+    tenant: &TenantId,
+    enrollments: &[usermgmt_core::model::Enrollment],
+) -> Result<(), BoxError> {
+    if path.exists() {
+        std::fs::remove_file(path)?;
+    }
+    let layout = EnrollmentLayout::default();
+    let mut conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(&format!(
+        "CREATE TABLE {t} ({tenant} TEXT NOT NULL, {user} TEXT NOT NULL, {program} TEXT NOT NULL, \
+         {kind} TEXT NOT NULL, {status} TEXT NOT NULL, {progress} INTEGER NOT NULL, \
+         {spent} INTEGER NOT NULL, {last} INTEGER); \
+         CREATE INDEX {t}_by_user ON {t} ({tenant}, {user}); \
+         CREATE INDEX {t}_by_status ON {t} ({tenant}, {status}, {progress});",
+        t = layout.table,
+        tenant = layout.tenant_id.as_deref().unwrap_or("tenant_id"),
+        user = layout.user_id,
+        program = layout.program_id,
+        kind = layout.program_type,
+        status = layout.status,
+        progress = layout.progress,
+        spent = layout.time_spent_seconds,
+        last = layout.last_activity_at,
+    ))?;
+    let tx = conn.transaction()?;
+    {
+        let mut insert = tx.prepare(&format!(
+            "INSERT INTO {} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            layout.table
+        ))?;
+        for e in enrollments {
+            insert.execute(rusqlite::params![
+                tenant.as_str(),
+                e.user_id.to_string(),
+                e.program_id,
+                e.program_type,
+                e.status.as_str(),
+                e.progress,
+                e.time_spent_seconds,
+                e.last_activity_at.map(|t| t.timestamp()),
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
