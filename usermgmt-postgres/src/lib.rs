@@ -21,6 +21,7 @@
 
 mod audit;
 mod codec;
+mod copy;
 mod enrollment_source;
 mod error;
 mod insights;

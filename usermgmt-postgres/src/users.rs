@@ -361,9 +361,7 @@ impl UserStore for PgStorage {
 
     async fn insert_users(&self, users: Vec<(NewUser, AuditEvent)>) -> Result<u64> {
         let mut tx = self.begin().await?;
-        for (new, audit) in &users {
-            insert_one(&mut tx, new, audit).await?;
-        }
+        crate::copy::insert_users(&mut tx, &users).await?;
         commit(tx).await?;
         Ok(users.len() as u64)
     }

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod differential;
 pub mod enrollments;
 pub mod fixture;
+pub mod realistic;
 
 use std::any::Any;
 use std::sync::{Arc, Mutex};
@@ -148,6 +149,7 @@ macro_rules! conformance_suite {
             filter_and_field_values,
             export_matches_the_list,
             batch_insert_is_all_or_nothing,
+            batch_insert_round_trips_every_field,
             enrollment_filters_use_the_source,
             enrollment_source_failures_skip_or_fail
         );

@@ -3,7 +3,7 @@
 use chrono::Duration;
 use usermgmt_core::Error;
 use usermgmt_core::filter::{ListQuery, UserFilters};
-use usermgmt_core::model::{AuditAction, AuditActor, Status};
+use usermgmt_core::model::{AuditAction, AuditActor, AuditTargetKind, Status};
 use usermgmt_core::password::Password;
 use usermgmt_core::service::{BulkDeleteRequest, UpdateUser};
 use usermgmt_core::storage::Identifier;
@@ -570,4 +570,48 @@ pub async fn batch_insert_is_all_or_nothing(store: TestStore) {
     batch.remove(4);
     assert_eq!(fx.store.storage.insert_users(batch).await.unwrap(), 5);
     assert_eq!(fx.count_users().await, before + 5);
+}
+
+/// A batch insert stores every field as given: grants, expertise, OAuth links, password, and
+/// text with tabs, newlines, backslashes and non-Latin scripts.
+pub async fn batch_insert_round_trips_every_field(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let now = fx.clock_now();
+    let storage = &fx.store.storage;
+    for role in crate::dataset::roles(&fx.tenant, now) {
+        let event = crate::dataset::seed_event(&fx.tenant, role.id, AuditTargetKind::Role, now);
+        storage.insert_role(&role, event).await.unwrap();
+    }
+    let mut batch: Vec<_> = crate::dataset::users(11, &fx.tenant, 40, now)
+        .into_iter()
+        .map(|new| {
+            let event =
+                crate::dataset::seed_event(&fx.tenant, new.user.id, AuditTargetKind::User, now);
+            (new, event)
+        })
+        .collect();
+    batch[0].0.user.name = "Tab\there \\ back\nnew\rline 李 \\N".into();
+    batch[0].0.user.profile.bio = Some("line one\nline two\twith tab \\".into());
+    batch[0].0.user.refresh_derived();
+    assert_eq!(storage.insert_users(batch.clone()).await.unwrap(), 40);
+    for (new, _) in &batch {
+        let stored = storage
+            .get_user(&fx.tenant, new.user.id)
+            .await
+            .unwrap()
+            .expect("stored");
+        assert_eq!(stored, new.user, "{}", new.user.name);
+    }
+    let with_password = batch
+        .iter()
+        .find(|(n, _)| n.password_hash.is_some() && n.user.email.is_some())
+        .unwrap();
+    let login = storage
+        .find_user(
+            &fx.tenant,
+            &Identifier::Email(with_password.0.user.email.clone().unwrap()),
+        )
+        .await
+        .unwrap();
+    assert!(login.is_some_and(|u| u.has_password));
 }
