@@ -1,0 +1,561 @@
+//! The list, search and paging benchmarks at a million users on both backends, each case
+//! against the equivalent hand-written SQL on the same database, indexes and statement cache,
+//! measured in the same run.
+//!
+//! Data: [`usermgmt_testkit::realistic`] (seed 42), N users (default 1,000,000;
+//! `USERMGMT_BENCH_USERS`), loaded once through `Storage::insert_users` (SQLite: prepared
+//! inserts in 10k-user transactions; PostgreSQL: COPY) and cached: the SQLite file under
+//! `target/bench-data/`, the PostgreSQL database `usermgmt_million_<N>` on the server named by
+//! `USERMGMT_BENCH_POSTGRES_URL` (without it only SQLite runs).
+//!
+//! Harness: plain timing loops. Each round runs every case (ours and its baseline) once in a
+//! fresh random order; `USERMGMT_BENCH_ITERS` rounds (default 15) after 2 warm-up rounds. The
+//! baseline selects the page's user columns (and `count(*)` when the case has a total); ours
+//! also authorises, plans, decodes and loads each page user's roles, grants and expertise.
+//! `USERMGMT_BENCH_ONLY=<text>` keeps the cases whose name contains the text.
+//!
+//! Run: `cargo bench --bench million --features postgres`.
+
+// A benchmark harness: failing loudly on a broken set-up is the point.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use sqlx::{Connection, Executor};
+use usermgmt::filter::{ListQuery, SortBy, SortOrder, UserFilters};
+use usermgmt::model::{AuditTargetKind, Gender, Status, TenantId};
+use usermgmt::password::{Password, PasswordPolicy};
+use usermgmt::storage::Storage;
+use usermgmt::{Principal, ServiceConfig, UserService};
+use usermgmt_testkit::ManualClock;
+use usermgmt_testkit::dataset::seed_event;
+
+const TENANT: &str = "bench";
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).single().unwrap()
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Which SQL dialect a baseline is written in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// One list page: our query and the hand-written SQL answering it.
+struct Case {
+    name: String,
+    query: ListQuery,
+    /// `FROM … WHERE …` of the hand-written page, per dialect.
+    baseline: Box<dyn Fn(Dialect) -> String>,
+    /// `ORDER BY … LIMIT … OFFSET …` of the hand-written page.
+    order: Box<dyn Fn(Dialect) -> String>,
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// The filters used by the cases, as ours and as SQL (`u` is the users table).
+fn where_sql(d: Dialect, parts: &[&str]) -> String {
+    let mut out = vec![format!("u.tenant_id = '{TENANT}'")];
+    for part in parts {
+        out.push(match (*part, d) {
+            ("not_deleted", _) => "u.status <> 'deleted'".into(),
+            ("active", _) => "u.status = 'active'".into(),
+            ("learner", Dialect::Sqlite) => "u.is_learner = 1".into(),
+            ("learner", Dialect::Postgres) => "u.is_learner".into(),
+            ("verified", Dialect::Sqlite) => "u.email_verified = 1".into(),
+            ("verified", Dialect::Postgres) => "u.email_verified".into(),
+            ("countries2", _) => "u.country IN ('US', 'IN')".into(),
+            ("countries3", _) => "u.country IN ('US', 'IN', 'BR')".into(),
+            ("avatar", _) => "u.avatar_url IS NOT NULL".into(),
+            ("female", _) => "u.gender = 'female'".into(),
+            ("created2y", Dialect::Sqlite) => format!(
+                "u.created_at >= {}",
+                micros(now() - chrono::Duration::days(730))
+            ),
+            ("created2y", Dialect::Postgres) => format!(
+                "u.created_at >= '{}'",
+                (now() - chrono::Duration::days(730)).to_rfc3339()
+            ),
+            ("login1y", Dialect::Sqlite) => format!(
+                "u.last_login_at >= {}",
+                micros(now() - chrono::Duration::days(365))
+            ),
+            ("login1y", Dialect::Postgres) => format!(
+                "u.last_login_at >= '{}'",
+                (now() - chrono::Duration::days(365)).to_rfc3339()
+            ),
+            ("role_reviewer", Dialect::Sqlite) => format!(
+                "u.seq IN (SELECT ur.user_seq FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                 WHERE r.tenant_id = '{TENANT}' AND r.name = 'reviewer')"
+            ),
+            ("role_reviewer", Dialect::Postgres) => format!(
+                "EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id \
+                 WHERE ur.tenant_id = u.tenant_id AND ur.user_id = u.id AND r.name = 'reviewer')"
+            ),
+            (other, _) => panic!("unknown filter {other}"),
+        });
+    }
+    out.join(" AND ")
+}
+
+fn search_sql(d: Dialect, term: &str, indexed: bool) -> String {
+    match d {
+        // FTS5 trigram drives a selective term; anything else is a scan of the folded text.
+        Dialect::Sqlite if indexed => {
+            let grams: Vec<String> = term
+                .chars()
+                .collect::<Vec<_>>()
+                .windows(3)
+                .map(|w| format!("\"{}\"", w.iter().collect::<String>()))
+                .collect();
+            format!(
+                "u.seq IN (SELECT rowid FROM users_search WHERE users_search MATCH '{}') AND instr(u.search_text, '{term}') > 0",
+                grams.join(" AND ")
+            )
+        }
+        Dialect::Sqlite => format!("instr(u.search_text, '{term}') > 0"),
+        Dialect::Postgres => format!("u.search_text LIKE '%{term}%'"),
+    }
+}
+
+const NEWEST: &str = "ORDER BY u.created_at DESC, u.id DESC";
+
+fn cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    let mut list = |name: &str, filters: UserFilters, parts: &'static [&'static str]| {
+        for total in [true, false] {
+            let query = ListQuery {
+                filters: filters.clone(),
+                include_total: total,
+                ..Default::default()
+            };
+            out.push(Case {
+                name: format!("{name}{}", if total { ", with total" } else { "" }),
+                query,
+                baseline: Box::new(move |d| format!("FROM users u WHERE {}", where_sql(d, parts))),
+                order: Box::new(|_| format!("{NEWEST} LIMIT 20")),
+            });
+        }
+    };
+    let three = UserFilters {
+        status: Some(Status::Active),
+        is_learner: Some(true),
+        country: vec!["US".into(), "IN".into()],
+        ..Default::default()
+    };
+    list("no filter", UserFilters::default(), &["not_deleted"]);
+    list(
+        "3 filters (status, type, 2 countries)",
+        three.clone(),
+        &["active", "learner", "countries2"],
+    );
+    list(
+        "8 filters",
+        UserFilters {
+            status: Some(Status::Active),
+            is_learner: Some(true),
+            country: vec!["US".into(), "IN".into(), "BR".into()],
+            email_verified: Some(true),
+            has_avatar: Some(true),
+            gender: vec![Gender::Female],
+            created_after: Some(now() - chrono::Duration::days(730)),
+            last_login_after: Some(now() - chrono::Duration::days(365)),
+            ..Default::default()
+        },
+        &[
+            "active",
+            "learner",
+            "countries3",
+            "verified",
+            "avatar",
+            "female",
+            "created2y",
+            "login1y",
+        ],
+    );
+    list(
+        "roles filter",
+        UserFilters {
+            roles: vec!["reviewer".into()],
+            ..Default::default()
+        },
+        &["not_deleted", "role_reviewer"],
+    );
+    for total in [true, false] {
+        out.push(Case {
+            name: format!(
+                "status + sort by name{}",
+                if total { ", with total" } else { "" }
+            ),
+            query: ListQuery {
+                filters: UserFilters {
+                    status: Some(Status::Active),
+                    ..Default::default()
+                },
+                sort_by: SortBy::Name,
+                sort_order: SortOrder::Asc,
+                include_total: total,
+                ..Default::default()
+            },
+            baseline: Box::new(|d| format!("FROM users u WHERE {}", where_sql(d, &["active"]))),
+            order: Box::new(|_| "ORDER BY u.name_key ASC, u.id ASC LIMIT 20".into()),
+        });
+    }
+    for (label, term, indexed) in [
+        ("selective", "12345@", true),
+        ("medium", "garcia", false),
+        ("non-selective", "son", false),
+        ("2 characters", "ma", false),
+    ] {
+        out.push(Case {
+            name: format!("search {label} \"{term}\", with total"),
+            query: ListQuery {
+                filters: UserFilters {
+                    search: Some(term.into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            baseline: Box::new(move |d| {
+                format!(
+                    "FROM users u WHERE {} AND {}",
+                    where_sql(d, &["not_deleted"]),
+                    search_sql(d, term, indexed)
+                )
+            }),
+            order: Box::new(|_| format!("{NEWEST} LIMIT 20")),
+        });
+    }
+    for page in [100u32, 20_000] {
+        out.push(Case {
+            name: format!("page {page} by offset, no total"),
+            query: ListQuery {
+                page,
+                include_total: false,
+                ..Default::default()
+            },
+            baseline: Box::new(|d| {
+                format!("FROM users u WHERE {}", where_sql(d, &["not_deleted"]))
+            }),
+            order: Box::new(move |_| format!("{NEWEST} LIMIT 20 OFFSET {}", (page - 1) * 20)),
+        });
+    }
+    out
+}
+
+/// The page's user columns, as the hand-written query reads them.
+const COLUMNS: &str = "u.id, u.name, u.email, u.phone, u.username, u.unique_id, u.status, \
+    u.is_admin, u.is_instructor, u.is_learner, u.email_verified, u.phone_verified, u.auth_method, \
+    u.avatar_url, u.bio, u.country, u.city, u.state, u.timezone, u.locale, u.gender, \
+    u.designation, u.date_of_birth, u.created_at, u.updated_at, u.last_login_at, u.deleted_at, \
+    u.failed_login_attempts, u.locked_until, u.version";
+
+fn baseline_sql(case: &Case, d: Dialect) -> (String, Option<String>) {
+    let from = (case.baseline)(d);
+    let page = format!("SELECT {COLUMNS} {from} {}", (case.order)(d));
+    let count = case
+        .query
+        .include_total
+        .then(|| format!("SELECT count(*) {from}"));
+    (page, count)
+}
+
+/// Loads the roles and users through `insert_users`, 10,000 users per call.
+async fn load(storage: &dyn Storage, users: usize) {
+    let tenant = TenantId::new(TENANT).unwrap();
+    for role in usermgmt_testkit::realistic::roles(&tenant, now()) {
+        let event = seed_event(&tenant, role.id, AuditTargetKind::Role, now());
+        storage.insert_role(&role, event).await.unwrap();
+    }
+    let started = Instant::now();
+    let mut batch = Vec::with_capacity(10_000);
+    for generated in usermgmt_testkit::realistic::users(42, tenant.clone(), users, now()) {
+        let event = seed_event(&tenant, generated.new.user.id, AuditTargetKind::User, now());
+        batch.push((generated.new, event));
+        if batch.len() == 10_000 {
+            storage
+                .insert_users(std::mem::take(&mut batch))
+                .await
+                .unwrap();
+        }
+    }
+    if !batch.is_empty() {
+        storage.insert_users(batch).await.unwrap();
+    }
+    eprintln!("loaded {users} users in {:.1?}", started.elapsed());
+}
+
+async fn service_over(storage: Arc<dyn Storage>) -> (UserService, Principal) {
+    let config = ServiceConfig {
+        password: PasswordPolicy::insecure_fast_for_tests(),
+        ..ServiceConfig::default()
+    };
+    let service =
+        UserService::with_config(storage, config).with_clock(Arc::new(ManualClock::new(now())));
+    let tenant = TenantId::new(TENANT).unwrap();
+    let admin = service
+        .bootstrap_super_admin(
+            &tenant,
+            "Bench Admin",
+            "admin@bench.test",
+            Password::new("bench-password"),
+        )
+        .await
+        .unwrap();
+    (service, Principal::user(tenant, admin.id))
+}
+
+/// A timed operation.
+type Run<'a> = Box<dyn FnMut() + 'a>;
+
+/// Medians of every case's ours/baseline pair over `iters` shuffled rounds.
+fn measure(label: &str, mut runs: Vec<(String, Run<'_>, Run<'_>)>, iters: usize) -> Vec<String> {
+    let mut samples: Vec<(Vec<Duration>, Vec<Duration>)> =
+        vec![(Vec::new(), Vec::new()); runs.len()];
+    let mut order: Vec<usize> = (0..runs.len() * 2).collect();
+    let mut rng = StdRng::seed_from_u64(7);
+    for round in 0..iters + 2 {
+        order.shuffle(&mut rng);
+        for &slot in &order {
+            let (_, ours, baseline) = &mut runs[slot / 2];
+            let started = Instant::now();
+            if slot % 2 == 0 {
+                ours()
+            } else {
+                baseline()
+            }
+            let elapsed = started.elapsed();
+            if round >= 2 {
+                let pair = &mut samples[slot / 2];
+                if slot % 2 == 0 {
+                    pair.0.push(elapsed)
+                } else {
+                    pair.1.push(elapsed)
+                }
+            }
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let mut rows = Vec::new();
+    for ((name, _, _), (mut ours, mut base)) in runs.iter().zip(samples) {
+        let (o, b) = (median(&mut ours), median(&mut base));
+        let row = format!(
+            "| {label} | {name} | {:.2} ms | {:.2} ms | {:.2} |",
+            o.as_secs_f64() * 1e3,
+            b.as_secs_f64() * 1e3,
+            o.as_secs_f64() / b.as_secs_f64()
+        );
+        println!("{row}");
+        rows.push(row);
+    }
+    rows
+}
+
+fn keep(name: &str) -> bool {
+    std::env::var("USERMGMT_BENCH_ONLY").map_or(true, |only| name.contains(&only))
+}
+
+/// Our list call for a case.
+fn ours<'a>(
+    runtime: &'a tokio::runtime::Runtime,
+    service: &'a UserService,
+    principal: &'a Principal,
+    query: ListQuery,
+) -> Run<'a> {
+    Box::new(move || {
+        let page = runtime
+            .block_on(service.list_users(principal, query.clone()))
+            .unwrap();
+        std::hint::black_box(page);
+    })
+}
+
+fn sqlite_runs<'a>(
+    runtime: &'a tokio::runtime::Runtime,
+    service: &'a UserService,
+    principal: &'a Principal,
+    conn: &'a rusqlite::Connection,
+) -> Vec<(String, Run<'a>, Run<'a>)> {
+    let mut runs: Vec<(String, Run<'a>, Run<'a>)> = Vec::new();
+    for case in cases().into_iter().filter(|c| keep(&c.name)) {
+        let (page, count) = baseline_sql(&case, Dialect::Sqlite);
+        // The two answers agree on the rows counted before anything is timed.
+        let ours_page = runtime
+            .block_on(service.list_users(principal, case.query.clone()))
+            .unwrap();
+        let base_rows = conn
+            .prepare(&page)
+            .unwrap()
+            .query_map([], |_| Ok(()))
+            .unwrap()
+            .count();
+        assert_eq!(ours_page.items.len(), base_rows, "{}", case.name);
+        if let Some(count) = &count {
+            let n: i64 = conn.query_row(count, [], |r| r.get(0)).unwrap();
+            // Ours counts the bench admin too when the filters let it in.
+            let total = ours_page.total.unwrap() as i64;
+            assert!((total - n).abs() <= 1, "{}: {total} vs {n}", case.name);
+        }
+        let baseline: Run<'a> = Box::new(move || {
+            let mut stmt = conn.prepare_cached(&page).unwrap();
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+                })
+                .unwrap()
+                .count();
+            std::hint::black_box(rows);
+            if let Some(count) = &count {
+                let n: i64 = conn
+                    .prepare_cached(count)
+                    .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                    .unwrap();
+                std::hint::black_box(n);
+            }
+        });
+        runs.push((
+            case.name.clone(),
+            ours(runtime, service, principal, case.query),
+            baseline,
+        ));
+    }
+    runs
+}
+
+fn postgres_runs<'a>(
+    runtime: &'a tokio::runtime::Runtime,
+    service: &'a UserService,
+    principal: &'a Principal,
+    conn: &'a std::cell::RefCell<sqlx::PgConnection>,
+) -> Vec<(String, Run<'a>, Run<'a>)> {
+    let mut runs: Vec<(String, Run<'a>, Run<'a>)> = Vec::new();
+    for case in cases().into_iter().filter(|c| keep(&c.name)) {
+        let (page, count) = baseline_sql(&case, Dialect::Postgres);
+        let ours_page = runtime
+            .block_on(service.list_users(principal, case.query.clone()))
+            .unwrap();
+        let base_rows = runtime
+            .block_on(
+                sqlx::query(sqlx::AssertSqlSafe(page.clone())).fetch_all(&mut *conn.borrow_mut()),
+            )
+            .unwrap()
+            .len();
+        assert_eq!(ours_page.items.len(), base_rows, "{}", case.name);
+        let baseline: Run<'a> = Box::new(move || {
+            runtime.block_on(async {
+                let mut conn = conn.borrow_mut();
+                let rows = sqlx::query(sqlx::AssertSqlSafe(page.clone()))
+                    .fetch_all(&mut *conn)
+                    .await
+                    .unwrap();
+                std::hint::black_box(rows.len());
+                if let Some(count) = &count {
+                    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count.clone()))
+                        .fetch_one(&mut *conn)
+                        .await
+                        .unwrap();
+                    std::hint::black_box(n);
+                }
+            });
+        });
+        runs.push((
+            case.name.clone(),
+            ours(runtime, service, principal, case.query),
+            baseline,
+        ));
+    }
+    runs
+}
+
+fn main() {
+    let users = env_usize("USERMGMT_BENCH_USERS", 1_000_000);
+    let iters = env_usize("USERMGMT_BENCH_ITERS", 15);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("| backend | case | ours (median) | hand-written SQL (median) | ratio |");
+    println!("|---|---|---|---|---|");
+
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("million-{users}-v1.db"));
+    let fresh = !path.exists();
+    let storage = runtime
+        .block_on(usermgmt::sqlite::SqliteStorage::open(&path))
+        .unwrap();
+    let storage: Arc<dyn Storage> = Arc::new(storage);
+    if fresh {
+        runtime.block_on(load(storage.as_ref(), users));
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("ANALYZE")
+            .unwrap();
+    }
+    let (service, principal) = runtime.block_on(service_over(storage));
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let runs = sqlite_runs(&runtime, &service, &principal, &conn);
+    measure("SQLite", runs, iters);
+
+    let Ok(url) = std::env::var("USERMGMT_BENCH_POSTGRES_URL") else {
+        eprintln!("USERMGMT_BENCH_POSTGRES_URL not set: PostgreSQL skipped");
+        return;
+    };
+    let database = format!("usermgmt_million_{users}_v1");
+    let db_url = runtime.block_on(async {
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(&database)
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
+        // The server URL names a database to connect to first; the data set gets its own.
+        let (server, _) = url.rsplit_once('/').unwrap();
+        let db_url = format!("{server}/{database}");
+        if !exists {
+            admin
+                .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+                .await
+                .unwrap();
+            let storage = usermgmt::postgres::PgStorage::connect(&db_url)
+                .await
+                .unwrap();
+            load(&storage, users).await;
+            let mut conn = sqlx::PgConnection::connect(&db_url).await.unwrap();
+            conn.execute("VACUUM ANALYZE").await.unwrap();
+        }
+        db_url
+    });
+    let storage = runtime
+        .block_on(usermgmt::postgres::PgStorage::connect(&db_url))
+        .unwrap();
+    let (service, principal) = runtime.block_on(service_over(Arc::new(storage)));
+    let conn = std::cell::RefCell::new(
+        runtime
+            .block_on(sqlx::PgConnection::connect(&db_url))
+            .unwrap(),
+    );
+    let runs = postgres_runs(&runtime, &service, &principal, &conn);
+    measure("PostgreSQL", runs, iters);
+}
