@@ -17,7 +17,7 @@
 //! Run: `cargo bench --bench million --features postgres`.
 
 // A benchmark harness: failing loudly on a broken set-up is the point.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -105,10 +105,11 @@ fn where_sql(d: Dialect, parts: &[&str]) -> String {
                 "u.seq IN (SELECT ur.user_seq FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
                  WHERE r.tenant_id = '{TENANT}' AND r.name = 'reviewer')"
             ),
-            ("role_reviewer", Dialect::Postgres) => format!(
+            ("role_reviewer", Dialect::Postgres) => {
                 "EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id \
                  WHERE ur.tenant_id = u.tenant_id AND ur.user_id = u.id AND r.name = 'reviewer')"
-            ),
+                    .into()
+            }
             (other, _) => panic!("unknown filter {other}"),
         });
     }
@@ -446,7 +447,7 @@ fn postgres_runs<'a>(
     runtime: &'a tokio::runtime::Runtime,
     service: &'a UserService,
     principal: &'a Principal,
-    conn: &'a std::cell::RefCell<sqlx::PgConnection>,
+    pool: &'a sqlx::PgPool,
 ) -> Vec<(String, Run<'a>, Run<'a>)> {
     let mut runs: Vec<(String, Run<'a>, Run<'a>)> = Vec::new();
     for case in cases().into_iter().filter(|c| keep(&c.name)) {
@@ -455,23 +456,20 @@ fn postgres_runs<'a>(
             .block_on(service.list_users(principal, case.query.clone()))
             .unwrap();
         let base_rows = runtime
-            .block_on(
-                sqlx::query(sqlx::AssertSqlSafe(page.clone())).fetch_all(&mut *conn.borrow_mut()),
-            )
+            .block_on(sqlx::query(sqlx::AssertSqlSafe(page.clone())).fetch_all(pool))
             .unwrap()
             .len();
         assert_eq!(ours_page.items.len(), base_rows, "{}", case.name);
         let baseline: Run<'a> = Box::new(move || {
             runtime.block_on(async {
-                let mut conn = conn.borrow_mut();
                 let rows = sqlx::query(sqlx::AssertSqlSafe(page.clone()))
-                    .fetch_all(&mut *conn)
+                    .fetch_all(pool)
                     .await
                     .unwrap();
                 std::hint::black_box(rows.len());
                 if let Some(count) = &count {
                     let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count.clone()))
-                        .fetch_one(&mut *conn)
+                        .fetch_one(pool)
                         .await
                         .unwrap();
                     std::hint::black_box(n);
@@ -514,6 +512,8 @@ fn main() {
     }
     let (service, principal) = runtime.block_on(service_over(storage));
     let conn = rusqlite::Connection::open(&path).unwrap();
+    // The same page cache as the library's connections.
+    conn.execute_batch("PRAGMA cache_size = -32000").unwrap();
     let runs = sqlite_runs(&runtime, &service, &principal, &conn);
     measure("SQLite", runs, iters);
 
@@ -551,11 +551,14 @@ fn main() {
         .block_on(usermgmt::postgres::PgStorage::connect(&db_url))
         .unwrap();
     let (service, principal) = runtime.block_on(service_over(Arc::new(storage)));
-    let conn = std::cell::RefCell::new(
-        runtime
-            .block_on(sqlx::PgConnection::connect(&db_url))
-            .unwrap(),
-    );
-    let runs = postgres_runs(&runtime, &service, &principal, &conn);
+    // One connection, so the baseline's prepared statements stay cached.
+    let pool = runtime
+        .block_on(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&db_url),
+        )
+        .unwrap();
+    let runs = postgres_runs(&runtime, &service, &principal, &pool);
     measure("PostgreSQL", runs, iters);
 }

@@ -134,7 +134,13 @@ impl InsightStore for SqliteStorage {
                         .push(") FROM ");
                     crate::query::push_from(&mut sql, &mode);
                     sql.push(" WHERE ");
-                    crate::query::where_clause(&mut sql, &tenant, &plan.filters, now);
+                    crate::query::where_clause(
+                        &mut sql,
+                        &tenant,
+                        &plan.filters,
+                        now,
+                        crate::query::RolesForm::Holders,
+                    );
                     crate::query::enrollment_clause(&mut sql, plan.enrollment.as_ref());
                     crate::query::pushdown_clause(&mut sql, pushdown.as_ref());
                     sql.push(" GROUP BY u.status");

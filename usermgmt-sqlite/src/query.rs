@@ -62,6 +62,47 @@ pub(crate) enum SearchMode {
     Scan,
 }
 
+/// How the `roles` filter is evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RolesForm {
+    /// The role holders drive the query (`u.seq IN (…)`): for few holders, and for counts and
+    /// full result sets, which visit every match anyway.
+    Holders,
+    /// A correlated probe per row (`EXISTS`): a page of a common role walks the sort index
+    /// and stops after the page instead of collecting and sorting every holder.
+    Probe,
+}
+
+/// Role holders at which a page stops being driven by them.
+const ROLE_HOLDERS_DRIVE_BELOW: i64 = 10_000;
+
+/// Chooses how a page evaluates the `roles` filter, by counting the holders (bounded).
+pub(crate) fn roles_form(
+    conn: &Connection,
+    tenant: &str,
+    roles: &[String],
+) -> rusqlite::Result<RolesForm> {
+    if roles.is_empty() {
+        return Ok(RolesForm::Holders);
+    }
+    let mut sql = Sql::default();
+    sql.push("SELECT count(*) FROM (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE r.tenant_id = ")
+        .bind(tenant.to_owned())
+        .push(" AND r.name IN ")
+        .bind_list(roles.iter().cloned())
+        .push(" LIMIT ")
+        .bind(ROLE_HOLDERS_DRIVE_BELOW)
+        .push(")");
+    let holders: i64 = conn
+        .prepare_cached(&sql.text)?
+        .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0))?;
+    Ok(if holders < ROLE_HOLDERS_DRIVE_BELOW {
+        RolesForm::Holders
+    } else {
+        RolesForm::Probe
+    })
+}
+
 /// Candidates read before estimating how many there are in all.
 const ESTIMATE_AFTER: usize = 256;
 
@@ -157,7 +198,13 @@ fn time_bound(sql: &mut Sql, column: &str, op: &str, bound: Option<DateTime<Utc>
 /// Appends the conditions of `filters` (already normalised, cross-service filters removed)
 /// for users aliased `u`, starting with the tenant. A search is always re-checked exactly here;
 /// the candidate rows of [`SearchMode::Candidates`] come in through [`push_from`].
-pub(crate) fn where_clause(sql: &mut Sql, tenant: &str, f: &UserFilters, now: DateTime<Utc>) {
+pub(crate) fn where_clause(
+    sql: &mut Sql,
+    tenant: &str,
+    f: &UserFilters,
+    now: DateTime<Utc>,
+    roles: RolesForm,
+) {
     sql.push("u.tenant_id = ").bind(tenant.to_owned());
     if let Some(term) = &f.search {
         sql.and()
@@ -199,9 +246,18 @@ pub(crate) fn where_clause(sql: &mut Sql, tenant: &str, f: &UserFilters, now: Da
         f.has_password,
     );
     if !f.roles.is_empty() {
-        sql.and()
-            .push("EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id ")
-            .push("WHERE ur.user_seq = u.seq AND r.name IN ")
+        match roles {
+            RolesForm::Holders => sql
+                .and()
+                .push("u.seq IN (SELECT ur.user_seq FROM user_roles ur JOIN roles r ON r.id = ur.role_id ")
+                .push("WHERE r.tenant_id = ")
+                .bind(tenant.to_owned()),
+            RolesForm::Probe => sql
+                .and()
+                .push("EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id ")
+                .push("WHERE ur.user_seq = u.seq"),
+        };
+        sql.push(" AND r.name IN ")
             .bind_list(f.roles.iter().cloned())
             .push(")");
     }
@@ -388,13 +444,14 @@ pub(crate) fn page_query(
     plan: &ListPlan,
     now: DateTime<Utc>,
     search: &SearchMode,
+    roles: RolesForm,
     pushdown: Option<&EnrollmentSql>,
 ) -> Sql {
     let mut sql = Sql::default();
     sql.push("SELECT ").push(columns).push(" FROM ");
     push_from(&mut sql, search);
     sql.push(" WHERE ");
-    where_clause(&mut sql, tenant, &plan.filters, now);
+    where_clause(&mut sql, tenant, &plan.filters, now, roles);
     enrollment_clause(&mut sql, plan.enrollment.as_ref());
     pushdown_clause(&mut sql, pushdown);
     if let Window::After(cursor) = &plan.window {
@@ -417,7 +474,7 @@ pub(crate) fn page_query(
     sql
 }
 
-/// The count query of a plan.
+/// The count query of a plan (role holders drive it: every match is visited anyway).
 pub(crate) fn count_query(
     tenant: &str,
     filters: &UserFilters,
@@ -430,7 +487,7 @@ pub(crate) fn count_query(
     sql.push("SELECT count(*) FROM ");
     push_from(&mut sql, search);
     sql.push(" WHERE ");
-    where_clause(&mut sql, tenant, filters, now);
+    where_clause(&mut sql, tenant, filters, now, RolesForm::Holders);
     enrollment_clause(&mut sql, enrollment);
     pushdown_clause(&mut sql, pushdown);
     sql
@@ -531,7 +588,15 @@ mod tests {
         let default = plan_of(UserFilters::default(), SortBy::CreatedAt, SortOrder::Desc);
         let p = explain(
             &conn,
-            &page_query("u.id", "t", &default, now, &SearchMode::Scan, None),
+            &page_query(
+                "u.id",
+                "t",
+                &default,
+                now,
+                &SearchMode::Scan,
+                RolesForm::Holders,
+                None,
+            ),
         );
         assert!(p.contains("users_by_created") && no_sort(&p), "{p}");
 
@@ -547,6 +612,7 @@ mod tests {
                 &plan_of(active, SortBy::CreatedAt, SortOrder::Desc),
                 now,
                 &SearchMode::Scan,
+                RolesForm::Holders,
                 None,
             ),
         );
@@ -555,7 +621,15 @@ mod tests {
         let by_name = plan_of(UserFilters::default(), SortBy::Name, SortOrder::Asc);
         let p = explain(
             &conn,
-            &page_query("u.id", "t", &by_name, now, &SearchMode::Scan, None),
+            &page_query(
+                "u.id",
+                "t",
+                &by_name,
+                now,
+                &SearchMode::Scan,
+                RolesForm::Holders,
+                None,
+            ),
         );
         assert!(p.contains("users_by_name") && no_sort(&p), "{p}");
 
@@ -572,6 +646,7 @@ mod tests {
                 &plan_of(searched.clone(), SortBy::CreatedAt, SortOrder::Desc),
                 now,
                 &mode,
+                RolesForm::Holders,
                 None,
             ),
         );
@@ -654,5 +729,83 @@ mod tests {
             SearchMode::Candidates("[]".into()),
             "syntax is text"
         );
+    }
+
+    #[test]
+    fn both_roles_forms_select_the_same_users_and_the_choice_follows_the_holders() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::migrations::migrate(&mut conn).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        for (role, tenant) in [("a", "t"), ("b", "t"), ("a", "other")] {
+            conn.execute(
+                "INSERT INTO roles (id, tenant_id, name, created_at, updated_at) VALUES (randomblob(16), ?1, ?2, 0, 0)",
+                [tenant, role],
+            )
+            .unwrap();
+        }
+        let holders = ROLE_HOLDERS_DRIVE_BELOW + 200;
+        for i in 0..holders {
+            conn.execute(
+                "INSERT INTO users (id, tenant_id, name, name_key, status, is_admin, is_instructor, is_learner, \
+                 email_verified, phone_verified, auth_method, profile_completeness, created_at, updated_at, \
+                 version, search_text) VALUES (randomblob(16), ?1, 'n', 'n', 'active', 0, 0, 1, 0, 0, 'email', \
+                 0, ?2, 0, 1, 'n')",
+                rusqlite::params![if i % 97 == 0 { "other" } else { "t" }, i],
+            )
+            .unwrap();
+            // Everyone holds `a` of their tenant; every 7th user of `t` also holds `b`.
+            conn.execute(
+                "INSERT INTO user_roles (user_seq, role_id) SELECT u.seq, r.id FROM users u JOIN roles r \
+                 ON r.tenant_id = u.tenant_id WHERE u.created_at = ?1 AND (r.name = 'a' OR ?1 % 7 = 0)",
+                [i],
+            )
+            .unwrap();
+        }
+        let ids = |sql: &Sql| -> Vec<Vec<u8>> {
+            let mut stmt = conn.prepare(&sql.text).unwrap();
+            stmt.query_map(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect()
+        };
+        for roles in [vec!["a"], vec!["b"], vec!["a", "b"], vec!["missing"]] {
+            let filters = UserFilters {
+                roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+                ..Default::default()
+            };
+            let plan = plan_of(filters.clone(), SortBy::CreatedAt, SortOrder::Desc);
+            let page = |form| page_query("u.id", "t", &plan, now, &SearchMode::Scan, form, None);
+            assert_eq!(
+                ids(&page(RolesForm::Holders)),
+                ids(&page(RolesForm::Probe)),
+                "{roles:?}"
+            );
+            let count = count_query("t", &filters, None, now, &SearchMode::Scan, None);
+            let counted: i64 = conn
+                .query_row(
+                    &count.text,
+                    rusqlite::params_from_iter(count.params.iter()),
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let mut probe = Sql::default();
+            probe.push("SELECT count(*) FROM users u WHERE ");
+            where_clause(&mut probe, "t", &filters, now, RolesForm::Probe);
+            let probed: i64 = conn
+                .query_row(
+                    &probe.text,
+                    rusqlite::params_from_iter(probe.params.iter()),
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(counted, probed, "{roles:?}");
+        }
+        let form = |roles: &[&str]| {
+            let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+            roles_form(&conn, "t", &roles).unwrap()
+        };
+        assert_eq!(form(&["a"]), RolesForm::Probe, "common: probe page by page");
+        assert_eq!(form(&["b"]), RolesForm::Holders, "few holders drive");
+        assert_eq!(form(&["missing"]), RolesForm::Holders);
     }
 }

@@ -21,7 +21,8 @@ use crate::codec::{USER_COLUMNS, date_text, micros, parse, user_from_row};
 use crate::error::map_err;
 use crate::pool::{commit, immediate};
 use crate::query::{
-    Sql, count_query, holds_permission_outside, page_query, search_mode, uuid_value, where_clause,
+    RolesForm, Sql, count_query, holds_permission_outside, page_query, roles_form, search_mode,
+    uuid_value, where_clause,
 };
 use crate::sessions::{end_user_sessions, insert_session_row};
 
@@ -414,7 +415,15 @@ impl UserStore for SqliteStorage {
                         .map_err(map_err("probing the search index"))?,
                     None => crate::query::SearchMode::Scan,
                 };
-                let sql = page_query(USER_COLUMNS, &tenant, &plan, now, &mode, pushdown.as_ref());
+                let sql = page_query(
+                    USER_COLUMNS,
+                    &tenant,
+                    &plan,
+                    now,
+                    &mode,
+                    RolesForm::Holders,
+                    pushdown.as_ref(),
+                );
                 let mut stmt = tx
                     .prepare(&sql.text)
                     .map_err(map_err("preparing an export"))?;
@@ -473,9 +482,19 @@ impl UserStore for SqliteStorage {
                             .map_err(map_err("probing the search index"))?,
                         None => crate::query::SearchMode::Scan,
                     };
+                    let roles = roles_form(conn, &tenant, &plan.filters.roles)
+                        .map_err(map_err("counting role holders"))?;
                     let users = read_users(
                         conn,
-                        &page_query(USER_COLUMNS, &tenant, &plan, now, &mode, pushdown.as_ref()),
+                        &page_query(
+                            USER_COLUMNS,
+                            &tenant,
+                            &plan,
+                            now,
+                            &mode,
+                            roles,
+                            pushdown.as_ref(),
+                        ),
                     )?;
                     let total = if plan.include_total {
                         let sql = count_query(
@@ -580,7 +599,7 @@ impl UserStore for SqliteStorage {
                         sql.push(" AND u.id IN ").bind_list(ids.iter().map(|id| uuid_value(*id)));
                     }
                     BulkTarget::Filter(filters) => {
-                        where_clause(&mut sql, &tenant, filters, request.now);
+                        where_clause(&mut sql, &tenant, filters, request.now, RolesForm::Holders);
                     }
                 }
                 let mut found: Vec<(i64, Uuid, bool, bool)> = Vec::new();
