@@ -29,8 +29,10 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use sqlx::{Connection, Executor};
 use usermgmt::filter::{ListQuery, SortBy, SortOrder, UserFilters};
-use usermgmt::model::{AuditTargetKind, Gender, Status, TenantId};
+use usermgmt::model::{AuditTargetKind, EnrollmentStatus, Gender, Status, TenantId};
 use usermgmt::password::{Password, PasswordPolicy};
+use usermgmt::service::EnrollmentOptions;
+use usermgmt::storage::EnrollmentSource;
 use usermgmt::storage::Storage;
 use usermgmt::{Principal, ServiceConfig, UserService};
 use usermgmt_testkit::ManualClock;
@@ -244,6 +246,29 @@ fn cases() -> Vec<Case> {
             order: Box::new(|_| format!("{NEWEST} LIMIT 20")),
         });
     }
+    out.push(Case {
+        name: "2 enrollment filters (completed, progress ≥ 80), with total".into(),
+        query: ListQuery {
+            filters: UserFilters {
+                enrollment_status: vec![EnrollmentStatus::Completed],
+                progress_min: Some(80),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        baseline: Box::new(|d| {
+            let (table, user) = match d {
+                Dialect::Sqlite => ("learning.enrollments", "unhex(replace(e.user_id, '-', ''))"),
+                Dialect::Postgres => ("enrollments", "e.user_id"),
+            };
+            format!(
+                "FROM users u WHERE {} AND u.id IN (SELECT {user} FROM {table} e \
+                 WHERE e.tenant_id = '{TENANT}' AND e.status = 'completed' AND e.progress >= 80)",
+                where_sql(d, &["not_deleted"])
+            )
+        }),
+        order: Box::new(|_| format!("{NEWEST} LIMIT 20")),
+    });
     for page in [100u32, 20_000] {
         out.push(Case {
             name: format!("page {page} by offset, no total"),
@@ -256,6 +281,64 @@ fn cases() -> Vec<Case> {
                 format!("FROM users u WHERE {}", where_sql(d, &["not_deleted"]))
             }),
             order: Box::new(move |_| format!("{NEWEST} LIMIT 20 OFFSET {}", (page - 1) * 20)),
+        });
+    }
+    out
+}
+
+/// Pages 100 and 20,000 by cursor: the cursor comes from the page before (read by offset);
+/// the hand-written query continues from that page's last row by keyset.
+fn cursor_cases(
+    runtime: &tokio::runtime::Runtime,
+    service: &UserService,
+    principal: &Principal,
+) -> Vec<Case> {
+    let mut out = Vec::new();
+    for page in [100u32, 20_000] {
+        let name = format!("page {page} by cursor, no total");
+        if !keep(&name) {
+            continue;
+        }
+        let before = ListQuery {
+            page: page - 1,
+            include_total: false,
+            ..Default::default()
+        };
+        let before = runtime
+            .block_on(service.list_users(principal, before))
+            .unwrap();
+        let last = before
+            .items
+            .last()
+            .expect("the data set has that many pages")
+            .clone();
+        let query = ListQuery {
+            cursor: before.next_cursor,
+            include_total: false,
+            ..Default::default()
+        };
+        out.push(Case {
+            name,
+            query,
+            baseline: Box::new(move |d| {
+                let after = match d {
+                    Dialect::Sqlite => format!(
+                        "(u.created_at < {t} OR (u.created_at = {t} AND u.id < X'{id}'))",
+                        t = micros(last.created_at),
+                        id = last.id.simple()
+                    ),
+                    Dialect::Postgres => format!(
+                        "(u.created_at, u.id) < ('{}', '{}')",
+                        last.created_at.to_rfc3339(),
+                        last.id
+                    ),
+                };
+                format!(
+                    "FROM users u WHERE {} AND {after}",
+                    where_sql(d, &["not_deleted"])
+                )
+            }),
+            order: Box::new(|_| format!("{NEWEST} LIMIT 20")),
         });
     }
     out
@@ -303,13 +386,23 @@ async fn load(storage: &dyn Storage, users: usize) {
     eprintln!("loaded {users} users in {:.1?}", started.elapsed());
 }
 
-async fn service_over(storage: Arc<dyn Storage>) -> (UserService, Principal) {
+async fn service_over(
+    storage: Arc<dyn Storage>,
+    source: Option<Arc<dyn EnrollmentSource>>,
+) -> (UserService, Principal) {
     let config = ServiceConfig {
         password: PasswordPolicy::insecure_fast_for_tests(),
         ..ServiceConfig::default()
     };
-    let service =
+    let mut service =
         UserService::with_config(storage, config).with_clock(Arc::new(ManualClock::new(now())));
+    if let Some(source) = source {
+        let options = EnrollmentOptions {
+            timeout: Duration::from_secs(60),
+            strict: true,
+        };
+        service = service.with_enrollment_source(source, options);
+    }
     let tenant = TenantId::new(TENANT).unwrap();
     let admin = service
         .bootstrap_super_admin(
@@ -321,6 +414,63 @@ async fn service_over(storage: Arc<dyn Storage>) -> (UserService, Principal) {
         .await
         .unwrap();
     (service, Principal::user(tenant, admin.id))
+}
+
+/// The learning table `enrollments` in the data set's database, filled by COPY once.
+async fn pg_learning(db_url: &str, users: usize) {
+    let mut conn = sqlx::PgConnection::connect(db_url).await.unwrap();
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('enrollments') IS NOT NULL")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    if exists {
+        return;
+    }
+    conn.execute(
+        "CREATE TABLE enrollments (tenant_id text NOT NULL, user_id uuid NOT NULL, program_id text NOT NULL, \
+         program_type text NOT NULL, status text NOT NULL, progress integer NOT NULL, \
+         time_spent_seconds bigint NOT NULL, last_activity_at timestamptz)",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let tenant = TenantId::new(TENANT).unwrap();
+    let mut rows = String::new();
+    let flush = async |rows: &mut String, conn: &mut sqlx::PgConnection| {
+        let mut copy = conn
+            .copy_in_raw("COPY enrollments FROM STDIN")
+            .await
+            .unwrap();
+        copy.send(std::mem::take(rows).into_bytes()).await.unwrap();
+        copy.finish().await.unwrap();
+    };
+    for generated in usermgmt_testkit::realistic::users(42, tenant, users, now()) {
+        for e in generated.enrollments {
+            let last = e
+                .last_activity_at
+                .map_or_else(|| "\\N".to_owned(), |t| t.to_rfc3339());
+            rows.push_str(&format!(
+                "{TENANT}\t{}\t{}\t{}\t{}\t{}\t{}\t{last}\n",
+                e.user_id,
+                e.program_id,
+                e.program_type,
+                e.status.as_str(),
+                e.progress,
+                e.time_spent_seconds
+            ));
+        }
+        if rows.len() > 8 << 20 {
+            flush(&mut rows, &mut conn).await;
+        }
+    }
+    flush(&mut rows, &mut conn).await;
+    conn.execute(
+        "CREATE INDEX enrollments_by_status ON enrollments (tenant_id, status, progress); \
+         CREATE INDEX enrollments_by_user ON enrollments (tenant_id, user_id); ANALYZE enrollments",
+    )
+    .await
+    .unwrap();
+    eprintln!("loaded the learning table in {:.1?}", started.elapsed());
 }
 
 /// A timed operation.
@@ -398,7 +548,8 @@ fn sqlite_runs<'a>(
     conn: &'a rusqlite::Connection,
 ) -> Vec<(String, Run<'a>, Run<'a>)> {
     let mut runs: Vec<(String, Run<'a>, Run<'a>)> = Vec::new();
-    for case in cases().into_iter().filter(|c| keep(&c.name)) {
+    let cursors = cursor_cases(runtime, service, principal);
+    for case in cases().into_iter().filter(|c| keep(&c.name)).chain(cursors) {
         let (page, count) = baseline_sql(&case, Dialect::Sqlite);
         // The two answers agree on the rows counted before anything is timed.
         let ours_page = runtime
@@ -450,7 +601,8 @@ fn postgres_runs<'a>(
     pool: &'a sqlx::PgPool,
 ) -> Vec<(String, Run<'a>, Run<'a>)> {
     let mut runs: Vec<(String, Run<'a>, Run<'a>)> = Vec::new();
-    for case in cases().into_iter().filter(|c| keep(&c.name)) {
+    let cursors = cursor_cases(runtime, service, principal);
+    for case in cases().into_iter().filter(|c| keep(&c.name)).chain(cursors) {
         let (page, count) = baseline_sql(&case, Dialect::Postgres);
         let ours_page = runtime
             .block_on(service.list_users(principal, case.query.clone()))
@@ -510,10 +662,36 @@ fn main() {
             .execute_batch("ANALYZE")
             .unwrap();
     }
-    let (service, principal) = runtime.block_on(service_over(storage));
+    // The learning database, enrollment source of the SQLite runs (generated from the same
+    // seed, so its user ids are the data set's).
+    let learning = dir.join(format!("million-learning-{users}-v1.db"));
+    if !learning.exists() {
+        let tenant = TenantId::new(TENANT).unwrap();
+        let enrollments = usermgmt_testkit::realistic::users(42, tenant.clone(), users, now())
+            .flat_map(|g| g.enrollments);
+        let rows = usermgmt_testkit::enrollments::write_sqlite_learning_db(
+            &learning,
+            &tenant,
+            enrollments,
+        )
+        .unwrap();
+        eprintln!("wrote {rows} enrollments");
+    }
+    let source = usermgmt::sqlite::SqliteEnrollmentSource::new(
+        &learning,
+        usermgmt::storage::EnrollmentLayout::default(),
+    )
+    .unwrap();
+    let (service, principal) = runtime.block_on(service_over(storage, Some(Arc::new(source))));
     let conn = rusqlite::Connection::open(&path).unwrap();
     // The same page cache as the library's connections.
-    conn.execute_batch("PRAGMA cache_size = -32000").unwrap();
+    conn.execute_batch("PRAGMA cache_size = -32000; PRAGMA temp_store = MEMORY;")
+        .unwrap();
+    conn.execute(
+        "ATTACH DATABASE ?1 AS learning",
+        [learning.to_str().unwrap()],
+    )
+    .unwrap();
     let runs = sqlite_runs(&runtime, &service, &principal, &conn);
     measure("SQLite", runs, iters);
 
@@ -545,12 +723,21 @@ fn main() {
             let mut conn = sqlx::PgConnection::connect(&db_url).await.unwrap();
             conn.execute("VACUUM ANALYZE").await.unwrap();
         }
+        pg_learning(&db_url, users).await;
         db_url
     });
+    // PostgreSQL evaluates the enrollment filters in the list query (push-down).
+    let options = usermgmt::postgres::PgOptions {
+        enrollments_in_database: Some(usermgmt::storage::EnrollmentLayout::default()),
+        enrollments_timeout: Duration::from_secs(60),
+        ..Default::default()
+    };
     let storage = runtime
-        .block_on(usermgmt::postgres::PgStorage::connect(&db_url))
+        .block_on(usermgmt::postgres::PgStorage::connect_with(
+            &db_url, options,
+        ))
         .unwrap();
-    let (service, principal) = runtime.block_on(service_over(Arc::new(storage)));
+    let (service, principal) = runtime.block_on(service_over(Arc::new(storage), None));
     // One connection, so the baseline's prepared statements stay cached.
     let pool = runtime
         .block_on(

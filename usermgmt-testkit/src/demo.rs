@@ -1,6 +1,6 @@
 //! The example server's demo data: generated users (see [`crate::dataset`]), sessions for a
 //! share of the active ones, and a learning database of enrollments (a SQLite file in the
-//! [`EnrollmentLayout`] default layout) for the server to wire as its enrollment source.
+//! default `EnrollmentLayout`) for the server to wire as its enrollment source.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, RngCore, SeedableRng};
 use usermgmt_core::model::{GeoLocation, Session, Status, TenantId};
-use usermgmt_core::storage::{EnrollmentLayout, Storage};
+use usermgmt_core::storage::Storage;
 use uuid::Uuid;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -71,7 +71,7 @@ pub async fn load(
         }
     }
     let enrollments = crate::enrollments::generate_for(seed, users.iter().map(|(id, _)| *id), now);
-    write_learning_db(learning_db, tenant, &enrollments)?;
+    crate::enrollments::write_sqlite_learning_db(learning_db, tenant, enrollments.iter().cloned())?;
     Ok(DemoSummary {
         users: users.len(),
         sessions,
@@ -124,54 +124,4 @@ fn session(
         impersonation_reason: None,
     };
     (session, token_hash)
-}
-
-/// Writes `enrollments` to a new SQLite learning database in the default layout.
-fn write_learning_db(
-    path: &Path,
-    tenant: &TenantId,
-    enrollments: &[usermgmt_core::model::Enrollment],
-) -> Result<(), BoxError> {
-    if path.exists() {
-        std::fs::remove_file(path)?;
-    }
-    let layout = EnrollmentLayout::default();
-    let mut conn = rusqlite::Connection::open(path)?;
-    conn.execute_batch(&format!(
-        "CREATE TABLE {t} ({tenant} TEXT NOT NULL, {user} TEXT NOT NULL, {program} TEXT NOT NULL, \
-         {kind} TEXT NOT NULL, {status} TEXT NOT NULL, {progress} INTEGER NOT NULL, \
-         {spent} INTEGER NOT NULL, {last} INTEGER); \
-         CREATE INDEX {t}_by_user ON {t} ({tenant}, {user}); \
-         CREATE INDEX {t}_by_status ON {t} ({tenant}, {status}, {progress});",
-        t = layout.table,
-        tenant = layout.tenant_id.as_deref().unwrap_or("tenant_id"),
-        user = layout.user_id,
-        program = layout.program_id,
-        kind = layout.program_type,
-        status = layout.status,
-        progress = layout.progress,
-        spent = layout.time_spent_seconds,
-        last = layout.last_activity_at,
-    ))?;
-    let tx = conn.transaction()?;
-    {
-        let mut insert = tx.prepare(&format!(
-            "INSERT INTO {} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            layout.table
-        ))?;
-        for e in enrollments {
-            insert.execute(rusqlite::params![
-                tenant.as_str(),
-                e.user_id.to_string(),
-                e.program_id,
-                e.program_type,
-                e.status.as_str(),
-                e.progress,
-                e.time_spent_seconds,
-                e.last_activity_at.map(|t| t.timestamp()),
-            ])?;
-        }
-    }
-    tx.commit()?;
-    Ok(())
 }

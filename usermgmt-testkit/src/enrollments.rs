@@ -11,7 +11,7 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use usermgmt_core::filter::{EnrollmentMatch, UserFilters};
 use usermgmt_core::model::{Enrollment, EnrollmentStatus, TenantId, User};
-use usermgmt_core::storage::EnrollmentSource;
+use usermgmt_core::storage::{EnrollmentLayout, EnrollmentSource};
 use usermgmt_core::{Error, Result, StorageError};
 use uuid::Uuid;
 
@@ -147,4 +147,58 @@ pub async fn assert_enrollment_filters_skipped(
         started.elapsed() < Duration::from_secs(5),
         "{label}: cut off, not waited out"
     );
+}
+
+/// Writes `enrollments` of `tenant` to a new SQLite learning database at `path` (replacing any
+/// file there) in the default [`EnrollmentLayout`], indexed by user and by status; answers the
+/// number of rows.
+pub fn write_sqlite_learning_db(
+    path: &std::path::Path,
+    tenant: &TenantId,
+    enrollments: impl IntoIterator<Item = Enrollment>,
+) -> std::result::Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    if path.exists() {
+        std::fs::remove_file(path)?;
+    }
+    let layout = EnrollmentLayout::default();
+    let mut conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(&format!(
+        "CREATE TABLE {t} ({tenant} TEXT NOT NULL, {user} TEXT NOT NULL, {program} TEXT NOT NULL, \
+         {kind} TEXT NOT NULL, {status} TEXT NOT NULL, {progress} INTEGER NOT NULL, \
+         {spent} INTEGER NOT NULL, {last} INTEGER); \
+         CREATE INDEX {t}_by_user ON {t} ({tenant}, {user}); \
+         CREATE INDEX {t}_by_status ON {t} ({tenant}, {status}, {progress});",
+        t = layout.table,
+        tenant = layout.tenant_id.as_deref().unwrap_or("tenant_id"),
+        user = layout.user_id,
+        program = layout.program_id,
+        kind = layout.program_type,
+        status = layout.status,
+        progress = layout.progress,
+        spent = layout.time_spent_seconds,
+        last = layout.last_activity_at,
+    ))?;
+    let tx = conn.transaction()?;
+    let mut rows = 0;
+    {
+        let mut insert = tx.prepare(&format!(
+            "INSERT INTO {} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            layout.table
+        ))?;
+        for e in enrollments {
+            insert.execute(rusqlite::params![
+                tenant.as_str(),
+                e.user_id.to_string(),
+                e.program_id,
+                e.program_type,
+                e.status.as_str(),
+                e.progress,
+                e.time_spent_seconds,
+                e.last_activity_at.map(|t| t.timestamp()),
+            ])?;
+            rows += 1;
+        }
+    }
+    tx.commit()?;
+    Ok(rows)
 }
