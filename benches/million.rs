@@ -19,37 +19,20 @@
 // A benchmark harness: failing loudly on a broken set-up is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::path::PathBuf;
+#[path = "support/million_data.rs"]
+mod data;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
+use data::{TENANT, env_usize, now};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use sqlx::{Connection, Executor};
 use usermgmt::filter::{ListQuery, SortBy, SortOrder, UserFilters};
-use usermgmt::model::{AuditTargetKind, EnrollmentStatus, Gender, Status, TenantId};
-use usermgmt::password::{Password, PasswordPolicy};
-use usermgmt::service::EnrollmentOptions;
-use usermgmt::storage::EnrollmentSource;
-use usermgmt::storage::Storage;
-use usermgmt::{Principal, ServiceConfig, UserService};
-use usermgmt_testkit::ManualClock;
-use usermgmt_testkit::dataset::seed_event;
-
-const TENANT: &str = "bench";
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).single().unwrap()
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use usermgmt::model::{EnrollmentStatus, Gender, Status};
+use usermgmt::{Principal, UserService};
 
 /// Which SQL dialect a baseline is written in.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -361,118 +344,6 @@ fn baseline_sql(case: &Case, d: Dialect) -> (String, Option<String>) {
     (page, count)
 }
 
-/// Loads the roles and users through `insert_users`, 10,000 users per call.
-async fn load(storage: &dyn Storage, users: usize) {
-    let tenant = TenantId::new(TENANT).unwrap();
-    for role in usermgmt_testkit::realistic::roles(&tenant, now()) {
-        let event = seed_event(&tenant, role.id, AuditTargetKind::Role, now());
-        storage.insert_role(&role, event).await.unwrap();
-    }
-    let started = Instant::now();
-    let mut batch = Vec::with_capacity(10_000);
-    for generated in usermgmt_testkit::realistic::users(42, tenant.clone(), users, now()) {
-        let event = seed_event(&tenant, generated.new.user.id, AuditTargetKind::User, now());
-        batch.push((generated.new, event));
-        if batch.len() == 10_000 {
-            storage
-                .insert_users(std::mem::take(&mut batch))
-                .await
-                .unwrap();
-        }
-    }
-    if !batch.is_empty() {
-        storage.insert_users(batch).await.unwrap();
-    }
-    eprintln!("loaded {users} users in {:.1?}", started.elapsed());
-}
-
-async fn service_over(
-    storage: Arc<dyn Storage>,
-    source: Option<Arc<dyn EnrollmentSource>>,
-) -> (UserService, Principal) {
-    let config = ServiceConfig {
-        password: PasswordPolicy::insecure_fast_for_tests(),
-        ..ServiceConfig::default()
-    };
-    let mut service =
-        UserService::with_config(storage, config).with_clock(Arc::new(ManualClock::new(now())));
-    if let Some(source) = source {
-        let options = EnrollmentOptions {
-            timeout: Duration::from_secs(60),
-            strict: true,
-        };
-        service = service.with_enrollment_source(source, options);
-    }
-    let tenant = TenantId::new(TENANT).unwrap();
-    let admin = service
-        .bootstrap_super_admin(
-            &tenant,
-            "Bench Admin",
-            "admin@bench.test",
-            Password::new("bench-password"),
-        )
-        .await
-        .unwrap();
-    (service, Principal::user(tenant, admin.id))
-}
-
-/// The learning table `enrollments` in the data set's database, filled by COPY once.
-async fn pg_learning(db_url: &str, users: usize) {
-    let mut conn = sqlx::PgConnection::connect(db_url).await.unwrap();
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass('enrollments') IS NOT NULL")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    if exists {
-        return;
-    }
-    conn.execute(
-        "CREATE TABLE enrollments (tenant_id text NOT NULL, user_id uuid NOT NULL, program_id text NOT NULL, \
-         program_type text NOT NULL, status text NOT NULL, progress integer NOT NULL, \
-         time_spent_seconds bigint NOT NULL, last_activity_at timestamptz)",
-    )
-    .await
-    .unwrap();
-    let started = Instant::now();
-    let tenant = TenantId::new(TENANT).unwrap();
-    let mut rows = String::new();
-    let flush = async |rows: &mut String, conn: &mut sqlx::PgConnection| {
-        let mut copy = conn
-            .copy_in_raw("COPY enrollments FROM STDIN")
-            .await
-            .unwrap();
-        copy.send(std::mem::take(rows).into_bytes()).await.unwrap();
-        copy.finish().await.unwrap();
-    };
-    for generated in usermgmt_testkit::realistic::users(42, tenant, users, now()) {
-        for e in generated.enrollments {
-            let last = e
-                .last_activity_at
-                .map_or_else(|| "\\N".to_owned(), |t| t.to_rfc3339());
-            rows.push_str(&format!(
-                "{TENANT}\t{}\t{}\t{}\t{}\t{}\t{}\t{last}\n",
-                e.user_id,
-                e.program_id,
-                e.program_type,
-                e.status.as_str(),
-                e.progress,
-                e.time_spent_seconds
-            ));
-        }
-        if rows.len() > 8 << 20 {
-            flush(&mut rows, &mut conn).await;
-        }
-    }
-    flush(&mut rows, &mut conn).await;
-    conn.execute(
-        "CREATE INDEX enrollments_by_status ON enrollments (tenant_id, status, progress); \
-         CREATE INDEX enrollments_by_user ON enrollments (tenant_id, user_id); ANALYZE enrollments",
-    )
-    .await
-    .unwrap();
-    eprintln!("loaded the learning table in {:.1?}", started.elapsed());
-}
-
 /// A timed operation.
 type Run<'a> = Box<dyn FnMut() + 'a>;
 
@@ -647,42 +518,20 @@ fn main() {
     println!("| backend | case | ours (median) | hand-written SQL (median) | ratio |");
     println!("|---|---|---|---|---|");
 
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("million-{users}-v1.db"));
-    let fresh = !path.exists();
+    let (path, learning) = data::sqlite_dataset(&runtime, users);
     let storage = runtime
         .block_on(usermgmt::sqlite::SqliteStorage::open(&path))
         .unwrap();
-    let storage: Arc<dyn Storage> = Arc::new(storage);
-    if fresh {
-        runtime.block_on(load(storage.as_ref(), users));
-        rusqlite::Connection::open(&path)
-            .unwrap()
-            .execute_batch("ANALYZE")
-            .unwrap();
-    }
-    // The learning database, enrollment source of the SQLite runs (generated from the same
-    // seed, so its user ids are the data set's).
-    let learning = dir.join(format!("million-learning-{users}-v1.db"));
-    if !learning.exists() {
-        let tenant = TenantId::new(TENANT).unwrap();
-        let enrollments = usermgmt_testkit::realistic::users(42, tenant.clone(), users, now())
-            .flat_map(|g| g.enrollments);
-        let rows = usermgmt_testkit::enrollments::write_sqlite_learning_db(
-            &learning,
-            &tenant,
-            enrollments,
-        )
-        .unwrap();
-        eprintln!("wrote {rows} enrollments");
-    }
+    // SQLite asks an enrollment source (the learning database) for the enrollment filters.
     let source = usermgmt::sqlite::SqliteEnrollmentSource::new(
         &learning,
         usermgmt::storage::EnrollmentLayout::default(),
     )
     .unwrap();
-    let (service, principal) = runtime.block_on(service_over(storage, Some(Arc::new(source))));
+    let (service, principal) = runtime.block_on(data::service_over(
+        Arc::new(storage),
+        Some(Arc::new(source)),
+    ));
     let conn = rusqlite::Connection::open(&path).unwrap();
     // The same page cache as the library's connections.
     conn.execute_batch("PRAGMA cache_size = -32000; PRAGMA temp_store = MEMORY;")
@@ -695,37 +544,9 @@ fn main() {
     let runs = sqlite_runs(&runtime, &service, &principal, &conn);
     measure("SQLite", runs, iters);
 
-    let Ok(url) = std::env::var("USERMGMT_BENCH_POSTGRES_URL") else {
-        eprintln!("USERMGMT_BENCH_POSTGRES_URL not set: PostgreSQL skipped");
+    let Some(db_url) = data::pg_dataset(&runtime, users) else {
         return;
     };
-    let database = format!("usermgmt_million_{users}_v1");
-    let db_url = runtime.block_on(async {
-        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-                .bind(&database)
-                .fetch_one(&mut admin)
-                .await
-                .unwrap();
-        // The server URL names a database to connect to first; the data set gets its own.
-        let (server, _) = url.rsplit_once('/').unwrap();
-        let db_url = format!("{server}/{database}");
-        if !exists {
-            admin
-                .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
-                .await
-                .unwrap();
-            let storage = usermgmt::postgres::PgStorage::connect(&db_url)
-                .await
-                .unwrap();
-            load(&storage, users).await;
-            let mut conn = sqlx::PgConnection::connect(&db_url).await.unwrap();
-            conn.execute("VACUUM ANALYZE").await.unwrap();
-        }
-        pg_learning(&db_url, users).await;
-        db_url
-    });
     // PostgreSQL evaluates the enrollment filters in the list query (push-down).
     let options = usermgmt::postgres::PgOptions {
         enrollments_in_database: Some(usermgmt::storage::EnrollmentLayout::default()),
@@ -737,7 +558,7 @@ fn main() {
             &db_url, options,
         ))
         .unwrap();
-    let (service, principal) = runtime.block_on(service_over(Arc::new(storage), None));
+    let (service, principal) = runtime.block_on(data::service_over(Arc::new(storage), None));
     // One connection, so the baseline's prepared statements stay cached.
     let pool = runtime
         .block_on(
