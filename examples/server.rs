@@ -6,6 +6,7 @@
 //! - `USERMGMT_DATABASE_URL` — a SQLite path (default `usermgmt.db`, `sqlite://` prefix
 //!   optional) or `postgres://…` (needs `--features postgres`).
 //! - `USERMGMT_ADDR` — listen address (default `127.0.0.1:8080`).
+//! - `USERMGMT_TENANT` — the tenant logins sign in to (default `default`).
 //! - `USERMGMT_ADMIN_EMAIL`, `USERMGMT_ADMIN_PASSWORD`, `USERMGMT_ADMIN_NAME` — the bootstrap
 //!   super-admin (defaults printed at start-up; change them outside a demo).
 //! - `USERMGMT_SYSTEM_TOKEN` — enables the system API with this token.
@@ -83,7 +84,10 @@ async fn main() -> Result<(), BoxError> {
 
     let storage = open_storage(&url).await?;
     let service = UserService::new(storage.clone());
-    let tenant = TenantId::default_tenant();
+    let tenant = match std::env::var("USERMGMT_TENANT") {
+        Ok(name) => TenantId::new(name)?,
+        Err(_) => TenantId::default_tenant(),
+    };
     let admin = service
         .bootstrap_super_admin(&tenant, &name, &email, Password::new(password.clone()))
         .await?;
