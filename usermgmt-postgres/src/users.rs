@@ -307,6 +307,35 @@ pub(crate) fn learning_unavailable(error: Error) -> Error {
     }
 }
 
+/// One page of users (and the count, when asked for) on `conn`.
+async fn list_page(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    plan: &ListPlan,
+    now: DateTime<Utc>,
+    pushdown: Option<&usermgmt_core::storage::EnrollmentLayout>,
+) -> Result<(Vec<User>, Option<u64>)> {
+    let users = read_users(conn, page_query(tenant.as_str(), plan, now, pushdown)).await?;
+    let total = if plan.include_total {
+        let mut sql = count_query(
+            tenant.as_str(),
+            &plan.filters,
+            plan.enrollment.as_ref(),
+            now,
+            pushdown,
+        );
+        let count: i64 = sql
+            .build_query_scalar()
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(map_err("counting users"))?;
+        Some(u64::try_from(count).unwrap_or(0))
+    } else {
+        None
+    };
+    Ok((users, total))
+}
+
 impl PgStorage {
     /// The push-down layout, when configured and the filters use enrollment filters.
     pub(crate) fn pushdown_for(
@@ -468,39 +497,25 @@ impl UserStore for PgStorage {
         now: DateTime<Utc>,
     ) -> Result<(Vec<User>, Option<u64>)> {
         let pushdown = self.pushdown_for(&plan.filters);
+        if pushdown.is_none() {
+            // Under READ COMMITTED a transaction would not give the page and the count one
+            // snapshot anyway: without push-down, skip its two round trips.
+            let mut conn = self
+                .pool
+                .acquire()
+                .await
+                .map_err(map_err("taking a connection"))?;
+            return list_page(&mut conn, tenant, plan, now, None).await;
+        }
         let result = async {
-            let mut tx = self.begin_limited(pushdown.is_some()).await?;
-            let users =
-                read_users(&mut tx, page_query(tenant.as_str(), plan, now, pushdown)).await?;
-            let total = if plan.include_total {
-                let mut sql = count_query(
-                    tenant.as_str(),
-                    &plan.filters,
-                    plan.enrollment.as_ref(),
-                    now,
-                    pushdown,
-                );
-                let count: i64 = sql
-                    .build_query_scalar()
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(map_err("counting users"))?;
-                Some(u64::try_from(count).unwrap_or(0))
-            } else {
-                None
-            };
+            let mut tx = self.begin_limited(true).await?;
+            let page = list_page(&mut tx, tenant, plan, now, pushdown).await?;
             commit(tx).await?;
-            Ok((users, total))
+            Ok(page)
         }
         .await;
         // With push-down, a failure means the learning data could not be read.
-        result.map_err(|e| {
-            if pushdown.is_some() {
-                learning_unavailable(e)
-            } else {
-                e
-            }
-        })
+        result.map_err(learning_unavailable)
     }
 
     async fn replace_user(&self, tenant: &TenantId, change: UserReplace) -> Result<User> {
@@ -630,26 +645,22 @@ impl UserStore for PgStorage {
     }
 
     async fn actor_grants(&self, tenant: &TenantId, user_id: Uuid) -> Result<Option<ActorGrants>> {
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM users WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant.as_str())
-                .bind(user_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_err("reading grants"))?;
-        let Some(status) = status else {
-            return Ok(None);
-        };
-        let names: Vec<String> = sqlx::query_scalar(
-            "SELECT rp.permission FROM user_roles ur JOIN role_permissions rp \
-             ON rp.tenant_id = ur.tenant_id AND rp.role_id = ur.role_id WHERE ur.tenant_id = $1 AND ur.user_id = $2 \
-             UNION SELECT permission FROM user_permissions WHERE tenant_id = $1 AND user_id = $2",
+        // One round trip: every request starts here.
+        let row: Option<(String, Vec<String>)> = sqlx::query_as(
+            "SELECT u.status, ARRAY(SELECT rp.permission FROM user_roles ur JOIN role_permissions rp \
+             ON rp.tenant_id = ur.tenant_id AND rp.role_id = ur.role_id \
+             WHERE ur.tenant_id = u.tenant_id AND ur.user_id = u.id \
+             UNION SELECT p.permission FROM user_permissions p WHERE p.tenant_id = u.tenant_id AND p.user_id = u.id) \
+             FROM users u WHERE u.tenant_id = $1 AND u.id = $2",
         )
         .bind(tenant.as_str())
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_optional(&self.pool)
         .await
         .map_err(map_err("reading grants"))?;
+        let Some((status, names)) = row else {
+            return Ok(None);
+        };
         let permissions: PermissionSet = names.iter().filter_map(|n| n.parse().ok()).collect();
         Ok(Some(ActorGrants {
             status: parse("decoding a status", &status)?,
