@@ -10,8 +10,9 @@
 //!
 //! Harness: plain timing loops. Each round runs every case (ours and its baseline) once in a
 //! fresh random order; `USERMGMT_BENCH_ITERS` rounds (default 15) after 2 warm-up rounds. The
-//! baseline selects the page's user columns (and `count(*)` when the case has a total); ours
-//! also authorises, plans, decodes and loads each page user's roles, grants and expertise.
+//! baseline reads the page's user columns and the page users' roles (and `count(*)` when the
+//! case has a total); ours also authorises (reads the caller's grants), plans, decodes into
+//! `User`s and loads each page user's roles, direct grants, expertise and OAuth providers.
 //! `USERMGMT_BENCH_ONLY=<text>` keeps the cases whose name contains the text.
 //!
 //! Run: `cargo bench --bench million --features postgres`.
@@ -336,7 +337,9 @@ const COLUMNS: &str = "u.id, u.name, u.email, u.phone, u.username, u.unique_id, 
 
 fn baseline_sql(case: &Case, d: Dialect) -> (String, Option<String>) {
     let from = (case.baseline)(d);
-    let page = format!("SELECT {COLUMNS} {from} {}", (case.order)(d));
+    // SQLite also selects the row's `seq`, the key of its role rows.
+    let seq = if d == Dialect::Sqlite { ", u.seq" } else { "" };
+    let page = format!("SELECT {COLUMNS}{seq} {from} {}", (case.order)(d));
     let count = case
         .query
         .include_total
@@ -440,14 +443,31 @@ fn sqlite_runs<'a>(
             assert!((total - n).abs() <= 1, "{}: {total} vs {n}", case.name);
         }
         let baseline: Run<'a> = Box::new(move || {
+            // Every column read, then the page users' roles, as a list showing them needs.
             let mut stmt = conn.prepare_cached(&page).unwrap();
-            let rows = stmt
+            let columns = stmt.column_count();
+            let seqs: Vec<i64> = stmt
                 .query_map([], |r| {
-                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+                    for i in 0..columns - 1 {
+                        std::hint::black_box(rusqlite::types::Value::from(r.get_ref(i)?));
+                    }
+                    r.get(columns - 1)
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let roles = conn
+                .prepare_cached(
+                    "SELECT ur.user_seq, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                     WHERE ur.user_seq IN (SELECT value FROM json_each(?1))",
+                )
+                .unwrap()
+                .query_map([serde_json::to_string(&seqs).unwrap()], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
                 })
                 .unwrap()
                 .count();
-            std::hint::black_box(rows);
+            std::hint::black_box(roles);
             if let Some(count) = &count {
                 let n: i64 = conn
                     .prepare_cached(count)
@@ -485,11 +505,24 @@ fn postgres_runs<'a>(
         assert_eq!(ours_page.items.len(), base_rows, "{}", case.name);
         let baseline: Run<'a> = Box::new(move || {
             runtime.block_on(async {
+                use sqlx::Row;
                 let rows = sqlx::query(sqlx::AssertSqlSafe(page.clone()))
                     .fetch_all(pool)
                     .await
                     .unwrap();
-                std::hint::black_box(rows.len());
+                // Then the page users' roles, as a list showing them needs.
+                let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.get(0)).collect();
+                let roles = sqlx::query(
+                    "SELECT ur.user_id, r.name FROM user_roles ur JOIN roles r \
+                     ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id \
+                     WHERE ur.tenant_id = $1 AND ur.user_id = ANY($2)",
+                )
+                .bind(TENANT)
+                .bind(&ids)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+                std::hint::black_box(roles.len());
                 if let Some(count) = &count {
                     let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count.clone()))
                         .fetch_one(pool)
