@@ -97,65 +97,102 @@ impl ExportStream {
 /// Makes a cell safe to open in a spreadsheet: text starting with `=`, `+`, `-`, `@`, a tab
 /// or a carriage return would run as a formula, so it gets a leading `'`.
 pub fn neutralise(cell: &str) -> String {
+    safe(cell).into_owned()
+}
+
+/// `cell`, or `cell` behind a `'` when it would run as a formula (see [`neutralise`]).
+fn safe(cell: &str) -> std::borrow::Cow<'_, str> {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}")
+        std::borrow::Cow::Owned(format!("'{cell}"))
     } else {
-        cell.to_owned()
+        std::borrow::Cow::Borrowed(cell)
     }
 }
 
-fn csv_row(user: &User) -> Vec<String> {
-    let text = |value: &Option<String>| neutralise(value.as_deref().unwrap_or(""));
-    let time = |value: Option<chrono::DateTime<chrono::Utc>>| {
-        value
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            .unwrap_or_default()
+/// Writes one user's record field by field, borrowing where it can: `scratch` holds the
+/// fields that must be formatted (lists, times, numbers), so a row costs almost no allocation.
+fn write_csv_row(
+    writer: &mut csv::Writer<Vec<u8>>,
+    user: &User,
+    scratch: &mut String,
+) -> csv::Result<()> {
+    use std::fmt::Write as _;
+    let text = |w: &mut csv::Writer<Vec<u8>>, value: &Option<String>| {
+        w.write_field(safe(value.as_deref().unwrap_or("")).as_bytes())
     };
+    let joined = |w: &mut csv::Writer<Vec<u8>>,
+                  scratch: &mut String,
+                  items: &mut dyn Iterator<Item = &str>| {
+        scratch.clear();
+        for (i, item) in items.enumerate() {
+            if i > 0 {
+                scratch.push(';');
+            }
+            scratch.push_str(item);
+        }
+        w.write_field(safe(scratch).as_bytes())
+    };
+    let time = |w: &mut csv::Writer<Vec<u8>>,
+                scratch: &mut String,
+                value: Option<chrono::DateTime<chrono::Utc>>| {
+        scratch.clear();
+        if let Some(t) = value {
+            // Writing to a String cannot fail.
+            let _ = write!(scratch, "{}", t.format("%Y-%m-%dT%H:%M:%SZ"));
+        }
+        w.write_field(scratch.as_bytes())
+    };
+    let flag = |set: bool| if set { "true" } else { "false" };
     let p = &user.profile;
-    let types: Vec<&str> = [
+    let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    writer.write_field(user.id.hyphenated().encode_lower(&mut id).as_bytes())?;
+    writer.write_field(safe(&user.name).as_bytes())?;
+    text(writer, &user.email)?;
+    text(writer, &user.phone)?;
+    text(writer, &user.username)?;
+    text(writer, &user.unique_id)?;
+    writer.write_field(user.status.as_str())?;
+    let types = [
         (user.is_admin, "admin"),
         (user.is_instructor, "instructor"),
         (user.is_learner, "learner"),
-    ]
-    .into_iter()
-    .filter_map(|(set, name)| set.then_some(name))
-    .collect();
-    vec![
-        user.id.to_string(),
-        neutralise(&user.name),
-        text(&user.email),
-        text(&user.phone),
-        text(&user.username),
-        text(&user.unique_id),
-        user.status.as_str().to_owned(),
-        types.join(";"),
-        neutralise(&user.roles.join(";")),
-        user.email_verified.to_string(),
-        user.phone_verified.to_string(),
-        user.auth_method.as_str().to_owned(),
-        user.oauth_providers
-            .iter()
-            .map(|o| o.as_str())
-            .collect::<Vec<_>>()
-            .join(";"),
-        time(Some(user.created_at)),
-        time(user.last_login_at),
-        text(&p.country),
-        text(&p.city),
-        text(&p.state),
-        p.continent
-            .map(|c| c.as_str().to_owned())
-            .unwrap_or_default(),
-        text(&p.timezone),
-        text(&p.locale),
-        p.gender.map(|g| g.as_str().to_owned()).unwrap_or_default(),
-        text(&p.designation),
-        neutralise(&p.expertise.join(";")),
-        p.date_of_birth.map(|d| d.to_string()).unwrap_or_default(),
-        text(&p.avatar_url),
-        text(&p.bio),
-        user.profile_completeness.to_string(),
-    ]
+    ];
+    joined(
+        writer,
+        scratch,
+        &mut types.iter().filter_map(|(set, name)| set.then_some(*name)),
+    )?;
+    joined(writer, scratch, &mut user.roles.iter().map(String::as_str))?;
+    writer.write_field(flag(user.email_verified))?;
+    writer.write_field(flag(user.phone_verified))?;
+    writer.write_field(user.auth_method.as_str())?;
+    joined(
+        writer,
+        scratch,
+        &mut user.oauth_providers.iter().map(|o| o.as_str()),
+    )?;
+    time(writer, scratch, Some(user.created_at))?;
+    time(writer, scratch, user.last_login_at)?;
+    text(writer, &p.country)?;
+    text(writer, &p.city)?;
+    text(writer, &p.state)?;
+    writer.write_field(p.continent.map_or("", |c| c.as_str()))?;
+    text(writer, &p.timezone)?;
+    text(writer, &p.locale)?;
+    writer.write_field(p.gender.map_or("", |g| g.as_str()))?;
+    text(writer, &p.designation)?;
+    joined(writer, scratch, &mut p.expertise.iter().map(String::as_str))?;
+    scratch.clear();
+    if let Some(date) = p.date_of_birth {
+        let _ = write!(scratch, "{date}");
+    }
+    writer.write_field(scratch.as_bytes())?;
+    text(writer, &p.avatar_url)?;
+    text(writer, &p.bio)?;
+    scratch.clear();
+    let _ = write!(scratch, "{}", user.profile_completeness);
+    writer.write_field(scratch.as_bytes())?;
+    writer.write_record(None::<&[u8]>)
 }
 
 fn encode(format: ExportFormat, users: &[User], header: bool) -> Result<Vec<u8>> {
@@ -168,8 +205,9 @@ fn encode(format: ExportFormat, users: &[User], header: bool) -> Result<Vec<u8>>
             if header {
                 writer.write_record(CSV_COLUMNS).map_err(|e| failed(&e))?;
             }
+            let mut scratch = String::with_capacity(64);
             for user in users {
-                writer.write_record(csv_row(user)).map_err(|e| failed(&e))?;
+                write_csv_row(&mut writer, user, &mut scratch).map_err(|e| failed(&e))?;
             }
             writer.into_inner().map_err(|e| failed(&e))
         }
@@ -284,5 +322,60 @@ mod tests {
         }
         assert_eq!(neutralise("Ada"), "Ada");
         assert_eq!(neutralise(""), "");
+    }
+
+    #[test]
+    fn a_csv_record_holds_every_column_in_order() {
+        use chrono::TimeZone;
+        let at = chrono::Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 5).unwrap();
+        let user: User = serde_json::from_value(serde_json::json!({
+            "id": "0195f3c2-7d1e-7000-8000-000000000001", "tenant_id": "t", "name": "=Ada",
+            "email": "ada@x.test", "phone": "+14155552671", "username": "ada", "unique_id": null,
+            "status": "active", "is_admin": true, "is_instructor": false, "is_learner": true,
+            "roles": ["editor", "viewer"], "permissions": [], "email_verified": true,
+            "phone_verified": false, "auth_method": "email", "oauth_providers": ["google", "github"],
+            "has_password": true, "avatar_url": null, "bio": "Hi, \"there\"\nsecond line",
+            "country": "DE", "city": "Berlin", "state": null, "continent": "europe",
+            "timezone": "Europe/Berlin", "locale": "de-DE", "gender": "female",
+            "designation": "Engineer", "expertise": ["Rust", "Math"], "date_of_birth": "1990-05-17",
+            "profile_completeness": 73, "created_at": at, "updated_at": at, "last_login_at": null,
+            "deleted_at": null, "failed_login_attempts": 0, "locked_until": null, "version": 1
+        }))
+        .unwrap();
+        let bytes = encode(ExportFormat::Csv, &[user], true).unwrap();
+        let mut reader = csv::Reader::from_reader(bytes.as_slice());
+        assert_eq!(reader.headers().unwrap().len(), CSV_COLUMNS.len());
+        let row = reader.records().next().unwrap().unwrap();
+        let expected = [
+            "0195f3c2-7d1e-7000-8000-000000000001",
+            "'=Ada",
+            "ada@x.test",
+            "'+14155552671",
+            "ada",
+            "",
+            "active",
+            "admin;learner",
+            "editor;viewer",
+            "true",
+            "false",
+            "email",
+            "google;github",
+            "2026-03-01T09:30:05Z",
+            "",
+            "DE",
+            "Berlin",
+            "",
+            "europe",
+            "Europe/Berlin",
+            "de-DE",
+            "female",
+            "Engineer",
+            "Rust;Math",
+            "1990-05-17",
+            "",
+            "Hi, \"there\"\nsecond line",
+            "73",
+        ];
+        assert_eq!(row.iter().collect::<Vec<_>>(), expected);
     }
 }
