@@ -246,12 +246,12 @@ fn after_cursor(sql: &mut Sql, cursor: &Cursor) {
                 .push_bind(cursor.id);
             sql.push(") OR ").push(col).push(" IS NOT NULL)");
         }
+        // Row values: the (key, id) index seeks straight to the cursor. Ascending, absent
+        // values came first, so none can follow a present one.
         (SortOrder::Asc, false) => {
-            sql.push("(").push(col).push(" > ");
+            sql.push("(").push(col).push(", u.id) > (");
             bind_value(sql, &cursor.value);
-            sql.push(" OR (").push(col).push(" = ");
-            bind_value(sql, &cursor.value);
-            sql.push(" AND u.id > ").push_bind(cursor.id).push("))");
+            sql.push(", ").push_bind(cursor.id).push(")");
         }
         (SortOrder::Desc, true) => {
             sql.push("(")
@@ -260,16 +260,15 @@ fn after_cursor(sql: &mut Sql, cursor: &Cursor) {
                 .push_bind(cursor.id)
                 .push(")");
         }
+        // Descending, absent values come last: they follow every present one.
         (SortOrder::Desc, false) => {
-            sql.push("(").push(col).push(" < ");
+            sql.push("((").push(col).push(", u.id) < (");
             bind_value(sql, &cursor.value);
-            sql.push(" OR ")
-                .push(col)
-                .push(" IS NULL OR (")
-                .push(col)
-                .push(" = ");
-            bind_value(sql, &cursor.value);
-            sql.push(" AND u.id < ").push_bind(cursor.id).push("))");
+            sql.push(", ").push_bind(cursor.id).push(")");
+            if cursor.sort_by.can_be_absent() {
+                sql.push(" OR ").push(col).push(" IS NULL");
+            }
+            sql.push(")");
         }
     }
 }

@@ -385,16 +385,11 @@ fn after_cursor(sql: &mut Sql, cursor: &Cursor) {
                 .push(col)
                 .push(" IS NOT NULL)");
         }
+        // Row values: the (key, id) index seeks straight to the cursor. Ascending, absent
+        // values came first, so none can follow a present one.
         (SortOrder::Asc, v) => {
-            sql.push("(")
-                .push(col)
-                .push(" > ")
-                .bind(v.clone())
-                .push(" OR (")
-                .push(col)
-                .push(" = ")
-                .bind(v);
-            sql.push(" AND u.id > ").bind(uuid_value(id)).push("))");
+            sql.push("(").push(col).push(", u.id) > (").bind(v);
+            sql.push(", ").bind(uuid_value(id)).push(")");
         }
         (SortOrder::Desc, Value::Null) => {
             sql.push("(")
@@ -403,20 +398,14 @@ fn after_cursor(sql: &mut Sql, cursor: &Cursor) {
                 .bind(uuid_value(id))
                 .push(")");
         }
+        // Descending, absent values come last: they follow every present one.
         (SortOrder::Desc, v) => {
-            sql.push("(")
-                .push(col)
-                .push(" < ")
-                .bind(v.clone())
-                .push(" OR ")
-                .push(col)
-                .push(" IS NULL OR (");
-            sql.push(col)
-                .push(" = ")
-                .bind(v)
-                .push(" AND u.id < ")
-                .bind(uuid_value(id))
-                .push("))");
+            sql.push("((").push(col).push(", u.id) < (").bind(v);
+            sql.push(", ").bind(uuid_value(id)).push(")");
+            if cursor.sort_by.can_be_absent() {
+                sql.push(" OR ").push(col).push(" IS NULL");
+            }
+            sql.push(")");
         }
     }
 }
@@ -599,6 +588,45 @@ mod tests {
             ),
         );
         assert!(p.contains("users_by_created") && no_sort(&p), "{p}");
+
+        // A cursor page seeks to the cursor in the sort index.
+        for (sort_by, index) in [
+            (SortBy::CreatedAt, "users_by_created"),
+            (SortBy::Name, "users_by_name"),
+            (SortBy::Email, "users_by_email"),
+            (SortBy::LastLoginAt, "users_by_last_login"),
+        ] {
+            for order in [SortOrder::Asc, SortOrder::Desc] {
+                let mut after = plan_of(UserFilters::default(), sort_by, order);
+                let value = match sort_by {
+                    SortBy::CreatedAt | SortBy::LastLoginAt => SortValue::Time(Some(now)),
+                    _ => SortValue::Text(Some("m".into())),
+                };
+                after.window = Window::After(Cursor {
+                    sort_by,
+                    sort_order: order,
+                    value,
+                    id: uuid::Uuid::nil(),
+                });
+                let p = explain(
+                    &conn,
+                    &page_query(
+                        "u.id",
+                        "t",
+                        &after,
+                        now,
+                        &SearchMode::Scan,
+                        RolesForm::Holders,
+                        None,
+                    ),
+                );
+                let seeks = p.contains(&format!("INDEX {index} (tenant_id=? AND ("));
+                // Descending on a key users can lack, the absent values follow the cursor
+                // too: the index is walked in order (no sort) rather than sought.
+                let walks = sort_by.can_be_absent() && order == SortOrder::Desc;
+                assert!((seeks || walks) && no_sort(&p), "{sort_by:?} {order:?}: {p}");
+            }
+        }
 
         let active = UserFilters {
             status: Some(Status::Active),

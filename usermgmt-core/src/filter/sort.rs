@@ -47,6 +47,13 @@ impl SortBy {
         }
     }
 
+    /// Whether a user can lack a value for this key (absent values sort lowest). Keyset
+    /// conditions on keys that are always present need no `IS NULL` branch, which lets
+    /// databases seek straight to the cursor.
+    pub const fn can_be_absent(self) -> bool {
+        matches!(self, SortBy::Email | SortBy::LastLoginAt)
+    }
+
     /// The value of this key for a user.
     pub fn value_of(self, user: &User) -> SortValue {
         match self {
