@@ -13,7 +13,8 @@
 //! baseline reads the page's user columns and the page users' roles (and `count(*)` when the
 //! case has a total); ours also authorises (reads the caller's grants), plans, decodes into
 //! `User`s and loads each page user's roles, direct grants, expertise and OAuth providers.
-//! `USERMGMT_BENCH_ONLY=<text>` keeps the cases whose name contains the text.
+//! `USERMGMT_BENCH_ONLY=<text>` keeps the cases whose name contains the text;
+//! `USERMGMT_BENCH_BACKEND=sqlite|postgres` runs one backend.
 //!
 //! Run: `cargo bench --bench million --features postgres`.
 
@@ -551,7 +552,17 @@ fn main() {
     println!("| backend | case | ours (median) | hand-written SQL (median) | ratio |");
     println!("|---|---|---|---|---|");
 
-    let (path, learning) = data::sqlite_dataset(&runtime, users);
+    let only = std::env::var("USERMGMT_BENCH_BACKEND").unwrap_or_default();
+    if only != "postgres" {
+        sqlite(&runtime, users, iters);
+    }
+    if only != "sqlite" {
+        postgres(&runtime, users, iters);
+    }
+}
+
+fn sqlite(runtime: &tokio::runtime::Runtime, users: usize, iters: usize) {
+    let (path, learning) = data::sqlite_dataset(runtime, users);
     let storage = runtime
         .block_on(usermgmt::sqlite::SqliteStorage::open(&path))
         .unwrap();
@@ -574,10 +585,12 @@ fn main() {
         [learning.to_str().unwrap()],
     )
     .unwrap();
-    let runs = sqlite_runs(&runtime, &service, &principal, &conn);
+    let runs = sqlite_runs(runtime, &service, &principal, &conn);
     measure("SQLite", runs, iters);
+}
 
-    let Some(db_url) = data::pg_dataset(&runtime, users) else {
+fn postgres(runtime: &tokio::runtime::Runtime, users: usize, iters: usize) {
+    let Some(db_url) = data::pg_dataset(runtime, users) else {
         return;
     };
     // PostgreSQL evaluates the enrollment filters in the list query (push-down).
@@ -600,6 +613,6 @@ fn main() {
                 .connect(&db_url),
         )
         .unwrap();
-    let runs = postgres_runs(&runtime, &service, &principal, &pool);
+    let runs = postgres_runs(runtime, &service, &principal, &pool);
     measure("PostgreSQL", runs, iters);
 }

@@ -624,7 +624,10 @@ mod tests {
                 // Descending on a key users can lack, the absent values follow the cursor
                 // too: the index is walked in order (no sort) rather than sought.
                 let walks = sort_by.can_be_absent() && order == SortOrder::Desc;
-                assert!((seeks || walks) && no_sort(&p), "{sort_by:?} {order:?}: {p}");
+                assert!(
+                    (seeks || walks) && no_sort(&p),
+                    "{sort_by:?} {order:?}: {p}"
+                );
             }
         }
 
