@@ -40,6 +40,41 @@ pub(crate) async fn insert_event(conn: &mut PgConnection, event: &AuditEvent) ->
     Ok(())
 }
 
+/// Writes `template` once per target (each with a fresh id) in one statement.
+pub(crate) async fn insert_events_for(
+    conn: &mut PgConnection,
+    template: &AuditEvent,
+    targets: &[Uuid],
+) -> Result<()> {
+    let (actor_kind, actor_id) = match template.actor {
+        AuditActor::User(id) => ("user", Some(id)),
+        AuditActor::System => ("system", None),
+    };
+    let changes = serde_json::to_value(&template.changes).map_err(|e| {
+        usermgmt_core::Error::Storage(StorageError::new("encoding an audit diff", e))
+    })?;
+    let ids: Vec<Uuid> = targets.iter().map(|_| Uuid::now_v7()).collect();
+    sqlx::query(
+        "INSERT INTO audit_events (tenant_id, id, target_kind, target_id, actor_kind, actor_id, impersonator_id, \
+         action, changes, created_at) SELECT $1, x.id, $3, x.target, $4, $5, $6, $7, $8, $9 \
+         FROM unnest($2::uuid[], $10::uuid[]) WITH ORDINALITY AS x(id, target, n) ORDER BY x.n",
+    )
+    .bind(template.tenant_id.as_str())
+    .bind(&ids)
+    .bind(template.target_kind.as_str())
+    .bind(actor_kind)
+    .bind(actor_id)
+    .bind(template.impersonator_id)
+    .bind(template.action.as_str())
+    .bind(changes)
+    .bind(template.created_at)
+    .bind(targets)
+    .execute(conn)
+    .await
+    .map_err(map_err("writing audit events"))?;
+    Ok(())
+}
+
 fn decode(row: &sqlx::postgres::PgRow) -> Result<AuditEvent> {
     let get = |e: sqlx::Error| map_err("decoding an audit event")(e);
     let actor_kind: String = row.try_get("actor_kind").map_err(get)?;

@@ -622,23 +622,30 @@ impl UserStore for PgStorage {
                 .copied()
                 .collect();
         }
-        for id in targets {
+        // Set-based: one statement per table whatever the number of users.
+        if !targets.is_empty() {
             sqlx::query(
                 "UPDATE users SET status = 'deleted', deleted_at = $3, updated_at = $3, version = version + 1 \
-                 WHERE tenant_id = $1 AND id = $2",
+                 WHERE tenant_id = $1 AND id = ANY($2)",
             )
             .bind(tenant.as_str())
-            .bind(id)
+            .bind(&targets)
             .bind(request.now)
             .execute(&mut *tx)
             .await
-            .map_err(map_err("soft-deleting a user"))?;
-            let mut event = request.audit_template.clone();
-            event.id = Uuid::now_v7();
-            event.target_id = id;
-            insert_event(&mut tx, &event).await?;
-            end_user_sessions(&mut tx, tenant.as_str(), id, request.now).await?;
-            outcome.deleted += 1;
+            .map_err(map_err("soft-deleting users"))?;
+            sqlx::query(
+                "UPDATE sessions SET terminated_at = $3 WHERE tenant_id = $1 AND user_id = ANY($2) \
+                 AND terminated_at IS NULL AND expires_at > $3",
+            )
+            .bind(tenant.as_str())
+            .bind(&targets)
+            .bind(request.now)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err("ending sessions"))?;
+            crate::audit::insert_events_for(&mut tx, &request.audit_template, &targets).await?;
+            outcome.deleted = targets.len() as u64;
         }
         commit(tx).await?;
         Ok(outcome)
