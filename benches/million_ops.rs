@@ -107,7 +107,7 @@ fn export_baseline(baseline: &Baseline, runtime: &tokio::runtime::Runtime) {
             )
             .replacen("id,", "hex(id),", 1);
             let status = std::process::Command::new("sqlite3")
-                .arg("-csv")
+                .args(["-cmd", "PRAGMA mmap_size = 1073741824", "-csv"])
                 .arg(path)
                 .arg(sql)
                 .stdout(std::process::Stdio::null())
@@ -207,8 +207,11 @@ fn open(
             );
             let (service, principal) = runtime.block_on(data::service_over(storage.clone(), None));
             let conn = rusqlite::Connection::open(&path).unwrap();
-            conn.execute_batch("PRAGMA cache_size = -32000; PRAGMA temp_store = MEMORY;")
-                .unwrap();
+            // The library's connection settings, so the comparison is of the SQL.
+            conn.execute_batch(
+                "PRAGMA cache_size = -32000; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824;",
+            )
+            .unwrap();
             Some((service, principal, storage, Baseline::Sqlite(path, conn)))
         }
         Backend::Postgres => {
