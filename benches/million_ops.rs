@@ -72,7 +72,7 @@ fn time(iters: usize, mut run: impl FnMut(), mut reset: impl FnMut()) -> Duratio
 
 fn row(backend: Backend, case: &str, ours: Duration, base: Duration, note: &str) {
     println!(
-        "| {} | {case} | {:.1} ms | {:.1} ms | {:.2} | {note} |",
+        "| {} | {case} | {:.2} ms | {:.2} ms | {:.2} | {note} |",
         backend.label(),
         ours.as_secs_f64() * 1e3,
         base.as_secs_f64() * 1e3,
