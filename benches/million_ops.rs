@@ -8,7 +8,8 @@
 //! Data sets: `benches/support/million_data.rs` (the same as `benches/million.rs`).
 //! Medians of `USERMGMT_BENCH_ITERS` runs (default 7) after one warm-up.
 //!
-//! Run: `cargo bench --bench million_ops --features postgres`. Peak RSS is measured by running
+//! Run: `cargo bench --bench million_ops --features postgres`
+//! (`USERMGMT_BENCH_BACKEND=sqlite|postgres` runs one backend). Peak RSS is measured by running
 //! this binary again per export (`USERMGMT_BENCH_MODE=export`), which prints its `VmHWM`.
 
 // A benchmark harness: failing loudly on a broken set-up is the point.
@@ -552,11 +553,16 @@ fn main() {
     }
     println!("| backend | operation | ours (median) | baseline (median) | ratio | note |");
     println!("|---|---|---|---|---|---|");
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+    let only = std::env::var("USERMGMT_BENCH_BACKEND").unwrap_or_default();
+    let backends: Vec<Backend> = [Backend::Sqlite, Backend::Postgres]
+        .into_iter()
+        .filter(|b| only.is_empty() || only.eq_ignore_ascii_case(&format!("{b:?}")))
+        .collect();
+    for &backend in &backends {
         measure_backend(&runtime, backend, users, iters);
     }
     let small = env_usize("USERMGMT_BENCH_SMALL_USERS", 100_000);
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+    for &backend in &backends {
         if backend == Backend::Postgres && std::env::var("USERMGMT_BENCH_POSTGRES_URL").is_err() {
             continue;
         }
