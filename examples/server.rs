@@ -139,7 +139,11 @@ async fn main() -> Result<(), BoxError> {
     // Every request gets an `x-request-id` (kept if the client sent one), logged with its
     // method, path, status and latency, and echoed in the response.
     let request_id = HeaderName::from_static("x-request-id");
-    let app = router(state).layer(
+    let app = router(state);
+    // The admin web UI at /admin/users, calling the API at the root.
+    #[cfg(feature = "admin-ui")]
+    let app = app.merge(usermgmt::http::admin_ui("", "/admin"));
+    let app = app.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
             .layer(
@@ -157,6 +161,8 @@ async fn main() -> Result<(), BoxError> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("usermgmt listening on http://{}", listener.local_addr()?);
     println!("database: {url}");
+    #[cfg(feature = "admin-ui")]
+    println!("admin UI: http://{}/admin/users", listener.local_addr()?);
     println!("admin: {email} / {password} (set USERMGMT_ADMIN_EMAIL and USERMGMT_ADMIN_PASSWORD)");
     println!(
         "try: curl -s -X POST http://{addr}/v1/auth/login -H 'content-type: application/json' \

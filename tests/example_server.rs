@@ -4,30 +4,11 @@
 // Test set-up: failing loudly is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// Ends the server when the test ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn example_binary() -> PathBuf {
-    // target/<profile>/deps/<this test> → target/<profile>/examples/server
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    profile_dir.join("examples").join("server")
-}
 
 /// One HTTP/1.1 exchange; answers the status and the JSON body.
 async fn call(
@@ -62,35 +43,8 @@ async fn call(
 
 #[tokio::test]
 async fn example_server_answers_over_tcp() {
-    let binary = example_binary();
-    assert!(binary.exists(), "{} not built", binary.display());
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _server = Server(
-        Command::new(&binary)
-            .args(["--demo-users", "300"])
-            .env("USERMGMT_DATABASE_URL", dir.path().join("server.db"))
-            .env("USERMGMT_LEARNING_DB", dir.path().join("learning.db"))
-            .env("USERMGMT_ADDR", format!("127.0.0.1:{port}"))
-            .env("USERMGMT_ADMIN_EMAIL", "root@example.com")
-            .env("USERMGMT_ADMIN_PASSWORD", "a long test password")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (_server, port) = support::start_example_server(dir.path()).await;
 
     let login = json!({ "identifier": "root@example.com", "password": "a long test password" });
     let (status, body) = call(port, "POST", "/v1/auth/login", None, Some(login)).await;

@@ -7,6 +7,8 @@
 //!
 //! Handlers are thin: every rule lives in [`usermgmt_core::UserService`].
 
+#[cfg(feature = "admin-ui")]
+mod admin_ui;
 mod body;
 mod error;
 mod openapi;
@@ -16,6 +18,8 @@ mod routes;
 mod state;
 mod system_auth;
 
+#[cfg(feature = "admin-ui")]
+pub use admin_ui::admin_ui;
 pub use error::ApiError;
 pub use openapi::openapi;
 pub use principal::{PrincipalResolver, SessionTokenResolver};
