@@ -167,6 +167,38 @@ async fn sign_in_and_filter_the_user_list_in_a_browser() {
     );
     screenshot(&client, "users-suspended").await;
 
+    // Sorting by a column header: registration dates ascending, then flipped.
+    let registered = client
+        .find(Locator::Css("th[data-sort='created_at'] button"))
+        .await
+        .unwrap();
+    for expected in ["ascending", "descending"] {
+        registered.click().await.unwrap();
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(&format!(
+                "th[data-sort='created_at'][aria-sort='{expected}']"
+            )))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut dates = Vec::new();
+        for cell in client
+            .find_all(Locator::Css("#rows tr td:nth-child(8)"))
+            .await
+            .unwrap()
+        {
+            dates.push(cell.text().await.unwrap());
+        }
+        let mut sorted = dates.clone();
+        sorted.sort();
+        if expected == "descending" {
+            sorted.reverse();
+        }
+        assert!(dates.len() > 1 && dates == sorted, "{expected}: {dates:?}");
+    }
+
     // The admins list shows only admins (the session carries over).
     client.goto(&format!("{base}/users/admins")).await.unwrap();
     client

@@ -13,7 +13,7 @@ const LISTS = {
 };
 
 const $ = (id) => document.getElementById(id);
-const state = { page: 1, total: 0 };
+const state = { page: 1, total: 0, sortBy: "created_at", sortOrder: "desc" };
 
 function currentList() {
   const last = location.pathname.replace(/\/+$/, "").split("/").pop();
@@ -64,6 +64,8 @@ function query() {
   for (const [key, value] of form.entries()) {
     if (String(value).trim() !== "") params.set(key, String(value).trim());
   }
+  params.set("sort_by", state.sortBy);
+  params.set("sort_order", state.sortOrder);
   params.set("page", String(state.page));
   params.set("page_size", String(PAGE_SIZE));
   return params;
@@ -160,6 +162,18 @@ $("filters").addEventListener("submit", (event) => {
   state.page = 1;
   load();
 });
+// Column headers sort: a first click sorts ascending, a second flips the order.
+for (const th of document.querySelectorAll("th[data-sort]")) {
+  th.querySelector("button").addEventListener("click", () => {
+    const key = th.dataset.sort;
+    state.sortOrder = state.sortBy === key && state.sortOrder === "asc" ? "desc" : "asc";
+    state.sortBy = key;
+    for (const other of document.querySelectorAll("th[data-sort]")) other.removeAttribute("aria-sort");
+    th.setAttribute("aria-sort", state.sortOrder === "asc" ? "ascending" : "descending");
+    state.page = 1;
+    load();
+  });
+}
 $("prev").addEventListener("click", () => { state.page -= 1; load(); });
 $("next").addEventListener("click", () => { state.page += 1; load(); });
 
