@@ -167,6 +167,39 @@ async fn sign_in_and_filter_the_user_list_in_a_browser() {
     );
     screenshot(&client, "users-suspended").await;
 
+    // Export: the CSV of the current filters holds exactly the users the list counts.
+    let summary = client
+        .find(Locator::Id("summary"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counted = summary.trim_end_matches(" users").replace(',', "");
+    client
+        .find(Locator::Id("export"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let status = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(
+            "//span[@id='export-status' and starts-with(normalize-space(text()), 'Exported')]",
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        status,
+        format!("Exported {counted} users to users.csv"),
+        "{summary}"
+    );
+
     // Sorting by a column header: registration dates ascending, then flipped.
     let registered = client
         .find(Locator::Css("th[data-sort='created_at'] button"))
