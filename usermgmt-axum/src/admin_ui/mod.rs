@@ -35,14 +35,16 @@ pub fn admin_ui(api_base: &str, ui_base: &str) -> Router {
         async move { Html(page) }
     };
     let users_home = format!("{ui}/users");
-    Router::new()
-        .route(
-            &format!("{ui}/"),
-            get(move || {
-                let to = users_home.clone();
-                async move { Redirect::to(&to) }
-            }),
-        )
+    let home = get(move || {
+        let to = users_home.clone();
+        async move { Redirect::to(&to) }
+    });
+    let mut router = Router::new().route(&format!("{ui}/"), home.clone());
+    if !ui.is_empty() {
+        // `/admin` as well as `/admin/`.
+        router = router.route(&ui, home);
+    }
+    router
         .route(&format!("{ui}/users"), get(index.clone()))
         .route(&format!("{ui}/users/{{list}}"), get(index))
         .route(
@@ -65,6 +67,57 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn get(app: &Router, uri: &str) -> (u16, String, String) {
+        use tower::ServiceExt;
+        let request = axum::http::Request::get(uri)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        (
+            response.status().as_u16(),
+            header(CONTENT_TYPE),
+            header(axum::http::header::LOCATION),
+        )
+    }
+
+    #[tokio::test]
+    async fn pages_assets_and_the_home_redirect() {
+        let app = admin_ui("/api", "/admin");
+        for page in ["/admin/users", "/admin/users/learners"] {
+            let (status, kind, _) = get(&app, page).await;
+            assert_eq!(
+                (status, kind.as_str()),
+                (200, "text/html; charset=utf-8"),
+                "{page}"
+            );
+        }
+        assert_eq!(
+            get(&app, "/admin/assets/app.js").await.1,
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(
+            get(&app, "/admin/assets/app.css").await.1,
+            "text/css; charset=utf-8"
+        );
+        for home in ["/admin", "/admin/"] {
+            let (status, _, location) = get(&app, home).await;
+            assert_eq!((status, location.as_str()), (303, "/admin/users"), "{home}");
+        }
+        assert_eq!(
+            get(&app, "/users").await.0,
+            404,
+            "nothing outside the prefix"
+        );
+    }
 
     #[test]
     fn prefixes_cannot_inject_markup() {
