@@ -11,33 +11,23 @@ use crate::PgStorage;
 use crate::codec::parse;
 use crate::error::{corrupt, map_err};
 
-/// Appends an event (inside the caller's transaction).
-pub(crate) async fn insert_event(conn: &mut PgConnection, event: &AuditEvent) -> Result<()> {
-    let (actor_kind, actor_id) = match event.actor {
+/// The actor as stored: `actor_kind` and `actor_id`.
+pub(crate) fn actor_columns(actor: AuditActor) -> (&'static str, Option<Uuid>) {
+    match actor {
         AuditActor::User(id) => ("user", Some(id)),
         AuditActor::System => ("system", None),
-    };
-    let changes = serde_json::to_value(&event.changes).map_err(|e| {
-        usermgmt_core::Error::Storage(StorageError::new("encoding an audit diff", e))
-    })?;
-    sqlx::query(
-        "INSERT INTO audit_events (tenant_id, id, target_kind, target_id, actor_kind, actor_id, impersonator_id, \
-         action, changes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(event.tenant_id.as_str())
-    .bind(event.id)
-    .bind(event.target_kind.as_str())
-    .bind(event.target_id)
-    .bind(actor_kind)
-    .bind(actor_id)
-    .bind(event.impersonator_id)
-    .bind(event.action.as_str())
-    .bind(changes)
-    .bind(event.created_at)
-    .execute(conn)
-    .await
-    .map_err(map_err("writing an audit event"))?;
-    Ok(())
+    }
+}
+
+/// The diff as stored in `changes` (JSON).
+pub(crate) fn changes_json(event: &AuditEvent) -> Result<serde_json::Value> {
+    serde_json::to_value(&event.changes)
+        .map_err(|e| usermgmt_core::Error::Storage(StorageError::new("encoding an audit diff", e)))
+}
+
+/// Appends an event (inside the caller's transaction).
+pub(crate) async fn insert_event(conn: &mut PgConnection, event: &AuditEvent) -> Result<()> {
+    insert_events(conn, event, &[event.id], &[event.target_id]).await
 }
 
 /// Writes `template` once per target (each with a fresh id) in one statement.
@@ -46,27 +36,31 @@ pub(crate) async fn insert_events_for(
     template: &AuditEvent,
     targets: &[Uuid],
 ) -> Result<()> {
-    let (actor_kind, actor_id) = match template.actor {
-        AuditActor::User(id) => ("user", Some(id)),
-        AuditActor::System => ("system", None),
-    };
-    let changes = serde_json::to_value(&template.changes).map_err(|e| {
-        usermgmt_core::Error::Storage(StorageError::new("encoding an audit diff", e))
-    })?;
     let ids: Vec<Uuid> = targets.iter().map(|_| Uuid::now_v7()).collect();
+    insert_events(conn, template, &ids, targets).await
+}
+
+/// Writes `template` with each id and target in turn (in order), in one statement.
+async fn insert_events(
+    conn: &mut PgConnection,
+    template: &AuditEvent,
+    ids: &[Uuid],
+    targets: &[Uuid],
+) -> Result<()> {
+    let (actor_kind, actor_id) = actor_columns(template.actor);
     sqlx::query(
         "INSERT INTO audit_events (tenant_id, id, target_kind, target_id, actor_kind, actor_id, impersonator_id, \
          action, changes, created_at) SELECT $1, x.id, $3, x.target, $4, $5, $6, $7, $8, $9 \
          FROM unnest($2::uuid[], $10::uuid[]) WITH ORDINALITY AS x(id, target, n) ORDER BY x.n",
     )
     .bind(template.tenant_id.as_str())
-    .bind(&ids)
+    .bind(ids)
     .bind(template.target_kind.as_str())
     .bind(actor_kind)
     .bind(actor_id)
     .bind(template.impersonator_id)
     .bind(template.action.as_str())
-    .bind(changes)
+    .bind(changes_json(template)?)
     .bind(template.created_at)
     .bind(targets)
     .execute(conn)

@@ -8,11 +8,11 @@
 use std::collections::HashMap;
 
 use sqlx::PgConnection;
-use usermgmt_core::model::AuditActor;
 use usermgmt_core::storage::NewUser;
-use usermgmt_core::{Error, Result, StorageError};
+use usermgmt_core::{Error, Result};
 use uuid::Uuid;
 
+use crate::audit::{actor_columns, changes_json};
 use crate::error::map_err;
 use usermgmt_core::model::name_sort_key;
 
@@ -165,12 +165,8 @@ pub(crate) async fn insert_users(
                 .value(link.linked_at.to_rfc3339())
                 .end();
         }
-        let (actor_kind, actor_id) = match event.actor {
-            AuditActor::User(id) => ("user", Some(id)),
-            AuditActor::System => ("system", None),
-        };
-        let changes = serde_json::to_string(&event.changes)
-            .map_err(|e| Error::Storage(StorageError::new("encoding an audit diff", e)))?;
+        let (actor_kind, actor_id) = actor_columns(event.actor);
+        let changes = changes_json(event)?.to_string();
         events
             .text(event.tenant_id.as_str())
             .value(event.id)

@@ -90,19 +90,20 @@ pub(crate) async fn insert_session_row(
     Ok(())
 }
 
-/// Ends every active session of a user (inside the caller's transaction).
+/// Ends every active session of these users (inside the caller's transaction); answers how
+/// many ended.
 pub(crate) async fn end_user_sessions(
     conn: &mut PgConnection,
     tenant: &str,
-    user_id: Uuid,
+    users: &[Uuid],
     now: DateTime<Utc>,
 ) -> Result<u64> {
     let ended = sqlx::query(
-        "UPDATE sessions SET terminated_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND terminated_at IS NULL \
-         AND expires_at > $3",
+        "UPDATE sessions SET terminated_at = $3 WHERE tenant_id = $1 AND user_id = ANY($2) \
+         AND terminated_at IS NULL AND expires_at > $3",
     )
     .bind(tenant)
-    .bind(user_id)
+    .bind(users)
     .bind(now)
     .execute(conn)
     .await
@@ -238,7 +239,7 @@ impl SessionStore for PgStorage {
         if !exists {
             return Err(Error::NotFound("user"));
         }
-        let ended = end_user_sessions(&mut tx, tenant.as_str(), user_id, now).await?;
+        let ended = end_user_sessions(&mut tx, tenant.as_str(), &[user_id], now).await?;
         if let Some(event) = &audit {
             insert_event(&mut tx, event).await?;
         }

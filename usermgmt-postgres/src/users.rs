@@ -555,7 +555,7 @@ impl UserStore for PgStorage {
             && end_user_sessions(
                 &mut tx,
                 tenant.as_str(),
-                change.user.id,
+                &[change.user.id],
                 change.user.updated_at,
             )
             .await?
@@ -634,16 +634,7 @@ impl UserStore for PgStorage {
             .execute(&mut *tx)
             .await
             .map_err(map_err("soft-deleting users"))?;
-            sqlx::query(
-                "UPDATE sessions SET terminated_at = $3 WHERE tenant_id = $1 AND user_id = ANY($2) \
-                 AND terminated_at IS NULL AND expires_at > $3",
-            )
-            .bind(tenant.as_str())
-            .bind(&targets)
-            .bind(request.now)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err("ending sessions"))?;
+            end_user_sessions(&mut tx, tenant.as_str(), &targets, request.now).await?;
             crate::audit::insert_events_for(&mut tx, &request.audit_template, &targets).await?;
             outcome.deleted = targets.len() as u64;
         }
