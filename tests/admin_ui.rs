@@ -49,14 +49,19 @@ async fn screenshot(client: &Client, name: &str) {
     .unwrap();
 }
 
-/// The `data-status` of every row of the user table, once the table has rows.
-async fn row_statuses(client: &Client) -> Vec<String> {
+/// The element `search` finds, once it appears (within 10 s).
+async fn wait_for(client: &Client, search: Locator<'_>) -> fantoccini::elements::Element {
     client
         .wait()
         .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#rows tr"))
+        .for_element(search)
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The `data-status` of every row of the user table, once the table has rows.
+async fn row_statuses(client: &Client) -> Vec<String> {
+    wait_for(client, Locator::Css("#rows tr")).await;
     let mut out = Vec::new();
     for row in client.find_all(Locator::Css("#rows tr")).await.unwrap() {
         out.push(row.attr("data-status").await.unwrap().unwrap_or_default());
@@ -93,12 +98,7 @@ async fn sign_in_and_filter_the_user_list_in_a_browser() {
 
     // A wrong password is refused on the page; the right one shows the list with its total.
     client.goto(&format!("{base}/users")).await.unwrap();
-    let identifier = client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Id("identifier"))
-        .await
-        .unwrap();
+    let identifier = wait_for(&client, Locator::Id("identifier")).await;
     identifier.send_keys("root@example.com").await.unwrap();
     let password = client.find(Locator::Id("password")).await.unwrap();
     password.send_keys("not the password").await.unwrap();
@@ -109,14 +109,11 @@ async fn sign_in_and_filter_the_user_list_in_a_browser() {
         .click()
         .await
         .unwrap();
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::XPath(
-            "//p[@id='sign-in-error' and normalize-space(text()) != '']",
-        ))
-        .await
-        .unwrap();
+    wait_for(
+        &client,
+        Locator::XPath("//p[@id='sign-in-error' and normalize-space(text()) != '']"),
+    )
+    .await;
     password.clear().await.unwrap();
     password.send_keys("a long test password").await.unwrap();
     client
@@ -153,12 +150,7 @@ async fn sign_in_and_filter_the_user_list_in_a_browser() {
         .click()
         .await
         .unwrap();
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#rows tr[data-status='suspended']"))
-        .await
-        .unwrap();
+    wait_for(&client, Locator::Css("#rows tr[data-status='suspended']")).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let statuses = row_statuses(&client).await;
     assert!(
@@ -183,17 +175,16 @@ async fn sign_in_and_filter_the_user_list_in_a_browser() {
         .click()
         .await
         .unwrap();
-    let status = client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::XPath(
+    let status = wait_for(
+        &client,
+        Locator::XPath(
             "//span[@id='export-status' and starts-with(normalize-space(text()), 'Exported')]",
-        ))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        ),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     assert_eq!(
         status,
         format!("Exported {counted} users to users.csv"),
@@ -207,14 +198,13 @@ async fn sign_in_and_filter_the_user_list_in_a_browser() {
         .unwrap();
     for expected in ["ascending", "descending"] {
         registered.click().await.unwrap();
-        client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(&format!(
+        wait_for(
+            &client,
+            Locator::Css(&format!(
                 "th[data-sort='created_at'][aria-sort='{expected}']"
-            )))
-            .await
-            .unwrap();
+            )),
+        )
+        .await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut dates = Vec::new();
         for cell in client
@@ -234,12 +224,7 @@ async fn sign_in_and_filter_the_user_list_in_a_browser() {
 
     // The admins list shows only admins (the session carries over).
     client.goto(&format!("{base}/users/admins")).await.unwrap();
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#rows tr"))
-        .await
-        .unwrap();
+    wait_for(&client, Locator::Css("#rows tr")).await;
     let title = client
         .find(Locator::Id("users-title"))
         .await
