@@ -415,123 +415,128 @@ fn ours<'a>(
     })
 }
 
-fn sqlite_runs<'a>(
-    runtime: &'a tokio::runtime::Runtime,
-    service: &'a UserService,
-    principal: &'a Principal,
-    conn: &'a rusqlite::Connection,
-) -> Vec<(String, Run<'a>, Run<'a>)> {
-    let mut runs: Vec<(String, Run<'a>, Run<'a>)> = Vec::new();
-    let cursors = cursor_cases(runtime, service, principal);
-    for case in cases().into_iter().filter(|c| keep(&c.name)).chain(cursors) {
-        let (page, count) = baseline_sql(&case, Dialect::Sqlite);
-        // The two answers agree on the rows counted before anything is timed.
-        let ours_page = runtime
-            .block_on(service.list_users(principal, case.query.clone()))
-            .unwrap();
-        let base_rows = conn
-            .prepare(&page)
-            .unwrap()
-            .query_map([], |_| Ok(()))
-            .unwrap()
-            .count();
-        assert_eq!(ours_page.items.len(), base_rows, "{}", case.name);
-        if let Some(count) = &count {
-            let n: i64 = conn.query_row(count, [], |r| r.get(0)).unwrap();
-            // Ours counts the bench admin too when the filters let it in.
-            let total = ours_page.total.unwrap() as i64;
-            assert!((total - n).abs() <= 1, "{}: {total} vs {n}", case.name);
-        }
-        let baseline: Run<'a> = Box::new(move || {
-            // Every column read, then the page users' roles, as a list showing them needs.
-            let mut stmt = conn.prepare_cached(&page).unwrap();
-            let columns = stmt.column_count();
-            let seqs: Vec<i64> = stmt
-                .query_map([], |r| {
-                    for i in 0..columns - 1 {
-                        std::hint::black_box(rusqlite::types::Value::from(r.get_ref(i)?));
-                    }
-                    r.get(columns - 1)
-                })
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
-            let roles = conn
-                .prepare_cached(
-                    "SELECT ur.user_seq, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-                     WHERE ur.user_seq IN (SELECT value FROM json_each(?1))",
-                )
-                .unwrap()
-                .query_map([serde_json::to_string(&seqs).unwrap()], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-                })
-                .unwrap()
-                .count();
-            std::hint::black_box(roles);
-            if let Some(count) = &count {
-                let n: i64 = conn
-                    .prepare_cached(count)
-                    .and_then(|mut s| s.query_row([], |r| r.get(0)))
-                    .unwrap();
-                std::hint::black_box(n);
-            }
-        });
-        runs.push((
-            case.name.clone(),
-            ours(runtime, service, principal, case.query),
-            baseline,
-        ));
-    }
-    runs
+/// How a backend runs the hand-written SQL of a case.
+trait HandWritten {
+    /// The rows the page query returns.
+    fn rows(&self, page: &str) -> usize;
+    /// The count query's answer.
+    fn count(&self, count: &str) -> i64;
+    /// The timed baseline: the page (every column read), the page users' roles, the count.
+    fn page_with_roles(&self, page: &str, count: Option<&str>);
 }
 
-fn postgres_runs<'a>(
+/// SQLite, on one connection with the library's settings.
+struct SqliteSql<'a>(&'a rusqlite::Connection);
+
+impl HandWritten for SqliteSql<'_> {
+    fn rows(&self, page: &str) -> usize {
+        let mut stmt = self.0.prepare(page).unwrap();
+        stmt.query_map([], |_| Ok(())).unwrap().count()
+    }
+
+    fn count(&self, count: &str) -> i64 {
+        self.0
+            .prepare_cached(count)
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .unwrap()
+    }
+
+    fn page_with_roles(&self, page: &str, count: Option<&str>) {
+        let mut stmt = self.0.prepare_cached(page).unwrap();
+        let columns = stmt.column_count();
+        let seqs: Vec<i64> = stmt
+            .query_map([], |r| {
+                for i in 0..columns - 1 {
+                    std::hint::black_box(rusqlite::types::Value::from(r.get_ref(i)?));
+                }
+                r.get(columns - 1)
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let roles = self
+            .0
+            .prepare_cached(
+                "SELECT ur.user_seq, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                 WHERE ur.user_seq IN (SELECT value FROM json_each(?1))",
+            )
+            .unwrap()
+            .query_map([serde_json::to_string(&seqs).unwrap()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .unwrap()
+            .count();
+        std::hint::black_box(roles);
+        if let Some(count) = count {
+            std::hint::black_box(self.count(count));
+        }
+    }
+}
+
+/// PostgreSQL, on a one-connection pool (so prepared statements stay cached).
+struct PostgresSql<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    pool: &'a sqlx::PgPool,
+}
+
+impl HandWritten for PostgresSql<'_> {
+    fn rows(&self, page: &str) -> usize {
+        let query = sqlx::query(sqlx::AssertSqlSafe(page.to_owned()));
+        self.runtime
+            .block_on(query.fetch_all(self.pool))
+            .unwrap()
+            .len()
+    }
+
+    fn count(&self, count: &str) -> i64 {
+        let query = sqlx::query_scalar(sqlx::AssertSqlSafe(count.to_owned()));
+        self.runtime.block_on(query.fetch_one(self.pool)).unwrap()
+    }
+
+    fn page_with_roles(&self, page: &str, count: Option<&str>) {
+        use sqlx::Row;
+        let rows = self
+            .runtime
+            .block_on(sqlx::query(sqlx::AssertSqlSafe(page.to_owned())).fetch_all(self.pool))
+            .unwrap();
+        let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.get(0)).collect();
+        let roles = sqlx::query(
+            "SELECT ur.user_id, r.name FROM user_roles ur JOIN roles r \
+             ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id \
+             WHERE ur.tenant_id = $1 AND ur.user_id = ANY($2)",
+        )
+        .bind(TENANT)
+        .bind(&ids);
+        let roles = self.runtime.block_on(roles.fetch_all(self.pool)).unwrap();
+        std::hint::black_box(roles.len());
+        if let Some(count) = count {
+            std::hint::black_box(self.count(count));
+        }
+    }
+}
+
+/// Every kept case as ours and its baseline, after checking that both answer the same number
+/// of rows and the same total (ours counts the bench admin too when the filters let it in).
+fn runs<'a>(
     runtime: &'a tokio::runtime::Runtime,
     service: &'a UserService,
     principal: &'a Principal,
-    pool: &'a sqlx::PgPool,
+    dialect: Dialect,
+    hand: &'a dyn HandWritten,
 ) -> Vec<(String, Run<'a>, Run<'a>)> {
     let mut runs: Vec<(String, Run<'a>, Run<'a>)> = Vec::new();
     let cursors = cursor_cases(runtime, service, principal);
     for case in cases().into_iter().filter(|c| keep(&c.name)).chain(cursors) {
-        let (page, count) = baseline_sql(&case, Dialect::Postgres);
+        let (page, count) = baseline_sql(&case, dialect);
         let ours_page = runtime
             .block_on(service.list_users(principal, case.query.clone()))
             .unwrap();
-        let base_rows = runtime
-            .block_on(sqlx::query(sqlx::AssertSqlSafe(page.clone())).fetch_all(pool))
-            .unwrap()
-            .len();
-        assert_eq!(ours_page.items.len(), base_rows, "{}", case.name);
-        let baseline: Run<'a> = Box::new(move || {
-            runtime.block_on(async {
-                use sqlx::Row;
-                let rows = sqlx::query(sqlx::AssertSqlSafe(page.clone()))
-                    .fetch_all(pool)
-                    .await
-                    .unwrap();
-                // Then the page users' roles, as a list showing them needs.
-                let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.get(0)).collect();
-                let roles = sqlx::query(
-                    "SELECT ur.user_id, r.name FROM user_roles ur JOIN roles r \
-                     ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id \
-                     WHERE ur.tenant_id = $1 AND ur.user_id = ANY($2)",
-                )
-                .bind(TENANT)
-                .bind(&ids)
-                .fetch_all(pool)
-                .await
-                .unwrap();
-                std::hint::black_box(roles.len());
-                if let Some(count) = &count {
-                    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count.clone()))
-                        .fetch_one(pool)
-                        .await
-                        .unwrap();
-                    std::hint::black_box(n);
-                }
-            });
-        });
+        assert_eq!(ours_page.items.len(), hand.rows(&page), "{}", case.name);
+        if let Some(count) = &count {
+            let (total, n) = (ours_page.total.unwrap() as i64, hand.count(count));
+            assert!((total - n).abs() <= 1, "{}: {total} vs {n}", case.name);
+        }
+        let baseline: Run<'a> = Box::new(move || hand.page_with_roles(&page, count.as_deref()));
         runs.push((
             case.name.clone(),
             ours(runtime, service, principal, case.query),
@@ -586,7 +591,8 @@ fn sqlite(runtime: &tokio::runtime::Runtime, users: usize, iters: usize) {
         [learning.to_str().unwrap()],
     )
     .unwrap();
-    let runs = sqlite_runs(runtime, &service, &principal, &conn);
+    let hand = SqliteSql(&conn);
+    let runs = runs(runtime, &service, &principal, Dialect::Sqlite, &hand);
     measure("SQLite", runs, iters);
 }
 
@@ -614,6 +620,10 @@ fn postgres(runtime: &tokio::runtime::Runtime, users: usize, iters: usize) {
                 .connect(&db_url),
         )
         .unwrap();
-    let runs = postgres_runs(runtime, &service, &principal, &pool);
+    let hand = PostgresSql {
+        runtime,
+        pool: &pool,
+    };
+    let runs = runs(runtime, &service, &principal, Dialect::Postgres, &hand);
     measure("PostgreSQL", runs, iters);
 }
