@@ -27,7 +27,6 @@ mod data;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use data::{TENANT, env_usize, now};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -53,10 +52,6 @@ struct Case {
     order: Box<dyn Fn(Dialect) -> String>,
 }
 
-fn micros(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
-}
-
 /// The filters used by the cases, as ours and as SQL (`u` is the users table).
 fn where_sql(d: Dialect, parts: &[&str]) -> String {
     let mut out = vec![format!("u.tenant_id = '{TENANT}'")];
@@ -74,7 +69,7 @@ fn where_sql(d: Dialect, parts: &[&str]) -> String {
             ("female", _) => "u.gender = 'female'".into(),
             ("created2y", Dialect::Sqlite) => format!(
                 "u.created_at >= {}",
-                micros(now() - chrono::Duration::days(730))
+                (now() - chrono::Duration::days(730)).timestamp_micros()
             ),
             ("created2y", Dialect::Postgres) => format!(
                 "u.created_at >= '{}'",
@@ -82,7 +77,7 @@ fn where_sql(d: Dialect, parts: &[&str]) -> String {
             ),
             ("login1y", Dialect::Sqlite) => format!(
                 "u.last_login_at >= {}",
-                micros(now() - chrono::Duration::days(365))
+                (now() - chrono::Duration::days(365)).timestamp_micros()
             ),
             ("login1y", Dialect::Postgres) => format!(
                 "u.last_login_at >= '{}'",
@@ -308,7 +303,7 @@ fn cursor_cases(
                 let after = match d {
                     Dialect::Sqlite => format!(
                         "(u.created_at < {t} OR (u.created_at = {t} AND u.id < X'{id}'))",
-                        t = micros(last.created_at),
+                        t = last.created_at.timestamp_micros(),
                         id = last.id.simple()
                     ),
                     Dialect::Postgres => format!(

@@ -238,8 +238,8 @@ fn open(
 /// The one-pass `GROUP BY` (on SQLite, `version > 0` lets it read the covering partial index
 /// `users_stats`, as the library's query does).
 fn stats_baseline(baseline: &Baseline, runtime: &tokio::runtime::Runtime) {
-    let week = micros(now() - chrono::Duration::days(7));
-    let month = micros(now() - chrono::Duration::days(30));
+    let week = (now() - chrono::Duration::days(7)).timestamp_micros();
+    let month = (now() - chrono::Duration::days(30)).timestamp_micros();
     match baseline {
         Baseline::Sqlite(_, conn) => {
             let sql = format!(
@@ -272,18 +272,14 @@ fn stats_baseline(baseline: &Baseline, runtime: &tokio::runtime::Runtime) {
     }
 }
 
-fn micros(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
-}
-
 fn growth_baseline(baseline: &Baseline, runtime: &tokio::runtime::Runtime, from: DateTime<Utc>) {
     match baseline {
         Baseline::Sqlite(_, conn) => {
             let sql = format!(
                 "SELECT strftime('%Y-%m', created_at / 1000000, 'unixepoch') AS m, count(*) FROM users \
                  WHERE tenant_id = '{TENANT}' AND created_at >= {} AND created_at < {} GROUP BY m",
-                micros(from),
-                micros(now())
+                from.timestamp_micros(),
+                now().timestamp_micros()
             );
             let n = conn
                 .prepare_cached(&sql)
@@ -444,7 +440,7 @@ fn measure_backend(
         restore,
     );
     let deleted_at = match backend {
-        Backend::Sqlite => micros(now()).to_string(),
+        Backend::Sqlite => now().timestamp_micros().to_string(),
         Backend::Postgres => format!("'{}'", now().to_rfc3339()),
     };
     let base = time(
