@@ -126,6 +126,38 @@ async fn login_then_me_and_stats() {
 }
 
 #[tokio::test]
+async fn own_permissions_are_the_effective_ones_without_needing_a_permission() {
+    let fx = fixture().await;
+    let admin = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let learner_token = login(&fx.app, "lea@acme.test", "learner password 1").await;
+    let learner = learner_id(&fx.app, &admin).await;
+
+    let (status, mine) = send(&fx.app, get("/v1/auth/me/permissions", Some(&admin))).await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    assert!(
+        mine.as_array().unwrap().contains(&json!("user.delete")),
+        "{mine}"
+    );
+
+    let uri = format!("/v1/users/{learner}/permissions");
+    let (_, seen_by_admin) = send(&fx.app, get(&uri, Some(&admin))).await;
+    let (status, own) = send(
+        &fx.app,
+        get("/v1/auth/me/permissions", Some(&learner_token)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    assert_eq!(own, seen_by_admin);
+    assert!(
+        !own.as_array().unwrap().contains(&json!("user.delete")),
+        "{own}"
+    );
+
+    let (status, _) = send(&fx.app, get("/v1/auth/me/permissions", None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn logout_ends_the_session() {
     let fx = fixture().await;
     let token = login(&fx.app, "ada@acme.test", "correct horse battery").await;

@@ -1,5 +1,5 @@
-//! The OpenAPI document against the router that is actually mounted: every route of SPEC §6 is
-//! documented, every documented operation is served, and nothing else answers on its paths.
+//! The OpenAPI document against the router that is actually mounted: every route of SPEC §6
+//! (and the one addition, `/v1/auth/me/permissions`) is documented, every documented operation is served, and nothing else answers on its paths.
 
 // Test set-up: failing loudly is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -23,6 +23,8 @@ const SPEC_ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/auth/login"),
     ("POST", "/v1/auth/logout"),
     ("GET", "/v1/auth/me"),
+    // Beyond §6: the caller's own effective permissions, for user interfaces.
+    ("GET", "/v1/auth/me/permissions"),
     ("GET", "/v1/users"),
     ("POST", "/v1/users"),
     ("GET", "/v1/users/filter-values"),

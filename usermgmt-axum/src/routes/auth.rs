@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use usermgmt_core::model::User;
+use usermgmt_core::model::{Permission, PermissionSet, User};
 use usermgmt_core::password::Password;
 use usermgmt_core::service::LoginRequest;
 use utoipa::ToSchema;
@@ -20,6 +20,7 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(login))
         .routes(routes!(logout))
         .routes(routes!(me))
+        .routes(routes!(my_permissions))
 }
 
 /// Credentials for a login.
@@ -68,4 +69,15 @@ async fn me(
     Caller(principal): Caller,
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(state.service.current_user(&principal).await?))
+}
+
+/// The signed-in user's effective permissions (beyond SPEC §6: lets a user interface hide the
+/// buttons for operations the user may not call; the operations still check).
+#[utoipa::path(get, path = "/v1/auth/me/permissions", tag = "auth",
+    responses((status = 200, body = Vec<Permission>)))]
+async fn my_permissions(
+    State(state): State<ApiState>,
+    Caller(principal): Caller,
+) -> Result<Json<PermissionSet>, ApiError> {
+    Ok(Json(state.service.own_permissions(&principal).await?))
 }

@@ -47,6 +47,20 @@ impl UserService {
         principal: &Principal,
         permission: Permission,
     ) -> Result<Actor> {
+        let actor = self.resolve_actor(principal).await?;
+        actor.require_all([&permission])?;
+        Ok(actor)
+    }
+
+    /// The signed-in user's own effective permissions, so a user interface can hide what the
+    /// user may not do (the operations still check). Needs no permission; the system
+    /// principal and inactive users are unauthenticated.
+    pub async fn own_permissions(&self, principal: &Principal) -> Result<PermissionSet> {
+        Ok(self.resolve_actor(principal).await?.permissions)
+    }
+
+    /// The acting user behind a user principal, with their effective permissions.
+    async fn resolve_actor(&self, principal: &Principal) -> Result<Actor> {
         let (tenant_id, user_id) = match principal {
             Principal::User {
                 tenant_id, user_id, ..
@@ -66,13 +80,11 @@ impl UserService {
                 ));
             }
         };
-        let actor = Actor {
+        Ok(Actor {
             tenant_id: tenant_id.clone(),
             user_id,
             permissions: grants.permissions,
-        };
-        actor.require_all([&permission])?;
-        Ok(actor)
+        })
     }
 
     /// [`UserService::authorize`] for an operation that changes data: a read-only
