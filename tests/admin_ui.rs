@@ -1,6 +1,11 @@
 //! The admin web UI in a real browser: headless Chromium (Debian's `chromium` and
-//! `chromium-driver`, installed by `.ci/run`) driven over WebDriver against the example server.
-//! Screenshots of the pages are kept under `target/ui-screenshots/`.
+//! `chromium-driver`, installed by `.ci/run`) driven over WebDriver against the example server
+//! with 300 demo users. One scenario walks through what an administrator does: sign in, filter,
+//! search, sort, export, bulk delete, manage a role, create a user (seeing a validation error
+//! first), edit the email, terminate a session, soft-delete and reactivate, read the
+//! statistics; then a user without `user.delete` signs in and sees no delete button while the
+//! API still refuses. Screenshots of the main pages are kept under `target/ui-screenshots/`
+//! (`.ci/run` keeps them as CI artifacts).
 //!
 //! Without `chromedriver` the test is skipped with a message, except in CI (`CI` set), where it
 //! fails.
@@ -14,10 +19,14 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::json;
+use serde_json::{Value, json};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const ROOT: (&str, &str) = ("root@example.com", "a long test password");
+const NEW_USER: (&str, &str) = ("new.hire@example.com", "a long new password");
+const NEW_EMAIL: &str = "renamed.hire@example.com";
 
 async fn browser(driver_port: u16) -> Client {
     let mut capabilities = serde_json::Map::new();
@@ -49,28 +58,492 @@ async fn screenshot(client: &Client, name: &str) {
     .unwrap();
 }
 
-/// The element `search` finds, once it appears (within 10 s).
-async fn wait_for(client: &Client, search: Locator<'_>) -> fantoccini::elements::Element {
+/// The element `css` finds, once it appears (within 10 s).
+async fn wait_for(client: &Client, css: &str) -> Element {
     client
         .wait()
         .at_most(Duration::from_secs(10))
-        .for_element(search)
+        .for_element(Locator::Css(css))
         .await
-        .unwrap()
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
 }
 
-/// The `data-status` of every row of the user table, once the table has rows.
-async fn row_statuses(client: &Client) -> Vec<String> {
-    wait_for(client, Locator::Css("#rows tr")).await;
+/// The element `xpath` finds, once it appears (within 10 s).
+async fn wait_for_xpath(client: &Client, xpath: &str) -> Element {
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(xpath))
+        .await
+        .unwrap_or_else(|e| panic!("{xpath}: {e}"))
+}
+
+/// Waits until the element with `id` has text containing `needle`; answers the text.
+async fn wait_for_text(client: &Client, id: &str, needle: &str) -> String {
+    let xpath = format!("//*[@id='{id}' and contains(normalize-space(.), '{needle}')]");
+    wait_for_xpath(client, &xpath).await.text().await.unwrap()
+}
+
+async fn click(client: &Client, css: &str) {
+    wait_for(client, css).await.click().await.unwrap();
+}
+
+async fn fill(client: &Client, css: &str, text: &str) {
+    let input = wait_for(client, css).await;
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    wait_for(client, css).await.text().await.unwrap()
+}
+
+/// The texts of every element `css` finds (none is fine).
+async fn texts(client: &Client, css: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for row in client.find_all(Locator::Css("#rows tr")).await.unwrap() {
-        out.push(row.attr("data-status").await.unwrap().unwrap_or_default());
+    for element in client.find_all(Locator::Css(css)).await.unwrap() {
+        out.push(element.text().await.unwrap());
     }
     out
 }
 
+/// The user rows' `column` cells once the list has loaded again (it loads after every change;
+/// a short settle lets the new page replace the old one).
+async fn column(client: &Client, column: &str) -> Vec<String> {
+    wait_for(client, "#rows tr").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    texts(client, &format!("#rows td[data-col='{column}']")).await
+}
+
+/// The number the list's summary counts ("1,234 users" → 1234).
+async fn counted(client: &Client) -> u64 {
+    let summary = text_of(client, "#summary").await;
+    summary
+        .split(' ')
+        .next()
+        .unwrap()
+        .replace(',', "")
+        .parse()
+        .unwrap_or_else(|_| panic!("{summary}"))
+}
+
+/// Calls the API from the page (same origin) with `token` (`null`: the signed-in session's);
+/// answers status and JSON body.
+async fn call_api(
+    client: &Client,
+    method: &str,
+    path: &str,
+    body: Value,
+    token: Value,
+) -> (u64, Value) {
+    let script = r#"
+        const [method, path, body, token, done] = arguments;
+        const headers = { "content-type": "application/json" };
+        headers.authorization = `Bearer ${token || sessionStorage.getItem("usermgmt-token")}`;
+        fetch(document.body.dataset.api + path, {
+            method, headers, body: body === null ? undefined : JSON.stringify(body),
+        }).then(async (r) => done([r.status, await r.text()]));
+    "#;
+    let answer = client
+        .execute_async(script, vec![json!(method), json!(path), body, token])
+        .await
+        .unwrap();
+    let status = answer[0].as_u64().unwrap();
+    let body = serde_json::from_str(answer[1].as_str().unwrap()).unwrap_or(Value::Null);
+    (status, body)
+}
+
+async fn sign_in(client: &Client, (identifier, password): (&str, &str)) {
+    fill(client, "#identifier", identifier).await;
+    fill(client, "#password", password).await;
+    click(client, "#sign-in-form button").await;
+}
+
+async fn apply_filters(client: &Client) {
+    click(client, "#filters button[type=submit]").await;
+}
+
+/// Sign-in, the list, every filter, filters by status and country, search, sorting, export,
+/// and the admins sub-list.
+async fn find_filter_sort_and_export(client: &Client, base: &str) {
+    client.goto(&format!("{base}/users")).await.unwrap();
+    sign_in(client, (ROOT.0, "not the password")).await;
+    wait_for_xpath(
+        client,
+        "//p[@id='sign-in-error' and normalize-space(text()) != '']",
+    )
+    .await;
+    sign_in(client, ROOT).await;
+    assert_eq!(
+        column(client, "status").await.len(),
+        20,
+        "a full first page"
+    );
+    let all = counted(client).await;
+    assert!(all > 200, "{all}");
+    screenshot(client, "users").await;
+
+    // The filter panel offers every filter of SPEC §4.
+    click(client, "#more-filters summary").await;
+    for name in [
+        "search",
+        "status",
+        "statuses",
+        "is_admin",
+        "is_instructor",
+        "is_learner",
+        "email_verified",
+        "phone_verified",
+        "auth_method",
+        "has_oauth",
+        "oauth_provider",
+        "has_password",
+        "roles",
+        "profile_complete",
+        "has_avatar",
+        "has_bio",
+        "has_location",
+        "country",
+        "city",
+        "state",
+        "continent",
+        "timezone",
+        "locale",
+        "gender",
+        "designation",
+        "expertise",
+        "age_min",
+        "age_max",
+        "created_after",
+        "created_before",
+        "created_in_last_days",
+        "last_login_after",
+        "last_login_before",
+        "active_in_last_days",
+        "inactive_for_days",
+        "is_locked",
+        "failed_login_attempts_min",
+        "failed_login_attempts_max",
+        "has_enrollments",
+        "enrollment_status",
+        "enrolled_program_type",
+        "enrolled_program_ids",
+        "progress_min",
+        "progress_max",
+        "total_time_spent_min",
+        "last_learning_activity_after",
+    ] {
+        let found = client
+            .find_all(Locator::Css(&format!("#filters [name='{name}']")))
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1, "filter {name}");
+        let id = found[0].attr("id").await.unwrap().unwrap();
+        let labels = client
+            .find_all(Locator::Css(&format!("label[for='{id}']")))
+            .await
+            .unwrap();
+        assert_eq!(labels.len(), 1, "label of {name}");
+    }
+    screenshot(client, "users-all-filters").await;
+
+    // Autocomplete: typing part of a city offers the matching cities.
+    fill(client, "#f-city", "ber").await;
+    wait_for(client, "#dl-city option[value='berlin']").await;
+    client
+        .find(Locator::Css("#f-city"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+
+    // A panel filter: learners with enrollments (the learning database is wired).
+    client
+        .find(Locator::Css("#f-has_enrollments"))
+        .await
+        .unwrap()
+        .select_by_value("true")
+        .await
+        .unwrap();
+    apply_filters(client).await;
+    wait_for_text(client, "active-filters", "1 set").await;
+    assert!(text_of(client, "#skipped").await.is_empty());
+    let enrolled = counted(client).await;
+    assert!(enrolled > 0 && enrolled < all, "{enrolled} of {all}");
+    click(client, "#clear-filters").await;
+    wait_for_text(client, "summary", &format!("{all} users")).await;
+
+    // Filter by status: every row shown has it.
+    client
+        .find(Locator::Id("f-status"))
+        .await
+        .unwrap()
+        .select_by_value("suspended")
+        .await
+        .unwrap();
+    apply_filters(client).await;
+    wait_for(client, "#rows tr[data-status='suspended']").await;
+    let statuses = column(client, "status").await;
+    assert!(statuses.iter().all(|s| s == "suspended"), "{statuses:?}");
+    screenshot(client, "users-suspended").await;
+
+    // Export: the CSV of the current filters holds exactly the users the list counts.
+    let suspended = counted(client).await;
+    click(client, "#export").await;
+    let status = wait_for_text(client, "list-status", "Exported").await;
+    assert_eq!(status, format!("Exported {suspended} users to users.csv"));
+
+    // Filter by country as well: the address keeps the filters.
+    let countries = column(client, "country").await;
+    let country = countries.iter().find(|c| !c.is_empty()).unwrap().clone();
+    fill(client, "#f-country", &country).await;
+    apply_filters(client).await;
+    wait_for_text(client, "summary", "user").await;
+    let shown = column(client, "country").await;
+    assert!(shown.iter().all(|c| *c == country), "{country}: {shown:?}");
+    assert!(counted(client).await <= suspended);
+    let url = client.current_url().await.unwrap();
+    assert!(
+        url.query().unwrap_or_default().contains("status=suspended"),
+        "{url}"
+    );
+    click(client, "#clear-filters").await;
+
+    // Search by an email: exactly that user.
+    let emails = column(client, "email").await;
+    let email = emails.iter().find(|e| !e.is_empty()).unwrap().clone();
+    fill(client, "#f-search", &email).await;
+    apply_filters(client).await;
+    wait_for_text(client, "summary", "1 user").await;
+    assert_eq!(column(client, "email").await, vec![email]);
+    click(client, "#clear-filters").await;
+
+    // Sorting by a column header: registration dates ascending, then flipped.
+    for expected in ["ascending", "descending"] {
+        click(client, "th[data-sort='created_at'] button").await;
+        wait_for(
+            client,
+            &format!("th[data-sort='created_at'][aria-sort='{expected}']"),
+        )
+        .await;
+        let dates = column(client, "created_at").await;
+        let mut sorted = dates.clone();
+        sorted.sort();
+        if expected == "descending" {
+            sorted.reverse();
+        }
+        assert!(dates.len() > 1 && dates == sorted, "{expected}: {dates:?}");
+    }
+
+    // The admins list shows only admins (the session carries over).
+    client.goto(&format!("{base}/users/admins")).await.unwrap();
+    assert_eq!(text_of(client, "#users-title").await, "Admins");
+    let types = column(client, "type").await;
+    assert!(types.iter().all(|t| t.contains("admin")), "{types:?}");
+    screenshot(client, "admins").await;
+}
+
+/// Selecting two learners and bulk-deleting them, behind the confirmation.
+async fn bulk_delete_a_selection(client: &Client, base: &str) {
+    client
+        .goto(&format!("{base}/users/learners"))
+        .await
+        .unwrap();
+    let before = {
+        column(client, "status").await;
+        counted(client).await
+    };
+    let boxes = client
+        .find_all(Locator::Css("#rows .select-user"))
+        .await
+        .unwrap();
+    boxes[1].click().await.unwrap();
+    boxes[2].click().await.unwrap();
+    wait_for_text(client, "bulk-delete", "Delete selected (2)").await;
+    click(client, "#bulk-delete").await;
+    wait_for(client, "dialog[open]").await;
+    screenshot(client, "bulk-delete-confirmation").await;
+    // Cancelling changes nothing.
+    click(client, "#confirm-cancel").await;
+    assert_eq!(counted(client).await, before);
+    click(client, "#bulk-delete").await;
+    click(client, "#confirm-ok").await;
+    wait_for_text(client, "list-status", "Deleted 2 users").await;
+    wait_for_text(client, "summary", &format!("{} users", before - 2)).await;
+}
+
+/// Roles & Permissions: a support role that may list and view users, nothing more.
+async fn create_a_role(client: &Client, base: &str) {
+    client.goto(&format!("{base}/users/roles")).await.unwrap();
+    wait_for(client, "#role-table tr[data-role='super_admin']").await;
+    fill(client, "#role-name", "support_desk").await;
+    fill(client, "#role-description", "Reads user records").await;
+    click(client, "#role-permission-user-list").await;
+    click(client, "#role-permission-user-view").await;
+    click(client, "#role-form button[type=submit]").await;
+    wait_for(client, "#role-table tr[data-role='support_desk']").await;
+    let permissions = texts(client, "tr[data-role='support_desk'] li").await;
+    assert_eq!(permissions, ["user.list", "user.view"]);
+    screenshot(client, "roles").await;
+}
+
+/// Create user: a validation error first, then the user; answers the new user's page URL.
+async fn create_a_user(client: &Client, base: &str) -> String {
+    client.goto(&format!("{base}/users/create")).await.unwrap();
+    fill(client, "#create-form-name", "New Hire").await;
+    click(client, "#create-form button[type=submit]").await;
+    let error = text_of(client, "#create-form-email-error").await;
+    assert!(error.contains("email or a phone is required"), "{error}");
+    let email = wait_for(client, "#create-form-email").await;
+    assert_eq!(
+        email.attr("aria-invalid").await.unwrap().as_deref(),
+        Some("true")
+    );
+    screenshot(client, "create-user-error").await;
+
+    fill(client, "#create-form-email", NEW_USER.0).await;
+    fill(client, "#create-form-password", NEW_USER.1).await;
+    click(client, "#create-form-flags-is_instructor").await;
+    click(client, "#create-form-roles-support_desk").await;
+    fill(client, "#create-form-city", "Berlin").await;
+    click(client, "#create-form button[type=submit]").await;
+    wait_for_text(client, "edit-panel", "User created.").await;
+    assert_eq!(text_of(client, "#edit-title").await, "New Hire");
+    let roles = text_of(client, "dd[data-field='Roles']").await;
+    assert_eq!(roles, "support_desk");
+    screenshot(client, "user-overview").await;
+    let url = client.current_url().await.unwrap();
+    url.as_str()
+        .split("/edit/")
+        .next()
+        .unwrap()
+        .to_owned()
+        .replace(base, "")
+}
+
+/// Edit user: a direct email change.
+async fn edit_the_email(client: &Client) {
+    click(client, "a[data-tab='edit-user']").await;
+    fill(client, "#edit-form-email", NEW_EMAIL).await;
+    screenshot(client, "user-edit").await;
+    click(client, "#edit-form button[type=submit]").await;
+    wait_for_text(client, "edit-panel", "Saved.").await;
+    wait_for_text(client, "edit-subtitle", NEW_EMAIL).await;
+}
+
+/// Sessions: the user signs in elsewhere; the administrator ends that session.
+async fn terminate_a_session(client: &Client) {
+    let (status, _) = call_api(
+        client,
+        "POST",
+        "/v1/auth/login",
+        json!({ "identifier": NEW_EMAIL, "password": NEW_USER.1 }),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200);
+    click(client, "a[data-tab='users-sessions']").await;
+    wait_for(client, "#session-table tr[data-state='active']").await;
+    screenshot(client, "user-sessions").await;
+    click(client, ".terminate-session").await;
+    wait_for_text(client, "edit-panel", "Session terminated.").await;
+    // The list shows active sessions only: the ended one is gone.
+    assert!(texts(client, "#session-table tbody tr").await.is_empty());
+}
+
+/// Account deletion: soft-delete behind the confirmation, then reactivate.
+async fn soft_delete_and_reactivate(client: &Client) {
+    click(client, "a[data-tab='account-deletation']").await;
+    click(client, "#delete-user").await;
+    click(client, "#confirm-ok").await;
+    wait_for(client, "#reactivate").await;
+    wait_for_text(client, "edit-subtitle", "deleted").await;
+    click(client, "#reactivate").await;
+    wait_for(client, "#delete-user").await;
+    wait_for_text(client, "edit-subtitle", "active").await;
+
+    // The audit log records all of it.
+    click(client, "a[data-tab='audit-logs-admin-notes']").await;
+    wait_for(client, "#audit-table tbody tr").await;
+    let actions = texts(client, "#audit-table tbody td:nth-child(3)").await;
+    for action in [
+        "user.created",
+        "user.credentials_changed",
+        "user.deleted",
+        "session.terminated",
+    ] {
+        assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
+    }
+    fill(client, "#note-body", "Verified by phone").await;
+    click(client, "#note-form button").await;
+    wait_for_xpath(client, "//li[@class='note']/p[text()='Verified by phone']").await;
+    screenshot(client, "user-audit").await;
+}
+
+async fn statistics(client: &Client, base: &str) {
+    client.goto(&format!("{base}/users/stats")).await.unwrap();
+    wait_for(client, "#growth-chart rect.bar").await;
+    wait_for(client, "#overview table").await;
+    screenshot(client, "stats").await;
+}
+
+/// A user holding only user.list and user.view: no delete, create or export controls, and the
+/// API refuses the delete anyway.
+async fn limited_user_sees_no_delete(client: &Client, base: &str, user_page: &str) {
+    click(client, "#sign-out").await;
+    wait_for(client, "#sign-in-form").await;
+    sign_in(client, (NEW_EMAIL, NEW_USER.1)).await;
+    assert_eq!(column(client, "status").await.len(), 20);
+    assert!(texts(client, ".delete-user").await.is_empty());
+    for hidden in [
+        "#bulk-delete",
+        "#export",
+        "a[data-page='create']",
+        "a[data-page='roles']",
+    ] {
+        let element = client.find(Locator::Css(hidden)).await.unwrap();
+        assert!(!element.is_displayed().await.unwrap(), "{hidden} shown");
+    }
+    screenshot(client, "users-without-delete").await;
+    let victim = client
+        .find(Locator::Css("#rows tr"))
+        .await
+        .unwrap()
+        .attr("data-id")
+        .await
+        .unwrap()
+        .unwrap();
+    let (status, body) = call_api(
+        client,
+        "DELETE",
+        &format!("/v1/users/{victim}"),
+        Value::Null,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    // The user's own page offers only the tabs their permissions allow.
+    client
+        .goto(&format!("{base}{user_page}/edit/account-deletation"))
+        .await
+        .unwrap();
+    wait_for(client, "a[data-tab='overview'][aria-current='page']").await;
+    let tabs = texts(client, "#edit-tabs a").await;
+    assert_eq!(tabs, ["Overview", "Sessions", "Audit logs & admin notes"]);
+}
+
+/// The list at a phone's width.
+async fn phone_width(client: &Client, base: &str) {
+    client.set_window_size(390, 844).await.unwrap();
+    client.goto(&format!("{base}/users")).await.unwrap();
+    column(client, "status").await;
+    screenshot(client, "users-phone").await;
+    client.set_window_size(1280, 800).await.unwrap();
+}
+
 #[tokio::test]
-async fn sign_in_and_filter_the_user_list_in_a_browser() {
+async fn an_administrator_works_through_the_admin_ui_in_a_browser() {
     if !std::path::Path::new(CHROMEDRIVER).exists() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -96,151 +569,15 @@ async fn sign_in_and_filter_the_user_list_in_a_browser() {
     let client = browser(driver_port).await;
     let base = format!("http://127.0.0.1:{port}/admin");
 
-    // A wrong password is refused on the page; the right one shows the list with its total.
-    client.goto(&format!("{base}/users")).await.unwrap();
-    let identifier = wait_for(&client, Locator::Id("identifier")).await;
-    identifier.send_keys("root@example.com").await.unwrap();
-    let password = client.find(Locator::Id("password")).await.unwrap();
-    password.send_keys("not the password").await.unwrap();
-    client
-        .find(Locator::Css("#sign-in-form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for(
-        &client,
-        Locator::XPath("//p[@id='sign-in-error' and normalize-space(text()) != '']"),
-    )
-    .await;
-    password.clear().await.unwrap();
-    password.send_keys("a long test password").await.unwrap();
-    client
-        .find(Locator::Css("#sign-in-form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let statuses = row_statuses(&client).await;
-    assert_eq!(statuses.len(), 20, "a full first page");
-    let summary = client
-        .find(Locator::Id("summary"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(summary.ends_with("users"), "{summary}");
-    screenshot(&client, "users").await;
-
-    // Filter by status: every row shown has it.
-    client
-        .find(Locator::Id("f-status"))
-        .await
-        .unwrap()
-        .select_by_value("suspended")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("#filters button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for(&client, Locator::Css("#rows tr[data-status='suspended']")).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let statuses = row_statuses(&client).await;
-    assert!(
-        !statuses.is_empty() && statuses.iter().all(|s| s == "suspended"),
-        "{statuses:?}"
-    );
-    screenshot(&client, "users-suspended").await;
-
-    // Export: the CSV of the current filters holds exactly the users the list counts.
-    let summary = client
-        .find(Locator::Id("summary"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let counted = summary.trim_end_matches(" users").replace(',', "");
-    client
-        .find(Locator::Id("export"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let status = wait_for(
-        &client,
-        Locator::XPath(
-            "//span[@id='export-status' and starts-with(normalize-space(text()), 'Exported')]",
-        ),
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
-    assert_eq!(
-        status,
-        format!("Exported {counted} users to users.csv"),
-        "{summary}"
-    );
-
-    // Sorting by a column header: registration dates ascending, then flipped.
-    let registered = client
-        .find(Locator::Css("th[data-sort='created_at'] button"))
-        .await
-        .unwrap();
-    for expected in ["ascending", "descending"] {
-        registered.click().await.unwrap();
-        wait_for(
-            &client,
-            Locator::Css(&format!(
-                "th[data-sort='created_at'][aria-sort='{expected}']"
-            )),
-        )
-        .await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let mut dates = Vec::new();
-        for cell in client
-            .find_all(Locator::Css("#rows tr td:nth-child(8)"))
-            .await
-            .unwrap()
-        {
-            dates.push(cell.text().await.unwrap());
-        }
-        let mut sorted = dates.clone();
-        sorted.sort();
-        if expected == "descending" {
-            sorted.reverse();
-        }
-        assert!(dates.len() > 1 && dates == sorted, "{expected}: {dates:?}");
-    }
-
-    // The admins list shows only admins (the session carries over).
-    client.goto(&format!("{base}/users/admins")).await.unwrap();
-    wait_for(&client, Locator::Css("#rows tr")).await;
-    let title = client
-        .find(Locator::Id("users-title"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(title, "Admins");
-    for row in client
-        .find_all(Locator::Css("#rows tr td:nth-child(5)"))
-        .await
-        .unwrap()
-    {
-        let types = row.text().await.unwrap();
-        assert!(types.contains("admin"), "{types}");
-    }
-    screenshot(&client, "admins").await;
+    find_filter_sort_and_export(&client, &base).await;
+    bulk_delete_a_selection(&client, &base).await;
+    create_a_role(&client, &base).await;
+    let user_page = create_a_user(&client, &base).await;
+    edit_the_email(&client).await;
+    terminate_a_session(&client).await;
+    soft_delete_and_reactivate(&client).await;
+    statistics(&client, &base).await;
+    phone_width(&client, &base).await;
+    limited_user_sees_no_delete(&client, &base, &user_page).await;
     client.close().await.unwrap();
 }

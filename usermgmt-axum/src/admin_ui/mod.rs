@@ -1,16 +1,57 @@
 //! The admin web UI (feature `admin-ui`): plain HTML, CSS and JavaScript embedded in the
-//! binary (no build step, no network), talking only to the API's routes. This first slice has
-//! the sign-in page and the user lists (all users, learners, admins, instructors) with search,
-//! status and country filters, totals and pagination.
+//! binary (no build step, no network), talking only to the API's routes: sign-in, the user
+//! lists with every filter, bulk delete and export, Create user, the seven-tab edit page,
+//! Roles & Permissions and a statistics dashboard. Each page is one ES module under `assets/`.
+
+use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::response::{Html, IntoResponse, Redirect};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 const INDEX: &str = include_str!("assets/index.html");
-const APP_JS: &str = include_str!("assets/app.js");
-const APP_CSS: &str = include_str!("assets/app.css");
+
+/// The embedded assets, by file name: content type and text.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("app.css", CSS, include_str!("assets/app.css")),
+    ("app.js", JS, include_str!("assets/app.js")),
+    ("api.js", JS, include_str!("assets/api.js")),
+    ("dom.js", JS, include_str!("assets/dom.js")),
+    ("filters.js", JS, include_str!("assets/filters.js")),
+    ("list.js", JS, include_str!("assets/list.js")),
+    ("user-form.js", JS, include_str!("assets/user-form.js")),
+    ("create.js", JS, include_str!("assets/create.js")),
+    ("edit.js", JS, include_str!("assets/edit.js")),
+    ("roles.js", JS, include_str!("assets/roles.js")),
+    ("stats.js", JS, include_str!("assets/stats.js")),
+];
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// Pages directly under `…/users/`: the sub-lists, Create user, Roles & Permissions and the
+/// statistics dashboard.
+const USER_PAGES: &[&str] = &[
+    "learners",
+    "admins",
+    "instructors",
+    "create",
+    "roles",
+    "stats",
+];
+
+/// The tabs of the edit page (`…/users/{id}/edit/{tab}`), with the seed's path names.
+const EDIT_TABS: &[&str] = &[
+    "overview",
+    "edit-user",
+    "users-sessions",
+    "impersonation",
+    "audit-logs-admin-notes",
+    "unique-id-generation",
+    "account-deletation",
+];
 
 /// Keeps the characters a URL path prefix needs; anything else (quotes, markup) is dropped,
 /// so a prefix can never break out of the page's attributes.
@@ -22,17 +63,34 @@ fn path_prefix(raw: &str) -> String {
 }
 
 /// The UI's routes, to merge into the app that serves the API: pages under `ui_base` (e.g.
-/// `/admin`: `/admin/users`, `/admin/users/learners`, …) calling the API at `api_base` (`""`
-/// when the API is at the root, `/admin` when it is nested there).
+/// `/admin`: `/admin/users`, `/admin/users/learners`, `/admin/users/create`,
+/// `/admin/users/{id}/edit/overview`, `/admin/users/roles`, `/admin/users/stats`, …) calling
+/// the API at `api_base` (`""` when the API is at the root, `/admin` when it is nested there).
+/// Unknown pages and assets are 404.
 pub fn admin_ui(api_base: &str, ui_base: &str) -> Router {
     let api = path_prefix(api_base);
     let ui = path_prefix(ui_base);
-    let page = INDEX
-        .replace("{{API_BASE}}", &api)
-        .replace("{{UI_BASE}}", &ui);
-    let index = move || {
+    let page = Arc::new(
+        INDEX
+            .replace("{{API_BASE}}", &api)
+            .replace("{{UI_BASE}}", &ui),
+    );
+    let index = {
         let page = page.clone();
-        async move { Html(page) }
+        move || {
+            let page = page.clone();
+            async move { Html(page.as_str().to_owned()) }
+        }
+    };
+    let known = move |known: bool| {
+        let page = page.clone();
+        async move {
+            if known {
+                Html(page.as_str().to_owned()).into_response()
+            } else {
+                StatusCode::NOT_FOUND.into_response()
+            }
+        }
     };
     let users_home = format!("{ui}/users");
     let home = get(move || {
@@ -44,24 +102,32 @@ pub fn admin_ui(api_base: &str, ui_base: &str) -> Router {
         // `/admin` as well as `/admin/`.
         router = router.route(&ui, home);
     }
+    let sub_page = {
+        let known = known.clone();
+        move |Path(name): Path<String>| known(USER_PAGES.contains(&name.as_str()))
+    };
+    let edit_tab =
+        move |Path((_, tab)): Path<(String, String)>| known(EDIT_TABS.contains(&tab.as_str()));
     router
         .route(&format!("{ui}/users"), get(index.clone()))
-        .route(&format!("{ui}/users/{{list}}"), get(index))
+        .route(&format!("{ui}/users/{{page}}"), get(sub_page))
+        .route(&format!("{ui}/users/{{user_id}}/edit"), get(index))
         .route(
-            &format!("{ui}/assets/app.js"),
-            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+            &format!("{ui}/users/{{user_id}}/edit/{{tab}}"),
+            get(edit_tab),
         )
-        .route(
-            &format!("{ui}/assets/app.css"),
-            get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
-        )
+        .route(&format!("{ui}/assets/{{file}}"), get(asset))
 }
 
-fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
-    (
-        [(CONTENT_TYPE, content_type), (CACHE_CONTROL, "no-cache")],
-        body,
-    )
+async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, content_type, body)) => (
+            [(CONTENT_TYPE, *content_type), (CACHE_CONTROL, "no-cache")],
+            *body,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 #[cfg(test)]
@@ -92,7 +158,16 @@ mod tests {
     #[tokio::test]
     async fn pages_assets_and_the_home_redirect() {
         let app = admin_ui("/api", "/admin");
-        for page in ["/admin/users", "/admin/users/learners"] {
+        for page in [
+            "/admin/users",
+            "/admin/users/learners",
+            "/admin/users/create",
+            "/admin/users/roles",
+            "/admin/users/stats",
+            "/admin/users/0199a3b2-0000-7000-8000-000000000001/edit",
+            "/admin/users/0199a3b2-0000-7000-8000-000000000001/edit/users-sessions",
+            "/admin/users/0199a3b2-0000-7000-8000-000000000001/edit/account-deletation",
+        ] {
             let (status, kind, _) = get(&app, page).await;
             assert_eq!(
                 (status, kind.as_str()),
@@ -112,11 +187,18 @@ mod tests {
             let (status, _, location) = get(&app, home).await;
             assert_eq!((status, location.as_str()), (303, "/admin/users"), "{home}");
         }
-        assert_eq!(
-            get(&app, "/users").await.0,
-            404,
-            "nothing outside the prefix"
-        );
+        for unknown in [
+            "/users",
+            "/admin/users/nope",
+            "/admin/users/x/edit/nope",
+            "/admin/assets/nope.js",
+        ] {
+            assert_eq!(get(&app, unknown).await.0, 404, "{unknown}");
+        }
+        for (file, _, _) in ASSETS {
+            let (status, _, _) = get(&app, &format!("/admin/assets/{file}")).await;
+            assert_eq!(status, 200, "{file}");
+        }
     }
 
     #[test]
