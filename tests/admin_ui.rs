@@ -1,11 +1,11 @@
 //! The admin web UI in a real browser: headless Chromium (Debian's `chromium` and
 //! `chromium-driver`, installed by `.ci/run`) driven over WebDriver against the example server
-//! with 300 demo users. One scenario walks through what an administrator does: sign in, filter,
-//! search, sort, export, bulk delete, manage a role, create a user (seeing a validation error
-//! first), edit the email, terminate a session, soft-delete and reactivate, read the
-//! statistics; then a user without `user.delete` signs in and sees no delete button while the
-//! API still refuses. Screenshots of the main pages are kept under `target/ui-screenshots/`
-//! (`.ci/run` keeps them as CI artifacts).
+//! with 300 demo users. One scenario walks through what an administrator does: sign in,
+//! filter, search, sort, export, bulk delete, manage a role, create a user (seeing a validation
+//! error first), edit the email, terminate a session, soft-delete and reactivate, impersonate
+//! and come back, read the statistics; then a user without `user.delete` signs in and sees no
+//! delete button while the API still refuses. Screenshots of the main pages are kept under
+//! `target/ui-screenshots/` (`.ci/run` lists them as the CI artifacts).
 //!
 //! Without `chromedriver` the test is skipped with a message, except in CI (`CI` set), where it
 //! fails.
@@ -481,6 +481,21 @@ async fn soft_delete_and_reactivate(client: &Client) {
     screenshot(client, "user-audit").await;
 }
 
+/// Impersonation: the administrator acts as the user read-only, then comes back.
+async fn impersonate_and_return(client: &Client) {
+    click(client, "a[data-tab='impersonation']").await;
+    fill(client, "#impersonate-reason", "Ticket 4711: checking what they see").await;
+    click(client, "#impersonate-form button[type=submit]").await;
+    let banner = wait_for_text(client, "impersonation-text", "acting as").await;
+    assert_eq!(banner, "You are acting as New Hire (read-only).");
+    wait_for_text(client, "whoami", "New Hire").await;
+    column(client, "status").await;
+    click(client, "#stop-impersonation").await;
+    wait_for_text(client, "whoami", "Administrator").await;
+    let banner = client.find(Locator::Id("impersonation-banner")).await.unwrap();
+    assert!(!banner.is_displayed().await.unwrap());
+}
+
 async fn statistics(client: &Client, base: &str) {
     client.goto(&format!("{base}/users/stats")).await.unwrap();
     wait_for(client, "#growth-chart rect.bar").await;
@@ -576,6 +591,7 @@ async fn an_administrator_works_through_the_admin_ui_in_a_browser() {
     edit_the_email(&client).await;
     terminate_a_session(&client).await;
     soft_delete_and_reactivate(&client).await;
+    impersonate_and_return(&client).await;
     statistics(&client, &base).await;
     phone_width(&client, &base).await;
     limited_user_sees_no_delete(&client, &base, &user_page).await;
