@@ -484,7 +484,12 @@ async fn soft_delete_and_reactivate(client: &Client) {
 /// Impersonation: the administrator acts as the user read-only, then comes back.
 async fn impersonate_and_return(client: &Client) {
     click(client, "a[data-tab='impersonation']").await;
-    fill(client, "#impersonate-reason", "Ticket 4711: checking what they see").await;
+    fill(
+        client,
+        "#impersonate-reason",
+        "Ticket 4711: checking what they see",
+    )
+    .await;
     click(client, "#impersonate-form button[type=submit]").await;
     let banner = wait_for_text(client, "impersonation-text", "acting as").await;
     assert_eq!(banner, "You are acting as New Hire (read-only).");
@@ -492,7 +497,10 @@ async fn impersonate_and_return(client: &Client) {
     column(client, "status").await;
     click(client, "#stop-impersonation").await;
     wait_for_text(client, "whoami", "Administrator").await;
-    let banner = client.find(Locator::Id("impersonation-banner")).await.unwrap();
+    let banner = client
+        .find(Locator::Id("impersonation-banner"))
+        .await
+        .unwrap();
     assert!(!banner.is_displayed().await.unwrap());
 }
 

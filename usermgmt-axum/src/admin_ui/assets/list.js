@@ -223,6 +223,8 @@ export async function showList(list) {
 function wire() {
   $("filters").addEventListener("submit", (event) => {
     event.preventDefault();
+    // The panel closes so the results show; its summary counts the filters it holds.
+    $("more-filters").open = false;
     state.page = 1;
     state.selected.clear();
     load();
