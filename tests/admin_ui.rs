@@ -84,6 +84,12 @@ async fn wait_for_text(client: &Client, id: &str, needle: &str) -> String {
     wait_for_xpath(client, &xpath).await.text().await.unwrap()
 }
 
+/// Waits until the element with `id` has exactly the text `wanted`.
+async fn wait_for_exact_text(client: &Client, id: &str, wanted: &str) {
+    let xpath = format!("//*[@id='{id}' and normalize-space(.) = '{wanted}']");
+    wait_for_xpath(client, &xpath).await;
+}
+
 async fn click(client: &Client, css: &str) {
     wait_for(client, css).await.click().await.unwrap();
 }
@@ -107,12 +113,25 @@ async fn texts(client: &Client, css: &str) -> Vec<String> {
     out
 }
 
-/// The user rows' `column` cells once the list has loaded again (it loads after every change;
-/// a short settle lets the new page replace the old one).
+/// The user rows' `column` cells, once the list has loaded.
 async fn column(client: &Client, column: &str) -> Vec<String> {
-    wait_for(client, "#rows tr").await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    wait_for(client, "#rows[data-loads]").await;
     texts(client, &format!("#rows td[data-col='{column}']")).await
+}
+
+/// Clicks `css` and waits until the list has loaded again.
+async fn click_and_reload(client: &Client, css: &str) {
+    let loads: u64 = wait_for(client, "#rows[data-loads]")
+        .await
+        .attr("data-loads")
+        .await
+        .unwrap()
+        .unwrap()
+        .parse()
+        .unwrap();
+    click(client, css).await;
+    let xpath = format!("//tbody[@id='rows' and number(@data-loads) > {loads}]");
+    wait_for_xpath(client, &xpath).await;
 }
 
 /// The number the list's summary counts ("1,234 users" → 1234).
@@ -160,7 +179,7 @@ async fn sign_in(client: &Client, (identifier, password): (&str, &str)) {
 }
 
 async fn apply_filters(client: &Client) {
-    click(client, "#filters button[type=submit]").await;
+    click_and_reload(client, "#filters button[type=submit]").await;
 }
 
 /// Sign-in, the list, every filter, filters by status and country, search, sorting, export,
@@ -271,8 +290,8 @@ async fn find_filter_sort_and_export(client: &Client, base: &str) {
     assert!(text_of(client, "#skipped").await.is_empty());
     let enrolled = counted(client).await;
     assert!(enrolled > 0 && enrolled < all, "{enrolled} of {all}");
-    click(client, "#clear-filters").await;
-    wait_for_text(client, "summary", &format!("{all} users")).await;
+    click_and_reload(client, "#clear-filters").await;
+    wait_for_exact_text(client, "summary", &format!("{all} users")).await;
 
     // Filter by status: every row shown has it.
     client
@@ -299,29 +318,31 @@ async fn find_filter_sort_and_export(client: &Client, base: &str) {
     let country = countries.iter().find(|c| !c.is_empty()).unwrap().clone();
     fill(client, "#f-country", &country).await;
     apply_filters(client).await;
-    wait_for_text(client, "summary", "user").await;
     let shown = column(client, "country").await;
-    assert!(shown.iter().all(|c| *c == country), "{country}: {shown:?}");
+    assert!(
+        !shown.is_empty() && shown.iter().all(|c| *c == country),
+        "{country}: {shown:?}"
+    );
     assert!(counted(client).await <= suspended);
     let url = client.current_url().await.unwrap();
     assert!(
         url.query().unwrap_or_default().contains("status=suspended"),
         "{url}"
     );
-    click(client, "#clear-filters").await;
+    click_and_reload(client, "#clear-filters").await;
 
     // Search by an email: exactly that user.
     let emails = column(client, "email").await;
     let email = emails.iter().find(|e| !e.is_empty()).unwrap().clone();
     fill(client, "#f-search", &email).await;
     apply_filters(client).await;
-    wait_for_text(client, "summary", "1 user").await;
+    wait_for_exact_text(client, "summary", "1 user").await;
     assert_eq!(column(client, "email").await, vec![email]);
-    click(client, "#clear-filters").await;
+    click_and_reload(client, "#clear-filters").await;
 
     // Sorting by a column header: registration dates ascending, then flipped.
     for expected in ["ascending", "descending"] {
-        click(client, "th[data-sort='created_at'] button").await;
+        click_and_reload(client, "th[data-sort='created_at'] button").await;
         wait_for(
             client,
             &format!("th[data-sort='created_at'][aria-sort='{expected}']"),
@@ -344,7 +365,7 @@ async fn find_filter_sort_and_export(client: &Client, base: &str) {
     screenshot(client, "admins").await;
 }
 
-/// Selecting two learners and bulk-deleting them, behind the confirmation.
+/// Bulk delete behind the confirmation: two selected learners, then every suspended learner.
 async fn bulk_delete_a_selection(client: &Client, base: &str) {
     client
         .goto(&format!("{base}/users/learners"))
@@ -370,7 +391,42 @@ async fn bulk_delete_a_selection(client: &Client, base: &str) {
     click(client, "#bulk-delete").await;
     click(client, "#confirm-ok").await;
     wait_for_text(client, "list-status", "Deleted 2 users").await;
-    wait_for_text(client, "summary", &format!("{} users", before - 2)).await;
+    wait_for_exact_text(client, "summary", &format!("{} users", before - 2)).await;
+
+    // Paging through the list.
+    click_and_reload(client, "#next").await;
+    wait_for_text(client, "page-label", "Page 2 of").await;
+    click_and_reload(client, "#prev").await;
+    wait_for_text(client, "page-label", "Page 1 of").await;
+
+    // No selection but filters: every matching user (the list's flag, a multi-valued and a
+    // numeric filter from the panel) goes, after the confirmation names how many.
+    click(client, "#more-filters summary").await;
+    let statuses = wait_for(client, "#f-statuses").await;
+    statuses.select_by_value("suspended").await.unwrap();
+    fill(client, "#f-failed_login_attempts_min", "0").await;
+    apply_filters(client).await;
+    wait_for(client, "#rows tr[data-status='suspended']").await;
+    let matching = counted(client).await;
+    assert!(
+        column(client, "status")
+            .await
+            .iter()
+            .all(|s| s == "suspended")
+    );
+    let label = wait_for_text(client, "bulk-delete", "Delete all matching").await;
+    assert_eq!(label, format!("Delete all matching ({matching})"));
+    click(client, "#bulk-delete").await;
+    wait_for_text(
+        client,
+        "confirm-title",
+        &format!("Delete {matching} users?"),
+    )
+    .await;
+    click(client, "#confirm-ok").await;
+    wait_for_text(client, "list-status", &format!("Deleted {matching} users")).await;
+    wait_for_exact_text(client, "summary", "0 users").await;
+    click_and_reload(client, "#clear-filters").await;
 }
 
 /// Roles & Permissions: a support role that may list and view users, nothing more.

@@ -86,8 +86,22 @@ function row(user) {
     el("td", { class: "select" }, checkbox), el("th", { scope: "row" }, name), cells, actions);
 }
 
+// Completed loads, on the table body as `data-loads` (tests wait for it to grow).
+let loads = 0;
+
 export async function load() {
   $("list-error").textContent = "";
+  $("user-table").setAttribute("aria-busy", "true");
+  try {
+    await render();
+  } finally {
+    $("user-table").setAttribute("aria-busy", "false");
+    loads += 1;
+    $("rows").dataset.loads = String(loads);
+  }
+}
+
+async function render() {
   let page;
   try {
     page = await get(`/v1/users?${query()}`);
