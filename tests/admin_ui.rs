@@ -429,7 +429,8 @@ async fn bulk_delete_a_selection(client: &Client, base: &str) {
     click_and_reload(client, "#clear-filters").await;
 }
 
-/// Roles & Permissions: a support role that may list and view users, nothing more.
+/// Roles & Permissions: a support role that may list and view users, nothing more; then its
+/// description edited.
 async fn create_a_role(client: &Client, base: &str) {
     client.goto(&format!("{base}/users/roles")).await.unwrap();
     wait_for(client, "#role-table tr[data-role='super_admin']").await;
@@ -441,6 +442,19 @@ async fn create_a_role(client: &Client, base: &str) {
     wait_for(client, "#role-table tr[data-role='support_desk']").await;
     let permissions = texts(client, "tr[data-role='support_desk'] li").await;
     assert_eq!(permissions, ["user.list", "user.view"]);
+    click(client, "tr[data-role='support_desk'] button").await;
+    fill(
+        client,
+        "#role-description",
+        "Reads user records, nothing else",
+    )
+    .await;
+    click(client, "#role-form button[type=submit]").await;
+    wait_for_xpath(
+        client,
+        "//tr[@data-role='support_desk']/td[text()='Reads user records, nothing else']",
+    )
+    .await;
     screenshot(client, "roles").await;
 }
 
@@ -486,6 +500,25 @@ async fn edit_the_email(client: &Client) {
     click(client, "#edit-form button[type=submit]").await;
     wait_for_text(client, "edit-panel", "Saved.").await;
     wait_for_text(client, "edit-subtitle", NEW_EMAIL).await;
+}
+
+/// Unique ID generation: a chosen value, then one generated from the pattern.
+async fn set_and_generate_the_unique_id(client: &Client) {
+    click(client, "a[data-tab='unique-id-generation']").await;
+    fill(client, "#unique-id-value", "NH-0001").await;
+    click(client, "#unique-id-form button[type=submit]").await;
+    wait_for_text(client, "edit-panel", "Current unique ID: NH-0001").await;
+    click(client, "#generate-unique-id").await;
+    wait_for_text(client, "edit-panel", "Unique ID saved.").await;
+    let generated = wait_for_xpath(
+        client,
+        "//p[starts-with(., 'Current unique ID:') and not(contains(., 'NH-0001'))]",
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(!generated.ends_with("none"), "{generated}");
 }
 
 /// Sessions: the user signs in elsewhere; the administrator ends that session.
@@ -653,6 +686,7 @@ async fn an_administrator_works_through_the_admin_ui_in_a_browser() {
     create_a_role(&client, &base).await;
     let user_page = create_a_user(&client, &base).await;
     edit_the_email(&client).await;
+    set_and_generate_the_unique_id(&client).await;
     terminate_a_session(&client).await;
     soft_delete_and_reactivate(&client).await;
     impersonate_and_return(&client).await;
