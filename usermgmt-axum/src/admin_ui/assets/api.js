@@ -6,8 +6,11 @@ export const API = document.body.dataset.api;
 export const UI = document.body.dataset.ui;
 
 const TOKEN = "usermgmt-token";
-// While impersonating, the administrator's own token waits here.
+// While impersonating, the administrator's own token waits here, with who is impersonated and
+// whether read-only.
 const ADMIN_TOKEN = "usermgmt-admin-token";
+const ACTING_AS = "usermgmt-acting-as";
+const READ_ONLY = "usermgmt-read-only";
 
 /// An API error: the message, the HTTP status and the per-field messages of a 400.
 export class ApiError extends Error {
@@ -28,21 +31,27 @@ export function signedIn(newToken) {
   sessionStorage.setItem(TOKEN, newToken);
 }
 
+/// Forgets the session (and any impersonation); other keys of the origin stay.
 export function forget() {
-  sessionStorage.removeItem(TOKEN);
-  sessionStorage.removeItem(ADMIN_TOKEN);
+  for (const key of [TOKEN, ADMIN_TOKEN, ACTING_AS, READ_ONLY]) sessionStorage.removeItem(key);
 }
 
 /// Switches to an impersonation session, keeping the administrator's token to come back to.
-export function startActingAs(impersonationToken, label) {
+/// A read-only session (`readOnly`) hides every control that changes data.
+export function startActingAs(impersonationToken, label, readOnly) {
   sessionStorage.setItem(ADMIN_TOKEN, token());
-  sessionStorage.setItem("usermgmt-acting-as", label);
+  sessionStorage.setItem(ACTING_AS, label);
+  if (readOnly) sessionStorage.setItem(READ_ONLY, "1");
   signedIn(impersonationToken);
+}
+
+function readOnly() {
+  return actingAs() !== null && sessionStorage.getItem(READ_ONLY) === "1";
 }
 
 /// The label of the impersonation in progress, if any.
 export function actingAs() {
-  return sessionStorage.getItem(ADMIN_TOKEN) ? sessionStorage.getItem("usermgmt-acting-as") : null;
+  return sessionStorage.getItem(ADMIN_TOKEN) ? sessionStorage.getItem(ACTING_AS) : null;
 }
 
 /// Ends the impersonation session and returns to the administrator's own.
@@ -51,8 +60,7 @@ export async function stopActingAs() {
     await request("/v1/auth/logout", { method: "POST" });
   } finally {
     const admin = sessionStorage.getItem(ADMIN_TOKEN);
-    sessionStorage.removeItem(ADMIN_TOKEN);
-    sessionStorage.removeItem("usermgmt-acting-as");
+    forget();
     if (admin) signedIn(admin);
   }
 }
@@ -94,7 +102,11 @@ export async function loadPermissions() {
   return permissions;
 }
 
+// Permissions whose operations change data: a read-only impersonation may not use them.
+const WRITES = new Set(["user.create", "user.update", "user.delete", "user.impersonate", "role.manage"]);
+
 export function can(permission) {
+  if (readOnly() && WRITES.has(permission)) return false;
   return permissions !== null && permissions.has(permission);
 }
 

@@ -168,7 +168,8 @@ async function impersonation() {
       const { body } = await request(`/v1/users/${page.user.id}/impersonate`, {
         method: "POST", body: { mode, reason: String(data.get("reason") || "") },
       });
-      startActingAs(body.token, `${page.user.name} (${mode === "impersonate" ? "read-only" : "full access"})`);
+      const readOnly = mode === "impersonate";
+      startActingAs(body.token, `${page.user.name} (${readOnly ? "read-only" : "full access"})`, readOnly);
       location.href = `${UI}/users`;
     } catch (error) {
       showFieldErrors(form, error, $("impersonate-form-summary"));
