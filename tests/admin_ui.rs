@@ -58,24 +58,23 @@ async fn screenshot(client: &Client, name: &str) {
     .unwrap();
 }
 
-/// The element `css` finds, once it appears (within 10 s).
-async fn wait_for(client: &Client, css: &str) -> Element {
+/// The element `locator` finds, once it appears (within 10 s).
+async fn located(client: &Client, locator: Locator<'_>) -> Element {
+    let what = format!("{locator:?}");
     client
         .wait()
         .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
+        .for_element(locator)
         .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
-/// The element `xpath` finds, once it appears (within 10 s).
+async fn wait_for(client: &Client, css: &str) -> Element {
+    located(client, Locator::Css(css)).await
+}
+
 async fn wait_for_xpath(client: &Client, xpath: &str) -> Element {
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::XPath(xpath))
-        .await
-        .unwrap_or_else(|e| panic!("{xpath}: {e}"))
+    located(client, Locator::XPath(xpath)).await
 }
 
 /// Waits until the element with `id` has text containing `needle`; answers the text.
@@ -204,54 +203,13 @@ async fn find_filter_sort_and_export(client: &Client, base: &str) {
 
     // The filter panel offers every filter of SPEC §4.
     click(client, "#more-filters summary").await;
-    for name in [
-        "search",
-        "status",
-        "statuses",
-        "is_admin",
-        "is_instructor",
-        "is_learner",
-        "email_verified",
-        "phone_verified",
-        "auth_method",
-        "has_oauth",
-        "oauth_provider",
-        "has_password",
-        "roles",
-        "profile_complete",
-        "has_avatar",
-        "has_bio",
-        "has_location",
-        "country",
-        "city",
-        "state",
-        "continent",
-        "timezone",
-        "locale",
-        "gender",
-        "designation",
-        "expertise",
-        "age_min",
-        "age_max",
-        "created_after",
-        "created_before",
-        "created_in_last_days",
-        "last_login_after",
-        "last_login_before",
-        "active_in_last_days",
-        "inactive_for_days",
-        "is_locked",
-        "failed_login_attempts_min",
-        "failed_login_attempts_max",
-        "has_enrollments",
-        "enrollment_status",
-        "enrolled_program_type",
-        "enrolled_program_ids",
-        "progress_min",
-        "progress_max",
-        "total_time_spent_min",
-        "last_learning_activity_after",
-    ] {
+    // Every field of `UserFilters`, read from its serialisation.
+    let names = match serde_json::to_value(usermgmt::filter::UserFilters::default()).unwrap() {
+        Value::Object(fields) => fields.keys().cloned().collect::<Vec<_>>(),
+        other => panic!("{other}"),
+    };
+    assert!(names.len() > 40, "{names:?}");
+    for name in names {
         let found = client
             .find_all(Locator::Css(&format!("#filters [name='{name}']")))
             .await
