@@ -54,6 +54,24 @@ function remember() {
   history.replaceState(null, "", search ? `?${search}` : location.pathname);
 }
 
+/// The user's picture beside the name: initials, replaced by the avatar image once (and
+/// only if) it loads.
+function avatar(user) {
+  const initials = user.name.split(/\s+/).filter(Boolean).slice(0, 2)
+    .map((word) => [...word][0].toUpperCase()).join("");
+  const badge = el("span", { class: "avatar", "aria-hidden": "true" }, initials);
+  if (user.avatar_url && /^https?:\/\//.test(user.avatar_url)) {
+    const image = el("img", {
+      class: "avatar", alt: "", hidden: true, loading: "lazy", referrerpolicy: "no-referrer",
+      src: user.avatar_url,
+      onload: () => { image.hidden = false; badge.remove(); },
+      onerror: () => image.remove(),
+    });
+    return [badge, image];
+  }
+  return [badge];
+}
+
 function row(user) {
   const edit = `${UI}/users/${user.id}/edit`;
   const name = can("user.view")
@@ -83,7 +101,8 @@ function row(user) {
     ["last_login_at", day(user.last_login_at)],
   ].map(([col, value]) => el("td", { dataset: { col } }, text(value)));
   return el("tr", { dataset: { status: user.status, id: user.id } },
-    el("td", { class: "select" }, checkbox), el("th", { scope: "row" }, name), cells, actions);
+    el("td", { class: "select" }, checkbox),
+    el("th", { scope: "row", class: "name" }, avatar(user), name), cells, actions);
 }
 
 // Completed loads, on the table body as `data-loads` (tests wait for it to grow).
