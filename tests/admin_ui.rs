@@ -48,7 +48,29 @@ async fn browser(driver_port: u16) -> Client {
         .expect("a WebDriver session")
 }
 
+/// Keeps a screenshot of the page as `name`, after checking that every visible form control on
+/// it has a label (a `<label>` or an `aria-label`) and that no error is shown.
 async fn screenshot(client: &Client, name: &str) {
+    let unlabelled = client
+        .execute(
+            r#"return [...document.querySelectorAll("input, select, textarea")]
+                .filter((e) => e.type !== "hidden" && e.offsetParent !== null)
+                .filter((e) => e.labels.length === 0 && !e.getAttribute("aria-label"))
+                .map((e) => e.outerHTML);"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(unlabelled, json!([]), "{name}: controls without a label");
+    let errors = texts(client, "[role=alert]").await;
+    assert!(
+        errors.iter().all(String::is_empty),
+        "{name}: errors shown: {errors:?}"
+    );
+    save_screenshot(client, name).await;
+}
+
+async fn save_screenshot(client: &Client, name: &str) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
@@ -118,19 +140,29 @@ async fn column(client: &Client, column: &str) -> Vec<String> {
     texts(client, &format!("#rows td[data-col='{column}']")).await
 }
 
-/// Clicks `css` and waits until the list has loaded again.
-async fn click_and_reload(client: &Client, css: &str) {
-    let loads: u64 = wait_for(client, "#rows[data-loads]")
+/// How many times the list has loaded so far (once it has loaded at all).
+async fn list_loads(client: &Client) -> u64 {
+    wait_for(client, "#rows[data-loads]")
         .await
         .attr("data-loads")
         .await
         .unwrap()
         .unwrap()
         .parse()
-        .unwrap();
-    click(client, css).await;
-    let xpath = format!("//tbody[@id='rows' and number(@data-loads) > {loads}]");
+        .unwrap()
+}
+
+/// Waits until the list has loaded again since it had loaded `before` times.
+async fn wait_reloaded(client: &Client, before: u64) {
+    let xpath = format!("//tbody[@id='rows' and number(@data-loads) > {before}]");
     wait_for_xpath(client, &xpath).await;
+}
+
+/// Clicks `css` and waits until the list has loaded again.
+async fn click_and_reload(client: &Client, css: &str) {
+    let before = list_loads(client).await;
+    click(client, css).await;
+    wait_reloaded(client, before).await;
 }
 
 /// The number the list's summary counts ("1,234 users" → 1234).
@@ -292,8 +324,10 @@ async fn find_filter_sort_and_export(client: &Client, base: &str) {
     // Search by an email: exactly that user.
     let emails = column(client, "email").await;
     let email = emails.iter().find(|e| !e.is_empty()).unwrap().clone();
-    fill(client, "#f-search", &email).await;
-    apply_filters(client).await;
+    // From the keyboard: Enter in the search box applies the filters.
+    let before = list_loads(client).await;
+    fill(client, "#f-search", &format!("{email}\u{E007}")).await;
+    wait_reloaded(client, before).await;
     wait_for_exact_text(client, "summary", "1 user").await;
     assert_eq!(column(client, "email").await, vec![email]);
     click_and_reload(client, "#clear-filters").await;
@@ -428,7 +462,7 @@ async fn create_a_user(client: &Client, base: &str) -> String {
         email.attr("aria-invalid").await.unwrap().as_deref(),
         Some("true")
     );
-    screenshot(client, "create-user-error").await;
+    save_screenshot(client, "create-user-error").await;
 
     fill(client, "#create-form-email", NEW_USER.0).await;
     fill(client, "#create-form-password", NEW_USER.1).await;
