@@ -1,6 +1,7 @@
 //! Mounting the usermgmt routes inside an existing axum app: the host keeps its own routes and
-//! state, and the admin API lives under `/admin` (e.g. `POST /admin/v1/auth/login`,
-//! `GET /admin/v1/users`).
+//! state, the admin API lives under `/admin` (e.g. `POST /admin/v1/auth/login`,
+//! `GET /admin/v1/users`) and the admin web UI under `/admin/ui` (`/admin/ui/users`), calling
+//! that API.
 //!
 //! Run with `cargo run --example mounted` (serves on `127.0.0.1:8081` over `mounted.db`).
 
@@ -11,7 +12,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use usermgmt::UserService;
-use usermgmt::http::{ApiState, router};
+use usermgmt::http::{ApiState, admin_ui, router};
 use usermgmt::model::TenantId;
 use usermgmt::password::Password;
 use usermgmt::sqlite::SqliteStorage;
@@ -46,12 +47,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .route("/", get(hello))
         .route("/health", get(|| async { "ok\n" }))
         .with_state(HostState::default())
-        .nest("/admin", admin_api);
+        .nest("/admin", admin_api)
+        .merge(admin_ui("/admin", "/admin/ui"));
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8081").await?;
     println!(
-        "host app on http://{}/ ; admin API under /admin/v1/…",
-        listener.local_addr()?
+        "host app on http://{addr}/ ; admin API under /admin/v1/… ; admin UI at http://{addr}/admin/ui/users",
+        addr = listener.local_addr()?
     );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
