@@ -11,6 +11,9 @@ use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use usermgmt_core::model::{
+    AuthMethod, Continent, EnrollmentStatus, Gender, OAuthProvider, Permission, Status,
+};
 
 const INDEX: &str = include_str!("assets/index.html");
 
@@ -53,6 +56,22 @@ const EDIT_TABS: &[&str] = &[
     "account-deletation",
 ];
 
+/// The fixed value lists of the filters and forms, from core's own types, as JSON for the page
+/// (so the UI needs no request for them, and they cannot drift from the API's).
+fn vocabulary() -> String {
+    let json = serde_json::json!({
+        "statuses": Status::ALL,
+        "auth_methods": AuthMethod::ALL,
+        "oauth_providers": OAuthProvider::ALL,
+        "genders": Gender::ALL,
+        "continents": Continent::ALL,
+        "enrollment_statuses": EnrollmentStatus::ALL,
+        "permissions": Permission::ALL,
+    });
+    // Inside `<script>`: no `<` may appear (none does in these values; escaped regardless).
+    json.to_string().replace('<', "\\u003c")
+}
+
 /// Keeps the characters a URL path prefix needs; anything else (quotes, markup) is dropped,
 /// so a prefix can never break out of the page's attributes.
 fn path_prefix(raw: &str) -> String {
@@ -73,7 +92,8 @@ pub fn admin_ui(api_base: &str, ui_base: &str) -> Router {
     let page = Arc::new(
         INDEX
             .replace("{{API_BASE}}", &api)
-            .replace("{{UI_BASE}}", &ui),
+            .replace("{{UI_BASE}}", &ui)
+            .replace("{{VOCABULARY}}", &vocabulary()),
     );
     let index = {
         let page = page.clone();
@@ -199,6 +219,17 @@ mod tests {
             let (status, _, _) = get(&app, &format!("/admin/assets/{file}")).await;
             assert_eq!(status, 200, "{file}");
         }
+    }
+
+    #[test]
+    fn the_page_carries_the_vocabulary_of_core() {
+        let vocabulary: serde_json::Value = serde_json::from_str(&vocabulary()).unwrap();
+        assert_eq!(vocabulary["statuses"][3], "pending_verification");
+        assert_eq!(
+            vocabulary["permissions"].as_array().unwrap().len(),
+            Permission::ALL.len()
+        );
+        assert!(INDEX.contains("{{VOCABULARY}}"));
     }
 
     #[test]

@@ -4,6 +4,9 @@
 
 export const API = document.body.dataset.api;
 export const UI = document.body.dataset.ui;
+/// The fixed value lists (statuses, genders, permissions, …), put in the page by the server
+/// from the library's own types.
+export const VOCABULARY = JSON.parse(document.getElementById("vocabulary").textContent);
 
 const TOKEN = "usermgmt-token";
 // While impersonating, the administrator's own token waits here, with who is impersonated and

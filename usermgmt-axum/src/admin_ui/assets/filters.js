@@ -1,11 +1,12 @@
 // The filter panel: every filter of the user list (SPEC §4), grouped as the seed groups them,
-// with values from /v1/users/filter-values and autocomplete from /v1/users/field-values.
+// with the fixed value lists of the page's vocabulary and autocomplete from
+// /v1/users/field-values.
 "use strict";
 
-import { get } from "./api.js";
+import { VOCABULARY, get } from "./api.js";
 import { el, field, label, select } from "./dom.js";
 
-// kind: bool (any / yes / no), enums (several of a filter-values list), text (comma-separated
+// kind: bool (any / yes / no), enums (several of a vocabulary list), text (comma-separated
 // values; `suggest` names the field-values field), number, date (a day, sent as midnight UTC).
 const GROUPS = [
   ["Identity & status", [
@@ -65,8 +66,9 @@ const DATE_FILTERS = new Set(
   GROUPS.flatMap(([, filters]) => filters.filter((f) => f[2] === "date").map((f) => f[0])),
 );
 
-/// Builds the panel's inputs into `container`, using the filter values.
-export function buildFilterPanel(container, values) {
+/// Builds the panel's inputs into `container`.
+export function buildFilterPanel(container) {
+  const values = VOCABULARY;
   for (const [title, filters] of GROUPS) {
     const fieldset = el("fieldset", {}, el("legend", {}, title));
     for (const [name, caption, kind, source] of filters) {
@@ -109,15 +111,19 @@ export function attachSuggestions(input, fieldName) {
   }
   input.setAttribute("list", listId);
   let timer = null;
+  // Only the answer to the latest request is shown (an older one may arrive after it).
+  let latest = 0;
   input.addEventListener("input", () => {
     clearTimeout(timer);
     timer = setTimeout(async () => {
+      const request = ++latest;
       const parts = input.value.split(",");
       const term = parts.pop().trim();
       const prefix = parts.length ? `${parts.join(",")},` : "";
       const params = new URLSearchParams({ field: fieldName, q: term, page_size: "10" });
       try {
         const page = await get(`/v1/users/field-values?${params}`);
+        if (request !== latest) return;
         list.replaceChildren(...page.items.map((item) =>
           el("option", { value: prefix + item.value }, `${item.value} (${item.count})`)));
       } catch {

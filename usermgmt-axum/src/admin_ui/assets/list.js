@@ -258,11 +258,7 @@ export async function showList(list) {
       th.setAttribute("aria-sort", state.sortOrder === "asc" ? "ascending" : "descending");
     }
   }
-  try {
-    buildFilterPanel($("filter-groups"), await get("/v1/users/filter-values"));
-  } catch (error) {
-    $("list-error").textContent = error.message;
-  }
+  buildFilterPanel($("filter-groups"));
   fillFilters($("filters"), params);
   if (countPanelFilters($("filters")) > 0) $("more-filters").open = true;
   wire();

@@ -2,7 +2,7 @@
 // type flags, roles, direct permissions and the profile fields.
 "use strict";
 
-import { can, get } from "./api.js";
+import { VOCABULARY, can, get } from "./api.js";
 import { el, field, select } from "./dom.js";
 import { attachSuggestions } from "./filters.js";
 
@@ -26,14 +26,14 @@ const PROFILE_FIELDS = [
 const FLAGS = [["is_admin", "Admin"], ["is_instructor", "Instructor"], ["is_learner", "Learner"]];
 const VERIFIED = [["email_verified", "Email verified"], ["phone_verified", "Phone verified"]];
 
-/// What the form offers: statuses, genders, roles and permissions.
+/// What the form offers: statuses, genders and permissions from the vocabulary; every role of
+/// the tenant when the user may manage roles, otherwise the roles users hold.
 export async function formChoices() {
-  const values = await get("/v1/users/filter-values");
-  // Every role of the tenant when the user may manage roles; otherwise the roles users hold.
   const roles = can("role.manage")
     ? (await get("/v1/roles")).map((r) => r.name)
-    : values.roles.map((r) => r.value);
-  return { statuses: values.statuses, genders: values.genders, permissions: values.permissions, roles };
+    : (await get("/v1/users/field-values?field=roles&page_size=500")).items.map((r) => r.value);
+  const { statuses, genders, permissions } = VOCABULARY;
+  return { statuses, genders, permissions, roles };
 }
 
 function input(name, caption, attributes, value, prefix) {
