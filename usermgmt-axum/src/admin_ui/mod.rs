@@ -28,6 +28,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("user-form.js", JS, include_str!("assets/user-form.js")),
     ("create.js", JS, include_str!("assets/create.js")),
     ("edit.js", JS, include_str!("assets/edit.js")),
+    ("user-page.js", JS, include_str!("assets/user-page.js")),
+    ("user-activity.js", JS, include_str!("assets/user-activity.js")),
     ("roles.js", JS, include_str!("assets/roles.js")),
     ("stats.js", JS, include_str!("assets/stats.js")),
 ];
