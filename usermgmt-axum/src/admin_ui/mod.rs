@@ -17,21 +17,32 @@ use usermgmt_core::model::{
 
 const INDEX: &str = include_str!("assets/index.html");
 
+/// An embedded asset: its file name under `assets/`, content type and text.
+macro_rules! asset {
+    ($name:literal, $content_type:expr) => {
+        (
+            $name,
+            $content_type,
+            include_str!(concat!("assets/", $name)),
+        )
+    };
+}
+
 /// The embedded assets, by file name: content type and text.
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("app.css", CSS, include_str!("assets/app.css")),
-    ("app.js", JS, include_str!("assets/app.js")),
-    ("api.js", JS, include_str!("assets/api.js")),
-    ("dom.js", JS, include_str!("assets/dom.js")),
-    ("filters.js", JS, include_str!("assets/filters.js")),
-    ("list.js", JS, include_str!("assets/list.js")),
-    ("user-form.js", JS, include_str!("assets/user-form.js")),
-    ("create.js", JS, include_str!("assets/create.js")),
-    ("edit.js", JS, include_str!("assets/edit.js")),
-    ("user-page.js", JS, include_str!("assets/user-page.js")),
-    ("user-activity.js", JS, include_str!("assets/user-activity.js")),
-    ("roles.js", JS, include_str!("assets/roles.js")),
-    ("stats.js", JS, include_str!("assets/stats.js")),
+    asset!("app.css", CSS),
+    asset!("app.js", JS),
+    asset!("api.js", JS),
+    asset!("dom.js", JS),
+    asset!("filters.js", JS),
+    asset!("list.js", JS),
+    asset!("user-form.js", JS),
+    asset!("create.js", JS),
+    asset!("edit.js", JS),
+    asset!("user-page.js", JS),
+    asset!("user-activity.js", JS),
+    asset!("roles.js", JS),
+    asset!("stats.js", JS),
 ];
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
