@@ -476,10 +476,12 @@ async fn create_a_role(client: &Client, base: &str) {
 /// Create user: a validation error first, then the user; answers the new user's page URL.
 async fn create_a_user(client: &Client, base: &str) -> String {
     client.goto(&format!("{base}/users/create")).await.unwrap();
-    fill(client, "#create-form-name", "New Hire").await;
     click(client, "#create-form button[type=submit]").await;
+    // Every field error at once, each beside its field.
     let error = text_of(client, "#create-form-email-error").await;
     assert!(error.contains("email or a phone is required"), "{error}");
+    let error = text_of(client, "#create-form-name-error").await;
+    assert!(error.contains("is required"), "{error}");
     let email = wait_for(client, "#create-form-email").await;
     assert_eq!(
         email.attr("aria-invalid").await.unwrap().as_deref(),
@@ -487,6 +489,7 @@ async fn create_a_user(client: &Client, base: &str) -> String {
     );
     save_screenshot(client, "create-user-error").await;
 
+    fill(client, "#create-form-name", "New Hire").await;
     fill(client, "#create-form-email", NEW_USER.0).await;
     fill(client, "#create-form-password", NEW_USER.1).await;
     click(client, "#create-form-flags-is_instructor").await;

@@ -96,9 +96,10 @@ function values(form) {
   const out = {};
   for (const [name] of [...TEXT_FIELDS, ...PROFILE_FIELDS, ["gender"], ["bio"]]) {
     const value = String(data.get(name) || "").trim();
-    out[name] = name === "expertise"
-      ? value.split(",").map((v) => v.trim()).filter(Boolean)
-      : value || null;
+    if (name === "expertise") out[name] = value.split(",").map((v) => v.trim()).filter(Boolean);
+    // An empty name goes to the API as it is, so its "is required" shows beside the field.
+    else if (name === "name") out[name] = value;
+    else out[name] = value || null;
   }
   out.status = data.get("status");
   const flags = checked(form, "flags");
