@@ -675,23 +675,25 @@ fn system(method: &str, uri: &str, token: &str, body: Option<Value>) -> Request<
     request(method, uri, (SYSTEM_TOKEN_HEADER, token.to_owned()), body)
 }
 
+/// A system API call with the right token: status and body.
+async fn system_call(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    send(app, system(method, uri, SYSTEM_TOKEN, body)).await
+}
+
 #[tokio::test]
 async fn system_api_with_its_own_token_only() {
     let fx = fixture().await;
     let admin = login(&fx.app, "ada@acme.test", "correct horse battery").await;
     let body = json!({ "email": "new@acme.test" });
     let uri = "/v1/system/users/get-or-create";
-    let (status, created) = send(
-        &fx.app,
-        system("POST", uri, SYSTEM_TOKEN, Some(body.clone())),
-    )
-    .await;
+    let (status, created) = system_call(&fx.app, "POST", uri, Some(body.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    let (status, again) = send(
-        &fx.app,
-        system("POST", uri, SYSTEM_TOKEN, Some(body.clone())),
-    )
-    .await;
+    let (status, again) = system_call(&fx.app, "POST", uri, Some(body.clone())).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["user"]["id"], created["user"]["id"]);
     let id = created["user"]["id"].as_str().unwrap().to_owned();
@@ -706,74 +708,49 @@ async fn system_api_with_its_own_token_only() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = send(&fx.app, system("GET", "/v1/users", SYSTEM_TOKEN, None)).await;
+    let (status, _) = system_call(&fx.app, "GET", "/v1/users", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     let by_ids = format!("/v1/system/users/by-ids?ids={id},00000000-0000-7000-8000-000000000000");
-    let (status, found) = send(&fx.app, system("GET", &by_ids, SYSTEM_TOKEN, None)).await;
+    let (status, found) = system_call(&fx.app, "GET", &by_ids, None).await;
     assert_eq!(status, StatusCode::OK, "{found}");
     assert_eq!(found["users"].as_array().unwrap().len(), 1);
     assert_eq!(found["missing"].as_array().unwrap().len(), 1);
-    let (status, _) = send(
-        &fx.app,
-        system("GET", "/v1/system/users/by-ids?ids=x", SYSTEM_TOKEN, None),
-    )
-    .await;
+    let (status, _) = system_call(&fx.app, "GET", "/v1/system/users/by-ids?ids=x", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    let (status, hits) = send(
-        &fx.app,
-        system("GET", "/v1/system/users/search?q=Ada", SYSTEM_TOKEN, None),
-    )
-    .await;
+    let (status, hits) = system_call(&fx.app, "GET", "/v1/system/users/search?q=Ada", None).await;
     assert_eq!(status, StatusCode::OK, "{hits}");
     assert_eq!(hits.as_array().unwrap().len(), 1);
-    let (status, role) = send(
-        &fx.app,
-        system(
-            "GET",
-            "/v1/system/roles?name=super_admin",
-            SYSTEM_TOKEN,
-            None,
-        ),
-    )
-    .await;
+    let (status, role) =
+        system_call(&fx.app, "GET", "/v1/system/roles?name=super_admin", None).await;
     assert_eq!(status, StatusCode::OK, "{role}");
 
     let perms = format!("/v1/system/users/{id}/permissions");
-    let (status, user) = send(
+    let (status, user) = system_call(
         &fx.app,
-        system(
-            "POST",
-            &perms,
-            SYSTEM_TOKEN,
-            Some(json!({ "permissions": ["user.list"] })),
-        ),
+        "POST",
+        &perms,
+        Some(json!({ "permissions": ["user.list"] })),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{user}");
     let roles = format!("/v1/system/users/{id}/roles");
-    let (status, user) = send(
+    let (status, user) = system_call(
         &fx.app,
-        system(
-            "POST",
-            &roles,
-            SYSTEM_TOKEN,
-            Some(json!({ "roles": ["super_admin"] })),
-        ),
+        "POST",
+        &roles,
+        Some(json!({ "roles": ["super_admin"] })),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{user}");
     assert!(user.to_string().contains("super_admin"), "{user}");
     let flags = format!("/v1/system/users/{id}/flags");
-    let (status, user) = send(
+    let (status, user) = system_call(
         &fx.app,
-        system(
-            "PATCH",
-            &flags,
-            SYSTEM_TOKEN,
-            Some(json!({ "is_instructor": true })),
-        ),
+        "PATCH",
+        &flags,
+        Some(json!({ "is_instructor": true })),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{user}");
