@@ -3,7 +3,6 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,42 +12,13 @@ use usermgmt_core::service::EnrollmentOptions;
 use usermgmt_core::storage::EnrollmentSource;
 use usermgmt_sqlite::{EnrollmentLayout, SqliteEnrollmentSource, SqliteStorage};
 use usermgmt_testkit::TestStore;
-use usermgmt_testkit::enrollments::assert_enrollment_filters_skipped;
+use usermgmt_testkit::enrollments::{assert_enrollment_filters_skipped, write_sqlite_learning_db};
 use usermgmt_testkit::fixture::Fixture;
 
 /// A learning table that takes seconds to read (50 million generated rows).
 const SLOW_VIEW: &str = "CREATE VIEW enrollments AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n \
     WHERE i < 50000000) SELECT 't1' AS tenant_id, 'x' AS user_id, 'p' AS program_id, 'course' AS program_type, \
     'active' AS status, i % 100 AS progress, 1 AS time_spent_seconds, NULL AS last_activity_at FROM n";
-
-/// Writes a learning database with the default layout holding `enrollments` of `tenant`.
-fn learning_database(path: &Path, tenant: &TenantId, enrollments: &[Enrollment]) {
-    let mut conn = rusqlite::Connection::open(path).unwrap();
-    conn.execute_batch(
-        "CREATE TABLE enrollments (tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, program_id TEXT NOT NULL, \
-         program_type TEXT NOT NULL, status TEXT NOT NULL, progress INTEGER NOT NULL, \
-         time_spent_seconds INTEGER NOT NULL, last_activity_at INTEGER)",
-    )
-    .unwrap();
-    let tx = conn.transaction().unwrap();
-    for e in enrollments {
-        tx.execute(
-            "INSERT INTO enrollments VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            rusqlite::params![
-                tenant.as_str(),
-                e.user_id.to_string(),
-                e.program_id,
-                e.program_type,
-                e.status.as_str(),
-                e.progress,
-                e.time_spent_seconds as i64,
-                e.last_activity_at.map(|t| t.timestamp()),
-            ],
-        )
-        .unwrap();
-    }
-    tx.commit().unwrap();
-}
 
 async fn fresh_store() -> TestStore {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -72,7 +42,7 @@ fn differential_through_a_learning_database() {
         move |tenant: &TenantId, enrollments: &[Enrollment]| -> Arc<dyn EnrollmentSource> {
             let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let path = root.join(format!("learning-{n}.db"));
-            learning_database(&path, tenant, enrollments);
+            write_sqlite_learning_db(&path, tenant, enrollments.iter().cloned()).unwrap();
             Arc::new(SqliteEnrollmentSource::new(&path, EnrollmentLayout::default()).unwrap())
         };
     let cases = std::env::var("USERMGMT_PROPTEST_CASES")
@@ -172,7 +142,7 @@ fn differential_with_pushdown() {
     // In push-down mode the service never asks a source; this factory only writes the file.
     let source =
         move |tenant: &TenantId, enrollments: &[Enrollment]| -> Arc<dyn EnrollmentSource> {
-            learning_database(&target, tenant, enrollments);
+            write_sqlite_learning_db(&target, tenant, enrollments.iter().cloned()).unwrap();
             Arc::new(usermgmt_testkit::enrollments::MemoryEnrollmentSource::default())
         };
     let cases = std::env::var("USERMGMT_PROPTEST_CASES")
