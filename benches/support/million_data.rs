@@ -14,13 +14,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::{Connection, Executor};
-use usermgmt::model::{AuditTargetKind, TenantId};
+use usermgmt::model::TenantId;
 use usermgmt::password::{Password, PasswordPolicy};
 use usermgmt::service::EnrollmentOptions;
 use usermgmt::storage::{EnrollmentSource, Storage};
 use usermgmt::{Principal, ServiceConfig, UserService};
 use usermgmt_testkit::ManualClock;
-use usermgmt_testkit::dataset::seed_event;
 
 /// The data sets' tenant.
 pub(crate) const TENANT: &str = "bench";
@@ -149,25 +148,16 @@ pub(crate) async fn service_over(
 /// Loads the roles and users through `insert_users`, 10,000 users per call.
 pub(crate) async fn load(storage: &dyn Storage, users: usize) {
     let tenant = TenantId::new(TENANT).unwrap();
-    for role in usermgmt_testkit::realistic::roles(&tenant, now()) {
-        let event = seed_event(&tenant, role.id, AuditTargetKind::Role, now());
-        storage.insert_role(&role, event).await.unwrap();
-    }
     let started = Instant::now();
-    let mut batch = Vec::with_capacity(10_000);
-    for generated in usermgmt_testkit::realistic::users(42, tenant.clone(), users, now()) {
-        let event = seed_event(&tenant, generated.new.user.id, AuditTargetKind::User, now());
-        batch.push((generated.new, event));
-        if batch.len() == 10_000 {
-            storage
-                .insert_users(std::mem::take(&mut batch))
-                .await
-                .unwrap();
-        }
-    }
-    if !batch.is_empty() {
-        storage.insert_users(batch).await.unwrap();
-    }
+    usermgmt_testkit::dataset::insert_chunked(
+        storage,
+        &tenant,
+        usermgmt_testkit::realistic::roles(&tenant, now()),
+        usermgmt_testkit::realistic::users(42, tenant.clone(), users, now()).map(|g| g.new),
+        now(),
+        10_000,
+    )
+    .await;
     eprintln!("loaded {users} users in {:.1?}", started.elapsed());
 }
 

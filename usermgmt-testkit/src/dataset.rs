@@ -256,15 +256,7 @@ pub async fn load(
     count: usize,
     now: DateTime<Utc>,
 ) -> Vec<User> {
-    for role in roles(tenant, now) {
-        storage
-            .insert_role(
-                &role,
-                seed_event(tenant, role.id, AuditTargetKind::Role, now),
-            )
-            .await
-            .unwrap();
-    }
+    insert_roles(storage, tenant, roles(tenant, now), now).await;
     let mut stored = Vec::with_capacity(count);
     for new in users(seed, tenant, count, now) {
         let event = seed_event(tenant, new.user.id, AuditTargetKind::User, now);
@@ -283,19 +275,27 @@ pub async fn load_bulk(
     now: DateTime<Utc>,
     chunk: usize,
 ) -> Vec<(Uuid, Status)> {
-    for role in roles(tenant, now) {
-        storage
-            .insert_role(
-                &role,
-                seed_event(tenant, role.id, AuditTargetKind::Role, now),
-            )
-            .await
-            .unwrap();
-    }
-    let mut batch = Vec::with_capacity(chunk);
     let mut loaded = Vec::with_capacity(count);
-    for new in users(seed, tenant, count, now) {
-        loaded.push((new.user.id, new.user.status));
+    let generated = users(seed, tenant, count, now)
+        .into_iter()
+        .inspect(|new| loaded.push((new.user.id, new.user.status)));
+    insert_chunked(storage, tenant, roles(tenant, now), generated, now, chunk).await;
+    loaded
+}
+
+/// Inserts `roles`, then `users` in transactions of `chunk` users, each with a seed audit
+/// event: how generated data sets of any size are loaded.
+pub async fn insert_chunked(
+    storage: &dyn Storage,
+    tenant: &TenantId,
+    roles: Vec<Role>,
+    users: impl Iterator<Item = NewUser>,
+    now: DateTime<Utc>,
+    chunk: usize,
+) {
+    insert_roles(storage, tenant, roles, now).await;
+    let mut batch = Vec::with_capacity(chunk);
+    for new in users {
         let event = seed_event(tenant, new.user.id, AuditTargetKind::User, now);
         batch.push((new, event));
         if batch.len() == chunk {
@@ -308,7 +308,18 @@ pub async fn load_bulk(
     if !batch.is_empty() {
         storage.insert_users(batch).await.unwrap();
     }
-    loaded
+}
+
+async fn insert_roles(
+    storage: &dyn Storage,
+    tenant: &TenantId,
+    roles: Vec<Role>,
+    now: DateTime<Utc>,
+) {
+    for role in roles {
+        let event = seed_event(tenant, role.id, AuditTargetKind::Role, now);
+        storage.insert_role(&role, event).await.unwrap();
+    }
 }
 
 /// A system audit event recording the creation of generated data.
