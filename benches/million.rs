@@ -287,12 +287,13 @@ fn cursor_cases(
         let before = runtime
             .block_on(service.list_users(principal, before))
             .unwrap();
-        let Some(last) = before.items.last().cloned() else {
+        // The page before must be followed by more: without a cursor the query would be page 1.
+        let (Some(last), Some(cursor)) = (before.items.last().cloned(), before.next_cursor) else {
             eprintln!("{name}: the data set has fewer pages; skipped");
             continue;
         };
         let query = ListQuery {
-            cursor: before.next_cursor,
+            cursor: Some(cursor),
             include_total: false,
             ..Default::default()
         };
