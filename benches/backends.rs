@@ -11,6 +11,9 @@
 // A benchmark harness: failing loudly on a broken set-up is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+#[path = "support/admin.rs"]
+mod admin;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +25,7 @@ use rand::seq::SliceRandom;
 use sqlx::Connection;
 use usermgmt::filter::{ListQuery, UserFilters};
 use usermgmt::model::{Status, TenantId};
-use usermgmt::password::{Password, PasswordPolicy};
+use usermgmt::password::PasswordPolicy;
 use usermgmt::storage::Storage;
 use usermgmt::{Principal, ServiceConfig, UserService};
 use usermgmt_testkit::ManualClock;
@@ -71,16 +74,8 @@ async fn service_over(
     };
     let service =
         UserService::with_config(storage, config).with_clock(Arc::new(ManualClock::new(now())));
-    let admin = service
-        .bootstrap_super_admin(
-            &tenant,
-            "Bench Admin",
-            "admin@bench.test",
-            Password::new("bench-password"),
-        )
-        .await
-        .expect("admin");
-    (service, Principal::user(tenant, admin.id))
+    let principal = admin::bench_admin(&service, tenant).await;
+    (service, principal)
 }
 
 async fn sqlite(users: usize) -> (UserService, Principal) {

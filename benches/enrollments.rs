@@ -11,6 +11,9 @@
 // A benchmark harness: failing loudly on a broken set-up is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+#[path = "support/admin.rs"]
+mod admin;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +25,7 @@ use rand::{Rng, SeedableRng};
 use sqlx::Connection;
 use usermgmt::filter::{ListQuery, UserFilters};
 use usermgmt::model::{EnrollmentStatus, TenantId};
-use usermgmt::password::{Password, PasswordPolicy};
+use usermgmt::password::PasswordPolicy;
 use usermgmt::service::EnrollmentOptions;
 use usermgmt::storage::{EnrollmentLayout, EnrollmentSource, Storage};
 use usermgmt::{Principal, ServiceConfig, UserService};
@@ -254,16 +257,8 @@ async fn service_over(
         );
     }
     let tenant = TenantId::new("bench").unwrap();
-    let admin = service
-        .bootstrap_super_admin(
-            &tenant,
-            "Bench Admin",
-            "admin@bench.test",
-            Password::new("bench-password"),
-        )
-        .await
-        .unwrap();
-    (service, Principal::user(tenant, admin.id))
+    let principal = admin::bench_admin(&service, tenant).await;
+    (service, principal)
 }
 
 fn main() {

@@ -15,6 +15,9 @@
 // A benchmark harness: failing loudly on a broken set-up is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+#[path = "support/admin.rs"]
+mod admin;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +25,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use usermgmt::filter::UserFilters;
 use usermgmt::model::TenantId;
-use usermgmt::password::{Password, PasswordPolicy};
+use usermgmt::password::PasswordPolicy;
 use usermgmt::service::ExportFormat;
 use usermgmt::sqlite::SqliteStorage;
 use usermgmt::{Principal, ServiceConfig, UserService};
@@ -85,16 +88,8 @@ async fn service(path: &Path) -> (UserService, Principal) {
     };
     let service = UserService::with_config(Arc::new(storage), config).with_clock(clock);
     let tenant = TenantId::new("bench").expect("tenant");
-    let admin = service
-        .bootstrap_super_admin(
-            &tenant,
-            "Bench Admin",
-            "admin@bench.test",
-            Password::new("bench-password"),
-        )
-        .await
-        .expect("admin");
-    (service, Principal::user(tenant, admin.id))
+    let principal = admin::bench_admin(&service, tenant).await;
+    (service, principal)
 }
 
 /// One full CSV export into a byte counter: (rows, bytes, time).

@@ -19,6 +19,9 @@
 // A benchmark harness: failing loudly on a broken set-up is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+#[path = "support/admin.rs"]
+mod admin;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,10 +32,10 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use usermgmt::filter::{ListQuery, UserFilters};
 use usermgmt::model::{Status, TenantId};
-use usermgmt::password::{Password, PasswordPolicy};
+use usermgmt::password::PasswordPolicy;
 use usermgmt::sqlite::SqliteStorage;
 use usermgmt::storage::Storage;
-use usermgmt::{Principal, ServiceConfig, UserService};
+use usermgmt::{ServiceConfig, UserService};
 use usermgmt_testkit::ManualClock;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -172,15 +175,7 @@ fn main() {
         ..ServiceConfig::default()
     };
     let service = UserService::with_config(Arc::new(storage), config).with_clock(clock);
-    let admin = runtime
-        .block_on(service.bootstrap_super_admin(
-            &tenant,
-            "Bench Admin",
-            "admin@bench.test",
-            Password::new("bench-password"),
-        ))
-        .expect("admin");
-    let principal = Principal::user(tenant, admin.id);
+    let principal = runtime.block_on(admin::bench_admin(&service, tenant));
     let conn = rusqlite::Connection::open(&path).expect("baseline connection");
     let ours = |search: Option<&str>, include_total: bool| {
         runtime

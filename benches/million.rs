@@ -21,6 +21,8 @@
 // A benchmark harness: failing loudly on a broken set-up is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+#[path = "support/admin.rs"]
+mod admin;
 #[path = "support/million_data.rs"]
 mod data;
 

@@ -15,6 +15,8 @@
 // A benchmark harness: failing loudly on a broken set-up is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+#[path = "support/admin.rs"]
+mod admin;
 #[path = "support/million_data.rs"]
 mod data;
 
@@ -49,6 +51,24 @@ impl Backend {
 enum Baseline {
     Sqlite(std::path::PathBuf, rusqlite::Connection),
     Postgres(String, sqlx::PgPool),
+}
+
+impl Baseline {
+    /// Runs a query on the baseline connection; answers how many rows it returned.
+    fn rows(&self, runtime: &tokio::runtime::Runtime, sql: &str) -> usize {
+        match self {
+            Baseline::Sqlite(_, conn) => conn
+                .prepare_cached(sql)
+                .unwrap()
+                .query_map([], |_| Ok(()))
+                .unwrap()
+                .count(),
+            Baseline::Postgres(_, pool) => runtime
+                .block_on(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(pool))
+                .unwrap()
+                .len(),
+        }
+    }
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -238,68 +258,48 @@ fn open(
 /// The one-pass `GROUP BY` (on SQLite, `version > 0` lets it read the covering partial index
 /// `users_stats`, as the library's query does).
 fn stats_baseline(baseline: &Baseline, runtime: &tokio::runtime::Runtime) {
-    let week = (now() - chrono::Duration::days(7)).timestamp_micros();
-    let month = (now() - chrono::Duration::days(30)).timestamp_micros();
-    match baseline {
-        Baseline::Sqlite(_, conn) => {
-            let sql = format!(
-                "SELECT status, count(*), sum(is_admin), sum(is_instructor), sum(is_learner), \
-                 sum(email_verified), sum(phone_verified), sum(email_verified = 0 AND phone_verified = 0), \
-                 sum(created_at >= {week}), sum(created_at >= {month}) FROM users \
-                 WHERE tenant_id = '{TENANT}' AND version > 0 GROUP BY status"
-            );
-            let groups = conn
-                .prepare_cached(&sql)
-                .unwrap()
-                .query_map([], |r| r.get::<_, i64>(1))
-                .unwrap()
-                .count();
-            std::hint::black_box(groups);
-        }
-        Baseline::Postgres(_, pool) => runtime.block_on(async {
-            let sql = format!(
-                "SELECT status, count(*), count(*) FILTER (WHERE is_admin), count(*) FILTER (WHERE is_instructor), \
-                 count(*) FILTER (WHERE is_learner), count(*) FILTER (WHERE email_verified), \
-                 count(*) FILTER (WHERE phone_verified), count(*) FILTER (WHERE NOT email_verified AND NOT phone_verified), \
-                 count(*) FILTER (WHERE created_at >= '{}'), count(*) FILTER (WHERE created_at >= '{}') \
-                 FROM users WHERE tenant_id = '{TENANT}' GROUP BY status",
-                (now() - chrono::Duration::days(7)).to_rfc3339(),
-                (now() - chrono::Duration::days(30)).to_rfc3339()
-            );
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await.unwrap();
-            std::hint::black_box(rows.len());
-        }),
-    }
+    let (week, month) = (
+        now() - chrono::Duration::days(7),
+        now() - chrono::Duration::days(30),
+    );
+    let sql = match baseline {
+        Baseline::Sqlite(..) => format!(
+            "SELECT status, count(*), sum(is_admin), sum(is_instructor), sum(is_learner), \
+             sum(email_verified), sum(phone_verified), sum(email_verified = 0 AND phone_verified = 0), \
+             sum(created_at >= {}), sum(created_at >= {}) FROM users \
+             WHERE tenant_id = '{TENANT}' AND version > 0 GROUP BY status",
+            week.timestamp_micros(),
+            month.timestamp_micros()
+        ),
+        Baseline::Postgres(..) => format!(
+            "SELECT status, count(*), count(*) FILTER (WHERE is_admin), count(*) FILTER (WHERE is_instructor), \
+             count(*) FILTER (WHERE is_learner), count(*) FILTER (WHERE email_verified), \
+             count(*) FILTER (WHERE phone_verified), count(*) FILTER (WHERE NOT email_verified AND NOT phone_verified), \
+             count(*) FILTER (WHERE created_at >= '{}'), count(*) FILTER (WHERE created_at >= '{}') \
+             FROM users WHERE tenant_id = '{TENANT}' GROUP BY status",
+            week.to_rfc3339(),
+            month.to_rfc3339()
+        ),
+    };
+    std::hint::black_box(baseline.rows(runtime, &sql));
 }
 
 fn growth_baseline(baseline: &Baseline, runtime: &tokio::runtime::Runtime, from: DateTime<Utc>) {
-    match baseline {
-        Baseline::Sqlite(_, conn) => {
-            let sql = format!(
-                "SELECT strftime('%Y-%m', created_at / 1000000, 'unixepoch') AS m, count(*) FROM users \
-                 WHERE tenant_id = '{TENANT}' AND created_at >= {} AND created_at < {} GROUP BY m",
-                from.timestamp_micros(),
-                now().timestamp_micros()
-            );
-            let n = conn
-                .prepare_cached(&sql)
-                .unwrap()
-                .query_map([], |r| r.get::<_, i64>(1))
-                .unwrap()
-                .count();
-            std::hint::black_box(n);
-        }
-        Baseline::Postgres(_, pool) => runtime.block_on(async {
-            let sql = format!(
-                "SELECT date_trunc('month', created_at AT TIME ZONE 'UTC') AS m, count(*) FROM users \
-                 WHERE tenant_id = '{TENANT}' AND created_at >= '{}' AND created_at < '{}' GROUP BY m",
-                from.to_rfc3339(),
-                now().to_rfc3339()
-            );
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await.unwrap();
-            std::hint::black_box(rows.len());
-        }),
-    }
+    let sql = match baseline {
+        Baseline::Sqlite(..) => format!(
+            "SELECT strftime('%Y-%m', created_at / 1000000, 'unixepoch') AS m, count(*) FROM users \
+             WHERE tenant_id = '{TENANT}' AND created_at >= {} AND created_at < {} GROUP BY m",
+            from.timestamp_micros(),
+            now().timestamp_micros()
+        ),
+        Baseline::Postgres(..) => format!(
+            "SELECT date_trunc('month', created_at AT TIME ZONE 'UTC') AS m, count(*) FROM users \
+             WHERE tenant_id = '{TENANT}' AND created_at >= '{}' AND created_at < '{}' GROUP BY m",
+            from.to_rfc3339(),
+            now().to_rfc3339()
+        ),
+    };
+    std::hint::black_box(baseline.rows(runtime, &sql));
 }
 
 /// Up to `count` active users' ids (skipping the oldest 1,000).

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::{Connection, Executor};
 use usermgmt::model::TenantId;
-use usermgmt::password::{Password, PasswordPolicy};
+use usermgmt::password::PasswordPolicy;
 use usermgmt::service::EnrollmentOptions;
 use usermgmt::storage::{EnrollmentSource, Storage};
 use usermgmt::{Principal, ServiceConfig, UserService};
@@ -133,16 +133,8 @@ pub(crate) async fn service_over(
         service = service.with_enrollment_source(source, options);
     }
     let tenant = TenantId::new(TENANT).unwrap();
-    let admin = service
-        .bootstrap_super_admin(
-            &tenant,
-            "Bench Admin",
-            "admin@bench.test",
-            Password::new("bench-password"),
-        )
-        .await
-        .unwrap();
-    (service, Principal::user(tenant, admin.id))
+    let principal = crate::admin::bench_admin(&service, tenant).await;
+    (service, principal)
 }
 
 /// Loads the roles and users through `insert_users`, 10,000 users per call.
