@@ -121,6 +121,15 @@ async fn fill(client: &Client, css: &str, text: &str) {
     input.send_keys(text).await.unwrap();
 }
 
+/// Picks the option with `value` in the `<select>` at `css`.
+async fn choose(client: &Client, css: &str, value: &str) {
+    wait_for(client, css)
+        .await
+        .select_by_value(value)
+        .await
+        .unwrap();
+}
+
 async fn text_of(client: &Client, css: &str) -> String {
     wait_for(client, css).await.text().await.unwrap()
 }
@@ -259,22 +268,10 @@ async fn find_filter_sort_and_export(client: &Client, base: &str) {
     // Autocomplete: typing part of a city offers the matching cities.
     fill(client, "#f-city", "ber").await;
     wait_for(client, "#dl-city option[value='berlin']").await;
-    client
-        .find(Locator::Css("#f-city"))
-        .await
-        .unwrap()
-        .clear()
-        .await
-        .unwrap();
+    wait_for(client, "#f-city").await.clear().await.unwrap();
 
     // A panel filter: learners with enrollments (the learning database is wired).
-    client
-        .find(Locator::Css("#f-has_enrollments"))
-        .await
-        .unwrap()
-        .select_by_value("true")
-        .await
-        .unwrap();
+    choose(client, "#f-has_enrollments", "true").await;
     apply_filters(client).await;
     wait_for_text(client, "active-filters", "1 set").await;
     assert!(text_of(client, "#skipped").await.is_empty());
@@ -284,13 +281,7 @@ async fn find_filter_sort_and_export(client: &Client, base: &str) {
     wait_for_exact_text(client, "summary", &format!("{all} users")).await;
 
     // Filter by status: every row shown has it.
-    client
-        .find(Locator::Id("f-status"))
-        .await
-        .unwrap()
-        .select_by_value("suspended")
-        .await
-        .unwrap();
+    choose(client, "#f-status", "suspended").await;
     apply_filters(client).await;
     wait_for(client, "#rows tr[data-status='suspended']").await;
     let statuses = column(client, "status").await;
@@ -417,8 +408,7 @@ async fn bulk_delete_a_selection(client: &Client, base: &str) {
     // No selection but filters: every matching user (the list's flag, a multi-valued and a
     // numeric filter from the panel) goes, after the confirmation names how many.
     click(client, "#more-filters summary").await;
-    let statuses = wait_for(client, "#f-statuses").await;
-    statuses.select_by_value("suspended").await.unwrap();
+    choose(client, "#f-statuses", "suspended").await;
     fill(client, "#f-failed_login_attempts_min", "0").await;
     apply_filters(client).await;
     wait_for(client, "#rows tr[data-status='suspended']").await;
