@@ -5,12 +5,13 @@
 export const $ = (id) => document.getElementById(id);
 
 /// An element: `el("td", { class: "x", dataset: { id } }, "text", child, …)`. Text is always
-/// set as text, never parsed as markup.
+/// set as text, never parsed as markup. `value` sets the control's value (inputs, textareas).
 export function el(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
   for (const [key, value] of Object.entries(attributes)) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "dataset") Object.assign(element.dataset, value);
+    else if (key === "value" && tag !== "option") element.value = String(value);
     else if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
     else if (value === true) element.setAttribute(key, "");
     else element.setAttribute(key, String(value));
@@ -86,6 +87,11 @@ export function confirmAction(title, message, confirmLabel = "Confirm") {
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
   });
+}
+
+/// A table head of column captions.
+export function tableHead(captions) {
+  return el("thead", {}, el("tr", {}, captions.map((h) => el("th", { scope: "col" }, h))));
 }
 
 /// A `<label>` + control pair wrapped in a `.field` div.

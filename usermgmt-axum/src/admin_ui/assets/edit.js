@@ -81,7 +81,7 @@ async function editUser() {
 
 async function uniqueId() {
   const form = el("form", { id: "unique-id-form", novalidate: true },
-    field("unique-id-value", "Unique ID", Object.assign(el("input", { name: "unique_id", autocomplete: "off" }), { value: page.user.unique_id || "" })),
+    field("unique-id-value", "Unique ID", el("input", { name: "unique_id", autocomplete: "off", value: page.user.unique_id || "" })),
     el("p", { class: "error", role: "alert", id: "unique-id-form-summary" }),
     el("div", { class: "actions" },
       el("button", { type: "submit" }, "Save"),

@@ -3,7 +3,7 @@
 "use strict";
 
 import { can, get, request } from "./api.js";
-import { $, clearFieldErrors, confirmAction, el, field, showFieldErrors } from "./dom.js";
+import { $, clearFieldErrors, confirmAction, el, field, showFieldErrors, tableHead } from "./dom.js";
 
 let catalog = [];
 
@@ -11,8 +11,8 @@ function roleForm(role) {
   const form = el("form", { id: "role-form", novalidate: true },
     el("h2", {}, role ? `Edit role ${role.name}` : "New role"),
     el("p", { class: "error", role: "alert", id: "role-form-summary" }),
-    field("role-name", "Name", Object.assign(el("input", { name: "name", autocomplete: "off" }), { value: role ? role.name : "" })),
-    field("role-description", "Description", Object.assign(el("input", { name: "description" }), { value: role && role.description ? role.description : "" })),
+    field("role-name", "Name", el("input", { name: "name", autocomplete: "off", value: role ? role.name : "" })),
+    field("role-description", "Description", el("input", { name: "description", value: role && role.description ? role.description : "" })),
     el("fieldset", { class: "checks" }, el("legend", {}, "Permissions"),
       catalog.map(({ permission, description }) => {
         const id = `role-permission-${permission.replace(/\W/g, "-")}`;
@@ -66,7 +66,7 @@ async function render(note = "", editing = null) {
   $("roles-body").replaceChildren(
     note ? el("p", { role: "status", class: "ok" }, note) : "",
     el("div", { class: "table-wrap" }, el("table", { id: "role-table" },
-      el("thead", {}, el("tr", {}, ["Role", "Description", "Permissions", "Actions"].map((h) => el("th", { scope: "col" }, h)))),
+      tableHead(["Role", "Description", "Permissions", "Actions"]),
       el("tbody", {}, rows))),
     roleForm(editing),
   );

@@ -3,7 +3,7 @@
 "use strict";
 
 import { get } from "./api.js";
-import { $, el, label, select } from "./dom.js";
+import { $, el, label, select, tableHead } from "./dom.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -67,14 +67,14 @@ async function growth(interval) {
   const params = new URLSearchParams({ interval, from: rangeStart(interval, today), to: today });
   const points = await get(`/v1/users/analytics/growths?${params}`);
   $("growth").replaceChildren(chart(points), el("details", {}, el("summary", {}, "Figures"),
-    el("table", {}, el("thead", {}, el("tr", {}, ["From", "New users", "Total users"].map((h) => el("th", { scope: "col" }, h)))),
+    el("table", {}, tableHead(["From", "New users", "Total users"]),
       el("tbody", {}, points.map((p) => el("tr", {}, el("td", {}, p.start), el("td", {}, p.new_users), el("td", {}, p.total_users)))))));
 }
 
 async function overview(period) {
   const o = await get(`/v1/users/analytics/overview?period=${period}`);
   $("overview").replaceChildren(el("table", {},
-    el("thead", {}, el("tr", {}, ["", "This period", "Previous", "Change"].map((h) => el("th", { scope: "col" }, h)))),
+    tableHead(["", "This period", "Previous", "Change"]),
     el("tbody", {}, [["New users", "new_users"], ["Active users", "active_users"], ["Deleted users", "deleted_users"]]
       .map(([caption, key]) => el("tr", {}, el("th", { scope: "row" }, caption),
         el("td", {}, o.current[key]), el("td", {}, o.previous[key]), el("td", {}, change(o[`${key}_change`])))))));

@@ -3,7 +3,9 @@
 "use strict";
 
 import { UI, can, get, request, startActingAs } from "./api.js";
-import { $, confirmAction, el, field, label, moment, showFieldErrors, text } from "./dom.js";
+import {
+  $, confirmAction, el, field, label, moment, showFieldErrors, tableHead, text,
+} from "./dom.js";
 import { page, panel, refresh } from "./user-page.js";
 
 function sessionState(s) {
@@ -47,8 +49,7 @@ export async function sessions() {
   panel(
     el("p", {}, `${active} active sessions. `, endAll),
     el("div", { class: "table-wrap" }, el("table", { id: "session-table" },
-      el("thead", {}, el("tr", {}, ["Device", "IP", "Location", "Started", "Last seen", "Expires", "State", "Impersonation", "Actions"]
-        .map((h) => el("th", { scope: "col" }, h)))),
+      tableHead(["Device", "IP", "Location", "Started", "Last seen", "Expires", "State", "Impersonation", "Actions"]),
       el("tbody", {}, rows))),
   );
 }
@@ -133,7 +134,7 @@ export async function auditAndNotes(auditPage = 1) {
     can("user.update") ? [el("ul", { class: "notes" }, noteItems), noteForm] : el("p", {}, "Notes need user.update."),
     el("h2", {}, "Audit log"),
     el("div", { class: "table-wrap" }, el("table", { id: "audit-table" },
-      el("thead", {}, el("tr", {}, ["When", "Who", "What", "Changes"].map((h) => el("th", { scope: "col" }, h)))),
+      tableHead(["When", "Who", "What", "Changes"]),
       el("tbody", {}, events))),
     el("nav", { class: "pager", "aria-label": "Audit pages" },
       el("button", { type: "button", disabled: auditPage <= 1, onclick: () => auditAndNotes(auditPage - 1) }, "Newer"),

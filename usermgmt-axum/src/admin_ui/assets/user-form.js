@@ -38,8 +38,7 @@ export async function formChoices() {
 
 function input(name, caption, attributes, value, prefix) {
   const { suggest, ...rest } = attributes;
-  const control = el("input", { name, ...rest });
-  control.value = value === null || value === undefined ? "" : Array.isArray(value) ? value.join(", ") : value;
+  const control = el("input", { name, ...rest, value: Array.isArray(value) ? value.join(", ") : value });
   if (suggest) attachSuggestions(control, suggest);
   return field(`${prefix}-${name}`, caption, control);
 }
@@ -77,7 +76,7 @@ export function buildUserForm(form, choices, user, submitLabel) {
     el("fieldset", {}, el("legend", {}, "Profile"),
       PROFILE_FIELDS.map(([name, caption, attributes]) => input(name, caption, attributes, u[name], prefix)),
       field(`${prefix}-gender`, "Gender", select("gender", choices.genders, { any: "Not set", selected: u.gender || "" })),
-      field(`${prefix}-bio`, "Bio", Object.assign(el("textarea", { name: "bio", rows: 3 }), { value: u.bio || "" }))),
+      field(`${prefix}-bio`, "Bio", el("textarea", { name: "bio", rows: 3, value: u.bio || "" }))),
     el("div", { class: "actions" }, el("button", { type: "submit" }, submitLabel),
       el("span", { id: `${prefix}-status-message`, role: "status" })),
   );
