@@ -799,6 +799,14 @@ mod tests {
                 .map(|r| r.unwrap())
                 .collect()
         };
+        let number = |sql: &Sql| -> i64 {
+            conn.query_row(
+                &sql.text,
+                rusqlite::params_from_iter(sql.params.iter()),
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
         for roles in [vec!["a"], vec!["b"], vec!["a", "b"], vec!["missing"]] {
             let filters = UserFilters {
                 roles: roles.iter().map(|r| (*r).to_owned()).collect(),
@@ -812,24 +820,10 @@ mod tests {
                 "{roles:?}"
             );
             let count = count_query("t", &filters, None, now, &SearchMode::Scan, None);
-            let counted: i64 = conn
-                .query_row(
-                    &count.text,
-                    rusqlite::params_from_iter(count.params.iter()),
-                    |r| r.get(0),
-                )
-                .unwrap();
             let mut probe = Sql::default();
             probe.push("SELECT count(*) FROM users u WHERE ");
             where_clause(&mut probe, "t", &filters, now, RolesForm::Probe);
-            let probed: i64 = conn
-                .query_row(
-                    &probe.text,
-                    rusqlite::params_from_iter(probe.params.iter()),
-                    |r| r.get(0),
-                )
-                .unwrap();
-            assert_eq!(counted, probed, "{roles:?}");
+            assert_eq!(number(&count), number(&probe), "{roles:?}");
         }
         let form = |roles: &[&str]| {
             let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
