@@ -39,8 +39,7 @@ async function start() {
     return;
   }
   try {
-    await loadPermissions();
-    const me = await get("/v1/auth/me");
+    const [, me] = await Promise.all([loadPermissions(), get("/v1/auth/me")]);
     $("whoami").textContent = me.name;
   } catch (error) {
     return;
