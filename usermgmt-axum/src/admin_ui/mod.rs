@@ -3,9 +3,8 @@
 //! lists with every filter, bulk delete and export, Create user, the seven-tab edit page,
 //! Roles & Permissions and a statistics dashboard. Each page is one ES module under `assets/`.
 
-use std::sync::Arc;
-
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -102,28 +101,27 @@ fn path_prefix(raw: &str) -> String {
 pub fn admin_ui(api_base: &str, ui_base: &str) -> Router {
     let api = path_prefix(api_base);
     let ui = path_prefix(ui_base);
-    let page = Arc::new(
+    // Built once; every request shares it.
+    let page = Bytes::from(
         INDEX
             .replace("{{API_BASE}}", &api)
             .replace("{{UI_BASE}}", &ui)
             .replace("{{VOCABULARY}}", &vocabulary()),
     );
-    let index = {
-        let page = page.clone();
-        move || {
-            let page = page.clone();
-            async move { Html(page.as_str().to_owned()) }
-        }
-    };
-    let known = move |known: bool| {
+    // The page where the path names a known page, 404 elsewhere.
+    let serve = move |known: bool| {
         let page = page.clone();
         async move {
             if known {
-                Html(page.as_str().to_owned()).into_response()
+                Html(page).into_response()
             } else {
                 StatusCode::NOT_FOUND.into_response()
             }
         }
+    };
+    let index = {
+        let serve = serve.clone();
+        move || serve(true)
     };
     let users_home = format!("{ui}/users");
     let home = get(move || {
@@ -136,11 +134,11 @@ pub fn admin_ui(api_base: &str, ui_base: &str) -> Router {
         router = router.route(&ui, home);
     }
     let sub_page = {
-        let known = known.clone();
-        move |Path(name): Path<String>| known(USER_PAGES.contains(&name.as_str()))
+        let serve = serve.clone();
+        move |Path(name): Path<String>| serve(USER_PAGES.contains(&name.as_str()))
     };
     let edit_tab =
-        move |Path((_, tab)): Path<(String, String)>| known(EDIT_TABS.contains(&tab.as_str()));
+        move |Path((_, tab)): Path<(String, String)>| serve(EDIT_TABS.contains(&tab.as_str()));
     router
         .route(&format!("{ui}/users"), get(index.clone()))
         .route(&format!("{ui}/users/{{page}}"), get(sub_page))
