@@ -170,22 +170,22 @@ export function countPanelFilters(form) {
   return [...readFilters(form).keys()].filter((k) => !quick.has(k)).length;
 }
 
-// How each filter is typed in the JSON body of a bulk delete (UserFilters).
-const LISTED = new Set([
-  "statuses", "auth_method", "oauth_provider", "roles", "country", "city", "state", "continent",
-  "timezone", "locale", "gender", "designation", "expertise", "enrollment_status",
-  "enrolled_program_type", "enrolled_program_ids",
+// Each filter's kind, from the panel's own table; the quick filters `search` and `status` are
+// single texts and `country` is a list of values.
+const KINDS = new Map([
+  ["country", "text"],
+  ...GROUPS.flatMap(([, filters]) => filters.map((f) => [f[0], f[2]])),
 ]);
-const KINDS = new Map(GROUPS.flatMap(([, filters]) => filters.map((f) => [f[0], f[2]])));
 
-/// Query parameters as the `UserFilters` JSON object (for a bulk delete by filter).
+/// Query parameters as the `UserFilters` JSON object (for a bulk delete by filter): text and
+/// enum filters are lists of values, the others scalars of their kind.
 export function filtersAsJson(params) {
   const out = {};
   for (const [key, value] of params) {
-    if (LISTED.has(key)) out[key] = value.split(",").map((v) => v.trim()).filter(Boolean);
-    else if (KINDS.get(key) === "bool" || ["is_admin", "is_instructor", "is_learner"].includes(key)) {
-      out[key] = value === "true";
-    } else if (KINDS.get(key) === "number") out[key] = Number(value);
+    const kind = KINDS.get(key);
+    if (kind === "text" || kind === "enums") out[key] = value.split(",").map((v) => v.trim()).filter(Boolean);
+    else if (kind === "bool") out[key] = value === "true";
+    else if (kind === "number") out[key] = Number(value);
     else out[key] = value;
   }
   return out;
