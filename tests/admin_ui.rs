@@ -17,9 +17,9 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use fantoccini::elements::Element;
+use fantoccini::error::{CmdError, ErrorStatus};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
@@ -80,29 +80,69 @@ async fn save_screenshot(client: &Client, name: &str) {
     .unwrap();
 }
 
-/// The element `locator` finds, once it appears (within 10 s).
-async fn located(client: &Client, locator: Locator<'_>) -> Element {
-    let what = format!("{locator:?}");
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(locator)
-        .await
-        .unwrap_or_else(|e| panic!("{what}: {e}"))
+/// How long a step waits for the page to reach the state it needs.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Runs `step` until it answers `Some`. Each attempt finds its element afresh, so an element
+/// not there yet, not usable yet (hidden, behind the dialog) or replaced by a re-render since it
+/// was found (stale) only means another attempt 100 ms later; `None` means the page is not in
+/// the wanted state yet. Any other error, or still failing after `PATIENCE`, panics naming
+/// `what` and the last error.
+async fn retry<T>(what: &str, mut step: impl AsyncFnMut() -> Result<Option<T>, CmdError>) -> T {
+    let started = Instant::now();
+    loop {
+        let last = match step().await {
+            Ok(Some(done)) => return done,
+            Ok(None) => "not in the wanted state yet".to_owned(),
+            Err(CmdError::Standard(e))
+                if matches!(
+                    e.error,
+                    ErrorStatus::StaleElementReference
+                        | ErrorStatus::ElementNotInteractable
+                        | ErrorStatus::ElementClickIntercepted
+                        | ErrorStatus::NoSuchElement
+                ) =>
+            {
+                format!("{}: {}", e.error, e.message)
+            }
+            Err(e) => panic!("{what}: {e}"),
+        };
+        assert!(
+            started.elapsed() < PATIENCE,
+            "{what}: gave up after {PATIENCE:?}: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
-async fn wait_for(client: &Client, css: &str) -> Element {
-    located(client, Locator::Css(css)).await
+/// Waits until `locator` finds an element.
+async fn wait_until(client: &Client, locator: Locator<'_>) {
+    retry(&format!("{locator:?}"), async || {
+        client.find(locator).await.map(Some)
+    })
+    .await;
 }
 
-async fn wait_for_xpath(client: &Client, xpath: &str) -> Element {
-    located(client, Locator::XPath(xpath)).await
+async fn wait_for(client: &Client, css: &str) {
+    wait_until(client, Locator::Css(css)).await;
+}
+
+async fn wait_for_xpath(client: &Client, xpath: &str) {
+    wait_until(client, Locator::XPath(xpath)).await;
+}
+
+/// The text of the element `locator` finds, once there is one.
+async fn text_at(client: &Client, locator: Locator<'_>) -> String {
+    retry(&format!("{locator:?}"), async || {
+        Ok(Some(client.find(locator).await?.text().await?))
+    })
+    .await
 }
 
 /// Waits until the element with `id` has text containing `needle`; answers the text.
 async fn wait_for_text(client: &Client, id: &str, needle: &str) -> String {
     let xpath = format!("//*[@id='{id}' and contains(normalize-space(.), '{needle}')]");
-    wait_for_xpath(client, &xpath).await.text().await.unwrap()
+    text_at(client, Locator::XPath(&xpath)).await
 }
 
 /// Waits until the element with `id` has exactly the text `wanted`.
@@ -112,35 +152,99 @@ async fn wait_for_exact_text(client: &Client, id: &str, wanted: &str) {
 }
 
 async fn click(client: &Client, css: &str) {
-    wait_for(client, css).await.click().await.unwrap();
+    retry(css, async || {
+        Ok(Some(client.find(Locator::Css(css)).await?.click().await?))
+    })
+    .await;
 }
 
+/// Types `text` into the input at `css` in place of its value, again until the value reads
+/// back as typed (a re-render may have swallowed it). WebDriver keys such as Enter
+/// (`\u{E007}`) are private-use characters that type nothing.
 async fn fill(client: &Client, css: &str, text: &str) {
-    let input = wait_for(client, css).await;
-    input.clear().await.unwrap();
-    input.send_keys(text).await.unwrap();
+    let wanted: String = text
+        .chars()
+        .filter(|c| !('\u{E000}'..='\u{F8FF}').contains(c))
+        .collect();
+    retry(&format!("{css} = {wanted:?}"), async || {
+        let input = client.find(Locator::Css(css)).await?;
+        input.clear().await?;
+        if !text.is_empty() {
+            input.send_keys(text).await?;
+        }
+        let value = input.prop("value").await?;
+        Ok((value.as_deref() == Some(wanted.as_str())).then_some(()))
+    })
+    .await;
+}
+
+/// Ticks the checkbox, or selects the `<option>`, at `css` unless it already is, again until
+/// it reads back selected (a re-render may have swallowed the click).
+async fn check(client: &Client, css: &str) {
+    retry(css, async || {
+        let element = client.find(Locator::Css(css)).await?;
+        if !element.is_selected().await? {
+            element.click().await?;
+        }
+        Ok(element.is_selected().await?.then_some(()))
+    })
+    .await;
 }
 
 /// Picks the option with `value` in the `<select>` at `css`.
 async fn choose(client: &Client, css: &str, value: &str) {
-    wait_for(client, css)
-        .await
-        .select_by_value(value)
-        .await
-        .unwrap();
+    check(client, &format!("{css} option[value='{value}']")).await;
 }
 
 async fn text_of(client: &Client, css: &str) -> String {
-    wait_for(client, css).await.text().await.unwrap()
+    text_at(client, Locator::Css(css)).await
+}
+
+/// The attribute `name` of the element at `css`, once there is one.
+async fn attr_of(client: &Client, css: &str, name: &str) -> Option<String> {
+    retry(css, async || {
+        let element = client.find(Locator::Css(css)).await?;
+        Ok(Some(element.attr(name).await?))
+    })
+    .await
+}
+
+/// Whether the element at `css` is displayed, once there is one.
+async fn shown(client: &Client, css: &str) -> bool {
+    retry(css, async || {
+        let element = client.find(Locator::Css(css)).await?;
+        Ok(Some(element.is_displayed().await?))
+    })
+    .await
+}
+
+/// The text, or with `attr` that attribute, of every element `css` finds (none is fine); all
+/// read again when the page replaces one of them meanwhile.
+async fn read_all(client: &Client, css: &str, attr: Option<&str>) -> Vec<String> {
+    retry(css, async || {
+        let mut out = Vec::new();
+        for element in client.find_all(Locator::Css(css)).await? {
+            out.push(match attr {
+                None => element.text().await?,
+                Some(name) => element
+                    .attr(name)
+                    .await?
+                    .unwrap_or_else(|| panic!("{css}: an element without {name}")),
+            });
+        }
+        Ok(Some(out))
+    })
+    .await
 }
 
 /// The texts of every element `css` finds (none is fine).
 async fn texts(client: &Client, css: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for element in client.find_all(Locator::Css(css)).await.unwrap() {
-        out.push(element.text().await.unwrap());
-    }
-    out
+    read_all(client, css, None).await
+}
+
+/// The attribute `name` of every element `css` finds (none is fine).
+async fn attrs(client: &Client, css: &str, name: &str) -> Vec<String> {
+    read_all(client, css, Some(name)).await
 }
 
 /// The user rows' `column` cells, once the list has loaded.
@@ -151,11 +255,8 @@ async fn column(client: &Client, column: &str) -> Vec<String> {
 
 /// How many times the list has loaded so far (once it has loaded at all).
 async fn list_loads(client: &Client) -> u64 {
-    wait_for(client, "#rows[data-loads]")
+    attr_of(client, "#rows[data-loads]", "data-loads")
         .await
-        .attr("data-loads")
-        .await
-        .unwrap()
         .unwrap()
         .parse()
         .unwrap()
@@ -251,16 +352,9 @@ async fn find_filter_sort_and_export(client: &Client, base: &str) {
     };
     assert!(names.len() > 40, "{names:?}");
     for name in names {
-        let found = client
-            .find_all(Locator::Css(&format!("#filters [name='{name}']")))
-            .await
-            .unwrap();
-        assert_eq!(found.len(), 1, "filter {name}");
-        let id = found[0].attr("id").await.unwrap().unwrap();
-        let labels = client
-            .find_all(Locator::Css(&format!("label[for='{id}']")))
-            .await
-            .unwrap();
+        let ids = attrs(client, &format!("#filters [name='{name}']"), "id").await;
+        assert_eq!(ids.len(), 1, "filter {name}");
+        let labels = texts(client, &format!("label[for='{}']", ids[0])).await;
         assert_eq!(labels.len(), 1, "label of {name}");
     }
     screenshot(client, "users-all-filters").await;
@@ -268,7 +362,7 @@ async fn find_filter_sort_and_export(client: &Client, base: &str) {
     // Autocomplete: typing part of a city offers the matching cities.
     fill(client, "#f-city", "ber").await;
     wait_for(client, "#dl-city option[value='berlin']").await;
-    wait_for(client, "#f-city").await.clear().await.unwrap();
+    fill(client, "#f-city", "").await;
 
     // A panel filter: learners with enrollments (the learning database is wired).
     choose(client, "#f-has_enrollments", "true").await;
@@ -358,12 +452,8 @@ async fn bulk_delete_a_selection(client: &Client, base: &str) {
         column(client, "status").await;
         counted(client).await
     };
-    let boxes = client
-        .find_all(Locator::Css("#rows .select-user"))
-        .await
-        .unwrap();
-    boxes[1].click().await.unwrap();
-    boxes[2].click().await.unwrap();
+    check(client, "#rows tr:nth-child(2) .select-user").await;
+    check(client, "#rows tr:nth-child(3) .select-user").await;
     wait_for_text(client, "bulk-delete", "Delete selected (2)").await;
     click(client, "#bulk-delete").await;
     wait_for(client, "dialog[open]").await;
@@ -381,10 +471,7 @@ async fn bulk_delete_a_selection(client: &Client, base: &str) {
     let total = counted(client).await;
     click_and_reload(client, "#next").await;
     wait_for_text(client, "page-label", "Page 2 of").await;
-    let mut shown = Vec::new();
-    for row in client.find_all(Locator::Css("#rows tr")).await.unwrap() {
-        shown.push(row.attr("data-id").await.unwrap().unwrap());
-    }
+    let shown = attrs(client, "#rows tr", "data-id").await;
     let (_, page) = call_api(
         client,
         "GET",
@@ -441,13 +528,16 @@ async fn create_a_role(client: &Client, base: &str) {
     wait_for(client, "#role-table tr[data-role='super_admin']").await;
     fill(client, "#role-name", "support_desk").await;
     fill(client, "#role-description", "Reads user records").await;
-    click(client, "#role-permission-user-list").await;
-    click(client, "#role-permission-user-view").await;
+    check(client, "#role-permission-user-list").await;
+    check(client, "#role-permission-user-view").await;
     click(client, "#role-form button[type=submit]").await;
     wait_for(client, "#role-table tr[data-role='support_desk']").await;
     let permissions = texts(client, "tr[data-role='support_desk'] li").await;
     assert_eq!(permissions, ["user.list", "user.view"]);
     click(client, "tr[data-role='support_desk'] button").await;
+    // The form is rebuilt for the role once the roles have loaded again: fill that one, not the
+    // new-role form it replaces.
+    wait_for_text(client, "role-form", "Edit role support_desk").await;
     fill(
         client,
         "#role-description",
@@ -472,18 +562,15 @@ async fn create_a_user(client: &Client, base: &str) -> String {
     assert!(error.contains("email or a phone is required"), "{error}");
     let error = text_of(client, "#create-form-name-error").await;
     assert!(error.contains("is required"), "{error}");
-    let email = wait_for(client, "#create-form-email").await;
-    assert_eq!(
-        email.attr("aria-invalid").await.unwrap().as_deref(),
-        Some("true")
-    );
+    let invalid = attr_of(client, "#create-form-email", "aria-invalid").await;
+    assert_eq!(invalid.as_deref(), Some("true"));
     save_screenshot(client, "create-user-error").await;
 
     fill(client, "#create-form-name", "New Hire").await;
     fill(client, "#create-form-email", NEW_USER.0).await;
     fill(client, "#create-form-password", NEW_USER.1).await;
-    click(client, "#create-form-flags-is_instructor").await;
-    click(client, "#create-form-roles-support_desk").await;
+    check(client, "#create-form-flags-is_instructor").await;
+    check(client, "#create-form-roles-support_desk").await;
     fill(client, "#create-form-city", "Berlin").await;
     click(client, "#create-form button[type=submit]").await;
     wait_for_text(client, "edit-panel", "User created.").await;
@@ -518,14 +605,11 @@ async fn set_and_generate_the_unique_id(client: &Client) {
     wait_for_text(client, "edit-panel", "Current unique ID: NH-0001").await;
     click(client, "#generate-unique-id").await;
     wait_for_text(client, "edit-panel", "Unique ID saved.").await;
-    let generated = wait_for_xpath(
+    let generated = text_at(
         client,
-        "//p[starts-with(., 'Current unique ID:') and not(contains(., 'NH-0001'))]",
+        Locator::XPath("//p[starts-with(., 'Current unique ID:') and not(contains(., 'NH-0001'))]"),
     )
-    .await
-    .text()
-    .await
-    .unwrap();
+    .await;
     assert!(!generated.ends_with("none"), "{generated}");
 }
 
@@ -594,11 +678,7 @@ async fn impersonate_and_return(client: &Client) {
     column(client, "status").await;
     click(client, "#stop-impersonation").await;
     wait_for_text(client, "whoami", "Administrator").await;
-    let banner = client
-        .find(Locator::Id("impersonation-banner"))
-        .await
-        .unwrap();
-    assert!(!banner.is_displayed().await.unwrap());
+    assert!(!shown(client, "#impersonation-banner").await);
 }
 
 async fn statistics(client: &Client, base: &str) {
@@ -612,7 +692,8 @@ async fn statistics(client: &Client, base: &str) {
 /// API refuses the delete anyway.
 async fn limited_user_sees_no_delete(client: &Client, base: &str, user_page: &str) {
     click(client, "#sign-out").await;
-    wait_for(client, "#sign-in-form").await;
+    // The new page (the old one kept a hidden sign-in form too).
+    wait_for(client, "#sign-in:not([hidden]) #sign-in-form").await;
     sign_in(client, (NEW_EMAIL, NEW_USER.1)).await;
     assert_eq!(column(client, "status").await.len(), 20);
     assert!(texts(client, ".delete-user").await.is_empty());
@@ -622,18 +703,10 @@ async fn limited_user_sees_no_delete(client: &Client, base: &str, user_page: &st
         "a[data-page='create']",
         "a[data-page='roles']",
     ] {
-        let element = client.find(Locator::Css(hidden)).await.unwrap();
-        assert!(!element.is_displayed().await.unwrap(), "{hidden} shown");
+        assert!(!shown(client, hidden).await, "{hidden} shown");
     }
     screenshot(client, "users-without-delete").await;
-    let victim = client
-        .find(Locator::Css("#rows tr"))
-        .await
-        .unwrap()
-        .attr("data-id")
-        .await
-        .unwrap()
-        .unwrap();
+    let victim = attr_of(client, "#rows tr", "data-id").await.unwrap();
     let (status, body) = call_api(
         client,
         "DELETE",

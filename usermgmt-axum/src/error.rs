@@ -20,6 +20,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     fields: Value,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -48,7 +49,10 @@ fn status_of(error: &Error) -> StatusCode {
         Error::Conflict { .. } => StatusCode::CONFLICT,
         Error::VersionConflict { .. } => StatusCode::PRECONDITION_FAILED,
         Error::Locked { .. } => StatusCode::LOCKED,
-        Error::EnrollmentSourceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::EnrollmentSourceUnavailable(_) | Error::Busy { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         // `Error` is non-exhaustive: anything newer than this mapping is treated as internal.
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -73,11 +77,18 @@ impl From<Error> for ApiError {
             ),
             _ => json!({}),
         };
+        let retry_after = match &error {
+            Error::TooManyRequests { retry_after } | Error::Busy { retry_after } => {
+                Some(retry_after.as_secs().max(1))
+            }
+            _ => None,
+        };
         Self {
             status,
             code: error.code(),
             message,
             fields,
+            retry_after,
         }
     }
 }
@@ -91,6 +102,7 @@ impl From<JsonRejection> for ApiError {
                 code: "payload_too_large",
                 message: "the request body is too large".to_owned(),
                 fields: json!({}),
+                retry_after: None,
             };
         }
         let message = rejection.body_text();
@@ -99,6 +111,7 @@ impl From<JsonRejection> for ApiError {
             code: "validation",
             fields: json!({ "body": [message.clone()] }),
             message,
+            retry_after: None,
         }
     }
 }
@@ -115,7 +128,8 @@ pub(crate) struct ErrorDetail {
     /// Stable machine-readable code: `validation`, `unauthenticated`, `invalid_credentials`,
     /// `forbidden`, `impersonation_read_only`, `verification_required`, `account_inactive`,
     /// `account_suspended`, `not_found`, `conflict`, `version_conflict`, `locked`,
-    /// `payload_too_large`, `enrollment_source_unavailable` or `internal`.
+    /// `payload_too_large`, `too_many_requests` (429, with `Retry-After`), `busy` (503, with
+    /// `Retry-After`), `enrollment_source_unavailable`, `method_not_allowed` or `internal`.
     code: &'static str,
     /// A human-readable sentence; never internals.
     message: String,
@@ -133,6 +147,12 @@ impl IntoResponse for ApiError {
                 fields: self.fields,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

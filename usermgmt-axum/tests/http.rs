@@ -464,14 +464,41 @@ async fn export_streams_an_attachment_and_bulk_delete_spares_the_actor() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let everyone = json!({ "filters": { "statuses": ["active"] } });
+    // Filters that select every user are refused like an empty one (a blank search
+    // normalises to no filter at all).
+    for everyone in [
+        json!({ "filters": { "statuses": ["active"] } }),
+        json!({ "filters": { "search": "   " } }),
+    ] {
+        let (status, body) = send(
+            &fx.app,
+            with_token("DELETE", "/v1/users/bulk/delete", &token, Some(everyone)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["error"]["fields"]["filters"].is_array(), "{body}");
+    }
+    // A third user the filter leaves out; the actor matches it and is spared.
+    let (status, _) = send(
+        &fx.app,
+        with_token(
+            "POST",
+            "/v1/users",
+            &token,
+            Some(json!({ "name": "Sue", "email": "sue@acme.test", "is_learner": true, "status": "suspended" })),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let active = json!({ "filters": { "statuses": ["active"] } });
     let (status, outcome) = send(
         &fx.app,
-        with_token("DELETE", "/v1/users/bulk/delete", &token, Some(everyone)),
+        with_token("DELETE", "/v1/users/bulk/delete", &token, Some(active)),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{outcome}");
     assert_eq!(outcome["deleted"], 1, "{outcome}");
+    assert_eq!(outcome["skipped_self"], true, "{outcome}");
     let (status, me) = send(&fx.app, get("/v1/auth/me", Some(&token))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["status"], "active");

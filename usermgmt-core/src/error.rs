@@ -19,15 +19,28 @@ impl FieldErrors {
         Self::default()
     }
 
-    /// Records one message for a field.
+    /// Records one message for a field. A field keeps at most
+    /// [`FieldErrors::MAX_MESSAGES_PER_FIELD`] messages and then one saying more were left
+    /// out, so an error body stays small whatever the input.
     pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.entry(field.into()).or_default().push(message.into());
+        let messages = self.0.entry(field.into()).or_default();
+        match messages.len().cmp(&Self::MAX_MESSAGES_PER_FIELD) {
+            std::cmp::Ordering::Less => messages.push(message.into()),
+            std::cmp::Ordering::Equal => messages.push(Self::MORE.to_owned()),
+            std::cmp::Ordering::Greater => {}
+        }
     }
+
+    /// Most messages kept per field (then one saying more were left out).
+    pub const MAX_MESSAGES_PER_FIELD: usize = 10;
+    const MORE: &'static str = "more errors of this field left out";
 
     /// Moves every error of `other` into `self`.
     pub fn merge(&mut self, other: FieldErrors) {
         for (field, messages) in other.0 {
-            self.0.entry(field).or_default().extend(messages);
+            for message in messages {
+                self.add(field.clone(), message);
+            }
         }
     }
 
@@ -167,6 +180,18 @@ pub enum Error {
     /// The enrollment source failed or timed out and the service is strict about it.
     #[error("the enrollment source is unavailable: {0}")]
     EnrollmentSourceUnavailable(String),
+    /// Too many attempts from this client: retry after the given time (HTTP 429).
+    #[error("too many attempts; retry in {} s", .retry_after.as_secs())]
+    TooManyRequests {
+        /// How long to wait.
+        retry_after: std::time::Duration,
+    },
+    /// The service is at its limit of concurrent password hashing: retry shortly (HTTP 503).
+    #[error("busy; retry in {} s", .retry_after.as_secs())]
+    Busy {
+        /// How long to wait.
+        retry_after: std::time::Duration,
+    },
     /// The storage failed; details stay in the source chain.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -189,6 +214,8 @@ impl Error {
             Error::Locked { .. } => "locked",
             Error::ReadOnlyImpersonation => "impersonation_read_only",
             Error::EnrollmentSourceUnavailable(_) => "enrollment_source_unavailable",
+            Error::TooManyRequests { .. } => "too_many_requests",
+            Error::Busy { .. } => "busy",
             Error::Storage(_) => "internal",
         }
     }

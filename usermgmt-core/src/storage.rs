@@ -77,9 +77,25 @@ pub struct BulkDelete {
     pub protect_beyond: PermissionSet,
     /// The deletion time.
     pub now: DateTime<Utc>,
-    /// An event written once per deleted user, with `target_id` set to that user and a fresh
-    /// event id.
+    /// An event written once per deleted user through [`BulkDelete::audit_for`] (which
+    /// records the user's old status), with `target_id` set to that user and a fresh event id.
     pub audit_template: AuditEvent,
+}
+
+impl BulkDelete {
+    /// The audit event for a user whose status was `old` before the delete (the template
+    /// with the status change filled in; give it a fresh `id` and the user as `target_id`).
+    pub fn audit_for(&self, old: Status) -> AuditEvent {
+        let mut event = self.audit_template.clone();
+        event.changes.insert(
+            "status".to_owned(),
+            crate::model::FieldChange {
+                old: old.as_str().into(),
+                new: Status::Deleted.as_str().into(),
+            },
+        );
+        event
+    }
 }
 
 /// Result of a bulk delete.
@@ -254,6 +270,25 @@ pub trait SessionStore: Send + Sync {
         user_id: Uuid,
         now: DateTime<Utc>,
         audit: Option<AuditEvent>,
+    ) -> Result<u64>;
+    /// Whether the user signed in (a session of their own, not an impersonation) from `ip`
+    /// at or after `since`: a known client, which may pass a login lock with the right
+    /// password.
+    async fn signed_in_from(
+        &self,
+        tenant: &TenantId,
+        user_id: Uuid,
+        ip: std::net::IpAddr,
+        since: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Ends every active impersonation session `impersonator` started in the tenant, writing
+    /// `audit` (with a fresh id, targeting the impersonated user) for each; returns how many.
+    async fn terminate_impersonations_by(
+        &self,
+        tenant: &TenantId,
+        impersonator: Uuid,
+        now: DateTime<Utc>,
+        audit: AuditEvent,
     ) -> Result<u64>;
 }
 

@@ -14,6 +14,22 @@ pub const MAX_BIO_LEN: usize = 4000;
 pub const MAX_SHORT_TEXT_LEN: usize = 200;
 /// Most areas of expertise per user.
 pub const MAX_EXPERTISE: usize = 50;
+/// Most roles a user may hold (and a request may name).
+pub const MAX_ROLES: usize = 100;
+/// Most direct permissions a request may name (and a role may carry).
+pub const MAX_PERMISSIONS: usize = 100;
+
+/// Refuses a list longer than `max` before any of it is processed (its items are then
+/// dropped, so nothing downstream sees an oversized list). True when within bounds.
+pub fn cap_list<T>(list: &mut Vec<T>, max: usize, field: &str, e: &mut FieldErrors) -> bool {
+    if list.len() > max {
+        e.add(field, format!("at most {max} items"));
+        list.clear();
+        false
+    } else {
+        true
+    }
+}
 
 /// The editable fields of a user, before validation. Creation builds one from the input;
 /// an update starts from the stored user and applies the patch, then the same rules run.
@@ -121,7 +137,14 @@ impl UserDraft {
                 "at least one of is_admin, is_instructor, is_learner is required",
             );
         }
-        let roles = std::mem::take(&mut self.roles);
+        let mut roles = std::mem::take(&mut self.roles);
+        let roles_fit = cap_list(&mut roles, MAX_ROLES, "roles", &mut e);
+        cap_list(
+            &mut self.permissions,
+            MAX_PERMISSIONS,
+            "permissions",
+            &mut e,
+        );
         for raw in roles {
             if let Some(role) = normalize_role_name(&raw, "roles", &mut e)
                 && !self.roles.contains(&role)
@@ -130,7 +153,7 @@ impl UserDraft {
             }
         }
         self.roles.sort();
-        if (self.is_admin || self.is_instructor) && self.roles.is_empty() {
+        if roles_fit && (self.is_admin || self.is_instructor) && self.roles.is_empty() {
             e.add("roles", "admin and instructor users need at least one role");
         }
         self.permissions.sort();
@@ -222,7 +245,8 @@ fn validate_profile(p: &mut Profile, today: NaiveDate, e: &mut FieldErrors) {
             None => e.add("locale", "must be a BCP 47 language tag such as en-US"),
         }
     }
-    let expertise = std::mem::take(&mut p.expertise);
+    let mut expertise = std::mem::take(&mut p.expertise);
+    cap_list(&mut expertise, MAX_EXPERTISE, "expertise", e);
     for item in expertise {
         let item = item.trim().to_owned();
         if item.is_empty() {

@@ -90,8 +90,9 @@ pub(crate) async fn insert_session_row(
     Ok(())
 }
 
-/// Ends every active session of these users (inside the caller's transaction); answers how
-/// many ended.
+/// Ends the users' active sessions and the impersonation sessions they started (an
+/// impersonation dies with its impersonator's sessions); returns how many of the users' own
+/// sessions were active. Runs inside the caller's transaction.
 pub(crate) async fn end_user_sessions(
     conn: &mut PgConnection,
     tenant: &str,
@@ -105,9 +106,19 @@ pub(crate) async fn end_user_sessions(
     .bind(tenant)
     .bind(users)
     .bind(now)
-    .execute(conn)
+    .execute(&mut *conn)
     .await
     .map_err(map_err("ending sessions"))?;
+    sqlx::query(
+        "UPDATE sessions SET terminated_at = $3 WHERE tenant_id = $1 AND impersonator_id = ANY($2) \
+         AND terminated_at IS NULL AND expires_at > $3",
+    )
+    .bind(tenant)
+    .bind(users)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(map_err("ending impersonation sessions"))?;
     Ok(ended.rows_affected())
 }
 
@@ -245,5 +256,64 @@ impl SessionStore for PgStorage {
         }
         commit(tx).await?;
         Ok(ended)
+    }
+
+    async fn terminate_impersonations_by(
+        &self,
+        tenant: &TenantId,
+        impersonator: Uuid,
+        now: DateTime<Utc>,
+        audit: AuditEvent,
+    ) -> Result<u64> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(map_err("starting a transaction"))?;
+        let ended: Vec<(Uuid, Uuid)> = sqlx::query_as(
+            "UPDATE sessions SET terminated_at = $3 WHERE tenant_id = $1 AND impersonator_id = $2 \
+             AND terminated_at IS NULL AND expires_at > $3 RETURNING id, user_id",
+        )
+        .bind(tenant.as_str())
+        .bind(impersonator)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err("ending impersonation sessions"))?;
+        for (session, user) in &ended {
+            let mut event = audit.clone();
+            event.id = Uuid::now_v7();
+            event.target_id = *user;
+            event.changes.insert(
+                "session_id".to_owned(),
+                usermgmt_core::model::FieldChange {
+                    old: session.to_string().into(),
+                    new: serde_json::Value::Null,
+                },
+            );
+            insert_event(&mut tx, &event).await?;
+        }
+        commit(tx).await?;
+        Ok(ended.len() as u64)
+    }
+
+    async fn signed_in_from(
+        &self,
+        tenant: &TenantId,
+        user_id: Uuid,
+        ip: std::net::IpAddr,
+        since: DateTime<Utc>,
+    ) -> Result<bool> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sessions WHERE tenant_id = $1 AND user_id = $2 \
+             AND created_at >= $3 AND ip = $4 AND impersonator_id IS NULL)",
+        )
+        .bind(tenant.as_str())
+        .bind(user_id)
+        .bind(since)
+        .bind(ip.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err("looking up a known client"))
     }
 }

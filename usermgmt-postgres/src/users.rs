@@ -1,12 +1,14 @@
 //! `UserStore` on PostgreSQL.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 use usermgmt_core::filter::{ListPlan, SortBy, SortOrder, UserFilters, Window};
-use usermgmt_core::model::{AuditEvent, PermissionSet, Session, TenantId, User, name_sort_key};
+use usermgmt_core::model::{
+    AuditEvent, PermissionSet, Session, Status, TenantId, User, name_sort_key,
+};
 use usermgmt_core::password::PasswordHash;
 use usermgmt_core::storage::{
     ActorGrants, BulkDelete, BulkDeleteOutcome, BulkTarget, Identifier, LoginFailure, NewUser,
@@ -574,7 +576,7 @@ impl UserStore for PgStorage {
         request: BulkDelete,
     ) -> Result<BulkDeleteOutcome> {
         let mut tx = self.begin().await?;
-        let mut sql = Sql::new("SELECT u.id, u.status = 'deleted' AS already, ");
+        let mut sql = Sql::new("SELECT u.id, u.status, ");
         holds_permission_outside(&mut sql, &request.protect_beyond);
         sql.push(" AS protected FROM users u WHERE ");
         match &request.target {
@@ -597,14 +599,16 @@ impl UserStore for PgStorage {
             .map_err(map_err("selecting users to delete"))?;
         let mut outcome = BulkDeleteOutcome::default();
         let mut present = HashSet::new();
-        let mut targets = Vec::new();
+        // Targets grouped by their old status (recorded in each audit event).
+        let mut targets: BTreeMap<Status, Vec<Uuid>> = BTreeMap::new();
         for row in &rows {
             let get = |e: sqlx::Error| map_err("selecting users to delete")(e);
             let id: Uuid = row.try_get("id").map_err(get)?;
-            let already: bool = row.try_get("already").map_err(get)?;
+            let status: String = row.try_get("status").map_err(get)?;
+            let status: Status = parse("decoding a status", &status)?;
             let protected: bool = row.try_get("protected").map_err(get)?;
             present.insert(id);
-            if already {
+            if status == Status::Deleted {
                 continue;
             }
             if Some(id) == request.exclude {
@@ -612,7 +616,7 @@ impl UserStore for PgStorage {
             } else if protected {
                 outcome.skipped_protected += 1;
             } else {
-                targets.push(id);
+                targets.entry(status).or_default().push(id);
             }
         }
         if let BulkTarget::Ids(ids) = &request.target {
@@ -623,20 +627,23 @@ impl UserStore for PgStorage {
                 .collect();
         }
         // Set-based: one statement per table whatever the number of users.
-        if !targets.is_empty() {
+        let all: Vec<Uuid> = targets.values().flatten().copied().collect();
+        if !all.is_empty() {
             sqlx::query(
                 "UPDATE users SET status = 'deleted', deleted_at = $3, updated_at = $3, version = version + 1 \
                  WHERE tenant_id = $1 AND id = ANY($2)",
             )
             .bind(tenant.as_str())
-            .bind(&targets)
+            .bind(&all)
             .bind(request.now)
             .execute(&mut *tx)
             .await
             .map_err(map_err("soft-deleting users"))?;
-            end_user_sessions(&mut tx, tenant.as_str(), &targets, request.now).await?;
-            crate::audit::insert_events_for(&mut tx, &request.audit_template, &targets).await?;
-            outcome.deleted = targets.len() as u64;
+            end_user_sessions(&mut tx, tenant.as_str(), &all, request.now).await?;
+            for (status, ids) in &targets {
+                crate::audit::insert_events_for(&mut tx, &request.audit_for(*status), ids).await?;
+            }
+            outcome.deleted = all.len() as u64;
         }
         commit(tx).await?;
         Ok(outcome)

@@ -15,10 +15,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("migrations/0004_statistics_index_partial.sql"),
     ),
+    (
+        5,
+        include_str!("migrations/0005_sessions_by_impersonator.sql"),
+    ),
 ];
 
 /// The schema version this crate expects.
-pub(crate) const LATEST: i64 = 4;
+pub(crate) const LATEST: i64 = 5;
 
 /// Applies every migration newer than the database's version, each in its own transaction.
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<i64> {

@@ -137,7 +137,9 @@ pub(crate) fn insert_session_row(
     Ok(())
 }
 
-/// Ends every active session of the user with `seq` (inside the caller's transaction).
+/// Ends the user's active sessions and the impersonation sessions the user started (an
+/// impersonation dies with its impersonator's sessions); returns how many of the user's own
+/// sessions were active. Runs inside the caller's transaction.
 pub(crate) fn end_user_sessions(conn: &Connection, seq: i64, now: DateTime<Utc>) -> Result<u64> {
     let ended = conn
         .prepare_cached(
@@ -145,6 +147,12 @@ pub(crate) fn end_user_sessions(conn: &Connection, seq: i64, now: DateTime<Utc>)
         )
         .and_then(|mut s| s.execute(params![micros(now), seq]))
         .map_err(map_err("ending sessions"))?;
+    conn.prepare_cached(
+        "UPDATE sessions SET terminated_at = ?1 WHERE impersonator_id = (SELECT id FROM users WHERE seq = ?2) \
+         AND terminated_at IS NULL AND expires_at > ?1",
+    )
+    .and_then(|mut s| s.execute(params![micros(now), seq]))
+    .map_err(map_err("ending impersonation sessions"))?;
     Ok(ended as u64)
 }
 
@@ -277,6 +285,73 @@ impl SessionStore for SqliteStorage {
                 }
                 crate::pool::commit(tx)?;
                 Ok(ended)
+            })
+            .await
+    }
+
+    async fn terminate_impersonations_by(
+        &self,
+        tenant: &TenantId,
+        impersonator: Uuid,
+        now: DateTime<Utc>,
+        audit: AuditEvent,
+    ) -> Result<u64> {
+        let tenant = tenant.as_str().to_owned();
+        self.pool
+            .run(move |conn| {
+                let tx = crate::pool::immediate(conn)?;
+                let ended: Vec<(Uuid, Uuid)> = tx
+                    .prepare_cached(
+                        "UPDATE sessions SET terminated_at = ?1 WHERE impersonator_id = ?2 AND tenant_id = ?3 \
+                         AND terminated_at IS NULL AND expires_at > ?1 \
+                         RETURNING id, (SELECT u.id FROM users u WHERE u.seq = sessions.user_seq)",
+                    )
+                    .and_then(|mut s| {
+                        s.query_map(params![micros(now), impersonator, tenant], |r| Ok((r.get(0)?, r.get(1)?)))?
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .map_err(map_err("ending impersonation sessions"))?;
+                for (session, user) in &ended {
+                    let mut event = audit.clone();
+                    event.id = Uuid::now_v7();
+                    event.target_id = *user;
+                    event.changes.insert(
+                        "session_id".to_owned(),
+                        usermgmt_core::model::FieldChange {
+                            old: session.to_string().into(),
+                            new: serde_json::Value::Null,
+                        },
+                    );
+                    insert_event(&tx, &event)?;
+                }
+                crate::pool::commit(tx)?;
+                Ok(ended.len() as u64)
+            })
+            .await
+    }
+
+    async fn signed_in_from(
+        &self,
+        tenant: &TenantId,
+        user_id: Uuid,
+        ip: std::net::IpAddr,
+        since: DateTime<Utc>,
+    ) -> Result<bool> {
+        let tenant = tenant.as_str().to_owned();
+        self.pool
+            .run(move |conn| {
+                conn.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.seq = s.user_seq \
+                     WHERE u.tenant_id = ?1 AND u.id = ?2 AND s.created_at >= ?3 AND s.ip = ?4 \
+                     AND s.impersonator_id IS NULL)",
+                )
+                .and_then(|mut s| {
+                    s.query_row(
+                        params![tenant, user_id, micros(since), ip.to_string()],
+                        |r| r.get(0),
+                    )
+                })
+                .map_err(map_err("looking up a known client"))
             })
             .await
     }

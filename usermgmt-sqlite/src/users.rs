@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use usermgmt_core::filter::{ListPlan, SortBy, SortOrder, UserFilters, Window};
-use usermgmt_core::model::{AuditEvent, PermissionSet, Session, TenantId, User, name_sort_key};
+use usermgmt_core::model::{
+    AuditEvent, PermissionSet, Session, Status, TenantId, User, name_sort_key,
+};
 use usermgmt_core::password::PasswordHash;
 use usermgmt_core::storage::{
     ActorGrants, BulkDelete, BulkDeleteOutcome, BulkTarget, Identifier, LoginFailure, NewUser,
@@ -590,7 +592,7 @@ impl UserStore for SqliteStorage {
             .run(move |conn| {
                 let tx = immediate(conn)?;
                 let mut sql = Sql::default();
-                sql.push("SELECT u.seq, u.id, u.status = 'deleted', ");
+                sql.push("SELECT u.seq, u.id, u.status, ");
                 holds_permission_outside(&mut sql, &request.protect_beyond);
                 sql.push(" FROM users u WHERE ");
                 match &request.target {
@@ -602,7 +604,7 @@ impl UserStore for SqliteStorage {
                         where_clause(&mut sql, &tenant, filters, request.now, RolesForm::Holders);
                     }
                 }
-                let mut found: Vec<(i64, Uuid, bool, bool)> = Vec::new();
+                let mut found: Vec<(i64, Uuid, String, bool)> = Vec::new();
                 {
                     let mut stmt = tx.prepare(&sql.text).map_err(map_err("preparing a bulk delete"))?;
                     let rows = stmt
@@ -618,8 +620,9 @@ impl UserStore for SqliteStorage {
                     outcome.not_found = ids.iter().filter(|id| !present.contains(id)).copied().collect();
                 }
                 let now = micros(request.now);
-                for (seq, id, already_deleted, protected) in found {
-                    if already_deleted {
+                for (seq, id, status, protected) in found {
+                    let status: Status = parse("decoding a status", &status)?;
+                    if status == Status::Deleted {
                         continue;
                     }
                     if Some(id) == request.exclude {
@@ -635,7 +638,7 @@ impl UserStore for SqliteStorage {
                     )
                     .and_then(|mut s| s.execute(params![now, seq]))
                     .map_err(map_err("soft-deleting a user"))?;
-                    let mut event = request.audit_template.clone();
+                    let mut event = request.audit_for(status);
                     event.id = Uuid::now_v7();
                     event.target_id = id;
                     insert_event(&tx, &event)?;

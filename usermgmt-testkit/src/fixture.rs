@@ -5,7 +5,9 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use usermgmt_core::model::{Permission, PermissionSet, TenantId, User};
 use usermgmt_core::password::{Password, PasswordPolicy};
-use usermgmt_core::service::{ClientInfo, CreateRole, CreateUser, LoginOutcome, LoginRequest};
+use usermgmt_core::service::{
+    ClientInfo, CreateRole, CreateUser, LoginOutcome, LoginRequest, ThrottlePolicy,
+};
 use usermgmt_core::{Principal, ServiceConfig, UserService};
 
 use crate::{ManualClock, TestStore};
@@ -44,6 +46,12 @@ impl Fixture {
         let clock = Arc::new(ManualClock::new(start));
         let config = ServiceConfig {
             password: PasswordPolicy::insecure_fast_for_tests(),
+            // Every fixture login comes from one address: the per-client budget is tested
+            // on its own.
+            throttle: ThrottlePolicy {
+                client_burst: 10_000,
+                ..ThrottlePolicy::default()
+            },
             ..ServiceConfig::default()
         };
         let service =

@@ -151,7 +151,16 @@ macro_rules! conformance_suite {
             batch_insert_is_all_or_nothing,
             batch_insert_round_trips_every_field,
             enrollment_filters_use_the_source,
-            enrollment_source_failures_skip_or_fail
+            enrollment_source_failures_skip_or_fail,
+            bulk_delete_refuses_filters_selecting_everyone,
+            bulk_delete_audits_the_old_status,
+            impersonation_dies_with_its_impersonator,
+            the_last_super_admin_is_kept,
+            request_lists_are_capped,
+            growth_refuses_extreme_dates,
+            notes_respect_rank,
+            digit_usernames_sign_in,
+            lockout_does_not_reveal_accounts
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

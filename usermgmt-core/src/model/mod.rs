@@ -20,7 +20,7 @@ pub use note::Note;
 pub use oauth::OAuthLink;
 pub use permission::{Permission, PermissionInfo, PermissionSet, permission_catalog};
 pub use profile::{COMPLETENESS_WEIGHTS, PROFILE_COMPLETE_THRESHOLD, Profile, continent_of};
-pub use role::{Role, normalize_role_name};
+pub use role::{Role, SUPER_ADMIN_ROLE, normalize_role_name};
 pub use session::{
     GeoLocation, GeoResolver, ImpersonationMode, NoGeoResolver, Session, SessionToken,
 };

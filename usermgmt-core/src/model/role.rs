@@ -8,6 +8,11 @@ use super::permission::PermissionSet;
 use super::tenant::TenantId;
 use crate::error::FieldErrors;
 
+/// The name of the super-admin role: it always carries every permission and keeps its name,
+/// and a tenant that has an active holder of it keeps at least one (see
+/// [`crate::UserService::bootstrap_super_admin`]).
+pub const SUPER_ADMIN_ROLE: &str = "super_admin";
+
 /// A role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -46,9 +46,11 @@ pub struct CreateUser {
     pub is_learner: bool,
     /// Role names to grant.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
     pub roles: Vec<String>,
     /// Permissions to grant directly.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
     pub permissions: Vec<Permission>,
     /// Email already verified.
     #[serde(default)]
@@ -88,6 +90,7 @@ pub struct CreateUser {
     pub designation: Option<String>,
     /// Expertise.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
     pub expertise: Vec<String>,
     /// Date of birth.
     #[serde(default)]
@@ -166,9 +169,11 @@ pub struct UpdateUser {
     pub is_learner: Option<bool>,
     /// Replaces the role set.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
     pub roles: Option<Vec<String>>,
     /// Replaces the direct permissions.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
     pub permissions: Option<Vec<Permission>>,
     /// Email verified.
     #[serde(default)]
@@ -208,6 +213,7 @@ pub struct UpdateUser {
     pub designation: Option<Option<String>>,
     /// Replaces the expertise list.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
     pub expertise: Option<Vec<String>>,
     /// Date of birth.
     #[serde(default, with = "::serde_with::rust::double_option")]
@@ -291,6 +297,7 @@ pub struct CreateRole {
     pub description: Option<String>,
     /// Permissions the role grants.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
     pub permissions: Vec<Permission>,
 }
 
@@ -307,5 +314,6 @@ pub struct UpdateRole {
     pub description: Option<Option<String>>,
     /// Replaces the permissions.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
     pub permissions: Option<Vec<Permission>>,
 }

@@ -16,6 +16,16 @@ use crate::principal::Principal;
 pub const FILTER_VALUES_LIMIT: u32 = 200;
 /// Longest growth series, in buckets.
 pub const MAX_GROWTH_POINTS: usize = 3700;
+/// Earliest date a growth series accepts.
+pub const GROWTH_MIN_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(date) => date,
+    None => NaiveDate::MIN,
+};
+/// Latest date a growth series accepts.
+pub const GROWTH_MAX_DATE: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 30) {
+    Some(date) => date,
+    None => NaiveDate::MAX,
+};
 
 /// The values each filter accepts: fixed vocabularies, and the values present in the
 /// tenant's (non-deleted) users with counts, most common first (at most
@@ -209,9 +219,19 @@ impl UserService {
     ) -> Result<Vec<GrowthPoint>> {
         let actor = self.authorize(principal, Permission::UserList).await?;
         let mut errors = FieldErrors::new();
+        for (field, date) in [("from", from), ("to", to)] {
+            if !(GROWTH_MIN_DATE..=GROWTH_MAX_DATE).contains(&date) {
+                errors.add(
+                    field,
+                    format!("must be between {GROWTH_MIN_DATE} and {GROWTH_MAX_DATE}"),
+                );
+            }
+        }
         if from > to {
             errors.add("from", "must not be after `to`");
         }
+        errors.into_result()?;
+        let mut errors = FieldErrors::new();
         let days = (to - from).num_days() + 1;
         let buckets = match interval {
             GrowthInterval::Day => days,
@@ -228,7 +248,12 @@ impl UserService {
         }
         errors.into_result()?;
         let start = from.and_time(NaiveTime::MIN).and_utc();
-        let end = (to + Duration::days(1)).and_time(NaiveTime::MIN).and_utc();
+        // In range: `to` is at most GROWTH_MAX_DATE, so the next day exists.
+        let end = to
+            .succ_opt()
+            .ok_or_else(|| Error::invalid("to", "out of range"))?
+            .and_time(NaiveTime::MIN)
+            .and_utc();
         let (daily, before) = self
             .storage
             .daily_registrations(&actor.tenant_id, start, end)

@@ -54,20 +54,49 @@ pub struct LoginOutcome {
     pub user: User,
 }
 
-/// Reads an identifier: with `@` an email, starting with `+` or a digit a phone, otherwise a
-/// username. `None` when it cannot be any of them.
-fn parse_identifier(raw: &str, default_region: Option<&str>) -> Option<Identifier> {
+/// Reads an identifier into every form it can take, in the order they are tried: with `@`
+/// an email; otherwise a phone number (when it starts with `+` or a digit and parses as one)
+/// and a username (when it has a username's shape), so `007bond` signs in by username.
+/// Empty when it can be none of them.
+fn parse_identifier(raw: &str, default_region: Option<&str>) -> Vec<Identifier> {
     let raw = raw.trim();
+    let mut forms = Vec::new();
     if raw.is_empty() || raw.len() > 254 {
-        None
-    } else if raw.contains('@') {
-        normalize_email(raw).ok().map(Identifier::Email)
-    } else if raw.starts_with('+') || raw.starts_with(|c: char| c.is_ascii_digit()) {
-        normalize_phone(raw, default_region)
-            .ok()
-            .map(Identifier::Phone)
-    } else {
-        Some(Identifier::Username(raw.to_lowercase()))
+        return forms;
+    }
+    if raw.contains('@') {
+        forms.extend(normalize_email(raw).ok().map(Identifier::Email));
+        return forms;
+    }
+    if raw.starts_with('+') || raw.starts_with(|c: char| c.is_ascii_digit()) {
+        forms.extend(
+            normalize_phone(raw, default_region)
+                .ok()
+                .map(Identifier::Phone),
+        );
+    }
+    let username = raw.to_lowercase();
+    if crate::validate::check_username(&username).is_ok() {
+        forms.push(Identifier::Username(username));
+    }
+    forms
+}
+
+/// The key an unknown identifier's failures are counted under: its first normalised form, or
+/// the trimmed, lower-cased text (clipped) when it has none.
+fn identifier_key(forms: &[Identifier], raw: &str) -> String {
+    match forms.first() {
+        Some(Identifier::Email(v)) => format!("email:{v}"),
+        Some(Identifier::Phone(v)) => format!("phone:{v}"),
+        Some(Identifier::Username(v)) => format!("username:{v}"),
+        None => format!(
+            "raw:{}",
+            raw.trim()
+                .to_lowercase()
+                .chars()
+                .take(254)
+                .collect::<String>()
+        ),
     }
 }
 
@@ -80,41 +109,78 @@ impl UserService {
     /// failures (the failure that reaches the limit already answers `Locked`); and, only after
     /// a correct password, [`Error::VerificationRequired`], [`Error::AccountInactive`] or
     /// [`Error::AccountSuspended`]. A correct password resets the failure count.
+    ///
+    /// An unknown identifier is counted and locked like a known one (in memory), so the
+    /// answers do not reveal which accounts exist. A locked account still opens with the
+    /// right password from a client address the user signed in from within
+    /// [`crate::service::LoginPolicy::known_client_window`]. Every attempt counts against the
+    /// client address's budget ([`Error::TooManyRequests`] past it), and argon2 work waits for
+    /// one of a bounded number of slots ([`Error::Busy`] after a while).
     pub async fn login(
         &self,
         tenant: &TenantId,
         request: LoginRequest,
         client: ClientInfo,
     ) -> Result<LoginOutcome> {
+        self.guard.admit_client(client.ip)?;
         let now = self.clock.now();
-        let identifier = parse_identifier(
+        let policy = &self.config.login;
+        let forms = parse_identifier(
             &request.identifier,
             self.config.validation.default_phone_region.as_deref(),
         );
-        let record = match &identifier {
-            Some(identifier) => self.storage.login_record(tenant, identifier).await?,
-            None => None,
-        };
+        let mut record = None;
+        for form in &forms {
+            record = self.storage.login_record(tenant, form).await?;
+            if record.is_some() {
+                break;
+            }
+        }
         let (user, hash) = match record {
             Some((user, Some(hash))) if user.status != Status::Deleted => (user, hash),
             _ => {
-                return self
+                // No account to lock: the same count and lock, kept in memory, so the answers
+                // match a known identifier's.
+                let key = (tenant.clone(), identifier_key(&forms, &request.identifier));
+                if let Some(until) = self.guard.unknown_locked_until(&key, now) {
+                    return self
+                        .refuse_after_equal_work(&request.password, Error::Locked { until })
+                        .await;
+                }
+                let refused = self
                     .refuse_after_equal_work(&request.password, Error::InvalidCredentials)
                     .await;
+                return match self.guard.unknown_failed(
+                    key,
+                    now,
+                    policy.max_failed_attempts,
+                    policy.lock_duration,
+                ) {
+                    Some(until) => Err(Error::Locked { until }),
+                    None => refused,
+                };
             }
         };
         if let Some(until) = user.locked_until.filter(|until| *until > now) {
-            return self
-                .refuse_after_equal_work(&request.password, Error::Locked { until })
-                .await;
-        }
-        if !self
-            .config
-            .password
-            .verify(&request.password, &hash)
-            .await?
-        {
-            let policy = &self.config.login;
+            // A locked account still opens, with the right password, from a client the user
+            // signed in from recently: nobody else can lock its owner out.
+            let known_client = match client.ip {
+                Some(ip) => {
+                    self.storage
+                        .signed_in_from(tenant, user.id, ip, now - policy.known_client_window)
+                        .await?
+                }
+                None => false,
+            };
+            if !known_client {
+                return self
+                    .refuse_after_equal_work(&request.password, Error::Locked { until })
+                    .await;
+            }
+            if !self.verify_password(&request.password, &hash).await? {
+                return Err(Error::Locked { until });
+            }
+        } else if !self.verify_password(&request.password, &hash).await? {
             let failure = self
                 .storage
                 .record_login_failure(
@@ -155,13 +221,11 @@ impl UserService {
         let dummy = self
             .dummy_hash
             .get_or_try_init(|| async {
-                self.config
-                    .password
-                    .hash(&Password::new("timing-equaliser-not-a-password"))
+                self.hash_password(&Password::new("timing-equaliser-not-a-password"))
                     .await
             })
             .await?;
-        self.config.password.verify(password, dummy).await?;
+        self.verify_password(password, dummy).await?;
         Err(error)
     }
 
@@ -240,6 +304,17 @@ impl UserService {
             }),
             _ => None,
         };
+        if let Some(impersonation) = impersonation
+            && !self
+                .impersonation_holds(&session, impersonation.impersonator_id)
+                .await?
+        {
+            // Ended for good: it does not come back if the impersonator regains the right.
+            self.storage
+                .terminate_session(&session.tenant_id, session.user_id, session.id, now, vec![])
+                .await?;
+            return Err(unauthenticated());
+        }
         let principal = Principal::User {
             tenant_id: session.tenant_id.clone(),
             user_id: session.user_id,
@@ -249,7 +324,26 @@ impl UserService {
         Ok((principal, session))
     }
 
-    /// Ends the principal's own session (ending an impersonation is audited as such).
+    /// Whether the administrator behind an impersonation session may still act through it:
+    /// active, holding `user.impersonate`, and holding every permission of the user.
+    async fn impersonation_holds(&self, session: &Session, impersonator: Uuid) -> Result<bool> {
+        let tenant = &session.tenant_id;
+        let Some(admin) = self.storage.actor_grants(tenant, impersonator).await? else {
+            return Ok(false);
+        };
+        if admin.status != Status::Active
+            || !admin
+                .permissions
+                .contains(&crate::model::Permission::UserImpersonate)
+        {
+            return Ok(false);
+        }
+        let target = self.storage.actor_grants(tenant, session.user_id).await?;
+        Ok(target.is_some_and(|t| t.permissions.is_subset(&admin.permissions)))
+    }
+
+    /// Ends the principal's own session (ending an impersonation is audited as such). Logging
+    /// out of one's own session also ends every impersonation session one started.
     pub async fn logout(&self, principal: &Principal) -> Result<()> {
         let Principal::User {
             tenant_id,
@@ -282,6 +376,19 @@ impl UserService {
             changes,
             now,
         );
+        if impersonation.is_none() {
+            let ended = event(
+                principal,
+                AuditTargetKind::User,
+                *user_id,
+                AuditAction::ImpersonationEnded,
+                Default::default(),
+                now,
+            );
+            self.storage
+                .terminate_impersonations_by(tenant_id, *user_id, now, ended)
+                .await?;
+        }
         self.storage
             .terminate_session(tenant_id, *user_id, *session_id, now, vec![audit])
             .await?;
@@ -314,21 +421,32 @@ mod tests {
     fn identifiers_are_classified_and_normalised() {
         assert_eq!(
             parse_identifier(" Ada@X.io ", None),
-            Some(Identifier::Email("ada@x.io".into()))
+            [Identifier::Email("ada@x.io".into())]
         );
         assert_eq!(
             parse_identifier("+1 415 555 2671", None),
-            Some(Identifier::Phone("+14155552671".into()))
+            [Identifier::Phone("+14155552671".into())]
         );
         assert_eq!(
             parse_identifier("Ada.L", None),
-            Some(Identifier::Username("ada.l".into()))
+            [Identifier::Username("ada.l".into())]
         );
         assert_eq!(
             parse_identifier("030 1234567", Some("DE")),
-            Some(Identifier::Phone("+49301234567".into()))
+            [Identifier::Phone("+49301234567".into())]
         );
-        assert_eq!(parse_identifier("", None), None);
-        assert_eq!(parse_identifier("not@an@email", None), None);
+        assert_eq!(
+            parse_identifier("007bond", None),
+            [Identifier::Username("007bond".into())]
+        );
+        assert_eq!(
+            parse_identifier("4155552671", Some("US")),
+            [
+                Identifier::Phone("+14155552671".into()),
+                Identifier::Username("4155552671".into())
+            ]
+        );
+        assert_eq!(parse_identifier("", None), []);
+        assert_eq!(parse_identifier("not@an@email", None), []);
     }
 }

@@ -3,6 +3,7 @@
 mod access;
 mod audit;
 mod export;
+mod guards;
 mod inputs;
 mod insights;
 mod login;
@@ -11,6 +12,7 @@ mod oauth;
 mod rbac;
 mod sessions;
 mod system;
+mod throttle;
 mod unique_id;
 mod users;
 
@@ -26,7 +28,10 @@ use crate::validate::ValidationRules;
 pub use access::Actor;
 pub use export::{CSV_COLUMNS, EXPORT_BATCH, ExportFormat, ExportStream, neutralise};
 pub use inputs::{CreateRole, CreateUser, UpdateRole, UpdateUser};
-pub use insights::{FILTER_VALUES_LIMIT, FilterValues, MAX_GROWTH_POINTS, growth_series};
+pub use insights::{
+    FILTER_VALUES_LIMIT, FilterValues, GROWTH_MAX_DATE, GROWTH_MIN_DATE, MAX_GROWTH_POINTS,
+    growth_series,
+};
 pub use login::{ClientInfo, LoginOutcome, LoginRequest};
 pub use notes::MAX_NOTE_LEN;
 pub use oauth::LinkOAuth;
@@ -34,6 +39,7 @@ pub use sessions::ImpersonateRequest;
 pub use system::{
     GetOrCreateOutcome, GetOrCreateUser, MAX_BY_IDS, MAX_SYSTEM_SEARCH, SetFlags, UsersByIds,
 };
+pub use throttle::ThrottlePolicy;
 pub use unique_id::{SetUniqueId, UniqueIdPattern};
 pub use users::BulkDeleteRequest;
 
@@ -44,6 +50,9 @@ pub struct LoginPolicy {
     pub max_failed_attempts: u32,
     /// How long the lock lasts (default 15 minutes).
     pub lock_duration: chrono::Duration,
+    /// A client address the user signed in from within this window (default 30 days) may
+    /// pass the lock with the right password.
+    pub known_client_window: chrono::Duration,
 }
 
 impl Default for LoginPolicy {
@@ -51,6 +60,7 @@ impl Default for LoginPolicy {
         Self {
             max_failed_attempts: 5,
             lock_duration: chrono::Duration::minutes(15),
+            known_client_window: chrono::Duration::days(30),
         }
     }
 }
@@ -93,6 +103,8 @@ pub struct ServiceConfig {
     pub sessions: SessionPolicy,
     /// Pattern of generated unique IDs (default `ID-{YYYY}-{SEQ:6}`).
     pub unique_id_pattern: UniqueIdPattern,
+    /// Bounds on concurrent password hashing and on login attempts per client.
+    pub throttle: ThrottlePolicy,
 }
 
 impl Default for ServiceConfig {
@@ -107,6 +119,7 @@ impl Default for ServiceConfig {
             login: LoginPolicy::default(),
             sessions: SessionPolicy::default(),
             unique_id_pattern: UniqueIdPattern::default(),
+            throttle: ThrottlePolicy::default(),
         }
     }
 }
@@ -121,6 +134,7 @@ pub struct UserService {
     clock: Arc<dyn Clock>,
     geo: Arc<dyn GeoResolver>,
     dummy_hash: Arc<login::DummyHash>,
+    guard: Arc<throttle::LoginGuard>,
     enrollments: Option<(Arc<dyn EnrollmentSource>, EnrollmentOptions)>,
     strict_pushdown: bool,
 }
@@ -162,6 +176,10 @@ impl UserService {
     pub fn with_config(storage: Arc<dyn Storage>, config: ServiceConfig) -> Self {
         Self {
             storage,
+            guard: Arc::new(throttle::LoginGuard::new(
+                &config.throttle,
+                &config.password,
+            )),
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
             geo: Arc::new(NoGeoResolver),
@@ -271,6 +289,31 @@ impl UserService {
             );
         }
         errors
+    }
+
+    /// Hashes a password off the executor, within the bound on concurrent hashing.
+    pub(crate) async fn hash_password(
+        &self,
+        password: &crate::password::Password,
+    ) -> crate::Result<crate::password::PasswordHash> {
+        let _slot = self.guard.hashing_slot().await?;
+        self.config.password.hash(password).await
+    }
+
+    /// Verifies a password off the executor, within the bound on concurrent hashing.
+    pub(crate) async fn verify_password(
+        &self,
+        password: &crate::password::Password,
+        hash: &crate::password::PasswordHash,
+    ) -> crate::Result<bool> {
+        let _slot = self.guard.hashing_slot().await?;
+        self.config.password.verify(password, hash).await
+    }
+
+    /// How many password hashes may run at once (from [`ThrottlePolicy::hashing_memory_mib`]
+    /// and the argon2 memory cost).
+    pub fn hashing_slots(&self) -> usize {
+        self.guard.hashing_slots()
     }
 
     /// The underlying storage.

@@ -26,7 +26,7 @@ fn note_change(note: &Note, created: bool) -> BTreeMap<String, FieldChange> {
 }
 
 impl UserService {
-    /// Writes a note about a user. Requires `user.update`.
+    /// Writes a note about a user. Requires `user.update` and every permission the user holds.
     pub async fn create_note(
         &self,
         principal: &Principal,
@@ -44,6 +44,7 @@ impl UserService {
             ));
         }
         self.load_user(&actor, user_id).await?;
+        self.ensure_outranks(&actor, user_id).await?;
         let now = self.clock.now();
         let note = Note {
             id: Uuid::now_v7(),
@@ -65,14 +66,16 @@ impl UserService {
         Ok(note)
     }
 
-    /// The notes about a user, newest first. Requires `user.update` (as the notes routes do).
+    /// The notes about a user, newest first. Requires `user.update` (as the notes routes do)
+    /// and every permission the user holds.
     pub async fn list_notes(&self, principal: &Principal, user_id: Uuid) -> Result<Vec<Note>> {
         let actor = self.authorize(principal, Permission::UserUpdate).await?;
         self.load_user(&actor, user_id).await?;
+        self.ensure_outranks(&actor, user_id).await?;
         self.storage.list_notes(&actor.tenant_id, user_id).await
     }
 
-    /// Deletes a note about a user. Requires `user.update`.
+    /// Deletes a note about a user. Requires `user.update` and every permission the user holds.
     pub async fn delete_note(
         &self,
         principal: &Principal,
@@ -82,6 +85,7 @@ impl UserService {
         let actor = self
             .authorize_write(principal, Permission::UserUpdate)
             .await?;
+        self.ensure_outranks(&actor, user_id).await?;
         let notes = self.storage.list_notes(&actor.tenant_id, user_id).await?;
         let note = notes
             .into_iter()

@@ -12,9 +12,10 @@ use super::inputs::{CreateRole, UpdateRole};
 use crate::error::{Error, FieldErrors, Result};
 use crate::model::{
     AuditAction, AuditTargetKind, FieldChange, Permission, PermissionInfo, PermissionSet, Role,
-    normalize_role_name, permission_catalog,
+    SUPER_ADMIN_ROLE, normalize_role_name, permission_catalog,
 };
 use crate::principal::Principal;
+use crate::validate::MAX_PERMISSIONS;
 
 const MAX_DESCRIPTION_LEN: usize = 500;
 
@@ -91,9 +92,11 @@ impl UserService {
         let actor = self
             .authorize_write(principal, Permission::RoleManage)
             .await?;
-        let permissions: PermissionSet = input.permissions.iter().copied().collect();
-        actor.require_all(&permissions)?;
         let mut errors = FieldErrors::new();
+        let mut listed = input.permissions;
+        crate::validate::cap_list(&mut listed, MAX_PERMISSIONS, "permissions", &mut errors);
+        let permissions: PermissionSet = listed.into_iter().collect();
+        actor.require_all(&permissions)?;
         let name = normalize_role_name(&input.name, "name", &mut errors);
         let description = check_description(&input.description, &mut errors);
         errors.into_result()?;
@@ -151,20 +154,42 @@ impl UserService {
             next.description = check_description(description, &mut errors);
         }
         if let Some(permissions) = &input.permissions {
-            next.permissions = permissions.iter().copied().collect();
+            if permissions.len() > MAX_PERMISSIONS {
+                errors.add("permissions", format!("at most {MAX_PERMISSIONS} items"));
+            } else {
+                next.permissions = permissions.iter().copied().collect();
+            }
+        }
+        if current.name == SUPER_ADMIN_ROLE {
+            if next.name != current.name {
+                errors.add("name", "the super-admin role keeps its name");
+            }
+            if !next.permissions.is_superset(&current.permissions) {
+                errors.add("permissions", "the super-admin role keeps every permission");
+            }
         }
         errors.into_result()?;
         actor.require_all(&next.permissions)?;
-        let changes = role_diff(Some(&current), Some(&next));
+        self.store_role_change(principal, &current, next).await
+    }
+
+    /// Stores a changed role with its audit event (nothing when nothing changed).
+    pub(crate) async fn store_role_change(
+        &self,
+        principal: &Principal,
+        current: &Role,
+        mut next: Role,
+    ) -> Result<Role> {
+        let changes = role_diff(Some(current), Some(&next));
         if changes.is_empty() {
-            return Ok(current);
+            return Ok(next);
         }
         let now = self.clock.now();
         next.updated_at = now;
         let audit = event(
             principal,
             AuditTargetKind::Role,
-            role_id,
+            current.id,
             AuditAction::RoleUpdated,
             changes,
             now,
@@ -177,6 +202,12 @@ impl UserService {
     /// `role.manage` and every permission of the role.
     pub async fn delete_role(&self, principal: &Principal, role_id: Uuid) -> Result<()> {
         let (actor, current) = self.role_within_reach(principal, role_id).await?;
+        if current.name == SUPER_ADMIN_ROLE {
+            return Err(Error::invalid(
+                "role_id",
+                "the super-admin role cannot be deleted",
+            ));
+        }
         let now = self.clock.now();
         let audit = event(
             principal,

@@ -6,10 +6,11 @@ use uuid::Uuid;
 use super::UserService;
 use super::access::Actor;
 use super::audit::{event, update_events, user_diff};
+use super::guards::is_super_admin;
 use super::inputs::{CreateUser, UpdateUser};
 use crate::error::{Error, FieldErrors, Result};
 use crate::filter::{Cursor, ListQuery, Page, UserFilters};
-use crate::model::{AuditAction, AuditTargetKind, Permission, Status, User};
+use crate::model::{AuditAction, AuditTargetKind, Permission, SUPER_ADMIN_ROLE, Status, User};
 use crate::password::Password;
 use crate::principal::Principal;
 use crate::storage::{
@@ -145,6 +146,12 @@ impl UserService {
         if patch.status == Some(Status::Deleted) {
             actor.require_all([&Permission::UserDelete])?;
         }
+        if actor.user_id == user_id && patch.status.is_some_and(|s| s != Status::Active) {
+            return Err(Error::invalid(
+                "status",
+                "you cannot deactivate, suspend or delete your own account",
+            ));
+        }
         self.ensure_outranks(&actor, user_id).await?;
         self.update_as(principal, &actor, user_id, patch).await
     }
@@ -204,7 +211,7 @@ impl UserService {
         errors.into_result()?;
         actor.require_all(&granted)?;
         let password_hash = match &patch.password {
-            Some(Some(password)) => Some(self.config.password.hash(password).await?),
+            Some(Some(password)) => Some(self.hash_password(password).await?),
             _ => None,
         };
 
@@ -233,6 +240,15 @@ impl UserService {
         let changes = user_diff(Some(current), &next, password_diff);
         if changes.is_empty() {
             return Ok(current.clone());
+        }
+        if is_super_admin(current) && !is_super_admin(&next) {
+            let field = if next.status == Status::Active {
+                "roles"
+            } else {
+                "status"
+            };
+            self.keep_a_super_admin(&actor.tenant_id, field, |u| u.id == current.id)
+                .await?;
         }
         let password_changed = matches!(password, PasswordChange::Set(_) | PasswordChange::Clear);
         let ends_sessions = if password_changed && !patch.keep_sessions {
@@ -272,6 +288,10 @@ impl UserService {
         let current = self.load_user(&actor, user_id).await?;
         if current.status == Status::Deleted {
             return Ok(current);
+        }
+        if is_super_admin(&current) {
+            self.keep_a_super_admin(&actor.tenant_id, "user_id", |u| u.id == user_id)
+                .await?;
         }
         let mut next = current.clone();
         next.status = Status::Deleted;
@@ -323,41 +343,36 @@ impl UserService {
                 BulkTarget::Ids(ids)
             }
             BulkDeleteRequest::Filters(mut filters) => {
-                if filters.is_empty() {
-                    return Err(Error::invalid(
-                        "filters",
-                        "an empty filter would delete everyone; refused",
-                    ));
-                }
-                filters.normalize().map_err(Error::Validation)?;
-                let cross = filters.cross_service_filters_in_use();
-                if !cross.is_empty() {
-                    return Err(Error::invalid(
-                        "filters",
-                        format!(
-                            "cross-service filters cannot select users to delete: {}",
-                            cross.join(", ")
-                        ),
-                    ));
-                }
+                self.check_bulk_filters(&actor, &mut filters).await?;
                 BulkTarget::Filter(filters)
             }
         };
+        if actor
+            .permissions
+            .is_superset(&Permission::ALL.iter().copied().collect())
+        {
+            // Only an actor holding everything reaches super admins; the actor stays.
+            let (field, targets) = match &target {
+                BulkTarget::Ids(_) => ("user_ids", &target),
+                BulkTarget::Filter(_) => ("filters", &target),
+            };
+            let now = self.clock.now();
+            self.keep_a_super_admin(&actor.tenant_id, field, |u| {
+                u.id != actor.user_id
+                    && match targets {
+                        BulkTarget::Ids(ids) => ids.binary_search(&u.id).is_ok(),
+                        BulkTarget::Filter(filters) => filters.matches(u, now),
+                    }
+            })
+            .await?;
+        }
         let now = self.clock.now();
-        let mut changes = std::collections::BTreeMap::new();
-        changes.insert(
-            "status".to_owned(),
-            crate::model::FieldChange {
-                old: serde_json::Value::Null,
-                new: Status::Deleted.as_str().into(),
-            },
-        );
         let audit_template = event(
             principal,
             AuditTargetKind::User,
             Uuid::nil(),
             AuditAction::UserBulkDeleted,
-            changes,
+            Default::default(),
             now,
         );
         let request = BulkDelete {
@@ -370,6 +385,59 @@ impl UserService {
         self.storage
             .bulk_soft_delete(&actor.tenant_id, request)
             .await
+    }
+
+    /// Normalises the filters of a bulk delete and refuses those that would select every
+    /// user: empty after normalising (a blank search, empty lists), cross-service filters
+    /// (which a failing source would skip), and any filter that matches as many users as no
+    /// filter at all (e.g. every status listed, `failed_login_attempts_min=0`).
+    async fn check_bulk_filters(&self, actor: &Actor, filters: &mut UserFilters) -> Result<()> {
+        filters.normalize().map_err(Error::Validation)?;
+        if filters.is_empty() {
+            return Err(Error::invalid(
+                "filters",
+                "an empty filter would delete everyone; refused",
+            ));
+        }
+        let cross = filters.cross_service_filters_in_use();
+        if !cross.is_empty() {
+            return Err(Error::invalid(
+                "filters",
+                format!(
+                    "cross-service filters cannot select users to delete: {}",
+                    cross.join(", ")
+                ),
+            ));
+        }
+        let everyone = if filters.includes_deleted() {
+            UserFilters {
+                statuses: Status::ALL.to_vec(),
+                ..Default::default()
+            }
+        } else {
+            UserFilters::default()
+        };
+        let count = |filters: UserFilters| async {
+            let query = ListQuery {
+                filters,
+                include_total: false,
+                ..Default::default()
+            };
+            let plan = query.plan(self.config.max_page_size)?;
+            let groups = self
+                .storage
+                .status_groups_matching(&actor.tenant_id, &plan, self.clock.now())
+                .await?;
+            Ok::<u64, Error>(groups.values().map(|g| g.users).sum())
+        };
+        let all = count(everyone).await?;
+        if all > 0 && count(filters.clone()).await? >= all {
+            return Err(Error::invalid(
+                "filters",
+                "these filters select every user of the tenant; refused",
+            ));
+        }
+        Ok(())
     }
 
     pub(crate) async fn load_user(&self, actor: &Actor, user_id: Uuid) -> Result<User> {
@@ -420,10 +488,17 @@ impl UserService {
         Ok(granted)
     }
 
-    /// Creates the first administrator of a tenant if the tenant has no user with this
-    /// email: a `super_admin` role holding every permission (created if missing) and an
-    /// active admin user holding it. Meant for the host application at start-up; the event
-    /// is audited as the system. Returns the existing or new user.
+    /// Makes sure the configured administrator of a tenant can administer it. Meant for the
+    /// host application at start-up; every change is audited as the system.
+    ///
+    /// - The `super_admin` role ([`crate::model::SUPER_ADMIN_ROLE`]) is created if missing,
+    ///   and given back any permission it lacks.
+    /// - Without a user with this email, an active admin holding the role is created.
+    /// - An existing user with this email who lost the role gets it back; one who is no
+    ///   longer active is reactivated only when the tenant has no other active super admin
+    ///   (so a restart recovers a locked-out tenant without undoing a deliberate suspension).
+    ///
+    /// Returns the administrator.
     pub async fn bootstrap_super_admin(
         &self,
         tenant: &crate::model::TenantId,
@@ -434,35 +509,19 @@ impl UserService {
         let system = Principal::system(tenant.clone());
         let email =
             crate::validate::normalize_email(email).map_err(|m| Error::invalid("email", m))?;
+        let role = self.ensure_super_admin_role(&system).await?;
         let existing = self
             .storage
             .find_user(tenant, &Identifier::Email(email.clone()))
             .await?;
         if let Some(user) = existing {
-            return Ok(user);
+            return self.restore_super_admin(&system, user).await;
         }
         let mut errors = FieldErrors::new();
         self.config
             .password
             .check(&password, "password", &mut errors);
         errors.into_result()?;
-        let role = match self
-            .storage
-            .roles_by_names(tenant, &["super_admin".to_owned()])
-            .await?
-            .pop()
-        {
-            Some(role) => role,
-            None => {
-                self.insert_role_as(
-                    &system,
-                    "super_admin",
-                    Some("Every permission"),
-                    Permission::ALL.iter().copied().collect(),
-                )
-                .await?
-            }
-        };
         let input = CreateUser {
             name: name.to_owned(),
             email: Some(email),
@@ -481,6 +540,61 @@ impl UserService {
             .await
     }
 
+    /// The tenant's super-admin role, created or completed so that it holds every permission.
+    async fn ensure_super_admin_role(&self, system: &Principal) -> Result<crate::model::Role> {
+        let tenant = system.tenant_id();
+        let all: crate::model::PermissionSet = Permission::ALL.iter().copied().collect();
+        let found = self
+            .storage
+            .roles_by_names(tenant, &[SUPER_ADMIN_ROLE.to_owned()])
+            .await?
+            .pop();
+        match found {
+            None => {
+                self.insert_role_as(system, SUPER_ADMIN_ROLE, Some("Every permission"), all)
+                    .await
+            }
+            Some(role) if role.permissions.is_superset(&all) => Ok(role),
+            Some(role) => {
+                let mut next = role.clone();
+                next.permissions.extend(all);
+                self.store_role_change(system, &role, next).await
+            }
+        }
+    }
+
+    /// Gives the configured administrator the super-admin role back (and reactivates them
+    /// when the tenant has no other active super admin).
+    async fn restore_super_admin(&self, system: &Principal, user: User) -> Result<User> {
+        let has_role = user.roles.iter().any(|r| r == SUPER_ADMIN_ROLE);
+        let reactivate = user.status != Status::Active
+            && self
+                .super_admins(system.tenant_id())
+                .await?
+                .iter()
+                .all(|u| u.id == user.id);
+        if has_role && !reactivate {
+            return Ok(user);
+        }
+        let mut roles = user.roles.clone();
+        if !has_role {
+            roles.push(SUPER_ADMIN_ROLE.to_owned());
+        }
+        tracing::warn!(user = %user.id, reactivate, "restoring the configured super admin");
+        let patch = UpdateUser {
+            roles: Some(roles),
+            is_admin: Some(true),
+            status: reactivate.then_some(Status::Active),
+            ..Default::default()
+        };
+        let actor = Actor {
+            tenant_id: system.tenant_id().clone(),
+            user_id: Uuid::nil(),
+            permissions: Permission::ALL.iter().copied().collect(),
+        };
+        self.update_as(system, &actor, user.id, patch).await
+    }
+
     /// Hashes the password (off the executor), builds the user from a validated draft and
     /// inserts it with its creation event.
     async fn store_new_user(
@@ -491,7 +605,7 @@ impl UserService {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<User> {
         let password_hash = match password {
-            Some(password) => Some(self.config.password.hash(password).await?),
+            Some(password) => Some(self.hash_password(password).await?),
             None => None,
         };
         let mut user = empty_user(principal.tenant_id().clone(), now);

@@ -3,6 +3,7 @@
 mod access;
 mod enrollment;
 mod export;
+mod hardening;
 mod insights;
 mod listing;
 mod rbac;
@@ -15,6 +16,7 @@ mod writes;
 pub use access::*;
 pub use enrollment::*;
 pub use export::*;
+pub use hardening::*;
 pub use insights::*;
 pub use listing::*;
 pub use rbac::*;

@@ -1,0 +1,161 @@
+//! Protection of the public login route: a bound on concurrent password hashing, a per-client
+//! attempt throttle, and a lock for unknown identifiers that mirrors the account lock.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Utc};
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::error::{Error, Result};
+use crate::model::TenantId;
+use crate::password::PasswordPolicy;
+
+/// How concurrent password hashing and login attempts are bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    /// Memory the argon2 work of concurrent hashes and verifications may use at once (default
+    /// 256 MiB: 13 at the default 19 MiB cost). Further ones wait.
+    pub hashing_memory_mib: u32,
+    /// Longest wait for a hashing slot before answering [`Error::Busy`] (default 10 s).
+    pub hashing_wait: StdDuration,
+    /// Login attempts one client address may make in a burst (default 20).
+    pub client_burst: u32,
+    /// Then one more every this long (default 3 s, i.e. 20 a minute).
+    pub client_refill: StdDuration,
+    /// Most unknown identifiers whose failures are remembered (default 100,000).
+    pub max_tracked_identifiers: usize,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        Self {
+            hashing_memory_mib: 256,
+            hashing_wait: StdDuration::from_secs(10),
+            client_burst: 20,
+            client_refill: StdDuration::from_secs(3),
+            max_tracked_identifiers: 100_000,
+        }
+    }
+}
+
+/// The failure state of an identifier no account answers to.
+#[derive(Debug, Clone, Copy)]
+struct Shadow {
+    attempts: u32,
+    locked_until: Option<DateTime<Utc>>,
+    last_failure: DateTime<Utc>,
+}
+
+/// Per-service login protection state.
+pub(crate) struct LoginGuard {
+    hashing: Semaphore,
+    hashing_wait: StdDuration,
+    clients: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    unknown: Mutex<HashMap<(TenantId, String), Shadow>>,
+    max_unknown: usize,
+}
+
+impl LoginGuard {
+    pub(crate) fn new(policy: &ThrottlePolicy, password: &PasswordPolicy) -> Self {
+        let per_hash_mib = (password.memory_kib / 1024).max(1);
+        let permits = (policy.hashing_memory_mib / per_hash_mib).max(1) as usize;
+        let clients = NonZeroU32::new(policy.client_burst)
+            .zip(Quota::with_period(policy.client_refill))
+            .map(|(burst, quota)| DefaultKeyedRateLimiter::keyed(quota.allow_burst(burst)));
+        Self {
+            hashing: Semaphore::new(permits),
+            hashing_wait: policy.hashing_wait,
+            clients,
+            unknown: Mutex::new(HashMap::new()),
+            max_unknown: policy.max_tracked_identifiers,
+        }
+    }
+
+    /// How many hashes may run at once.
+    pub(crate) fn hashing_slots(&self) -> usize {
+        self.hashing.available_permits()
+    }
+
+    /// A slot for one argon2 hash or verification, or [`Error::Busy`] after the wait.
+    pub(crate) async fn hashing_slot(&self) -> Result<SemaphorePermit<'_>> {
+        let busy = || Error::Busy {
+            retry_after: StdDuration::from_secs(1),
+        };
+        match tokio::time::timeout(self.hashing_wait, self.hashing.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(busy()),
+        }
+    }
+
+    /// Counts a login attempt from `client`; [`Error::TooManyRequests`] past its budget.
+    pub(crate) fn admit_client(&self, client: Option<IpAddr>) -> Result<()> {
+        let (Some(limiter), Some(ip)) = (&self.clients, client) else {
+            return Ok(());
+        };
+        if limiter.len() > self.max_unknown {
+            limiter.retain_recent();
+        }
+        limiter.check_key(&ip).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            Error::TooManyRequests {
+                retry_after: wait.max(StdDuration::from_secs(1)),
+            }
+        })
+    }
+
+    /// When the unknown identifier is locked, until when.
+    pub(crate) fn unknown_locked_until(
+        &self,
+        key: &(TenantId, String),
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let map = self.unknown.lock().ok()?;
+        map.get(key)
+            .and_then(|s| s.locked_until)
+            .filter(|until| *until > now)
+    }
+
+    /// Records a failure for an unknown identifier exactly as the account lock would; returns
+    /// the lock end when this failure reaches the limit.
+    pub(crate) fn unknown_failed(
+        &self,
+        key: (TenantId, String),
+        now: DateTime<Utc>,
+        max_attempts: u32,
+        lock: chrono::Duration,
+    ) -> Option<DateTime<Utc>> {
+        let mut map = self.unknown.lock().ok()?;
+        if map.len() >= self.max_unknown && !map.contains_key(&key) {
+            // Forget identifiers neither locked nor failing recently; past that, stop
+            // tracking new ones rather than grow without bound.
+            map.retain(|_, s| {
+                s.locked_until.is_some_and(|u| u > now) || now - s.last_failure < lock
+            });
+            if map.len() >= self.max_unknown {
+                return None;
+            }
+        }
+        let shadow = map.entry(key).or_insert(Shadow {
+            attempts: 0,
+            locked_until: None,
+            last_failure: now,
+        });
+        if shadow.locked_until.is_some_and(|until| until <= now) {
+            // A lock that ran out starts a fresh count, as the account lock does.
+            shadow.attempts = 0;
+            shadow.locked_until = None;
+        }
+        shadow.attempts = shadow.attempts.saturating_add(1);
+        shadow.last_failure = now;
+        if shadow.attempts >= max_attempts {
+            shadow.locked_until = Some(now + lock);
+        }
+        shadow.locked_until
+    }
+}
