@@ -5,11 +5,14 @@
 //!
 //! - `USERMGMT_DATABASE_URL` — a SQLite path (default `usermgmt.db`, `sqlite://` prefix
 //!   optional) or `postgres://…` (needs `--features postgres`).
-//! - `USERMGMT_ADDR` — listen address (default `127.0.0.1:8080`).
+//! - `USERMGMT_BIND` — listen address (default `127.0.0.1:8080`; `USERMGMT_ADDR` is an alias).
+//! - `USERMGMT_TRUSTED_PROXIES` — comma-separated addresses or networks of reverse proxies
+//!   whose `X-Forwarded-For` names the client (default: none; the peer address is the client).
 //! - `USERMGMT_TENANT` — the tenant logins sign in to (default `default`).
 //! - `USERMGMT_ADMIN_EMAIL`, `USERMGMT_ADMIN_PASSWORD`, `USERMGMT_ADMIN_NAME` — the bootstrap
-//!   super-admin (defaults printed at start-up; change them outside a demo).
-//! - `USERMGMT_SYSTEM_TOKEN` — enables the system API with this token.
+//!   super-admin (the default password is printed at start-up; one set here never is).
+//! - `USERMGMT_SYSTEM_TOKEN` — enables the system API with this token (at least 16
+//!   characters; a shorter one stops the server).
 //! - `USERMGMT_LEARNING_DB` — a learning database (SQLite file, default `usermgmt-learning.db`)
 //!   wired as the enrollment source when the file exists, so the enrollment filters
 //!   (`has_enrollments`, `progress_min`, …) apply; without it they are reported in
@@ -39,6 +42,9 @@ use usermgmt::storage::{EnrollmentLayout, Storage};
 use usermgmt::{Principal, UserService};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The bootstrap admin's password when `USERMGMT_ADMIN_PASSWORD` is not set (printed).
+const DEFAULT_ADMIN_PASSWORD: &str = "change-me-now";
 
 fn env_or(key: &str, default: &str) -> String {
     std::env::var(key).unwrap_or_else(|_| default.to_owned())
@@ -75,9 +81,26 @@ async fn main() -> Result<(), BoxError> {
         .init();
     let demo = demo_users()?;
     let url = env_or("USERMGMT_DATABASE_URL", "usermgmt.db");
-    let addr: SocketAddr = env_or("USERMGMT_ADDR", "127.0.0.1:8080").parse()?;
+    let addr: SocketAddr = std::env::var("USERMGMT_BIND")
+        .or_else(|_| std::env::var("USERMGMT_ADDR"))
+        .unwrap_or_else(|_| "127.0.0.1:8080".to_owned())
+        .parse()?;
     let email = env_or("USERMGMT_ADMIN_EMAIL", "admin@example.com");
-    let password = env_or("USERMGMT_ADMIN_PASSWORD", "change-me-now");
+    let password_given = std::env::var("USERMGMT_ADMIN_PASSWORD").is_ok();
+    let password = env_or("USERMGMT_ADMIN_PASSWORD", DEFAULT_ADMIN_PASSWORD);
+    let trusted_proxies = std::env::var("USERMGMT_TRUSTED_PROXIES")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<usermgmt::http::IpNet>().or_else(|_| {
+                p.parse::<std::net::IpAddr>()
+                    .map(usermgmt::http::IpNet::from)
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("USERMGMT_TRUSTED_PROXIES: {e}"))?;
     let name = env_or("USERMGMT_ADMIN_NAME", "Administrator");
 
     let learning_db = PathBuf::from(env_or("USERMGMT_LEARNING_DB", "usermgmt-learning.db"));
@@ -103,6 +126,9 @@ async fn main() -> Result<(), BoxError> {
                 count,
                 Utc::now(),
                 &learning_db,
+                &mut |stage, done, total| {
+                    println!("demo {stage}: {done}/{total} ({:.1?})", started.elapsed())
+                },
             )
             .await?;
             println!(
@@ -132,9 +158,9 @@ async fn main() -> Result<(), BoxError> {
         );
         service
     };
-    let mut state = ApiState::new(Arc::new(service), tenant);
+    let mut state = ApiState::new(Arc::new(service), tenant).with_trusted_proxies(trusted_proxies);
     if let Ok(token) = std::env::var("USERMGMT_SYSTEM_TOKEN") {
-        state = state.with_system_token(&token);
+        state = state.with_system_token(&token)?;
     }
     // Every request gets an `x-request-id` (kept if the client sent one), logged with its
     // method, path, status and latency, and echoed in the response.
@@ -143,6 +169,8 @@ async fn main() -> Result<(), BoxError> {
     // The admin web UI at /admin/users, calling the API at the root.
     #[cfg(feature = "admin-ui")]
     let app = app.merge(usermgmt::http::admin_ui("", "/admin"));
+    // Unknown paths and methods answer the JSON error model across the whole app.
+    let app = app.layer(axum::middleware::map_response(usermgmt::http::json_errors));
     let app = app.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
@@ -163,16 +191,26 @@ async fn main() -> Result<(), BoxError> {
     println!("database: {url}");
     #[cfg(feature = "admin-ui")]
     println!("admin UI: http://{}/admin/users", listener.local_addr()?);
-    println!("admin: {email} / {password} (set USERMGMT_ADMIN_EMAIL and USERMGMT_ADMIN_PASSWORD)");
-    println!(
-        "try: curl -s -X POST http://{addr}/v1/auth/login -H 'content-type: application/json' \
-         -d '{{\"identifier\":\"{email}\",\"password\":\"{password}\"}}'"
-    );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-            println!("shutting down");
-        })
-        .await?;
+    if password_given {
+        println!("admin: {email} (password from USERMGMT_ADMIN_PASSWORD)");
+    } else {
+        println!(
+            "admin: {email} / {password} (the default: set USERMGMT_ADMIN_EMAIL and USERMGMT_ADMIN_PASSWORD)"
+        );
+        println!(
+            "try: curl -s -X POST http://{addr}/v1/auth/login -H 'content-type: application/json' \
+             -d '{{\"identifier\":\"{email}\",\"password\":\"{password}\"}}'"
+        );
+    }
+    // With the peer address: sessions record the client IP, logins are throttled per client.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+        println!("shutting down");
+    })
+    .await?;
     Ok(())
 }

@@ -92,4 +92,25 @@ async fn example_server_answers_over_tcp() {
     assert_eq!(status, 201, "{body}");
     let (status, body) = call(port, "GET", "/v1/users", None, None).await;
     assert_eq!(status, 401, "{body}");
+    // Unknown paths answer the JSON error model.
+    let (status, body) = call(port, "GET", "/v1/no-such-route", None, None).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found", "{body}");
+
+    // The session records the client's address.
+    let me = body_of(call(port, "GET", "/v1/auth/me", Some(&token), None).await);
+    let uri = format!("/v1/users/{}/sessions", me["id"].as_str().unwrap());
+    let sessions = body_of(call(port, "GET", &uri, Some(&token), None).await);
+    assert_eq!(sessions[0]["ip"], "127.0.0.1", "{sessions}");
+
+    // It listened on USERMGMT_BIND, showed the demo's progress, and never printed a password
+    // that came from the environment.
+    let printed = std::fs::read_to_string(dir.path().join("stdout.log")).unwrap();
+    assert!(printed.contains("demo users: 300/300"), "{printed}");
+    assert!(!printed.contains("a long test password"), "{printed}");
+}
+
+fn body_of((status, body): (u16, Value)) -> Value {
+    assert_eq!(status, 200, "{body}");
+    body
 }

@@ -50,6 +50,7 @@ fn example_binary() -> PathBuf {
 
 /// The example server over fresh files in `dir`, with 300 demo users and the admin
 /// `root@example.com` / `a long test password`; answers it and its port once it listens.
+/// What it prints goes to `dir/stdout.log`.
 pub(crate) async fn start_example_server(dir: &Path) -> (Process, u16) {
     let binary = example_binary();
     assert!(binary.exists(), "{} not built", binary.display());
@@ -59,10 +60,10 @@ pub(crate) async fn start_example_server(dir: &Path) -> (Process, u16) {
             .args(["--demo-users", "300"])
             .env("USERMGMT_DATABASE_URL", dir.join("server.db"))
             .env("USERMGMT_LEARNING_DB", dir.join("learning.db"))
-            .env("USERMGMT_ADDR", format!("127.0.0.1:{port}"))
+            .env("USERMGMT_BIND", format!("127.0.0.1:{port}"))
             .env("USERMGMT_ADMIN_EMAIL", "root@example.com")
             .env("USERMGMT_ADMIN_PASSWORD", "a long test password")
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(dir.join("stdout.log")).unwrap())
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),

@@ -33,6 +33,17 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.code
     }
+
+    /// 405: the path exists, the method does not.
+    pub(crate) fn method_not_allowed() -> Self {
+        Self {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "method_not_allowed",
+            message: "this method is not allowed on this path".to_owned(),
+            fields: json!({}),
+            retry_after: None,
+        }
+    }
 }
 
 /// The HTTP status for a library error.

@@ -10,6 +10,7 @@
 #[cfg(feature = "admin-ui")]
 mod admin_ui;
 mod body;
+mod client;
 mod error;
 mod openapi;
 mod principal;
@@ -20,8 +21,10 @@ mod system_auth;
 
 #[cfg(feature = "admin-ui")]
 pub use admin_ui::admin_ui;
+pub use client::ClientIp;
 pub use error::ApiError;
+pub use ipnet::IpNet;
 pub use openapi::openapi;
 pub use principal::{PrincipalResolver, SessionTokenResolver};
-pub use state::{ApiState, router};
+pub use state::{ApiState, MIN_SYSTEM_TOKEN_LEN, json_errors, router};
 pub use system_auth::SYSTEM_TOKEN_HEADER;

@@ -62,7 +62,11 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     Fixture {
-        app: router(ApiState::new(service.clone(), tenant).with_system_token(SYSTEM_TOKEN)),
+        app: router(
+            ApiState::new(service.clone(), tenant)
+                .with_system_token(SYSTEM_TOKEN)
+                .unwrap(),
+        ),
         service,
         _dir: dir,
     }
@@ -1045,4 +1049,146 @@ async fn every_filter_answers_hostile_values_with_200_or_a_400_naming_it() {
             }
         }
     }
+}
+
+/// Unknown paths (404) and unknown methods on known paths (405) answer the JSON error model.
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json() {
+    let fx = fixture().await;
+    let (status, body) = send(&fx.app, get("/v1/nothing-here", None)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "not_found", "{body}");
+    let response = fx
+        .app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .method("PATCH")
+                .uri("/v1/users")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(response.headers().contains_key(header::ALLOW));
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
+}
+
+/// An empty or short system token is refused when the state is built; the token works as a
+/// bearer token too, and a user's session token never opens the system API.
+#[tokio::test]
+async fn system_token_rules() {
+    let fx = fixture().await;
+    let tenant = TenantId::new("acme").unwrap();
+    for weak in ["", "   ", "short-token", "fifteen-chars.."] {
+        assert!(
+            ApiState::new(fx.service.clone(), tenant.clone())
+                .with_system_token(weak)
+                .is_err(),
+            "{weak:?}"
+        );
+    }
+    let uri = "/v1/system/roles?name=super_admin";
+    let bearer = Request::builder()
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {SYSTEM_TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, body) = send(&fx.app, bearer).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = send(&fx.app, get(uri, None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let user = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+    let (status, _) = send(&fx.app, get(uri, Some(&user))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // And the system token opens no admin route.
+    let (status, _) = send(&fx.app, get("/v1/users", Some(SYSTEM_TOKEN))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+fn login_from(peer: &str, forwarded: Option<&str>, password: &str) -> Request<Body> {
+    let body = json!({ "identifier": "lea@acme.test", "password": password }).to_string();
+    let mut request = post_json("/v1/auth/login", &body);
+    let peer: std::net::SocketAddr = peer.parse().unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    if let Some(forwarded) = forwarded {
+        request
+            .headers_mut()
+            .insert("x-forwarded-for", forwarded.parse().unwrap());
+    }
+    request
+}
+
+/// Sessions record the peer address; `X-Forwarded-For` counts only from a trusted proxy.
+#[tokio::test]
+async fn sessions_record_the_client_address() {
+    let fx = fixture().await;
+    let tenant = TenantId::new("acme").unwrap();
+    let app = router(
+        ApiState::new(fx.service.clone(), tenant)
+            .with_trusted_proxies(["10.0.0.0/8".parse().unwrap()]),
+    );
+    let cases = [
+        ("198.51.100.4:5000", None, "198.51.100.4"),
+        // An untrusted peer cannot pick its address.
+        ("198.51.100.4:5000", Some("203.0.113.9"), "198.51.100.4"),
+        // Through the trusted proxy: the right-most address that is not a proxy.
+        (
+            "10.1.2.3:443",
+            Some("192.0.2.1, 203.0.113.9, 10.0.0.7"),
+            "203.0.113.9",
+        ),
+    ];
+    for (peer, forwarded, expected) in cases {
+        let (status, body) = send(&app, login_from(peer, forwarded, "learner password 1")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let user = body["user"]["id"].as_str().unwrap().to_owned();
+        let session = body["session_id"].as_str().unwrap().to_owned();
+        let admin = login(&fx.app, "ada@acme.test", "correct horse battery").await;
+        let (_, sessions) = send(
+            &fx.app,
+            get(&format!("/v1/users/{user}/sessions"), Some(&admin)),
+        )
+        .await;
+        let found = sessions
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == session.as_str())
+            .unwrap_or_else(|| panic!("{sessions}"));
+        assert_eq!(found["ip"], expected, "{peer} {forwarded:?}");
+    }
+}
+
+/// One client address gets a bounded number of login attempts: then 429 with Retry-After,
+/// while another address still signs in.
+#[tokio::test]
+async fn login_attempts_are_throttled_per_client() {
+    let fx = fixture().await;
+    let burst = fx.service.config().throttle.client_burst;
+    for _ in 0..burst {
+        let (status, _) = send(&fx.app, login_from("198.51.100.7:1", None, "wrong")).await;
+        assert_ne!(status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let response = fx
+        .app
+        .clone()
+        .oneshot(login_from("198.51.100.7:1", None, "learner password 1"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key(header::RETRY_AFTER));
+    let (status, body) = send(
+        &fx.app,
+        login_from("198.51.100.8:1", None, "learner password 1"),
+    )
+    .await;
+    // The account locked after 5 failures; the known-client rule does not apply to a new
+    // address, so the lock answers — not the throttle.
+    assert_eq!(status, StatusCode::LOCKED, "{body}");
 }

@@ -76,7 +76,9 @@ async fn app() -> (Router, tempfile::TempDir) {
         Arc::new(storage),
         ServiceConfig::default(),
     ));
-    let state = ApiState::new(service, TenantId::new("acme").unwrap()).with_system_token("t0ken");
+    let state = ApiState::new(service, TenantId::new("acme").unwrap())
+        .with_system_token("t0ken-for-the-openapi-test")
+        .unwrap();
     (router(state), dir)
 }
 

@@ -49,6 +49,9 @@ pub struct DemoSummary {
 /// Adds `count` users to `tenant` (with the dataset's roles), sessions for about a fifth of
 /// the active ones, and writes their enrollments to a new learning database at `learning_db`
 /// (replacing any file there). Reproducible from `seed` relative to `now`.
+///
+/// `progress(stage, done, total)` is called as the work advances (about every 10 % of the
+/// users, then once per stage), so a caller can show it.
 pub async fn load(
     storage: &dyn Storage,
     seed: u64,
@@ -56,8 +59,21 @@ pub async fn load(
     count: usize,
     now: DateTime<Utc>,
     learning_db: &Path,
+    progress: &mut (dyn FnMut(&'static str, usize, usize) + Send),
 ) -> Result<DemoSummary, BoxError> {
-    let users = crate::dataset::load_bulk(storage, seed, tenant, count, now, 5_000).await;
+    let step = (count / 10).max(1);
+    let mut users = Vec::with_capacity(count);
+    let generated = crate::dataset::users(seed, tenant, count, now)
+        .into_iter()
+        .inspect(|new| {
+            users.push((new.user.id, new.user.status));
+            if users.len() % step == 0 {
+                progress("users", users.len(), count);
+            }
+        });
+    let roles = crate::dataset::roles(tenant, now);
+    crate::dataset::insert_chunked(storage, tenant, roles, generated, now, 5_000).await;
+    progress("users", users.len(), count);
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5e55_1075);
     let mut sessions = 0;
     for (id, status) in &users {
@@ -70,8 +86,10 @@ pub async fn load(
             sessions += 1;
         }
     }
+    progress("sessions", sessions, sessions);
     let enrollments = crate::enrollments::generate_for(seed, users.iter().map(|(id, _)| *id), now);
     crate::enrollments::write_sqlite_learning_db(learning_db, tenant, enrollments.iter().cloned())?;
+    progress("enrollments", enrollments.len(), enrollments.len());
     Ok(DemoSummary {
         users: users.len(),
         sessions,

@@ -160,7 +160,8 @@ macro_rules! conformance_suite {
             growth_refuses_extreme_dates,
             notes_respect_rank,
             digit_usernames_sign_in,
-            lockout_does_not_reveal_accounts
+            lockout_does_not_reveal_accounts,
+            a_known_client_passes_the_lock
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::body::Body;
+use crate::client::ClientAddress;
 use crate::error::ApiError;
 use crate::state::{ApiState, Caller};
 
@@ -39,10 +40,11 @@ struct LoginBody {
     responses((status = 200, body = super::NewSession)))]
 async fn login(
     State(state): State<ApiState>,
+    ClientAddress(ip): ClientAddress,
     headers: HeaderMap,
     Body(body): Body<LoginBody>,
 ) -> Result<Json<super::NewSession>, ApiError> {
-    let client = super::client_info(&headers);
+    let client = super::client_info(&headers, ip);
     let request = LoginRequest {
         identifier: body.identifier,
         password: body.password,

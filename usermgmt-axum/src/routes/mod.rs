@@ -45,13 +45,13 @@ pub(crate) fn path_id(raw: &str, field: &str) -> Result<uuid::Uuid> {
 
 /// What the request says about the client, recorded on new sessions. The IP is the host's to
 /// supply (behind a proxy only it knows which header to trust); the user agent is read here.
-pub(crate) fn client_info(headers: &HeaderMap) -> ClientInfo {
+pub(crate) fn client_info(headers: &HeaderMap, ip: Option<std::net::IpAddr>) -> ClientInfo {
     ClientInfo {
         user_agent: headers
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        ip: None,
+        ip,
     }
 }
 

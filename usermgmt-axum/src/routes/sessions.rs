@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use super::{NewSession, UserIdParam, client_info, path_id};
 use crate::body::Body;
+use crate::client::ClientAddress;
 use crate::error::ApiError;
 use crate::state::{ApiState, Caller};
 
@@ -82,13 +83,14 @@ async fn impersonate(
     State(state): State<ApiState>,
     Caller(principal): Caller,
     Path(user): Path<String>,
+    ClientAddress(ip): ClientAddress,
     headers: HeaderMap,
     Body(request): Body<ImpersonateRequest>,
 ) -> Result<(StatusCode, Json<NewSession>), ApiError> {
     let user = path_id(&user, "user_id")?;
     let outcome = state
         .service
-        .impersonate(&principal, user, request, client_info(&headers))
+        .impersonate(&principal, user, request, client_info(&headers, ip))
         .await?;
     Ok((StatusCode::CREATED, Json(super::new_session(outcome))))
 }

@@ -159,3 +159,41 @@ impl LoginGuard {
         shadow.locked_until
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashing_slots_follow_the_memory_budget() {
+        let policy = ThrottlePolicy::default();
+        let guard = LoginGuard::new(&policy, &PasswordPolicy::default());
+        assert_eq!(guard.hashing_slots(), 13, "256 MiB / 19 MiB");
+        let tiny = LoginGuard::new(
+            &ThrottlePolicy {
+                hashing_memory_mib: 1,
+                ..policy
+            },
+            &PasswordPolicy::default(),
+        );
+        assert_eq!(tiny.hashing_slots(), 1, "always at least one");
+    }
+
+    #[tokio::test]
+    async fn a_full_hashing_gate_answers_busy() {
+        let policy = ThrottlePolicy {
+            hashing_memory_mib: 1,
+            hashing_wait: StdDuration::from_millis(20),
+            ..ThrottlePolicy::default()
+        };
+        let guard = LoginGuard::new(&policy, &PasswordPolicy::default());
+        let held = guard.hashing_slot().await;
+        assert!(held.is_ok());
+        assert!(matches!(
+            guard.hashing_slot().await,
+            Err(Error::Busy { .. })
+        ));
+        drop(held);
+        assert!(guard.hashing_slot().await.is_ok());
+    }
+}

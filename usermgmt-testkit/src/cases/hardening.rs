@@ -527,3 +527,35 @@ pub async fn lockout_does_not_reveal_accounts(store: TestStore) {
     assert_eq!(answers[0], answers[1]);
     assert_eq!(answers[0].last(), Some(&"locked"));
 }
+
+/// A locked account opens with the right password from an address its owner signed in from
+/// recently, and stays locked for everyone else: strangers cannot lock the owner out.
+pub async fn a_known_client_passes_the_lock(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let ada = fx
+        .create_with_password("Ada", "ada@x.test", "ada", "+1 415 555 2671")
+        .await;
+    fx.login("ada@x.test", PASSWORD).await.unwrap();
+    let limit = fx.service.config().login.max_failed_attempts;
+    let stranger = usermgmt_core::service::ClientInfo {
+        user_agent: None,
+        ip: "198.51.100.66".parse().ok(),
+    };
+    let attempt = async |password: &str, client: usermgmt_core::service::ClientInfo| {
+        let request = usermgmt_core::service::LoginRequest {
+            identifier: "ada@x.test".into(),
+            password: Password::new(password),
+        };
+        fx.service.login(&fx.tenant, request, client).await
+    };
+    for _ in 0..limit {
+        attempt("wrong", stranger.clone()).await.unwrap_err();
+    }
+    let err = attempt(PASSWORD, stranger.clone()).await.unwrap_err();
+    assert_eq!(err.code(), "locked");
+    let err = attempt("wrong", Fixture::client()).await.unwrap_err();
+    assert_eq!(err.code(), "locked");
+    let outcome = attempt(PASSWORD, Fixture::client()).await.unwrap();
+    assert_eq!(outcome.user.id, ada.id);
+    assert_eq!(outcome.user.failed_login_attempts, 0);
+}
