@@ -112,6 +112,18 @@ impl PgStorage {
         })
     }
 
+    /// Whether this storage's connections to PostgreSQL are encrypted (TLS). The URL's
+    /// `sslmode` decides: `disable`; `prefer` (the default: TLS when the server offers it,
+    /// certificate unchecked); `require` (TLS, certificate unchecked); `verify-ca` (TLS, the
+    /// certificate chains to `sslrootcert` or a public root); `verify-full` (also the host
+    /// name). `sslrootcert=PATH` names the CA file; `sslcert`/`sslkey` a client certificate.
+    pub async fn uses_tls(&self) -> Result<bool> {
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err("reading the connection's TLS state"))
+    }
+
     /// The highest applied migration version.
     pub async fn schema_version(&self) -> Result<i64> {
         sqlx::query_scalar("SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success")
