@@ -11,6 +11,8 @@
 //! - `USERMGMT_TENANT` — the tenant logins sign in to (default `default`).
 //! - `USERMGMT_ADMIN_EMAIL`, `USERMGMT_ADMIN_PASSWORD`, `USERMGMT_ADMIN_NAME` — the bootstrap
 //!   super-admin (the default password is printed at start-up; one set here never is).
+//! - `USERMGMT_LOGIN_CLIENT_BURST` — login attempts one client address may make at once
+//!   before it is throttled (default 20, then one every 3 s; `0` turns the throttle off).
 //! - `USERMGMT_SYSTEM_TOKEN` — enables the system API with this token (at least 16
 //!   characters; a shorter one stops the server).
 //! - `USERMGMT_LEARNING_DB` — a learning database (SQLite file, default `usermgmt-learning.db`)
@@ -39,7 +41,7 @@ use usermgmt::password::Password;
 use usermgmt::service::EnrollmentOptions;
 use usermgmt::sqlite::SqliteEnrollmentSource;
 use usermgmt::storage::{EnrollmentLayout, Storage};
-use usermgmt::{Principal, UserService};
+use usermgmt::{Principal, ServiceConfig, UserService};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -106,7 +108,13 @@ async fn main() -> Result<(), BoxError> {
     let learning_db = PathBuf::from(env_or("USERMGMT_LEARNING_DB", "usermgmt-learning.db"));
 
     let storage = open_storage(&url).await?;
-    let service = UserService::new(storage.clone());
+    let mut config = ServiceConfig::default();
+    if let Ok(burst) = std::env::var("USERMGMT_LOGIN_CLIENT_BURST") {
+        config.throttle.client_burst = burst
+            .parse()
+            .map_err(|e| format!("USERMGMT_LOGIN_CLIENT_BURST: {e}"))?;
+    }
+    let service = UserService::with_config(storage.clone(), config);
     let tenant = match std::env::var("USERMGMT_TENANT") {
         Ok(name) => TenantId::new(name)?,
         Err(_) => TenantId::default_tenant(),

@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// Like [`axum::Json`], but malformed JSON, wrong types and unknown fields answer 400 (and an
-/// oversized body 413) in the JSON error model.
+/// Like [`axum::Json`], but malformed JSON, a body that is not an object, wrong types and
+/// unknown fields answer 400 (and an oversized body 413) in the JSON error model.
 pub(crate) struct Body<T>(pub(crate) T);
 
 impl<T, S> FromRequest<S> for Body<T>
@@ -18,7 +18,18 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Json(value) = Json::<T>::from_request(req, state).await?;
-        Ok(Body(value))
+        // Read as JSON first: every body is an object, and serde would otherwise map an
+        // array onto a struct's fields by position.
+        let Json(value) = Json::<serde_json::Value>::from_request(req, state).await?;
+        if !value.is_object() {
+            return Err(usermgmt_core::Error::invalid("body", "must be a JSON object").into());
+        }
+        T::deserialize(value).map(Body).map_err(|e| {
+            usermgmt_core::Error::invalid(
+                "body",
+                e.to_string().chars().take(300).collect::<String>(),
+            )
+            .into()
+        })
     }
 }

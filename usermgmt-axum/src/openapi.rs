@@ -78,6 +78,12 @@ fn complete(mut api: OpenApi) -> OpenApi {
     register::<ExportFormat>(components);
     register::<OverviewPeriod>(components);
     register::<GrowthInterval>(components);
+    register::<usermgmt_core::model::ValueField>(components);
+    register::<usermgmt_core::schemas::RoleName>(components);
+    register::<usermgmt_core::schemas::FilterText>(components);
+    register::<usermgmt_core::schemas::CountryCode>(components);
+    register::<usermgmt_core::schemas::TimeZoneName>(components);
+    register::<usermgmt_core::schemas::LocaleTag>(components);
 
     let error = ResponseBuilder::new()
         .description("An error in the JSON error model (4xx for the request, 5xx for the server).")

@@ -87,8 +87,10 @@ pub(crate) struct Paging {
     /// `asc` or `desc` (default `desc`).
     sort_order: Option<SortOrder>,
     /// Page number from 1, for offset paging.
+    #[param(minimum = 1, maximum = 1000000)]
     page: Option<u32>,
     /// Users per page (default 20, at most the configured maximum, 500 by default).
+    #[param(minimum = 1, maximum = 500)]
     page_size: Option<u32>,
     /// `next_cursor` of the previous page, for keyset paging (wins over `page`).
     cursor: Option<String>,

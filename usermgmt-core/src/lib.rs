@@ -14,6 +14,8 @@ pub mod filter;
 pub mod model;
 pub mod password;
 pub mod principal;
+#[cfg(feature = "openapi")]
+pub mod schemas;
 pub mod service;
 pub mod storage;
 pub mod validate;

@@ -336,10 +336,28 @@ pub fn canonical_timezone(raw: &str) -> Option<String> {
         .map(|tz| tz.name().to_owned())
 }
 
-/// A BCP 47 tag, if `raw` is a well-formed one (case kept as given; compared ignoring case).
+/// A locale, if `raw` is a BCP 47 tag of the shape `language[-Script][-REGION]` (`en`,
+/// `pt-BR`, `zh-Hant-TW`, `es-419`; case kept as given, compared ignoring case).
 pub fn canonical_locale(raw: &str) -> Option<String> {
     let raw = raw.trim();
-    (raw.len() <= 35).then_some(())?;
+    let mut parts = raw.split('-');
+    let language = parts.next()?;
+    let alpha = |s: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphabetic())
+    };
+    if !alpha(language, 2..=3) {
+        return None;
+    }
+    let mut rest: Vec<&str> = parts.collect();
+    if rest.first().is_some_and(|s| alpha(s, 4..=4)) {
+        rest.remove(0);
+    }
+    match rest.as_slice() {
+        [] => {}
+        [region] if alpha(region, 2..=2) => {}
+        [region] if region.len() == 3 && region.bytes().all(|b| b.is_ascii_digit()) => {}
+        _ => return None,
+    }
     language_tags::LanguageTag::parse(raw)
         .ok()
         .map(|tag| tag.to_string())

@@ -28,8 +28,10 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
 #[serde(default, deny_unknown_fields)]
 struct PageParams {
     /// Page number from 1 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     page: Option<u32>,
-    /// Events per page (default 20).
+    /// Events per page (default 20, at most the configured maximum, 500 by default).
+    #[param(minimum = 1, maximum = 500)]
     page_size: Option<u32>,
 }
 
@@ -72,7 +74,8 @@ async fn list_notes(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewNote {
-    /// The text.
+    /// The text: 1–5,000 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 5000, pattern = r"\S")]
     body: String,
 }
 

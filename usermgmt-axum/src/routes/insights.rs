@@ -60,12 +60,16 @@ async fn filter_values(
 #[serde(default, deny_unknown_fields)]
 struct FieldValuesParams {
     /// Required: the field whose distinct values to list (e.g. `city`, `country`).
+    #[param(required = true, value_type = usermgmt_core::model::ValueField)]
     field: Option<String>,
-    /// Only values containing this text.
+    /// Only values containing this text (at most 100 printable characters).
+    #[param(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     q: Option<String>,
     /// Page number from 1 (default 1).
+    #[param(minimum = 1, maximum = 1000000)]
     page: Option<u32>,
-    /// Values per page (default 20).
+    /// Values per page (default 20, at most the configured maximum, 500 by default).
+    #[param(minimum = 1, maximum = 500)]
     page_size: Option<u32>,
 }
 
@@ -120,10 +124,19 @@ async fn overview(
 #[serde(default, deny_unknown_fields)]
 struct GrowthParams {
     /// Required: bucket size.
+    #[param(required = true)]
     interval: Option<GrowthInterval>,
-    /// Required: first day (`YYYY-MM-DD`).
+    /// Required: first day (`YYYY-MM-DD`, 1900-01-01 to 9999-12-31).
+    #[param(
+        required = true,
+        pattern = r"^(19[0-9]{2}|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}$"
+    )]
     from: Option<NaiveDate>,
-    /// Required: last day (`YYYY-MM-DD`).
+    /// Required: last day (`YYYY-MM-DD`, 1900-01-01 to 9999-12-31).
+    #[param(
+        required = true,
+        pattern = r"^(19[0-9]{2}|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}$"
+    )]
     to: Option<NaiveDate>,
 }
 

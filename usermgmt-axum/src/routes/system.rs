@@ -52,8 +52,14 @@ async fn get_or_create(
 #[serde(default, deny_unknown_fields)]
 struct SearchParams {
     /// Required: text to search for.
+    #[param(
+        required = true,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     q: Option<String>,
     /// 1–100, 20 by default.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 
@@ -76,7 +82,7 @@ async fn search(
 
 /// `ids` comma-separated and/or repeated; users in request order, unknown ids in `missing`.
 #[utoipa::path(get, path = "/v1/system/users/by-ids", tag = "system",
-    params(("ids" = Vec<uuid::Uuid>, Query, description = "User ids, comma-separated and/or repeated")),
+    params(("ids" = Vec<uuid::Uuid>, Query, max_items = 500, description = "User ids, comma-separated and/or repeated")),
     responses((status = 200, body = UsersByIds)))]
 async fn by_ids(
     State(state): State<ApiState>,
@@ -90,12 +96,15 @@ async fn by_ids(
             errors.add(key.into_owned(), "unknown query parameter");
             continue;
         }
-        for id in value.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+        for id in value.split(',').map(str::trim) {
             match id.parse() {
                 Ok(id) => ids.push(id),
                 Err(_) => errors.add("ids", format!("`{id}` is not a UUID")),
             }
         }
+    }
+    if ids.is_empty() && errors.is_empty() {
+        errors.add("ids", "is required");
     }
     if !errors.is_empty() {
         return Err(Error::Validation(errors).into());
@@ -110,6 +119,7 @@ async fn by_ids(
 #[serde(deny_unknown_fields)]
 struct Roles {
     /// Names of existing roles.
+    #[schema(value_type = Vec<usermgmt_core::schemas::RoleName>, max_items = 100)]
     roles: Vec<String>,
 }
 
@@ -136,6 +146,7 @@ async fn assign_roles(
 #[serde(deny_unknown_fields)]
 struct Permissions {
     /// Permissions from the catalog.
+    #[schema(max_items = 100)]
     permissions: Vec<Permission>,
 }
 
@@ -177,6 +188,7 @@ async fn flags(
 #[serde(default, deny_unknown_fields)]
 struct RoleParams {
     /// Required: the role's name.
+    #[param(required = true, value_type = usermgmt_core::schemas::RoleName)]
     name: Option<String>,
 }
 

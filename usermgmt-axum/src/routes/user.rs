@@ -80,7 +80,8 @@ async fn read(
 /// Edit a user, credentials included; `If-Match` wins over an `expected_version` in the body.
 #[utoipa::path(put, path = "/v1/users/{user_id}", tag = "users", request_body = UpdateUser,
     params(super::UserIdParam,
-        ("If-Match" = Option<String>, Header, description = "The ETag the edit applies to")),
+        ("If-Match" = Option<String>, Header, pattern = r#"^\s*(\*|(W/)?"[0-9]+"|[0-9]+)\s*$"#,
+            description = "The ETag the edit applies to")),
     responses((status = 200, body = User, headers(("ETag" = String, description = "The new version")))))]
 async fn update(
     State(state): State<ApiState>,

@@ -24,10 +24,16 @@ use crate::model::{
 #[serde(default, deny_unknown_fields)]
 pub struct UserFilters {
     /// Case-insensitive substring of name, email, phone, username or unique ID.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"),
+        param(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")
+    )]
     pub search: Option<String>,
     /// Exactly this status.
     pub status: Option<Status>,
     /// Any of these statuses.
+    #[cfg_attr(feature = "openapi", schema(max_items = 100), param(max_items = 100))]
     pub statuses: Vec<Status>,
     /// Admin flag.
     pub is_admin: Option<bool>,
@@ -40,14 +46,17 @@ pub struct UserFilters {
     /// Phone verified.
     pub phone_verified: Option<bool>,
     /// Any of these primary sign-in methods.
+    #[cfg_attr(feature = "openapi", schema(max_items = 100), param(max_items = 100))]
     pub auth_method: Vec<AuthMethod>,
     /// Has at least one linked OAuth provider.
     pub has_oauth: Option<bool>,
     /// Has any of these providers linked.
+    #[cfg_attr(feature = "openapi", schema(max_items = 100), param(max_items = 100))]
     pub oauth_provider: Vec<OAuthProvider>,
     /// Has a password set.
     pub has_password: Option<bool>,
     /// Holds any of these roles (by name).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::RoleName>, max_items = 100), param(value_type = Vec<crate::schemas::RoleName>, max_items = 100))]
     pub roles: Vec<String>,
     /// Profile completeness at least [`crate::model::PROFILE_COMPLETE_THRESHOLD`].
     pub profile_complete: Option<bool>,
@@ -58,60 +67,94 @@ pub struct UserFilters {
     /// Has a country or a city.
     pub has_location: Option<bool>,
     /// Any of these countries (ISO 3166-1 alpha-2).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::CountryCode>, max_items = 100), param(value_type = Vec<crate::schemas::CountryCode>, max_items = 100))]
     pub country: Vec<String>,
     /// Any of these cities.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::FilterText>, max_items = 100), param(value_type = Vec<crate::schemas::FilterText>, max_items = 100))]
     pub city: Vec<String>,
     /// Any of these states.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::FilterText>, max_items = 100), param(value_type = Vec<crate::schemas::FilterText>, max_items = 100))]
     pub state: Vec<String>,
     /// Any of these continents.
+    #[cfg_attr(feature = "openapi", schema(max_items = 100), param(max_items = 100))]
     pub continent: Vec<Continent>,
     /// Any of these IANA time zones.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::TimeZoneName>, max_items = 100), param(value_type = Vec<crate::schemas::TimeZoneName>, max_items = 100))]
     pub timezone: Vec<String>,
     /// Any of these BCP 47 locales.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::LocaleTag>, max_items = 100), param(value_type = Vec<crate::schemas::LocaleTag>, max_items = 100))]
     pub locale: Vec<String>,
     /// Any of these genders.
+    #[cfg_attr(feature = "openapi", schema(max_items = 100), param(max_items = 100))]
     pub gender: Vec<Gender>,
     /// Any of these designations.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::FilterText>, max_items = 100), param(value_type = Vec<crate::schemas::FilterText>, max_items = 100))]
     pub designation: Vec<String>,
     /// Has any of these areas of expertise.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::FilterText>, max_items = 100), param(value_type = Vec<crate::schemas::FilterText>, max_items = 100))]
     pub expertise: Vec<String>,
     /// At least this age (full years).
+    #[cfg_attr(feature = "openapi", schema(maximum = 150), param(maximum = 150))]
     pub age_min: Option<u32>,
     /// At most this age (full years).
+    #[cfg_attr(feature = "openapi", schema(maximum = 150), param(maximum = 150))]
     pub age_max: Option<u32>,
     /// Registered at or after.
     pub created_after: Option<DateTime<Utc>>,
     /// Registered before.
     pub created_before: Option<DateTime<Utc>>,
     /// Registered within the last N days.
+    #[cfg_attr(feature = "openapi", schema(maximum = 36500), param(maximum = 36500))]
     pub created_in_last_days: Option<u32>,
     /// Last login at or after.
     pub last_login_after: Option<DateTime<Utc>>,
     /// Last login before.
     pub last_login_before: Option<DateTime<Utc>>,
     /// Logged in within the last N days.
+    #[cfg_attr(feature = "openapi", schema(maximum = 36500), param(maximum = 36500))]
     pub active_in_last_days: Option<u32>,
     /// No login for N days (never logged in counts).
+    #[cfg_attr(feature = "openapi", schema(maximum = 36500), param(maximum = 36500))]
     pub inactive_for_days: Option<u32>,
     /// Currently locked out.
     pub is_locked: Option<bool>,
     /// At least this many consecutive failed logins.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(maximum = 1000000),
+        param(maximum = 1000000)
+    )]
     pub failed_login_attempts_min: Option<u32>,
     /// At most this many consecutive failed logins.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(maximum = 1000000),
+        param(maximum = 1000000)
+    )]
     pub failed_login_attempts_max: Option<u32>,
     /// Cross-service: has any enrollment.
     pub has_enrollments: Option<bool>,
     /// Cross-service: has an enrollment in any of these statuses.
+    #[cfg_attr(feature = "openapi", schema(max_items = 100), param(max_items = 100))]
     pub enrollment_status: Vec<EnrollmentStatus>,
     /// Cross-service: enrolled in a program of any of these types.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::FilterText>, max_items = 100), param(value_type = Vec<crate::schemas::FilterText>, max_items = 100))]
     pub enrolled_program_type: Vec<String>,
     /// Cross-service: enrolled in any of these programs.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::FilterText>, max_items = 100), param(value_type = Vec<crate::schemas::FilterText>, max_items = 100))]
     pub enrolled_program_ids: Vec<String>,
     /// Cross-service: enrollment progress at least (0–100).
+    #[cfg_attr(feature = "openapi", schema(maximum = 100), param(maximum = 100))]
     pub progress_min: Option<u8>,
     /// Cross-service: enrollment progress at most (0–100).
+    #[cfg_attr(feature = "openapi", schema(maximum = 100), param(maximum = 100))]
     pub progress_max: Option<u8>,
     /// Cross-service: total learning time at least this many seconds.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(maximum = 9223372036854775807_u64),
+        param(maximum = 9223372036854775807_u64)
+    )]
     pub total_time_spent_min: Option<u64>,
     /// Cross-service: last learning activity at or after.
     pub last_learning_activity_after: Option<DateTime<Utc>>,
@@ -125,6 +168,8 @@ pub const MAX_FILTER_VALUES: usize = 100;
 pub const MAX_DAYS: u32 = 36_500;
 /// Largest accepted age.
 pub const MAX_AGE: u32 = 150;
+/// Largest accepted failed-login count in a filter.
+pub const MAX_FAILED_ATTEMPTS: u32 = 1_000_000;
 
 impl UserFilters {
     /// True when no filter is set (the implicit "not deleted" does not count).
@@ -188,6 +233,28 @@ impl UserFilters {
         skipped
     }
 
+    /// The number of values of every multi-valued filter, by name.
+    fn list_lengths(&self) -> [(&'static str, usize); 16] {
+        [
+            ("statuses", self.statuses.len()),
+            ("auth_method", self.auth_method.len()),
+            ("oauth_provider", self.oauth_provider.len()),
+            ("roles", self.roles.len()),
+            ("country", self.country.len()),
+            ("city", self.city.len()),
+            ("state", self.state.len()),
+            ("continent", self.continent.len()),
+            ("timezone", self.timezone.len()),
+            ("locale", self.locale.len()),
+            ("gender", self.gender.len()),
+            ("designation", self.designation.len()),
+            ("expertise", self.expertise.len()),
+            ("enrollment_status", self.enrollment_status.len()),
+            ("enrolled_program_type", self.enrolled_program_type.len()),
+            ("enrolled_program_ids", self.enrolled_program_ids.len()),
+        ]
+    }
+
     /// Whether deleted users are included: only when a status filter names `deleted`.
     pub fn includes_deleted(&self) -> bool {
         self.status == Some(Status::Deleted) || self.statuses.contains(&Status::Deleted)
@@ -198,6 +265,14 @@ impl UserFilters {
     /// filters.
     pub fn normalize(&mut self) -> Result<(), FieldErrors> {
         let mut errors = FieldErrors::new();
+        for (field, len) in self.list_lengths() {
+            if len > MAX_FILTER_VALUES {
+                errors.add(field, format!("at most {MAX_FILTER_VALUES} values"));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
 
         if let Some(search) = self.search.take() {
             let term = search.trim();
@@ -272,33 +347,16 @@ impl UserFilters {
             let raw = std::mem::take(values);
             for value in raw {
                 let value = value.trim();
-                if value.is_empty() || value.chars().any(char::is_control) || value.len() > 200 {
+                if value.is_empty()
+                    || value.chars().any(char::is_control)
+                    || value.chars().count() > 200
+                {
                     errors.add(field, "values must be 1-200 printable characters");
                 } else {
                     values.push(value.to_owned());
                 }
             }
             dedup(values);
-        }
-
-        let counts = [
-            ("statuses", self.statuses.len()),
-            ("auth_method", self.auth_method.len()),
-            ("roles", self.roles.len()),
-            ("country", self.country.len()),
-            ("city", self.city.len()),
-            ("state", self.state.len()),
-            ("timezone", self.timezone.len()),
-            ("locale", self.locale.len()),
-            ("designation", self.designation.len()),
-            ("expertise", self.expertise.len()),
-            ("enrolled_program_type", self.enrolled_program_type.len()),
-            ("enrolled_program_ids", self.enrolled_program_ids.len()),
-        ];
-        for (field, count) in counts {
-            if count > MAX_FILTER_VALUES {
-                errors.add(field, format!("at most {MAX_FILTER_VALUES} values"));
-            }
         }
 
         for (field, value) in [("age_min", self.age_min), ("age_max", self.age_max)] {
@@ -329,6 +387,23 @@ impl UserFilters {
             "failed_login_attempts_max",
             self.failed_login_attempts_max,
         );
+        for (field, value) in [
+            ("failed_login_attempts_min", self.failed_login_attempts_min),
+            ("failed_login_attempts_max", self.failed_login_attempts_max),
+        ] {
+            if value.is_some_and(|v| v > MAX_FAILED_ATTEMPTS) {
+                errors.add(field, format!("must be at most {MAX_FAILED_ATTEMPTS}"));
+            }
+        }
+        if self
+            .total_time_spent_min
+            .is_some_and(|v| i64::try_from(v).is_err())
+        {
+            errors.add(
+                "total_time_spent_min",
+                format!("must be at most {}", i64::MAX),
+            );
+        }
         for (field, value) in [
             ("progress_min", self.progress_min),
             ("progress_max", self.progress_max),

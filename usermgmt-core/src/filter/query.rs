@@ -10,6 +10,8 @@ use crate::error::{Error, FieldErrors};
 
 /// Default page size.
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
+/// Largest accepted page number for offset paging (deeper pages: use `cursor`).
+pub const MAX_PAGE: u32 = 1_000_000;
 /// Default largest page size (configurable in the service).
 pub const DEFAULT_MAX_PAGE_SIZE: u32 = 500;
 
@@ -82,8 +84,8 @@ impl ListQuery {
             Ok(()) => FieldErrors::new(),
             Err(errors) => errors,
         };
-        if self.page == 0 {
-            errors.add("page", "must be at least 1");
+        if self.page == 0 || self.page > MAX_PAGE {
+            errors.add("page", format!("must be between 1 and {MAX_PAGE}"));
         }
         if self.page_size == 0 || self.page_size > max_page_size {
             errors.add(
@@ -91,7 +93,7 @@ impl ListQuery {
                 format!("must be between 1 and {max_page_size}"),
             );
         }
-        let window = match self.cursor.as_deref() {
+        let window = match self.cursor.as_deref().filter(|c| !c.trim().is_empty()) {
             Some(text) => match Cursor::decode(text, self.sort_by, self.sort_order) {
                 Ok(cursor) => Window::After(cursor),
                 Err(Error::Validation(cursor_errors)) => {

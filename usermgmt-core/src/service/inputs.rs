@@ -46,7 +46,10 @@ pub struct CreateUser {
     pub is_learner: bool,
     /// Role names to grant.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Vec<crate::schemas::RoleName>, max_items = 100)
+    )]
     pub roles: Vec<String>,
     /// Permissions to grant directly.
     #[serde(default)]
@@ -169,7 +172,10 @@ pub struct UpdateUser {
     pub is_learner: Option<bool>,
     /// Replaces the role set.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<Vec<crate::schemas::RoleName>>, max_items = 100)
+    )]
     pub roles: Option<Vec<String>>,
     /// Replaces the direct permissions.
     #[serde(default)]
@@ -291,9 +297,11 @@ impl UpdateUser {
 #[serde(deny_unknown_fields)]
 pub struct CreateRole {
     /// Unique name (normalised to lower case).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schemas::RoleName))]
     pub name: String,
-    /// Optional description.
+    /// Optional description (at most 500 characters).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     pub description: Option<String>,
     /// Permissions the role grants.
     #[serde(default)]
@@ -308,9 +316,11 @@ pub struct CreateRole {
 pub struct UpdateRole {
     /// New name.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schemas::RoleName>))]
     pub name: Option<String>,
-    /// New description (`null` removes it).
+    /// New description (`null` removes it; at most 500 characters).
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     pub description: Option<Option<String>>,
     /// Replaces the permissions.
     #[serde(default)]

@@ -22,7 +22,7 @@ pub const GROWTH_MIN_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1)
     None => NaiveDate::MIN,
 };
 /// Latest date a growth series accepts.
-pub const GROWTH_MAX_DATE: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 30) {
+pub const GROWTH_MAX_DATE: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
     Some(date) => date,
     None => NaiveDate::MAX,
 };

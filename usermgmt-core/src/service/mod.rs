@@ -279,8 +279,11 @@ impl UserService {
     /// Field errors for a `page` (from 1) and `page_size` (1 to the configured maximum).
     pub(crate) fn check_page(&self, page: u32, page_size: u32) -> crate::error::FieldErrors {
         let mut errors = crate::error::FieldErrors::new();
-        if page == 0 {
-            errors.add("page", "must be at least 1");
+        if page == 0 || page > crate::filter::MAX_PAGE {
+            errors.add(
+                "page",
+                format!("must be between 1 and {}", crate::filter::MAX_PAGE),
+            );
         }
         if page_size == 0 || page_size > self.config.max_page_size {
             errors.add(

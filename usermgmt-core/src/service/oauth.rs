@@ -21,7 +21,14 @@ use crate::principal::Principal;
 pub struct LinkOAuth {
     /// The provider.
     pub provider: OAuthProvider,
-    /// The account id at the provider.
+    /// The account id at the provider: 1–255 printable characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 255,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub provider_user_id: String,
 }
 
@@ -51,7 +58,7 @@ impl UserService {
         self.ensure_outranks(&actor, user_id).await?;
         let provider_user_id = input.provider_user_id.trim().to_owned();
         if provider_user_id.is_empty()
-            || provider_user_id.len() > 255
+            || provider_user_id.chars().count() > 255
             || provider_user_id.chars().any(char::is_control)
         {
             return Err(Error::invalid(

@@ -25,7 +25,15 @@ const MAX_REASON_LEN: usize = 500;
 pub struct ImpersonateRequest {
     /// Read-only (`impersonate`) or full (`masquerade`).
     pub mode: ImpersonationMode,
-    /// Why (required, recorded on the session and in the audit log).
+    /// Why (required, recorded on the session and in the audit log): 1–500 printable
+    /// characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 500,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub reason: String,
 }
 

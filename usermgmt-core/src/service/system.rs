@@ -244,8 +244,16 @@ impl UserService {
     ) -> Result<User> {
         let actor = self.system_actor(principal)?;
         let current = self.load_user(&actor, user_id).await?;
+        if roles.len() > crate::validate::MAX_ROLES {
+            return Err(Error::invalid(
+                "roles",
+                format!("at most {} items", crate::validate::MAX_ROLES),
+            ));
+        }
         let mut all = current.roles.clone();
-        all.extend(roles.iter().cloned());
+        all.extend(roles.iter().map(|r| r.trim().to_ascii_lowercase()));
+        all.sort();
+        all.dedup();
         let patch = UpdateUser {
             roles: Some(all),
             ..Default::default()
@@ -262,8 +270,16 @@ impl UserService {
     ) -> Result<User> {
         let actor = self.system_actor(principal)?;
         let current = self.load_user(&actor, user_id).await?;
+        if permissions.len() > crate::validate::MAX_PERMISSIONS {
+            return Err(Error::invalid(
+                "permissions",
+                format!("at most {} items", crate::validate::MAX_PERMISSIONS),
+            ));
+        }
         let mut all = current.permissions.clone();
         all.extend(permissions.iter().copied());
+        all.sort();
+        all.dedup();
         let patch = UpdateUser {
             permissions: Some(all),
             ..Default::default()

@@ -129,8 +129,12 @@ impl UniqueIdPattern {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetUniqueId {
-    /// The value to set.
+    /// The value to set: 1–64 of `A-Z a-z 0-9 . - _ /`.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^\s*[A-Za-z0-9._/-]{1,64}\s*$")
+    )]
     pub unique_id: Option<String>,
     /// Generate a value from the configured pattern.
     #[serde(default)]

@@ -1,0 +1,82 @@
+//! OpenAPI schemas (feature `openapi`) of text values whose rules a plain `string` does not
+//! say: role names, filter texts, ISO country codes and IANA time zones. Fields carry them with
+//! `#[schema(value_type = …)]`; the rules are the ones the validators in this crate apply.
+
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::{PartialSchema, ToSchema};
+
+/// Any number of characters without control characters (`char::is_control`).
+pub const PRINTABLE: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
+/// Printable, and not blank: at least one character that is not white space.
+pub const PRINTABLE_NOT_BLANK: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
+/// A locale: a BCP 47 language tag of the common shape `language[-Script][-REGION]`
+/// (`en`, `pt-BR`, `zh-Hant-TW`, `es-419`), case ignored, spaces around it ignored.
+pub const LOCALE: &str = r"^\s*[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?\s*$";
+/// A role name as given: 1–64 of `A-Z a-z 0-9 . - _` (lower-cased when stored), spaces
+/// around it ignored.
+pub const ROLE_NAME: &str = r"^\s*[A-Za-z0-9._-]{1,64}\s*$";
+
+fn text(pattern: &str, max_length: Option<usize>, description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .pattern(Some(pattern))
+        .max_length(max_length)
+        .description(Some(description))
+        .into()
+}
+
+fn one_of(values: Vec<String>, description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .enum_values(Some(values))
+        .description(Some(description))
+        .into()
+}
+
+macro_rules! text_schema {
+    ($(#[$doc:meta])* $name:ident => $schema:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name;
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                $schema
+            }
+        }
+
+        impl ToSchema for $name {}
+    };
+}
+
+text_schema!(
+    /// A role name.
+    RoleName => text(ROLE_NAME, None, "A role name: 1-64 of a-z 0-9 . - _ (case ignored)")
+);
+text_schema!(
+    /// One value of a text filter (city, state, designation, expertise, program).
+    FilterText => text(PRINTABLE_NOT_BLANK, Some(200), "1-200 printable characters")
+);
+text_schema!(
+    /// A locale tag.
+    LocaleTag => text(LOCALE, None, "A locale: language[-Script][-REGION], e.g. pt-BR")
+);
+text_schema!(
+    /// An ISO 3166-1 alpha-2 country code.
+    CountryCode => one_of(
+        (b'A'..=b'Z')
+            .flat_map(|a| (b'A'..=b'Z').map(move |b| [a, b]))
+            .filter_map(|code| String::from_utf8(code.to_vec()).ok())
+            .filter(|code| crate::model::continent_of(code).is_some())
+            .collect(),
+        "An ISO 3166-1 alpha-2 country code",
+    )
+);
+text_schema!(
+    /// An IANA time zone name.
+    TimeZoneName => one_of(
+        chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name().to_owned()).collect(),
+        "An IANA time zone name",
+    )
+);
