@@ -4,7 +4,8 @@
 //! uses. Cases are plain `async fn case(store: TestStore)` functions in [`cases`]; the
 //! [`conformance_suite!`] macro only stamps out one `#[tokio::test]` per case for a backend's
 //! factory. The differential property test ([`differential`]) checks a backend against
-//! core's reference filter model.
+//! core's reference filter model; the invariant property test ([`invariants`]) checks the
+//! security rules under random operation sequences by random actors.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,6 +15,7 @@ pub mod demo;
 pub mod differential;
 pub mod enrollments;
 pub mod fixture;
+pub mod invariants;
 pub mod realistic;
 
 use std::any::Any;
