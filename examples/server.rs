@@ -13,6 +13,8 @@
 //!   super-admin (the default password is printed at start-up; one set here never is).
 //! - `USERMGMT_LOGIN_CLIENT_BURST` — login attempts one client address may make at once
 //!   before it is throttled (default 20, then one every 3 s; `0` turns the throttle off).
+//! - `USERMGMT_GEOIP_DB` — a MaxMind DB file (e.g. `GeoLite2-City.mmdb`) that locates session
+//!   IPs (needs `--features maxmind`).
 //! - `USERMGMT_SYSTEM_TOKEN` — enables the system API with this token (at least 16
 //!   characters; a shorter one stops the server).
 //! - `USERMGMT_LEARNING_DB` — a learning database (SQLite file, default `usermgmt-learning.db`)
@@ -115,6 +117,14 @@ async fn main() -> Result<(), BoxError> {
             .map_err(|e| format!("USERMGMT_LOGIN_CLIENT_BURST: {e}"))?;
     }
     let service = UserService::with_config(storage.clone(), config);
+    // Session locations from a MaxMind DB file (GeoLite2-City.mmdb), with `--features maxmind`.
+    #[cfg(feature = "maxmind")]
+    let service = match std::env::var("USERMGMT_GEOIP_DB") {
+        Ok(path) => {
+            service.with_geo_resolver(Arc::new(usermgmt::geo::MaxMindResolver::open(&path)?))
+        }
+        Err(_) => service,
+    };
     let tenant = match std::env::var("USERMGMT_TENANT") {
         Ok(name) => TenantId::new(name)?,
         Err(_) => TenantId::default_tenant(),

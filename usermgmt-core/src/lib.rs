@@ -11,6 +11,8 @@
 pub mod clock;
 pub mod error;
 pub mod filter;
+#[cfg(feature = "maxmind")]
+pub mod geo;
 pub mod model;
 pub mod password;
 pub mod principal;
