@@ -228,6 +228,22 @@ pub struct LoginFailure {
     pub locked_until: Option<DateTime<Utc>>,
 }
 
+/// The event for one impersonation session ended because its administrator logged out: a copy
+/// of `template` with a fresh id, the impersonated user as target and the session named.
+pub fn impersonation_ended(template: &AuditEvent, session: Uuid, user: Uuid) -> AuditEvent {
+    let mut event = template.clone();
+    event.id = Uuid::now_v7();
+    event.target_id = user;
+    event.changes.insert(
+        "session_id".to_owned(),
+        crate::model::FieldChange {
+            old: session.to_string().into(),
+            new: serde_json::Value::Null,
+        },
+    );
+    event
+}
+
 /// Sessions.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
@@ -282,7 +298,7 @@ pub trait SessionStore: Send + Sync {
         since: DateTime<Utc>,
     ) -> Result<bool>;
     /// Ends every active impersonation session `impersonator` started in the tenant, writing
-    /// `audit` (with a fresh id, targeting the impersonated user) for each; returns how many.
+    /// [`impersonation_ended`]`(audit, …)` for each; returns how many.
     async fn terminate_impersonations_by(
         &self,
         tenant: &TenantId,

@@ -23,18 +23,3 @@ fn differential_against_reference_model() {
         .unwrap_or(300);
     usermgmt_testkit::differential::run(&runtime, fresh_store, &[7, 2026], cases);
 }
-
-/// The security invariants under random operation sequences by random actors.
-#[test]
-fn security_invariants_under_random_operations() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let cases = std::env::var("USERMGMT_INVARIANT_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(64);
-    usermgmt_testkit::invariants::run(&runtime, fresh_store, cases, 24);
-}

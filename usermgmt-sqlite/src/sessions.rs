@@ -312,16 +312,7 @@ impl SessionStore for SqliteStorage {
                     })
                     .map_err(map_err("ending impersonation sessions"))?;
                 for (session, user) in &ended {
-                    let mut event = audit.clone();
-                    event.id = Uuid::now_v7();
-                    event.target_id = *user;
-                    event.changes.insert(
-                        "session_id".to_owned(),
-                        usermgmt_core::model::FieldChange {
-                            old: session.to_string().into(),
-                            new: serde_json::Value::Null,
-                        },
-                    );
+                    let event = usermgmt_core::storage::impersonation_ended(&audit, *session, *user);
                     insert_event(&tx, &event)?;
                 }
                 crate::pool::commit(tx)?;

@@ -541,6 +541,26 @@ impl<'a> Case<'a> {
     }
 }
 
+/// [`run`] on a runtime of its own, with `USERMGMT_INVARIANT_CASES` cases (default 64) of up to
+/// 24 operations: what [`crate::conformance_suite!`] stamps out for every backend.
+pub fn run_from_env<F, Fut, S>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+    S: crate::IntoTestStore,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cases = std::env::var("USERMGMT_INVARIANT_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(64);
+    run(&runtime, factory, cases, 24);
+}
+
 /// Runs `cases` random operation sequences (up to `max_ops` each) on one store from `factory`.
 pub fn run<F, Fut, S>(runtime: &tokio::runtime::Runtime, factory: F, cases: u32, max_ops: usize)
 where

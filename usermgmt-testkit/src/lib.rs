@@ -93,8 +93,8 @@ impl Clock for ManualClock {
     }
 }
 
-/// Stamps out one `#[tokio::test]` per conformance case (and the differential property
-/// test) for a backend. `$factory` is an `async fn()` returning a fresh, empty [`TestStore`]
+/// Stamps out one `#[tokio::test]` per conformance case, and the invariant property test
+/// ([`invariants`]), for a backend. `$factory` is an `async fn()` returning a fresh, empty [`TestStore`]
 /// (or `Option<TestStore>`, `None` to skip) on every call.
 #[macro_export]
 macro_rules! conformance_suite {
@@ -167,6 +167,12 @@ macro_rules! conformance_suite {
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {
+        /// The security invariants under random operation sequences by random actors.
+        #[test]
+        fn security_invariants_under_random_operations() {
+            $crate::invariants::run_from_env($factory);
+        }
+
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
