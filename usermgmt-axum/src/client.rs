@@ -32,14 +32,15 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         if let Some(ClientIp(ip)) = parts.extensions.get::<ClientIp>() {
-            return Ok(Self(Some(*ip)));
+            return Ok(Self(Some(ip.to_canonical())));
         }
         let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
             return Ok(Self(None));
         };
         let state = ApiState::from_ref(state);
         let trusted = |ip: &IpAddr| state.trusted_proxies.iter().any(|net| net.contains(ip));
-        let peer = peer.ip();
+        // An IPv4 client of a dual-stack listener arrives as `::ffff:a.b.c.d`.
+        let peer = peer.ip().to_canonical();
         if !trusted(&peer) {
             return Ok(Self(Some(peer)));
         }
@@ -51,12 +52,14 @@ where
             .flat_map(|v| v.split(','))
             .map(str::trim)
             .collect::<Vec<_>>();
+        // Right to left: the first hop that is not a trusted proxy; unreadable entries are
+        // skipped rather than letting the proxy's own address stand for the client.
         let client = forwarded
             .iter()
             .rev()
-            .map(|hop| hop.parse::<IpAddr>().ok())
-            .find(|hop| hop.is_none_or(|ip| !trusted(&ip)))
-            .flatten();
+            .filter_map(|hop| hop.parse::<IpAddr>().ok())
+            .map(|ip| ip.to_canonical())
+            .find(|ip| !trusted(ip));
         Ok(Self(Some(client.unwrap_or(peer))))
     }
 }

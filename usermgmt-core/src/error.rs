@@ -21,9 +21,23 @@ impl FieldErrors {
 
     /// Records one message for a field. A field keeps at most
     /// [`FieldErrors::MAX_MESSAGES_PER_FIELD`] messages and then one saying more were left
-    /// out, so an error body stays small whatever the input.
+    /// out, at most [`FieldErrors::MAX_FIELDS`] fields are named, and messages are cut at
+    /// [`FieldErrors::MAX_MESSAGE_LEN`] bytes, so an error body stays small whatever the input.
     pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        let messages = self.0.entry(field.into()).or_default();
+        let mut field: String = field.into();
+        if !self.0.contains_key(&field) && self.0.len() >= Self::MAX_FIELDS {
+            field = Self::OTHER_FIELDS.to_owned();
+        }
+        let mut message: String = message.into();
+        if message.len() > Self::MAX_MESSAGE_LEN {
+            let cut = (0..=Self::MAX_MESSAGE_LEN)
+                .rev()
+                .find(|i| message.is_char_boundary(*i))
+                .unwrap_or(0);
+            message.truncate(cut);
+            message.push('…');
+        }
+        let messages = self.0.entry(field).or_default();
         match messages.len().cmp(&Self::MAX_MESSAGES_PER_FIELD) {
             std::cmp::Ordering::Less => messages.push(message.into()),
             std::cmp::Ordering::Equal => messages.push(Self::MORE.to_owned()),
@@ -33,6 +47,13 @@ impl FieldErrors {
 
     /// Most messages kept per field (then one saying more were left out).
     pub const MAX_MESSAGES_PER_FIELD: usize = 10;
+    /// Most fields named; errors of further fields are reported under
+    /// [`FieldErrors::OTHER_FIELDS`].
+    pub const MAX_FIELDS: usize = 20;
+    /// Where errors beyond [`FieldErrors::MAX_FIELDS`] fields go.
+    pub const OTHER_FIELDS: &'static str = "_other_fields";
+    /// Longest message kept, in bytes (longer ones are cut).
+    pub const MAX_MESSAGE_LEN: usize = 300;
     const MORE: &'static str = "more errors of this field left out";
 
     /// Moves every error of `other` into `self`.
@@ -237,3 +258,26 @@ impl Error {
 
 /// Result alias used throughout the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_errors_stay_small_whatever_the_input() {
+        let mut errors = FieldErrors::new();
+        for field in 0..1_000 {
+            for _ in 0..50 {
+                errors.add(format!("field-{field}"), "x".repeat(10_000));
+            }
+        }
+        let body = serde_json::to_string(&errors).unwrap_or_default();
+        assert!(body.len() < 100_000, "{} bytes", body.len());
+        assert_eq!(errors.iter().count(), FieldErrors::MAX_FIELDS + 1);
+        assert!(errors.get(FieldErrors::OTHER_FIELDS).is_some());
+        assert_eq!(
+            errors.get("field-0").map(<[String]>::len),
+            Some(FieldErrors::MAX_MESSAGES_PER_FIELD + 1)
+        );
+    }
+}

@@ -66,6 +66,9 @@ async fn failed_bulk_delete_leaves_everything() {
         };
         fx.service.create_user(&fx.admin, input).await.unwrap();
     }
+    // One user the filter leaves out (a filter selecting everyone is refused before the
+    // transaction this test is about).
+    fx.create("Bystander", "bystander@x.test").await;
     let mut conn: sqlx::PgConnection =
         <sqlx::PgConnection as sqlx::Connection>::connect(&common::with_database(&url, &database))
             .await

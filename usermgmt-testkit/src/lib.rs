@@ -163,7 +163,9 @@ macro_rules! conformance_suite {
             notes_respect_rank,
             digit_usernames_sign_in,
             lockout_does_not_reveal_accounts,
-            a_known_client_passes_the_lock
+            a_known_client_passes_the_lock,
+            bootstrap_never_promotes_a_stranger,
+            concurrent_removals_keep_a_super_admin
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

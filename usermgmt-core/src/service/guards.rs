@@ -39,13 +39,16 @@ impl UserService {
     }
 
     /// Refuses, with a field error on `field`, a change that would take away every active
-    /// super admin of the tenant (`removes` says which ones the change takes away).
+    /// super admin of the tenant (`removes` says which ones the change takes away). Hold the
+    /// returned guard until the change is written: changes that remove super admins run one
+    /// at a time in this process, so concurrent ones cannot each leave "the other" in place.
     pub(crate) async fn keep_a_super_admin(
         &self,
         tenant: &TenantId,
         field: &str,
         removes: impl Fn(&User) -> bool,
-    ) -> Result<()> {
+    ) -> Result<tokio::sync::MutexGuard<'_, ()>> {
+        let guard = self.super_admin_changes.lock().await;
         let holders = self.super_admins(tenant).await?;
         if !holders.is_empty() && holders.iter().all(removes) {
             return Err(Error::invalid(
@@ -53,6 +56,6 @@ impl UserService {
                 "this would leave the tenant without an active super admin",
             ));
         }
-        Ok(())
+        Ok(guard)
     }
 }

@@ -163,14 +163,18 @@ impl UserService {
         };
         if let Some(until) = user.locked_until.filter(|until| *until > now) {
             // A locked account still opens, with the right password, from a client the user
-            // signed in from recently: nobody else can lock its owner out.
+            // signed in from recently: nobody else can lock its owner out. Failures there
+            // still count, and past twice the limit the lock holds for every client.
             let known_client = match client.ip {
-                Some(ip) => {
+                Some(ip)
+                    if user.failed_login_attempts
+                        < policy.max_failed_attempts.saturating_mul(2) =>
+                {
                     self.storage
                         .signed_in_from(tenant, user.id, ip, now - policy.known_client_window)
                         .await?
                 }
-                None => false,
+                _ => false,
             };
             if !known_client {
                 return self
@@ -178,7 +182,19 @@ impl UserService {
                     .await;
             }
             if !self.verify_password(&request.password, &hash).await? {
-                return Err(Error::Locked { until });
+                let failure = self
+                    .storage
+                    .record_login_failure(
+                        tenant,
+                        user.id,
+                        now,
+                        policy.max_failed_attempts,
+                        now + policy.lock_duration,
+                    )
+                    .await?;
+                return Err(Error::Locked {
+                    until: failure.locked_until.unwrap_or(until),
+                });
             }
         } else if !self.verify_password(&request.password, &hash).await? {
             let failure = self

@@ -135,6 +135,8 @@ pub struct UserService {
     geo: Arc<dyn GeoResolver>,
     dummy_hash: Arc<login::DummyHash>,
     guard: Arc<throttle::LoginGuard>,
+    /// Serialises changes that remove a super admin (see `guards.rs`).
+    super_admin_changes: Arc<tokio::sync::Mutex<()>>,
     enrollments: Option<(Arc<dyn EnrollmentSource>, EnrollmentOptions)>,
     strict_pushdown: bool,
 }
@@ -180,6 +182,7 @@ impl UserService {
                 &config.throttle,
                 &config.password,
             )),
+            super_admin_changes: Arc::new(tokio::sync::Mutex::new(())),
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
             geo: Arc::new(NoGeoResolver),

@@ -110,7 +110,8 @@ impl UserService {
         }
     }
 
-    /// A user's audit log, newest first, by page. Requires `user.view`.
+    /// A user's audit log, newest first, by page. Requires `user.view` and every permission the
+    /// user holds (the log carries note texts).
     pub async fn audit_log(
         &self,
         principal: &Principal,
@@ -121,6 +122,8 @@ impl UserService {
         let actor = self.authorize(principal, Permission::UserView).await?;
         self.check_page(page, page_size).into_result()?;
         self.load_user(&actor, user_id).await?;
+        // The log carries note texts and grant changes: only for users the actor outranks.
+        self.ensure_outranks(&actor, user_id).await?;
         let offset = u64::from(page - 1) * u64::from(page_size);
         let (items, total) = self
             .storage

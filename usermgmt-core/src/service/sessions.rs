@@ -87,11 +87,24 @@ impl UserService {
             changes,
             now,
         );
+        // Ending a session also ends the impersonations its user started (as a logout does):
+        // a stolen administrator token must not live on through a masquerade.
+        let ended = event(
+            principal,
+            AuditTargetKind::User,
+            user_id,
+            AuditAction::ImpersonationEnded,
+            Default::default(),
+            now,
+        );
         if self
             .storage
             .terminate_session(&actor.tenant_id, user_id, session_id, now, vec![audit])
             .await?
         {
+            self.storage
+                .terminate_impersonations_by(&actor.tenant_id, user_id, now, ended)
+                .await?;
             Ok(())
         } else {
             Err(Error::NotFound("session"))

@@ -44,6 +44,19 @@ impl Default for ThrottlePolicy {
     }
 }
 
+/// The key a client address is counted under: IPv4 as is, IPv6 by its /64 (one subscriber's
+/// network), so rotating addresses within it gains nothing.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let mut octets = v6.octets();
+            octets[8..].fill(0);
+            IpAddr::V6(octets.into())
+        }
+        v4 => v4,
+    }
+}
+
 /// The failure state of an identifier no account answers to.
 #[derive(Debug, Clone, Copy)]
 struct Shadow {
@@ -57,6 +70,8 @@ pub(crate) struct LoginGuard {
     hashing: Semaphore,
     hashing_wait: StdDuration,
     clients: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// When the client limiter last dropped idle keys.
+    pruned: Mutex<std::time::Instant>,
     unknown: Mutex<HashMap<(TenantId, String), Shadow>>,
     max_unknown: usize,
 }
@@ -72,6 +87,7 @@ impl LoginGuard {
             hashing: Semaphore::new(permits),
             hashing_wait: policy.hashing_wait,
             clients,
+            pruned: Mutex::new(std::time::Instant::now()),
             unknown: Mutex::new(HashMap::new()),
             max_unknown: policy.max_tracked_identifiers,
         }
@@ -98,10 +114,14 @@ impl LoginGuard {
         let (Some(limiter), Some(ip)) = (&self.clients, client) else {
             return Ok(());
         };
-        if limiter.len() > self.max_unknown {
+        // Idle keys are dropped at most once a minute (a scan of the map).
+        if let Ok(mut pruned) = self.pruned.lock()
+            && pruned.elapsed() >= StdDuration::from_secs(60)
+        {
             limiter.retain_recent();
+            *pruned = std::time::Instant::now();
         }
-        limiter.check_key(&ip).map_err(|not_until| {
+        limiter.check_key(&client_key(ip)).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             Error::TooManyRequests {
                 retry_after: wait.max(StdDuration::from_secs(1)),
@@ -132,13 +152,17 @@ impl LoginGuard {
     ) -> Option<DateTime<Utc>> {
         let mut map = self.unknown.lock().ok()?;
         if map.len() >= self.max_unknown && !map.contains_key(&key) {
-            // Forget identifiers neither locked nor failing recently; past that, stop
-            // tracking new ones rather than grow without bound.
+            // Forget identifiers neither locked nor failing recently; when that is not enough,
+            // the older half (by last failure), so the map stays bounded and keeps counting.
             map.retain(|_, s| {
                 s.locked_until.is_some_and(|u| u > now) || now - s.last_failure < lock
             });
             if map.len() >= self.max_unknown {
-                return None;
+                let mut times: Vec<DateTime<Utc>> = map.values().map(|s| s.last_failure).collect();
+                times.sort_unstable();
+                if let Some(cut) = times.get(times.len() / 2).copied() {
+                    map.retain(|_, s| s.last_failure > cut);
+                }
             }
         }
         let shadow = map.entry(key).or_insert(Shadow {

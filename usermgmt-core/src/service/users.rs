@@ -146,7 +146,11 @@ impl UserService {
         if patch.status == Some(Status::Deleted) {
             actor.require_all([&Permission::UserDelete])?;
         }
-        if actor.user_id == user_id && patch.status.is_some_and(|s| s != Status::Active) {
+        let own = actor.user_id == user_id
+            || principal
+                .impersonation()
+                .is_some_and(|i| i.impersonator_id == user_id);
+        if own && patch.status.is_some_and(|s| s != Status::Active) {
             return Err(Error::invalid(
                 "status",
                 "you cannot deactivate, suspend or delete your own account",
@@ -241,15 +245,19 @@ impl UserService {
         if changes.is_empty() {
             return Ok(current.clone());
         }
-        if is_super_admin(current) && !is_super_admin(&next) {
+        let _one_at_a_time = if is_super_admin(current) && !is_super_admin(&next) {
             let field = if next.status == Status::Active {
                 "roles"
             } else {
                 "status"
             };
-            self.keep_a_super_admin(&actor.tenant_id, field, |u| u.id == current.id)
-                .await?;
-        }
+            Some(
+                self.keep_a_super_admin(&actor.tenant_id, field, |u| u.id == current.id)
+                    .await?,
+            )
+        } else {
+            None
+        };
         let password_changed = matches!(password, PasswordChange::Set(_) | PasswordChange::Clear);
         let ends_sessions = if password_changed && !patch.keep_sessions {
             Some("password_changed")
@@ -289,10 +297,14 @@ impl UserService {
         if current.status == Status::Deleted {
             return Ok(current);
         }
-        if is_super_admin(&current) {
-            self.keep_a_super_admin(&actor.tenant_id, "user_id", |u| u.id == user_id)
-                .await?;
-        }
+        let _one_at_a_time = if is_super_admin(&current) {
+            Some(
+                self.keep_a_super_admin(&actor.tenant_id, "user_id", |u| u.id == user_id)
+                    .await?,
+            )
+        } else {
+            None
+        };
         let mut next = current.clone();
         next.status = Status::Deleted;
         next.deleted_at = Some(now);
@@ -347,7 +359,7 @@ impl UserService {
                 BulkTarget::Filter(filters)
             }
         };
-        if actor
+        let _one_at_a_time = if actor
             .permissions
             .is_superset(&Permission::ALL.iter().copied().collect())
         {
@@ -357,15 +369,19 @@ impl UserService {
                 BulkTarget::Filter(_) => ("filters", &target),
             };
             let now = self.clock.now();
-            self.keep_a_super_admin(&actor.tenant_id, field, |u| {
-                u.id != actor.user_id
-                    && match targets {
-                        BulkTarget::Ids(ids) => ids.binary_search(&u.id).is_ok(),
-                        BulkTarget::Filter(filters) => filters.matches(u, now),
-                    }
-            })
-            .await?;
-        }
+            Some(
+                self.keep_a_super_admin(&actor.tenant_id, field, |u| {
+                    u.id != actor.user_id
+                        && match targets {
+                            BulkTarget::Ids(ids) => ids.binary_search(&u.id).is_ok(),
+                            BulkTarget::Filter(filters) => filters.matches(u, now),
+                        }
+                })
+                .await?,
+            )
+        } else {
+            None
+        };
         let now = self.clock.now();
         let audit_template = event(
             principal,
@@ -390,7 +406,8 @@ impl UserService {
     /// Normalises the filters of a bulk delete and refuses those that would select every
     /// user: empty after normalising (a blank search, empty lists), cross-service filters
     /// (which a failing source would skip), and any filter that matches as many users as no
-    /// filter at all (e.g. every status listed, `failed_login_attempts_min=0`).
+    /// filter at all, the acting user left aside (e.g. every status listed,
+    /// `failed_login_attempts_min=0`, `created_before` the actor's registration).
     async fn check_bulk_filters(&self, actor: &Actor, filters: &mut UserFilters) -> Result<()> {
         filters.normalize().map_err(Error::Validation)?;
         if filters.is_empty() {
@@ -430,8 +447,17 @@ impl UserService {
                 .await?;
             Ok::<u64, Error>(groups.values().map(|g| g.users).sum())
         };
-        let all = count(everyone).await?;
-        if all > 0 && count(filters.clone()).await? >= all {
+        // Counted without the actor, who is never deleted: a filter that leaves out only the
+        // actor (`created_before` their registration, `is_admin=false`, …) selects everyone too.
+        let me = self.load_user(actor, actor.user_id).await?;
+        let now = self.clock.now();
+        let others_all = count(everyone.clone())
+            .await?
+            .saturating_sub(u64::from(everyone.matches(&me, now)));
+        let others_matching = count(filters.clone())
+            .await?
+            .saturating_sub(u64::from(filters.matches(&me, now)));
+        if others_all > 0 && others_matching >= others_all {
             return Err(Error::invalid(
                 "filters",
                 "these filters select every user of the tenant; refused",
@@ -494,9 +520,12 @@ impl UserService {
     /// - The `super_admin` role ([`crate::model::SUPER_ADMIN_ROLE`]) is created if missing,
     ///   and given back any permission it lacks.
     /// - Without a user with this email, an active admin holding the role is created.
-    /// - An existing user with this email who lost the role gets it back; one who is no
-    ///   longer active is reactivated only when the tenant has no other active super admin
-    ///   (so a restart recovers a locked-out tenant without undoing a deliberate suspension).
+    /// - An existing user with this email who was created holding the role (by an earlier
+    ///   bootstrap, or by another super admin) and lost it gets it back; one who is no longer
+    ///   active is reactivated only when the tenant has no other active super admin (so a
+    ///   restart recovers a locked-out tenant without undoing a deliberate suspension). An
+    ///   account someone created *without* the role is never promoted because its email is
+    ///   the configured one (a user who may create learners could otherwise take the tenant).
     ///
     /// Returns the administrator.
     pub async fn bootstrap_super_admin(
@@ -567,6 +596,13 @@ impl UserService {
     /// when the tenant has no other active super admin).
     async fn restore_super_admin(&self, system: &Principal, user: User) -> Result<User> {
         let has_role = user.roles.iter().any(|r| r == SUPER_ADMIN_ROLE);
+        if !self.created_as_super_admin(&user).await? {
+            tracing::warn!(
+                user = %user.id,
+                "the configured administrator's email belongs to an account not created as a super admin: left as it is"
+            );
+            return Ok(user);
+        }
         let reactivate = user.status != Status::Active
             && self
                 .super_admins(system.tenant_id())
@@ -593,6 +629,27 @@ impl UserService {
             permissions: Permission::ALL.iter().copied().collect(),
         };
         self.update_as(system, &actor, user.id, patch).await
+    }
+
+    /// Whether the user's creation event gave them the super-admin role.
+    async fn created_as_super_admin(&self, user: &User) -> Result<bool> {
+        let (_, total) = self
+            .storage
+            .list_audit(&user.tenant_id, user.id, 0, 1)
+            .await?;
+        let (oldest, _) = self
+            .storage
+            .list_audit(&user.tenant_id, user.id, total.saturating_sub(1), 1)
+            .await?;
+        Ok(oldest.first().is_some_and(|event| {
+            event.action == AuditAction::UserCreated
+                && event.changes.get("roles").is_some_and(|roles| {
+                    roles
+                        .new
+                        .as_array()
+                        .is_some_and(|r| r.iter().any(|name| name == SUPER_ADMIN_ROLE))
+                })
+        }))
     }
 
     /// Hashes the password (off the executor), builds the user from a validated draft and

@@ -405,13 +405,15 @@ pub async fn tenants_are_isolated(store: TestStore) {
         .await
         .unwrap();
     assert_eq!((bulk.deleted, bulk.not_found), (0, vec![theirs.id]));
-    let everyone = UserFilters {
+    // A user the filter leaves out (a filter selecting everyone is refused).
+    fx.create("Keeper", "keeper@y.example").await;
+    let x_test = UserFilters {
         search: Some("x.test".into()),
         ..Default::default()
     };
     let bulk = fx
         .service
-        .bulk_delete(&fx.admin, BulkDeleteRequest::Filters(Box::new(everyone)))
+        .bulk_delete(&fx.admin, BulkDeleteRequest::Filters(Box::new(x_test)))
         .await
         .unwrap();
     assert_eq!(bulk.deleted, 1);

@@ -55,6 +55,11 @@ pub async fn bulk_delete_refuses_filters_selecting_everyone(store: TestStore) {
             roles: vec![],
             ..Default::default()
         },
+        // Everyone but the actor, who is never deleted anyway.
+        UserFilters {
+            is_admin: Some(false),
+            ..Default::default()
+        },
     ];
     for filters in everyone {
         let err = fx
@@ -217,6 +222,21 @@ pub async fn impersonation_dies_with_its_impersonator(store: TestStore) {
 
     let (_, own, token) = new_helper().await;
     fx.service.logout(&own).await.unwrap();
+    dead(&token).await;
+
+    // Another administrator ends the impersonator's session (a stolen token, say).
+    let (helper, own, token) = new_helper().await;
+    let own_session = match own {
+        usermgmt_core::Principal::User {
+            session_id: Some(id),
+            ..
+        } => id,
+        other => panic!("no session: {other:?}"),
+    };
+    fx.service
+        .terminate_session(&fx.admin, helper.id, own_session)
+        .await
+        .unwrap();
     dead(&token).await;
 
     let (helper, _, token) = new_helper().await;
@@ -482,6 +502,13 @@ pub async fn notes_respect_rank(store: TestStore) {
             .map(|_| ()),
     );
     forbidden(fx.service.delete_note(&limited, fx.admin_id, note.id).await);
+    // The audit log carries note texts: it needs the same rank.
+    forbidden(
+        fx.service
+            .audit_log(&limited, fx.admin_id, 1, 20)
+            .await
+            .map(|_| ()),
+    );
     assert_eq!(
         fx.service
             .list_notes(&fx.admin, fx.admin_id)
@@ -558,4 +585,89 @@ pub async fn a_known_client_passes_the_lock(store: TestStore) {
     let outcome = attempt(PASSWORD, Fixture::client()).await.unwrap();
     assert_eq!(outcome.user.id, ada.id);
     assert_eq!(outcome.user.failed_login_attempts, 0);
+
+    // Failures from the known client count too: past twice the limit the lock holds for it.
+    for _ in 0..limit * 2 {
+        attempt("wrong", Fixture::client()).await.unwrap_err();
+    }
+    let err = attempt(PASSWORD, Fixture::client()).await.unwrap_err();
+    assert_eq!(err.code(), "locked");
+}
+
+/// Bootstrap never promotes an account it did not create as a super admin just because it
+/// has the configured email (a user who may create learners could take the tenant).
+pub async fn bootstrap_never_promotes_a_stranger(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    // The configured admin moved to another address; someone registers the old one.
+    fx.service
+        .update_user(
+            &fx.admin,
+            fx.admin_id,
+            UpdateUser {
+                email: Some(Some("root@elsewhere.test".into())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (recruiter, _) = fx
+        .principal_with("recruiter", &[Permission::UserCreate, Permission::UserList])
+        .await;
+    let squatter = fx
+        .service
+        .create_user(&recruiter, Fixture::learner("Squatter", "admin@t1.test"))
+        .await
+        .unwrap();
+    let after = fx
+        .service
+        .bootstrap_super_admin(
+            &fx.tenant,
+            "Root Admin",
+            "admin@t1.test",
+            Password::new(PASSWORD),
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.id, squatter.id);
+    assert!(after.roles.is_empty(), "{after:?}");
+    assert!(!after.is_admin);
+}
+
+/// Concurrent removals of super admins cannot each leave "the other" in place.
+pub async fn concurrent_removals_keep_a_super_admin(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let mut admins = vec![fx.admin_id];
+    for i in 0..4 {
+        let input = CreateUser {
+            name: format!("Super {i}"),
+            email: Some(format!("super{i}@x.test")),
+            is_admin: true,
+            roles: vec![SUPER_ADMIN_ROLE.into()],
+            ..Default::default()
+        };
+        admins.push(fx.service.create_user(&fx.admin, input).await.unwrap().id);
+    }
+    // An actor holding every permission directly, without the role.
+    let input = CreateUser {
+        name: "Everything".into(),
+        email: Some("everything@x.test".into()),
+        is_learner: true,
+        permissions: Permission::ALL.to_vec(),
+        ..Default::default()
+    };
+    let actor = fx.service.create_user(&fx.admin, input).await.unwrap();
+    let actor = usermgmt_core::Principal::user(fx.tenant.clone(), actor.id);
+    let deletes = admins.iter().map(|id| {
+        let service = fx.service.clone();
+        let actor = actor.clone();
+        let id = *id;
+        tokio::spawn(async move { service.delete_user(&actor, id).await })
+    });
+    let mut deleted = 0;
+    for handle in deletes.collect::<Vec<_>>() {
+        if handle.await.unwrap().is_ok() {
+            deleted += 1;
+        }
+    }
+    assert_eq!(deleted, admins.len() - 1, "exactly one super admin stays");
 }
