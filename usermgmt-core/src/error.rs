@@ -39,7 +39,7 @@ impl FieldErrors {
         }
         let messages = self.0.entry(field).or_default();
         match messages.len().cmp(&Self::MAX_MESSAGES_PER_FIELD) {
-            std::cmp::Ordering::Less => messages.push(message.into()),
+            std::cmp::Ordering::Less => messages.push(message),
             std::cmp::Ordering::Equal => messages.push(Self::MORE.to_owned()),
             std::cmp::Ordering::Greater => {}
         }
