@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde::Deserialize;
 
 use crate::error::{Error, FieldErrors, StorageError};
@@ -106,40 +107,132 @@ impl PasswordPolicy {
         }
     }
 
-    fn hasher(&self) -> Result<Argon2<'static>, Error> {
-        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
-            .map_err(|e| Error::Storage(StorageError::new("configuring argon2", e.to_string())))?;
-        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    fn params(&self) -> Result<Params, Error> {
+        Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map_err(|e| Error::Storage(StorageError::new("configuring argon2", e.to_string())))
     }
 
-    /// Hashes a password with argon2id on the blocking thread pool.
+    /// Hashes a password with argon2id in the calling thread, in `memory` (grown to the
+    /// policy's size if smaller, and kept for the next hash).
+    pub fn hash_blocking(
+        &self,
+        password: &Password,
+        memory: &mut HashMemory,
+    ) -> Result<PasswordHash, Error> {
+        let failed = |e: String| Error::Storage(StorageError::new("hashing a password", e));
+        let params = self.params()?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(|e| failed(e.to_string()))?;
+        let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        argon
+            .hash_password_into_with_memory(
+                password.expose().as_bytes(),
+                &salt,
+                &mut output,
+                memory.blocks(params.block_count()),
+            )
+            .map_err(|e| failed(e.to_string()))?;
+        let phc = argon2::PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&params).map_err(|e| failed(e.to_string()))?,
+            salt: Some(Salt::new(&salt).map_err(|e| failed(e.to_string()))?),
+            hash: Some(Output::new(&output).map_err(|e| failed(e.to_string()))?),
+        };
+        Ok(PasswordHash(phc.to_string()))
+    }
+
+    /// Verifies a password against a stored argon2 hash in the calling thread, in `memory`.
+    /// The cost comes from the stored hash (at most [`MAX_VERIFY_MEMORY_KIB`]). A malformed
+    /// or unsupported stored hash verifies as `false`.
+    pub fn verify_blocking(
+        &self,
+        password: &Password,
+        hash: &PasswordHash,
+        memory: &mut HashMemory,
+    ) -> bool {
+        let Ok(phc) = argon2::PasswordHash::new(&hash.0) else {
+            return false;
+        };
+        let (Some(salt), Some(expected)) = (&phc.salt, &phc.hash) else {
+            return false;
+        };
+        let Ok(algorithm) = Algorithm::try_from(phc.algorithm.as_str()) else {
+            return false;
+        };
+        let version = match phc.version.map(Version::try_from).transpose() {
+            Ok(version) => version.unwrap_or_default(),
+            Err(_) => return false,
+        };
+        let Ok(params) = Params::try_from(&phc) else {
+            return false;
+        };
+        if params.m_cost() > MAX_VERIFY_MEMORY_KIB {
+            return false;
+        }
+        let mut output = vec![0u8; expected.len()];
+        let argon = Argon2::new(algorithm, version, params.clone());
+        argon
+            .hash_password_into_with_memory(
+                password.expose().as_bytes(),
+                salt,
+                &mut output,
+                memory.blocks(params.block_count()),
+            )
+            .is_ok()
+            // `Output`'s comparison is constant-time.
+            && Output::new(&output).is_ok_and(|computed| &computed == expected)
+    }
+
+    /// Hashes a password with argon2id on the blocking thread pool (in fresh memory; the
+    /// service reuses a bounded set of buffers instead).
     pub async fn hash(&self, password: &Password) -> Result<PasswordHash, Error> {
-        let hasher = self.hasher()?;
+        let policy = self.clone();
         let plain = password.clone();
-        let phc = tokio::task::spawn_blocking(move || {
-            hasher
-                .hash_password(plain.expose().as_bytes())
-                .map(|hash| hash.to_string())
+        tokio::task::spawn_blocking(move || {
+            policy.hash_blocking(&plain, &mut HashMemory::default())
         })
         .await
         .map_err(|e| Error::Storage(StorageError::new("hashing a password", e)))?
-        .map_err(|e| Error::Storage(StorageError::new("hashing a password", e.to_string())))?;
-        Ok(PasswordHash(phc))
     }
 
-    /// Verifies a password against a stored hash on the blocking thread pool. The cost comes
-    /// from the stored hash. A malformed stored hash verifies as `false`.
+    /// Verifies a password against a stored hash on the blocking thread pool (in fresh
+    /// memory). The cost comes from the stored hash. A malformed stored hash verifies as
+    /// `false`.
     pub async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, Error> {
-        let hasher = self.hasher()?;
+        let policy = self.clone();
         let plain = password.clone();
-        let phc = hash.0.clone();
+        let hash = hash.clone();
         tokio::task::spawn_blocking(move || {
-            hasher
-                .verify_password(plain.expose().as_bytes(), phc.as_str())
-                .is_ok()
+            policy.verify_blocking(&plain, &hash, &mut HashMemory::default())
         })
         .await
         .map_err(|e| Error::Storage(StorageError::new("verifying a password", e)))
+    }
+}
+
+/// The largest argon2 memory cost a stored hash may ask for at verification (256 MiB): an
+/// imported hash cannot make a login allocate without bound.
+pub const MAX_VERIFY_MEMORY_KIB: u32 = 256 * 1024;
+
+/// argon2 working memory, kept between hashes so each hashing slot allocates it once.
+#[derive(Default)]
+pub struct HashMemory(Vec<Block>);
+
+impl std::fmt::Debug for HashMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HashMemory({} blocks)", self.0.len())
+    }
+}
+
+impl HashMemory {
+    /// The first `count` blocks, growing the buffer if needed.
+    fn blocks(&mut self, count: usize) -> &mut [Block] {
+        if self.0.len() < count {
+            self.0.resize(count, Block::default());
+        }
+        &mut self.0[..count]
     }
 }
 

@@ -303,7 +303,17 @@ impl UserService {
         password: &crate::password::Password,
     ) -> crate::Result<crate::password::PasswordHash> {
         let _slot = self.guard.hashing_slot().await?;
-        self.config.password.hash(password).await
+        let mut memory = self.guard.take_memory();
+        let policy = self.config.password.clone();
+        let plain = password.clone();
+        let (hash, memory) = tokio::task::spawn_blocking(move || {
+            let hash = policy.hash_blocking(&plain, &mut memory);
+            (hash, memory)
+        })
+        .await
+        .map_err(|e| crate::Error::Storage(crate::StorageError::new("hashing a password", e)))?;
+        self.guard.return_memory(memory);
+        hash
     }
 
     /// Verifies a password off the executor, within the bound on concurrent hashing.
@@ -313,7 +323,18 @@ impl UserService {
         hash: &crate::password::PasswordHash,
     ) -> crate::Result<bool> {
         let _slot = self.guard.hashing_slot().await?;
-        self.config.password.verify(password, hash).await
+        let mut memory = self.guard.take_memory();
+        let policy = self.config.password.clone();
+        let plain = password.clone();
+        let hash = hash.clone();
+        let (valid, memory) = tokio::task::spawn_blocking(move || {
+            let valid = policy.verify_blocking(&plain, &hash, &mut memory);
+            (valid, memory)
+        })
+        .await
+        .map_err(|e| crate::Error::Storage(crate::StorageError::new("verifying a password", e)))?;
+        self.guard.return_memory(memory);
+        Ok(valid)
     }
 
     /// How many password hashes may run at once (from [`ThrottlePolicy::hashing_memory_mib`]

@@ -14,7 +14,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::error::{Error, Result};
 use crate::model::TenantId;
-use crate::password::PasswordPolicy;
+use crate::password::{HashMemory, PasswordPolicy};
 
 /// How concurrent password hashing and login attempts are bounded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +69,10 @@ struct Shadow {
 pub(crate) struct LoginGuard {
     hashing: Semaphore,
     hashing_wait: StdDuration,
+    /// argon2 working memory, one buffer per slot in use: allocated once, then reused, so
+    /// the memory hashing takes is bounded by the slots (freed 19 MiB blocks scattered over
+    /// many threads' allocator arenas are otherwise kept, and grew without bound).
+    memory: Mutex<Vec<HashMemory>>,
     clients: Option<DefaultKeyedRateLimiter<IpAddr>>,
     /// When the client limiter last dropped idle keys.
     pruned: Mutex<std::time::Instant>,
@@ -86,6 +90,7 @@ impl LoginGuard {
         Self {
             hashing: Semaphore::new(permits),
             hashing_wait: policy.hashing_wait,
+            memory: Mutex::new(Vec::new()),
             clients,
             pruned: Mutex::new(std::time::Instant::now()),
             unknown: Mutex::new(HashMap::new()),
@@ -106,6 +111,22 @@ impl LoginGuard {
         match tokio::time::timeout(self.hashing_wait, self.hashing.acquire()).await {
             Ok(Ok(permit)) => Ok(permit),
             _ => Err(busy()),
+        }
+    }
+
+    /// A working-memory buffer for a hash (hold a slot while using it).
+    pub(crate) fn take_memory(&self) -> HashMemory {
+        self.memory
+            .lock()
+            .ok()
+            .and_then(|mut pool| pool.pop())
+            .unwrap_or_default()
+    }
+
+    /// Gives a buffer back for the next hash.
+    pub(crate) fn return_memory(&self, memory: HashMemory) {
+        if let Ok(mut pool) = self.memory.lock() {
+            pool.push(memory);
         }
     }
 
