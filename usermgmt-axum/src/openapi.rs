@@ -66,7 +66,8 @@ fn complete(mut api: OpenApi) -> OpenApi {
         SYSTEM,
         SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
             SYSTEM_TOKEN_HEADER,
-            "The service-to-service token configured on the server (system API only).",
+            "The service-to-service token configured on the server (system API only; also \
+             accepted as `Authorization: Bearer <token>`).",
         ))),
     );
     // Schemas the operations refer to but utoipa-axum does not collect: the error body and
