@@ -86,6 +86,19 @@ impl Fixture {
         }
     }
 
+    /// Runs the start-up bootstrap of `t1`'s configured administrator again.
+    pub async fn bootstrap_again(&self) -> User {
+        self.service
+            .bootstrap_super_admin(
+                &self.tenant,
+                "Root Admin",
+                "admin@t1.test",
+                Password::new(PASSWORD),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("bootstrap failed: {e}"))
+    }
+
     /// Creates a learner as the super-admin.
     pub async fn create(&self, name: &str, email: &str) -> User {
         self.service

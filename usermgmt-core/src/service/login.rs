@@ -182,31 +182,13 @@ impl UserService {
                     .await;
             }
             if !self.verify_password(&request.password, &hash).await? {
-                let failure = self
-                    .storage
-                    .record_login_failure(
-                        tenant,
-                        user.id,
-                        now,
-                        policy.max_failed_attempts,
-                        now + policy.lock_duration,
-                    )
-                    .await?;
+                let failure = self.count_failure(tenant, user.id, now).await?;
                 return Err(Error::Locked {
                     until: failure.locked_until.unwrap_or(until),
                 });
             }
         } else if !self.verify_password(&request.password, &hash).await? {
-            let failure = self
-                .storage
-                .record_login_failure(
-                    tenant,
-                    user.id,
-                    now,
-                    policy.max_failed_attempts,
-                    now + policy.lock_duration,
-                )
-                .await?;
+            let failure = self.count_failure(tenant, user.id, now).await?;
             return Err(match failure.locked_until {
                 Some(until) if until > now => Error::Locked { until },
                 _ => Error::InvalidCredentials,
@@ -229,6 +211,25 @@ impl UserService {
             session,
             user,
         })
+    }
+
+    /// Counts a failed login of the user, locking the account at the policy's limit.
+    async fn count_failure(
+        &self,
+        tenant: &TenantId,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<crate::storage::LoginFailure> {
+        let policy = &self.config.login;
+        self.storage
+            .record_login_failure(
+                tenant,
+                user_id,
+                now,
+                policy.max_failed_attempts,
+                now + policy.lock_duration,
+            )
+            .await
     }
 
     /// Verifies the password against a dummy hash of the configured cost, then fails with

@@ -383,16 +383,7 @@ pub async fn the_last_super_admin_is_kept(store: TestStore) {
     assert!(!invalid_fields(&err).is_empty());
 
     // The configured admin gets the role back at the next bootstrap.
-    let again = fx
-        .service
-        .bootstrap_super_admin(
-            &fx.tenant,
-            "Root Admin",
-            "admin@t1.test",
-            Password::new(PASSWORD),
-        )
-        .await
-        .unwrap();
+    let again = fx.bootstrap_again().await;
     assert_eq!(again.id, fx.admin_id);
     assert!(
         again.roles.contains(&SUPER_ADMIN_ROLE.to_owned()),
@@ -618,16 +609,7 @@ pub async fn bootstrap_never_promotes_a_stranger(store: TestStore) {
         .create_user(&recruiter, Fixture::learner("Squatter", "admin@t1.test"))
         .await
         .unwrap();
-    let after = fx
-        .service
-        .bootstrap_super_admin(
-            &fx.tenant,
-            "Root Admin",
-            "admin@t1.test",
-            Password::new(PASSWORD),
-        )
-        .await
-        .unwrap();
+    let after = fx.bootstrap_again().await;
     assert_eq!(after.id, squatter.id);
     assert!(after.roles.is_empty(), "{after:?}");
     assert!(!after.is_admin);
