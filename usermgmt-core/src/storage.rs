@@ -191,6 +191,14 @@ pub trait UserStore: Send + Sync {
         false
     }
 
+    /// Holds a tenant-wide lock, across every process sharing this store, on changes that
+    /// take away a super admin, until the returned guard is dropped (the service checks that
+    /// one remains while holding it). The default is no lock beyond the service's own, which
+    /// covers one process; a store shared by several instances overrides it.
+    async fn lock_super_admin_changes(&self, _tenant: &TenantId) -> Result<Option<StoreLock>> {
+        Ok(None)
+    }
+
     /// Status and effective permissions of a user, for authorisation.
     async fn actor_grants(&self, tenant: &TenantId, user_id: Uuid) -> Result<Option<ActorGrants>>;
 
@@ -218,6 +226,9 @@ pub trait UserStore: Send + Sync {
     /// the user's version. Returns the updated user.
     async fn record_login_success(&self, session: &Session, token_hash: [u8; 32]) -> Result<User>;
 }
+
+/// A lock a store holds until this is dropped (see [`UserStore::lock_super_admin_changes`]).
+pub type StoreLock = Box<dyn std::any::Any + Send>;
 
 /// The state after a failed login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -67,6 +67,22 @@ impl Default for PgOptions {
     }
 }
 
+/// A session-level advisory lock held by its own connection; dropping it closes the
+/// connection (in the background when a runtime is at hand), which releases the lock.
+pub(crate) struct AdvisoryLock(pub(crate) Option<sqlx::PgConnection>);
+
+impl Drop for AdvisoryLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                let _ = sqlx::Connection::close(conn).await;
+            });
+        }
+    }
+}
+
 /// The PostgreSQL storage backend.
 #[derive(Clone, Debug)]
 pub struct PgStorage {

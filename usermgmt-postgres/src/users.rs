@@ -649,6 +649,26 @@ impl UserStore for PgStorage {
         Ok(outcome)
     }
 
+    async fn lock_super_admin_changes(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<usermgmt_core::storage::StoreLock>> {
+        // A session-level advisory lock on a connection of its own, taken out of the pool:
+        // every instance over this database waits for it; closing the connection frees it.
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(map_err("taking a connection for a lock"))?
+            .detach();
+        sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
+            .bind(format!("usermgmt.super_admin:{}", tenant.as_str()))
+            .execute(&mut conn)
+            .await
+            .map_err(map_err("locking super-admin changes"))?;
+        Ok(Some(Box::new(crate::AdvisoryLock(Some(conn)))))
+    }
+
     async fn actor_grants(&self, tenant: &TenantId, user_id: Uuid) -> Result<Option<ActorGrants>> {
         // One round trip: every request starts here.
         let row: Option<(String, Vec<String>)> = sqlx::query_as(

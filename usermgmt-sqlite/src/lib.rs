@@ -86,6 +86,9 @@ pub struct SqliteStorage {
     pool: ConnectionPool,
     options: SqliteOptions,
     path: PathBuf,
+    /// Serialises changes that take away a super admin across every service over this store
+    /// (one process: SQLite is embedded).
+    super_admin_changes: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -128,6 +131,7 @@ impl SqliteStorage {
             pool,
             options,
             path,
+            super_admin_changes: Default::default(),
         })
     }
 

@@ -651,6 +651,14 @@ impl UserStore for SqliteStorage {
             .await
     }
 
+    async fn lock_super_admin_changes(
+        &self,
+        _tenant: &TenantId,
+    ) -> Result<Option<usermgmt_core::storage::StoreLock>> {
+        let guard = self.super_admin_changes.clone().lock_owned().await;
+        Ok(Some(Box::new(guard)))
+    }
+
     async fn actor_grants(&self, tenant: &TenantId, user_id: Uuid) -> Result<Option<ActorGrants>> {
         let tenant = tenant.as_str().to_owned();
         self.pool

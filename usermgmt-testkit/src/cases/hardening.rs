@@ -615,7 +615,8 @@ pub async fn bootstrap_never_promotes_a_stranger(store: TestStore) {
     assert!(!after.is_admin);
 }
 
-/// Concurrent removals of super admins cannot each leave "the other" in place.
+/// Concurrent removals of super admins, through two service instances over one store, cannot
+/// each leave "the other" in place.
 pub async fn concurrent_removals_keep_a_super_admin(store: TestStore) {
     let fx = Fixture::new(store).await;
     let mut admins = vec![fx.admin_id];
@@ -639,8 +640,17 @@ pub async fn concurrent_removals_keep_a_super_admin(store: TestStore) {
     };
     let actor = fx.service.create_user(&fx.admin, input).await.unwrap();
     let actor = usermgmt_core::Principal::user(fx.tenant.clone(), actor.id);
-    let deletes = admins.iter().map(|id| {
-        let service = fx.service.clone();
+    // Two instances of the service over the one store, as two processes over one database.
+    let other = usermgmt_core::UserService::with_config(
+        fx.store.storage.clone(),
+        fx.service.config().clone(),
+    );
+    let deletes = admins.iter().enumerate().map(|(i, id)| {
+        let service = if i % 2 == 0 {
+            fx.service.clone()
+        } else {
+            other.clone()
+        };
         let actor = actor.clone();
         let id = *id;
         tokio::spawn(async move { service.delete_user(&actor, id).await })
