@@ -85,6 +85,11 @@ fn complete(mut api: OpenApi) -> OpenApi {
     register::<usermgmt_core::schemas::CountryCode>(components);
     register::<usermgmt_core::schemas::TimeZoneName>(components);
     register::<usermgmt_core::schemas::LocaleTag>(components);
+    register::<usermgmt_core::schemas::SearchText>(components);
+    register::<usermgmt_core::schemas::ValueQuery>(components);
+    register::<usermgmt_core::schemas::Reason>(components);
+    register::<usermgmt_core::schemas::ExternalId>(components);
+    register::<usermgmt_core::schemas::GrowthDate>(components);
 
     let error = ResponseBuilder::new()
         .description("An error in the JSON error model (4xx for the request, 5xx for the server).")

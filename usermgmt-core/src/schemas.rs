@@ -55,8 +55,36 @@ text_schema!(
     RoleName => text(ROLE_NAME, None, "A role name: 1-64 of a-z 0-9 . - _ (case ignored)")
 );
 text_schema!(
-    /// One value of a text filter (city, state, designation, expertise, program).
+    /// One value of a text filter (city, state, designation, expertise, program), or a
+    /// required search term.
     FilterText => text(PRINTABLE_NOT_BLANK, Some(200), "1-200 printable characters")
+);
+text_schema!(
+    /// An optional search term (blank means none).
+    SearchText => text(PRINTABLE, Some(200), "At most 200 printable characters")
+);
+text_schema!(
+    /// Text to look for among a field's values.
+    ValueQuery => text(PRINTABLE, Some(100), "At most 100 printable characters")
+);
+text_schema!(
+    /// Why an administrator impersonates a user.
+    Reason => text(PRINTABLE_NOT_BLANK, Some(500), "1-500 printable characters")
+);
+text_schema!(
+    /// An account id at an OAuth provider.
+    ExternalId => text(PRINTABLE_NOT_BLANK, Some(255), "1-255 printable characters")
+);
+text_schema!(
+    /// A day of a growth series, 1900-01-01 to 9999-12-31.
+    GrowthDate => ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Date,
+        )))
+        .pattern(Some(r"^(19[0-9]{2}|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}$"))
+        .description(Some("A day, YYYY-MM-DD, from 1900-01-01 to 9999-12-31"))
+        .into()
 );
 text_schema!(
     /// A locale tag.

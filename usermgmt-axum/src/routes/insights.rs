@@ -63,7 +63,7 @@ struct FieldValuesParams {
     #[param(required = true, value_type = usermgmt_core::model::ValueField)]
     field: Option<String>,
     /// Only values containing this text (at most 100 printable characters).
-    #[param(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    #[param(value_type = Option<usermgmt_core::schemas::ValueQuery>)]
     q: Option<String>,
     /// Page number from 1 (default 1).
     #[param(minimum = 1, maximum = 1000000)]
@@ -127,16 +127,10 @@ struct GrowthParams {
     #[param(required = true)]
     interval: Option<GrowthInterval>,
     /// Required: first day (`YYYY-MM-DD`, 1900-01-01 to 9999-12-31).
-    #[param(
-        required = true,
-        pattern = r"^(19[0-9]{2}|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}$"
-    )]
+    #[param(required = true, value_type = usermgmt_core::schemas::GrowthDate)]
     from: Option<NaiveDate>,
     /// Required: last day (`YYYY-MM-DD`, 1900-01-01 to 9999-12-31).
-    #[param(
-        required = true,
-        pattern = r"^(19[0-9]{2}|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}$"
-    )]
+    #[param(required = true, value_type = usermgmt_core::schemas::GrowthDate)]
     to: Option<NaiveDate>,
 }
 

@@ -52,11 +52,7 @@ async fn get_or_create(
 #[serde(default, deny_unknown_fields)]
 struct SearchParams {
     /// Required: text to search for.
-    #[param(
-        required = true,
-        max_length = 200,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
-    )]
+    #[param(required = true, value_type = usermgmt_core::schemas::FilterText)]
     q: Option<String>,
     /// 1–100, 20 by default.
     #[param(minimum = 1, maximum = 100)]

@@ -26,8 +26,8 @@ pub struct UserFilters {
     /// Case-insensitive substring of name, email, phone, username or unique ID.
     #[cfg_attr(
         feature = "openapi",
-        schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"),
-        param(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")
+        schema(value_type = Option<crate::schemas::SearchText>),
+        param(value_type = Option<crate::schemas::SearchText>)
     )]
     pub search: Option<String>,
     /// Exactly this status.

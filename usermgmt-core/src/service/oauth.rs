@@ -22,13 +22,7 @@ pub struct LinkOAuth {
     /// The provider.
     pub provider: OAuthProvider,
     /// The account id at the provider: 1–255 printable characters.
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            max_length = 255,
-            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schemas::ExternalId))]
     pub provider_user_id: String,
 }
 

@@ -27,13 +27,7 @@ pub struct ImpersonateRequest {
     pub mode: ImpersonationMode,
     /// Why (required, recorded on the session and in the audit log): 1–500 printable
     /// characters.
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            max_length = 500,
-            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
-        )
-    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schemas::Reason))]
     pub reason: String,
 }
 
