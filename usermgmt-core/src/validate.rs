@@ -19,15 +19,26 @@ pub const MAX_ROLES: usize = 100;
 /// Most direct permissions a request may name (and a role may carry).
 pub const MAX_PERMISSIONS: usize = 100;
 
+/// Refuses a list of more than `max` items, with a field error on `field`.
+pub fn check_list_len(len: usize, max: usize, field: &str) -> Result<(), FieldErrors> {
+    if len <= max {
+        return Ok(());
+    }
+    let mut e = FieldErrors::new();
+    e.add(field, format!("at most {max} items"));
+    Err(e)
+}
+
 /// Refuses a list longer than `max` before any of it is processed (its items are then
 /// dropped, so nothing downstream sees an oversized list). True when within bounds.
 pub fn cap_list<T>(list: &mut Vec<T>, max: usize, field: &str, e: &mut FieldErrors) -> bool {
-    if list.len() > max {
-        e.add(field, format!("at most {max} items"));
-        list.clear();
-        false
-    } else {
-        true
+    match check_list_len(list.len(), max, field) {
+        Ok(()) => true,
+        Err(errors) => {
+            e.merge(errors);
+            list.clear();
+            false
+        }
     }
 }
 

@@ -130,11 +130,7 @@ impl SessionStore for PgStorage {
         token_hash: [u8; 32],
         audit: Option<AuditEvent>,
     ) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(map_err("starting a transaction"))?;
+        let mut tx = self.begin().await?;
         insert_session_row(&mut tx, session, token_hash)
             .await
             .map_err(|e| match e {
@@ -201,11 +197,7 @@ impl SessionStore for PgStorage {
         now: DateTime<Utc>,
         audit: Vec<AuditEvent>,
     ) -> Result<bool> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(map_err("starting a transaction"))?;
+        let mut tx = self.begin().await?;
         let ended = sqlx::query(
             "UPDATE sessions SET terminated_at = $4 WHERE tenant_id = $1 AND user_id = $2 AND id = $3 \
              AND terminated_at IS NULL AND expires_at > $4",
@@ -234,11 +226,7 @@ impl SessionStore for PgStorage {
         now: DateTime<Utc>,
         audit: Option<AuditEvent>,
     ) -> Result<u64> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(map_err("starting a transaction"))?;
+        let mut tx = self.begin().await?;
         let exists: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2)",
         )
@@ -265,11 +253,7 @@ impl SessionStore for PgStorage {
         now: DateTime<Utc>,
         audit: AuditEvent,
     ) -> Result<u64> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(map_err("starting a transaction"))?;
+        let mut tx = self.begin().await?;
         let ended: Vec<(Uuid, Uuid)> = sqlx::query_as(
             "UPDATE sessions SET terminated_at = $3 WHERE tenant_id = $1 AND impersonator_id = $2 \
              AND terminated_at IS NULL AND expires_at > $3 RETURNING id, user_id",

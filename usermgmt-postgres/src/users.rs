@@ -367,7 +367,7 @@ impl PgStorage {
         Ok(tx)
     }
 
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
         self.pool
             .begin()
             .await

@@ -185,6 +185,6 @@ impl Fixture {
 
     /// Every permission.
     pub fn all_permissions() -> PermissionSet {
-        Permission::ALL.iter().copied().collect()
+        Permission::all()
     }
 }

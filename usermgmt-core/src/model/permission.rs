@@ -40,6 +40,11 @@ impl Permission {
             Permission::RoleManage => "Create, edit and delete roles",
         }
     }
+
+    /// Every permission, as a set (what the super-admin role and the system principal hold).
+    pub fn all() -> PermissionSet {
+        Permission::ALL.iter().copied().collect()
+    }
 }
 
 /// An entry of the permission catalog.

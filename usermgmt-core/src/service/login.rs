@@ -342,21 +342,22 @@ impl UserService {
     }
 
     /// Whether the administrator behind an impersonation session may still act through it:
-    /// active, holding `user.impersonate`, and holding every permission of the user.
+    /// the same checks as starting one — an active user holding `user.impersonate` who
+    /// outranks the user.
     async fn impersonation_holds(&self, session: &Session, impersonator: Uuid) -> Result<bool> {
-        let tenant = &session.tenant_id;
-        let Some(admin) = self.storage.actor_grants(tenant, impersonator).await? else {
-            return Ok(false);
-        };
-        if admin.status != Status::Active
-            || !admin
-                .permissions
-                .contains(&crate::model::Permission::UserImpersonate)
+        let admin = Principal::user(session.tenant_id.clone(), impersonator);
+        let checked = match self
+            .authorize(&admin, crate::model::Permission::UserImpersonate)
+            .await
         {
-            return Ok(false);
+            Ok(actor) => self.ensure_outranks(&actor, session.user_id).await,
+            Err(error) => Err(error),
+        };
+        match checked {
+            Ok(()) => Ok(true),
+            Err(Error::Unauthenticated(_) | Error::Forbidden(_)) => Ok(false),
+            Err(other) => Err(other),
         }
-        let target = self.storage.actor_grants(tenant, session.user_id).await?;
-        Ok(target.is_some_and(|t| t.permissions.is_subset(&admin.permissions)))
     }
 
     /// Ends the principal's own session (ending an impersonation is audited as such). Logging

@@ -302,18 +302,11 @@ impl UserService {
         &self,
         password: &crate::password::Password,
     ) -> crate::Result<crate::password::PasswordHash> {
-        let _slot = self.guard.hashing_slot().await?;
-        let mut memory = self.guard.take_memory();
-        let policy = self.config.password.clone();
         let plain = password.clone();
-        let (hash, memory) = tokio::task::spawn_blocking(move || {
-            let hash = policy.hash_blocking(&plain, &mut memory);
-            (hash, memory)
+        self.with_hashing("hashing a password", move |policy, memory| {
+            policy.hash_blocking(&plain, memory)
         })
-        .await
-        .map_err(|e| crate::Error::Storage(crate::StorageError::new("hashing a password", e)))?;
-        self.guard.return_memory(memory);
-        hash
+        .await?
     }
 
     /// Verifies a password off the executor, within the bound on concurrent hashing.
@@ -322,19 +315,33 @@ impl UserService {
         password: &crate::password::Password,
         hash: &crate::password::PasswordHash,
     ) -> crate::Result<bool> {
+        let (plain, hash) = (password.clone(), hash.clone());
+        self.with_hashing("verifying a password", move |policy, memory| {
+            policy.verify_blocking(&plain, &hash, memory)
+        })
+        .await
+    }
+
+    /// Runs argon2 work on the blocking pool while holding a hashing slot, in that slot's
+    /// reused working memory.
+    async fn with_hashing<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        work: impl FnOnce(&crate::password::PasswordPolicy, &mut crate::password::HashMemory) -> T
+        + Send
+        + 'static,
+    ) -> crate::Result<T> {
         let _slot = self.guard.hashing_slot().await?;
         let mut memory = self.guard.take_memory();
         let policy = self.config.password.clone();
-        let plain = password.clone();
-        let hash = hash.clone();
-        let (valid, memory) = tokio::task::spawn_blocking(move || {
-            let valid = policy.verify_blocking(&plain, &hash, &mut memory);
-            (valid, memory)
+        let (output, memory) = tokio::task::spawn_blocking(move || {
+            let output = work(&policy, &mut memory);
+            (output, memory)
         })
         .await
-        .map_err(|e| crate::Error::Storage(crate::StorageError::new("verifying a password", e)))?;
+        .map_err(|e| crate::Error::Storage(crate::StorageError::new(what, e)))?;
         self.guard.return_memory(memory);
-        Ok(valid)
+        Ok(output)
     }
 
     /// How many password hashes may run at once (from [`ThrottlePolicy::hashing_memory_mib`]

@@ -15,7 +15,7 @@ use crate::model::{
     SUPER_ADMIN_ROLE, normalize_role_name, permission_catalog,
 };
 use crate::principal::Principal;
-use crate::validate::MAX_PERMISSIONS;
+use crate::validate::{MAX_PERMISSIONS, check_list_len};
 
 const MAX_DESCRIPTION_LEN: usize = 500;
 
@@ -154,10 +154,9 @@ impl UserService {
             next.description = check_description(description, &mut errors);
         }
         if let Some(permissions) = &input.permissions {
-            if permissions.len() > MAX_PERMISSIONS {
-                errors.add("permissions", format!("at most {MAX_PERMISSIONS} items"));
-            } else {
-                next.permissions = permissions.iter().copied().collect();
+            match check_list_len(permissions.len(), MAX_PERMISSIONS, "permissions") {
+                Ok(()) => next.permissions = permissions.iter().copied().collect(),
+                Err(too_many) => errors.merge(too_many),
             }
         }
         if current.name == SUPER_ADMIN_ROLE {

@@ -1,5 +1,6 @@
 //! The service-to-service operations: only the system principal may call them.
 
+use crate::validate::{MAX_PERMISSIONS, MAX_ROLES, check_list_len};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -79,12 +80,12 @@ pub struct SetFlags {
 impl UserService {
     /// The system principal as an actor holding every permission; user principals are
     /// refused (the system API is not for user sessions).
-    fn system_actor(&self, principal: &Principal) -> Result<Actor> {
+    pub(crate) fn system_actor(&self, principal: &Principal) -> Result<Actor> {
         match principal {
             Principal::System { tenant_id } => Ok(Actor {
                 tenant_id: tenant_id.clone(),
                 user_id: Uuid::nil(),
-                permissions: Permission::ALL.iter().copied().collect(),
+                permissions: Permission::all(),
             }),
             Principal::User { .. } => Err(Error::Unauthenticated(
                 "the system API needs the system token".to_owned(),
@@ -244,12 +245,7 @@ impl UserService {
     ) -> Result<User> {
         let actor = self.system_actor(principal)?;
         let current = self.load_user(&actor, user_id).await?;
-        if roles.len() > crate::validate::MAX_ROLES {
-            return Err(Error::invalid(
-                "roles",
-                format!("at most {} items", crate::validate::MAX_ROLES),
-            ));
-        }
+        check_list_len(roles.len(), MAX_ROLES, "roles").map_err(Error::Validation)?;
         let mut all = current.roles.clone();
         all.extend(roles.iter().map(|r| r.trim().to_ascii_lowercase()));
         all.sort();
@@ -270,12 +266,8 @@ impl UserService {
     ) -> Result<User> {
         let actor = self.system_actor(principal)?;
         let current = self.load_user(&actor, user_id).await?;
-        if permissions.len() > crate::validate::MAX_PERMISSIONS {
-            return Err(Error::invalid(
-                "permissions",
-                format!("at most {} items", crate::validate::MAX_PERMISSIONS),
-            ));
-        }
+        check_list_len(permissions.len(), MAX_PERMISSIONS, "permissions")
+            .map_err(Error::Validation)?;
         let mut all = current.permissions.clone();
         all.extend(permissions.iter().copied());
         all.sort();

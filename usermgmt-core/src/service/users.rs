@@ -359,20 +359,17 @@ impl UserService {
                 BulkTarget::Filter(filters)
             }
         };
-        let _one_at_a_time = if actor
-            .permissions
-            .is_superset(&Permission::ALL.iter().copied().collect())
-        {
+        let now = self.clock.now();
+        let _one_at_a_time = if actor.permissions.is_superset(&Permission::all()) {
             // Only an actor holding everything reaches super admins; the actor stays.
-            let (field, targets) = match &target {
-                BulkTarget::Ids(_) => ("user_ids", &target),
-                BulkTarget::Filter(_) => ("filters", &target),
+            let field = match &target {
+                BulkTarget::Ids(_) => "user_ids",
+                BulkTarget::Filter(_) => "filters",
             };
-            let now = self.clock.now();
             Some(
                 self.keep_a_super_admin(&actor.tenant_id, field, |u| {
                     u.id != actor.user_id
-                        && match targets {
+                        && match &target {
                             BulkTarget::Ids(ids) => ids.binary_search(&u.id).is_ok(),
                             BulkTarget::Filter(filters) => filters.matches(u, now),
                         }
@@ -382,7 +379,6 @@ impl UserService {
         } else {
             None
         };
-        let now = self.clock.now();
         let audit_template = event(
             principal,
             AuditTargetKind::User,
@@ -572,7 +568,7 @@ impl UserService {
     /// The tenant's super-admin role, created or completed so that it holds every permission.
     async fn ensure_super_admin_role(&self, system: &Principal) -> Result<crate::model::Role> {
         let tenant = system.tenant_id();
-        let all: crate::model::PermissionSet = Permission::ALL.iter().copied().collect();
+        let all = Permission::all();
         let found = self
             .storage
             .roles_by_names(tenant, &[SUPER_ADMIN_ROLE.to_owned()])
@@ -623,11 +619,7 @@ impl UserService {
             status: reactivate.then_some(Status::Active),
             ..Default::default()
         };
-        let actor = Actor {
-            tenant_id: system.tenant_id().clone(),
-            user_id: Uuid::nil(),
-            permissions: Permission::ALL.iter().copied().collect(),
-        };
+        let actor = self.system_actor(system)?;
         self.update_as(system, &actor, user.id, patch).await
     }
 
