@@ -395,16 +395,7 @@ impl UserService {
             now,
         );
         if impersonation.is_none() {
-            let ended = event(
-                principal,
-                AuditTargetKind::User,
-                *user_id,
-                AuditAction::ImpersonationEnded,
-                Default::default(),
-                now,
-            );
-            self.storage
-                .terminate_impersonations_by(tenant_id, *user_id, now, ended)
+            self.end_impersonations_by(principal, tenant_id, *user_id, now)
                 .await?;
         }
         self.storage

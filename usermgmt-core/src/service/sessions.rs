@@ -81,8 +81,38 @@ impl UserService {
             changes,
             now,
         );
-        // Ending a session also ends the impersonations its user started (as a logout does):
-        // a stolen administrator token must not live on through a masquerade.
+        let own = self
+            .storage
+            .list_sessions(&actor.tenant_id, user_id, now)
+            .await?
+            .iter()
+            .any(|s| s.id == session_id && s.impersonator_id.is_none());
+        // Impersonations first: if that fails, the session is still there to end again.
+        if own {
+            self.end_impersonations_by(principal, &actor.tenant_id, user_id, now)
+                .await?;
+        }
+        if self
+            .storage
+            .terminate_session(&actor.tenant_id, user_id, session_id, now, vec![audit])
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Error::NotFound("session"))
+        }
+    }
+
+    /// Ends (and audits) every impersonation `user_id` started, because one of their own
+    /// sessions ended (logout, or an administrator ending it): a stolen administrator token
+    /// must not live on through a masquerade.
+    pub(crate) async fn end_impersonations_by(
+        &self,
+        principal: &Principal,
+        tenant: &crate::model::TenantId,
+        user_id: Uuid,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
         let ended = event(
             principal,
             AuditTargetKind::User,
@@ -91,18 +121,10 @@ impl UserService {
             Default::default(),
             now,
         );
-        if self
-            .storage
-            .terminate_session(&actor.tenant_id, user_id, session_id, now, vec![audit])
-            .await?
-        {
-            self.storage
-                .terminate_impersonations_by(&actor.tenant_id, user_id, now, ended)
-                .await?;
-            Ok(())
-        } else {
-            Err(Error::NotFound("session"))
-        }
+        self.storage
+            .terminate_impersonations_by(tenant, user_id, now, ended)
+            .await?;
+        Ok(())
     }
 
     /// Ends every session of a user; returns how many were active. Requires `user.update`.

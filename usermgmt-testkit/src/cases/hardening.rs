@@ -233,6 +233,26 @@ pub async fn impersonation_dies_with_its_impersonator(store: TestStore) {
         } => id,
         other => panic!("no session: {other:?}"),
     };
+    // Ending somebody else's impersonation *of* the helper leaves the helper's own
+    // impersonations alone.
+    let of_helper = fx
+        .service
+        .impersonate(
+            &fx.admin,
+            helper.id,
+            ImpersonateRequest {
+                mode: ImpersonationMode::Masquerade,
+                reason: "audit".into(),
+            },
+            Fixture::client(),
+        )
+        .await
+        .unwrap();
+    fx.service
+        .terminate_session(&fx.admin, helper.id, of_helper.session.id)
+        .await
+        .unwrap();
+    assert!(fx.service.authenticate(&token).await.is_ok());
     fx.service
         .terminate_session(&fx.admin, helper.id, own_session)
         .await
