@@ -241,3 +241,83 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// The bounds the document declares are the ones core enforces: utoipa takes only literal
+/// numbers, so this keeps the literals and core's constants in step.
+#[test]
+fn declared_bounds_are_cores_constants() {
+    use usermgmt_core::filter::{MAX_AGE, MAX_DAYS, MAX_FAILED_ATTEMPTS, MAX_FILTER_VALUES};
+    use usermgmt_core::validate::{MAX_EXPERTISE, MAX_PERMISSIONS, MAX_ROLES};
+    let doc = serde_json::to_value(openapi()).unwrap();
+    let schema = |name: &str, field: &str, key: &str| {
+        doc["components"]["schemas"][name]["properties"][field][key].as_u64()
+    };
+    let as_u64 = |n: usize| u64::try_from(n).unwrap();
+    for (name, field, key, wanted) in [
+        ("UserFilters", "age_min", "maximum", u64::from(MAX_AGE)),
+        ("UserFilters", "age_max", "maximum", u64::from(MAX_AGE)),
+        (
+            "UserFilters",
+            "created_in_last_days",
+            "maximum",
+            u64::from(MAX_DAYS),
+        ),
+        (
+            "UserFilters",
+            "active_in_last_days",
+            "maximum",
+            u64::from(MAX_DAYS),
+        ),
+        (
+            "UserFilters",
+            "inactive_for_days",
+            "maximum",
+            u64::from(MAX_DAYS),
+        ),
+        (
+            "UserFilters",
+            "failed_login_attempts_min",
+            "maximum",
+            u64::from(MAX_FAILED_ATTEMPTS),
+        ),
+        (
+            "UserFilters",
+            "failed_login_attempts_max",
+            "maximum",
+            u64::from(MAX_FAILED_ATTEMPTS),
+        ),
+        (
+            "UserFilters",
+            "roles",
+            "maxItems",
+            as_u64(MAX_FILTER_VALUES),
+        ),
+        (
+            "UserFilters",
+            "country",
+            "maxItems",
+            as_u64(MAX_FILTER_VALUES),
+        ),
+        ("UserFilters", "city", "maxItems", as_u64(MAX_FILTER_VALUES)),
+        ("CreateUser", "roles", "maxItems", as_u64(MAX_ROLES)),
+        (
+            "CreateUser",
+            "permissions",
+            "maxItems",
+            as_u64(MAX_PERMISSIONS),
+        ),
+        ("CreateUser", "expertise", "maxItems", as_u64(MAX_EXPERTISE)),
+        (
+            "CreateRole",
+            "permissions",
+            "maxItems",
+            as_u64(MAX_PERMISSIONS),
+        ),
+    ] {
+        assert_eq!(
+            schema(name, field, key),
+            Some(wanted),
+            "{name}.{field} {key}"
+        );
+    }
+}
