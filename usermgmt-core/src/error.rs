@@ -241,6 +241,21 @@ impl Error {
         }
     }
 
+    /// A storage failure of a query that evaluated the enrollment filters itself (push-down)
+    /// reported as the learning data being unavailable (the service then answers without
+    /// those filters); other errors pass through.
+    pub fn enrollment_unavailable(self) -> Self {
+        match self {
+            Error::Storage(e) => {
+                let cause = std::error::Error::source(&e)
+                    .map(|c| c.to_string())
+                    .unwrap_or_default();
+                Error::EnrollmentSourceUnavailable(format!("{e}: {cause}"))
+            }
+            other => other,
+        }
+    }
+
     /// A validation error on a single field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         let mut errors = FieldErrors::new();

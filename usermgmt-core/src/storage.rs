@@ -96,6 +96,42 @@ impl BulkDelete {
         );
         event
     }
+
+    /// Decides, from the users the store's selection found (locked, in the tenant: a store
+    /// key, the id, the stored status and whether the user holds permissions beyond the
+    /// actor's), which to delete: never the actor, never a protected user, never one already
+    /// deleted; requested ids not found are reported. Returns the outcome (with `deleted` the
+    /// number of targets) and the targets grouped by their old status.
+    #[allow(clippy::type_complexity)]
+    pub fn decide<K>(
+        &self,
+        found: Vec<(K, Uuid, Status, bool)>,
+    ) -> (BulkDeleteOutcome, BTreeMap<Status, Vec<(K, Uuid)>>) {
+        let mut outcome = BulkDeleteOutcome::default();
+        if let BulkTarget::Ids(ids) = &self.target {
+            let present: std::collections::HashSet<Uuid> = found.iter().map(|f| f.1).collect();
+            outcome.not_found = ids
+                .iter()
+                .filter(|id| !present.contains(id))
+                .copied()
+                .collect();
+        }
+        let mut targets: BTreeMap<Status, Vec<(K, Uuid)>> = BTreeMap::new();
+        for (key, id, status, protected) in found {
+            if status == Status::Deleted {
+                continue;
+            }
+            if Some(id) == self.exclude {
+                outcome.skipped_self = true;
+            } else if protected {
+                outcome.skipped_protected += 1;
+            } else {
+                targets.entry(status).or_default().push((key, id));
+                outcome.deleted += 1;
+            }
+        }
+        (outcome, targets)
+    }
 }
 
 /// Result of a bulk delete.

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Postgres, QueryBuilder};
 use usermgmt_core::filter::{EnrollmentMatch, UserFilters};
 use usermgmt_core::model::TenantId;
 use usermgmt_core::storage::{EnrollmentLayout, EnrollmentSource};
@@ -45,98 +44,6 @@ impl PgEnrollmentSource {
     }
 }
 
-/// How the users query names each user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum UserIdProjection {
-    /// Distinct ids as text: the source reads them whatever the column's type.
-    DistinctText,
-    /// Ids as `uuid`, duplicates kept: the operand of an `IN` semi-join in the users query
-    /// (no text round trip, no second de-duplication).
-    Uuid,
-}
-
-/// Appends `SELECT <user id, per the projection> FROM <table> WHERE …` implementing
-/// [`UserFilters::matches_enrollments`]; `None` when nobody can match, otherwise whether the
-/// selected users are the ones to leave out (`has_enrollments=false`).
-pub(crate) fn push_users_query(
-    sql: &mut QueryBuilder<Postgres>,
-    layout: &EnrollmentLayout,
-    tenant: &str,
-    filters: &UserFilters,
-    projection: UserIdProjection,
-) -> Option<bool> {
-    if filters.enrollment_filters_unsatisfiable() {
-        return None;
-    }
-    let q = |name: &str| format!("\"{name}\"");
-    let select = match projection {
-        UserIdProjection::DistinctText if filters.total_time_spent_min.is_none() => {
-            "SELECT DISTINCT "
-        }
-        _ => "SELECT ",
-    };
-    let cast = match projection {
-        UserIdProjection::DistinctText => "::text",
-        UserIdProjection::Uuid => "::uuid",
-    };
-    sql.push(format!(
-        "{select}{}{cast} FROM {} WHERE true",
-        q(&layout.user_id),
-        q(&layout.table)
-    ));
-    if let Some(column) = &layout.tenant_id {
-        sql.push(format!(" AND {} = ", q(column)))
-            .push_bind(tenant.to_owned());
-    }
-    let any_of = |sql: &mut QueryBuilder<Postgres>, column: &str, values: Vec<String>| {
-        if !values.is_empty() {
-            sql.push(format!(" AND {} = ANY(", q(column)))
-                .push_bind(values)
-                .push(")");
-        }
-    };
-    any_of(
-        sql,
-        &layout.status,
-        filters
-            .enrollment_status
-            .iter()
-            .map(|s| s.as_str().to_owned())
-            .collect(),
-    );
-    any_of(
-        sql,
-        &layout.program_type,
-        filters.enrolled_program_type.clone(),
-    );
-    any_of(
-        sql,
-        &layout.program_id,
-        filters.enrolled_program_ids.clone(),
-    );
-    if let Some(min) = filters.progress_min {
-        sql.push(format!(" AND {} >= ", q(&layout.progress)))
-            .push_bind(i32::from(min));
-    }
-    if let Some(max) = filters.progress_max {
-        sql.push(format!(" AND {} <= ", q(&layout.progress)))
-            .push_bind(i32::from(max));
-    }
-    if let Some(after) = filters.last_learning_activity_after {
-        sql.push(format!(" AND {} >= ", q(&layout.last_activity_at)))
-            .push_bind(after);
-    }
-    if let Some(min) = filters.total_time_spent_min {
-        sql.push(format!(
-            " GROUP BY {} HAVING sum({}) >= ",
-            q(&layout.user_id),
-            q(&layout.time_spent_seconds)
-        ));
-        sql.push_bind(i64::try_from(min).unwrap_or(i64::MAX));
-    }
-    Some(filters.has_enrollments == Some(false))
-}
-
 #[async_trait]
 impl EnrollmentSource for PgEnrollmentSource {
     async fn matching_users(
@@ -144,17 +51,19 @@ impl EnrollmentSource for PgEnrollmentSource {
         tenant: &TenantId,
         filters: &UserFilters,
     ) -> Result<EnrollmentMatch> {
-        let mut sql: QueryBuilder<Postgres> = QueryBuilder::new("");
-        let except = match push_users_query(
-            &mut sql,
+        let mut query = usermgmt_sql::Sql::new(usermgmt_sql::Placeholders::Numbered);
+        let Some(except) = usermgmt_sql::enrollment_users(
+            &mut query,
+            &crate::query::Pg,
             &self.layout,
+            None,
             tenant.as_str(),
             filters,
-            UserIdProjection::DistinctText,
-        ) {
-            None => return Ok(EnrollmentMatch::Only(Vec::new())),
-            Some(except) => except,
+            usermgmt_sql::Projection::DistinctText,
+        ) else {
+            return Ok(EnrollmentMatch::Only(Vec::new()));
         };
+        let mut sql = crate::query::build(&query);
         let texts: Vec<String> = sql
             .build_query_scalar()
             .fetch_all(&self.pool)

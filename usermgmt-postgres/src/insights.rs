@@ -124,9 +124,15 @@ impl InsightStore for PgStorage {
         sql.push(") AS week, count(*) FILTER (WHERE u.created_at >= ")
             .push_bind(now - Duration::days(30));
         sql.push(") AS month FROM users u WHERE ");
-        crate::query::where_clause(&mut sql, tenant.as_str(), &plan.filters, now);
-        crate::query::enrollment_clause(&mut sql, plan.enrollment.as_ref());
-        crate::query::pushdown_clause(&mut sql, pushdown, tenant.as_str(), &plan.filters);
+        let m = usermgmt_sql::Matching::plan(tenant.as_str(), plan, now).pushdown(pushdown.map(
+            |layout| usermgmt_sql::Pushdown {
+                layout,
+                schema: None,
+            },
+        ));
+        let mut conditions = usermgmt_sql::Sql::new(usermgmt_sql::Placeholders::Numbered);
+        usermgmt_sql::where_clause(&mut conditions, &crate::query::Pg, &m);
+        crate::query::append(&mut sql, &conditions);
         sql.push(" GROUP BY u.status");
         let result = async {
             let mut tx = self.begin_limited(pushdown.is_some()).await?;
@@ -141,7 +147,7 @@ impl InsightStore for PgStorage {
         .await;
         result.map_err(|e| {
             if pushdown.is_some() {
-                crate::users::learning_unavailable(e)
+                e.enrollment_unavailable()
             } else {
                 e
             }

@@ -1,18 +1,16 @@
 //! `UserStore` on PostgreSQL.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
-use usermgmt_core::filter::{ListPlan, SortBy, SortOrder, UserFilters, Window};
-use usermgmt_core::model::{
-    AuditEvent, PermissionSet, Session, Status, TenantId, User, name_sort_key,
-};
+use usermgmt_core::filter::{ListPlan, UserFilters};
+use usermgmt_core::model::{AuditEvent, PermissionSet, Session, TenantId, User, name_sort_key};
 use usermgmt_core::password::PasswordHash;
 use usermgmt_core::storage::{
-    ActorGrants, BulkDelete, BulkDeleteOutcome, BulkTarget, Identifier, LoginFailure, NewUser,
-    PasswordChange, RelatedKind, RelatedLists, UserReplace, UserStore,
+    ActorGrants, BulkDelete, BulkDeleteOutcome, Identifier, LoginFailure, NewUser, PasswordChange,
+    RelatedKind, RelatedLists, UserReplace, UserStore,
 };
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
@@ -21,9 +19,7 @@ use crate::PgStorage;
 use crate::audit::insert_event;
 use crate::codec::{parse, user_from_row};
 use crate::error::map_err;
-use crate::query::{
-    Sql, USER_COLUMNS, count_query, holds_permission_outside, page_query, where_clause,
-};
+use crate::query::{Pg, Sql, USER_COLUMNS, build};
 use crate::sessions::{end_user_sessions, insert_session_row};
 
 /// Roles (kind 0), direct permissions (1), expertise (2, with position) and OAuth providers (3)
@@ -296,19 +292,6 @@ async fn insert_one(conn: &mut PgConnection, new: &NewUser, audit: &AuditEvent) 
     insert_event(conn, audit).await
 }
 
-/// Reports a failure of a push-down query as the enrollment data being unavailable.
-pub(crate) fn learning_unavailable(error: Error) -> Error {
-    match error {
-        Error::Storage(e) => {
-            let cause = std::error::Error::source(&e)
-                .map(|c| c.to_string())
-                .unwrap_or_default();
-            Error::EnrollmentSourceUnavailable(format!("{e}: {cause}"))
-        }
-        other => other,
-    }
-}
-
 /// One page of users (and the count, when asked for) on `conn`.
 async fn list_page(
     conn: &mut PgConnection,
@@ -317,15 +300,16 @@ async fn list_page(
     now: DateTime<Utc>,
     pushdown: Option<&usermgmt_core::storage::EnrollmentLayout>,
 ) -> Result<(Vec<User>, Option<u64>)> {
-    let users = read_users(conn, page_query(tenant.as_str(), plan, now, pushdown)).await?;
+    let pushdown = pushdown.map(|layout| usermgmt_sql::Pushdown {
+        layout,
+        schema: None,
+    });
+    let m = usermgmt_sql::Matching::plan(tenant.as_str(), plan, now).pushdown(pushdown);
+    let from = usermgmt_sql::users_table(&Pg);
+    let page = usermgmt_sql::page_query(&Pg, USER_COLUMNS, &from, plan, &m);
+    let users = read_users(conn, build(&page)).await?;
     let total = if plan.include_total {
-        let mut sql = count_query(
-            tenant.as_str(),
-            &plan.filters,
-            plan.enrollment.as_ref(),
-            now,
-            pushdown,
-        );
+        let mut sql = build(&usermgmt_sql::count_query(&Pg, &from, &m));
         let count: i64 = sql
             .build_query_scalar()
             .fetch_one(&mut *conn)
@@ -436,15 +420,7 @@ impl UserStore for PgStorage {
         sink: tokio::sync::mpsc::Sender<Result<Vec<User>>>,
     ) -> Result<()> {
         use futures_util::TryStreamExt;
-        let plan = ListPlan {
-            filters: filters.clone(),
-            sort_by: SortBy::CreatedAt,
-            sort_order: SortOrder::Desc,
-            window: Window::Offset(0),
-            limit: u32::MAX,
-            include_total: false,
-            enrollment,
-        };
+        let plan = ListPlan::export(filters, enrollment);
         let batch = batch.max(1) as usize;
         // One repeatable-read transaction: the whole export sees one snapshot; rows stream
         // from the server while the related lists are read on a second connection.
@@ -458,7 +434,21 @@ impl UserStore for PgStorage {
             .acquire()
             .await
             .map_err(map_err("taking a connection"))?;
-        let mut sql = page_query(tenant.as_str(), &plan, now, self.pushdown.as_ref());
+        let pushdown = self
+            .pushdown_for(&plan.filters)
+            .map(|layout| usermgmt_sql::Pushdown {
+                layout,
+                schema: None,
+            });
+        let m = usermgmt_sql::Matching::plan(tenant.as_str(), &plan, now).pushdown(pushdown);
+        let from = usermgmt_sql::users_table(&Pg);
+        let mut sql = build(&usermgmt_sql::page_query(
+            &Pg,
+            USER_COLUMNS,
+            &from,
+            &plan,
+            &m,
+        ));
         let mut rows = sql.build().fetch(&mut *tx);
         let mut pending = Vec::with_capacity(batch);
         loop {
@@ -517,7 +507,7 @@ impl UserStore for PgStorage {
         }
         .await;
         // With push-down, a failure means the learning data could not be read.
-        result.map_err(learning_unavailable)
+        result.map_err(Error::enrollment_unavailable)
     }
 
     async fn replace_user(&self, tenant: &TenantId, change: UserReplace) -> Result<User> {
@@ -576,58 +566,28 @@ impl UserStore for PgStorage {
         request: BulkDelete,
     ) -> Result<BulkDeleteOutcome> {
         let mut tx = self.begin().await?;
-        let mut sql = Sql::new("SELECT u.id, u.status, ");
-        holds_permission_outside(&mut sql, &request.protect_beyond);
-        sql.push(" AS protected FROM users u WHERE ");
-        match &request.target {
-            BulkTarget::Ids(ids) => {
-                sql.push("u.tenant_id = ")
-                    .push_bind(tenant.as_str().to_owned());
-                sql.push(" AND u.id = ANY(")
-                    .push_bind(ids.clone())
-                    .push(")");
-            }
-            BulkTarget::Filter(filters) => {
-                where_clause(&mut sql, tenant.as_str(), filters, request.now)
-            }
-        }
+        let mut sql = build(&usermgmt_sql::bulk_delete_selection(
+            &Pg,
+            tenant.as_str(),
+            &request,
+        ));
         sql.push(" FOR UPDATE OF u");
         let rows = sql
             .build()
             .fetch_all(&mut *tx)
             .await
             .map_err(map_err("selecting users to delete"))?;
-        let mut outcome = BulkDeleteOutcome::default();
-        let mut present = HashSet::new();
-        // Targets grouped by their old status (recorded in each audit event).
-        let mut targets: BTreeMap<Status, Vec<Uuid>> = BTreeMap::new();
+        let mut found = Vec::with_capacity(rows.len());
         for row in &rows {
             let get = |e: sqlx::Error| map_err("selecting users to delete")(e);
-            let id: Uuid = row.try_get("id").map_err(get)?;
-            let status: String = row.try_get("status").map_err(get)?;
-            let status: Status = parse("decoding a status", &status)?;
-            let protected: bool = row.try_get("protected").map_err(get)?;
-            present.insert(id);
-            if status == Status::Deleted {
-                continue;
-            }
-            if Some(id) == request.exclude {
-                outcome.skipped_self = true;
-            } else if protected {
-                outcome.skipped_protected += 1;
-            } else {
-                targets.entry(status).or_default().push(id);
-            }
+            let id: Uuid = row.try_get(1).map_err(get)?;
+            let status: String = row.try_get(2).map_err(get)?;
+            let protected: bool = row.try_get(3).map_err(get)?;
+            found.push(((), id, parse("decoding a status", &status)?, protected));
         }
-        if let BulkTarget::Ids(ids) = &request.target {
-            outcome.not_found = ids
-                .iter()
-                .filter(|id| !present.contains(id))
-                .copied()
-                .collect();
-        }
+        let (outcome, targets) = request.decide(found);
         // Set-based: one statement per table whatever the number of users.
-        let all: Vec<Uuid> = targets.values().flatten().copied().collect();
+        let all: Vec<Uuid> = targets.values().flatten().map(|(_, id)| *id).collect();
         if !all.is_empty() {
             sqlx::query(
                 "UPDATE users SET status = 'deleted', deleted_at = $3, updated_at = $3, version = version + 1 \
@@ -640,10 +600,10 @@ impl UserStore for PgStorage {
             .await
             .map_err(map_err("soft-deleting users"))?;
             end_user_sessions(&mut tx, tenant.as_str(), &all, request.now).await?;
-            for (status, ids) in &targets {
-                crate::audit::insert_events_for(&mut tx, &request.audit_for(*status), ids).await?;
+            for (status, targets) in &targets {
+                let ids: Vec<Uuid> = targets.iter().map(|(_, id)| *id).collect();
+                crate::audit::insert_events_for(&mut tx, &request.audit_for(*status), &ids).await?;
             }
-            outcome.deleted = all.len() as u64;
         }
         commit(tx).await?;
         Ok(outcome)

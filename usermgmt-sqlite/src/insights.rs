@@ -116,7 +116,7 @@ impl InsightStore for SqliteStorage {
         self.pool
             .run(move |conn| {
                 let pushdown =
-                    crate::users::pushdown_query(conn, attached.as_ref(), &tenant, &plan.filters)?;
+                    crate::users::attach_learning(conn, attached.as_ref(), &plan.filters)?;
                 let pushing = pushdown.is_some();
                 let run = || -> Result<BTreeMap<Status, StatusGroup>> {
                     let mode = match &plan.filters.search {
@@ -124,30 +124,25 @@ impl InsightStore for SqliteStorage {
                             .map_err(map_err("probing the search index"))?,
                         None => crate::query::SearchMode::Scan,
                     };
-                    let mut sql = crate::query::Sql::default();
-                    sql.push("SELECT u.status, ")
+                    let mut select = crate::query::sql();
+                    select
+                        .push("u.status, ")
                         .push(GROUP_SUMS)
                         .push(", sum(u.created_at >= ")
                         .bind(week);
-                    sql.push("), sum(u.created_at >= ")
-                        .bind(month)
-                        .push(") FROM ");
-                    crate::query::push_from(&mut sql, &mode);
-                    sql.push(" WHERE ");
-                    crate::query::where_clause(
-                        &mut sql,
-                        &tenant,
-                        &plan.filters,
-                        now,
-                        crate::query::RolesForm::Holders,
-                    );
-                    crate::query::enrollment_clause(&mut sql, plan.enrollment.as_ref());
-                    crate::query::pushdown_clause(&mut sql, pushdown.as_ref());
+                    select.push("), sum(u.created_at >= ").bind(month).push(")");
+                    let m = usermgmt_sql::Matching::plan(&tenant, &plan, now)
+                        .pushdown(pushdown)
+                        .roles(usermgmt_sql::RolesForm::Holders);
+                    let mut sql = crate::query::sql();
+                    sql.push("SELECT ").splice(&select).push(" FROM ");
+                    sql.splice(&crate::query::from(&mode)).push(" WHERE ");
+                    usermgmt_sql::where_clause(&mut sql, &crate::query::Lite, &m);
                     sql.push(" GROUP BY u.status");
                     let rows = conn
-                        .prepare_cached(&sql.text)
+                        .prepare_cached(&sql.text())
                         .and_then(|mut s| {
-                            s.query_map(rusqlite::params_from_iter(sql.params.iter()), group_row)?
+                            s.query_map(crate::query::args(&sql), group_row)?
                                 .collect::<rusqlite::Result<Vec<_>>>()
                         })
                         .map_err(map_err("computing statistics"))?;
@@ -155,7 +150,7 @@ impl InsightStore for SqliteStorage {
                 };
                 run().map_err(|e| {
                     if pushing {
-                        crate::users::learning_unavailable(e)
+                        e.enrollment_unavailable()
                     } else {
                         e
                     }

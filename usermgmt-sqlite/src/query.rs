@@ -1,55 +1,113 @@
-//! Translation of normalised filters, sorts and windows into SQL with bound parameters.
-//! Column names come from fixed matches, never from input.
+//! The SQLite dialect of the shared SQL ([`usermgmt_sql`]), the binding of its neutral
+//! parameters to rusqlite, and the two planning probes only SQLite needs: how selective a
+//! search term is (trigram index) and how many users hold the filtered roles.
 
-use chrono::{DateTime, Utc};
 use rusqlite::Connection;
-use rusqlite::types::Value;
-use usermgmt_core::filter::{
-    Cursor, EnrollmentMatch, ListPlan, SortBy, SortOrder, SortValue, UserFilters, Window,
-};
-use usermgmt_core::model::{PROFILE_COMPLETE_THRESHOLD, PermissionSet};
+use rusqlite::types::Value as Sqlite;
+use usermgmt_core::filter::SortOrder;
+use usermgmt_sql::{Dialect, Placeholders, Value};
+pub(crate) use usermgmt_sql::{RolesForm, Sql};
+use uuid::Uuid;
 
 use crate::codec::{date_text, micros};
-use crate::enrollment_source::EnrollmentSql;
 
-/// SQL text with its positional parameters.
-#[derive(Debug, Default)]
-pub(crate) struct Sql {
-    pub(crate) text: String,
-    pub(crate) params: Vec<Value>,
+/// SQLite: `?` placeholders, lists as `IN (…)`, child rows keyed by the user's `seq`, case
+/// folding by the columns' `NOCASE` collation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lite;
+
+impl Dialect for Lite {
+    fn placeholders(&self) -> Placeholders {
+        Placeholders::Question
+    }
+
+    fn tenant_scoped(&self) -> bool {
+        false
+    }
+
+    fn user_key(&self) -> (&'static str, &'static str) {
+        ("seq", "user_seq")
+    }
+
+    fn any_of(&self, sql: &mut Sql, expr: &str, values: Vec<String>) {
+        sql.push(expr).push(" IN ").bind_list(values);
+    }
+
+    fn folded(&self, expr: &str, values: Vec<String>) -> (String, Vec<String>) {
+        (expr.to_owned(), values)
+    }
+
+    fn contains(&self, sql: &mut Sql, expr: &str, term: &str) {
+        sql.push("instr(")
+            .push(expr)
+            .push(", ")
+            .bind(term)
+            .push(") > 0");
+    }
+
+    fn uuid_in(&self, sql: &mut Sql, expr: &str, ids: &[Uuid]) {
+        // A JSON array of hex ids: one parameter however many ids.
+        let hex: Vec<String> = ids
+            .iter()
+            .map(|id| format!("\"{}\"", id.simple()))
+            .collect();
+        sql.push(expr)
+            .push(" IN (SELECT unhex(value) FROM json_each(")
+            .bind(format!("[{}]", hex.join(",")))
+            .push("))");
+    }
+
+    fn nulls(&self, _order: SortOrder) -> &'static str {
+        // NULL is SQLite's lowest value already.
+        ""
+    }
+
+    fn never(&self) -> &'static str {
+        "0"
+    }
+
+    fn enrollment_user_id(&self, column: &str) -> String {
+        format!("unhex(replace({column}, '-', ''))")
+    }
+
+    fn enrollment_user_text(&self, column: &str) -> String {
+        column.to_owned()
+    }
+
+    fn enrollment_time(&self, column: &str) -> String {
+        // Whole seconds in the table: a time within a second compares by its floor.
+        format!("{column} * 1000000")
+    }
 }
 
-impl Sql {
-    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
-        self
-    }
+/// A new query in the SQLite dialect.
+pub(crate) fn sql() -> Sql {
+    Lite.sql()
+}
 
-    pub(crate) fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
-        self.text.push('?');
-        self.params.push(value.into());
-        self
-    }
-
-    /// Appends `(?, ?, …)`.
-    pub(crate) fn bind_list<V: Into<Value>>(
-        &mut self,
-        values: impl IntoIterator<Item = V>,
-    ) -> &mut Self {
-        self.text.push('(');
-        for (i, value) in values.into_iter().enumerate() {
-            if i > 0 {
-                self.text.push_str(", ");
-            }
-            self.bind(value);
+/// A neutral parameter as SQLite stores it: times as microseconds, dates as ISO text, UUIDs
+/// as 16-byte blobs, booleans as integers.
+fn sqlite_value(value: &Value) -> Sqlite {
+    match value {
+        Value::Null => Sqlite::Null,
+        Value::Bool(v) => Sqlite::Integer(i64::from(*v)),
+        Value::Int(v) => Sqlite::Integer(*v),
+        Value::Text(v) => Sqlite::Text(v.clone()),
+        Value::Bytes(v) => Sqlite::Blob(v.clone()),
+        Value::Time(v) => Sqlite::Integer(micros(*v)),
+        Value::Date(v) => Sqlite::Text(date_text(*v)),
+        Value::Uuid(v) => Sqlite::Blob(v.as_bytes().to_vec()),
+        Value::Texts(v) => Sqlite::Text(serde_json::Value::from(v.clone()).to_string()),
+        Value::Uuids(v) => {
+            let texts: Vec<String> = v.iter().map(Uuid::to_string).collect();
+            Sqlite::Text(serde_json::Value::from(texts).to_string())
         }
-        self.text.push(')');
-        self
     }
+}
 
-    fn and(&mut self) -> &mut Self {
-        self.push(" AND ")
-    }
+/// The parameters of `sql` for rusqlite.
+pub(crate) fn args(sql: &Sql) -> rusqlite::ParamsFromIter<Vec<Sqlite>> {
+    rusqlite::params_from_iter(sql.params().iter().map(sqlite_value).collect::<Vec<_>>())
 }
 
 /// How a search term is evaluated.
@@ -60,17 +118,6 @@ pub(crate) enum SearchMode {
     Candidates(String),
     /// Exact check on every row the other conditions leave.
     Scan,
-}
-
-/// How the `roles` filter is evaluated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RolesForm {
-    /// The role holders drive the query (`u.seq IN (…)`): for few holders, and for counts and
-    /// full result sets, which visit every match anyway.
-    Holders,
-    /// A correlated probe per row (`EXISTS`): a page of a common role walks the sort index
-    /// and stops after the page instead of collecting and sorting every holder.
-    Probe,
 }
 
 /// Role holders at which a page stops being driven by them.
@@ -85,17 +132,17 @@ pub(crate) fn roles_form(
     if roles.is_empty() {
         return Ok(RolesForm::Holders);
     }
-    let mut sql = Sql::default();
+    let mut sql = sql();
     sql.push("SELECT count(*) FROM (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE r.tenant_id = ")
-        .bind(tenant.to_owned())
+        .bind(tenant)
         .push(" AND r.name IN ")
         .bind_list(roles.iter().cloned())
         .push(" LIMIT ")
         .bind(ROLE_HOLDERS_DRIVE_BELOW)
         .push(")");
     let holders: i64 = conn
-        .prepare_cached(&sql.text)?
-        .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0))?;
+        .prepare_cached(&sql.text())?
+        .query_row(args(&sql), |r| r.get(0))?;
     Ok(if holders < ROLE_HOLDERS_DRIVE_BELOW {
         RolesForm::Holders
     } else {
@@ -164,256 +211,11 @@ pub(crate) fn search_mode(
     Ok(SearchMode::Candidates(format!("[{}]", list.join(","))))
 }
 
-fn flag(sql: &mut Sql, column: &str, wanted: Option<bool>) {
-    if let Some(wanted) = wanted {
-        sql.and().push(column).push(" = ").bind(wanted);
-    }
-}
-
-fn presence(sql: &mut Sql, present: &str, absent: &str, wanted: Option<bool>) {
-    if let Some(wanted) = wanted {
-        sql.and().push(if wanted { present } else { absent });
-    }
-}
-
-fn any_of<V: Into<Value> + Clone>(sql: &mut Sql, column: &str, values: &[V]) {
-    if !values.is_empty() {
-        sql.and()
-            .push(column)
-            .push(" IN ")
-            .bind_list(values.iter().cloned());
-    }
-}
-
-fn strs<T: Copy>(values: &[T], f: impl Fn(T) -> &'static str) -> Vec<String> {
-    values.iter().map(|v| f(*v).to_owned()).collect()
-}
-
-fn time_bound(sql: &mut Sql, column: &str, op: &str, bound: Option<DateTime<Utc>>) {
-    if let Some(bound) = bound {
-        sql.and().push(column).push(op).bind(micros(bound));
-    }
-}
-
-/// Appends the conditions of `filters` (already normalised, cross-service filters removed)
-/// for users aliased `u`, starting with the tenant. A search is always re-checked exactly here;
-/// the candidate rows of [`SearchMode::Candidates`] come in through [`push_from`].
-pub(crate) fn where_clause(
-    sql: &mut Sql,
-    tenant: &str,
-    f: &UserFilters,
-    now: DateTime<Utc>,
-    roles: RolesForm,
-) {
-    sql.push("u.tenant_id = ").bind(tenant.to_owned());
-    if let Some(term) = &f.search {
-        sql.and()
-            .push("instr(u.search_text, ")
-            .bind(term.clone())
-            .push(") > 0");
-    }
-    if !f.includes_deleted() {
-        sql.and().push("u.status <> 'deleted'");
-    }
-    if let Some(status) = f.status {
-        sql.and()
-            .push("u.status = ")
-            .bind(status.as_str().to_owned());
-    }
-    any_of(sql, "u.status", &strs(&f.statuses, |s| s.as_str()));
-    flag(sql, "u.is_admin", f.is_admin);
-    flag(sql, "u.is_instructor", f.is_instructor);
-    flag(sql, "u.is_learner", f.is_learner);
-    flag(sql, "u.email_verified", f.email_verified);
-    flag(sql, "u.phone_verified", f.phone_verified);
-    any_of(sql, "u.auth_method", &strs(&f.auth_method, |m| m.as_str()));
-    presence(
-        sql,
-        "EXISTS (SELECT 1 FROM user_oauth o WHERE o.user_seq = u.seq)",
-        "NOT EXISTS (SELECT 1 FROM user_oauth o WHERE o.user_seq = u.seq)",
-        f.has_oauth,
-    );
-    if !f.oauth_provider.is_empty() {
-        sql.and()
-            .push("EXISTS (SELECT 1 FROM user_oauth o WHERE o.user_seq = u.seq AND o.provider IN ")
-            .bind_list(strs(&f.oauth_provider, |p| p.as_str()))
-            .push(")");
-    }
-    presence(
-        sql,
-        "u.password_hash IS NOT NULL",
-        "u.password_hash IS NULL",
-        f.has_password,
-    );
-    if !f.roles.is_empty() {
-        match roles {
-            RolesForm::Holders => sql
-                .and()
-                .push("u.seq IN (SELECT ur.user_seq FROM user_roles ur JOIN roles r ON r.id = ur.role_id ")
-                .push("WHERE r.tenant_id = ")
-                .bind(tenant.to_owned()),
-            RolesForm::Probe => sql
-                .and()
-                .push("EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id ")
-                .push("WHERE ur.user_seq = u.seq"),
-        };
-        sql.push(" AND r.name IN ")
-            .bind_list(f.roles.iter().cloned())
-            .push(")");
-    }
-    if let Some(complete) = f.profile_complete {
-        let op = if complete { " >= " } else { " < " };
-        sql.and()
-            .push("u.profile_completeness")
-            .push(op)
-            .bind(i64::from(PROFILE_COMPLETE_THRESHOLD));
-    }
-    presence(
-        sql,
-        "u.avatar_url IS NOT NULL",
-        "u.avatar_url IS NULL",
-        f.has_avatar,
-    );
-    presence(sql, "u.bio IS NOT NULL", "u.bio IS NULL", f.has_bio);
-    presence(
-        sql,
-        "(u.country IS NOT NULL OR u.city IS NOT NULL)",
-        "(u.country IS NULL AND u.city IS NULL)",
-        f.has_location,
-    );
-    any_of(sql, "u.country", &f.country);
-    any_of(sql, "u.city", &f.city);
-    any_of(sql, "u.state", &f.state);
-    any_of(sql, "u.continent", &strs(&f.continent, |c| c.as_str()));
-    any_of(sql, "u.timezone", &f.timezone);
-    any_of(sql, "u.locale", &f.locale);
-    any_of(sql, "u.gender", &strs(&f.gender, |g| g.as_str()));
-    any_of(sql, "u.designation", &f.designation);
-    if !f.expertise.is_empty() {
-        sql.and()
-            .push("EXISTS (SELECT 1 FROM user_expertise e WHERE e.user_seq = u.seq AND e.value IN ")
-            .bind_list(f.expertise.iter().cloned())
-            .push(")");
-    }
-    let today = now.date_naive();
-    if let Some(latest) = f.born_on_or_before(today) {
-        sql.and()
-            .push("u.date_of_birth <= ")
-            .bind(date_text(latest));
-    }
-    if let Some(earliest) = f.born_after(today) {
-        sql.and()
-            .push("u.date_of_birth > ")
-            .bind(date_text(earliest));
-    }
-    time_bound(sql, "u.created_at", " >= ", f.created_after);
-    time_bound(sql, "u.created_at", " < ", f.created_before);
-    time_bound(sql, "u.created_at", " >= ", f.created_since(now));
-    time_bound(sql, "u.last_login_at", " >= ", f.last_login_after);
-    time_bound(sql, "u.last_login_at", " < ", f.last_login_before);
-    time_bound(sql, "u.last_login_at", " >= ", f.active_since(now));
-    if let Some(since) = f.inactive_since(now) {
-        sql.and()
-            .push("(u.last_login_at IS NULL OR u.last_login_at < ")
-            .bind(micros(since))
-            .push(")");
-    }
-    if let Some(locked) = f.is_locked {
-        if locked {
-            sql.and().push("u.locked_until > ").bind(micros(now));
-        } else {
-            sql.and()
-                .push("(u.locked_until IS NULL OR u.locked_until <= ")
-                .bind(micros(now))
-                .push(")");
-        }
-    }
-    if let Some(min) = f.failed_login_attempts_min {
-        sql.and()
-            .push("u.failed_login_attempts >= ")
-            .bind(i64::from(min));
-    }
-    if let Some(max) = f.failed_login_attempts_max {
-        sql.and()
-            .push("u.failed_login_attempts <= ")
-            .bind(i64::from(max));
-    }
-}
-
-/// SQL true when user `u` holds a permission outside `allowed` (through a role or directly).
-pub(crate) fn holds_permission_outside(sql: &mut Sql, allowed: &PermissionSet) {
-    let allowed: Vec<String> = allowed.iter().map(|p| p.as_str().to_owned()).collect();
-    sql.push("(EXISTS (SELECT 1 FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id ")
-        .push("WHERE ur.user_seq = u.seq AND rp.permission NOT IN ")
-        .bind_list(allowed.iter().cloned())
-        .push(") OR EXISTS (SELECT 1 FROM user_permissions up WHERE up.user_seq = u.seq AND up.permission NOT IN ")
-        .bind_list(allowed)
-        .push("))");
-}
-
-fn sort_column(sort_by: SortBy) -> &'static str {
-    match sort_by {
-        SortBy::Name => "u.name_key",
-        SortBy::Email => "u.email",
-        SortBy::CreatedAt => "u.created_at",
-        SortBy::LastLoginAt => "u.last_login_at",
-        SortBy::Status => "u.status",
-    }
-}
-
-fn sort_value(value: &SortValue) -> Value {
-    match value {
-        SortValue::Text(text) => text.clone().map_or(Value::Null, Value::Text),
-        SortValue::Time(time) => time.map_or(Value::Null, |t| Value::Integer(micros(t))),
-    }
-}
-
-/// Appends the keyset condition "strictly after the cursor" in the cursor's order, where
-/// absent values sort lowest (first ascending, last descending).
-fn after_cursor(sql: &mut Sql, cursor: &Cursor) {
-    let col = sort_column(cursor.sort_by);
-    let id = cursor.id;
-    let value = sort_value(&cursor.value);
-    sql.and();
-    match (cursor.sort_order, value) {
-        (SortOrder::Asc, Value::Null) => {
-            sql.push("((")
-                .push(col)
-                .push(" IS NULL AND u.id > ")
-                .bind(uuid_value(id))
-                .push(") OR ")
-                .push(col)
-                .push(" IS NOT NULL)");
-        }
-        // Row values: the (key, id) index seeks straight to the cursor. Ascending, absent
-        // values came first, so none can follow a present one.
-        (SortOrder::Asc, v) => {
-            sql.push("(").push(col).push(", u.id) > (").bind(v);
-            sql.push(", ").bind(uuid_value(id)).push(")");
-        }
-        (SortOrder::Desc, Value::Null) => {
-            sql.push("(")
-                .push(col)
-                .push(" IS NULL AND u.id < ")
-                .bind(uuid_value(id))
-                .push(")");
-        }
-        // Descending, absent values come last: they follow every present one.
-        (SortOrder::Desc, v) => {
-            sql.push("((").push(col).push(", u.id) < (").bind(v);
-            sql.push(", ").bind(uuid_value(id)).push(")");
-            if cursor.sort_by.can_be_absent() {
-                sql.push(" OR ").push(col).push(" IS NULL");
-            }
-            sql.push(")");
-        }
-    }
-}
-
 /// The tables a list reads. With search candidates, they drive the query (`CROSS JOIN`
 /// fixes that order): each is looked up by rowid and the few survivors sorted, instead of
 /// walking a sort index and testing every row against the candidate list.
-pub(crate) fn push_from(sql: &mut Sql, search: &SearchMode) {
+pub(crate) fn from(search: &SearchMode) -> Sql {
+    let mut sql = sql();
     match search {
         SearchMode::Candidates(seqs) => {
             sql.push("json_each(")
@@ -424,136 +226,67 @@ pub(crate) fn push_from(sql: &mut Sql, search: &SearchMode) {
             sql.push("users u");
         }
     }
-}
-
-/// The page query of a plan: `SELECT <columns> FROM users u WHERE … ORDER BY … LIMIT …`.
-pub(crate) fn page_query(
-    columns: &str,
-    tenant: &str,
-    plan: &ListPlan,
-    now: DateTime<Utc>,
-    search: &SearchMode,
-    roles: RolesForm,
-    pushdown: Option<&EnrollmentSql>,
-) -> Sql {
-    let mut sql = Sql::default();
-    sql.push("SELECT ").push(columns).push(" FROM ");
-    push_from(&mut sql, search);
-    sql.push(" WHERE ");
-    where_clause(&mut sql, tenant, &plan.filters, now, roles);
-    enrollment_clause(&mut sql, plan.enrollment.as_ref());
-    pushdown_clause(&mut sql, pushdown);
-    if let Window::After(cursor) = &plan.window {
-        after_cursor(&mut sql, cursor);
-    }
-    let dir = match plan.sort_order {
-        SortOrder::Asc => " ASC",
-        SortOrder::Desc => " DESC",
-    };
-    sql.push(" ORDER BY ")
-        .push(sort_column(plan.sort_by))
-        .push(dir)
-        .push(", u.id")
-        .push(dir);
-    sql.push(" LIMIT ").bind(i64::from(plan.limit));
-    if let Window::Offset(offset) = plan.window {
-        sql.push(" OFFSET ")
-            .bind(i64::try_from(offset).unwrap_or(i64::MAX));
-    }
     sql
-}
-
-/// The count query of a plan (role holders drive it: every match is visited anyway).
-pub(crate) fn count_query(
-    tenant: &str,
-    filters: &UserFilters,
-    enrollment: Option<&EnrollmentMatch>,
-    now: DateTime<Utc>,
-    search: &SearchMode,
-    pushdown: Option<&EnrollmentSql>,
-) -> Sql {
-    let mut sql = Sql::default();
-    sql.push("SELECT count(*) FROM ");
-    push_from(&mut sql, search);
-    sql.push(" WHERE ");
-    where_clause(&mut sql, tenant, filters, now, RolesForm::Holders);
-    enrollment_clause(&mut sql, enrollment);
-    pushdown_clause(&mut sql, pushdown);
-    sql
-}
-
-/// Evaluates the enrollment filters inside the query (push-down): a semi-join on the
-/// attached learning database's enrollments.
-pub(crate) fn pushdown_clause(sql: &mut Sql, pushdown: Option<&EnrollmentSql>) {
-    match pushdown {
-        None => {}
-        Some(EnrollmentSql::Nobody) => {
-            sql.push(" AND 0");
-        }
-        Some(EnrollmentSql::Users {
-            sql: sub,
-            params,
-            except,
-        }) => {
-            sql.push(if *except {
-                " AND u.id NOT IN "
-            } else {
-                " AND u.id IN "
-            });
-            sql.push("(SELECT unhex(replace(uid, '-', '')) FROM (")
-                .push(sub)
-                .push("))");
-            sql.params.extend(params.iter().cloned());
-        }
-    }
-}
-
-/// Keeps only the users an enrollment source left (a JSON array of hex ids, so the id list
-/// is one parameter however long).
-pub(crate) fn enrollment_clause(sql: &mut Sql, enrollment: Option<&EnrollmentMatch>) {
-    let (ids, negate) = match enrollment {
-        None => return,
-        Some(EnrollmentMatch::Only(ids)) => (ids, false),
-        Some(EnrollmentMatch::Except(ids)) => (ids, true),
-    };
-    let hex: Vec<String> = ids
-        .iter()
-        .map(|id| format!("\"{}\"", id.simple()))
-        .collect();
-    sql.push(if negate {
-        " AND u.id NOT IN "
-    } else {
-        " AND u.id IN "
-    });
-    sql.push("(SELECT unhex(value) FROM json_each(")
-        .bind(format!("[{}]", hex.join(",")))
-        .push("))");
 }
 
 /// A UUID as the 16-byte blob it is stored as.
-pub(crate) fn uuid_value(id: uuid::Uuid) -> Value {
-    Value::Blob(id.as_bytes().to_vec())
+pub(crate) fn uuid_value(id: Uuid) -> Sqlite {
+    Sqlite::Blob(id.as_bytes().to_vec())
 }
 
 #[cfg(test)]
 mod tests {
+    use chrono::DateTime;
     use chrono::{TimeZone, Utc};
-    use usermgmt_core::filter::{ListQuery, SortBy, SortOrder};
+    use usermgmt_core::filter::{
+        Cursor, ListPlan, ListQuery, SortBy, SortValue, UserFilters, Window,
+    };
     use usermgmt_core::model::Status;
+    use usermgmt_sql::Matching;
 
     use super::*;
 
     /// The query plan SQLite picks for the SQL this module generates.
     fn explain(conn: &Connection, sql: &Sql) -> String {
         let mut stmt = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text()))
             .unwrap();
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
-                r.get::<_, String>(3)
-            })
+            .query_map(args(sql), |r| r.get::<_, String>(3))
             .unwrap();
         rows.map(|r| r.unwrap()).collect::<Vec<_>>().join(" | ")
+    }
+
+    fn page_query(
+        columns: &str,
+        tenant: &str,
+        plan: &ListPlan,
+        now: DateTime<Utc>,
+        search: &SearchMode,
+        roles: RolesForm,
+        _pushdown: Option<()>,
+    ) -> Sql {
+        let m = Matching::plan(tenant, plan, now).roles(roles);
+        usermgmt_sql::page_query(&Lite, columns, &from(search), plan, &m)
+    }
+
+    fn count_query(
+        tenant: &str,
+        filters: &UserFilters,
+        _enrollment: Option<()>,
+        now: DateTime<Utc>,
+        search: &SearchMode,
+        _pushdown: Option<()>,
+    ) -> Sql {
+        let m = Matching {
+            tenant,
+            filters,
+            enrollment: None,
+            pushdown: None,
+            now,
+            roles: RolesForm::Holders,
+        };
+        usermgmt_sql::count_query(&Lite, &from(search), &m)
     }
 
     fn plan_of(filters: UserFilters, sort_by: SortBy, sort_order: SortOrder) -> ListPlan {
@@ -793,19 +526,15 @@ mod tests {
             .unwrap();
         }
         let ids = |sql: &Sql| -> Vec<Vec<u8>> {
-            let mut stmt = conn.prepare(&sql.text).unwrap();
-            stmt.query_map(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0))
+            let mut stmt = conn.prepare(&sql.text()).unwrap();
+            stmt.query_map(args(sql), |r| r.get(0))
                 .unwrap()
                 .map(|r| r.unwrap())
                 .collect()
         };
         let number = |sql: &Sql| -> i64 {
-            conn.query_row(
-                &sql.text,
-                rusqlite::params_from_iter(sql.params.iter()),
-                |r| r.get(0),
-            )
-            .unwrap()
+            conn.query_row(&sql.text(), args(sql), |r| r.get(0))
+                .unwrap()
         };
         for roles in [vec!["a"], vec!["b"], vec!["a", "b"], vec!["missing"]] {
             let filters = UserFilters {
@@ -820,9 +549,17 @@ mod tests {
                 "{roles:?}"
             );
             let count = count_query("t", &filters, None, now, &SearchMode::Scan, None);
-            let mut probe = Sql::default();
+            let mut probe = sql();
             probe.push("SELECT count(*) FROM users u WHERE ");
-            where_clause(&mut probe, "t", &filters, now, RolesForm::Probe);
+            let m = Matching {
+                tenant: "t",
+                filters: &filters,
+                enrollment: None,
+                pushdown: None,
+                now,
+                roles: RolesForm::Probe,
+            };
+            usermgmt_sql::where_clause(&mut probe, &Lite, &m);
             assert_eq!(number(&count), number(&probe), "{roles:?}");
         }
         let form = |roles: &[&str]| {

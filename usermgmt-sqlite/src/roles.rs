@@ -1,7 +1,7 @@
 //! `RoleStore` on SQLite.
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params};
 use usermgmt_core::model::{AuditEvent, Permission, Role, TenantId};
 use usermgmt_core::storage::RoleStore;
 use usermgmt_core::{Error, Result};
@@ -15,10 +15,10 @@ use crate::query::Sql;
 
 fn read_roles(conn: &Connection, sql: &Sql) -> Result<Vec<Role>> {
     let mut stmt = conn
-        .prepare_cached(&sql.text)
+        .prepare_cached(&sql.text())
         .map_err(map_err("preparing a role query"))?;
     let raws = stmt
-        .query_map(params_from_iter(sql.params.iter()), |r| {
+        .query_map(crate::query::args(sql), |r| {
             Ok((
                 r.get::<_, Uuid>(0)?,
                 r.get::<_, String>(1)?,
@@ -106,18 +106,18 @@ impl RoleStore for SqliteStorage {
     }
 
     async fn get_role(&self, tenant: &TenantId, id: Uuid) -> Result<Option<Role>> {
-        let mut sql = Sql::default();
+        let mut sql = crate::query::sql();
         sql.push(ROLE_COLUMNS)
             .bind(tenant.as_str().to_owned())
             .push(" AND id = ")
-            .bind(crate::query::uuid_value(id));
+            .bind(id);
         self.pool
             .run(move |conn| Ok(read_roles(conn, &sql)?.pop()))
             .await
     }
 
     async fn roles_by_names(&self, tenant: &TenantId, names: &[String]) -> Result<Vec<Role>> {
-        let mut sql = Sql::default();
+        let mut sql = crate::query::sql();
         sql.push(ROLE_COLUMNS)
             .bind(tenant.as_str().to_owned())
             .push(" AND name IN ")
@@ -126,7 +126,7 @@ impl RoleStore for SqliteStorage {
     }
 
     async fn list_roles(&self, tenant: &TenantId) -> Result<Vec<Role>> {
-        let mut sql = Sql::default();
+        let mut sql = crate::query::sql();
         sql.push(ROLE_COLUMNS)
             .bind(tenant.as_str().to_owned())
             .push(" ORDER BY name");

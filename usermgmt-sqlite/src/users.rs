@@ -5,14 +5,12 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
-use usermgmt_core::filter::{ListPlan, SortBy, SortOrder, UserFilters, Window};
-use usermgmt_core::model::{
-    AuditEvent, PermissionSet, Session, Status, TenantId, User, name_sort_key,
-};
+use usermgmt_core::filter::{ListPlan, UserFilters};
+use usermgmt_core::model::{AuditEvent, PermissionSet, Session, TenantId, User, name_sort_key};
 use usermgmt_core::password::PasswordHash;
 use usermgmt_core::storage::{
-    ActorGrants, BulkDelete, BulkDeleteOutcome, BulkTarget, Identifier, LoginFailure, NewUser,
-    PasswordChange, RelatedKind, RelatedLists, UserReplace, UserStore,
+    ActorGrants, BulkDelete, BulkDeleteOutcome, Identifier, LoginFailure, NewUser, PasswordChange,
+    RelatedKind, RelatedLists, UserReplace, UserStore,
 };
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
@@ -22,19 +20,16 @@ use crate::audit::insert_event;
 use crate::codec::{USER_COLUMNS, date_text, micros, parse, user_from_row};
 use crate::error::map_err;
 use crate::pool::{commit, immediate};
-use crate::query::{
-    RolesForm, Sql, count_query, holds_permission_outside, page_query, roles_form, search_mode,
-    uuid_value, where_clause,
-};
+use crate::query::{Lite, RolesForm, SearchMode, Sql, args, roles_form, search_mode, uuid_value};
 use crate::sessions::{end_user_sessions, insert_session_row};
 
 /// Reads users by a query selecting [`USER_COLUMNS`], attaching their related lists.
 pub(crate) fn read_users(conn: &Connection, sql: &Sql) -> Result<Vec<User>> {
     let mut stmt = conn
-        .prepare_cached(&sql.text)
+        .prepare_cached(&sql.text())
         .map_err(map_err("preparing a user query"))?;
     let rows = stmt
-        .query_map(params_from_iter(sql.params.iter()), user_from_row)
+        .query_map(crate::query::args(sql), user_from_row)
         .map_err(map_err("querying users"))?;
     let mut users = Vec::new();
     for row in rows {
@@ -88,14 +83,13 @@ fn attach_related(conn: &Connection, users: &mut [(i64, User)]) -> Result<()> {
     related.apply(users, |(_, user)| user)
 }
 
-/// Attaches the learning database (once per connection) and builds the push-down query for
-/// the enrollment filters, when push-down is configured and such filters are set.
-pub(crate) fn pushdown_query(
+/// Attaches the learning database (once per connection) when push-down is configured and
+/// the filters use enrollment filters; returns where the push-down reads them.
+pub(crate) fn attach_learning<'a>(
     conn: &Connection,
-    attached: Option<&crate::AttachedEnrollments>,
-    tenant: &str,
+    attached: Option<&'a crate::AttachedEnrollments>,
     filters: &UserFilters,
-) -> Result<Option<crate::enrollment_source::EnrollmentSql>> {
+) -> Result<Option<usermgmt_sql::Pushdown<'a>>> {
     let Some(attached) = attached else {
         return Ok(None);
     };
@@ -108,31 +102,16 @@ pub(crate) fn pushdown_query(
             [],
             |r| r.get(0),
         )
-        .map_err(|e| learning_unavailable(map_err("checking the learning database")(e)))?;
+        .map_err(|e| map_err("checking the learning database")(e).enrollment_unavailable())?;
     if !present {
         let uri = format!("file:{}?mode=ro", attached.path.display());
         conn.execute("ATTACH DATABASE ?1 AS learning", [uri])
-            .map_err(|e| learning_unavailable(map_err("attaching the learning database")(e)))?;
+            .map_err(|e| map_err("attaching the learning database")(e).enrollment_unavailable())?;
     }
-    Ok(Some(crate::enrollment_source::users_query(
-        &attached.layout,
-        Some("learning"),
-        tenant,
-        filters,
-    )))
-}
-
-/// Reports a failure of a push-down query as the enrollment data being unavailable.
-pub(crate) fn learning_unavailable(error: Error) -> Error {
-    match error {
-        Error::Storage(e) => {
-            let cause = std::error::Error::source(&e)
-                .map(|c| c.to_string())
-                .unwrap_or_default();
-            Error::EnrollmentSourceUnavailable(format!("{e}: {cause}"))
-        }
-        other => other,
-    }
+    Ok(Some(usermgmt_sql::Pushdown {
+        layout: &attached.layout,
+        schema: Some("learning"),
+    }))
 }
 
 /// The user query for a login identifier (conditions written so the partial unique indexes
@@ -146,7 +125,7 @@ fn identifier_query(tenant: &str, identifier: &Identifier) -> Sql {
             v.clone(),
         ),
     };
-    let mut sql = Sql::default();
+    let mut sql = crate::query::sql();
     sql.push("SELECT ")
         .push(USER_COLUMNS)
         .push(" FROM users u WHERE u.tenant_id = ")
@@ -156,12 +135,12 @@ fn identifier_query(tenant: &str, identifier: &Identifier) -> Sql {
 }
 
 pub(crate) fn user_by_id(conn: &Connection, tenant: &str, id: Uuid) -> Result<Option<User>> {
-    let mut sql = Sql::default();
+    let mut sql = crate::query::sql();
     sql.push("SELECT ")
         .push(USER_COLUMNS)
         .push(" FROM users u WHERE u.tenant_id = ")
         .bind(tenant.to_owned());
-    sql.push(" AND u.id = ").bind(uuid_value(id));
+    sql.push(" AND u.id = ").bind(id);
     Ok(read_users(conn, &sql)?.pop())
 }
 
@@ -371,13 +350,12 @@ impl UserStore for SqliteStorage {
     }
 
     async fn users_by_ids(&self, tenant: &TenantId, ids: &[Uuid]) -> Result<Vec<User>> {
-        let mut sql = Sql::default();
+        let mut sql = crate::query::sql();
         sql.push("SELECT ")
             .push(USER_COLUMNS)
             .push(" FROM users u WHERE u.tenant_id = ")
             .bind(tenant.as_str().to_owned());
-        sql.push(" AND u.id IN ")
-            .bind_list(ids.iter().map(|id| uuid_value(*id)));
+        sql.push(" AND u.id IN ").bind_list(ids.iter().copied());
         self.pool.run(move |conn| read_users(conn, &sql)).await
     }
 
@@ -395,15 +373,7 @@ impl UserStore for SqliteStorage {
         sink: tokio::sync::mpsc::Sender<Result<Vec<User>>>,
     ) -> Result<()> {
         let tenant = tenant.as_str().to_owned();
-        let plan = ListPlan {
-            filters: filters.clone(),
-            sort_by: SortBy::CreatedAt,
-            sort_order: SortOrder::Desc,
-            window: Window::Offset(0),
-            limit: u32::MAX,
-            include_total: false,
-            enrollment,
-        };
+        let plan = ListPlan::export(filters, enrollment);
         let threshold = self.options.search_scan_threshold;
         let batch = batch.max(1) as usize;
         let attached = self.options.attached_enrollments.clone();
@@ -411,27 +381,21 @@ impl UserStore for SqliteStorage {
             .run_blocking(move |conn| {
                 // One read transaction: the whole export sees one snapshot.
                 let tx = conn.transaction().map_err(map_err("starting an export"))?;
-                let pushdown = pushdown_query(&tx, attached.as_ref(), &tenant, &plan.filters)?;
+                let pushdown = attach_learning(&tx, attached.as_ref(), &plan.filters)?;
                 let mode = match &plan.filters.search {
                     Some(term) => search_mode(&tx, term, threshold)
                         .map_err(map_err("probing the search index"))?,
-                    None => crate::query::SearchMode::Scan,
+                    None => SearchMode::Scan,
                 };
-                let sql = page_query(
-                    USER_COLUMNS,
-                    &tenant,
-                    &plan,
-                    now,
-                    &mode,
-                    RolesForm::Holders,
-                    pushdown.as_ref(),
-                );
+                let m = usermgmt_sql::Matching::plan(&tenant, &plan, now)
+                    .pushdown(pushdown)
+                    .roles(RolesForm::Holders);
+                let from = crate::query::from(&mode);
+                let sql = usermgmt_sql::page_query(&Lite, USER_COLUMNS, &from, &plan, &m);
                 let mut stmt = tx
-                    .prepare(&sql.text)
+                    .prepare(&sql.text())
                     .map_err(map_err("preparing an export"))?;
-                let mut rows = stmt
-                    .query(params_from_iter(sql.params.iter()))
-                    .map_err(map_err("exporting users"))?;
+                let mut rows = stmt.query(args(&sql)).map_err(map_err("exporting users"))?;
                 let mut pending: Vec<(i64, User)> = Vec::with_capacity(batch);
                 loop {
                     let row = rows.next().map_err(map_err("exporting users"))?;
@@ -476,42 +440,33 @@ impl UserStore for SqliteStorage {
             .map_or(std::time::Duration::MAX, |a| a.timeout);
         self.pool
             .run(move |conn| {
-                let pushdown = pushdown_query(conn, attached.as_ref(), &tenant, &plan.filters)?;
+                let pushdown = attach_learning(conn, attached.as_ref(), &plan.filters)?;
                 let pushing = pushdown.is_some();
                 let run = || -> Result<(Vec<User>, Option<u64>)> {
                     let mode = match &plan.filters.search {
                         Some(term) => search_mode(conn, term, threshold)
                             .map_err(map_err("probing the search index"))?,
-                        None => crate::query::SearchMode::Scan,
+                        None => SearchMode::Scan,
                     };
                     let roles = roles_form(conn, &tenant, &plan.filters.roles)
                         .map_err(map_err("counting role holders"))?;
-                    let users = read_users(
-                        conn,
-                        &page_query(
-                            USER_COLUMNS,
-                            &tenant,
-                            &plan,
-                            now,
-                            &mode,
-                            roles,
-                            pushdown.as_ref(),
-                        ),
-                    )?;
+                    let m = usermgmt_sql::Matching::plan(&tenant, &plan, now).pushdown(pushdown);
+                    let from = crate::query::from(&mode);
+                    let page = usermgmt_sql::page_query(
+                        &Lite,
+                        USER_COLUMNS,
+                        &from,
+                        &plan,
+                        &m.roles(roles),
+                    );
+                    let users = read_users(conn, &page)?;
                     let total = if plan.include_total {
-                        let sql = count_query(
-                            &tenant,
-                            &plan.filters,
-                            plan.enrollment.as_ref(),
-                            now,
-                            &mode,
-                            pushdown.as_ref(),
-                        );
+                        // Role holders drive the count: every match is visited anyway.
+                        let sql =
+                            usermgmt_sql::count_query(&Lite, &from, &m.roles(RolesForm::Holders));
                         let count: i64 = conn
-                            .prepare_cached(&sql.text)
-                            .and_then(|mut s| {
-                                s.query_row(params_from_iter(sql.params.iter()), |r| r.get(0))
-                            })
+                            .prepare_cached(&sql.text())
+                            .and_then(|mut s| s.query_row(args(&sql), |r| r.get(0)))
                             .map_err(map_err("counting users"))?;
                         Some(u64::try_from(count).unwrap_or(0))
                     } else {
@@ -528,7 +483,7 @@ impl UserStore for SqliteStorage {
                 conn.progress_handler(1_000, Some(move || std::time::Instant::now() > deadline));
                 let result = run();
                 conn.progress_handler(0, None::<fn() -> bool>);
-                result.map_err(learning_unavailable)
+                result.map_err(Error::enrollment_unavailable)
             })
             .await
     }
@@ -591,59 +546,34 @@ impl UserStore for SqliteStorage {
         self.pool
             .run(move |conn| {
                 let tx = immediate(conn)?;
-                let mut sql = Sql::default();
-                sql.push("SELECT u.seq, u.id, u.status, ");
-                holds_permission_outside(&mut sql, &request.protect_beyond);
-                sql.push(" FROM users u WHERE ");
-                match &request.target {
-                    BulkTarget::Ids(ids) => {
-                        sql.push("u.tenant_id = ").bind(tenant.clone());
-                        sql.push(" AND u.id IN ").bind_list(ids.iter().map(|id| uuid_value(*id)));
-                    }
-                    BulkTarget::Filter(filters) => {
-                        where_clause(&mut sql, &tenant, filters, request.now, RolesForm::Holders);
-                    }
-                }
-                let mut found: Vec<(i64, Uuid, String, bool)> = Vec::new();
+                let sql = usermgmt_sql::bulk_delete_selection(&Lite, &tenant, &request);
+                let mut found = Vec::new();
                 {
-                    let mut stmt = tx.prepare(&sql.text).map_err(map_err("preparing a bulk delete"))?;
-                    let rows = stmt
-                        .query_map(params_from_iter(sql.params.iter()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                        .map_err(map_err("selecting users to delete"))?;
-                    for row in rows {
-                        found.push(row.map_err(map_err("selecting users to delete"))?);
+                    let mut stmt = tx.prepare(&sql.text()).map_err(map_err("preparing a bulk delete"))?;
+                    let mut rows = stmt.query(args(&sql)).map_err(map_err("selecting users to delete"))?;
+                    while let Some(row) = rows.next().map_err(map_err("selecting users to delete"))? {
+                        let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, Uuid, String, bool)> {
+                            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                        };
+                        let (seq, id, status, protected) = read(row).map_err(map_err("selecting users to delete"))?;
+                        found.push((seq, id, parse("decoding a status", &status)?, protected));
                     }
                 }
-                let mut outcome = BulkDeleteOutcome::default();
-                if let BulkTarget::Ids(ids) = &request.target {
-                    let present: std::collections::HashSet<Uuid> = found.iter().map(|f| f.1).collect();
-                    outcome.not_found = ids.iter().filter(|id| !present.contains(id)).copied().collect();
-                }
+                let (outcome, targets) = request.decide(found);
                 let now = micros(request.now);
-                for (seq, id, status, protected) in found {
-                    let status: Status = parse("decoding a status", &status)?;
-                    if status == Status::Deleted {
-                        continue;
+                for (status, users) in targets {
+                    for (seq, id) in users {
+                        tx.prepare_cached(
+                            "UPDATE users SET status = 'deleted', deleted_at = ?1, updated_at = ?1, version = version + 1 WHERE seq = ?2",
+                        )
+                        .and_then(|mut s| s.execute(params![now, seq]))
+                        .map_err(map_err("soft-deleting a user"))?;
+                        let mut event = request.audit_for(status);
+                        event.id = Uuid::now_v7();
+                        event.target_id = id;
+                        insert_event(&tx, &event)?;
+                        end_user_sessions(&tx, seq, request.now)?;
                     }
-                    if Some(id) == request.exclude {
-                        outcome.skipped_self = true;
-                        continue;
-                    }
-                    if protected {
-                        outcome.skipped_protected += 1;
-                        continue;
-                    }
-                    tx.prepare_cached(
-                        "UPDATE users SET status = 'deleted', deleted_at = ?1, updated_at = ?1, version = version + 1 WHERE seq = ?2",
-                    )
-                    .and_then(|mut s| s.execute(params![now, seq]))
-                    .map_err(map_err("soft-deleting a user"))?;
-                    let mut event = request.audit_for(status);
-                    event.id = Uuid::now_v7();
-                    event.target_id = id;
-                    insert_event(&tx, &event)?;
-                    end_user_sessions(&tx, seq, request.now)?;
-                    outcome.deleted += 1;
                 }
                 commit(tx)?;
                 Ok(outcome)

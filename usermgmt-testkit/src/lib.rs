@@ -95,11 +95,40 @@ impl Clock for ManualClock {
 
 /// Stamps out one `#[tokio::test]` per conformance case, and the invariant property test
 /// ([`invariants`]), for a backend. `$factory` is an `async fn()` returning a fresh, empty [`TestStore`]
-/// (or `Option<TestStore>`, `None` to skip) on every call.
+/// (or `Option<TestStore>`, `None` to skip) on every call. The case list is [`CASES`]; a test
+/// of this crate fails when a `pub async fn` of [`cases`] is missing from it.
 #[macro_export]
 macro_rules! conformance_suite {
     ($factory:path) => {
-        $crate::conformance_suite!(@cases $factory;
+        $crate::__with_cases! { @cases $factory; }
+    };
+    (@names; $($case:ident),+ $(,)?) => {
+        &[$(stringify!($case)),+]
+    };
+    (@cases $factory:path; $($case:ident),+ $(,)?) => {
+        /// The security invariants under random operation sequences by random actors.
+        #[test]
+        fn security_invariants_under_random_operations() {
+            $crate::invariants::run_from_env($factory);
+        }
+
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                if let Some(store) = $crate::IntoTestStore::into_test_store($factory().await) {
+                    $crate::cases::$case(store).await;
+                }
+            }
+        )+
+    };
+}
+
+/// The one list of conformance cases, handed to a `conformance_suite!` arm.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_cases {
+    ($($prefix:tt)*) => {
+        $crate::conformance_suite! { $($prefix)*
             create_and_get_round_trip,
             create_reports_every_invalid_field,
             create_refuses_taken_values_per_tenant,
@@ -166,22 +195,9 @@ macro_rules! conformance_suite {
             a_known_client_passes_the_lock,
             bootstrap_never_promotes_a_stranger,
             concurrent_removals_keep_a_super_admin
-        );
-    };
-    (@cases $factory:path; $($case:ident),+ $(,)?) => {
-        /// The security invariants under random operation sequences by random actors.
-        #[test]
-        fn security_invariants_under_random_operations() {
-            $crate::invariants::run_from_env($factory);
         }
-
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                if let Some(store) = $crate::IntoTestStore::into_test_store($factory().await) {
-                    $crate::cases::$case(store).await;
-                }
-            }
-        )+
     };
 }
+
+/// The names of the conformance cases every backend runs.
+pub const CASES: &[&str] = __with_cases! { @names; };

@@ -1,5 +1,6 @@
 //! Filtering, sorting and pagination of the user list, and the reference model.
 
+mod conditions;
 mod cursor;
 mod enrollment;
 mod filters;
@@ -7,6 +8,7 @@ mod query;
 mod reference;
 mod sort;
 
+pub use conditions::{Cmp, Column, Condition, Operand, Related};
 pub use cursor::Cursor;
 pub use enrollment::EnrollmentMatch;
 pub use filters::{

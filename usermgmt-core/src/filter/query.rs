@@ -119,6 +119,23 @@ impl ListQuery {
     }
 }
 
+impl ListPlan {
+    /// The plan an export runs: every user matching the (normalised) filters and left by
+    /// `enrollment`, in the list's default order (`created_at` desc, `id` desc), no limit, no
+    /// count.
+    pub fn export(filters: &UserFilters, enrollment: Option<EnrollmentMatch>) -> ListPlan {
+        ListPlan {
+            filters: filters.clone(),
+            sort_by: SortBy::CreatedAt,
+            sort_order: SortOrder::Desc,
+            window: Window::Offset(0),
+            limit: u32::MAX,
+            include_total: false,
+            enrollment,
+        }
+    }
+}
+
 /// One page of results.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

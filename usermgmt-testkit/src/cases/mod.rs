@@ -35,3 +35,58 @@ pub(crate) fn invalid_fields(err: &Error) -> Vec<String> {
         _ => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The source of every case module, as compiled.
+    const SOURCES: [(&str, &str); 12] = [
+        ("access", include_str!("access.rs")),
+        ("enrollment", include_str!("enrollment.rs")),
+        ("export", include_str!("export.rs")),
+        ("hardening", include_str!("hardening.rs")),
+        ("insights", include_str!("insights.rs")),
+        ("listing", include_str!("listing.rs")),
+        ("rbac", include_str!("rbac.rs")),
+        ("records", include_str!("records.rs")),
+        ("sessions", include_str!("sessions.rs")),
+        ("system", include_str!("system.rs")),
+        ("users", include_str!("users.rs")),
+        ("writes", include_str!("writes.rs")),
+    ];
+
+    #[test]
+    fn every_case_is_in_the_suite() {
+        let modules = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src/cases"))
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| name != "mod.rs")
+            .count();
+        assert_eq!(
+            modules,
+            SOURCES.len(),
+            "a case module is missing from SOURCES"
+        );
+        let mut missing = Vec::new();
+        let mut cases = 0;
+        for (module, source) in SOURCES {
+            for line in source.lines() {
+                let Some(rest) = line.strip_prefix("pub async fn ") else {
+                    continue;
+                };
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                cases += 1;
+                if !crate::CASES.contains(&name.as_str()) {
+                    missing.push(format!("{module}::{name}"));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "cases not in conformance_suite!: {missing:?}"
+        );
+        assert_eq!(cases, crate::CASES.len(), "a listed case appears twice");
+    }
+}

@@ -1,0 +1,107 @@
+//! The enrollment filters as SQL over another service's learning table, implementing
+//! [`UserFilters::matches_enrollments`]: for an enrollment source reading that table, and
+//! for the push-down that semi-joins it in the users query.
+
+use usermgmt_core::filter::UserFilters;
+use usermgmt_core::storage::EnrollmentLayout;
+
+use crate::builder::Sql;
+use crate::dialect::Dialect;
+
+/// How the query names each user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Projection {
+    /// Distinct ids as text: a source reads them whatever the column's type.
+    DistinctText,
+    /// Ids in the users table's id type, duplicates kept: the operand of an `IN` semi-join in
+    /// the users query (no text round trip, no second de-duplication).
+    UserId,
+}
+
+/// Appends `SELECT <user id> FROM <table> WHERE …` selecting the users the enrollment filters
+/// concern; `None` (nothing appended) when nobody can match, otherwise whether the selected
+/// users are the ones to leave out (`has_enrollments=false`) rather than the ones to keep.
+pub fn enrollment_users(
+    sql: &mut Sql,
+    d: &dyn Dialect,
+    layout: &EnrollmentLayout,
+    schema: Option<&str>,
+    tenant: &str,
+    filters: &UserFilters,
+    projection: Projection,
+) -> Option<bool> {
+    if filters.enrollment_filters_unsatisfiable() {
+        return None;
+    }
+    let q = |name: &str| format!("\"{name}\"");
+    let table = match schema {
+        Some(schema) => format!("{}.{}", q(schema), q(&layout.table)),
+        None => q(&layout.table),
+    };
+    let user = q(&layout.user_id);
+    let (select, id) = match projection {
+        // Grouping by user (for the time sum) already makes them distinct.
+        Projection::DistinctText if filters.total_time_spent_min.is_none() => {
+            ("SELECT DISTINCT ", d.enrollment_user_text(&user))
+        }
+        Projection::DistinctText => ("SELECT ", d.enrollment_user_text(&user)),
+        Projection::UserId => ("SELECT ", d.enrollment_user_id(&user)),
+    };
+    sql.push(select)
+        .push(&id)
+        .push(" FROM ")
+        .push(&table)
+        .push(" WHERE 1 = 1");
+    if let Some(column) = &layout.tenant_id {
+        sql.push(" AND ").push(&q(column)).push(" = ").bind(tenant);
+    }
+    let any_of = |sql: &mut Sql, column: &str, values: Vec<String>| {
+        if !values.is_empty() {
+            sql.push(" AND ");
+            d.any_of(sql, &q(column), values);
+        }
+    };
+    let statuses = filters.enrollment_status.iter();
+    any_of(
+        sql,
+        &layout.status,
+        statuses.map(|s| s.as_str().to_owned()).collect(),
+    );
+    any_of(
+        sql,
+        &layout.program_type,
+        filters.enrolled_program_type.clone(),
+    );
+    any_of(
+        sql,
+        &layout.program_id,
+        filters.enrolled_program_ids.clone(),
+    );
+    if let Some(min) = filters.progress_min {
+        sql.push(" AND ")
+            .push(&q(&layout.progress))
+            .push(" >= ")
+            .bind(i64::from(min));
+    }
+    if let Some(max) = filters.progress_max {
+        sql.push(" AND ")
+            .push(&q(&layout.progress))
+            .push(" <= ")
+            .bind(i64::from(max));
+    }
+    if let Some(after) = filters.last_learning_activity_after {
+        sql.push(" AND ")
+            .push(&d.enrollment_time(&q(&layout.last_activity_at)))
+            .push(" >= ")
+            .bind(after);
+    }
+    if let Some(min) = filters.total_time_spent_min {
+        sql.push(" GROUP BY ")
+            .push(&user)
+            .push(" HAVING sum(")
+            .push(&q(&layout.time_spent_seconds))
+            .push(") >= ")
+            .bind(i64::try_from(min).unwrap_or(i64::MAX));
+    }
+    Some(filters.has_enrollments == Some(false))
+}

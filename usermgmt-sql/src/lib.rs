@@ -1,0 +1,23 @@
+//! The SQL both usermgmt backends share, without a driver.
+//!
+//! Core lowers a list request into neutral conditions ([`usermgmt_core::filter::Condition`]);
+//! this crate renders them — with the keyset cursor, the order, the page and count queries,
+//! the enrollment semi-join and the permission probe — into SQL text with neutral
+//! parameters ([`Value`]). A backend implements [`Dialect`] (placeholders, lists, case
+//! folding, how child rows reference users) and binds [`Value`]s to its driver; nothing else
+//! about the list's SQL lives in a backend.
+
+mod builder;
+mod bulk;
+mod dialect;
+mod enrollment;
+mod list;
+
+pub use builder::{Placeholders, Sql, Value};
+pub use bulk::bulk_delete_selection;
+pub use dialect::Dialect;
+pub use enrollment::{Projection, enrollment_users};
+pub use list::{
+    Matching, Pushdown, RolesForm, count_query, holds_permission_outside, matching_query,
+    page_query, users_table, where_clause,
+};
