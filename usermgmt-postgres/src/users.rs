@@ -1,4 +1,4 @@
-//! `UserStore` on PostgreSQL.
+//! `UserRecords`, `UserQueries` and `AuthStore` on PostgreSQL.
 
 use std::collections::HashMap;
 
@@ -8,9 +8,10 @@ use sqlx::{PgConnection, Row};
 use usermgmt_core::filter::{ListPlan, UserFilters};
 use usermgmt_core::model::{AuditEvent, PermissionSet, Session, TenantId, User, name_sort_key};
 use usermgmt_core::password::PasswordHash;
+use usermgmt_core::service::BulkDeleteOutcome;
 use usermgmt_core::storage::{
-    ActorGrants, BulkDelete, BulkDeleteOutcome, Identifier, LoginFailure, NewUser, PasswordChange,
-    RelatedKind, RelatedLists, UserReplace, UserStore,
+    ActorGrants, AuthStore, BatchSink, BulkDelete, Identifier, LoginFailure, NewUser,
+    PasswordChange, RelatedKind, RelatedLists, UserBatches, UserQueries, UserRecords, UserReplace,
 };
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
@@ -365,7 +366,7 @@ pub(crate) async fn commit(tx: sqlx::Transaction<'static, sqlx::Postgres>) -> Re
 }
 
 #[async_trait]
-impl UserStore for PgStorage {
+impl UserRecords for PgStorage {
     async fn insert_user(&self, new: NewUser, audit: AuditEvent) -> Result<User> {
         let mut tx = self.begin().await?;
         insert_one(&mut tx, &new, &audit).await?;
@@ -406,69 +407,6 @@ impl UserStore for PgStorage {
         read_users(&mut conn, sql).await
     }
 
-    fn pushes_down_enrollments(&self) -> bool {
-        self.pushdown.is_some()
-    }
-
-    async fn export_users(
-        &self,
-        tenant: &TenantId,
-        filters: &UserFilters,
-        enrollment: Option<usermgmt_core::filter::EnrollmentMatch>,
-        now: DateTime<Utc>,
-        batch: u32,
-        sink: tokio::sync::mpsc::Sender<Result<Vec<User>>>,
-    ) -> Result<()> {
-        use futures_util::TryStreamExt;
-        let plan = ListPlan::export(filters, enrollment);
-        let batch = batch.max(1) as usize;
-        // One repeatable-read transaction: the whole export sees one snapshot; rows stream
-        // from the server while the related lists are read on a second connection.
-        let mut tx = self.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err("starting an export"))?;
-        let mut related = self
-            .pool
-            .acquire()
-            .await
-            .map_err(map_err("taking a connection"))?;
-        let pushdown = self
-            .pushdown_for(&plan.filters)
-            .map(|layout| usermgmt_sql::Pushdown {
-                layout,
-                schema: None,
-            });
-        let m = usermgmt_sql::Matching::plan(tenant.as_str(), &plan, now).pushdown(pushdown);
-        let from = usermgmt_sql::users_table(&Pg);
-        let mut sql = build(&usermgmt_sql::page_query(
-            &Pg,
-            USER_COLUMNS,
-            &from,
-            &plan,
-            &m,
-        ));
-        let mut rows = sql.build().fetch(&mut *tx);
-        let mut pending = Vec::with_capacity(batch);
-        loop {
-            let row = rows.try_next().await.map_err(map_err("exporting users"))?;
-            if let Some(row) = &row {
-                pending.push(user_from_row(row)?);
-            }
-            let done = row.is_none();
-            if pending.len() == batch || (done && !pending.is_empty()) {
-                attach_related(&mut related, &mut pending).await?;
-                if sink.send(Ok(std::mem::take(&mut pending))).await.is_err() {
-                    return Ok(()); // the reader is gone
-                }
-            }
-            if done {
-                return Ok(());
-            }
-        }
-    }
-
     async fn find_user(&self, tenant: &TenantId, identifier: &Identifier) -> Result<Option<User>> {
         let mut conn = self
             .pool
@@ -480,34 +418,6 @@ impl UserStore for PgStorage {
                 .await?
                 .pop(),
         )
-    }
-
-    async fn list_users(
-        &self,
-        tenant: &TenantId,
-        plan: &ListPlan,
-        now: DateTime<Utc>,
-    ) -> Result<(Vec<User>, Option<u64>)> {
-        let pushdown = self.pushdown_for(&plan.filters);
-        if pushdown.is_none() {
-            // Under READ COMMITTED a transaction would not give the page and the count one
-            // snapshot anyway: without push-down, skip its two round trips.
-            let mut conn = self
-                .pool
-                .acquire()
-                .await
-                .map_err(map_err("taking a connection"))?;
-            return list_page(&mut conn, tenant, plan, now, None).await;
-        }
-        let result = async {
-            let mut tx = self.begin_limited(true).await?;
-            let page = list_page(&mut tx, tenant, plan, now, pushdown).await?;
-            commit(tx).await?;
-            Ok(page)
-        }
-        .await;
-        // With push-down, a failure means the learning data could not be read.
-        result.map_err(Error::enrollment_unavailable)
     }
 
     async fn replace_user(&self, tenant: &TenantId, change: UserReplace) -> Result<User> {
@@ -559,6 +469,54 @@ impl UserStore for PgStorage {
         commit(tx).await?;
         stored.ok_or(Error::NotFound("user"))
     }
+}
+
+#[async_trait]
+impl UserQueries for PgStorage {
+    fn pushes_down_enrollments(&self) -> bool {
+        self.pushdown.is_some()
+    }
+
+    fn export_users(
+        &self,
+        tenant: &TenantId,
+        plan: ListPlan,
+        now: DateTime<Utc>,
+        batch: u32,
+    ) -> UserBatches {
+        let (store, tenant) = (self.clone(), tenant.clone());
+        UserBatches::spawn(move |sink| async move {
+            store.export_into(&tenant, plan, now, batch, sink).await
+        })
+    }
+
+    async fn list_users(
+        &self,
+        tenant: &TenantId,
+        plan: &ListPlan,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<User>, Option<u64>)> {
+        let pushdown = self.pushdown_for(&plan.filters);
+        if pushdown.is_none() {
+            // Under READ COMMITTED a transaction would not give the page and the count one
+            // snapshot anyway: without push-down, skip its two round trips.
+            let mut conn = self
+                .pool
+                .acquire()
+                .await
+                .map_err(map_err("taking a connection"))?;
+            return list_page(&mut conn, tenant, plan, now, None).await;
+        }
+        let result = async {
+            let mut tx = self.begin_limited(true).await?;
+            let page = list_page(&mut tx, tenant, plan, now, pushdown).await?;
+            commit(tx).await?;
+            Ok(page)
+        }
+        .await;
+        // With push-down, a failure means the learning data could not be read.
+        result.map_err(Error::enrollment_unavailable)
+    }
 
     async fn bulk_soft_delete(
         &self,
@@ -608,7 +566,10 @@ impl UserStore for PgStorage {
         commit(tx).await?;
         Ok(outcome)
     }
+}
 
+#[async_trait]
+impl AuthStore for PgStorage {
     async fn lock_super_admin_changes(
         &self,
         tenant: &TenantId,
@@ -736,5 +697,65 @@ impl UserStore for PgStorage {
         let user = user_by_id(&mut tx, tenant, session.user_id).await?;
         commit(tx).await?;
         user.ok_or(Error::NotFound("user"))
+    }
+}
+
+impl PgStorage {
+    /// Reads an export plan into `sink` (see [`UserQueries::export_users`]).
+    async fn export_into(
+        &self,
+        tenant: &TenantId,
+        plan: ListPlan,
+        now: DateTime<Utc>,
+        batch: u32,
+        sink: BatchSink,
+    ) -> Result<()> {
+        use futures_util::TryStreamExt;
+        let batch = batch.max(1) as usize;
+        // One repeatable-read transaction: the whole export sees one snapshot; rows stream
+        // from the server while the related lists are read on a second connection.
+        let mut tx = self.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err("starting an export"))?;
+        let mut related = self
+            .pool
+            .acquire()
+            .await
+            .map_err(map_err("taking a connection"))?;
+        let pushdown = self
+            .pushdown_for(&plan.filters)
+            .map(|layout| usermgmt_sql::Pushdown {
+                layout,
+                schema: None,
+            });
+        let m = usermgmt_sql::Matching::plan(tenant.as_str(), &plan, now).pushdown(pushdown);
+        let from = usermgmt_sql::users_table(&Pg);
+        let mut sql = build(&usermgmt_sql::page_query(
+            &Pg,
+            USER_COLUMNS,
+            &from,
+            &plan,
+            &m,
+        ));
+        let mut rows = sql.build().fetch(&mut *tx);
+        let mut pending = Vec::with_capacity(batch);
+        loop {
+            let row = rows.try_next().await.map_err(map_err("exporting users"))?;
+            if let Some(row) = &row {
+                pending.push(user_from_row(row)?);
+            }
+            let done = row.is_none();
+            if pending.len() == batch || (done && !pending.is_empty()) {
+                attach_related(&mut related, &mut pending).await?;
+                if !sink.send(std::mem::take(&mut pending)).await {
+                    return Ok(()); // the reader is gone
+                }
+            }
+            if done {
+                return Ok(());
+            }
+        }
     }
 }

@@ -1,31 +1,73 @@
 //! Mapping of rusqlite errors into the library's error type. Driver types never escape.
 
-use rusqlite::ErrorCode;
 use usermgmt_core::{Error, StorageError};
 
-/// Which field a unique index protects, recognised by the index name SQLite reports for
-/// expression indexes, or the column list it reports for plain ones.
-const UNIQUE_INDEXES: &[(&str, &str)] = &[
-    ("users_email_key", "email"),
-    ("users.phone", "phone"),
-    ("users_username_key", "username"),
-    ("users_unique_id_key", "unique_id"),
-    ("roles_name_key", "name"),
-    ("user_oauth.provider_user_id", "provider_user_id"),
+/// What a unique constraint SQLite reports covers: an expression index, by its name, or a
+/// plain one, by its columns (`table.column`, in index order).
+const UNIQUE_FIELDS: &[(Violated<'static>, &str)] = &[
+    (Violated::Index("users_email_key"), "email"),
+    (
+        Violated::Columns(&["users.tenant_id", "users.phone"]),
+        "phone",
+    ),
+    (Violated::Index("users_username_key"), "username"),
+    (Violated::Index("users_unique_id_key"), "unique_id"),
+    (Violated::Index("roles_name_key"), "name"),
+    (
+        Violated::Columns(&[
+            "user_oauth.tenant_id",
+            "user_oauth.provider",
+            "user_oauth.provider_user_id",
+        ]),
+        "provider_user_id",
+    ),
 ];
 
-/// Converts a driver error: unique violations become [`Error::Conflict`] naming the field,
-/// everything else an opaque [`StorageError`] with `context`.
+/// The constraint a `SQLITE_CONSTRAINT_UNIQUE` failure names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Violated<'a> {
+    /// An index on expressions, by name.
+    Index(&'a str),
+    /// An index on columns, by its columns.
+    Columns(&'a [&'a str]),
+}
+
+/// Reads the constraint from SQLite's fixed detail format, `UNIQUE constraint failed: ` then
+/// `index '<name>'` or `<table>.<column>, …`, matched whole (not searched for a name).
+fn violated(detail: &str) -> Option<(Option<&str>, Vec<&str>)> {
+    let rest = detail.strip_prefix("UNIQUE constraint failed: ")?;
+    if let Some(name) = rest
+        .strip_prefix("index '")
+        .and_then(|r| r.strip_suffix('\''))
+    {
+        return Some((Some(name), Vec::new()));
+    }
+    Some((None, rest.split(", ").collect()))
+}
+
+/// The field a unique violation concerns.
+fn unique_field(detail: &str) -> Option<&'static str> {
+    let (index, columns) = violated(detail)?;
+    UNIQUE_FIELDS.iter().find_map(|(constraint, field)| {
+        let hit = match (constraint, index) {
+            (Violated::Index(name), Some(index)) => *name == index,
+            (Violated::Columns(cols), None) => *cols == columns.as_slice(),
+            _ => false,
+        };
+        hit.then_some(*field)
+    })
+}
+
+/// Converts a driver error: unique violations (extended code `SQLITE_CONSTRAINT_UNIQUE`)
+/// become [`Error::Conflict`] naming the field, everything else an opaque [`StorageError`]
+/// with `context`.
 pub(crate) fn map_err(context: &'static str) -> impl Fn(rusqlite::Error) -> Error {
     move |err| {
-        if let rusqlite::Error::SqliteFailure(failure, Some(message)) = &err
-            && failure.code == ErrorCode::ConstraintViolation
+        if let rusqlite::Error::SqliteFailure(failure, Some(detail)) = &err
             && failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-            && let Some((_, field)) = UNIQUE_INDEXES
-                .iter()
-                .find(|(index, _)| message.contains(index))
+            && let Some(field) = unique_field(detail)
         {
-            return Error::conflict(*field);
+            return Error::conflict(field);
         }
         Error::Storage(StorageError::new(context, err))
     }
@@ -39,6 +81,35 @@ pub(crate) fn corrupt(context: &'static str, detail: impl Into<String>) -> Error
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every unique index of the schema (beyond ids and token hashes, which are generated)
+    /// is in [`UNIQUE_FIELDS`], under the name or columns SQLite reports for it.
+    #[test]
+    fn every_unique_index_maps_to_a_field() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        crate::migrations::migrate(&mut conn).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT m.tbl_name, l.name, (SELECT group_concat(coalesce(m.tbl_name || '.' || x.name, ''), ',') \
+                 FROM pragma_index_xinfo(l.name) x WHERE x.key) FROM sqlite_master m, pragma_index_list(m.tbl_name) l \
+                 WHERE m.type = 'table' AND l.\"unique\" AND l.origin = 'c'",
+            )
+            .unwrap();
+        let indexes: Vec<(String, String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert!(indexes.len() >= 6, "{indexes:?}");
+        for (_table, name, columns) in indexes {
+            let detail = if columns.split(',').any(str::is_empty) {
+                format!("UNIQUE constraint failed: index '{name}'")
+            } else {
+                format!("UNIQUE constraint failed: {}", columns.replace(',', ", "))
+            };
+            assert!(unique_field(&detail).is_some(), "{name}: {detail}");
+        }
+    }
 
     /// Each unique index, violated for real, maps to a conflict on its field.
     #[test]

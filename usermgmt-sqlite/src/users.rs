@@ -1,4 +1,4 @@
-//! `UserStore` on SQLite.
+//! `UserRecords`, `UserQueries` and `AuthStore` on SQLite.
 
 use std::collections::HashMap;
 
@@ -8,9 +8,10 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_i
 use usermgmt_core::filter::{ListPlan, UserFilters};
 use usermgmt_core::model::{AuditEvent, PermissionSet, Session, TenantId, User, name_sort_key};
 use usermgmt_core::password::PasswordHash;
+use usermgmt_core::service::BulkDeleteOutcome;
 use usermgmt_core::storage::{
-    ActorGrants, BulkDelete, BulkDeleteOutcome, Identifier, LoginFailure, NewUser, PasswordChange,
-    RelatedKind, RelatedLists, UserReplace, UserStore,
+    ActorGrants, AuthStore, BatchSink, BulkDelete, Identifier, LoginFailure, NewUser,
+    PasswordChange, RelatedKind, RelatedLists, UserBatches, UserQueries, UserRecords, UserReplace,
 };
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
@@ -316,7 +317,7 @@ fn set_password(tx: &Transaction<'_>, seq: i64, hash: Option<&str>) -> Result<()
 }
 
 #[async_trait]
-impl UserStore for SqliteStorage {
+impl UserRecords for SqliteStorage {
     async fn insert_user(&self, new: NewUser, audit: AuditEvent) -> Result<User> {
         self.pool
             .run(move |conn| {
@@ -359,70 +360,80 @@ impl UserStore for SqliteStorage {
         self.pool.run(move |conn| read_users(conn, &sql)).await
     }
 
-    fn pushes_down_enrollments(&self) -> bool {
-        self.options.attached_enrollments.is_some()
-    }
-
-    async fn export_users(
-        &self,
-        tenant: &TenantId,
-        filters: &UserFilters,
-        enrollment: Option<usermgmt_core::filter::EnrollmentMatch>,
-        now: DateTime<Utc>,
-        batch: u32,
-        sink: tokio::sync::mpsc::Sender<Result<Vec<User>>>,
-    ) -> Result<()> {
-        let tenant = tenant.as_str().to_owned();
-        let plan = ListPlan::export(filters, enrollment);
-        let threshold = self.options.search_scan_threshold;
-        let batch = batch.max(1) as usize;
-        let attached = self.options.attached_enrollments.clone();
-        self.pool
-            .run_blocking(move |conn| {
-                // One read transaction: the whole export sees one snapshot.
-                let tx = conn.transaction().map_err(map_err("starting an export"))?;
-                let pushdown = attach_learning(&tx, attached.as_ref(), &plan.filters)?;
-                let mode = match &plan.filters.search {
-                    Some(term) => search_mode(&tx, term, threshold)
-                        .map_err(map_err("probing the search index"))?,
-                    None => SearchMode::Scan,
-                };
-                let m = usermgmt_sql::Matching::plan(&tenant, &plan, now)
-                    .pushdown(pushdown)
-                    .roles(RolesForm::Holders);
-                let from = crate::query::from(&mode);
-                let sql = usermgmt_sql::page_query(&Lite, USER_COLUMNS, &from, &plan, &m);
-                let mut stmt = tx
-                    .prepare(&sql.text())
-                    .map_err(map_err("preparing an export"))?;
-                let mut rows = stmt.query(args(&sql)).map_err(map_err("exporting users"))?;
-                let mut pending: Vec<(i64, User)> = Vec::with_capacity(batch);
-                loop {
-                    let row = rows.next().map_err(map_err("exporting users"))?;
-                    if let Some(row) = row {
-                        pending.push(user_from_row(row).map_err(map_err("reading a user row"))??);
-                    }
-                    let done = row.is_none();
-                    if pending.len() == batch || (done && !pending.is_empty()) {
-                        attach_related(&tx, &mut pending)?;
-                        let users = pending.drain(..).map(|(_, user)| user).collect();
-                        if sink.blocking_send(Ok(users)).is_err() {
-                            return Ok(()); // the reader is gone
-                        }
-                    }
-                    if done {
-                        return Ok(());
-                    }
-                }
-            })
-            .await
-    }
-
     async fn find_user(&self, tenant: &TenantId, identifier: &Identifier) -> Result<Option<User>> {
         let sql = identifier_query(tenant.as_str(), identifier);
         self.pool
             .run(move |conn| Ok(read_users(conn, &sql)?.pop()))
             .await
+    }
+
+    async fn replace_user(&self, tenant: &TenantId, change: UserReplace) -> Result<User> {
+        let tenant = tenant.as_str().to_owned();
+        self.pool
+            .run(move |conn| {
+                let tx = immediate(conn)?;
+                let current: Option<(i64, i64)> = tx
+                    .prepare_cached(
+                        "SELECT seq, version FROM users WHERE tenant_id = ?1 AND id = ?2",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row(params![tenant, change.user.id], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })
+                        .optional()
+                    })
+                    .map_err(map_err("reading a user version"))?;
+                let (seq, version) = current.ok_or(Error::NotFound("user"))?;
+                if version != change.expected_version {
+                    return Err(Error::VersionConflict {
+                        expected: change.expected_version,
+                        current: version,
+                    });
+                }
+                let taken = taken_fields(&tx, &change.user, Some(seq))?;
+                if !taken.is_empty() {
+                    return Err(Error::Conflict { fields: taken });
+                }
+                write_user_row(&tx, Some(seq), &change.user, version + 1)?;
+                write_related(&tx, seq, &change.user)?;
+                match &change.password {
+                    PasswordChange::Keep => {}
+                    PasswordChange::Set(hash) => set_password(&tx, seq, Some(hash.as_phc()))?,
+                    PasswordChange::Clear => set_password(&tx, seq, None)?,
+                }
+                for event in &change.audit {
+                    insert_event(&tx, event)?;
+                }
+                if let Some(event) = &change.end_sessions
+                    && end_user_sessions(&tx, seq, change.user.updated_at)? > 0
+                {
+                    insert_event(&tx, event)?;
+                }
+                let stored = user_by_id(&tx, &tenant, change.user.id)?;
+                commit(tx)?;
+                stored.ok_or(Error::NotFound("user"))
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl UserQueries for SqliteStorage {
+    fn pushes_down_enrollments(&self) -> bool {
+        self.options.attached_enrollments.is_some()
+    }
+
+    fn export_users(
+        &self,
+        tenant: &TenantId,
+        plan: ListPlan,
+        now: DateTime<Utc>,
+        batch: u32,
+    ) -> UserBatches {
+        let (store, tenant) = (self.clone(), tenant.clone());
+        UserBatches::spawn(move |sink| async move {
+            store.export_into(&tenant, plan, now, batch, sink).await
+        })
     }
 
     async fn list_users(
@@ -488,55 +499,6 @@ impl UserStore for SqliteStorage {
             .await
     }
 
-    async fn replace_user(&self, tenant: &TenantId, change: UserReplace) -> Result<User> {
-        let tenant = tenant.as_str().to_owned();
-        self.pool
-            .run(move |conn| {
-                let tx = immediate(conn)?;
-                let current: Option<(i64, i64)> = tx
-                    .prepare_cached(
-                        "SELECT seq, version FROM users WHERE tenant_id = ?1 AND id = ?2",
-                    )
-                    .and_then(|mut s| {
-                        s.query_row(params![tenant, change.user.id], |r| {
-                            Ok((r.get(0)?, r.get(1)?))
-                        })
-                        .optional()
-                    })
-                    .map_err(map_err("reading a user version"))?;
-                let (seq, version) = current.ok_or(Error::NotFound("user"))?;
-                if version != change.expected_version {
-                    return Err(Error::VersionConflict {
-                        expected: change.expected_version,
-                        current: version,
-                    });
-                }
-                let taken = taken_fields(&tx, &change.user, Some(seq))?;
-                if !taken.is_empty() {
-                    return Err(Error::Conflict { fields: taken });
-                }
-                write_user_row(&tx, Some(seq), &change.user, version + 1)?;
-                write_related(&tx, seq, &change.user)?;
-                match &change.password {
-                    PasswordChange::Keep => {}
-                    PasswordChange::Set(hash) => set_password(&tx, seq, Some(hash.as_phc()))?,
-                    PasswordChange::Clear => set_password(&tx, seq, None)?,
-                }
-                for event in &change.audit {
-                    insert_event(&tx, event)?;
-                }
-                if let Some(event) = &change.end_sessions
-                    && end_user_sessions(&tx, seq, change.user.updated_at)? > 0
-                {
-                    insert_event(&tx, event)?;
-                }
-                let stored = user_by_id(&tx, &tenant, change.user.id)?;
-                commit(tx)?;
-                stored.ok_or(Error::NotFound("user"))
-            })
-            .await
-    }
-
     async fn bulk_soft_delete(
         &self,
         tenant: &TenantId,
@@ -580,7 +542,10 @@ impl UserStore for SqliteStorage {
             })
             .await
     }
+}
 
+#[async_trait]
+impl AuthStore for SqliteStorage {
     async fn lock_super_admin_changes(
         &self,
         _tenant: &TenantId,
@@ -694,6 +659,62 @@ impl UserStore for SqliteStorage {
                 let user = user_by_id(&tx, tenant, session.user_id)?;
                 commit(tx)?;
                 user.ok_or(Error::NotFound("user"))
+            })
+            .await
+    }
+}
+
+impl SqliteStorage {
+    /// Reads an export plan into `sink` (see [`UserQueries::export_users`]).
+    async fn export_into(
+        &self,
+        tenant: &TenantId,
+        plan: ListPlan,
+        now: DateTime<Utc>,
+        batch: u32,
+        sink: BatchSink,
+    ) -> Result<()> {
+        let tenant = tenant.as_str().to_owned();
+        let threshold = self.options.search_scan_threshold;
+        let batch = batch.max(1) as usize;
+        let attached = self.options.attached_enrollments.clone();
+        self.pool
+            .run_blocking(move |conn| {
+                // One read transaction: the whole export sees one snapshot.
+                let tx = conn.transaction().map_err(map_err("starting an export"))?;
+                let pushdown = attach_learning(&tx, attached.as_ref(), &plan.filters)?;
+                let mode = match &plan.filters.search {
+                    Some(term) => search_mode(&tx, term, threshold)
+                        .map_err(map_err("probing the search index"))?,
+                    None => SearchMode::Scan,
+                };
+                let m = usermgmt_sql::Matching::plan(&tenant, &plan, now)
+                    .pushdown(pushdown)
+                    .roles(RolesForm::Holders);
+                let from = crate::query::from(&mode);
+                let sql = usermgmt_sql::page_query(&Lite, USER_COLUMNS, &from, &plan, &m);
+                let mut stmt = tx
+                    .prepare(&sql.text())
+                    .map_err(map_err("preparing an export"))?;
+                let mut rows = stmt.query(args(&sql)).map_err(map_err("exporting users"))?;
+                let mut pending: Vec<(i64, User)> = Vec::with_capacity(batch);
+                loop {
+                    let row = rows.next().map_err(map_err("exporting users"))?;
+                    if let Some(row) = row {
+                        pending.push(user_from_row(row).map_err(map_err("reading a user row"))??);
+                    }
+                    let done = row.is_none();
+                    if pending.len() == batch || (done && !pending.is_empty()) {
+                        attach_related(&tx, &mut pending)?;
+                        let users = pending.drain(..).map(|(_, user)| user).collect();
+                        if !sink.send_blocking(users) {
+                            return Ok(()); // the reader is gone
+                        }
+                    }
+                    if done {
+                        return Ok(());
+                    }
+                }
             })
             .await
     }

@@ -265,27 +265,13 @@ impl UserService {
                 skipped = plan.filters.skip_cross_service();
             }
         }
-        let (user_tx, mut user_rx) = mpsc::channel::<Result<Vec<User>>>(IN_FLIGHT);
         let (chunk_tx, chunk_rx) = mpsc::channel::<Result<Vec<u8>>>(IN_FLIGHT);
-        let storage = self.storage.clone();
-        let now = self.clock.now();
-        let tenant = actor.tenant_id.clone();
-        tokio::spawn(async move {
-            if let Err(error) = storage
-                .export_users(
-                    &tenant,
-                    &plan.filters,
-                    plan.enrollment.clone(),
-                    now,
-                    EXPORT_BATCH,
-                    user_tx.clone(),
-                )
-                .await
-            {
-                // The receiver may be gone (client left); nothing else to tell then.
-                let _ = user_tx.send(Err(error)).await;
-            }
-        });
+        let mut user_rx = self.storage.export_users(
+            &actor.tenant_id,
+            crate::filter::ListPlan::export(&plan.filters, plan.enrollment.clone()),
+            self.clock.now(),
+            EXPORT_BATCH,
+        );
         tokio::spawn(async move {
             let mut header = true;
             if format == ExportFormat::Csv {
@@ -295,7 +281,7 @@ impl UserService {
                     return;
                 }
             }
-            while let Some(batch) = user_rx.recv().await {
+            while let Some(batch) = user_rx.next().await {
                 let chunk = batch.and_then(|users| encode(format, &users, header));
                 let failed = chunk.is_err();
                 if chunk_tx.send(chunk).await.is_err() || failed {

@@ -2,6 +2,8 @@
 
 mod access;
 mod audit;
+mod bootstrap;
+mod bulk;
 mod export;
 mod guards;
 mod inputs;
@@ -26,6 +28,7 @@ use crate::storage::{EnrollmentSource, Storage};
 use crate::validate::ValidationRules;
 
 pub use access::Actor;
+pub use bulk::{BulkDeleteOutcome, BulkDeleteRequest};
 pub use export::{CSV_COLUMNS, EXPORT_BATCH, ExportFormat, ExportStream, neutralise};
 pub use inputs::{CreateRole, CreateUser, UpdateRole, UpdateUser};
 pub use insights::{
@@ -41,7 +44,6 @@ pub use system::{
 };
 pub use throttle::ThrottlePolicy;
 pub use unique_id::{SetUniqueId, UniqueIdPattern};
-pub use users::BulkDeleteRequest;
 
 /// Lockout after failed logins.
 #[derive(Debug, Clone)]

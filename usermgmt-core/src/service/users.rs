@@ -1,6 +1,5 @@
 //! User operations: create, get, list, update (incl. credentials and status), delete.
 
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::UserService;
@@ -9,31 +8,25 @@ use super::audit::{event, update_events, user_diff};
 use super::guards::is_super_admin;
 use super::inputs::{CreateUser, UpdateUser};
 use crate::error::{Error, FieldErrors, Result};
-use crate::filter::{Cursor, ListQuery, Page, UserFilters};
-use crate::model::{AuditAction, AuditTargetKind, Permission, SUPER_ADMIN_ROLE, Status, User};
+use crate::filter::{Cursor, ListQuery, Page};
+use crate::model::{AuditAction, AuditTargetKind, Permission, Status, User};
 use crate::password::Password;
 use crate::principal::Principal;
-use crate::storage::{
-    BulkDelete, BulkDeleteOutcome, BulkTarget, Identifier, NewUser, PasswordChange, UserReplace,
-};
+use crate::storage::{NewUser, PasswordChange, UserReplace};
 use crate::validate::UserDraft;
-
-/// A bulk delete: either explicit ids or a non-empty filter.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub enum BulkDeleteRequest {
-    /// Delete these users.
-    UserIds(Vec<Uuid>),
-    /// Delete every user matching these filters (an empty filter is refused).
-    Filters(Box<UserFilters>),
-}
 
 /// How many times an update without `expected_version` is retried when another writer
 /// changed the user in between.
 const UNCONDITIONAL_UPDATE_ATTEMPTS: usize = 3;
 
 impl UserService {
+    pub(crate) async fn load_user(&self, actor: &Actor, user_id: Uuid) -> Result<User> {
+        self.storage
+            .get_user(&actor.tenant_id, user_id)
+            .await?
+            .ok_or(Error::NotFound("user"))
+    }
+
     /// Creates a user. Requires `user.create`, and every permission the granted roles and
     /// direct permissions carry (no privilege escalation).
     pub async fn create_user(&self, principal: &Principal, input: CreateUser) -> Result<User> {
@@ -328,147 +321,6 @@ impl UserService {
         self.storage.replace_user(&actor.tenant_id, change).await
     }
 
-    /// Soft-deletes many users in one transaction, by ids or by a non-empty filter. The
-    /// acting user is never deleted, nor a user holding permissions the actor lacks. Writes
-    /// one audit event per deleted user. Requires `user.delete`.
-    pub async fn bulk_delete(
-        &self,
-        principal: &Principal,
-        request: BulkDeleteRequest,
-    ) -> Result<BulkDeleteOutcome> {
-        let actor = self
-            .authorize_write(principal, Permission::UserDelete)
-            .await?;
-        let target = match request {
-            BulkDeleteRequest::UserIds(mut ids) => {
-                if ids.is_empty() {
-                    return Err(Error::invalid("user_ids", "must not be empty"));
-                }
-                if ids.len() > self.config.max_bulk_ids {
-                    return Err(Error::invalid(
-                        "user_ids",
-                        format!("at most {} ids per request", self.config.max_bulk_ids),
-                    ));
-                }
-                ids.sort();
-                ids.dedup();
-                BulkTarget::Ids(ids)
-            }
-            BulkDeleteRequest::Filters(mut filters) => {
-                self.check_bulk_filters(&actor, &mut filters).await?;
-                BulkTarget::Filter(filters)
-            }
-        };
-        let now = self.clock.now();
-        let _one_at_a_time = if actor.permissions.is_superset(&Permission::all()) {
-            // Only an actor holding everything reaches super admins; the actor stays.
-            let field = match &target {
-                BulkTarget::Ids(_) => "user_ids",
-                BulkTarget::Filter(_) => "filters",
-            };
-            Some(
-                self.keep_a_super_admin(&actor.tenant_id, field, |u| {
-                    u.id != actor.user_id
-                        && match &target {
-                            BulkTarget::Ids(ids) => ids.binary_search(&u.id).is_ok(),
-                            BulkTarget::Filter(filters) => filters.matches(u, now),
-                        }
-                })
-                .await?,
-            )
-        } else {
-            None
-        };
-        let audit_template = event(
-            principal,
-            AuditTargetKind::User,
-            Uuid::nil(),
-            AuditAction::UserBulkDeleted,
-            Default::default(),
-            now,
-        );
-        let request = BulkDelete {
-            target,
-            exclude: Some(actor.user_id),
-            protect_beyond: actor.permissions.clone(),
-            now,
-            audit_template,
-        };
-        self.storage
-            .bulk_soft_delete(&actor.tenant_id, request)
-            .await
-    }
-
-    /// Normalises the filters of a bulk delete and refuses those that would select every
-    /// user: empty after normalising (a blank search, empty lists), cross-service filters
-    /// (which a failing source would skip), and any filter that matches as many users as no
-    /// filter at all, the acting user left aside (e.g. every status listed,
-    /// `failed_login_attempts_min=0`, `created_before` the actor's registration).
-    async fn check_bulk_filters(&self, actor: &Actor, filters: &mut UserFilters) -> Result<()> {
-        filters.normalize().map_err(Error::Validation)?;
-        if filters.is_empty() {
-            return Err(Error::invalid(
-                "filters",
-                "an empty filter would delete everyone; refused",
-            ));
-        }
-        let cross = filters.cross_service_filters_in_use();
-        if !cross.is_empty() {
-            return Err(Error::invalid(
-                "filters",
-                format!(
-                    "cross-service filters cannot select users to delete: {}",
-                    cross.join(", ")
-                ),
-            ));
-        }
-        let everyone = if filters.includes_deleted() {
-            UserFilters {
-                statuses: Status::ALL.to_vec(),
-                ..Default::default()
-            }
-        } else {
-            UserFilters::default()
-        };
-        let count = |filters: UserFilters| async {
-            let query = ListQuery {
-                filters,
-                include_total: false,
-                ..Default::default()
-            };
-            let plan = query.plan(self.config.max_page_size)?;
-            let groups = self
-                .storage
-                .status_groups_matching(&actor.tenant_id, &plan, self.clock.now())
-                .await?;
-            Ok::<u64, Error>(groups.values().map(|g| g.users).sum())
-        };
-        // Counted without the actor, who is never deleted: a filter that leaves out only the
-        // actor (`created_before` their registration, `is_admin=false`, …) selects everyone too.
-        let me = self.load_user(actor, actor.user_id).await?;
-        let now = self.clock.now();
-        let others_all = count(everyone.clone())
-            .await?
-            .saturating_sub(u64::from(everyone.matches(&me, now)));
-        let others_matching = count(filters.clone())
-            .await?
-            .saturating_sub(u64::from(filters.matches(&me, now)));
-        if others_all > 0 && others_matching >= others_all {
-            return Err(Error::invalid(
-                "filters",
-                "these filters select every user of the tenant; refused",
-            ));
-        }
-        Ok(())
-    }
-
-    pub(crate) async fn load_user(&self, actor: &Actor, user_id: Uuid) -> Result<User> {
-        self.storage
-            .get_user(&actor.tenant_id, user_id)
-            .await?
-            .ok_or(Error::NotFound("user"))
-    }
-
     /// Checks that the draft's roles exist (field errors otherwise) and returns every
     /// permission newly granted by roles or directly, which the actor must hold.
     async fn check_grants(
@@ -510,143 +362,9 @@ impl UserService {
         Ok(granted)
     }
 
-    /// Makes sure the configured administrator of a tenant can administer it. Meant for the
-    /// host application at start-up; every change is audited as the system.
-    ///
-    /// - The `super_admin` role ([`crate::model::SUPER_ADMIN_ROLE`]) is created if missing,
-    ///   and given back any permission it lacks.
-    /// - Without a user with this email, an active admin holding the role is created.
-    /// - An existing user with this email who was created holding the role (by an earlier
-    ///   bootstrap, or by another super admin) and lost it gets it back; one who is no longer
-    ///   active is reactivated only when the tenant has no other active super admin (so a
-    ///   restart recovers a locked-out tenant without undoing a deliberate suspension). An
-    ///   account someone created *without* the role is never promoted because its email is
-    ///   the configured one (a user who may create learners could otherwise take the tenant).
-    ///
-    /// Returns the administrator.
-    pub async fn bootstrap_super_admin(
-        &self,
-        tenant: &crate::model::TenantId,
-        name: &str,
-        email: &str,
-        password: Password,
-    ) -> Result<User> {
-        let system = Principal::system(tenant.clone());
-        let email =
-            crate::validate::normalize_email(email).map_err(|m| Error::invalid("email", m))?;
-        let role = self.ensure_super_admin_role(&system).await?;
-        let existing = self
-            .storage
-            .find_user(tenant, &Identifier::Email(email.clone()))
-            .await?;
-        if let Some(user) = existing {
-            return self.restore_super_admin(&system, user).await;
-        }
-        let mut errors = FieldErrors::new();
-        self.config
-            .password
-            .check(&password, "password", &mut errors);
-        errors.into_result()?;
-        let input = CreateUser {
-            name: name.to_owned(),
-            email: Some(email),
-            password: Some(password),
-            is_admin: true,
-            roles: vec![role.name],
-            email_verified: true,
-            ..Default::default()
-        };
-        let now = self.clock.now();
-        let mut draft = input.draft();
-        draft
-            .validate(&self.config.validation, now.date_naive())
-            .map_err(Error::Validation)?;
-        self.store_new_user(&system, draft, input.password.as_ref(), now)
-            .await
-    }
-
-    /// The tenant's super-admin role, created or completed so that it holds every permission.
-    async fn ensure_super_admin_role(&self, system: &Principal) -> Result<crate::model::Role> {
-        let tenant = system.tenant_id();
-        let all = Permission::all();
-        let found = self
-            .storage
-            .roles_by_names(tenant, &[SUPER_ADMIN_ROLE.to_owned()])
-            .await?
-            .pop();
-        match found {
-            None => {
-                self.insert_role_as(system, SUPER_ADMIN_ROLE, Some("Every permission"), all)
-                    .await
-            }
-            Some(role) if role.permissions.is_superset(&all) => Ok(role),
-            Some(role) => {
-                let mut next = role.clone();
-                next.permissions.extend(all);
-                self.store_role_change(system, &role, next).await
-            }
-        }
-    }
-
-    /// Gives the configured administrator the super-admin role back (and reactivates them
-    /// when the tenant has no other active super admin).
-    async fn restore_super_admin(&self, system: &Principal, user: User) -> Result<User> {
-        let has_role = user.roles.iter().any(|r| r == SUPER_ADMIN_ROLE);
-        if !self.created_as_super_admin(&user).await? {
-            tracing::warn!(
-                user = %user.id,
-                "the configured administrator's email belongs to an account not created as a super admin: left as it is"
-            );
-            return Ok(user);
-        }
-        let reactivate = user.status != Status::Active
-            && self
-                .super_admins(system.tenant_id())
-                .await?
-                .iter()
-                .all(|u| u.id == user.id);
-        if has_role && !reactivate {
-            return Ok(user);
-        }
-        let mut roles = user.roles.clone();
-        if !has_role {
-            roles.push(SUPER_ADMIN_ROLE.to_owned());
-        }
-        tracing::warn!(user = %user.id, reactivate, "restoring the configured super admin");
-        let patch = UpdateUser {
-            roles: Some(roles),
-            is_admin: Some(true),
-            status: reactivate.then_some(Status::Active),
-            ..Default::default()
-        };
-        let actor = self.system_actor(system)?;
-        self.update_as(system, &actor, user.id, patch).await
-    }
-
-    /// Whether the user's creation event gave them the super-admin role.
-    async fn created_as_super_admin(&self, user: &User) -> Result<bool> {
-        let (_, total) = self
-            .storage
-            .list_audit(&user.tenant_id, user.id, 0, 1)
-            .await?;
-        let (oldest, _) = self
-            .storage
-            .list_audit(&user.tenant_id, user.id, total.saturating_sub(1), 1)
-            .await?;
-        Ok(oldest.first().is_some_and(|event| {
-            event.action == AuditAction::UserCreated
-                && event.changes.get("roles").is_some_and(|roles| {
-                    roles
-                        .new
-                        .as_array()
-                        .is_some_and(|r| r.iter().any(|name| name == SUPER_ADMIN_ROLE))
-                })
-        }))
-    }
-
     /// Hashes the password (off the executor), builds the user from a validated draft and
     /// inserts it with its creation event.
-    async fn store_new_user(
+    pub(super) async fn store_new_user(
         &self,
         principal: &Principal,
         draft: UserDraft,

@@ -1,0 +1,55 @@
+//! The storage traits every backend implements, split by capability and joined into
+//! [`Storage`].
+//!
+//! Backends translate to SQL only (through the shared `usermgmt-sql` crate): inputs are
+//! already validated and normalised by the service, and every method that writes does all its
+//! work (including audit events) in one transaction. Tenant-scoped methods take the tenant
+//! first; the exceptions write an entity that carries its tenant (a user, a role, a note, a
+//! session, an event) or look a session up by its token, which names the tenant.
+
+mod auth;
+mod enrollment;
+mod insights;
+mod queries;
+mod records;
+mod related;
+mod sessions;
+mod users;
+
+pub use auth::{ActorGrants, AuthStore, LoginFailure, StoreLock};
+pub use enrollment::{EnrollmentLayout, EnrollmentSource};
+pub use insights::InsightStore;
+pub use queries::{BatchSink, BulkDelete, BulkTarget, UserBatches, UserQueries};
+pub use records::{AuditStore, NoteStore, OAuthStore, RoleStore, SequenceStore};
+pub use related::{RelatedKind, RelatedLists};
+pub use sessions::{SessionStore, impersonation_ended};
+pub use users::{Identifier, NewUser, PasswordChange, UserRecords, UserReplace};
+
+/// Everything a backend provides.
+pub trait Storage:
+    UserRecords
+    + UserQueries
+    + AuthStore
+    + RoleStore
+    + AuditStore
+    + SessionStore
+    + NoteStore
+    + SequenceStore
+    + OAuthStore
+    + InsightStore
+{
+}
+
+impl<T> Storage for T where
+    T: UserRecords
+        + UserQueries
+        + AuthStore
+        + RoleStore
+        + AuditStore
+        + SessionStore
+        + NoteStore
+        + SequenceStore
+        + OAuthStore
+        + InsightStore
+{
+}
