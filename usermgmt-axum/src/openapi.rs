@@ -1,11 +1,7 @@
 //! The OpenAPI 3 document: paths and schemas come from the handlers' `#[utoipa::path]`
 //! annotations as they are mounted; this module adds what every operation shares (security
-//! schemes and the error response) and serves the result at `GET /v1/openapi.json`.
+//! schemes and the error response). [`crate::router`] serves it at `GET /v1/openapi.json`.
 
-use std::sync::OnceLock;
-
-use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
 use usermgmt_core::filter::{SortBy, SortOrder, UserFilters};
 use usermgmt_core::model::{GrowthInterval, OverviewPeriod};
 use usermgmt_core::service::ExportFormat;
@@ -15,11 +11,8 @@ use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::{Components, ContentBuilder, InfoBuilder, OpenApi, RefOr, ResponseBuilder};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::ErrorBody;
-use crate::state::ApiState;
 use crate::system_auth::SYSTEM_TOKEN_HEADER;
 
 /// Security scheme name of session bearer tokens.
@@ -29,21 +22,9 @@ const SYSTEM: &str = "system_token";
 /// Routes anyone may call.
 const PUBLIC: &[&str] = &["/v1/auth/login", "/v1/openapi.json"];
 
-/// The route serving the document.
-pub(crate) fn routes() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::new().routes(routes!(openapi_json))
-}
-
-/// The OpenAPI document of every route [`router`](crate::router) mounts, for a host app that
-/// wants to merge it into its own or publish it elsewhere.
-pub fn openapi() -> OpenApi {
-    let (_, paths) = crate::routes::routes().split_for_parts();
-    complete(paths)
-}
-
 /// Adds the info block, the security schemes, each operation's security requirement and the
 /// shared error response.
-fn complete(mut api: OpenApi) -> OpenApi {
+pub(crate) fn complete(mut api: OpenApi) -> OpenApi {
     api.info = InfoBuilder::new()
         .title("usermgmt")
         .version(env!("CARGO_PKG_VERSION"))
@@ -142,17 +123,4 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     ]
     .into_iter()
     .flatten()
-}
-
-/// The OpenAPI 3 document of this API.
-#[utoipa::path(
-    get,
-    path = "/v1/openapi.json",
-    tag = "meta",
-    responses((status = 200, description = "The OpenAPI document", content_type = "application/json"))
-)]
-async fn openapi_json() -> impl IntoResponse {
-    static DOCUMENT: OnceLock<String> = OnceLock::new();
-    let body = DOCUMENT.get_or_init(|| openapi().to_json().unwrap_or_else(|_| "{}".to_owned()));
-    ([(CONTENT_TYPE, "application/json")], body.as_str())
 }

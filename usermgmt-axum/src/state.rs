@@ -1,9 +1,8 @@
-//! What every handler shares, and the router that mounts the routes.
+//! What every handler shares: the state and the resolved caller.
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 use usermgmt_core::model::TenantId;
@@ -11,13 +10,9 @@ use usermgmt_core::{Principal, UserService};
 
 use crate::error::ApiError;
 use crate::principal::{PrincipalResolver, SessionTokenResolver};
-use crate::routes;
 
 /// Shortest accepted system token, in characters.
 pub const MIN_SYSTEM_TOKEN_LEN: usize = 16;
-
-/// Request bodies larger than this are refused with 413.
-const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The service, the tenant that logins sign in to, and how callers are resolved.
 #[derive(Clone)]
@@ -77,46 +72,6 @@ impl ApiState {
         self.resolver = resolver;
         self
     }
-}
-
-/// The routes, ready to serve or to `nest` under a prefix in a host app's router.
-pub fn router(state: ApiState) -> Router {
-    let (routes, _) = routes::routes().split_for_parts();
-    routes
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::map_response(json_errors))
-        .with_state(state)
-}
-
-/// Gives the router's bodiless error answers (an unknown path's 404, a known path's 405)
-/// the JSON error body of every other error. [`router`] applies it; a host that merges the
-/// router with others can apply it to the whole app with
-/// `axum::middleware::map_response(json_errors)`.
-pub async fn json_errors(response: axum::response::Response) -> axum::response::Response {
-    use axum::http::StatusCode;
-    use axum::response::IntoResponse;
-    let status = response.status();
-    let bodiless = response
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .is_none();
-    if !bodiless || !(status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED) {
-        return response;
-    }
-    let (parts, _) = response.into_parts();
-    let error = if status == StatusCode::NOT_FOUND {
-        ApiError::from(usermgmt_core::Error::NotFound("route"))
-    } else {
-        ApiError::method_not_allowed()
-    };
-    let mut answer = error.into_response();
-    // Keep what the router said (e.g. `Allow` on a 405).
-    for (name, value) in parts.headers.iter() {
-        if name != axum::http::header::CONTENT_LENGTH {
-            answer.headers_mut().entry(name).or_insert(value.clone());
-        }
-    }
-    answer
 }
 
 /// The caller of a request, resolved by the state's [`PrincipalResolver`].

@@ -141,7 +141,7 @@ impl InsightStore for PgStorage {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(map_err("computing statistics"))?;
-            crate::users::commit(tx).await?;
+            crate::tx::commit(tx).await?;
             read_groups(&rows)
         }
         .await;

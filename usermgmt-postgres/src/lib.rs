@@ -20,6 +20,7 @@
 //! ```
 
 mod audit;
+mod auth;
 mod codec;
 mod copy;
 mod enrollment_source;
@@ -28,8 +29,10 @@ mod insights;
 mod notes;
 mod oauth;
 mod query;
+mod read;
 mod roles;
 mod sessions;
+mod tx;
 mod users;
 
 use std::time::Duration;

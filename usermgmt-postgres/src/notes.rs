@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::PgStorage;
 use crate::audit::insert_event;
 use crate::error::{corrupt, map_err};
-use crate::users::commit;
+use crate::tx::commit;
 
 fn decode(row: &PgRow) -> Result<Note> {
     let get = |e: sqlx::Error| map_err("decoding a note")(e);

@@ -11,7 +11,8 @@ use uuid::Uuid;
 use crate::PgStorage;
 use crate::audit::insert_event;
 use crate::error::map_err;
-use crate::users::{commit, user_by_id};
+use crate::read::user_by_id;
+use crate::tx::commit;
 
 /// Locks the user row and checks its version (inside the caller's transaction).
 async fn guard_version(

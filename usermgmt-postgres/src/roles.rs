@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::PgStorage;
 use crate::audit::insert_event;
 use crate::error::{corrupt, map_err};
-use crate::users::commit;
+use crate::tx::commit;
 
 const ROLE_COLUMNS: &str = "SELECT r.tenant_id, r.id, r.name, r.description, r.created_at, r.updated_at, \
     coalesce(array_agg(rp.permission) FILTER (WHERE rp.permission IS NOT NULL), '{}') AS permissions \

@@ -13,7 +13,7 @@ use crate::PgStorage;
 use crate::audit::insert_event;
 use crate::codec::parse;
 use crate::error::{corrupt, map_err};
-use crate::users::commit;
+use crate::tx::commit;
 
 const SESSION_COLUMNS: &str = "SELECT tenant_id, id, user_id, created_at, last_seen_at, expires_at, terminated_at, \
     user_agent, ip, geo_country, geo_region, geo_city, impersonator_id, impersonation_mode, impersonation_reason \

@@ -1,17 +1,14 @@
 //! `UserRecords`, `UserQueries` and `AuthStore` on PostgreSQL.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
-use usermgmt_core::filter::{ListPlan, UserFilters};
-use usermgmt_core::model::{AuditEvent, PermissionSet, Session, TenantId, User, name_sort_key};
-use usermgmt_core::password::PasswordHash;
+use usermgmt_core::filter::ListPlan;
+use usermgmt_core::model::{AuditEvent, TenantId, User, name_sort_key};
 use usermgmt_core::service::BulkDeleteOutcome;
 use usermgmt_core::storage::{
-    ActorGrants, AuthStore, BatchSink, BulkDelete, Identifier, LoginFailure, NewUser,
-    PasswordChange, RelatedKind, RelatedLists, UserBatches, UserQueries, UserRecords, UserReplace,
+    BatchSink, BulkDelete, Identifier, NewUser, PasswordChange, UserBatches, UserQueries,
+    UserRecords, UserReplace,
 };
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
@@ -21,132 +18,9 @@ use crate::audit::insert_event;
 use crate::codec::{parse, user_from_row};
 use crate::error::map_err;
 use crate::query::{Pg, Sql, USER_COLUMNS, build};
-use crate::sessions::{end_user_sessions, insert_session_row};
-
-/// Roles (kind 0), direct permissions (1), expertise (2, with position) and OAuth providers (3)
-/// of the users in `$2`.
-const RELATED_LISTS: &str = "\
-    SELECT ur.user_id, 0 AS kind, r.name AS value, 0 AS position FROM user_roles ur \
-        JOIN roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id \
-        WHERE ur.tenant_id = $1 AND ur.user_id = ANY($2) \
-    UNION ALL SELECT user_id, 1, permission, 0 FROM user_permissions WHERE tenant_id = $1 AND user_id = ANY($2) \
-    UNION ALL SELECT user_id, 2, value, position FROM user_expertise WHERE tenant_id = $1 AND user_id = ANY($2) \
-    UNION ALL SELECT user_id, 3, provider, 0 FROM user_oauth WHERE tenant_id = $1 AND user_id = ANY($2)";
-
-/// Fills roles, direct permissions, expertise and OAuth providers of `users` (one tenant).
-pub(crate) async fn attach_related(conn: &mut PgConnection, users: &mut [User]) -> Result<()> {
-    let Some(first) = users.first() else {
-        return Ok(());
-    };
-    let tenant = first.tenant_id.as_str().to_owned();
-    let index: HashMap<Uuid, usize> = users.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
-    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
-    let rows = sqlx::query(RELATED_LISTS)
-        .bind(tenant)
-        .bind(ids)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(map_err("querying related lists"))?;
-    let mut related = RelatedLists::default();
-    for row in rows {
-        let get = |e: sqlx::Error| map_err("reading related lists")(e);
-        let id: Uuid = row.try_get("user_id").map_err(get)?;
-        let kind: i32 = row.try_get("kind").map_err(get)?;
-        let position: i32 = row.try_get("position").map_err(get)?;
-        let value: String = row.try_get("value").map_err(get)?;
-        if let (Some(&i), Some(kind)) = (index.get(&id), RelatedKind::from_code(i64::from(kind))) {
-            related.push(i, kind, i64::from(position), value);
-        }
-    }
-    related.apply(users, |user| user)
-}
-
-/// Runs a query selecting [`USER_COLUMNS`] and attaches the related lists.
-pub(crate) async fn read_users(conn: &mut PgConnection, mut sql: Sql) -> Result<Vec<User>> {
-    let rows = sql
-        .build()
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(map_err("querying users"))?;
-    let mut users = rows.iter().map(user_from_row).collect::<Result<Vec<_>>>()?;
-    attach_related(conn, &mut users).await?;
-    Ok(users)
-}
-
-pub(crate) async fn user_by_id(
-    conn: &mut PgConnection,
-    tenant: &str,
-    id: Uuid,
-) -> Result<Option<User>> {
-    let mut sql = Sql::new("SELECT ");
-    sql.push(USER_COLUMNS)
-        .push(" FROM users u WHERE u.tenant_id = ")
-        .push_bind(tenant.to_owned());
-    sql.push(" AND u.id = ").push_bind(id);
-    Ok(read_users(conn, sql).await?.pop())
-}
-
-fn identifier_query(tenant: &str, identifier: &Identifier) -> Sql {
-    let mut sql = Sql::new("SELECT ");
-    sql.push(USER_COLUMNS)
-        .push(" FROM users u WHERE u.tenant_id = ")
-        .push_bind(tenant.to_owned());
-    match identifier {
-        Identifier::Email(v) => sql
-            .push(" AND u.email IS NOT NULL AND lower(u.email) = lower(")
-            .push_bind(v.clone())
-            .push(")"),
-        Identifier::Phone(v) => sql
-            .push(" AND u.phone IS NOT NULL AND u.phone = ")
-            .push_bind(v.clone()),
-        Identifier::Username(v) => sql
-            .push(" AND u.username IS NOT NULL AND lower(u.username) = lower(")
-            .push_bind(v.clone())
-            .push(")"),
-    };
-    sql
-}
-
-/// Fields whose value another user of the tenant already has.
-async fn taken_fields(
-    conn: &mut PgConnection,
-    user: &User,
-    exclude: Option<Uuid>,
-) -> Result<Vec<String>> {
-    let checks = [
-        ("email", "lower(email) = lower($2)", user.email.as_deref()),
-        ("phone", "phone = $2", user.phone.as_deref()),
-        (
-            "username",
-            "lower(username) = lower($2)",
-            user.username.as_deref(),
-        ),
-        (
-            "unique_id",
-            "lower(unique_id) = lower($2)",
-            user.unique_id.as_deref(),
-        ),
-    ];
-    let mut taken = Vec::new();
-    for (field, condition, value) in checks {
-        let Some(value) = value else { continue };
-        let sql = format!(
-            "SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND {field} IS NOT NULL AND {condition} \
-             AND id IS DISTINCT FROM $3)"
-        );
-        let found: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(user.tenant_id.as_str())
-            .bind(value)
-            .bind(exclude)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(map_err("checking unique values"))?;
-        if found {
-            taken.push(field.to_owned());
-        }
-    }
-    Ok(taken)
-}
+use crate::read::{attach_related, identifier_query, read_users, taken_fields, user_by_id};
+use crate::sessions::end_user_sessions;
+use crate::tx::commit;
 
 /// Inserts (`insert`) or updates every column of `user` with the given version.
 async fn write_user_row(
@@ -321,48 +195,6 @@ async fn list_page(
         None
     };
     Ok((users, total))
-}
-
-impl PgStorage {
-    /// The push-down layout, when configured and the filters use enrollment filters.
-    pub(crate) fn pushdown_for(
-        &self,
-        filters: &UserFilters,
-    ) -> Option<&usermgmt_core::storage::EnrollmentLayout> {
-        self.pushdown
-            .as_ref()
-            .filter(|_| !filters.cross_service_filters_in_use().is_empty())
-    }
-
-    /// A transaction whose statements are cancelled after the push-down timeout when `limited`.
-    pub(crate) async fn begin_limited(
-        &self,
-        limited: bool,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        let mut tx = self.begin().await?;
-        if limited {
-            // Push-down: a query running past the timeout is cancelled by the server (and the
-            // service then answers without the enrollment filters).
-            sqlx::query("SELECT set_config('statement_timeout', $1, true)")
-                .bind(format!("{}ms", self.pushdown_timeout.as_millis()))
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err("limiting the query time"))?;
-        }
-        Ok(tx)
-    }
-
-    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        self.pool
-            .begin()
-            .await
-            .map_err(map_err("starting a transaction"))
-    }
-}
-
-/// Commits a transaction.
-pub(crate) async fn commit(tx: sqlx::Transaction<'static, sqlx::Postgres>) -> Result<()> {
-    tx.commit().await.map_err(map_err("committing"))
 }
 
 #[async_trait]
@@ -565,138 +397,6 @@ impl UserQueries for PgStorage {
         }
         commit(tx).await?;
         Ok(outcome)
-    }
-}
-
-#[async_trait]
-impl AuthStore for PgStorage {
-    async fn lock_super_admin_changes(
-        &self,
-        tenant: &TenantId,
-    ) -> Result<Option<usermgmt_core::storage::StoreLock>> {
-        // A session-level advisory lock on a connection of its own, taken out of the pool:
-        // every instance over this database waits for it; closing the connection frees it.
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(map_err("taking a connection for a lock"))?
-            .detach();
-        sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
-            .bind(format!("usermgmt.super_admin:{}", tenant.as_str()))
-            .execute(&mut conn)
-            .await
-            .map_err(map_err("locking super-admin changes"))?;
-        Ok(Some(Box::new(crate::AdvisoryLock(Some(conn)))))
-    }
-
-    async fn actor_grants(&self, tenant: &TenantId, user_id: Uuid) -> Result<Option<ActorGrants>> {
-        // One round trip: every request starts here.
-        let row: Option<(String, Vec<String>)> = sqlx::query_as(
-            "SELECT u.status, ARRAY(SELECT rp.permission FROM user_roles ur JOIN role_permissions rp \
-             ON rp.tenant_id = ur.tenant_id AND rp.role_id = ur.role_id \
-             WHERE ur.tenant_id = u.tenant_id AND ur.user_id = u.id \
-             UNION SELECT p.permission FROM user_permissions p WHERE p.tenant_id = u.tenant_id AND p.user_id = u.id) \
-             FROM users u WHERE u.tenant_id = $1 AND u.id = $2",
-        )
-        .bind(tenant.as_str())
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err("reading grants"))?;
-        let Some((status, names)) = row else {
-            return Ok(None);
-        };
-        let permissions: PermissionSet = names.iter().filter_map(|n| n.parse().ok()).collect();
-        Ok(Some(ActorGrants {
-            status: parse("decoding a status", &status)?,
-            permissions,
-        }))
-    }
-
-    async fn login_record(
-        &self,
-        tenant: &TenantId,
-        identifier: &Identifier,
-    ) -> Result<Option<(User, Option<PasswordHash>)>> {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(map_err("taking a connection"))?;
-        let Some(user) = read_users(&mut conn, identifier_query(tenant.as_str(), identifier))
-            .await?
-            .pop()
-        else {
-            return Ok(None);
-        };
-        let hash: Option<String> =
-            sqlx::query_scalar("SELECT password_hash FROM users WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant.as_str())
-                .bind(user.id)
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(map_err("reading a password hash"))?;
-        Ok(Some((user, hash.map(PasswordHash::from_phc))))
-    }
-
-    async fn record_login_failure(
-        &self,
-        tenant: &TenantId,
-        user_id: Uuid,
-        now: DateTime<Utc>,
-        max_attempts: u32,
-        lock_until: DateTime<Utc>,
-    ) -> Result<LoginFailure> {
-        // One statement, so concurrent failures all count. A lock that has run out restarts
-        // the count.
-        let row = sqlx::query(
-            "UPDATE users SET \
-               failed_login_attempts = (CASE WHEN locked_until <= $1 THEN 0 ELSE failed_login_attempts END) + 1, \
-               locked_until = CASE \
-                 WHEN (CASE WHEN locked_until <= $1 THEN 0 ELSE failed_login_attempts END) + 1 >= $2 THEN $3 \
-                 WHEN locked_until <= $1 THEN NULL ELSE locked_until END \
-             WHERE tenant_id = $4 AND id = $5 RETURNING failed_login_attempts, locked_until",
-        )
-        .bind(now)
-        .bind(i64::from(max_attempts))
-        .bind(lock_until)
-        .bind(tenant.as_str())
-        .bind(user_id)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(map_err("counting a failed login"))?;
-        let attempts: i32 = row
-            .try_get("failed_login_attempts")
-            .map_err(map_err("counting a failed login"))?;
-        Ok(LoginFailure {
-            attempts: u32::try_from(attempts).unwrap_or(0),
-            locked_until: row
-                .try_get("locked_until")
-                .map_err(map_err("counting a failed login"))?,
-        })
-    }
-
-    async fn record_login_success(&self, session: &Session, token_hash: [u8; 32]) -> Result<User> {
-        let mut tx = self.begin().await?;
-        let tenant = session.tenant_id.as_str();
-        let updated = sqlx::query(
-            "UPDATE users SET failed_login_attempts = 0, locked_until = NULL, last_login_at = $3 \
-             WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant)
-        .bind(session.user_id)
-        .bind(session.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err("recording a login"))?;
-        if updated.rows_affected() == 0 {
-            return Err(Error::NotFound("user"));
-        }
-        insert_session_row(&mut tx, session, token_hash).await?;
-        let user = user_by_id(&mut tx, tenant, session.user_id).await?;
-        commit(tx).await?;
-        user.ok_or(Error::NotFound("user"))
     }
 }
 

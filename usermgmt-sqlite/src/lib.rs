@@ -22,6 +22,7 @@
 //! ```
 
 mod audit;
+mod auth;
 mod codec;
 mod enrollment_source;
 mod error;
@@ -31,6 +32,7 @@ mod notes;
 mod oauth;
 mod pool;
 mod query;
+mod read;
 mod roles;
 mod sessions;
 mod users;

@@ -12,7 +12,7 @@ use crate::SqliteStorage;
 use crate::audit::insert_event;
 use crate::codec::micros;
 use crate::error::map_err;
-use crate::users::user_by_id;
+use crate::read::user_by_id;
 
 /// The user's seq after checking its version, inside the caller's transaction.
 fn guarded_seq(

@@ -1,17 +1,14 @@
 //! `UserRecords`, `UserQueries` and `AuthStore` on SQLite.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use usermgmt_core::filter::{ListPlan, UserFilters};
-use usermgmt_core::model::{AuditEvent, PermissionSet, Session, TenantId, User, name_sort_key};
-use usermgmt_core::password::PasswordHash;
+use usermgmt_core::model::{AuditEvent, TenantId, User, name_sort_key};
 use usermgmt_core::service::BulkDeleteOutcome;
 use usermgmt_core::storage::{
-    ActorGrants, AuthStore, BatchSink, BulkDelete, Identifier, LoginFailure, NewUser,
-    PasswordChange, RelatedKind, RelatedLists, UserBatches, UserQueries, UserRecords, UserReplace,
+    BatchSink, BulkDelete, Identifier, NewUser, PasswordChange, UserBatches, UserQueries,
+    UserRecords, UserReplace,
 };
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
@@ -21,68 +18,9 @@ use crate::audit::insert_event;
 use crate::codec::{USER_COLUMNS, date_text, micros, parse, user_from_row};
 use crate::error::map_err;
 use crate::pool::{commit, immediate};
-use crate::query::{Lite, RolesForm, SearchMode, Sql, args, roles_form, search_mode, uuid_value};
-use crate::sessions::{end_user_sessions, insert_session_row};
-
-/// Reads users by a query selecting [`USER_COLUMNS`], attaching their related lists.
-pub(crate) fn read_users(conn: &Connection, sql: &Sql) -> Result<Vec<User>> {
-    let mut stmt = conn
-        .prepare_cached(&sql.text())
-        .map_err(map_err("preparing a user query"))?;
-    let rows = stmt
-        .query_map(crate::query::args(sql), user_from_row)
-        .map_err(map_err("querying users"))?;
-    let mut users = Vec::new();
-    for row in rows {
-        users.push(row.map_err(map_err("reading a user row"))??);
-    }
-    attach_related(conn, &mut users)?;
-    Ok(users.into_iter().map(|(_, user)| user).collect())
-}
-
-/// Roles (kind 0), direct permissions (1), expertise in input order (2) and OAuth providers
-/// (3) of the users whose seqs are in the JSON array `?1`, in one statement (unsorted: sorting
-/// happens per user afterwards, which is far cheaper than sorting the whole result).
-const RELATED_LISTS: &str = "\
-    SELECT ur.user_seq, 0, r.name, 0 FROM json_each(?1) s \
-        JOIN user_roles ur ON ur.user_seq = s.value JOIN roles r ON r.id = ur.role_id \
-    UNION ALL SELECT up.user_seq, 1, up.permission, 0 FROM json_each(?1) s \
-        JOIN user_permissions up ON up.user_seq = s.value \
-    UNION ALL SELECT e.user_seq, 2, e.value, e.position FROM json_each(?1) s \
-        JOIN user_expertise e ON e.user_seq = s.value \
-    UNION ALL SELECT o.user_seq, 3, o.provider, 0 FROM json_each(?1) s \
-        JOIN user_oauth o ON o.user_seq = s.value";
-
-/// Fills roles, direct permissions, expertise and OAuth providers of users read by seq.
-fn attach_related(conn: &Connection, users: &mut [(i64, User)]) -> Result<()> {
-    if users.is_empty() {
-        return Ok(());
-    }
-    let index: HashMap<i64, usize> = users
-        .iter()
-        .enumerate()
-        .map(|(i, (seq, _))| (*seq, i))
-        .collect();
-    let seqs: Vec<String> = users.iter().map(|(seq, _)| seq.to_string()).collect();
-    let seqs = format!("[{}]", seqs.join(","));
-    let mut stmt = conn
-        .prepare_cached(RELATED_LISTS)
-        .map_err(map_err("preparing the related-list query"))?;
-    let mut rows = stmt
-        .query([seqs])
-        .map_err(map_err("querying related lists"))?;
-    let mut related = RelatedLists::default();
-    while let Some(row) = rows.next().map_err(map_err("reading related lists"))? {
-        let seq: i64 = row.get(0).map_err(map_err("reading related lists"))?;
-        let kind: i64 = row.get(1).map_err(map_err("reading related lists"))?;
-        let value: String = row.get(2).map_err(map_err("reading related lists"))?;
-        let position: i64 = row.get(3).map_err(map_err("reading related lists"))?;
-        if let (Some(&i), Some(kind)) = (index.get(&seq), RelatedKind::from_code(kind)) {
-            related.push(i, kind, position, value);
-        }
-    }
-    related.apply(users, |(_, user)| user)
-}
+use crate::query::{Lite, RolesForm, SearchMode, args, roles_form, search_mode, uuid_value};
+use crate::read::{attach_related, identifier_query, read_users, taken_fields, user_by_id};
+use crate::sessions::end_user_sessions;
 
 /// Attaches the learning database (once per connection) when push-down is configured and
 /// the filters use enrollment filters; returns where the push-down reads them.
@@ -113,74 +51,6 @@ pub(crate) fn attach_learning<'a>(
         layout: &attached.layout,
         schema: Some("learning"),
     }))
-}
-
-/// The user query for a login identifier (conditions written so the partial unique indexes
-/// apply).
-fn identifier_query(tenant: &str, identifier: &Identifier) -> Sql {
-    let (condition, value) = match identifier {
-        Identifier::Email(v) => ("u.email IS NOT NULL AND lower(u.email) = lower(", v.clone()),
-        Identifier::Phone(v) => ("u.phone IS NOT NULL AND u.phone = (", v.clone()),
-        Identifier::Username(v) => (
-            "u.username IS NOT NULL AND lower(u.username) = lower(",
-            v.clone(),
-        ),
-    };
-    let mut sql = crate::query::sql();
-    sql.push("SELECT ")
-        .push(USER_COLUMNS)
-        .push(" FROM users u WHERE u.tenant_id = ")
-        .bind(tenant.to_owned());
-    sql.push(" AND ").push(condition).bind(value).push(")");
-    sql
-}
-
-pub(crate) fn user_by_id(conn: &Connection, tenant: &str, id: Uuid) -> Result<Option<User>> {
-    let mut sql = crate::query::sql();
-    sql.push("SELECT ")
-        .push(USER_COLUMNS)
-        .push(" FROM users u WHERE u.tenant_id = ")
-        .bind(tenant.to_owned());
-    sql.push(" AND u.id = ").bind(id);
-    Ok(read_users(conn, &sql)?.pop())
-}
-
-/// Fields whose value is already taken by another user of the tenant.
-fn taken_fields(tx: &Transaction<'_>, user: &User, own_seq: Option<i64>) -> Result<Vec<String>> {
-    let checks = [
-        ("email", "lower(email) = lower(?2)", user.email.as_deref()),
-        ("phone", "phone = ?2", user.phone.as_deref()),
-        (
-            "username",
-            "lower(username) = lower(?2)",
-            user.username.as_deref(),
-        ),
-        (
-            "unique_id",
-            "lower(unique_id) = lower(?2)",
-            user.unique_id.as_deref(),
-        ),
-    ];
-    let mut taken = Vec::new();
-    for (field, condition, value) in checks {
-        let Some(value) = value else { continue };
-        let sql = format!(
-            // `{field} IS NOT NULL` lets SQLite use the partial unique index of the field.
-            "SELECT 1 FROM users WHERE tenant_id = ?1 AND {field} IS NOT NULL AND {condition} \
-             AND seq IS NOT ?3 LIMIT 1"
-        );
-        let found = tx
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_row(params![user.tenant_id.as_str(), value, own_seq], |_| Ok(()))
-                    .optional()
-            })
-            .map_err(map_err("checking unique values"))?;
-        if found.is_some() {
-            taken.push(field.to_owned());
-        }
-    }
-    Ok(taken)
 }
 
 /// Writes every column of `user` (insert when `seq` is None) and returns its seq.
@@ -539,126 +409,6 @@ impl UserQueries for SqliteStorage {
                 }
                 commit(tx)?;
                 Ok(outcome)
-            })
-            .await
-    }
-}
-
-#[async_trait]
-impl AuthStore for SqliteStorage {
-    async fn lock_super_admin_changes(
-        &self,
-        _tenant: &TenantId,
-    ) -> Result<Option<usermgmt_core::storage::StoreLock>> {
-        let guard = self.super_admin_changes.clone().lock_owned().await;
-        Ok(Some(Box::new(guard)))
-    }
-
-    async fn actor_grants(&self, tenant: &TenantId, user_id: Uuid) -> Result<Option<ActorGrants>> {
-        let tenant = tenant.as_str().to_owned();
-        self.pool
-            .run(move |conn| {
-                let row: Option<(i64, String)> = conn
-                    .prepare_cached("SELECT seq, status FROM users WHERE tenant_id = ?1 AND id = ?2")
-                    .and_then(|mut s| s.query_row(params![tenant, user_id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-                    .map_err(map_err("reading grants"))?;
-                let Some((seq, status)) = row else { return Ok(None) };
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id \
-                         WHERE ur.user_seq = ?1 UNION SELECT permission FROM user_permissions WHERE user_seq = ?1",
-                    )
-                    .map_err(map_err("reading grants"))?;
-                let names = stmt
-                    .query_map([seq], |r| r.get::<_, String>(0))
-                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                    .map_err(map_err("reading grants"))?;
-                let permissions: PermissionSet = names.iter().filter_map(|n| n.parse().ok()).collect();
-                Ok(Some(ActorGrants { status: parse("decoding a status", &status)?, permissions }))
-            })
-            .await
-    }
-
-    async fn login_record(
-        &self,
-        tenant: &TenantId,
-        identifier: &Identifier,
-    ) -> Result<Option<(User, Option<PasswordHash>)>> {
-        let tenant = tenant.as_str().to_owned();
-        let sql = identifier_query(&tenant, identifier);
-        self.pool
-            .run(move |conn| {
-                let Some(user) = read_users(conn, &sql)?.pop() else {
-                    return Ok(None);
-                };
-                let hash: Option<String> = conn
-                    .prepare_cached(
-                        "SELECT password_hash FROM users WHERE tenant_id = ?1 AND id = ?2",
-                    )
-                    .and_then(|mut s| s.query_row(params![tenant, user.id], |r| r.get(0)))
-                    .map_err(map_err("reading a password hash"))?;
-                Ok(Some((user, hash.map(PasswordHash::from_phc))))
-            })
-            .await
-    }
-
-    async fn record_login_failure(
-        &self,
-        tenant: &TenantId,
-        user_id: Uuid,
-        now: DateTime<Utc>,
-        max_attempts: u32,
-        lock_until: DateTime<Utc>,
-    ) -> Result<LoginFailure> {
-        let tenant = tenant.as_str().to_owned();
-        self.pool
-            .run(move |conn| {
-                // One statement, so concurrent failures all count. A lock that has run out
-                // restarts the count.
-                let (attempts, locked_until): (i64, Option<i64>) = conn
-                    .prepare_cached(
-                        "UPDATE users SET \
-                           failed_login_attempts = \
-                             (CASE WHEN locked_until <= ?1 THEN 0 ELSE failed_login_attempts END) + 1, \
-                           locked_until = CASE \
-                             WHEN (CASE WHEN locked_until <= ?1 THEN 0 ELSE failed_login_attempts END) + 1 >= ?2 THEN ?3 \
-                             WHEN locked_until <= ?1 THEN NULL ELSE locked_until END \
-                         WHERE tenant_id = ?4 AND id = ?5 \
-                         RETURNING failed_login_attempts, locked_until",
-                    )
-                    .and_then(|mut s| {
-                        s.query_row(params![micros(now), max_attempts, micros(lock_until), tenant, user_id], |r| {
-                            Ok((r.get(0)?, r.get(1)?))
-                        })
-                    })
-                    .map_err(map_err("counting a failed login"))?;
-                Ok(LoginFailure {
-                    attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-                    locked_until: crate::codec::opt_from_micros(locked_until)?,
-                })
-            })
-            .await
-    }
-
-    async fn record_login_success(&self, session: &Session, token_hash: [u8; 32]) -> Result<User> {
-        let session = session.clone();
-        self.pool
-            .run(move |conn| {
-                let tx = immediate(conn)?;
-                let tenant = session.tenant_id.as_str();
-                let seq: i64 = tx
-                    .prepare_cached(
-                        "UPDATE users SET failed_login_attempts = 0, locked_until = NULL, last_login_at = ?1 \
-                         WHERE tenant_id = ?2 AND id = ?3 RETURNING seq",
-                    )
-                    .and_then(|mut s| s.query_row(params![micros(session.created_at), tenant, session.user_id], |r| r.get(0)))
-                    .optional()
-                    .map_err(map_err("recording a login"))?
-                    .ok_or(Error::NotFound("user"))?;
-                insert_session_row(&tx, seq, &session, token_hash)?;
-                let user = user_by_id(&tx, tenant, session.user_id)?;
-                commit(tx)?;
-                user.ok_or(Error::NotFound("user"))
             })
             .await
     }

@@ -37,20 +37,20 @@ struct LoginBody {
 
 /// Log in: `{token, session_id, user}`; the token is shown this once.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginBody,
-    responses((status = 200, body = super::NewSession)))]
+    responses((status = 200, body = super::common::NewSession)))]
 async fn login(
     State(state): State<ApiState>,
     ClientAddress(ip): ClientAddress,
     headers: HeaderMap,
     Body(body): Body<LoginBody>,
-) -> Result<Json<super::NewSession>, ApiError> {
-    let client = super::client_info(&headers, ip);
+) -> Result<Json<super::common::NewSession>, ApiError> {
+    let client = super::common::client_info(&headers, ip);
     let request = LoginRequest {
         identifier: body.identifier,
         password: body.password,
     };
     let outcome = state.service.login(&state.tenant, request, client).await?;
-    Ok(Json(super::new_session(outcome)))
+    Ok(Json(super::common::new_session(outcome)))
 }
 
 /// Log out: ends the caller's session.

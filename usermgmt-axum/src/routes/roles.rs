@@ -8,7 +8,7 @@ use usermgmt_core::service::{CreateRole, UpdateRole};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{UserIdParam, path_id};
+use super::common::{UserIdParam, path_id};
 use crate::body::Body;
 use crate::error::ApiError;
 use crate::state::{ApiState, Caller};

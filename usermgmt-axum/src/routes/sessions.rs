@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{NewSession, UserIdParam, client_info, path_id};
+use super::common::{NewSession, UserIdParam, client_info, path_id};
 use crate::body::Body;
 use crate::client::ClientAddress;
 use crate::error::ApiError;
@@ -92,5 +92,8 @@ async fn impersonate(
         .service
         .impersonate(&principal, user, request, client_info(&headers, ip))
         .await?;
-    Ok((StatusCode::CREATED, Json(super::new_session(outcome))))
+    Ok((
+        StatusCode::CREATED,
+        Json(super::common::new_session(outcome)),
+    ))
 }

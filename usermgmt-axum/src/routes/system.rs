@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{UserIdParam, path_id};
+use super::common::{UserIdParam, path_id};
 use crate::body::Body;
 use crate::error::ApiError;
 use crate::query::params;

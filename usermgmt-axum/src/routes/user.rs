@@ -24,7 +24,7 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
 
 /// A user id from the path; anything else is a 400 on `user_id`.
 fn user_id(raw: &str) -> Result<uuid::Uuid> {
-    super::path_id(raw, "user_id")
+    super::common::path_id(raw, "user_id")
 }
 
 /// The user as JSON with its version as a strong `ETag`.
@@ -66,7 +66,7 @@ async fn create(
 }
 
 /// One user, with its version as the `ETag`.
-#[utoipa::path(get, path = "/v1/users/{user_id}", tag = "users", params(super::UserIdParam),
+#[utoipa::path(get, path = "/v1/users/{user_id}", tag = "users", params(super::common::UserIdParam),
     responses((status = 200, body = User, headers(("ETag" = String, description = "The version")))))]
 async fn read(
     State(state): State<ApiState>,
@@ -79,7 +79,7 @@ async fn read(
 
 /// Edit a user, credentials included; `If-Match` wins over an `expected_version` in the body.
 #[utoipa::path(put, path = "/v1/users/{user_id}", tag = "users", request_body = UpdateUser,
-    params(super::UserIdParam,
+    params(super::common::UserIdParam,
         ("If-Match" = Option<String>, Header, pattern = r#"^\s*(\*|(W/)?"[0-9]+"|[0-9]+)\s*$"#,
             description = "The ETag the edit applies to")),
     responses((status = 200, body = User, headers(("ETag" = String, description = "The new version")))))]
@@ -99,7 +99,7 @@ async fn update(
 }
 
 /// Soft delete: answers the deleted user.
-#[utoipa::path(delete, path = "/v1/users/{user_id}", tag = "users", params(super::UserIdParam),
+#[utoipa::path(delete, path = "/v1/users/{user_id}", tag = "users", params(super::common::UserIdParam),
     responses((status = 200, body = User)))]
 async fn remove(
     State(state): State<ApiState>,
@@ -116,7 +116,7 @@ async fn remove(
 
 /// `{"unique_id": "..."}` sets one; `{"generate": true}` draws one from the pattern.
 #[utoipa::path(put, path = "/v1/users/{user_id}/unique-id", tag = "users",
-    request_body = SetUniqueId, params(super::UserIdParam), responses((status = 200, body = User)))]
+    request_body = SetUniqueId, params(super::common::UserIdParam), responses((status = 200, body = User)))]
 async fn unique_id(
     State(state): State<ApiState>,
     Caller(principal): Caller,

@@ -1,0 +1,144 @@
+//! The read side of users: rows into users with their related lists.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use usermgmt_core::Result;
+use usermgmt_core::model::User;
+use usermgmt_core::storage::{Identifier, RelatedKind, RelatedLists};
+use uuid::Uuid;
+
+use crate::codec::{USER_COLUMNS, user_from_row};
+use crate::error::map_err;
+use crate::query::Sql;
+
+/// Reads users by a query selecting [`USER_COLUMNS`], attaching their related lists.
+pub(crate) fn read_users(conn: &Connection, sql: &Sql) -> Result<Vec<User>> {
+    let mut stmt = conn
+        .prepare_cached(&sql.text())
+        .map_err(map_err("preparing a user query"))?;
+    let rows = stmt
+        .query_map(crate::query::args(sql), user_from_row)
+        .map_err(map_err("querying users"))?;
+    let mut users = Vec::new();
+    for row in rows {
+        users.push(row.map_err(map_err("reading a user row"))??);
+    }
+    attach_related(conn, &mut users)?;
+    Ok(users.into_iter().map(|(_, user)| user).collect())
+}
+
+/// Roles (kind 0), direct permissions (1), expertise in input order (2) and OAuth providers
+/// (3) of the users whose seqs are in the JSON array `?1`, in one statement (unsorted: sorting
+/// happens per user afterwards, which is far cheaper than sorting the whole result).
+const RELATED_LISTS: &str = "\
+    SELECT ur.user_seq, 0, r.name, 0 FROM json_each(?1) s \
+        JOIN user_roles ur ON ur.user_seq = s.value JOIN roles r ON r.id = ur.role_id \
+    UNION ALL SELECT up.user_seq, 1, up.permission, 0 FROM json_each(?1) s \
+        JOIN user_permissions up ON up.user_seq = s.value \
+    UNION ALL SELECT e.user_seq, 2, e.value, e.position FROM json_each(?1) s \
+        JOIN user_expertise e ON e.user_seq = s.value \
+    UNION ALL SELECT o.user_seq, 3, o.provider, 0 FROM json_each(?1) s \
+        JOIN user_oauth o ON o.user_seq = s.value";
+
+/// Fills roles, direct permissions, expertise and OAuth providers of users read by seq.
+pub(crate) fn attach_related(conn: &Connection, users: &mut [(i64, User)]) -> Result<()> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let index: HashMap<i64, usize> = users
+        .iter()
+        .enumerate()
+        .map(|(i, (seq, _))| (*seq, i))
+        .collect();
+    let seqs: Vec<String> = users.iter().map(|(seq, _)| seq.to_string()).collect();
+    let seqs = format!("[{}]", seqs.join(","));
+    let mut stmt = conn
+        .prepare_cached(RELATED_LISTS)
+        .map_err(map_err("preparing the related-list query"))?;
+    let mut rows = stmt
+        .query([seqs])
+        .map_err(map_err("querying related lists"))?;
+    let mut related = RelatedLists::default();
+    while let Some(row) = rows.next().map_err(map_err("reading related lists"))? {
+        let seq: i64 = row.get(0).map_err(map_err("reading related lists"))?;
+        let kind: i64 = row.get(1).map_err(map_err("reading related lists"))?;
+        let value: String = row.get(2).map_err(map_err("reading related lists"))?;
+        let position: i64 = row.get(3).map_err(map_err("reading related lists"))?;
+        if let (Some(&i), Some(kind)) = (index.get(&seq), RelatedKind::from_code(kind)) {
+            related.push(i, kind, position, value);
+        }
+    }
+    related.apply(users, |(_, user)| user)
+}
+
+pub(crate) fn user_by_id(conn: &Connection, tenant: &str, id: Uuid) -> Result<Option<User>> {
+    let mut sql = crate::query::sql();
+    sql.push("SELECT ")
+        .push(USER_COLUMNS)
+        .push(" FROM users u WHERE u.tenant_id = ")
+        .bind(tenant.to_owned());
+    sql.push(" AND u.id = ").bind(id);
+    Ok(read_users(conn, &sql)?.pop())
+}
+/// The user query for a login identifier (conditions written so the partial unique indexes
+/// apply).
+pub(crate) fn identifier_query(tenant: &str, identifier: &Identifier) -> Sql {
+    let (condition, value) = match identifier {
+        Identifier::Email(v) => ("u.email IS NOT NULL AND lower(u.email) = lower(", v.clone()),
+        Identifier::Phone(v) => ("u.phone IS NOT NULL AND u.phone = (", v.clone()),
+        Identifier::Username(v) => (
+            "u.username IS NOT NULL AND lower(u.username) = lower(",
+            v.clone(),
+        ),
+    };
+    let mut sql = crate::query::sql();
+    sql.push("SELECT ")
+        .push(USER_COLUMNS)
+        .push(" FROM users u WHERE u.tenant_id = ")
+        .bind(tenant.to_owned());
+    sql.push(" AND ").push(condition).bind(value).push(")");
+    sql
+}
+
+/// Fields whose value is already taken by another user of the tenant.
+pub(crate) fn taken_fields(
+    tx: &Transaction<'_>,
+    user: &User,
+    own_seq: Option<i64>,
+) -> Result<Vec<String>> {
+    let checks = [
+        ("email", "lower(email) = lower(?2)", user.email.as_deref()),
+        ("phone", "phone = ?2", user.phone.as_deref()),
+        (
+            "username",
+            "lower(username) = lower(?2)",
+            user.username.as_deref(),
+        ),
+        (
+            "unique_id",
+            "lower(unique_id) = lower(?2)",
+            user.unique_id.as_deref(),
+        ),
+    ];
+    let mut taken = Vec::new();
+    for (field, condition, value) in checks {
+        let Some(value) = value else { continue };
+        let sql = format!(
+            // `{field} IS NOT NULL` lets SQLite use the partial unique index of the field.
+            "SELECT 1 FROM users WHERE tenant_id = ?1 AND {field} IS NOT NULL AND {condition} \
+             AND seq IS NOT ?3 LIMIT 1"
+        );
+        let found = tx
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(params![user.tenant_id.as_str(), value, own_seq], |_| Ok(()))
+                    .optional()
+            })
+            .map_err(map_err("checking unique values"))?;
+        if found.is_some() {
+            taken.push(field.to_owned());
+        }
+    }
+    Ok(taken)
+}
