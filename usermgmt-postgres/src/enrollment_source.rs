@@ -9,7 +9,6 @@ use usermgmt_core::filter::{EnrollmentMatch, UserFilters};
 use usermgmt_core::model::TenantId;
 use usermgmt_core::storage::{EnrollmentLayout, EnrollmentSource};
 use usermgmt_core::{Error, Result, StorageError};
-use uuid::Uuid;
 
 use crate::error::map_err;
 
@@ -51,16 +50,9 @@ impl EnrollmentSource for PgEnrollmentSource {
         tenant: &TenantId,
         filters: &UserFilters,
     ) -> Result<EnrollmentMatch> {
-        let mut query = usermgmt_sql::Sql::new(usermgmt_sql::Placeholders::Numbered);
-        let Some(except) = usermgmt_sql::enrollment_users(
-            &mut query,
-            &crate::query::Pg,
-            &self.layout,
-            None,
-            tenant.as_str(),
-            filters,
-            usermgmt_sql::Projection::DistinctText,
-        ) else {
+        let Some((query, except)) =
+            usermgmt_sql::source_query(&crate::query::Pg, &self.layout, tenant.as_str(), filters)
+        else {
             return Ok(EnrollmentMatch::Only(Vec::new()));
         };
         let mut sql = crate::query::build(&query);
@@ -69,12 +61,7 @@ impl EnrollmentSource for PgEnrollmentSource {
             .fetch_all(&self.pool)
             .await
             .map_err(map_err("querying enrollments"))?;
-        let ids: Vec<Uuid> = texts.iter().filter_map(|t| t.parse().ok()).collect();
-        Ok(if except {
-            EnrollmentMatch::Except(ids)
-        } else {
-            EnrollmentMatch::Only(ids)
-        })
+        Ok(EnrollmentMatch::from_texts(except, &texts))
     }
 }
 

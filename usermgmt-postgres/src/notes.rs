@@ -30,11 +30,7 @@ fn decode(row: &PgRow) -> Result<Note> {
 #[async_trait]
 impl NoteStore for PgStorage {
     async fn insert_note(&self, note: &Note, audit: AuditEvent) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(map_err("starting a transaction"))?;
+        let mut tx = self.begin().await?;
         let author = match note.author {
             AuditActor::User(id) => Some(id),
             AuditActor::System => None,
@@ -79,11 +75,7 @@ impl NoteStore for PgStorage {
         note_id: Uuid,
         audit: AuditEvent,
     ) -> Result<Option<Note>> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(map_err("starting a transaction"))?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "DELETE FROM notes WHERE tenant_id = $1 AND user_id = $2 AND id = $3 \
              RETURNING tenant_id, id, user_id, author_id, body, created_at",

@@ -96,11 +96,7 @@ impl OAuthStore for PgStorage {
         link: &OAuthLink,
         audit: AuditEvent,
     ) -> Result<User> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(map_err("starting a transaction"))?;
+        let mut tx = self.begin().await?;
         guard_version(&mut tx, tenant.as_str(), user_id, expected_version).await?;
         insert_link(&mut tx, tenant.as_str(), user_id, link).await?;
         bump_version(&mut tx, tenant.as_str(), user_id, link.linked_at).await?;
@@ -119,11 +115,7 @@ impl OAuthStore for PgStorage {
         now: DateTime<Utc>,
         audit: AuditEvent,
     ) -> Result<User> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(map_err("starting a transaction"))?;
+        let mut tx = self.begin().await?;
         guard_version(&mut tx, tenant.as_str(), user_id, expected_version).await?;
         let removed = sqlx::query(
             "DELETE FROM user_oauth WHERE tenant_id = $1 AND user_id = $2 AND provider = $3",

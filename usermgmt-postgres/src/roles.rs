@@ -93,30 +93,53 @@ enum RoleFilter {
     Names(Vec<String>),
 }
 
-#[async_trait]
-impl RoleStore for PgStorage {
-    async fn insert_role(&self, role: &Role, audit: AuditEvent) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(map_err("starting a transaction"))?;
+impl PgStorage {
+    /// Inserts (`insert`) or updates a role with its permissions and audit event; a name
+    /// taken by another role is a conflict on `name`.
+    async fn store_role(&self, role: &Role, audit: AuditEvent, insert: bool) -> Result<()> {
+        let mut tx = self.begin().await?;
         if name_taken(&mut tx, role).await? {
             return Err(Error::conflict("name"));
         }
-        sqlx::query("INSERT INTO roles (tenant_id, id, name, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        let (sql, created_at) = if insert {
+            (
+                "INSERT INTO roles (tenant_id, id, name, description, updated_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                Some(role.created_at),
+            )
+        } else {
+            (
+                "UPDATE roles SET name = $3, description = $4, updated_at = $5 \
+                 WHERE tenant_id = $1 AND id = $2",
+                None,
+            )
+        };
+        let mut query = sqlx::query(sql)
             .bind(role.tenant_id.as_str())
             .bind(role.id)
             .bind(&role.name)
             .bind(&role.description)
-            .bind(role.created_at)
-            .bind(role.updated_at)
+            .bind(role.updated_at);
+        if let Some(created_at) = created_at {
+            query = query.bind(created_at);
+        }
+        let written = query
             .execute(&mut *tx)
             .await
-            .map_err(map_err("inserting a role"))?;
+            .map_err(map_err("writing a role"))?;
+        if written.rows_affected() == 0 {
+            return Err(Error::NotFound("role"));
+        }
         write_permissions(&mut tx, role).await?;
         insert_event(&mut tx, &audit).await?;
         commit(tx).await
+    }
+}
+
+#[async_trait]
+impl RoleStore for PgStorage {
+    async fn insert_role(&self, role: &Role, audit: AuditEvent) -> Result<()> {
+        self.store_role(role, audit, true).await
     }
 
     async fn get_role(&self, tenant: &TenantId, id: Uuid) -> Result<Option<Role>> {
@@ -140,37 +163,11 @@ impl RoleStore for PgStorage {
     }
 
     async fn update_role(&self, role: &Role, audit: AuditEvent) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(map_err("starting a transaction"))?;
-        if name_taken(&mut tx, role).await? {
-            return Err(Error::conflict("name"));
-        }
-        let changed = sqlx::query("UPDATE roles SET name = $3, description = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2")
-            .bind(role.tenant_id.as_str())
-            .bind(role.id)
-            .bind(&role.name)
-            .bind(&role.description)
-            .bind(role.updated_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err("updating a role"))?;
-        if changed.rows_affected() == 0 {
-            return Err(Error::NotFound("role"));
-        }
-        write_permissions(&mut tx, role).await?;
-        insert_event(&mut tx, &audit).await?;
-        commit(tx).await
+        self.store_role(role, audit, false).await
     }
 
     async fn delete_role(&self, tenant: &TenantId, id: Uuid, audit: AuditEvent) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(map_err("starting a transaction"))?;
+        let mut tx = self.begin().await?;
         let held: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM user_roles WHERE tenant_id = $1 AND role_id = $2)",
         )

@@ -105,3 +105,24 @@ pub fn enrollment_users(
     }
     Some(filters.has_enrollments == Some(false))
 }
+
+/// The query an enrollment source runs (distinct user ids as text, from the layout's table)
+/// and whether the users it selects are the ones to leave out; `None` when nobody can match.
+pub fn source_query(
+    d: &dyn Dialect,
+    layout: &EnrollmentLayout,
+    tenant: &str,
+    filters: &UserFilters,
+) -> Option<(Sql, bool)> {
+    let mut sql = d.sql();
+    let except = enrollment_users(
+        &mut sql,
+        d,
+        layout,
+        None,
+        tenant,
+        filters,
+        Projection::DistinctText,
+    )?;
+    Some((sql, except))
+}

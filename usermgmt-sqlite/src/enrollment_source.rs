@@ -11,7 +11,6 @@ use usermgmt_core::filter::{EnrollmentMatch, UserFilters};
 use usermgmt_core::model::TenantId;
 use usermgmt_core::storage::{EnrollmentLayout, EnrollmentSource};
 use usermgmt_core::{Error, Result, StorageError};
-use uuid::Uuid;
 
 use crate::error::map_err;
 
@@ -71,21 +70,14 @@ impl EnrollmentSource for SqliteEnrollmentSource {
         tenant: &TenantId,
         filters: &UserFilters,
     ) -> Result<EnrollmentMatch> {
-        let mut sql = crate::query::sql();
-        let Some(except) = usermgmt_sql::enrollment_users(
-            &mut sql,
-            &crate::query::Lite,
-            &self.layout,
-            None,
-            tenant.as_str(),
-            filters,
-            usermgmt_sql::Projection::DistinctText,
-        ) else {
+        let Some((sql, except)) =
+            usermgmt_sql::source_query(&crate::query::Lite, &self.layout, tenant.as_str(), filters)
+        else {
             return Ok(EnrollmentMatch::Only(Vec::new()));
         };
         let pool = self.pool.clone();
         let (handle_tx, handle_rx) = tokio::sync::oneshot::channel();
-        let task = tokio::task::spawn_blocking(move || -> Result<Vec<Uuid>> {
+        let task = tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
             let conn = pool.get().map_err(|e| {
                 Error::Storage(StorageError::new("opening the learning database", e))
             })?;
@@ -97,18 +89,14 @@ impl EnrollmentSource for SqliteEnrollmentSource {
                 .query_map(crate::query::args(&sql), |r| r.get::<_, String>(0))
                 .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
                 .map_err(map_err("querying enrollments"))?;
-            Ok(texts.iter().filter_map(|t| t.parse().ok()).collect())
+            Ok(texts)
         });
         // If this future is dropped (the service's timeout), the guard interrupts the query so
         // the read stops at once instead of running on in the background.
         let _guard = InterruptOnDrop(handle_rx.await.ok());
-        let ids = task
+        let texts = task
             .await
             .map_err(|e| Error::Storage(StorageError::new("querying enrollments", e)))??;
-        Ok(if except {
-            EnrollmentMatch::Except(ids)
-        } else {
-            EnrollmentMatch::Only(ids)
-        })
+        Ok(EnrollmentMatch::from_texts(except, &texts))
     }
 }

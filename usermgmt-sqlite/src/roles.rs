@@ -83,9 +83,10 @@ fn name_taken(conn: &Connection, role: &Role) -> Result<bool> {
     .map_err(map_err("checking a role name"))
 }
 
-#[async_trait]
-impl RoleStore for SqliteStorage {
-    async fn insert_role(&self, role: &Role, audit: AuditEvent) -> Result<()> {
+impl SqliteStorage {
+    /// Inserts (`insert`) or updates a role with its permissions and audit event; a name
+    /// taken by another role is a conflict on `name`.
+    async fn store_role(&self, role: &Role, audit: AuditEvent, insert: bool) -> Result<()> {
         let role = role.clone();
         self.pool
             .run(move |conn| {
@@ -93,16 +94,35 @@ impl RoleStore for SqliteStorage {
                 if name_taken(&tx, &role)? {
                     return Err(Error::conflict("name"));
                 }
-                tx.execute(
-                    "INSERT INTO roles (id, tenant_id, name, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![role.id, role.tenant_id.as_str(), role.name, role.description, micros(role.created_at), micros(role.updated_at)],
-                )
-                .map_err(map_err("inserting a role"))?;
+                if insert {
+                    tx.execute(
+                        "INSERT INTO roles (id, tenant_id, name, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![role.id, role.tenant_id.as_str(), role.name, role.description, micros(role.created_at), micros(role.updated_at)],
+                    )
+                    .map_err(map_err("inserting a role"))?;
+                } else {
+                    let changed = tx
+                        .execute(
+                            "UPDATE roles SET name = ?1, description = ?2, updated_at = ?3 WHERE tenant_id = ?4 AND id = ?5",
+                            params![role.name, role.description, micros(role.updated_at), role.tenant_id.as_str(), role.id],
+                        )
+                        .map_err(map_err("updating a role"))?;
+                    if changed == 0 {
+                        return Err(Error::NotFound("role"));
+                    }
+                }
                 write_permissions(&tx, &role)?;
                 insert_event(&tx, &audit)?;
                 crate::pool::commit(tx)
             })
             .await
+    }
+}
+
+#[async_trait]
+impl RoleStore for SqliteStorage {
+    async fn insert_role(&self, role: &Role, audit: AuditEvent) -> Result<()> {
+        self.store_role(role, audit, true).await
     }
 
     async fn get_role(&self, tenant: &TenantId, id: Uuid) -> Result<Option<Role>> {
@@ -134,27 +154,7 @@ impl RoleStore for SqliteStorage {
     }
 
     async fn update_role(&self, role: &Role, audit: AuditEvent) -> Result<()> {
-        let role = role.clone();
-        self.pool
-            .run(move |conn| {
-                let tx = crate::pool::immediate(conn)?;
-                if name_taken(&tx, &role)? {
-                    return Err(Error::conflict("name"));
-                }
-                let changed = tx
-                    .execute(
-                        "UPDATE roles SET name = ?1, description = ?2, updated_at = ?3 WHERE tenant_id = ?4 AND id = ?5",
-                        params![role.name, role.description, micros(role.updated_at), role.tenant_id.as_str(), role.id],
-                    )
-                    .map_err(map_err("updating a role"))?;
-                if changed == 0 {
-                    return Err(Error::NotFound("role"));
-                }
-                write_permissions(&tx, &role)?;
-                insert_event(&tx, &audit)?;
-                crate::pool::commit(tx)
-            })
-            .await
+        self.store_role(role, audit, false).await
     }
 
     async fn delete_role(&self, tenant: &TenantId, id: Uuid, audit: AuditEvent) -> Result<()> {

@@ -15,56 +15,11 @@ use usermgmt_core::password::PasswordHash;
 use usermgmt_core::storage::{NewUser, Storage};
 use uuid::Uuid;
 
-/// Names: mixed case, accents, non-Latin scripts, duplicates differing only in case.
-pub const NAMES: &[&str] = &[
-    "Ada Lovelace",
-    "ada lovelace",
-    "Alan Turing",
-    "Grace Hopper",
-    "Édith Piaf",
-    "Zoë Ali",
-    "bob",
-    "Ängel Núñez",
-    "李小龙",
-    "O'Brien",
-    "Mary-Jane",
-    "Søren Kierkegaard",
-    "Émile",
-    "zed",
-];
-/// Role names the dataset creates.
-pub const ROLES: &[&str] = &["editor", "viewer", "support"];
-/// Countries (with continents spread out).
-pub const COUNTRIES: &[&str] = &["US", "DE", "FR", "BR", "JP", "NG", "AU"];
-/// Cities, including case variants.
-pub const CITIES: &[&str] = &["Berlin", "berlin", "Paris", "São Paulo", "Tokyo", "Lagos"];
-/// States.
-pub const STATES: &[&str] = &["Bavaria", "CA", "ca", "Île-de-France"];
-/// Time zones.
-pub const TIMEZONES: &[&str] = &["Europe/Berlin", "America/New_York", "Asia/Tokyo"];
-/// Locales, including case variants.
-pub const LOCALES: &[&str] = &["en-US", "de-DE", "EN-us", "pt-BR"];
-/// Designations, including case variants.
-pub const DESIGNATIONS: &[&str] = &["Engineer", "engineer", "Teacher", "Ärztin"];
-/// Expertise values.
-pub const EXPERTISE: &[&str] = &["Rust", "Go", "Teaching", "Math", "Écriture"];
-/// Search terms: short, long, cased, accented, absent, metacharacters.
-pub const SEARCH_TERMS: &[&str] = &[
-    "ada", "LOVE", "a", "zo", "ë", "example", "user1", "+1415", "id-1", "李", "jane", "xyz-none",
-    "er", "o'b", "%", "_", "\"", "test.io", "ängel", "user2@",
-];
-
-fn pick<'a>(rng: &mut StdRng, values: &[&'a str]) -> &'a str {
-    values.choose(rng).copied().unwrap_or_default()
-}
-
-fn maybe<T>(rng: &mut StdRng, probability: f64, value: impl FnOnce(&mut StdRng) -> T) -> Option<T> {
-    if rng.random_bool(probability) {
-        Some(value(rng))
-    } else {
-        None
-    }
-}
+pub use crate::values::small::{
+    CITIES, COUNTRIES, DESIGNATIONS, EXPERTISE, LOCALES, NAMES, ROLES, SEARCH_TERMS, STATES,
+    TIMEZONES,
+};
+use crate::values::{maybe, pick, role};
 
 /// The dataset's roles: `editor`, `viewer`, `support` with assorted permissions.
 pub fn roles(tenant: &TenantId, now: DateTime<Utc>) -> Vec<Role> {
@@ -76,14 +31,9 @@ pub fn roles(tenant: &TenantId, now: DateTime<Utc>) -> Vec<Role> {
     ROLES
         .iter()
         .zip(grants)
-        .map(|(name, permissions)| Role {
-            id: Uuid::now_v7(),
-            tenant_id: tenant.clone(),
-            name: (*name).to_owned(),
-            description: None,
-            permissions: permissions.iter().copied().collect(),
-            created_at: now,
-            updated_at: now,
+        .map(|(name, permissions)| {
+            let permissions = permissions.iter().copied().collect();
+            role(Uuid::now_v7(), tenant, name, None, permissions, now)
         })
         .collect()
 }

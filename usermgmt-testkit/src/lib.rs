@@ -17,6 +17,7 @@ pub mod enrollments;
 pub mod fixture;
 pub mod invariants;
 pub mod realistic;
+pub mod values;
 
 use std::any::Any;
 use std::sync::{Arc, Mutex};

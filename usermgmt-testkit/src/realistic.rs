@@ -25,126 +25,12 @@ use usermgmt_core::password::PasswordHash;
 use usermgmt_core::storage::NewUser;
 use uuid::Uuid;
 
-/// The 8 roles of the data set.
-pub const ROLES: [&str; 8] = [
-    "student",
-    "teaching_assistant",
-    "course_author",
-    "reviewer",
-    "support_agent",
-    "billing",
-    "content_manager",
-    "auditor",
-];
-
-/// Countries in Zipf rank order.
-pub const COUNTRIES: [&str; 40] = [
-    "US", "IN", "BR", "GB", "DE", "NG", "FR", "CA", "ES", "MX", "ID", "PH", "IT", "AU", "PK", "EG",
-    "TR", "PL", "NL", "ZA", "KE", "AR", "CO", "JP", "VN", "SE", "CH", "BE", "PT", "IE", "CL", "PE",
-    "RO", "UA", "GH", "MY", "SG", "NZ", "NO", "FI",
-];
-
-const FIRST: [&str; 20] = [
-    "james",
-    "mary",
-    "john",
-    "patricia",
-    "robert",
-    "jennifer",
-    "michael",
-    "linda",
-    "william",
-    "elizabeth",
-    "david",
-    "barbara",
-    "richard",
-    "susan",
-    "joseph",
-    "jessica",
-    "thomas",
-    "sarah",
-    "charles",
-    "karen",
-];
-const FIRST_SUFFIX: [&str; 10] = ["", "a", "o", "ie", "an", "el", "ina", "on", "y", "us"];
-const LAST: [&str; 20] = [
-    "smith",
-    "johnson",
-    "williams",
-    "brown",
-    "jones",
-    "garcia",
-    "miller",
-    "davis",
-    "rodriguez",
-    "martinez",
-    "hernandez",
-    "lopez",
-    "gonzalez",
-    "wilson",
-    "anderson",
-    "thomas",
-    "taylor",
-    "moore",
-    "jackson",
-    "martin",
-];
-const LAST_SUFFIX: [&str; 10] = [
-    "", "son", "er", "ez", "ski", "man", "ford", "ley", "ton", "berg",
-];
-const NON_ASCII: [&str; 12] = [
-    "José Núñez",
-    "Zoë Müller",
-    "Łukasz Wójcik",
-    "Søren Ødegård",
-    "François Lefèvre",
-    "Ängel Østby",
-    "Иван Петров",
-    "Мария Иванова",
-    "李小龙",
-    "王芳",
-    "田中 花子",
-    "Αθηνά Παππά",
-];
-const CITIES: [&str; 12] = [
-    "New York",
-    "Mumbai",
-    "São Paulo",
-    "London",
-    "Berlin",
-    "Lagos",
-    "Paris",
-    "Toronto",
-    "Madrid",
-    "Mexico City",
-    "Jakarta",
-    "Manila",
-];
-const DESIGNATIONS: [&str; 8] = [
-    "Engineer",
-    "Teacher",
-    "Student",
-    "Manager",
-    "Designer",
-    "Nurse",
-    "Analyst",
-    "Researcher",
-];
-const EXPERTISE: [&str; 10] = [
-    "Rust", "Python", "Teaching", "Math", "Design", "Data", "Writing", "Biology", "Law", "Music",
-];
-const LOCALES: [&str; 6] = ["en-US", "en-GB", "pt-BR", "de-DE", "fr-FR", "es-ES"];
-const TIMEZONES: [&str; 6] = [
-    "America/New_York",
-    "Europe/London",
-    "Europe/Berlin",
-    "Asia/Kolkata",
-    "America/Sao_Paulo",
-    "Africa/Lagos",
-];
-/// Number of programs enrollments spread over.
-pub const PROGRAMS: usize = 2_000;
-const PROGRAM_TYPES: [&str; 4] = ["course", "bootcamp", "workshop", "certificate"];
+use crate::values::realistic::{
+    CITIES, DESIGNATIONS, EXPERTISE, FIRST, FIRST_SUFFIX, LAST, LAST_SUFFIX, LOCALES, NON_ASCII,
+    PROGRAM_TYPES, TIMEZONES,
+};
+pub use crate::values::realistic::{COUNTRIES, PROGRAMS, ROLES};
+use crate::values::{maybe, role};
 
 /// One generated user with their enrollments (for the learning database).
 #[derive(Debug, Clone)]
@@ -160,17 +46,14 @@ pub fn roles(tenant: &TenantId, now: DateTime<Utc>) -> Vec<Role> {
     let mut rng = StdRng::seed_from_u64(8);
     ROLES
         .iter()
-        .map(|name| Role {
-            id: deterministic_id(&mut rng, now),
-            tenant_id: tenant.clone(),
-            name: (*name).to_owned(),
-            description: Some(format!("The {} role", name.replace('_', " "))),
-            permissions: Permission::ALL
+        .map(|name| {
+            let id = deterministic_id(&mut rng, now);
+            let description = Some(format!("The {} role", name.replace('_', " ")));
+            let permissions = Permission::ALL
                 .choose_multiple(&mut rng, 2)
                 .copied()
-                .collect(),
-            created_at: now,
-            updated_at: now,
+                .collect();
+            role(id, tenant, name, description, permissions, now)
         })
         .collect()
 }
@@ -200,10 +83,6 @@ fn deterministic_id(rng: &mut StdRng, at: DateTime<Utc>) -> Uuid {
     rng.fill_bytes(&mut random);
     let millis = u64::try_from(at.timestamp_millis()).unwrap_or_default();
     uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
-}
-
-fn maybe<T>(rng: &mut StdRng, p: f64, value: impl FnOnce(&mut StdRng) -> T) -> Option<T> {
-    rng.random_bool(p).then(|| value(rng))
 }
 
 /// `count` users of `tenant`, relative to `now`, reproducible from `seed`.

@@ -23,6 +23,17 @@ pub enum EnrollmentMatch {
 }
 
 impl EnrollmentMatch {
+    /// The match an enrollment source read: the users its query selected (ids as text; any
+    /// that is not a UUID is skipped), left (`except` false) or left out.
+    pub fn from_texts(except: bool, texts: &[String]) -> Self {
+        let ids = texts.iter().filter_map(|t| t.parse().ok()).collect();
+        if except {
+            EnrollmentMatch::Except(ids)
+        } else {
+            EnrollmentMatch::Only(ids)
+        }
+    }
+
     /// Whether the user with `id` is left.
     pub fn allows(&self, id: Uuid) -> bool {
         match self {
