@@ -99,7 +99,8 @@ fn decode(row: &sqlx::postgres::PgRow) -> Result<AuditEvent> {
 
 #[async_trait]
 impl AuditStore for PgStorage {
-    async fn insert_audit(&self, event: AuditEvent) -> Result<()> {
+    async fn insert_audit(&self, tenant: &TenantId, event: AuditEvent) -> Result<()> {
+        usermgmt_core::storage::ensure_tenant(tenant, &event.tenant_id)?;
         let mut conn = self
             .pool
             .acquire()

@@ -125,7 +125,13 @@ impl AuthStore for PgStorage {
         })
     }
 
-    async fn record_login_success(&self, session: &Session, token_hash: [u8; 32]) -> Result<User> {
+    async fn record_login_success(
+        &self,
+        tenant: &TenantId,
+        session: &Session,
+        token_hash: [u8; 32],
+    ) -> Result<User> {
+        usermgmt_core::storage::ensure_tenant(tenant, &session.tenant_id)?;
         let mut tx = self.begin().await?;
         let tenant = session.tenant_id.as_str();
         let updated = sqlx::query(

@@ -29,7 +29,8 @@ fn decode(row: &PgRow) -> Result<Note> {
 
 #[async_trait]
 impl NoteStore for PgStorage {
-    async fn insert_note(&self, note: &Note, audit: AuditEvent) -> Result<()> {
+    async fn insert_note(&self, tenant: &TenantId, note: &Note, audit: AuditEvent) -> Result<()> {
+        usermgmt_core::storage::ensure_tenant(tenant, &note.tenant_id)?;
         let mut tx = self.begin().await?;
         let author = match note.author {
             AuditActor::User(id) => Some(id),

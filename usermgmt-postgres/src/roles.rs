@@ -138,7 +138,8 @@ impl PgStorage {
 
 #[async_trait]
 impl RoleStore for PgStorage {
-    async fn insert_role(&self, role: &Role, audit: AuditEvent) -> Result<()> {
+    async fn insert_role(&self, tenant: &TenantId, role: &Role, audit: AuditEvent) -> Result<()> {
+        usermgmt_core::storage::ensure_tenant(tenant, &role.tenant_id)?;
         self.store_role(role, audit, true).await
     }
 
@@ -162,7 +163,8 @@ impl RoleStore for PgStorage {
         self.roles_where(tenant, "", RoleFilter::All).await
     }
 
-    async fn update_role(&self, role: &Role, audit: AuditEvent) -> Result<()> {
+    async fn update_role(&self, tenant: &TenantId, role: &Role, audit: AuditEvent) -> Result<()> {
+        usermgmt_core::storage::ensure_tenant(tenant, &role.tenant_id)?;
         self.store_role(role, audit, false).await
     }
 

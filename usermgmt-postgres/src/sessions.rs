@@ -126,10 +126,12 @@ pub(crate) async fn end_user_sessions(
 impl SessionStore for PgStorage {
     async fn insert_session(
         &self,
+        tenant: &TenantId,
         session: &Session,
         token_hash: [u8; 32],
         audit: Option<AuditEvent>,
     ) -> Result<()> {
+        usermgmt_core::storage::ensure_tenant(tenant, &session.tenant_id)?;
         let mut tx = self.begin().await?;
         insert_session_row(&mut tx, session, token_hash)
             .await

@@ -199,7 +199,13 @@ async fn list_page(
 
 #[async_trait]
 impl UserRecords for PgStorage {
-    async fn insert_user(&self, new: NewUser, audit: AuditEvent) -> Result<User> {
+    async fn insert_user(
+        &self,
+        tenant: &TenantId,
+        new: NewUser,
+        audit: AuditEvent,
+    ) -> Result<User> {
+        usermgmt_core::storage::ensure_tenant(tenant, &new.user.tenant_id)?;
         let mut tx = self.begin().await?;
         insert_one(&mut tx, &new, &audit).await?;
         let stored = user_by_id(&mut tx, new.user.tenant_id.as_str(), new.user.id).await?;
@@ -207,7 +213,14 @@ impl UserRecords for PgStorage {
         stored.ok_or(Error::NotFound("user"))
     }
 
-    async fn insert_users(&self, users: Vec<(NewUser, AuditEvent)>) -> Result<u64> {
+    async fn insert_users(
+        &self,
+        tenant: &TenantId,
+        users: Vec<(NewUser, AuditEvent)>,
+    ) -> Result<u64> {
+        for (new, _) in &users {
+            usermgmt_core::storage::ensure_tenant(tenant, &new.user.tenant_id)?;
+        }
         let mut tx = self.begin().await?;
         crate::copy::insert_users(&mut tx, &users).await?;
         commit(tx).await?;

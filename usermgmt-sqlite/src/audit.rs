@@ -80,7 +80,8 @@ fn decode(raw: RawEvent) -> Result<AuditEvent> {
 
 #[async_trait]
 impl AuditStore for SqliteStorage {
-    async fn insert_audit(&self, event: AuditEvent) -> Result<()> {
+    async fn insert_audit(&self, tenant: &TenantId, event: AuditEvent) -> Result<()> {
+        usermgmt_core::storage::ensure_tenant(tenant, &event.tenant_id)?;
         self.pool.run(move |conn| insert_event(conn, &event)).await
     }
 

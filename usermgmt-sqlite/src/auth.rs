@@ -112,7 +112,13 @@ impl AuthStore for SqliteStorage {
             .await
     }
 
-    async fn record_login_success(&self, session: &Session, token_hash: [u8; 32]) -> Result<User> {
+    async fn record_login_success(
+        &self,
+        tenant: &TenantId,
+        session: &Session,
+        token_hash: [u8; 32],
+    ) -> Result<User> {
+        usermgmt_core::storage::ensure_tenant(tenant, &session.tenant_id)?;
         let session = session.clone();
         self.pool
             .run(move |conn| {

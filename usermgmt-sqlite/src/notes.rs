@@ -28,7 +28,8 @@ fn decode(raw: RawNote) -> Result<Note> {
 
 #[async_trait]
 impl NoteStore for SqliteStorage {
-    async fn insert_note(&self, note: &Note, audit: AuditEvent) -> Result<()> {
+    async fn insert_note(&self, tenant: &TenantId, note: &Note, audit: AuditEvent) -> Result<()> {
+        usermgmt_core::storage::ensure_tenant(tenant, &note.tenant_id)?;
         let note = note.clone();
         self.pool
             .run(move |conn| {

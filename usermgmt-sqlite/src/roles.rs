@@ -121,7 +121,8 @@ impl SqliteStorage {
 
 #[async_trait]
 impl RoleStore for SqliteStorage {
-    async fn insert_role(&self, role: &Role, audit: AuditEvent) -> Result<()> {
+    async fn insert_role(&self, tenant: &TenantId, role: &Role, audit: AuditEvent) -> Result<()> {
+        usermgmt_core::storage::ensure_tenant(tenant, &role.tenant_id)?;
         self.store_role(role, audit, true).await
     }
 
@@ -153,7 +154,8 @@ impl RoleStore for SqliteStorage {
         self.pool.run(move |conn| read_roles(conn, &sql)).await
     }
 
-    async fn update_role(&self, role: &Role, audit: AuditEvent) -> Result<()> {
+    async fn update_role(&self, tenant: &TenantId, role: &Role, audit: AuditEvent) -> Result<()> {
+        usermgmt_core::storage::ensure_tenant(tenant, &role.tenant_id)?;
         self.store_role(role, audit, false).await
     }
 

@@ -160,10 +160,12 @@ pub(crate) fn end_user_sessions(conn: &Connection, seq: i64, now: DateTime<Utc>)
 impl SessionStore for SqliteStorage {
     async fn insert_session(
         &self,
+        tenant: &TenantId,
         session: &Session,
         token_hash: [u8; 32],
         audit: Option<AuditEvent>,
     ) -> Result<()> {
+        usermgmt_core::storage::ensure_tenant(tenant, &session.tenant_id)?;
         let session = session.clone();
         self.pool
             .run(move |conn| {

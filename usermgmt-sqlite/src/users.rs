@@ -188,7 +188,13 @@ fn set_password(tx: &Transaction<'_>, seq: i64, hash: Option<&str>) -> Result<()
 
 #[async_trait]
 impl UserRecords for SqliteStorage {
-    async fn insert_user(&self, new: NewUser, audit: AuditEvent) -> Result<User> {
+    async fn insert_user(
+        &self,
+        tenant: &TenantId,
+        new: NewUser,
+        audit: AuditEvent,
+    ) -> Result<User> {
+        usermgmt_core::storage::ensure_tenant(tenant, &new.user.tenant_id)?;
         self.pool
             .run(move |conn| {
                 let tx = immediate(conn)?;
@@ -200,7 +206,14 @@ impl UserRecords for SqliteStorage {
             .await
     }
 
-    async fn insert_users(&self, users: Vec<(NewUser, AuditEvent)>) -> Result<u64> {
+    async fn insert_users(
+        &self,
+        tenant: &TenantId,
+        users: Vec<(NewUser, AuditEvent)>,
+    ) -> Result<u64> {
+        for (new, _) in &users {
+            usermgmt_core::storage::ensure_tenant(tenant, &new.user.tenant_id)?;
+        }
         self.pool
             .run(move |conn| {
                 let tx = immediate(conn)?;

@@ -210,7 +210,7 @@ pub async fn load(
     let mut stored = Vec::with_capacity(count);
     for new in users(seed, tenant, count, now) {
         let event = seed_event(tenant, new.user.id, AuditTargetKind::User, now);
-        stored.push(storage.insert_user(new, event).await.unwrap());
+        stored.push(storage.insert_user(tenant, new, event).await.unwrap());
     }
     stored
 }
@@ -250,13 +250,13 @@ pub async fn insert_chunked(
         batch.push((new, event));
         if batch.len() == chunk {
             storage
-                .insert_users(std::mem::take(&mut batch))
+                .insert_users(tenant, std::mem::take(&mut batch))
                 .await
                 .unwrap();
         }
     }
     if !batch.is_empty() {
-        storage.insert_users(batch).await.unwrap();
+        storage.insert_users(tenant, batch).await.unwrap();
     }
 }
 
@@ -268,7 +268,7 @@ async fn insert_roles(
 ) {
     for role in roles {
         let event = seed_event(tenant, role.id, AuditTargetKind::Role, now);
-        storage.insert_role(&role, event).await.unwrap();
+        storage.insert_role(tenant, &role, event).await.unwrap();
     }
 }
 

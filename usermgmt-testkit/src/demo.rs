@@ -82,7 +82,9 @@ pub async fn load(
         }
         for _ in 0..rng.random_range(1..=3) {
             let (session, token_hash) = session(&mut rng, tenant, *id, now);
-            storage.insert_session(&session, token_hash, None).await?;
+            storage
+                .insert_session(&session.tenant_id, &session, token_hash, None)
+                .await?;
             sessions += 1;
         }
     }

@@ -195,7 +195,8 @@ macro_rules! __with_cases {
             lockout_does_not_reveal_accounts,
             a_known_client_passes_the_lock,
             bootstrap_never_promotes_a_stranger,
-            concurrent_removals_keep_a_super_admin
+            concurrent_removals_keep_a_super_admin,
+            records_are_written_only_under_their_tenant
         }
     };
 }

@@ -204,7 +204,7 @@ impl UserService {
         let (token, session) = self.new_session(&user, None, None, client, now)?;
         let user = self
             .storage
-            .record_login_success(&session, token.hash())
+            .record_login_success(&session.tenant_id, &session, token.hash())
             .await?;
         Ok(LoginOutcome {
             token,

@@ -62,7 +62,9 @@ impl UserService {
             note_change(&note, true),
             now,
         );
-        self.storage.insert_note(&note, audit).await?;
+        self.storage
+            .insert_note(&note.tenant_id, &note, audit)
+            .await?;
         Ok(note)
     }
 

@@ -130,7 +130,9 @@ impl UserService {
             role_diff(None, Some(&role)),
             now,
         );
-        self.storage.insert_role(&role, audit).await?;
+        self.storage
+            .insert_role(&role.tenant_id, &role, audit)
+            .await?;
         Ok(role)
     }
 
@@ -193,7 +195,9 @@ impl UserService {
             changes,
             now,
         );
-        self.storage.update_role(&next, audit).await?;
+        self.storage
+            .update_role(&next.tenant_id, &next, audit)
+            .await?;
         Ok(next)
     }
 

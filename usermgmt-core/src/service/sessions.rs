@@ -215,7 +215,7 @@ impl UserService {
             now,
         );
         self.storage
-            .insert_session(&session, token.hash(), Some(audit))
+            .insert_session(&session.tenant_id, &session, token.hash(), Some(audit))
             .await?;
         Ok(LoginOutcome {
             token,

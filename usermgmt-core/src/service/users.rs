@@ -389,6 +389,7 @@ impl UserService {
         );
         self.storage
             .insert_user(
+                principal.tenant_id(),
                 NewUser {
                     user,
                     password_hash,

@@ -66,5 +66,10 @@ pub trait AuthStore: Send + Sync {
     /// Records a successful login in one transaction: resets the failure count and lock,
     /// sets `last_login_at` to the session's start, and stores the session. Does not change
     /// the user's version. Returns the updated user.
-    async fn record_login_success(&self, session: &Session, token_hash: [u8; 32]) -> Result<User>;
+    async fn record_login_success(
+        &self,
+        tenant: &TenantId,
+        session: &Session,
+        token_hash: [u8; 32],
+    ) -> Result<User>;
 }

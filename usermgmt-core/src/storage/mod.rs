@@ -25,6 +25,23 @@ pub use related::{RelatedKind, RelatedLists};
 pub use sessions::{SessionStore, impersonation_ended};
 pub use users::{Identifier, NewUser, PasswordChange, UserRecords, UserReplace};
 
+/// Refuses to write an entity of `owner` under `tenant`: the guard every write of an entity
+/// that carries its tenant runs first, so the tenant a store writes under is always the one
+/// the method was given.
+pub fn ensure_tenant(
+    tenant: &crate::model::TenantId,
+    owner: &crate::model::TenantId,
+) -> crate::Result<()> {
+    if tenant == owner {
+        Ok(())
+    } else {
+        Err(crate::Error::invalid(
+            "tenant_id",
+            "the record belongs to another tenant than the one written to",
+        ))
+    }
+}
+
 /// Everything a backend provides.
 pub trait Storage:
     UserRecords

@@ -11,7 +11,7 @@ use crate::model::{AuditEvent, Note, OAuthLink, OAuthProvider, Role, TenantId, U
 #[async_trait]
 pub trait RoleStore: Send + Sync {
     /// Inserts a role; a taken name is a conflict on `name`.
-    async fn insert_role(&self, role: &Role, audit: AuditEvent) -> Result<()>;
+    async fn insert_role(&self, tenant: &TenantId, role: &Role, audit: AuditEvent) -> Result<()>;
     /// One role by id.
     async fn get_role(&self, tenant: &TenantId, id: Uuid) -> Result<Option<Role>>;
     /// The roles with these names (unknown names are simply absent).
@@ -19,7 +19,7 @@ pub trait RoleStore: Send + Sync {
     /// Every role of the tenant, by name.
     async fn list_roles(&self, tenant: &TenantId) -> Result<Vec<Role>>;
     /// Replaces a role's name, description and permissions.
-    async fn update_role(&self, role: &Role, audit: AuditEvent) -> Result<()>;
+    async fn update_role(&self, tenant: &TenantId, role: &Role, audit: AuditEvent) -> Result<()>;
     /// Deletes a role; a role still held by a user is a conflict on `role`.
     async fn delete_role(&self, tenant: &TenantId, id: Uuid, audit: AuditEvent) -> Result<()>;
 }
@@ -28,7 +28,7 @@ pub trait RoleStore: Send + Sync {
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Appends one event.
-    async fn insert_audit(&self, event: AuditEvent) -> Result<()>;
+    async fn insert_audit(&self, tenant: &TenantId, event: AuditEvent) -> Result<()>;
     /// Events about one entity, newest first, with the total count.
     async fn list_audit(
         &self,
@@ -43,7 +43,7 @@ pub trait AuditStore: Send + Sync {
 #[async_trait]
 pub trait NoteStore: Send + Sync {
     /// Stores a note.
-    async fn insert_note(&self, note: &Note, audit: AuditEvent) -> Result<()>;
+    async fn insert_note(&self, tenant: &TenantId, note: &Note, audit: AuditEvent) -> Result<()>;
     /// The notes about a user, newest first.
     async fn list_notes(&self, tenant: &TenantId, user_id: Uuid) -> Result<Vec<Note>>;
     /// Deletes a note about the user; `None` when there is no such note.

@@ -29,6 +29,7 @@ pub trait SessionStore: Send + Sync {
     /// Stores a new session (impersonation sessions come with their audit event).
     async fn insert_session(
         &self,
+        tenant: &TenantId,
         session: &Session,
         token_hash: [u8; 32],
         audit: Option<AuditEvent>,

@@ -62,11 +62,20 @@ pub enum Identifier {
 pub trait UserRecords: Send + Sync {
     /// Inserts a user with its roles, permissions and audit event. Unique values taken in the
     /// tenant → [`crate::Error::Conflict`] naming every conflicting field.
-    async fn insert_user(&self, user: NewUser, audit: AuditEvent) -> Result<User>;
+    async fn insert_user(
+        &self,
+        tenant: &TenantId,
+        user: NewUser,
+        audit: AuditEvent,
+    ) -> Result<User>;
 
     /// Inserts many users (with their audit events) in one transaction: all or none. For
     /// imports and generated data sets.
-    async fn insert_users(&self, users: Vec<(NewUser, AuditEvent)>) -> Result<u64>;
+    async fn insert_users(
+        &self,
+        tenant: &TenantId,
+        users: Vec<(NewUser, AuditEvent)>,
+    ) -> Result<u64>;
 
     /// One user of the tenant, deleted or not.
     async fn get_user(&self, tenant: &TenantId, id: Uuid) -> Result<Option<User>>;

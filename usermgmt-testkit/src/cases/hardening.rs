@@ -683,3 +683,61 @@ pub async fn concurrent_removals_keep_a_super_admin(store: TestStore) {
     }
     assert_eq!(deleted, admins.len() - 1, "exactly one super admin stays");
 }
+
+/// A store writes an entity only under the tenant it is given: a role, user, note, event or
+/// session of another tenant is refused and nothing is stored in either tenant.
+pub async fn records_are_written_only_under_their_tenant(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let now = fx.clock_now();
+    let other = crate::fixture::tenant("t2");
+    let storage = &fx.store.storage;
+    let role = crate::dataset::roles(&fx.tenant, now).remove(0);
+    let event = crate::dataset::seed_event(
+        &fx.tenant,
+        role.id,
+        usermgmt_core::model::AuditTargetKind::Role,
+        now,
+    );
+    let refused = storage.insert_role(&other, &role, event.clone()).await;
+    assert!(matches!(refused, Err(Error::Validation(_))), "{refused:?}");
+    let refused = storage.update_role(&other, &role, event.clone()).await;
+    assert!(matches!(refused, Err(Error::Validation(_))), "{refused:?}");
+    let refused = storage.insert_audit(&other, event).await;
+    assert!(matches!(refused, Err(Error::Validation(_))), "{refused:?}");
+    assert!(storage.list_roles(&other).await.unwrap().is_empty());
+    assert!(
+        storage
+            .list_roles(&fx.tenant)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.id != role.id)
+    );
+    let users = crate::dataset::users(5, &fx.tenant, 2, now);
+    let batch: Vec<_> = users
+        .into_iter()
+        .map(|new| {
+            let event = crate::dataset::seed_event(
+                &fx.tenant,
+                new.user.id,
+                usermgmt_core::model::AuditTargetKind::User,
+                now,
+            );
+            (new, event)
+        })
+        .collect();
+    let before = fx.count_users().await;
+    let refused = storage.insert_users(&other, batch.clone()).await;
+    assert!(matches!(refused, Err(Error::Validation(_))), "{refused:?}");
+    let (new, event) = batch[0].clone();
+    let refused = storage.insert_user(&other, new, event).await;
+    assert!(matches!(refused, Err(Error::Validation(_))), "{refused:?}");
+    assert_eq!(fx.count_users().await, before, "nothing stored");
+    assert!(
+        storage
+            .get_user(&other, batch[0].0.user.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

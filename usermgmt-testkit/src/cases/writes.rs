@@ -564,11 +564,18 @@ pub async fn batch_insert_is_all_or_nothing(store: TestStore) {
     batch[4].0.user.phone = None;
     let before = fx.count_users().await;
     assert!(
-        matches!(fx.store.storage.insert_users(batch.clone()).await, Err(Error::Conflict { fields }) if fields == ["email"])
+        matches!(fx.store.storage.insert_users(&fx.tenant, batch.clone()).await, Err(Error::Conflict { fields }) if fields == ["email"])
     );
     assert_eq!(fx.count_users().await, before, "nothing stored");
     batch.remove(4);
-    assert_eq!(fx.store.storage.insert_users(batch).await.unwrap(), 5);
+    assert_eq!(
+        fx.store
+            .storage
+            .insert_users(&fx.tenant, batch)
+            .await
+            .unwrap(),
+        5
+    );
     assert_eq!(fx.count_users().await, before + 5);
 }
 
@@ -580,7 +587,7 @@ pub async fn batch_insert_round_trips_every_field(store: TestStore) {
     let storage = &fx.store.storage;
     for role in crate::dataset::roles(&fx.tenant, now) {
         let event = crate::dataset::seed_event(&fx.tenant, role.id, AuditTargetKind::Role, now);
-        storage.insert_role(&role, event).await.unwrap();
+        storage.insert_role(&fx.tenant, &role, event).await.unwrap();
     }
     let mut batch: Vec<_> = crate::dataset::users(11, &fx.tenant, 40, now)
         .into_iter()
@@ -593,7 +600,13 @@ pub async fn batch_insert_round_trips_every_field(store: TestStore) {
     batch[0].0.user.name = "Tab\there \\ back\nnew\rline 李 \\N".into();
     batch[0].0.user.profile.bio = Some("line one\nline two\twith tab \\".into());
     batch[0].0.user.refresh_derived();
-    assert_eq!(storage.insert_users(batch.clone()).await.unwrap(), 40);
+    assert_eq!(
+        storage
+            .insert_users(&fx.tenant, batch.clone())
+            .await
+            .unwrap(),
+        40
+    );
     for (new, _) in &batch {
         let stored = storage
             .get_user(&fx.tenant, new.user.id)
