@@ -63,8 +63,11 @@ fn enrollments(users: &[uuid::Uuid]) -> Vec<Row> {
 
 fn query() -> ListQuery {
     let filters = UserFilters {
-        enrollment_status: vec![EnrollmentStatus::Active],
-        progress_min: Some(50),
+        enrollment: usermgmt::filter::EnrollmentFilters {
+            enrollment_status: vec![EnrollmentStatus::Active],
+            progress_min: Some(50),
+            ..Default::default()
+        },
         ..Default::default()
     };
     ListQuery {

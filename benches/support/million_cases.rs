@@ -203,8 +203,11 @@ pub(crate) fn cases() -> Vec<Case> {
         name: "2 enrollment filters (completed, progress ≥ 80), with total".into(),
         query: ListQuery {
             filters: UserFilters {
-                enrollment_status: vec![EnrollmentStatus::Completed],
-                progress_min: Some(80),
+                enrollment: usermgmt::filter::EnrollmentFilters {
+                    enrollment_status: vec![EnrollmentStatus::Completed],
+                    progress_min: Some(80),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             ..Default::default()

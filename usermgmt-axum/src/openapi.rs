@@ -55,6 +55,7 @@ pub(crate) fn complete(mut api: OpenApi) -> OpenApi {
     // the types of query parameters (a test fails on any dangling reference).
     register::<ErrorBody>(components);
     register::<UserFilters>(components);
+    register::<usermgmt_core::filter::EnrollmentFilters>(components);
     register::<SortBy>(components);
     register::<SortOrder>(components);
     register::<ExportFormat>(components);

@@ -249,8 +249,13 @@ fn declared_bounds_are_cores_constants() {
     use usermgmt_core::filter::{MAX_AGE, MAX_DAYS, MAX_FAILED_ATTEMPTS, MAX_FILTER_VALUES};
     use usermgmt_core::validate::{MAX_EXPERTISE, MAX_PERMISSIONS, MAX_ROLES};
     let doc = serde_json::to_value(openapi()).unwrap();
+    // A schema with flattened parts (`UserFilters` holds `EnrollmentFilters`) is an `allOf`.
     let schema = |name: &str, field: &str, key: &str| {
-        doc["components"]["schemas"][name]["properties"][field][key].as_u64()
+        let schema = &doc["components"]["schemas"][name];
+        let parts = schema["allOf"].as_array().cloned().unwrap_or_default();
+        std::iter::once(schema.clone())
+            .chain(parts)
+            .find_map(|part| part["properties"][field][key].as_u64())
     };
     let as_u64 = |n: usize| u64::try_from(n).unwrap();
     for (name, field, key, wanted) in [
@@ -299,6 +304,13 @@ fn declared_bounds_are_cores_constants() {
             as_u64(MAX_FILTER_VALUES),
         ),
         ("UserFilters", "city", "maxItems", as_u64(MAX_FILTER_VALUES)),
+        ("EnrollmentFilters", "progress_min", "maximum", 100),
+        (
+            "EnrollmentFilters",
+            "enrolled_program_ids",
+            "maxItems",
+            as_u64(MAX_FILTER_VALUES),
+        ),
         ("CreateUser", "roles", "maxItems", as_u64(MAX_ROLES)),
         (
             "CreateUser",

@@ -50,9 +50,12 @@ impl EnrollmentSource for PgEnrollmentSource {
         tenant: &TenantId,
         filters: &UserFilters,
     ) -> Result<EnrollmentMatch> {
-        let Some((query, except)) =
-            usermgmt_sql::source_query(&crate::query::Pg, &self.layout, tenant.as_str(), filters)
-        else {
+        let Some((query, except)) = usermgmt_sql::source_query(
+            &crate::query::Pg,
+            &self.layout,
+            tenant.as_str(),
+            &filters.enrollment,
+        ) else {
             return Ok(EnrollmentMatch::Only(Vec::new()));
         };
         let mut sql = crate::query::build(&query);

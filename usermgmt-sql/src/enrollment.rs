@@ -1,8 +1,8 @@
 //! The enrollment filters as SQL over another service's learning table, implementing
-//! [`UserFilters::matches_enrollments`]: for an enrollment source reading that table, and
+//! [`EnrollmentFilters::matches_enrollments`]: for an enrollment source reading that table, and
 //! for the push-down that semi-joins it in the users query.
 
-use usermgmt_core::filter::UserFilters;
+use usermgmt_core::filter::EnrollmentFilters;
 use usermgmt_core::storage::EnrollmentLayout;
 
 use crate::builder::Sql;
@@ -27,7 +27,7 @@ pub fn enrollment_users(
     layout: &EnrollmentLayout,
     schema: Option<&str>,
     tenant: &str,
-    filters: &UserFilters,
+    filters: &EnrollmentFilters,
     projection: Projection,
 ) -> Option<bool> {
     if filters.enrollment_filters_unsatisfiable() {
@@ -112,7 +112,7 @@ pub fn source_query(
     d: &dyn Dialect,
     layout: &EnrollmentLayout,
     tenant: &str,
-    filters: &UserFilters,
+    filters: &EnrollmentFilters,
 ) -> Option<(Sql, bool)> {
     let mut sql = d.sql();
     let except = enrollment_users(

@@ -226,7 +226,7 @@ fn pushdown_clause(sql: &mut Sql, d: &dyn Dialect, m: &Matching<'_>, p: Pushdown
         p.layout,
         p.schema,
         m.tenant,
-        m.filters,
+        &m.filters.enrollment,
         Projection::UserId,
     ) else {
         sql.push(" AND ").push(d.never());

@@ -70,9 +70,12 @@ impl EnrollmentSource for SqliteEnrollmentSource {
         tenant: &TenantId,
         filters: &UserFilters,
     ) -> Result<EnrollmentMatch> {
-        let Some((sql, except)) =
-            usermgmt_sql::source_query(&crate::query::Lite, &self.layout, tenant.as_str(), filters)
-        else {
+        let Some((sql, except)) = usermgmt_sql::source_query(
+            &crate::query::Lite,
+            &self.layout,
+            tenant.as_str(),
+            &filters.enrollment,
+        ) else {
             return Ok(EnrollmentMatch::Only(Vec::new()));
         };
         let pool = self.pool.clone();

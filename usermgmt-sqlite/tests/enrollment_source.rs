@@ -189,7 +189,10 @@ async fn strict_pushdown_reports_missing_learning_data() {
     let fx = Fixture::new(pushdown_store(dir.path().join("absent.db"))().await).await;
     let strict = fx.service.clone().with_enrollment_strictness(true);
     let filters = UserFilters {
-        has_enrollments: Some(true),
+        enrollment: usermgmt_core::filter::EnrollmentFilters {
+            has_enrollments: Some(true),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let err = strict
@@ -214,7 +217,10 @@ async fn pushdown_export_without_learning_data_skips_the_filters() {
     let dir = tempfile::tempdir().unwrap();
     let fx = Fixture::new(pushdown_store(dir.path().join("absent.db"))().await).await;
     let filters = UserFilters {
-        has_enrollments: Some(true),
+        enrollment: usermgmt_core::filter::EnrollmentFilters {
+            has_enrollments: Some(true),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let mut stream = fx

@@ -98,7 +98,7 @@ impl World {
     fn expected(&self, plan: &ListPlan) -> (Vec<Uuid>, u64) {
         let mut plan = plan.clone();
         if !plan.filters.cross_service_filters_in_use().is_empty() {
-            plan.enrollment = Some(plan.filters.enrollment_match(&self.enrollments));
+            plan.enrollment = Some(plan.filters.enrollment.enrollment_match(&self.enrollments));
         }
         plan.filters = plan.filters.without_cross_service();
         reference_list(&self.users, &self.tenant, &plan, self.now)
@@ -228,14 +228,16 @@ pub fn random_query(seed: u64, now: DateTime<Utc>) -> ListQuery {
         is_locked: some(rng, |r| r.random_bool(0.5)),
         failed_login_attempts_min: some(rng, |r| r.random_range(0..7)),
         failed_login_attempts_max: some(rng, |r| r.random_range(0..7)),
-        has_enrollments: some(rng, |r| r.random_bool(0.5)),
-        enrollment_status: several(rng, EnrollmentStatus::ALL),
-        enrolled_program_type: strings(rng, crate::enrollments::PROGRAM_TYPES),
-        enrolled_program_ids: strings(rng, crate::enrollments::PROGRAM_IDS),
-        progress_min: some(rng, |r| r.random_range(0..=100)),
-        progress_max: some(rng, |r| r.random_range(0..=100)),
-        total_time_spent_min: some(rng, |r| r.random_range(0..40_000)),
-        last_learning_activity_after: some(rng, |r| instant(r, now)),
+        enrollment: usermgmt_core::filter::EnrollmentFilters {
+            has_enrollments: some(rng, |r| r.random_bool(0.5)),
+            enrollment_status: several(rng, EnrollmentStatus::ALL),
+            enrolled_program_type: strings(rng, crate::enrollments::PROGRAM_TYPES),
+            enrolled_program_ids: strings(rng, crate::enrollments::PROGRAM_IDS),
+            progress_min: some(rng, |r| r.random_range(0..=100)),
+            progress_max: some(rng, |r| r.random_range(0..=100)),
+            total_time_spent_min: some(rng, |r| r.random_range(0..40_000)),
+            last_learning_activity_after: some(rng, |r| instant(r, now)),
+        },
     };
     ListQuery {
         filters,

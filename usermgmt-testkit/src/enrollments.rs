@@ -72,7 +72,9 @@ impl EnrollmentSource for MemoryEnrollmentSource {
             Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
             Behaviour::Answer => {}
         }
-        Ok(filters.enrollment_match(self.enrollments.get(tenant).map_or(&[][..], Vec::as_slice)))
+        Ok(filters
+            .enrollment
+            .enrollment_match(self.enrollments.get(tenant).map_or(&[][..], Vec::as_slice)))
     }
 }
 
@@ -120,8 +122,11 @@ pub async fn assert_enrollment_filters_skipped(
     label: &str,
 ) {
     let filters = UserFilters {
-        has_enrollments: Some(true),
-        progress_min: Some(5),
+        enrollment: usermgmt_core::filter::EnrollmentFilters {
+            has_enrollments: Some(true),
+            progress_min: Some(5),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let started = std::time::Instant::now();

@@ -6,7 +6,7 @@ use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use usermgmt_core::filter::UserFilters;
+use usermgmt_core::filter::{EnrollmentFilters, UserFilters};
 use usermgmt_core::service::BulkDeleteOutcome;
 use usermgmt_core::service::{BulkDeleteRequest, ExportFormat};
 use utoipa::IntoParams;
@@ -38,7 +38,7 @@ struct ExportParams {
 /// Every user matching the filters, streamed as it is read (constant memory), as an
 /// attachment named `users.csv` (or `users.jsonl` with `format=json_lines`).
 #[utoipa::path(get, path = "/v1/users/bulk/export", tag = "bulk",
-    params(UserFilters, ExportParams),
+    params(UserFilters, EnrollmentFilters, ExportParams),
     responses((status = 200, description = "The users, streamed as an attachment",
         content((String = "text/csv"), (String = "application/x-ndjson")),
         headers(("Content-Disposition" = String), ("X-Skipped-Filters" = String,

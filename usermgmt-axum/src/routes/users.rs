@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use usermgmt_core::filter::{Page, UserFilters};
+use usermgmt_core::filter::{EnrollmentFilters, Page, UserFilters};
 use usermgmt_core::model::User;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,7 +17,7 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
 /// One page of users matching the query's filters (see [`crate::query`]). Multi-valued filters
 /// take comma-separated values, repeated keys or both.
 #[utoipa::path(get, path = "/v1/users", tag = "users",
-    params(UserFilters, crate::query::Paging),
+    params(UserFilters, EnrollmentFilters, crate::query::Paging),
     responses((status = 200, body = Page<User>)))]
 async fn list(
     State(state): State<ApiState>,

@@ -1,4 +1,4 @@
-//! The reference semantics of the cross-service (enrollment) filters.
+//! The cross-service (enrollment) filters and their reference semantics.
 //!
 //! The per-enrollment conditions — `enrollment_status`, `enrolled_program_type`,
 //! `enrolled_program_ids`, `progress_min`, `progress_max`, `last_learning_activity_after` —
@@ -8,10 +8,49 @@
 //! enrollment; `has_enrollments=false` means no enrollment at all, so combined with any other
 //! enrollment filter nobody matches.
 
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::filters::UserFilters;
-use crate::model::Enrollment;
+use super::filters::{dedup, range_check};
+use crate::error::FieldErrors;
+use crate::model::{Enrollment, EnrollmentStatus};
+
+/// The cross-service filters: conditions on the user's enrollments in another service's
+/// learning data, evaluated by an enrollment source or inside the users query (push-down).
+/// Part of [`super::UserFilters`] (`enrollment`), flat in the query string and in JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(default)]
+pub struct EnrollmentFilters {
+    /// has any enrollment.
+    pub has_enrollments: Option<bool>,
+    /// has an enrollment in any of these statuses.
+    #[cfg_attr(feature = "openapi", schema(max_items = 100), param(max_items = 100))]
+    pub enrollment_status: Vec<EnrollmentStatus>,
+    /// enrolled in a program of any of these types.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::FilterText>, max_items = 100), param(value_type = Vec<crate::schemas::FilterText>, max_items = 100))]
+    pub enrolled_program_type: Vec<String>,
+    /// enrolled in any of these programs.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::FilterText>, max_items = 100), param(value_type = Vec<crate::schemas::FilterText>, max_items = 100))]
+    pub enrolled_program_ids: Vec<String>,
+    /// enrollment progress at least (0–100).
+    #[cfg_attr(feature = "openapi", schema(maximum = 100), param(maximum = 100))]
+    pub progress_min: Option<u8>,
+    /// enrollment progress at most (0–100).
+    #[cfg_attr(feature = "openapi", schema(maximum = 100), param(maximum = 100))]
+    pub progress_max: Option<u8>,
+    /// total learning time at least this many seconds.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(maximum = 9223372036854775807_u64),
+        param(maximum = 9223372036854775807_u64)
+    )]
+    pub total_time_spent_min: Option<u64>,
+    /// last learning activity at or after.
+    pub last_learning_activity_after: Option<DateTime<Utc>>,
+}
 
 /// Which users the enrollment filters leave, as an enrollment source reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +82,61 @@ impl EnrollmentMatch {
     }
 }
 
-impl UserFilters {
+impl EnrollmentFilters {
+    /// Names of the filters that are set, read from the type's own serialisation (a field
+    /// added here is named without a list to keep in step).
+    pub fn in_use(&self) -> Vec<String> {
+        let (Ok(serde_json::Value::Object(set)), Ok(serde_json::Value::Object(unset))) = (
+            serde_json::to_value(self),
+            serde_json::to_value(EnrollmentFilters::default()),
+        ) else {
+            return Vec::new();
+        };
+        set.into_iter()
+            .filter(|(name, value)| unset.get(name) != Some(value))
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    /// The number of values of each multi-valued filter, by name.
+    pub(super) fn list_lengths(&self) -> [(&'static str, usize); 3] {
+        [
+            ("enrollment_status", self.enrollment_status.len()),
+            ("enrolled_program_type", self.enrolled_program_type.len()),
+            ("enrolled_program_ids", self.enrolled_program_ids.len()),
+        ]
+    }
+
+    /// Checks the numeric filters and de-duplicates the statuses (the text lists are checked
+    /// with the other text filters), adding what is wrong to `errors`.
+    pub(super) fn check(&mut self, errors: &mut FieldErrors) {
+        dedup(&mut self.enrollment_status);
+        if self
+            .total_time_spent_min
+            .is_some_and(|v| i64::try_from(v).is_err())
+        {
+            errors.add(
+                "total_time_spent_min",
+                format!("must be at most {}", i64::MAX),
+            );
+        }
+        for (field, value) in [
+            ("progress_min", self.progress_min),
+            ("progress_max", self.progress_max),
+        ] {
+            if value.is_some_and(|v| v > 100) {
+                errors.add(field, "must be between 0 and 100");
+            }
+        }
+        range_check(
+            errors,
+            "progress_min",
+            self.progress_min,
+            "progress_max",
+            self.progress_max,
+        );
+    }
+
     /// Whether any per-enrollment condition is set.
     pub fn has_enrollment_conditions(&self) -> bool {
         !self.enrollment_status.is_empty()
@@ -148,24 +241,24 @@ mod tests {
             enrollment(EnrollmentStatus::Active, "course", 10, 100),
             enrollment(EnrollmentStatus::Completed, "bootcamp", 100, 50),
         ];
-        let f = UserFilters {
+        let f = EnrollmentFilters {
             enrollment_status: vec![EnrollmentStatus::Active],
             progress_min: Some(50),
             ..Default::default()
         };
         assert!(!f.matches_enrollments(&list), "active ones are not at 50%+");
-        let f = UserFilters {
+        let f = EnrollmentFilters {
             enrollment_status: vec![EnrollmentStatus::Completed],
             progress_min: Some(50),
             ..Default::default()
         };
         assert!(f.matches_enrollments(&list));
-        let f = UserFilters {
+        let f = EnrollmentFilters {
             total_time_spent_min: Some(120),
             ..Default::default()
         };
         assert!(f.matches_enrollments(&list), "150 s over all enrollments");
-        let f = UserFilters {
+        let f = EnrollmentFilters {
             total_time_spent_min: Some(120),
             enrolled_program_type: vec!["course".into()],
             ..Default::default()
@@ -174,17 +267,17 @@ mod tests {
             !f.matches_enrollments(&list),
             "only the course's 100 s count"
         );
-        let none = UserFilters {
+        let none = EnrollmentFilters {
             has_enrollments: Some(false),
             ..Default::default()
         };
         assert!(none.matches_enrollments(&[]) && !none.matches_enrollments(&list));
-        let contradictory = UserFilters {
+        let contradictory = EnrollmentFilters {
             has_enrollments: Some(false),
             progress_min: Some(0),
             ..Default::default()
         };
         assert!(!contradictory.matches_enrollments(&[]));
-        assert!(UserFilters::default().matches_enrollments(&[]));
+        assert!(EnrollmentFilters::default().matches_enrollments(&[]));
     }
 }

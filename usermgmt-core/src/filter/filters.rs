@@ -3,10 +3,10 @@
 use chrono::{DateTime, Duration, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::enrollment::EnrollmentFilters;
 use crate::error::FieldErrors;
 use crate::model::{
-    AuthMethod, Continent, EnrollmentStatus, Gender, OAuthProvider, SEARCH_SEPARATOR, Status,
-    normalize_role_name,
+    AuthMethod, Continent, Gender, OAuthProvider, SEARCH_SEPARATOR, Status, normalize_role_name,
 };
 
 /// Every filter of the user list. All set filters combine with AND; a multi-valued filter
@@ -132,32 +132,11 @@ pub struct UserFilters {
         param(maximum = 1000000)
     )]
     pub failed_login_attempts_max: Option<u32>,
-    /// Cross-service: has any enrollment.
-    pub has_enrollments: Option<bool>,
-    /// Cross-service: has an enrollment in any of these statuses.
-    #[cfg_attr(feature = "openapi", schema(max_items = 100), param(max_items = 100))]
-    pub enrollment_status: Vec<EnrollmentStatus>,
-    /// Cross-service: enrolled in a program of any of these types.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::FilterText>, max_items = 100), param(value_type = Vec<crate::schemas::FilterText>, max_items = 100))]
-    pub enrolled_program_type: Vec<String>,
-    /// Cross-service: enrolled in any of these programs.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::FilterText>, max_items = 100), param(value_type = Vec<crate::schemas::FilterText>, max_items = 100))]
-    pub enrolled_program_ids: Vec<String>,
-    /// Cross-service: enrollment progress at least (0–100).
-    #[cfg_attr(feature = "openapi", schema(maximum = 100), param(maximum = 100))]
-    pub progress_min: Option<u8>,
-    /// Cross-service: enrollment progress at most (0–100).
-    #[cfg_attr(feature = "openapi", schema(maximum = 100), param(maximum = 100))]
-    pub progress_max: Option<u8>,
-    /// Cross-service: total learning time at least this many seconds.
-    #[cfg_attr(
-        feature = "openapi",
-        schema(maximum = 9223372036854775807_u64),
-        param(maximum = 9223372036854775807_u64)
-    )]
-    pub total_time_spent_min: Option<u64>,
-    /// Cross-service: last learning activity at or after.
-    pub last_learning_activity_after: Option<DateTime<Utc>>,
+    /// Cross-service filters, evaluated against another service's enrollments (flat in the
+    /// query string and in JSON).
+    #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", param(ignore))]
+    pub enrollment: EnrollmentFilters,
 }
 
 /// Longest accepted search term, in characters.
@@ -178,53 +157,19 @@ impl UserFilters {
     }
 
     /// Names of the cross-service (enrollment) filters that are set.
-    pub fn cross_service_filters_in_use(&self) -> Vec<&'static str> {
-        let mut used = Vec::new();
-        let mut mark = |set: bool, name| {
-            if set {
-                used.push(name);
-            }
-        };
-        mark(self.has_enrollments.is_some(), "has_enrollments");
-        mark(!self.enrollment_status.is_empty(), "enrollment_status");
-        mark(
-            !self.enrolled_program_type.is_empty(),
-            "enrolled_program_type",
-        );
-        mark(
-            !self.enrolled_program_ids.is_empty(),
-            "enrolled_program_ids",
-        );
-        mark(self.progress_min.is_some(), "progress_min");
-        mark(self.progress_max.is_some(), "progress_max");
-        mark(self.total_time_spent_min.is_some(), "total_time_spent_min");
-        mark(
-            self.last_learning_activity_after.is_some(),
-            "last_learning_activity_after",
-        );
-        used
+    pub fn cross_service_filters_in_use(&self) -> Vec<String> {
+        self.enrollment.in_use()
     }
 
     /// Removes the cross-service filters (when no enrollment source evaluates them).
     pub fn without_cross_service(mut self) -> Self {
-        self.has_enrollments = None;
-        self.enrollment_status.clear();
-        self.enrolled_program_type.clear();
-        self.enrolled_program_ids.clear();
-        self.progress_min = None;
-        self.progress_max = None;
-        self.total_time_spent_min = None;
-        self.last_learning_activity_after = None;
+        self.enrollment = EnrollmentFilters::default();
         self
     }
 
     /// Removes the cross-service filters (none evaluates them), returning their names.
     pub fn skip_cross_service(&mut self) -> Vec<String> {
-        let skipped: Vec<String> = self
-            .cross_service_filters_in_use()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
+        let skipped = self.cross_service_filters_in_use();
         if !skipped.is_empty() {
             tracing::warn!(filters = ?skipped, "no enrollment source configured; filters skipped");
             *self = std::mem::take(self).without_cross_service();
@@ -233,7 +178,7 @@ impl UserFilters {
     }
 
     /// The number of values of every multi-valued filter, by name.
-    fn list_lengths(&self) -> [(&'static str, usize); 16] {
+    fn list_lengths(&self) -> [(&'static str, usize); 13] {
         [
             ("statuses", self.statuses.len()),
             ("auth_method", self.auth_method.len()),
@@ -248,9 +193,6 @@ impl UserFilters {
             ("gender", self.gender.len()),
             ("designation", self.designation.len()),
             ("expertise", self.expertise.len()),
-            ("enrollment_status", self.enrollment_status.len()),
-            ("enrolled_program_type", self.enrolled_program_type.len()),
-            ("enrolled_program_ids", self.enrolled_program_ids.len()),
         ]
     }
 
@@ -264,7 +206,8 @@ impl UserFilters {
     /// filters.
     pub fn normalize(&mut self) -> Result<(), FieldErrors> {
         let mut errors = FieldErrors::new();
-        for (field, len) in self.list_lengths() {
+        let enrollment_lists = self.enrollment.list_lengths();
+        for (field, len) in self.list_lengths().into_iter().chain(enrollment_lists) {
             if len > MAX_FILTER_VALUES {
                 errors.add(field, format!("at most {MAX_FILTER_VALUES} values"));
             }
@@ -292,7 +235,6 @@ impl UserFilters {
         dedup(&mut self.oauth_provider);
         dedup(&mut self.continent);
         dedup(&mut self.gender);
-        dedup(&mut self.enrollment_status);
 
         let roles = std::mem::take(&mut self.roles);
         self.roles = roles
@@ -340,8 +282,14 @@ impl UserFilters {
             ("state", &mut self.state),
             ("designation", &mut self.designation),
             ("expertise", &mut self.expertise),
-            ("enrolled_program_type", &mut self.enrolled_program_type),
-            ("enrolled_program_ids", &mut self.enrolled_program_ids),
+            (
+                "enrolled_program_type",
+                &mut self.enrollment.enrolled_program_type,
+            ),
+            (
+                "enrolled_program_ids",
+                &mut self.enrollment.enrolled_program_ids,
+            ),
         ] {
             let raw = std::mem::take(values);
             for value in raw {
@@ -394,30 +342,7 @@ impl UserFilters {
                 errors.add(field, format!("must be at most {MAX_FAILED_ATTEMPTS}"));
             }
         }
-        if self
-            .total_time_spent_min
-            .is_some_and(|v| i64::try_from(v).is_err())
-        {
-            errors.add(
-                "total_time_spent_min",
-                format!("must be at most {}", i64::MAX),
-            );
-        }
-        for (field, value) in [
-            ("progress_min", self.progress_min),
-            ("progress_max", self.progress_max),
-        ] {
-            if value.is_some_and(|v| v > 100) {
-                errors.add(field, "must be between 0 and 100");
-            }
-        }
-        range_check(
-            &mut errors,
-            "progress_min",
-            self.progress_min,
-            "progress_max",
-            self.progress_max,
-        );
+        self.enrollment.check(&mut errors);
 
         if errors.is_empty() {
             Ok(())
@@ -465,7 +390,7 @@ fn years_before(today: NaiveDate, years: u32) -> NaiveDate {
         .unwrap_or(NaiveDate::MIN)
 }
 
-fn dedup<T: PartialEq + Clone>(values: &mut Vec<T>) {
+pub(super) fn dedup<T: PartialEq + Clone>(values: &mut Vec<T>) {
     let mut seen: Vec<T> = Vec::with_capacity(values.len());
     values.retain(|v| {
         if seen.contains(v) {
@@ -477,7 +402,7 @@ fn dedup<T: PartialEq + Clone>(values: &mut Vec<T>) {
     });
 }
 
-fn range_check<T: PartialOrd>(
+pub(super) fn range_check<T: PartialOrd>(
     errors: &mut FieldErrors,
     min_field: &str,
     min: Option<T>,

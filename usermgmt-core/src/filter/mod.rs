@@ -10,7 +10,7 @@ mod sort;
 
 pub use conditions::{Cmp, Column, Condition, Operand, Related};
 pub use cursor::Cursor;
-pub use enrollment::EnrollmentMatch;
+pub use enrollment::{EnrollmentFilters, EnrollmentMatch};
 pub use filters::{
     MAX_AGE, MAX_DAYS, MAX_FAILED_ATTEMPTS, MAX_FILTER_VALUES, MAX_SEARCH_LEN, UserFilters,
 };

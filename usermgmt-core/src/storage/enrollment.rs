@@ -7,7 +7,7 @@ use crate::filter::UserFilters;
 use crate::model::TenantId;
 
 /// Evaluates the cross-service (enrollment) filters against another service's learning data.
-/// Implementations must reproduce [`UserFilters::matches_enrollments`] exactly.
+/// Implementations must reproduce [`crate::filter::EnrollmentFilters::matches_enrollments`] exactly.
 #[async_trait]
 pub trait EnrollmentSource: Send + Sync {
     /// The users of `tenant` the enrollment filters of `filters` leave.

@@ -67,7 +67,10 @@ pub async fn enrollment_filters_use_the_source(store: TestStore) {
         }
     };
     let with = UserFilters {
-        has_enrollments: Some(true),
+        enrollment: usermgmt_core::filter::EnrollmentFilters {
+            has_enrollments: Some(true),
+            ..Default::default()
+        },
         ..Default::default()
     };
     assert_eq!(
@@ -75,7 +78,10 @@ pub async fn enrollment_filters_use_the_source(store: TestStore) {
         (vec!["Alpha".to_owned(), "Beta".to_owned()], Some(2))
     );
     let without = UserFilters {
-        has_enrollments: Some(false),
+        enrollment: usermgmt_core::filter::EnrollmentFilters {
+            has_enrollments: Some(false),
+            ..Default::default()
+        },
         ..Default::default()
     };
     assert_eq!(
@@ -83,8 +89,11 @@ pub async fn enrollment_filters_use_the_source(store: TestStore) {
         (vec!["Gamma".to_owned(), "Root Admin".to_owned()], Some(2))
     );
     let active_far = UserFilters {
-        enrollment_status: vec![EnrollmentStatus::Active],
-        progress_min: Some(50),
+        enrollment: usermgmt_core::filter::EnrollmentFilters {
+            enrollment_status: vec![EnrollmentStatus::Active],
+            progress_min: Some(50),
+            ..Default::default()
+        },
         ..Default::default()
     };
     assert_eq!(
@@ -93,13 +102,19 @@ pub async fn enrollment_filters_use_the_source(store: TestStore) {
         "both conditions on one enrollment"
     );
     let time = UserFilters {
-        total_time_spent_min: Some(1000),
+        enrollment: usermgmt_core::filter::EnrollmentFilters {
+            total_time_spent_min: Some(1000),
+            ..Default::default()
+        },
         ..Default::default()
     };
     assert_eq!(names(time).await.0, ["Alpha"]);
     let program = UserFilters {
-        enrolled_program_ids: vec!["p1".into()],
         search: Some("a".into()),
+        enrollment: usermgmt_core::filter::EnrollmentFilters {
+            enrolled_program_ids: vec!["p1".into()],
+            ..Default::default()
+        },
         ..Default::default()
     };
     assert_eq!(names(program).await.0, ["Alpha", "Beta"]);
@@ -107,7 +122,10 @@ pub async fn enrollment_filters_use_the_source(store: TestStore) {
         .export(
             &fx.admin,
             UserFilters {
-                has_enrollments: Some(true),
+                enrollment: usermgmt_core::filter::EnrollmentFilters {
+                    has_enrollments: Some(true),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             ExportFormat::JsonLines,
@@ -149,7 +167,10 @@ pub async fn enrollment_source_failures_skip_or_fail(store: TestStore) {
             .clone()
             .with_enrollment_source(Arc::new(source), strict);
         let filters = UserFilters {
-            has_enrollments: Some(true),
+            enrollment: usermgmt_core::filter::EnrollmentFilters {
+                has_enrollments: Some(true),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let err = service

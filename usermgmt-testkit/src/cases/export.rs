@@ -161,7 +161,10 @@ pub async fn export_matches_the_list(store: TestStore) {
         .export(
             &fx.admin,
             UserFilters {
-                has_enrollments: Some(true),
+                enrollment: usermgmt_core::filter::EnrollmentFilters {
+                    has_enrollments: Some(true),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             ExportFormat::Csv,

@@ -319,7 +319,10 @@ pub async fn stats_honour_filters(store: TestStore) {
     assert!(stats.skipped_filters.is_empty());
 
     let enrolled = usermgmt_core::filter::UserFilters {
-        has_enrollments: Some(true),
+        enrollment: usermgmt_core::filter::EnrollmentFilters {
+            has_enrollments: Some(true),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let skipped = fx

@@ -221,7 +221,10 @@ pub async fn list_validates_paging_and_filters(store: TestStore) {
         (
             ListQuery {
                 filters: UserFilters {
-                    progress_max: Some(101),
+                    enrollment: usermgmt_core::filter::EnrollmentFilters {
+                        progress_max: Some(101),
+                        ..Default::default()
+                    },
                     ..Default::default()
                 },
                 ..Default::default()
@@ -341,8 +344,11 @@ pub async fn list_skips_cross_service_filters(store: TestStore) {
     let fx = Fixture::new(store).await;
     fx.create("Learner", "l@x.test").await;
     let filters = UserFilters {
-        has_enrollments: Some(true),
-        progress_min: Some(50),
+        enrollment: usermgmt_core::filter::EnrollmentFilters {
+            has_enrollments: Some(true),
+            progress_min: Some(50),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let page = fx
