@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::filters::{dedup, range_check};
+use super::checks::{dedup, range_check};
 use crate::error::FieldErrors;
 use crate::model::{Enrollment, EnrollmentStatus};
 

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::checks::{dedup, range_check};
 use super::enrollment::EnrollmentFilters;
 use crate::error::FieldErrors;
 use crate::model::{
@@ -388,32 +389,6 @@ fn years_before(today: NaiveDate, years: u32) -> NaiveDate {
     today
         .checked_sub_months(Months::new(years.saturating_mul(12)))
         .unwrap_or(NaiveDate::MIN)
-}
-
-pub(super) fn dedup<T: PartialEq + Clone>(values: &mut Vec<T>) {
-    let mut seen: Vec<T> = Vec::with_capacity(values.len());
-    values.retain(|v| {
-        if seen.contains(v) {
-            false
-        } else {
-            seen.push(v.clone());
-            true
-        }
-    });
-}
-
-pub(super) fn range_check<T: PartialOrd>(
-    errors: &mut FieldErrors,
-    min_field: &str,
-    min: Option<T>,
-    max_field: &str,
-    max: Option<T>,
-) {
-    if let (Some(min), Some(max)) = (min, max)
-        && min > max
-    {
-        errors.add(min_field, format!("must not exceed {max_field}"));
-    }
 }
 
 fn clip(raw: &str) -> String {

@@ -1,5 +1,6 @@
 //! Filtering, sorting and pagination of the user list, and the reference model.
 
+mod checks;
 mod conditions;
 mod cursor;
 mod enrollment;
