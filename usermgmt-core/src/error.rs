@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::model::Permission;
+use crate::model::permission::Permission;
 
 /// Field-level validation errors: field name → messages. All failures are reported at once.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

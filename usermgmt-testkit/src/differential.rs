@@ -270,7 +270,7 @@ pub fn run<F, Fut, S>(runtime: &tokio::runtime::Runtime, factory: F, seeds: &[u6
 where
     F: Fn() -> Fut,
     Fut: Future<Output = S>,
-    S: crate::IntoTestStore,
+    S: crate::store::IntoTestStore,
 {
     let memory: Box<SourceFactory> = Box::new(|tenant, enrollments| {
         Arc::new(crate::enrollments::MemoryEnrollmentSource::new(
@@ -292,7 +292,7 @@ pub fn run_with_source<F, Fut, S>(
 ) where
     F: Fn() -> Fut,
     Fut: Future<Output = S>,
-    S: crate::IntoTestStore,
+    S: crate::store::IntoTestStore,
 {
     for &seed in seeds {
         let Some(store) = runtime.block_on(async { factory().await.into_test_store() }) else {

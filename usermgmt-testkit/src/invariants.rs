@@ -34,7 +34,7 @@ use usermgmt_core::service::{
 use usermgmt_core::{Error, Principal, ServiceConfig, UserService};
 use uuid::Uuid;
 
-use crate::ManualClock;
+use crate::store::ManualClock;
 
 const PASSWORD: &str = "correct horse battery";
 /// Roles each case starts with (besides `super_admin`).
@@ -547,7 +547,7 @@ pub fn run_from_env<F, Fut, S>(factory: F)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = S>,
-    S: crate::IntoTestStore,
+    S: crate::store::IntoTestStore,
 {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -566,7 +566,7 @@ pub fn run<F, Fut, S>(runtime: &tokio::runtime::Runtime, factory: F, cases: u32,
 where
     F: Fn() -> Fut,
     Fut: Future<Output = S>,
-    S: crate::IntoTestStore,
+    S: crate::store::IntoTestStore,
 {
     let Some(store) = runtime.block_on(async { factory().await.into_test_store() }) else {
         return;

@@ -17,82 +17,10 @@ pub mod enrollments;
 pub mod fixture;
 pub mod invariants;
 pub mod realistic;
+pub mod store;
 pub mod values;
 
-use std::any::Any;
-use std::sync::{Arc, Mutex};
-
-use chrono::{DateTime, Duration, Utc};
-use usermgmt_core::Clock;
-use usermgmt_core::storage::Storage;
-
-/// A storage under test, with whatever must live as long as it (e.g. a temporary directory).
-pub struct TestStore {
-    /// The storage.
-    pub storage: Arc<dyn Storage>,
-    _guard: Box<dyn Any + Send + Sync>,
-}
-
-impl TestStore {
-    /// Wraps a storage and a guard dropped with it.
-    pub fn new(storage: Arc<dyn Storage>, guard: impl Any + Send + Sync) -> Self {
-        Self {
-            storage,
-            _guard: Box::new(guard),
-        }
-    }
-
-    /// The guard, if it is a `G`.
-    pub fn guard<G: Any>(&self) -> Option<&G> {
-        self._guard.downcast_ref()
-    }
-}
-
-/// What a backend's test factory returns: a store, or (`None`) a reason-printed skip when the
-/// backend's server is not available outside CI.
-pub trait IntoTestStore {
-    /// The store, if the test should run.
-    fn into_test_store(self) -> Option<TestStore>;
-}
-
-impl IntoTestStore for TestStore {
-    fn into_test_store(self) -> Option<TestStore> {
-        Some(self)
-    }
-}
-
-impl IntoTestStore for Option<TestStore> {
-    fn into_test_store(self) -> Option<TestStore> {
-        self
-    }
-}
-
-/// A clock tests set and advance by hand.
-#[derive(Debug)]
-pub struct ManualClock(Mutex<DateTime<Utc>>);
-
-impl ManualClock {
-    /// A clock showing `now` (truncated to microseconds).
-    pub fn new(now: DateTime<Utc>) -> Self {
-        Self(Mutex::new(usermgmt_core::clock::truncate_to_micros(now)))
-    }
-
-    /// Moves the clock forward.
-    pub fn advance(&self, by: Duration) {
-        if let Ok(mut now) = self.0.lock() {
-            *now += by;
-        }
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0
-            .lock()
-            .map(|now| *now)
-            .unwrap_or_else(|poisoned| *poisoned.into_inner())
-    }
-}
+pub use store::{IntoTestStore, ManualClock, TestStore};
 
 /// Stamps out one `#[tokio::test]` per conformance case, and the invariant property test
 /// ([`invariants`]), for a backend. `$factory` is an `async fn()` returning a fresh, empty [`TestStore`]

@@ -31,11 +31,11 @@ macro_rules! string_enum {
         }
 
         impl ::std::str::FromStr for $name {
-            type Err = $crate::model::UnknownValue;
+            type Err = $crate::model::string_enum::UnknownValue;
             fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
                 match s {
                     $( $text => Ok($name::$variant), )+
-                    _ => Err($crate::model::UnknownValue {
+                    _ => Err($crate::model::string_enum::UnknownValue {
                         value: s.chars().take(64).collect(),
                         expected: &[ $( $text ),+ ],
                     }),

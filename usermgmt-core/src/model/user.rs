@@ -101,7 +101,7 @@ impl User {
             .profile
             .country
             .as_deref()
-            .and_then(super::continent_of);
+            .and_then(super::profile::continent_of);
         self.profile_completeness = self.profile.completeness();
     }
 }

@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::UserService;
+use super::core::UserService;
 use crate::error::{Error, Result};
 use crate::model::{ImpersonationMode, Permission, PermissionSet, Status, TenantId};
 use crate::principal::Principal;

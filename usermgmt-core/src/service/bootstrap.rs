@@ -1,6 +1,6 @@
 //! The first super administrator, and keeping one.
 
-use super::UserService;
+use super::core::UserService;
 use super::inputs::{CreateUser, UpdateUser};
 use crate::error::{Error, FieldErrors, Result};
 use crate::model::{AuditAction, Permission, SUPER_ADMIN_ROLE, Status, User};

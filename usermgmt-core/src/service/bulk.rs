@@ -4,9 +4,10 @@
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::UserService;
 use super::access::Actor;
 use super::audit::event;
+use super::core::UserService;
+use super::outcome::BulkDeleteOutcome;
 use crate::error::{Error, Result};
 use crate::filter::{ListQuery, UserFilters};
 use crate::model::{AuditAction, AuditTargetKind, Permission, Status};
@@ -22,20 +23,6 @@ pub enum BulkDeleteRequest {
     UserIds(Vec<Uuid>),
     /// Delete every user matching these filters (an empty filter is refused).
     Filters(Box<UserFilters>),
-}
-
-/// Result of a bulk delete.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct BulkDeleteOutcome {
-    /// Users soft-deleted.
-    pub deleted: u64,
-    /// Requested ids that do not exist in the tenant.
-    pub not_found: Vec<Uuid>,
-    /// Whether the acting user was among the targets and was left alone.
-    pub skipped_self: bool,
-    /// Targeted users left alone because they hold permissions the actor lacks.
-    pub skipped_protected: u64,
 }
 
 impl UserService {

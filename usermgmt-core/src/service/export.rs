@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use super::UserService;
+use super::core::UserService;
 use crate::error::{Error, Result, StorageError};
 use crate::filter::{ListQuery, UserFilters};
 use crate::model::{Permission, User};

@@ -1,7 +1,7 @@
 //! The rule that keeps a tenant governable: a tenant with an active super admin (a holder
 //! of [`SUPER_ADMIN_ROLE`]) keeps at least one, whatever the route of the change.
 
-use super::UserService;
+use super::core::UserService;
 use crate::error::{Error, Result};
 use crate::filter::{ListPlan, UserFilters, Window};
 use crate::model::{SUPER_ADMIN_ROLE, Status, TenantId, User};

@@ -3,7 +3,7 @@
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime};
 use serde::Serialize;
 
-use super::UserService;
+use super::core::UserService;
 use crate::error::{Error, FieldErrors, Result};
 use crate::filter::{Page, SortBy};
 use crate::model::{
@@ -192,7 +192,7 @@ impl UserService {
         let (current, previous) = match counts.as_slice() {
             [current, previous] => (*current, *previous),
             _ => {
-                return Err(Error::Storage(crate::StorageError::new(
+                return Err(Error::Storage(crate::error::StorageError::new(
                     "computing an overview",
                     "wrong window count",
                 )));

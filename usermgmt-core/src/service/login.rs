@@ -6,13 +6,13 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::UserService;
 use super::audit::event;
+use super::core::UserService;
 use crate::error::{Error, Result, StorageError};
 use crate::model::{
     AuditAction, AuditTargetKind, ImpersonationMode, Session, SessionToken, Status, TenantId, User,
 };
-use crate::password::{Password, PasswordHash};
+use crate::password::Password;
 use crate::principal::{Impersonation, Principal};
 use crate::storage::Identifier;
 use crate::validate::{normalize_email, normalize_phone};
@@ -418,9 +418,6 @@ impl UserService {
         })
     }
 }
-
-/// The hash used for timing equalisation, computed once per service.
-pub(crate) type DummyHash = tokio::sync::OnceCell<PasswordHash>;
 
 #[cfg(test)]
 mod tests {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::UserService;
 use super::audit::event;
+use super::core::UserService;
 use crate::error::{Error, Result};
 use crate::filter::Page;
 use crate::model::{AuditAction, AuditEvent, AuditTargetKind, FieldChange, Note, Permission};

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::UserService;
 use super::access::Actor;
 use super::audit::event;
+use super::core::UserService;
 use super::inputs::{CreateRole, UpdateRole};
 use crate::error::{Error, FieldErrors, Result};
 use crate::model::{

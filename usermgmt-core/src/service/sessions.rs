@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::UserService;
 use super::audit::event;
+use super::core::UserService;
 use super::login::{ClientInfo, LoginOutcome};
 use crate::error::{Error, Result};
 use crate::model::{

@@ -4,8 +4,8 @@ use crate::validate::{MAX_PERMISSIONS, MAX_ROLES, check_list_len};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::UserService;
 use super::access::Actor;
+use super::core::UserService;
 use super::inputs::{CreateUser, UpdateUser};
 use crate::error::{Error, Result};
 use crate::filter::{ListQuery, SortBy, SortOrder, UserFilters};

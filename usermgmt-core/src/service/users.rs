@@ -2,9 +2,9 @@
 
 use uuid::Uuid;
 
-use super::UserService;
 use super::access::Actor;
 use super::audit::{event, update_events, user_diff};
+use super::core::UserService;
 use super::guards::is_super_admin;
 use super::inputs::{CreateUser, UpdateUser};
 use crate::error::{Error, FieldErrors, Result};

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::Identifier;
+use super::users::Identifier;
 use crate::error::Result;
 use crate::model::{PermissionSet, Session, Status, TenantId, User};
 use crate::password::PasswordHash;

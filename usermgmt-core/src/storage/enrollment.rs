@@ -85,7 +85,7 @@ impl EnrollmentLayout {
                 .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !ok {
-                return Err(crate::Error::invalid(
+                return Err(crate::error::Error::invalid(
                     "enrollment_layout",
                     format!("`{name}` is not a plain identifier"),
                 ));

@@ -31,11 +31,11 @@ pub use users::{Identifier, NewUser, PasswordChange, UserRecords, UserReplace};
 pub fn ensure_tenant(
     tenant: &crate::model::TenantId,
     owner: &crate::model::TenantId,
-) -> crate::Result<()> {
+) -> crate::error::Result<()> {
     if tenant == owner {
         Ok(())
     } else {
-        Err(crate::Error::invalid(
+        Err(crate::error::Error::invalid(
             "tenant_id",
             "the record belongs to another tenant than the one written to",
         ))

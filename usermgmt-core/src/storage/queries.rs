@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::error::Result;
 use crate::filter::{ListPlan, UserFilters};
 use crate::model::{AuditEvent, PermissionSet, Status, TenantId, User};
-use crate::service::BulkDeleteOutcome;
+use crate::service::outcome::BulkDeleteOutcome;
 
 /// Which users a bulk delete targets.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -66,7 +66,7 @@ impl RelatedLists {
                 RelatedKind::Expertise => user.profile.expertise.push(value),
                 RelatedKind::OAuthProvider => {
                     user.oauth_providers.push(value.parse().map_err(|_| {
-                        crate::Error::Storage(crate::StorageError::new(
+                        crate::error::Error::Storage(crate::error::StorageError::new(
                             "decoding an OAuth provider",
                             value.clone(),
                         ))

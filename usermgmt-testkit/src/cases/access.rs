@@ -13,8 +13,8 @@ use usermgmt_core::service::{
 use usermgmt_core::{Error, Principal, UserService};
 use uuid::Uuid;
 
-use crate::TestStore;
 use crate::fixture::{Fixture, tenant};
+use crate::store::TestStore;
 
 type Call =
     Box<dyn Fn(UserService, Principal) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>>;

@@ -8,9 +8,9 @@ use usermgmt_core::filter::{ListQuery, UserFilters};
 use usermgmt_core::model::{Enrollment, EnrollmentStatus};
 use usermgmt_core::service::{EnrollmentOptions, ExportFormat};
 
-use crate::TestStore;
 use crate::enrollments::{Behaviour, MemoryEnrollmentSource, assert_enrollment_filters_skipped};
 use crate::fixture::Fixture;
+use crate::store::TestStore;
 
 fn enrollment(
     user: uuid::Uuid,

@@ -5,8 +5,8 @@ use usermgmt_core::model::Status;
 use usermgmt_core::password::Password;
 use usermgmt_core::service::{CSV_COLUMNS, CreateUser, ExportFormat, ExportStream, UpdateUser};
 
-use crate::TestStore;
 use crate::fixture::Fixture;
+use crate::store::TestStore;
 
 async fn collect(mut stream: ExportStream) -> Vec<u8> {
     let mut bytes = Vec::new();

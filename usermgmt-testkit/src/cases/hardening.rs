@@ -11,8 +11,8 @@ use usermgmt_core::password::Password;
 use usermgmt_core::service::{BulkDeleteRequest, CreateUser, ImpersonateRequest, UpdateUser};
 
 use super::invalid_fields;
-use crate::TestStore;
 use crate::fixture::{Fixture, PASSWORD};
+use crate::store::TestStore;
 
 async fn count_active(fx: &Fixture) -> u64 {
     fx.service

@@ -5,8 +5,8 @@ use usermgmt_core::model::{GrowthInterval, OverviewPeriod, Status};
 use usermgmt_core::service::{CreateUser, UpdateUser};
 
 use super::invalid_fields;
-use crate::TestStore;
 use crate::fixture::{Fixture, PASSWORD};
+use crate::store::TestStore;
 
 /// Builds: day 0 — admin, u1 (learner, email verified), u2 (instructor, phone verified);
 /// day 21 — u3, u4 (suspended); day 31 — u5 (then deleted), u6. The clock ends on day 31.

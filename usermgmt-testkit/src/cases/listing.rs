@@ -7,8 +7,8 @@ use usermgmt_core::service::UpdateUser;
 use uuid::Uuid;
 
 use super::invalid_fields;
-use crate::TestStore;
 use crate::fixture::Fixture;
+use crate::store::TestStore;
 
 async fn seed(fx: &Fixture, names: &[&str]) -> Vec<User> {
     let mut users = Vec::new();

@@ -5,8 +5,8 @@ use usermgmt_core::model::{AuditAction, Permission, PermissionSet};
 use usermgmt_core::service::{CreateRole, CreateUser, UpdateRole, UpdateUser};
 
 use super::invalid_fields;
-use crate::TestStore;
 use crate::fixture::Fixture;
+use crate::store::TestStore;
 
 fn role(name: &str, permissions: &[Permission]) -> CreateRole {
     CreateRole {

@@ -7,8 +7,8 @@ use usermgmt_core::model::{AuditAction, AuditActor};
 use usermgmt_core::service::{SetUniqueId, UpdateUser};
 
 use super::invalid_fields;
-use crate::TestStore;
 use crate::fixture::Fixture;
+use crate::store::TestStore;
 
 /// The audit log is newest first, paginated, names the actor and hides secrets.
 pub async fn audit_log_pages_newest_first(store: TestStore) {

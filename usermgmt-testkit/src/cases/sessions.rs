@@ -10,8 +10,8 @@ use usermgmt_core::password::Password;
 use usermgmt_core::service::{BulkDeleteRequest, ImpersonateRequest, UpdateUser};
 
 use super::invalid_fields;
-use crate::TestStore;
 use crate::fixture::{Fixture, PASSWORD};
+use crate::store::TestStore;
 
 /// Email, phone and username all sign in, ignoring case and phone formatting; the login is
 /// recorded and the token resolves to the user.

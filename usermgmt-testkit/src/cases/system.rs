@@ -7,8 +7,8 @@ use usermgmt_core::service::{GetOrCreateUser, SetFlags};
 use usermgmt_core::{Error, Principal};
 
 use super::invalid_fields;
-use crate::TestStore;
 use crate::fixture::Fixture;
+use crate::store::TestStore;
 
 fn by_email(email: &str) -> GetOrCreateUser {
     GetOrCreateUser {

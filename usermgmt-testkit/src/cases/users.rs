@@ -7,8 +7,8 @@ use usermgmt_core::service::CreateUser;
 use usermgmt_core::{Error, Principal};
 
 use super::invalid_fields;
-use crate::TestStore;
 use crate::fixture::{Fixture, tenant};
+use crate::store::TestStore;
 
 /// Every field round-trips; derived values are computed; the creation is audited.
 pub async fn create_and_get_round_trip(store: TestStore) {

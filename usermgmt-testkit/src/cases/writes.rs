@@ -9,8 +9,8 @@ use usermgmt_core::service::{BulkDeleteRequest, UpdateUser};
 use usermgmt_core::storage::Identifier;
 
 use super::invalid_fields;
-use crate::TestStore;
 use crate::fixture::Fixture;
+use crate::store::TestStore;
 
 /// Absent fields stay, `null` clears, the version increments on every change only.
 pub async fn update_is_partial_and_versioned(store: TestStore) {
