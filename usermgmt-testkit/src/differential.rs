@@ -25,7 +25,7 @@ use crate::dataset::{
     self, CITIES, COUNTRIES, DESIGNATIONS, EXPERTISE, LOCALES, ROLES, SEARCH_TERMS, STATES,
     TIMEZONES,
 };
-use crate::{ManualClock, TestStore};
+use crate::store::{ManualClock, TestStore};
 
 /// Users generated per dataset (plus the admin, plus a decoy tenant of 40).
 pub const USERS_PER_DATASET: usize = 240;

@@ -10,7 +10,7 @@ use usermgmt_core::service::{
 };
 use usermgmt_core::{Principal, ServiceConfig, UserService};
 
-use crate::{ManualClock, TestStore};
+use crate::store::{ManualClock, TestStore};
 
 /// The password every fixture user gets.
 pub const PASSWORD: &str = "correct horse battery";

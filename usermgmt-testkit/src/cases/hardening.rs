@@ -10,7 +10,7 @@ use usermgmt_core::model::{
 use usermgmt_core::password::Password;
 use usermgmt_core::service::{BulkDeleteRequest, CreateUser, ImpersonateRequest, UpdateUser};
 
-use super::invalid_fields;
+use super::common::invalid_fields;
 use crate::fixture::{Fixture, PASSWORD};
 use crate::store::TestStore;
 

@@ -4,7 +4,7 @@ use chrono::Duration;
 use usermgmt_core::model::{GrowthInterval, OverviewPeriod, Status};
 use usermgmt_core::service::{CreateUser, UpdateUser};
 
-use super::invalid_fields;
+use super::common::invalid_fields;
 use crate::fixture::{Fixture, PASSWORD};
 use crate::store::TestStore;
 

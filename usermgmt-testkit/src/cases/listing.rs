@@ -6,7 +6,7 @@ use usermgmt_core::model::{Status, User};
 use usermgmt_core::service::UpdateUser;
 use uuid::Uuid;
 
-use super::invalid_fields;
+use super::common::invalid_fields;
 use crate::fixture::Fixture;
 use crate::store::TestStore;
 

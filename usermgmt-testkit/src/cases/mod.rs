@@ -1,6 +1,7 @@
 //! The conformance cases. Each takes a fresh store and panics on a broken expectation.
 
 mod access;
+mod common;
 mod enrollment;
 mod export;
 mod hardening;
@@ -26,21 +27,12 @@ pub use system::*;
 pub use users::*;
 pub use writes::*;
 
-use usermgmt_core::Error;
-
-/// The field names of a validation error (empty for other errors).
-pub(crate) fn invalid_fields(err: &Error) -> Vec<String> {
-    match err {
-        Error::Validation(fields) => fields.iter().map(|(f, _)| f.to_owned()).collect(),
-        _ => Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     /// The source of every case module, as compiled.
-    const SOURCES: [(&str, &str); 12] = [
+    const SOURCES: [(&str, &str); 13] = [
         ("access", include_str!("access.rs")),
+        ("common", include_str!("common.rs")),
         ("enrollment", include_str!("enrollment.rs")),
         ("export", include_str!("export.rs")),
         ("hardening", include_str!("hardening.rs")),

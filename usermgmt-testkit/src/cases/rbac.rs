@@ -4,7 +4,7 @@ use usermgmt_core::Error;
 use usermgmt_core::model::{AuditAction, Permission, PermissionSet};
 use usermgmt_core::service::{CreateRole, CreateUser, UpdateRole, UpdateUser};
 
-use super::invalid_fields;
+use super::common::invalid_fields;
 use crate::fixture::Fixture;
 use crate::store::TestStore;
 

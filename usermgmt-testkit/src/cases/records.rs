@@ -6,7 +6,7 @@ use usermgmt_core::Error;
 use usermgmt_core::model::{AuditAction, AuditActor};
 use usermgmt_core::service::{SetUniqueId, UpdateUser};
 
-use super::invalid_fields;
+use super::common::invalid_fields;
 use crate::fixture::Fixture;
 use crate::store::TestStore;
 

@@ -9,7 +9,7 @@ use usermgmt_core::model::{
 use usermgmt_core::password::Password;
 use usermgmt_core::service::{BulkDeleteRequest, ImpersonateRequest, UpdateUser};
 
-use super::invalid_fields;
+use super::common::invalid_fields;
 use crate::fixture::{Fixture, PASSWORD};
 use crate::store::TestStore;
 

@@ -6,7 +6,7 @@ use usermgmt_core::model::{AuditActor, Permission};
 use usermgmt_core::service::{GetOrCreateUser, SetFlags};
 use usermgmt_core::{Error, Principal};
 
-use super::invalid_fields;
+use super::common::invalid_fields;
 use crate::fixture::Fixture;
 use crate::store::TestStore;
 

@@ -6,7 +6,7 @@ use usermgmt_core::password::Password;
 use usermgmt_core::service::CreateUser;
 use usermgmt_core::{Error, Principal};
 
-use super::invalid_fields;
+use super::common::invalid_fields;
 use crate::fixture::{Fixture, tenant};
 use crate::store::TestStore;
 

@@ -8,7 +8,7 @@ use usermgmt_core::password::Password;
 use usermgmt_core::service::{BulkDeleteRequest, UpdateUser};
 use usermgmt_core::storage::Identifier;
 
-use super::invalid_fields;
+use super::common::invalid_fields;
 use crate::fixture::Fixture;
 use crate::store::TestStore;
 
