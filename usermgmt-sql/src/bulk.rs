@@ -1,11 +1,10 @@
 //! The selection of a bulk delete.
 
-use chrono::{DateTime, Utc};
 use usermgmt_core::storage::{BulkDelete, BulkTarget};
 
 use crate::builder::Sql;
 use crate::dialect::Dialect;
-use crate::list::{Matching, RolesForm, holds_permission_outside, where_clause};
+use crate::list::{Matching, holds_permission_outside, where_clause};
 
 /// `SELECT u.<key>, u.id, u.status, <protected> FROM users u WHERE …`: the users a bulk
 /// delete targets in the tenant, with whether each holds a permission beyond the actor's
@@ -23,24 +22,9 @@ pub fn bulk_delete_selection(d: &dyn Dialect, tenant: &str, request: &BulkDelete
             d.uuid_in(&mut sql, "u.id", ids);
         }
         BulkTarget::Filter(filters) => {
-            let m = matching(tenant, filters, request.now);
+            let m = Matching::filters(tenant, filters, request.now);
             where_clause(&mut sql, d, &m);
         }
     }
     sql
-}
-
-fn matching<'a>(
-    tenant: &'a str,
-    filters: &'a usermgmt_core::filter::UserFilters,
-    now: DateTime<Utc>,
-) -> Matching<'a> {
-    Matching {
-        tenant,
-        filters,
-        enrollment: None,
-        pushdown: None,
-        now,
-        roles: RolesForm::Holders,
-    }
 }

@@ -64,6 +64,19 @@ impl<'a> Matching<'a> {
         }
     }
 
+    /// The users matching filters alone (no enrollment match, no push-down), role holders
+    /// driving the `roles` filter: for counts and whole result sets.
+    pub fn filters(tenant: &'a str, filters: &'a UserFilters, now: DateTime<Utc>) -> Self {
+        Self {
+            tenant,
+            filters,
+            enrollment: None,
+            pushdown: None,
+            now,
+            roles: RolesForm::Holders,
+        }
+    }
+
     /// With the enrollment filters pushed down into the query.
     pub fn pushdown(mut self, pushdown: Option<Pushdown<'a>>) -> Self {
         self.pushdown = pushdown;

@@ -40,14 +40,7 @@ fn count_query(
     search: &SearchMode,
     _pushdown: Option<()>,
 ) -> Sql {
-    let m = Matching {
-        tenant,
-        filters,
-        enrollment: None,
-        pushdown: None,
-        now,
-        roles: RolesForm::Holders,
-    };
+    let m = Matching::filters(tenant, filters, now);
     usermgmt_sql::count_query(&Lite, &from(search), &m)
 }
 
@@ -313,14 +306,7 @@ fn both_roles_forms_select_the_same_users_and_the_choice_follows_the_holders() {
         let count = count_query("t", &filters, None, now, &SearchMode::Scan, None);
         let mut probe = sql();
         probe.push("SELECT count(*) FROM users u WHERE ");
-        let m = Matching {
-            tenant: "t",
-            filters: &filters,
-            enrollment: None,
-            pushdown: None,
-            now,
-            roles: RolesForm::Probe,
-        };
+        let m = Matching::filters("t", &filters, now).roles(RolesForm::Probe);
         usermgmt_sql::where_clause(&mut probe, &Lite, &m);
         assert_eq!(number(&count), number(&probe), "{roles:?}");
     }

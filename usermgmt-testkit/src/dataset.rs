@@ -272,6 +272,21 @@ async fn insert_roles(
     }
 }
 
+/// Users with their creation events, ready for [`Storage::insert_users`].
+pub fn with_events(
+    tenant: &TenantId,
+    users: impl IntoIterator<Item = NewUser>,
+    now: DateTime<Utc>,
+) -> Vec<(NewUser, AuditEvent)> {
+    users
+        .into_iter()
+        .map(|new| {
+            let event = seed_event(tenant, new.user.id, AuditTargetKind::User, now);
+            (new, event)
+        })
+        .collect()
+}
+
 /// A system audit event recording the creation of generated data.
 pub fn seed_event(
     tenant: &TenantId,

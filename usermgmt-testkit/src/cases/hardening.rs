@@ -713,19 +713,11 @@ pub async fn records_are_written_only_under_their_tenant(store: TestStore) {
             .iter()
             .all(|r| r.id != role.id)
     );
-    let users = crate::dataset::users(5, &fx.tenant, 2, now);
-    let batch: Vec<_> = users
-        .into_iter()
-        .map(|new| {
-            let event = crate::dataset::seed_event(
-                &fx.tenant,
-                new.user.id,
-                usermgmt_core::model::AuditTargetKind::User,
-                now,
-            );
-            (new, event)
-        })
-        .collect();
+    let batch = crate::dataset::with_events(
+        &fx.tenant,
+        crate::dataset::users(5, &fx.tenant, 2, now),
+        now,
+    );
     let before = fx.count_users().await;
     let refused = storage.insert_users(&other, batch.clone()).await;
     assert!(matches!(refused, Err(Error::Validation(_))), "{refused:?}");

@@ -547,19 +547,13 @@ pub async fn concurrent_creates_with_same_email_one_wins(store: TestStore) {
 pub async fn batch_insert_is_all_or_nothing(store: TestStore) {
     let fx = Fixture::new(store).await;
     let now = fx.clock_now();
-    let mut batch: Vec<_> = crate::dataset::users(5, &fx.tenant, 6, now)
+    let users = crate::dataset::users(5, &fx.tenant, 6, now)
         .into_iter()
         .map(|mut new| {
             new.user.roles.clear();
-            let event = crate::dataset::seed_event(
-                &fx.tenant,
-                new.user.id,
-                usermgmt_core::model::AuditTargetKind::User,
-                now,
-            );
-            (new, event)
-        })
-        .collect();
+            new
+        });
+    let mut batch = crate::dataset::with_events(&fx.tenant, users, now);
     batch[4].0.user.email = Some("admin@t1.test".into());
     batch[4].0.user.phone = None;
     let before = fx.count_users().await;
