@@ -84,6 +84,15 @@ impl Sql {
 
     /// Appends text (never input: column names come from fixed matches).
     pub fn push(&mut self, text: &str) -> &mut Self {
+        debug_assert!(
+            !text.contains(MARK),
+            "SQL text holding the placeholder mark"
+        );
+        // `?` or `$n` followed by a digit would read as another placeholder.
+        debug_assert!(
+            !(self.text.ends_with(MARK) && text.starts_with(|c: char| c.is_ascii_digit())),
+            "a digit right after a placeholder"
+        );
         self.text.push_str(text);
         self
     }

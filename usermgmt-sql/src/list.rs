@@ -6,7 +6,7 @@ use usermgmt_core::filter::{
     Column, Condition, Cursor, EnrollmentMatch, ListPlan, Operand, Related, SortOrder, SortValue,
     UserFilters, Window,
 };
-use usermgmt_core::model::PermissionSet;
+use usermgmt_core::model::{PermissionSet, Status};
 use usermgmt_core::storage::EnrollmentLayout;
 
 use crate::builder::{Sql, Value};
@@ -107,6 +107,13 @@ fn operand(value: &Operand) -> Value {
 /// Appends one condition on users aliased `u`.
 fn condition(sql: &mut Sql, d: &dyn Dialect, m: &Matching<'_>, c: &Condition) {
     match c {
+        Condition::NotDeleted => {
+            // A constant, not a parameter: the planner sees the value (as the hand-written
+            // `status <> 'deleted'` lets it).
+            sql.push("u.status <> '")
+                .push(Status::Deleted.as_str())
+                .push("'");
+        }
         Condition::Contains { column: c, term } => d.contains(sql, &column(*c), term),
         Condition::Compare {
             column: c,

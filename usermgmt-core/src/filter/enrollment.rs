@@ -82,19 +82,46 @@ impl EnrollmentMatch {
     }
 }
 
+/// The fields of a value as its serialisation writes them, in order.
+fn fields(value: &impl Serialize) -> Option<Vec<(String, serde_json::Value)>> {
+    struct Fields(Vec<(String, serde_json::Value)>);
+    impl<'de> Deserialize<'de> for Fields {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct InOrder;
+            impl<'de> serde::de::Visitor<'de> for InOrder {
+                type Value = Fields;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Fields, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some(entry) = map.next_entry()? {
+                        out.push(entry);
+                    }
+                    Ok(Fields(out))
+                }
+            }
+            d.deserialize_map(InOrder)
+        }
+    }
+    let text = serde_json::to_string(value).ok()?;
+    serde_json::from_str::<Fields>(&text).ok().map(|f| f.0)
+}
+
 impl EnrollmentFilters {
-    /// Names of the filters that are set, read from the type's own serialisation (a field
-    /// added here is named without a list to keep in step).
+    /// Names of the filters that are set, in field order, read from the type's own
+    /// serialisation (a field added here is named without a list to keep in step).
     pub fn in_use(&self) -> Vec<String> {
-        let (Ok(serde_json::Value::Object(set)), Ok(serde_json::Value::Object(unset))) = (
-            serde_json::to_value(self),
-            serde_json::to_value(EnrollmentFilters::default()),
-        ) else {
+        let (Some(set), Some(unset)) = (fields(self), fields(&EnrollmentFilters::default())) else {
             return Vec::new();
         };
         set.into_iter()
-            .filter(|(name, value)| unset.get(name) != Some(value))
-            .map(|(name, _)| name)
+            .zip(unset)
+            .filter(|((_, value), (_, default))| value != default)
+            .map(|((name, _), _)| name)
             .collect()
     }
 
@@ -220,6 +247,27 @@ impl EnrollmentFilters {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_in_use_follow_the_field_order() {
+        let filters = EnrollmentFilters {
+            progress_max: Some(90),
+            enrollment_status: vec![crate::model::EnrollmentStatus::Active],
+            has_enrollments: Some(true),
+            progress_min: Some(10),
+            ..Default::default()
+        };
+        assert_eq!(
+            filters.in_use(),
+            [
+                "has_enrollments",
+                "enrollment_status",
+                "progress_min",
+                "progress_max"
+            ]
+        );
+        assert!(EnrollmentFilters::default().in_use().is_empty());
+    }
+
     use super::*;
     use crate::model::EnrollmentStatus;
 
