@@ -19,7 +19,7 @@ impl PgStorage {
     ) -> Option<&usermgmt_core::storage::EnrollmentLayout> {
         self.pushdown
             .as_ref()
-            .filter(|_| !filters.cross_service_filters_in_use().is_empty())
+            .filter(|_| filters.uses_cross_service())
     }
 
     /// A transaction whose statements are cancelled after the push-down timeout when `limited`.

@@ -236,7 +236,7 @@ pub fn where_clause(sql: &mut Sql, d: &dyn Dialect, m: &Matching<'_>) {
 
 /// The enrollment filters as a semi-join on the learning table.
 fn pushdown_clause(sql: &mut Sql, d: &dyn Dialect, m: &Matching<'_>, p: Pushdown<'_>) {
-    if m.filters.cross_service_filters_in_use().is_empty() {
+    if !m.filters.uses_cross_service() {
         return;
     }
     let mut sub = d.sql();

@@ -32,7 +32,7 @@ pub(crate) fn attach_learning<'a>(
     let Some(attached) = attached else {
         return Ok(None);
     };
-    if filters.cross_service_filters_in_use().is_empty() {
+    if !filters.uses_cross_service() {
         return Ok(None);
     }
     let present: bool = conn

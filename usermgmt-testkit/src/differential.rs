@@ -97,7 +97,7 @@ impl World {
 
     fn expected(&self, plan: &ListPlan) -> (Vec<Uuid>, u64) {
         let mut plan = plan.clone();
-        if !plan.filters.cross_service_filters_in_use().is_empty() {
+        if plan.filters.uses_cross_service() {
             plan.enrollment = Some(plan.filters.enrollment.enrollment_match(&self.enrollments));
         }
         plan.filters = plan.filters.without_cross_service();

@@ -157,6 +157,12 @@ impl UserFilters {
         self == &UserFilters::default()
     }
 
+    /// Whether any cross-service (enrollment) filter is set: a comparison, for the checks
+    /// every list request makes (the names are read only when reported).
+    pub fn uses_cross_service(&self) -> bool {
+        self.enrollment != EnrollmentFilters::default()
+    }
+
     /// Names of the cross-service (enrollment) filters that are set.
     pub fn cross_service_filters_in_use(&self) -> Vec<String> {
         self.enrollment.in_use()
@@ -170,11 +176,12 @@ impl UserFilters {
 
     /// Removes the cross-service filters (none evaluates them), returning their names.
     pub fn skip_cross_service(&mut self) -> Vec<String> {
-        let skipped = self.cross_service_filters_in_use();
-        if !skipped.is_empty() {
-            tracing::warn!(filters = ?skipped, "no enrollment source configured; filters skipped");
-            *self = std::mem::take(self).without_cross_service();
+        if !self.uses_cross_service() {
+            return Vec::new();
         }
+        let skipped = self.cross_service_filters_in_use();
+        tracing::warn!(filters = ?skipped, "no enrollment source configured; filters skipped");
+        *self = std::mem::take(self).without_cross_service();
         skipped
     }
 

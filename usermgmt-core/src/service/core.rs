@@ -200,7 +200,7 @@ impl UserService {
         tenant: &crate::model::TenantId,
         plan: &mut crate::filter::ListPlan,
     ) -> crate::error::Result<Vec<String>> {
-        if plan.filters.cross_service_filters_in_use().is_empty() {
+        if !plan.filters.uses_cross_service() {
             return Ok(Vec::new());
         }
         if self.storage.pushes_down_enrollments() {

@@ -243,9 +243,7 @@ impl UserService {
         let mut skipped = self
             .resolve_cross_service(&actor.tenant_id, &mut plan)
             .await?;
-        if self.storage.pushes_down_enrollments()
-            && !plan.filters.cross_service_filters_in_use().is_empty()
-        {
+        if self.storage.pushes_down_enrollments() && plan.filters.uses_cross_service() {
             // Try the push-down on one row first: when the learning data is unreachable the
             // export goes ahead without the enrollment filters (as the list does), unless strict.
             let probe = crate::filter::ListPlan {
