@@ -9,6 +9,7 @@
 //! every change in the same transaction as the change.
 
 pub mod clock;
+pub mod count;
 pub mod error;
 pub mod filter;
 #[cfg(feature = "maxmind")]

@@ -25,6 +25,7 @@ mod codec;
 mod copy;
 mod enrollment_source;
 mod error;
+mod feed;
 mod insights;
 mod notes;
 mod oauth;

@@ -23,3 +23,32 @@ fn differential_against_reference_model() {
         .unwrap_or(300);
     usermgmt_testkit::differential::run(&runtime, fresh_store, &[7, 2026], cases);
 }
+
+/// Totals under interleaved writes, through two storages connected to one database (two
+/// application instances).
+#[test]
+fn totals_stay_exact_under_interleaved_writes() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cases = std::env::var("USERMGMT_PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse::<u32>().ok())
+        .map_or(24, |c| (c / 10).max(4));
+    usermgmt_testkit::counting::run(
+        &runtime,
+        || async {
+            let (store, url) =
+                common::fresh_store_with(usermgmt_postgres::PgOptions::default()).await?;
+            let second = usermgmt_postgres::PgStorage::connect(&url)
+                .await
+                .expect("connect a second instance");
+            let second: std::sync::Arc<dyn usermgmt_core::storage::Storage> =
+                std::sync::Arc::new(second);
+            Some((store, second))
+        },
+        cases,
+    );
+}

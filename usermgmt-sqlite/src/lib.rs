@@ -26,6 +26,7 @@ mod auth;
 mod codec;
 mod enrollment_source;
 mod error;
+mod feed;
 mod insights;
 mod migrations;
 mod notes;

@@ -59,3 +59,30 @@ fn differential_against_reference_model_scan_search() {
         .unwrap_or(150);
     usermgmt_testkit::differential::run(&runtime, scanning_store, &[11], cases);
 }
+
+/// Totals under interleaved writes, through two storages opened on one database file (two
+/// application instances).
+#[test]
+fn totals_stay_exact_under_interleaved_writes() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cases = std::env::var("USERMGMT_PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse::<u32>().ok())
+        .map_or(24, |c| (c / 10).max(4));
+    usermgmt_testkit::counting::run(
+        &runtime,
+        || async {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let path = dir.path().join("users.db");
+            let first = SqliteStorage::open(&path).await.expect("open SQLite");
+            let second = SqliteStorage::open(&path).await.expect("open SQLite again");
+            let second: Arc<dyn usermgmt_core::storage::Storage> = Arc::new(second);
+            Some((TestStore::new(Arc::new(first), dir), second))
+        },
+        cases,
+    );
+}

@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod cases;
+pub mod counting;
 pub mod dataset;
 pub mod demo;
 pub mod differential;

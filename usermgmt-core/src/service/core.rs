@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
+use crate::count::{CountOptions, Counter};
 use crate::filter::DEFAULT_MAX_PAGE_SIZE;
 use crate::model::{GeoResolver, NoGeoResolver};
 use crate::password::PasswordPolicy;
@@ -78,6 +79,8 @@ pub struct ServiceConfig {
     pub unique_id_pattern: UniqueIdPattern,
     /// Bounds on concurrent password hashing and on login attempts per client.
     pub throttle: ThrottlePolicy,
+    /// The counting index that answers totals (see [`crate::count`]).
+    pub counting: CountOptions,
 }
 
 impl Default for ServiceConfig {
@@ -93,6 +96,7 @@ impl Default for ServiceConfig {
             sessions: SessionPolicy::default(),
             unique_id_pattern: UniqueIdPattern::default(),
             throttle: ThrottlePolicy::default(),
+            counting: CountOptions::default(),
         }
     }
 }
@@ -112,6 +116,8 @@ pub struct UserService {
     pub(super) super_admin_changes: Arc<tokio::sync::Mutex<()>>,
     pub(super) enrollments: Option<(Arc<dyn EnrollmentSource>, EnrollmentOptions)>,
     pub(super) strict_pushdown: bool,
+    /// Totals from the in-memory counting index.
+    pub(super) counter: Arc<Counter>,
 }
 
 /// How the service treats its enrollment source.
@@ -152,6 +158,7 @@ impl UserService {
         Self {
             storage,
             guard: Arc::new(LoginGuard::new(&config.throttle, &config.password)),
+            counter: Arc::new(Counter::new(config.counting.clone())),
             super_admin_changes: Arc::new(tokio::sync::Mutex::new(())),
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
@@ -247,6 +254,36 @@ impl UserService {
     /// The settings in force.
     pub fn config(&self) -> &ServiceConfig {
         &self.config
+    }
+
+    /// A plan's total from the counting index, when it asks for one and the index covers
+    /// its filters (no search term, no enrollment constraint); `None`: count in SQL.
+    pub(crate) async fn indexed_total(
+        &self,
+        tenant: &crate::model::TenantId,
+        plan: &crate::filter::ListPlan,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::error::Result<Option<u64>> {
+        if !plan.include_total || plan.enrollment.is_some() {
+            return Ok(None);
+        }
+        self.counter
+            .total(self.storage.as_ref(), tenant, &plan.filters, now)
+            .await
+    }
+
+    /// Builds a tenant's counting index ahead of its first counted request (a server calls
+    /// it at start-up); false when the store keeps no change feed.
+    pub async fn warm_counts(&self, tenant: &crate::model::TenantId) -> crate::error::Result<bool> {
+        self.counter.warm(self.storage.as_ref(), tenant).await
+    }
+
+    /// The size of a tenant's counting index, once built.
+    pub fn count_index_size(
+        &self,
+        tenant: &crate::model::TenantId,
+    ) -> Option<crate::count::IndexSize> {
+        self.counter.size(tenant)
     }
 
     /// Field errors for a `page` (from 1) and `page_size` (1 to the configured maximum).

@@ -86,6 +86,10 @@ impl UserService {
             .resolve_cross_service(&actor.tenant_id, &mut plan)
             .await?;
         let now = self.clock.now();
+        let indexed = self.indexed_total(&actor.tenant_id, &plan, now).await?;
+        if indexed.is_some() {
+            plan.include_total = false;
+        }
         let (mut items, total) = match self.storage.list_users(&actor.tenant_id, &plan, now).await {
             // A store evaluating the enrollment filters itself could not reach the learning
             // data: answer without them, as with a failing source, unless strict.
@@ -114,7 +118,7 @@ impl UserService {
         };
         Ok(Page {
             items,
-            total,
+            total: indexed.or(total),
             page: (!by_cursor).then_some(page),
             page_size,
             next_cursor,

@@ -8,6 +8,7 @@
 //! session, an event) or look a session up by its token, which names the tenant.
 
 mod auth;
+mod counts;
 mod enrollment;
 mod insights;
 mod queries;
@@ -17,6 +18,7 @@ mod sessions;
 mod users;
 
 pub use auth::{ActorGrants, AuthStore, LoginFailure, StoreLock};
+pub use counts::{CountFeed, FeedChanges, MAX_FEED_IDS};
 pub use enrollment::{EnrollmentLayout, EnrollmentSource};
 pub use insights::InsightStore;
 pub use queries::{BatchSink, BulkDelete, BulkTarget, UserBatches, UserQueries};
@@ -54,6 +56,7 @@ pub trait Storage:
     + SequenceStore
     + OAuthStore
     + InsightStore
+    + CountFeed
 {
 }
 
@@ -68,5 +71,6 @@ impl<T> Storage for T where
         + SequenceStore
         + OAuthStore
         + InsightStore
+        + CountFeed
 {
 }

@@ -1,0 +1,208 @@
+//! Conditions evaluated over a [`TenantIndex`] as dense bit sets (one bit per slot).
+
+use crate::filter::{Cmp, Column, Condition, Operand};
+use crate::model::Status;
+
+use super::index::{Codes, NULL, TenantIndex, Values, day_number};
+
+/// A set of slots, one bit each.
+pub(super) type Bits = Vec<u64>;
+
+/// Whether the index can evaluate every condition (search terms cannot).
+pub(super) fn covers(index: &TenantIndex, conditions: &[Condition]) -> bool {
+    let codes = |column: &Column| {
+        matches!(index.column(*column), Some(Values::Codes(_)))
+            && !index.overflowed.contains(column)
+    };
+    conditions.iter().all(|c| match c {
+        Condition::NotDeleted => true,
+        Condition::Contains { .. } => false,
+        Condition::Compare { column, cmp, value } => match index.column(*column) {
+            Some(Values::Numbers(_)) => operand_number(value).is_some(),
+            Some(Values::Codes(_)) => {
+                codes(column) && matches!(cmp, Cmp::Eq | Cmp::Ne) && operand_text(value).is_some()
+            }
+            None => false,
+        },
+        Condition::AnyOf { column, .. } => codes(column),
+        Condition::Present { column, .. } => match index.column(*column) {
+            Some(Values::Numbers(_)) => true,
+            Some(Values::Codes(_)) => codes(column),
+            None => false,
+        },
+        Condition::Either(options) => covers(index, options),
+        Condition::Related { related, .. } => index.related(*related).is_some(),
+    })
+}
+
+/// The slots matching every condition (of a [`covers`]ed list), live ones only.
+pub(super) fn matching(index: &TenantIndex, conditions: &[Condition]) -> Bits {
+    let mut bits = index.live.clone();
+    for condition in conditions {
+        and(&mut bits, &one(index, condition));
+    }
+    bits
+}
+
+/// How many slots a set holds.
+pub(super) fn cardinality(bits: &Bits) -> u64 {
+    bits.iter().map(|w| u64::from(w.count_ones())).sum()
+}
+
+fn and(into: &mut Bits, other: &Bits) {
+    for (a, b) in into.iter_mut().zip(other) {
+        *a &= b;
+    }
+}
+
+fn or(into: &mut Bits, other: &Bits) {
+    for (a, b) in into.iter_mut().zip(other) {
+        *a |= b;
+    }
+}
+
+/// The slots whose value satisfies `test`, word by word.
+fn select<T: Copy>(values: &[T], words: usize, test: impl Fn(T) -> bool) -> Bits {
+    let mut bits = vec![0u64; words];
+    for (word, chunk) in bits.iter_mut().zip(values.chunks(64)) {
+        let mut w = 0u64;
+        for (i, v) in chunk.iter().enumerate() {
+            w |= u64::from(test(*v)) << i;
+        }
+        *word = w;
+    }
+    bits
+}
+
+fn fold(column: Column, value: &str) -> String {
+    if column.folded() {
+        value.to_ascii_lowercase()
+    } else {
+        value.to_owned()
+    }
+}
+
+/// The codes a list of texts has in a column (unknown texts match nobody).
+fn code_set(codes: &Codes, column: Column, values: &[String]) -> Vec<bool> {
+    let mut wanted = vec![false; codes.dict.len().max(1)];
+    for value in values {
+        if let Some(code) = codes.code(&fold(column, value)) {
+            wanted[usize::from(code)] = true;
+        }
+    }
+    wanted
+}
+
+fn operand_number(value: &Operand) -> Option<i64> {
+    match value {
+        Operand::Int(i) => Some(*i),
+        Operand::Time(t) => Some(t.timestamp_micros()),
+        Operand::Date(d) => Some(day_number(*d)),
+        Operand::Bool(_) | Operand::Text(_) => None,
+    }
+}
+
+fn operand_text(value: &Operand) -> Option<String> {
+    match value {
+        Operand::Bool(b) => Some(b.to_string()),
+        Operand::Text(t) => Some(t.clone()),
+        Operand::Int(_) | Operand::Time(_) | Operand::Date(_) => None,
+    }
+}
+
+fn one(index: &TenantIndex, condition: &Condition) -> Bits {
+    let words = index.live.len();
+    let none = || vec![0u64; words];
+    match condition {
+        Condition::NotDeleted => match index.column(Column::Status) {
+            Some(Values::Codes(c)) => {
+                let deleted = c.code(Status::Deleted.as_str()).unwrap_or(0);
+                select(&c.codes, words, |v| v != deleted)
+            }
+            _ => none(),
+        },
+        Condition::Contains { .. } => none(),
+        Condition::Compare { column, cmp, value } => match index.column(*column) {
+            Some(Values::Numbers(n)) => match operand_number(value) {
+                Some(x) => select(n, words, |v| {
+                    v != NULL
+                        && match cmp {
+                            Cmp::Eq => v == x,
+                            Cmp::Ne => v != x,
+                            Cmp::Lt => v < x,
+                            Cmp::Le => v <= x,
+                            Cmp::Gt => v > x,
+                            Cmp::Ge => v >= x,
+                        }
+                }),
+                None => none(),
+            },
+            Some(Values::Codes(c)) => match (operand_text(value), cmp) {
+                (Some(text), Cmp::Eq | Cmp::Ne) => {
+                    let code = c.code(&fold(*column, &text));
+                    let equal = *cmp == Cmp::Eq;
+                    select(&c.codes, words, |v| v != 0 && (Some(v) == code) == equal)
+                }
+                // Text ordering is not a counted comparison ([`covers`] keeps it in SQL).
+                _ => none(),
+            },
+            None => none(),
+        },
+        Condition::AnyOf { column, values } => match index.column(*column) {
+            Some(Values::Codes(c)) => {
+                let wanted = code_set(c, *column, values);
+                select(&c.codes, words, |v| {
+                    v != 0 && wanted.get(usize::from(v)).copied().unwrap_or(false)
+                })
+            }
+            _ => none(),
+        },
+        Condition::Present { column, present } => match index.column(*column) {
+            Some(Values::Codes(c)) => select(&c.codes, words, |v| (v != 0) == *present),
+            Some(Values::Numbers(n)) => select(n, words, |v| (v != NULL) == *present),
+            None => none(),
+        },
+        Condition::Either(options) => {
+            let mut bits = none();
+            for option in options {
+                or(&mut bits, &one(index, option));
+            }
+            bits
+        }
+        Condition::Related {
+            related,
+            values,
+            exists,
+        } => {
+            let mut bits = none();
+            if let Some(by_value) = index.related(*related) {
+                let folded: Vec<String> = values
+                    .iter()
+                    .map(|v| {
+                        if related.folded() {
+                            v.to_ascii_lowercase()
+                        } else {
+                            v.clone()
+                        }
+                    })
+                    .collect();
+                for (value, slots) in by_value {
+                    if folded.is_empty() || folded.contains(value) {
+                        for slot in slots {
+                            let at = slot as usize;
+                            if let Some(word) = bits.get_mut(at / 64) {
+                                *word |= 1 << (at % 64);
+                            }
+                        }
+                    }
+                }
+            }
+            if !exists {
+                for word in &mut bits {
+                    *word = !*word;
+                }
+            }
+            bits
+        }
+    }
+}

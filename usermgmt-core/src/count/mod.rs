@@ -1,0 +1,273 @@
+//! Exact totals without counting rows: a per-tenant, in-memory column index of the counted
+//! user attributes, kept current from the database's change feed ([`CountFeed`]).
+//!
+//! **What it covers.** Every filter condition but a search term ([`Condition::Contains`]) and
+//! cross-service (enrollment) constraints; lists with those are counted in SQL, as before.
+//!
+//! **Exactness.** Before it answers, a request reads the feed: every user changed by a
+//! transaction that committed before the request began is re-read and re-indexed, by this
+//! instance or by a concurrent request's read that began after it. So a total never misses a
+//! write committed before its request began, whichever instance wrote it; it may include
+//! writes committed while the request ran (as a count in SQL would). Two requests arriving
+//! together share one feed read.
+//!
+//! **Cost.** A full read of the tenant's users (the export path) the first time a tenant is
+//! counted ([`Counter::warm`] does it ahead), then one small feed query per counted request.
+//! Nothing is persisted: a restart rebuilds from the database.
+
+mod eval;
+mod index;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::filter::{Condition, ListPlan, UserFilters};
+use crate::model::{Status, TenantId};
+use crate::storage::{FeedChanges, Storage};
+
+use index::TenantIndex;
+
+/// Users read per batch while building or catching up.
+const READ_BATCH: usize = 500;
+
+/// How the counting index behaves.
+#[derive(Debug, Clone)]
+pub struct CountOptions {
+    /// Whether totals come from the index at all (default true); false counts in SQL.
+    pub enabled: bool,
+    /// How long feed entries are kept (default one hour); an index idle for half of it
+    /// rebuilds on its next use instead of reading the feed.
+    pub feed_retention: Duration,
+}
+
+impl Default for CountOptions {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            feed_retention: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Sizes of a tenant's index, for reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexSize {
+    /// Users held.
+    pub users: usize,
+    /// Heap bytes held, roughly.
+    pub bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct SyncState {
+    /// The feed position the index is current to; `None` before the first build.
+    position: Option<u64>,
+    /// When the last completed feed read (or full read) began.
+    synced: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct Tenant {
+    sync: tokio::sync::Mutex<SyncState>,
+    index: RwLock<TenantIndex>,
+}
+
+/// The counting index of every tenant a service has counted (see the module docs).
+#[derive(Debug)]
+pub struct Counter {
+    options: CountOptions,
+    tenants: Mutex<HashMap<TenantId, Arc<Tenant>>>,
+    /// Whether the store keeps a feed (learnt on first use).
+    has_feed: Mutex<Option<bool>>,
+    pruned: Mutex<Option<Instant>>,
+}
+
+fn poisoned<T>(_: T) -> Error {
+    Error::Storage(crate::error::StorageError::new(
+        "counting",
+        "the counting index lock is poisoned",
+    ))
+}
+
+impl Counter {
+    /// A counter with no index built yet.
+    pub fn new(options: CountOptions) -> Self {
+        Self {
+            options,
+            tenants: Mutex::new(HashMap::new()),
+            has_feed: Mutex::new(None),
+            pruned: Mutex::new(None),
+        }
+    }
+
+    fn tenant(&self, tenant: &TenantId) -> Result<Arc<Tenant>> {
+        let mut tenants = self.tenants.lock().map_err(poisoned)?;
+        Ok(tenants
+            .entry(tenant.clone())
+            .or_insert_with(|| {
+                Arc::new(Tenant {
+                    sync: tokio::sync::Mutex::new(SyncState::default()),
+                    index: RwLock::new(TenantIndex::new()),
+                })
+            })
+            .clone())
+    }
+
+    /// The total of users matching `filters` (normalised, without cross-service filters) at
+    /// `now`, from the index; `None` when the index does not cover them (count in SQL).
+    pub async fn total(
+        &self,
+        storage: &dyn Storage,
+        tenant: &TenantId,
+        filters: &UserFilters,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>> {
+        if !self.options.enabled || filters.uses_cross_service() {
+            return Ok(None);
+        }
+        let conditions: Vec<Condition> = filters.conditions(now);
+        if conditions
+            .iter()
+            .any(|c| matches!(c, Condition::Contains { .. }))
+        {
+            return Ok(None);
+        }
+        let begun = Instant::now();
+        let state = self.tenant(tenant)?;
+        if !self.catch_up(storage, tenant, &state, begun).await? {
+            return Ok(None);
+        }
+        let index = state.index.read().map_err(poisoned)?;
+        if !eval::covers(&index, &conditions) {
+            return Ok(None);
+        }
+        Ok(Some(eval::cardinality(&eval::matching(
+            &index,
+            &conditions,
+        ))))
+    }
+
+    /// Builds (or brings up to date) a tenant's index ahead of its first request; false when
+    /// the store keeps no feed.
+    pub async fn warm(&self, storage: &dyn Storage, tenant: &TenantId) -> Result<bool> {
+        let state = self.tenant(tenant)?;
+        self.catch_up(storage, tenant, &state, Instant::now()).await
+    }
+
+    /// The size of a tenant's index, when built.
+    pub fn size(&self, tenant: &TenantId) -> Option<IndexSize> {
+        let tenants = self.tenants.lock().ok()?;
+        let index = tenants.get(tenant)?.index.read().ok()?;
+        Some(IndexSize {
+            users: index.len(),
+            bytes: index.heap_bytes(),
+        })
+    }
+
+    /// Makes the index reflect every write committed before `begun`; false when the store
+    /// keeps no feed.
+    async fn catch_up(
+        &self,
+        storage: &dyn Storage,
+        tenant: &TenantId,
+        state: &Tenant,
+        begun: Instant,
+    ) -> Result<bool> {
+        if *self.has_feed.lock().map_err(poisoned)? == Some(false) {
+            return Ok(false);
+        }
+        let mut sync = state.sync.lock().await;
+        if sync.synced.is_some_and(|at| at >= begun) {
+            // A read that began after this request did already.
+            return Ok(true);
+        }
+        let started = Instant::now();
+        let fresh = sync
+            .synced
+            .is_some_and(|at| at.elapsed() < self.options.feed_retention / 2);
+        let changes = match sync.position {
+            Some(position) if fresh => storage.feed_changes(tenant, position).await?,
+            _ => FeedChanges::Gap,
+        };
+        match changes {
+            FeedChanges::Changed { position, ids } => {
+                self.reindex(storage, tenant, state, &ids).await?;
+                sync.position = Some(position);
+            }
+            FeedChanges::Gap => {
+                let Some(position) = storage.feed_position(tenant).await? else {
+                    *self.has_feed.lock().map_err(poisoned)? = Some(false);
+                    return Ok(false);
+                };
+                *self.has_feed.lock().map_err(poisoned)? = Some(true);
+                let built = build(storage, tenant).await?;
+                *state.index.write().map_err(poisoned)? = built;
+                sync.position = Some(position);
+            }
+        }
+        sync.synced = Some(started);
+        drop(sync);
+        self.prune(storage).await;
+        Ok(true)
+    }
+
+    /// Re-reads changed users into the index (absent ones are gone).
+    async fn reindex(
+        &self,
+        storage: &dyn Storage,
+        tenant: &TenantId,
+        state: &Tenant,
+        ids: &[Uuid],
+    ) -> Result<()> {
+        for chunk in ids.chunks(READ_BATCH) {
+            let users = storage.users_by_ids(tenant, chunk).await?;
+            let mut index = state.index.write().map_err(poisoned)?;
+            for id in chunk {
+                match users.iter().find(|u| u.id == *id) {
+                    Some(user) => index.put(user),
+                    None => index.remove(*id),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops old feed entries, at most every tenth of the retention.
+    async fn prune(&self, storage: &dyn Storage) {
+        let due = {
+            let Ok(mut pruned) = self.pruned.lock() else {
+                return;
+            };
+            let due = pruned.is_none_or(|at| at.elapsed() >= self.options.feed_retention / 10);
+            if due {
+                *pruned = Some(Instant::now());
+            }
+            due
+        };
+        if due && let Err(error) = storage.prune_feed(self.options.feed_retention).await {
+            tracing::warn!(%error, "pruning the change feed failed");
+        }
+    }
+}
+
+/// Every user of the tenant, deleted ones included, read into a new index.
+async fn build(storage: &dyn Storage, tenant: &TenantId) -> Result<TenantIndex> {
+    let everyone = UserFilters {
+        statuses: Status::ALL.to_vec(),
+        ..Default::default()
+    };
+    let plan = ListPlan::export(&everyone, None);
+    let mut batches = storage.export_users(tenant, plan, Utc::now(), READ_BATCH as u32);
+    let mut index = TenantIndex::new();
+    while let Some(batch) = batches.next().await {
+        for user in batch? {
+            index.put(&user);
+        }
+    }
+    Ok(index)
+}
