@@ -5,6 +5,7 @@
 //! filters. Each total must equal the reference model's count over the users as stored: an
 //! instance's counting index must never miss a write, its own or the other's.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -15,7 +16,9 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use usermgmt_core::filter::{ListPlan, UserFilters, reference_list};
-use usermgmt_core::model::{AuthMethod, Gender, Status, TenantId, User};
+use usermgmt_core::model::{
+    AuthMethod, Gender, Status, StatusGroup, TenantId, User, UserStats, ValueField,
+};
 use usermgmt_core::password::{Password, PasswordPolicy};
 use usermgmt_core::service::{BulkDeleteRequest, UpdateRole, UpdateUser};
 use usermgmt_core::storage::Storage;
@@ -140,7 +143,10 @@ impl Case {
         seed: u64,
         now: DateTime<Utc>,
     ) -> Result<Self, TestCaseError> {
-        let tenant = TenantId::new(format!("count{seed:x}"))
+        // Unique per run: shrinking runs a seed again.
+        static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tenant = TenantId::new(format!("count{run}x{seed:x}"))
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let clock = Arc::new(ManualClock::new(now));
         let config = ServiceConfig {
@@ -308,9 +314,121 @@ impl Case {
                 );
                 self.compared += 1;
             }
+            // Statistics over the same filters (the list's enrollment handling aside).
+            // No filter at all: the statistics of everyone, deleted users included.
+            let filters = if query.filters.is_empty() {
+                UserFilters {
+                    statuses: Status::ALL.to_vec(),
+                    ..Default::default()
+                }
+            } else {
+                plan.filters.clone()
+            };
+            let expected = UserStats::from_groups(&reference_groups(&stored, &filters, now));
+            for (i, service) in self.services.iter().enumerate() {
+                let stats = service
+                    .stats_filtered(&self.admin, query.filters.clone())
+                    .await
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(&stats, &expected, "instance {} statistics", i);
+            }
+        }
+        let everyone = UserFilters {
+            statuses: Status::ALL.to_vec(),
+            ..Default::default()
+        };
+        let expected = UserStats::from_groups(&reference_groups(&stored, &everyone, now));
+        let field = *ValueField::ALL.choose(rng).unwrap_or(&ValueField::City);
+        let roles = self.services[0]
+            .list_roles(&self.admin)
+            .await
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let names: Vec<String> = roles.into_iter().map(|r| r.name).collect();
+        let values = reference_values(&stored, field, &names);
+        for (i, service) in self.services.iter().enumerate() {
+            let stats = service
+                .stats(&self.admin)
+                .await
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&stats, &expected, "instance {} statistics", i);
+            let page = service
+                .field_values(&self.admin, field.as_str(), None, 1, 500)
+                .await
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let got: BTreeMap<String, u64> = page
+                .items
+                .iter()
+                .map(|v| (key(field, &v.value), v.count))
+                .collect();
+            prop_assert_eq!(&got, &values, "instance {} values of {}", i, field);
+            prop_assert_eq!(page.total, Some(values.len() as u64));
+            let counts: Vec<u64> = page.items.iter().map(|v| v.count).collect();
+            prop_assert!(counts.windows(2).all(|w| w[0] >= w[1]), "most common first");
         }
         Ok(())
     }
+}
+
+/// A value's identity: fields compared ignoring ASCII case group their spellings.
+fn key(field: ValueField, value: &str) -> String {
+    match field {
+        ValueField::City
+        | ValueField::State
+        | ValueField::Locale
+        | ValueField::Designation
+        | ValueField::Expertise => value.to_ascii_lowercase(),
+        _ => value.to_owned(),
+    }
+}
+
+/// The reference per-status groups of the users matching `filters`.
+fn reference_groups(
+    users: &[User],
+    filters: &UserFilters,
+    now: DateTime<Utc>,
+) -> BTreeMap<Status, StatusGroup> {
+    let mut groups: BTreeMap<Status, StatusGroup> = BTreeMap::new();
+    for user in users.iter().filter(|u| filters.matches(u, now)) {
+        let g = groups.entry(user.status).or_default();
+        g.users += 1;
+        g.admins += u64::from(user.is_admin);
+        g.instructors += u64::from(user.is_instructor);
+        g.learners += u64::from(user.is_learner);
+        g.email_verified += u64::from(user.email_verified);
+        g.phone_verified += u64::from(user.phone_verified);
+        g.unverified += u64::from(!user.email_verified && !user.phone_verified);
+        g.registered_last_7_days += u64::from(user.created_at >= now - Duration::days(7));
+        g.registered_last_30_days += u64::from(user.created_at >= now - Duration::days(30));
+    }
+    groups
+}
+
+/// The reference values of a field among non-deleted users, with counts; roles are listed
+/// even when nobody holds them.
+fn reference_values(users: &[User], field: ValueField, roles: &[String]) -> BTreeMap<String, u64> {
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    if field == ValueField::Roles {
+        for role in roles {
+            counts.insert(role.clone(), 0);
+        }
+    }
+    for user in users.iter().filter(|u| u.status != Status::Deleted) {
+        let p = &user.profile;
+        let values: Vec<&str> = match field {
+            ValueField::Country => p.country.as_deref().into_iter().collect(),
+            ValueField::City => p.city.as_deref().into_iter().collect(),
+            ValueField::State => p.state.as_deref().into_iter().collect(),
+            ValueField::Timezone => p.timezone.as_deref().into_iter().collect(),
+            ValueField::Locale => p.locale.as_deref().into_iter().collect(),
+            ValueField::Designation => p.designation.as_deref().into_iter().collect(),
+            ValueField::Expertise => p.expertise.iter().map(String::as_str).collect(),
+            ValueField::Roles => user.roles.iter().map(String::as_str).collect(),
+        };
+        for value in values {
+            *counts.entry(key(field, value)).or_default() += 1;
+        }
+    }
+    counts
 }
 
 /// Runs `cases` random write sequences; `stores` gives a store and a second, independent

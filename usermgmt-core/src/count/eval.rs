@@ -74,20 +74,19 @@ fn select<T: Copy>(values: &[T], words: usize, test: impl Fn(T) -> bool) -> Bits
     bits
 }
 
-fn fold(column: Column, value: &str) -> String {
-    if column.folded() {
-        value.to_ascii_lowercase()
-    } else {
-        value.to_owned()
-    }
-}
-
-/// The codes a list of texts has in a column (unknown texts match nobody).
+/// The codes whose text equals one of `values` (ignoring ASCII case where the column folds);
+/// unknown texts match nobody.
 fn code_set(codes: &Codes, column: Column, values: &[String]) -> Vec<bool> {
     let mut wanted = vec![false; codes.dict.len().max(1)];
-    for value in values {
-        if let Some(code) = codes.code(&fold(column, value)) {
-            wanted[usize::from(code)] = true;
+    if column.folded() {
+        for (code, text) in codes.dict.iter().enumerate().skip(1) {
+            wanted[code] = values.iter().any(|v| v.eq_ignore_ascii_case(text));
+        }
+    } else {
+        for value in values {
+            if let Some(code) = codes.code(value) {
+                wanted[usize::from(code)] = true;
+            }
         }
     }
     wanted
@@ -139,9 +138,11 @@ fn one(index: &TenantIndex, condition: &Condition) -> Bits {
             },
             Some(Values::Codes(c)) => match (operand_text(value), cmp) {
                 (Some(text), Cmp::Eq | Cmp::Ne) => {
-                    let code = c.code(&fold(*column, &text));
+                    let wanted = code_set(c, *column, &[text]);
                     let equal = *cmp == Cmp::Eq;
-                    select(&c.codes, words, |v| v != 0 && (Some(v) == code) == equal)
+                    select(&c.codes, words, |v| {
+                        v != 0 && wanted.get(usize::from(v)).copied().unwrap_or(false) == equal
+                    })
                 }
                 // Text ordering is not a counted comparison ([`covers`] keeps it in SQL).
                 _ => none(),
@@ -176,18 +177,18 @@ fn one(index: &TenantIndex, condition: &Condition) -> Bits {
         } => {
             let mut bits = none();
             if let Some(by_value) = index.related(*related) {
-                let folded: Vec<String> = values
-                    .iter()
-                    .map(|v| {
-                        if related.folded() {
-                            v.to_ascii_lowercase()
-                        } else {
-                            v.clone()
-                        }
-                    })
-                    .collect();
+                let wanted = |value: &String| {
+                    values.is_empty()
+                        || values.iter().any(|v| {
+                            if related.folded() {
+                                v.eq_ignore_ascii_case(value)
+                            } else {
+                                v == value
+                            }
+                        })
+                };
                 for (value, slots) in by_value {
-                    if folded.is_empty() || folded.contains(value) {
+                    if wanted(value) {
                         for slot in slots {
                             let at = slot as usize;
                             if let Some(word) = bits.get_mut(at / 64) {

@@ -47,19 +47,15 @@ pub(super) const RELATED: [Related; 3] = [Related::OAuth, Related::Expertise, Re
 pub(super) enum Cell {
     /// No value (SQL NULL).
     Null,
-    /// Text (folded for [`Column::folded`] columns); booleans as `true` / `false`;
-    /// presence-only columns as the empty text.
+    /// Text, as stored (conditions fold it where [`Column::folded`]); booleans as `true` /
+    /// `false`; presence-only columns as the empty text.
     Text(String),
     /// A number; instants in microseconds, dates in days since 0001-01-01.
     Number(i64),
 }
 
-fn text(value: Option<&str>, column: Column) -> Cell {
-    match value {
-        None => Cell::Null,
-        Some(v) if column.folded() => Cell::Text(v.to_ascii_lowercase()),
-        Some(v) => Cell::Text(v.to_owned()),
-    }
+fn text(value: Option<&str>) -> Cell {
+    value.map_or(Cell::Null, |v| Cell::Text(v.to_owned()))
 }
 
 fn flag(value: bool) -> Cell {
@@ -97,14 +93,14 @@ pub(super) fn cell(user: &User, column: Column) -> Cell {
         Column::PasswordHash => presence(user.has_password),
         Column::AvatarUrl => presence(p.avatar_url.is_some()),
         Column::Bio => presence(p.bio.is_some()),
-        Column::Country => text(p.country.as_deref(), column),
-        Column::City => text(p.city.as_deref(), column),
-        Column::State => text(p.state.as_deref(), column),
-        Column::Continent => text(p.continent.map(|c| c.as_str()), column),
-        Column::Timezone => text(p.timezone.as_deref(), column),
-        Column::Locale => text(p.locale.as_deref(), column),
-        Column::Gender => text(p.gender.map(|g| g.as_str()), column),
-        Column::Designation => text(p.designation.as_deref(), column),
+        Column::Country => text(p.country.as_deref()),
+        Column::City => text(p.city.as_deref()),
+        Column::State => text(p.state.as_deref()),
+        Column::Continent => text(p.continent.map(|c| c.as_str())),
+        Column::Timezone => text(p.timezone.as_deref()),
+        Column::Locale => text(p.locale.as_deref()),
+        Column::Gender => text(p.gender.map(|g| g.as_str())),
+        Column::Designation => text(p.designation.as_deref()),
         Column::ProfileCompleteness => Cell::Number(i64::from(user.profile_completeness)),
         Column::DateOfBirth => p
             .date_of_birth
@@ -117,7 +113,7 @@ pub(super) fn cell(user: &User, column: Column) -> Cell {
     }
 }
 
-/// The related values of `user` (folded where compared folded).
+/// The related values of `user`, as stored.
 pub(super) fn related_values(user: &User, related: Related) -> Vec<String> {
     match related {
         Related::OAuth => user
@@ -125,12 +121,7 @@ pub(super) fn related_values(user: &User, related: Related) -> Vec<String> {
             .iter()
             .map(|p| p.as_str().to_owned())
             .collect(),
-        Related::Expertise => user
-            .profile
-            .expertise
-            .iter()
-            .map(|e| e.to_ascii_lowercase())
-            .collect(),
+        Related::Expertise => user.profile.expertise.clone(),
         Related::Role => user.roles.clone(),
     }
 }

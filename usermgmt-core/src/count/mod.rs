@@ -16,9 +16,10 @@
 //! Nothing is persisted: a restart rebuilds from the database.
 
 mod eval;
+mod facets;
 mod index;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -27,7 +28,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::filter::{Condition, ListPlan, UserFilters};
-use crate::model::{Status, TenantId};
+use crate::model::{Status, StatusGroup, TenantId, ValueCount, ValueField};
 use crate::storage::{FeedChanges, Storage};
 
 use index::TenantIndex;
@@ -127,29 +128,112 @@ impl Counter {
         filters: &UserFilters,
         now: DateTime<Utc>,
     ) -> Result<Option<u64>> {
+        let Some(conditions) = self.conditions(filters, now) else {
+            return Ok(None);
+        };
+        self.read(storage, tenant, |index| {
+            eval::covers(index, &conditions)
+                .then(|| eval::cardinality(&eval::matching(index, &conditions)))
+        })
+        .await
+    }
+
+    /// Per-status groups of counts over the users matching `filters` (every user, deleted
+    /// ones included, when `None`); `None` when the index does not cover the filters.
+    pub async fn status_groups(
+        &self,
+        storage: &dyn Storage,
+        tenant: &TenantId,
+        filters: Option<&UserFilters>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<BTreeMap<Status, StatusGroup>>> {
+        let conditions = match filters {
+            Some(filters) => match self.conditions(filters, now) {
+                Some(conditions) => conditions,
+                None => return Ok(None),
+            },
+            None if self.options.enabled => Vec::new(),
+            None => return Ok(None),
+        };
+        self.read(storage, tenant, |index| {
+            eval::covers(index, &conditions)
+                .then(|| facets::status_groups(index, &eval::matching(index, &conditions), now))
+        })
+        .await
+    }
+
+    /// For each field, a page of its values among non-deleted users with their counts (see
+    /// [`crate::storage::InsightStore::distinct_values`]) and how many values there are, all
+    /// from one read of the index; `None` when the index is off.
+    pub async fn values(
+        &self,
+        storage: &dyn Storage,
+        tenant: &TenantId,
+        fields: &[ValueField],
+        contains: Option<&str>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Option<Vec<(Vec<ValueCount>, u64)>>> {
+        if !self.options.enabled {
+            return Ok(None);
+        }
+        // Roles are listed even when nobody holds them.
+        let listed: Vec<String> = if fields.contains(&ValueField::Roles) {
+            let roles = storage.list_roles(tenant).await?;
+            roles.into_iter().map(|r| r.name).collect()
+        } else {
+            Vec::new()
+        };
+        self.read(storage, tenant, |index| {
+            let live = eval::matching(index, &[Condition::NotDeleted]);
+            let pages = fields
+                .iter()
+                .map(|field| {
+                    let listed = if *field == ValueField::Roles {
+                        listed.as_slice()
+                    } else {
+                        &[]
+                    };
+                    let all =
+                        facets::values(index, &facets::source(*field), &live, contains, listed);
+                    let total = all.len() as u64;
+                    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(all.len());
+                    let page = all.into_iter().skip(start).take(limit as usize).collect();
+                    (page, total)
+                })
+                .collect();
+            Some(pages)
+        })
+        .await
+    }
+
+    /// The conditions of filters the index may answer (`None`: count in SQL).
+    fn conditions(&self, filters: &UserFilters, now: DateTime<Utc>) -> Option<Vec<Condition>> {
         if !self.options.enabled || filters.uses_cross_service() {
-            return Ok(None);
+            return None;
         }
-        let conditions: Vec<Condition> = filters.conditions(now);
-        if conditions
+        let conditions = filters.conditions(now);
+        (!conditions
             .iter()
-            .any(|c| matches!(c, Condition::Contains { .. }))
-        {
-            return Ok(None);
-        }
+            .any(|c| matches!(c, Condition::Contains { .. })))
+        .then_some(conditions)
+    }
+
+    /// Brings the tenant's index up to date and reads it; `None` when the store keeps no feed
+    /// or `read` declines.
+    async fn read<T>(
+        &self,
+        storage: &dyn Storage,
+        tenant: &TenantId,
+        read: impl FnOnce(&TenantIndex) -> Option<T>,
+    ) -> Result<Option<T>> {
         let begun = Instant::now();
         let state = self.tenant(tenant)?;
         if !self.catch_up(storage, tenant, &state, begun).await? {
             return Ok(None);
         }
         let index = state.index.read().map_err(poisoned)?;
-        if !eval::covers(&index, &conditions) {
-            return Ok(None);
-        }
-        Ok(Some(eval::cardinality(&eval::matching(
-            &index,
-            &conditions,
-        ))))
+        Ok(read(&index))
     }
 
     /// Builds (or brings up to date) a tenant's index ahead of its first request; false when

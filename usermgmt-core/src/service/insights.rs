@@ -123,10 +123,15 @@ impl UserService {
     /// `user.list`.
     pub async fn stats(&self, principal: &Principal) -> Result<UserStats> {
         let actor = self.authorize(principal, Permission::UserList).await?;
-        let groups = self
-            .storage
-            .status_groups(&actor.tenant_id, self.clock.now())
+        let (tenant, now) = (&actor.tenant_id, self.clock.now());
+        let indexed = self
+            .counter
+            .status_groups(self.storage.as_ref(), tenant, None, now)
             .await?;
+        let groups = match indexed {
+            Some(groups) => groups,
+            None => self.storage.status_groups(tenant, now).await?,
+        };
         Ok(UserStats::from_groups(&groups))
     }
 
@@ -152,11 +157,25 @@ impl UserService {
             .resolve_cross_service(&actor.tenant_id, &mut plan)
             .await?;
         let now = self.clock.now();
-        let groups = match self
-            .storage
-            .status_groups_matching(&actor.tenant_id, &plan, now)
-            .await
-        {
+        let indexed = match plan.enrollment {
+            Some(_) => None,
+            None => {
+                let storage = self.storage.as_ref();
+                let filters = Some(&plan.filters);
+                (self.counter)
+                    .status_groups(storage, &actor.tenant_id, filters, now)
+                    .await?
+            }
+        };
+        let groups = match indexed {
+            Some(groups) => Ok(groups),
+            None => {
+                self.storage
+                    .status_groups_matching(&actor.tenant_id, &plan, now)
+                    .await
+            }
+        };
+        let groups = match groups {
             Err(Error::EnrollmentSourceUnavailable(reason)) if !self.strict_enrollments() => {
                 tracing::warn!(%reason, "enrollment push-down failed");
                 skipped = plan.filters.skip_cross_service();
@@ -265,10 +284,47 @@ impl UserService {
     pub async fn filter_values(&self, principal: &Principal) -> Result<FilterValues> {
         let actor = self.authorize(principal, Permission::UserList).await?;
         let tenant = &actor.tenant_id;
-        let top = |field| {
-            self.storage
-                .distinct_values(tenant, field, None, 0, FILTER_VALUES_LIMIT)
+        const FIELDS: [ValueField; 8] = [
+            ValueField::Roles,
+            ValueField::Country,
+            ValueField::City,
+            ValueField::State,
+            ValueField::Timezone,
+            ValueField::Locale,
+            ValueField::Designation,
+            ValueField::Expertise,
+        ];
+        let indexed = self
+            .counter
+            .values(
+                self.storage.as_ref(),
+                tenant,
+                &FIELDS,
+                None,
+                0,
+                FILTER_VALUES_LIMIT,
+            )
+            .await?;
+        let mut lists: Vec<Vec<ValueCount>> = match indexed {
+            Some(pages) => pages.into_iter().map(|(page, _)| page).collect(),
+            None => {
+                let mut lists = Vec::with_capacity(FIELDS.len());
+                for field in FIELDS {
+                    let (page, _) = self
+                        .storage
+                        .distinct_values(tenant, field, None, 0, FILTER_VALUES_LIMIT)
+                        .await?;
+                    lists.push(page);
+                }
+                lists
+            }
         };
+        lists.resize_with(FIELDS.len(), Vec::new);
+        let mut lists = lists.into_iter();
+        let mut next = || lists.next().unwrap_or_default();
+        // In the order of FIELDS.
+        let (roles, countries, cities, states) = (next(), next(), next(), next());
+        let (timezones, locales, designations, expertise) = (next(), next(), next(), next());
         Ok(FilterValues {
             statuses: Status::ALL.to_vec(),
             auth_methods: AuthMethod::ALL.to_vec(),
@@ -278,14 +334,14 @@ impl UserService {
             enrollment_statuses: EnrollmentStatus::ALL.to_vec(),
             sort_by: SortBy::ALL.iter().map(|s| s.as_str()).collect(),
             permissions: Permission::ALL.to_vec(),
-            roles: top(ValueField::Roles).await?.0,
-            countries: top(ValueField::Country).await?.0,
-            cities: top(ValueField::City).await?.0,
-            states: top(ValueField::State).await?.0,
-            timezones: top(ValueField::Timezone).await?.0,
-            locales: top(ValueField::Locale).await?.0,
-            designations: top(ValueField::Designation).await?.0,
-            expertise: top(ValueField::Expertise).await?.0,
+            roles,
+            countries,
+            cities,
+            states,
+            timezones,
+            locales,
+            designations,
+            expertise,
         })
     }
 
@@ -314,10 +370,26 @@ impl UserService {
         errors.into_result()?;
         let field = parsed.map_err(|e| Error::invalid("field", e.to_string()))?;
         let offset = u64::from(page - 1) * u64::from(page_size);
-        let (items, total) = self
-            .storage
-            .distinct_values(&actor.tenant_id, field, q, offset, page_size)
-            .await?;
+        let indexed = self
+            .counter
+            .values(
+                self.storage.as_ref(),
+                &actor.tenant_id,
+                &[field],
+                q,
+                offset,
+                page_size,
+            )
+            .await?
+            .and_then(|mut pages| pages.pop());
+        let (items, total) = match indexed {
+            Some(page) => page,
+            None => {
+                self.storage
+                    .distinct_values(&actor.tenant_id, field, q, offset, page_size)
+                    .await?
+            }
+        };
         Ok(Page {
             items,
             total: Some(total),
