@@ -136,7 +136,7 @@ impl InsightStore for SqliteStorage {
                         .roles(usermgmt_sql::RolesForm::Holders);
                     let mut sql = crate::query::sql();
                     sql.push("SELECT ").splice(&select).push(" FROM ");
-                    sql.splice(&crate::query::from(&mode)).push(" WHERE ");
+                    sql.splice(&crate::query::from(&mode, None)).push(" WHERE ");
                     usermgmt_sql::where_clause(&mut sql, &crate::query::Lite, &m);
                     sql.push(" GROUP BY u.status");
                     let rows = conn

@@ -4,7 +4,7 @@
 
 use rusqlite::Connection;
 use rusqlite::types::Value as Sqlite;
-use usermgmt_core::filter::SortOrder;
+use usermgmt_core::filter::{SortBy, SortOrder};
 use usermgmt_sql::{Dialect, Placeholders, Value};
 pub(crate) use usermgmt_sql::{RolesForm, Sql};
 use uuid::Uuid;
@@ -214,7 +214,11 @@ pub(crate) fn search_mode(
 /// The tables a list reads. With search candidates, they drive the query (`CROSS JOIN`
 /// fixes that order): each is looked up by rowid and the few survivors sorted, instead of
 /// walking a sort index and testing every row against the candidate list.
-pub(crate) fn from(search: &SearchMode) -> Sql {
+///
+/// `walk`: walk the users in the index of this sort key (see
+/// [`usermgmt_core::filter::ListPlan::order_first`]); SQLite's planner, not knowing how many
+/// rows match, would otherwise often collect every match through a filter's index and sort.
+pub(crate) fn from(search: &SearchMode, walk: Option<SortBy>) -> Sql {
     let mut sql = sql();
     match search {
         SearchMode::Candidates(seqs) => {
@@ -224,6 +228,17 @@ pub(crate) fn from(search: &SearchMode) -> Sql {
         }
         SearchMode::Scan => {
             sql.push("users u");
+            let index = match walk {
+                Some(SortBy::Name) => Some("users_by_name"),
+                Some(SortBy::Email) => Some("users_by_email"),
+                Some(SortBy::CreatedAt) => Some("users_by_created"),
+                Some(SortBy::LastLoginAt) => Some("users_by_last_login"),
+                // No index orders by status and id.
+                Some(SortBy::Status) | None => None,
+            };
+            if let Some(index) = index {
+                sql.push(" INDEXED BY ").push(index);
+            }
         }
     }
     sql

@@ -29,7 +29,8 @@ fn page_query(
     _pushdown: Option<()>,
 ) -> Sql {
     let m = Matching::plan(tenant, plan, now).roles(roles);
-    usermgmt_sql::page_query(&Lite, columns, &from(search), plan, &m)
+    let walk = plan.order_first.then_some(plan.sort_by);
+    usermgmt_sql::page_query(&Lite, columns, &from(search, walk), plan, &m)
 }
 
 fn count_query(
@@ -41,7 +42,7 @@ fn count_query(
     _pushdown: Option<()>,
 ) -> Sql {
     let m = Matching::filters(tenant, filters, now);
-    usermgmt_sql::count_query(&Lite, &from(search), &m)
+    usermgmt_sql::count_query(&Lite, &from(search, None), &m)
 }
 
 fn plan_of(filters: UserFilters, sort_by: SortBy, sort_order: SortOrder) -> ListPlan {
@@ -136,6 +137,36 @@ fn generated_queries_use_the_intended_indexes() {
         ),
     );
     assert!(p.contains("users_by_status") && no_sort(&p), "{p}");
+
+    // Told that many rows match (order_first), a filtered page walks the sort index instead
+    // of collecting every match through the filter's index and sorting them.
+    let common = UserFilters {
+        status: Some(Status::Suspended),
+        is_learner: Some(true),
+        ..Default::default()
+    };
+    for (sort_by, index) in [
+        (SortBy::Name, "users_by_name"),
+        (SortBy::Email, "users_by_email"),
+        (SortBy::CreatedAt, "users_by_created"),
+        (SortBy::LastLoginAt, "users_by_last_login"),
+    ] {
+        let mut walk = plan_of(common.clone(), sort_by, SortOrder::Asc);
+        walk.order_first = true;
+        let p = explain(
+            &conn,
+            &page_query(
+                "u.id",
+                "t",
+                &walk,
+                now,
+                &SearchMode::Scan,
+                RolesForm::Holders,
+                None,
+            ),
+        );
+        assert!(p.contains(index) && no_sort(&p), "{sort_by:?}: {p}");
+    }
 
     let by_name = plan_of(UserFilters::default(), SortBy::Name, SortOrder::Asc);
     let p = explain(

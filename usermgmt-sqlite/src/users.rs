@@ -338,6 +338,8 @@ impl UserQueries for SqliteStorage {
                 let pushing = pushdown.is_some();
                 let run = || -> Result<(Vec<User>, Option<u64>)> {
                     let mode = match &plan.filters.search {
+                        // Many rows match: no candidate list, walk the order.
+                        Some(_) if plan.order_first => SearchMode::Scan,
                         Some(term) => search_mode(conn, term, threshold)
                             .map_err(map_err("probing the search index"))?,
                         None => SearchMode::Scan,
@@ -345,7 +347,8 @@ impl UserQueries for SqliteStorage {
                     let roles = roles_form(conn, &tenant, &plan.filters.roles)
                         .map_err(map_err("counting role holders"))?;
                     let m = usermgmt_sql::Matching::plan(&tenant, &plan, now).pushdown(pushdown);
-                    let from = crate::query::from(&mode);
+                    let walk = plan.order_first.then_some(plan.sort_by);
+                    let from = crate::query::from(&mode, walk);
                     let page = usermgmt_sql::page_query(
                         &Lite,
                         USER_COLUMNS,
@@ -454,7 +457,7 @@ impl SqliteStorage {
                 let m = usermgmt_sql::Matching::plan(&tenant, &plan, now)
                     .pushdown(pushdown)
                     .roles(RolesForm::Holders);
-                let from = crate::query::from(&mode);
+                let from = crate::query::from(&mode, None);
                 let sql = usermgmt_sql::page_query(&Lite, USER_COLUMNS, &from, &plan, &m);
                 let mut stmt = tx
                     .prepare(&sql.text())

@@ -231,6 +231,7 @@ async fn snapshot(service: &UserService, tenant: &TenantId) -> Snapshot {
         limit: 1_000,
         include_total: false,
         enrollment: None,
+        order_first: false,
     };
     let (users, _) = storage
         .list_users(tenant, &plan, Utc::now())

@@ -3,10 +3,8 @@
 use crate::filter::{Cmp, Column, Condition, Operand};
 use crate::model::Status;
 
+use super::bits::{Bits, and, insert, or};
 use super::index::{Codes, NULL, TenantIndex, Values, day_number};
-
-/// A set of slots, one bit each.
-pub(super) type Bits = Vec<u64>;
 
 /// Whether the index can evaluate every condition (search terms cannot).
 pub(super) fn covers(index: &TenantIndex, conditions: &[Condition]) -> bool {
@@ -16,7 +14,9 @@ pub(super) fn covers(index: &TenantIndex, conditions: &[Condition]) -> bool {
     };
     conditions.iter().all(|c| match c {
         Condition::NotDeleted => true,
-        Condition::Contains { .. } => false,
+        Condition::Contains { column, term } => {
+            *column == Column::SearchText && index.search.is_some() && !term.contains('\0')
+        }
         Condition::Compare { column, cmp, value } => match index.column(*column) {
             Some(Values::Numbers(_)) => operand_number(value).is_some(),
             Some(Values::Codes(_)) => {
@@ -44,30 +44,13 @@ pub(super) fn matching(index: &TenantIndex, conditions: &[Condition]) -> Bits {
     bits
 }
 
-/// How many slots a set holds.
-pub(super) fn cardinality(bits: &Bits) -> u64 {
-    bits.iter().map(|w| u64::from(w.count_ones())).sum()
-}
-
-fn and(into: &mut Bits, other: &Bits) {
-    for (a, b) in into.iter_mut().zip(other) {
-        *a &= b;
-    }
-}
-
-fn or(into: &mut Bits, other: &Bits) {
-    for (a, b) in into.iter_mut().zip(other) {
-        *a |= b;
-    }
-}
-
 /// The slots whose value satisfies `test`, word by word.
-fn select<T: Copy>(values: &[T], words: usize, test: impl Fn(T) -> bool) -> Bits {
+fn select<T>(values: &[T], words: usize, test: impl Fn(&T) -> bool) -> Bits {
     let mut bits = vec![0u64; words];
     for (word, chunk) in bits.iter_mut().zip(values.chunks(64)) {
         let mut w = 0u64;
         for (i, v) in chunk.iter().enumerate() {
-            w |= u64::from(test(*v)) << i;
+            w |= u64::from(test(v)) << i;
         }
         *word = w;
     }
@@ -116,14 +99,17 @@ fn one(index: &TenantIndex, condition: &Condition) -> Bits {
         Condition::NotDeleted => match index.column(Column::Status) {
             Some(Values::Codes(c)) => {
                 let deleted = c.code(Status::Deleted.as_str()).unwrap_or(0);
-                select(&c.codes, words, |v| v != deleted)
+                select(&c.codes, words, |&v| v != deleted)
             }
             _ => none(),
         },
-        Condition::Contains { .. } => none(),
+        Condition::Contains { column, term } => match (&index.search, column) {
+            (Some(texts), Column::SearchText) => texts.find(term, words).unwrap_or_else(none),
+            _ => none(),
+        },
         Condition::Compare { column, cmp, value } => match index.column(*column) {
             Some(Values::Numbers(n)) => match operand_number(value) {
-                Some(x) => select(n, words, |v| {
+                Some(x) => select(n, words, |&v| {
                     v != NULL
                         && match cmp {
                             Cmp::Eq => v == x,
@@ -140,7 +126,7 @@ fn one(index: &TenantIndex, condition: &Condition) -> Bits {
                 (Some(text), Cmp::Eq | Cmp::Ne) => {
                     let wanted = code_set(c, *column, &[text]);
                     let equal = *cmp == Cmp::Eq;
-                    select(&c.codes, words, |v| {
+                    select(&c.codes, words, |&v| {
                         v != 0 && wanted.get(usize::from(v)).copied().unwrap_or(false) == equal
                     })
                 }
@@ -152,15 +138,15 @@ fn one(index: &TenantIndex, condition: &Condition) -> Bits {
         Condition::AnyOf { column, values } => match index.column(*column) {
             Some(Values::Codes(c)) => {
                 let wanted = code_set(c, *column, values);
-                select(&c.codes, words, |v| {
+                select(&c.codes, words, |&v| {
                     v != 0 && wanted.get(usize::from(v)).copied().unwrap_or(false)
                 })
             }
             _ => none(),
         },
         Condition::Present { column, present } => match index.column(*column) {
-            Some(Values::Codes(c)) => select(&c.codes, words, |v| (v != 0) == *present),
-            Some(Values::Numbers(n)) => select(n, words, |v| (v != NULL) == *present),
+            Some(Values::Codes(c)) => select(&c.codes, words, |&v| (v != 0) == *present),
+            Some(Values::Numbers(n)) => select(n, words, |&v| (v != NULL) == *present),
             None => none(),
         },
         Condition::Either(options) => {
@@ -190,10 +176,7 @@ fn one(index: &TenantIndex, condition: &Condition) -> Bits {
                 for (value, slots) in by_value {
                     if wanted(value) {
                         for slot in slots {
-                            let at = slot as usize;
-                            if let Some(word) = bits.get_mut(at / 64) {
-                                *word |= 1 << (at % 64);
-                            }
+                            insert(&mut bits, slot as usize);
                         }
                     }
                 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::filter::{Column, Related};
 use crate::model::{Status, StatusGroup, ValueCount, ValueField};
 
-use super::eval::Bits;
+use super::bits::{Bits, contains as has, slots};
 use super::index::{NULL, TenantIndex, Values};
 
 /// The index column or related kind a value field reads.
@@ -59,21 +59,6 @@ fn group(counts: impl Iterator<Item = (String, u64)>, folded: bool) -> Vec<Value
     groups.into_values().collect()
 }
 
-/// The slots of a set, in order.
-fn slots(bits: &Bits) -> impl Iterator<Item = usize> + '_ {
-    bits.iter().enumerate().flat_map(|(w, word)| {
-        let mut word = *word;
-        std::iter::from_fn(move || {
-            if word == 0 {
-                return None;
-            }
-            let bit = word.trailing_zeros() as usize;
-            word &= word - 1;
-            Some(w * 64 + bit)
-        })
-    })
-}
-
 /// Users per value of `source` among `bits`, those containing `term` (ASCII case
 /// ignored); `listed` adds values held by nobody (with 0), as roles are listed.
 pub(super) fn values(
@@ -113,10 +98,7 @@ pub(super) fn values(
                 .map(|(value, holders)| {
                     let n = holders
                         .iter()
-                        .filter(|slot| {
-                            let at = *slot as usize;
-                            bits.get(at / 64).is_some_and(|w| w & (1 << (at % 64)) != 0)
-                        })
+                        .filter(|slot| has(bits, *slot as usize))
                         .count() as u64;
                     (value.clone(), n)
                 })

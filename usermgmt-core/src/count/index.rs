@@ -6,6 +6,8 @@ use roaring::RoaringBitmap;
 use uuid::Uuid;
 
 use crate::filter::{Column, Related};
+
+use super::search::SearchTexts;
 use crate::model::User;
 
 /// A number column's "no value".
@@ -191,12 +193,15 @@ pub(super) struct TenantIndex {
     pub(super) related: Vec<HashMap<String, RoaringBitmap>>,
     /// Columns whose dictionary overflowed: conditions on them are counted in SQL.
     pub(super) overflowed: Vec<Column>,
+    /// The users' search texts ([`User::search_text`]), when searches are kept (and fit).
+    pub(super) search: Option<SearchTexts>,
 }
 
 impl TenantIndex {
-    /// An empty index.
-    pub(super) fn new() -> Self {
+    /// An empty index; `search` keeps each user's search text so search terms count here too.
+    pub(super) fn new(search: bool) -> Self {
         Self {
+            search: search.then(SearchTexts::default),
             slot_of: HashMap::new(),
             free: Vec::new(),
             live: Vec::new(),
@@ -287,6 +292,11 @@ impl TenantIndex {
                 values.entry(value).or_default().insert(slot);
             }
         }
+        if let Some(texts) = &mut self.search
+            && !texts.set(slot, Some(&user.search_text()))
+        {
+            self.search = None;
+        }
         self.live[at / 64] |= 1 << (at % 64);
     }
 
@@ -299,6 +309,9 @@ impl TenantIndex {
                 for slots in values.values_mut() {
                     slots.remove(slot);
                 }
+            }
+            if let Some(texts) = &mut self.search {
+                texts.set(slot, None);
             }
             self.free.push(slot);
         }
@@ -322,6 +335,7 @@ impl TenantIndex {
             .flat_map(|m| m.values())
             .map(|b| b.serialized_size())
             .sum();
-        columns + related + self.live.capacity() * 8 + self.slot_of.capacity() * 24
+        let search = self.search.as_ref().map_or(0, SearchTexts::heap_bytes);
+        columns + related + search + self.live.capacity() * 8 + self.slot_of.capacity() * 24
     }
 }

@@ -1,8 +1,9 @@
 //! Exact totals without counting rows: a per-tenant, in-memory column index of the counted
 //! user attributes, kept current from the database's change feed ([`CountFeed`]).
 //!
-//! **What it covers.** Every filter condition but a search term ([`Condition::Contains`]) and
-//! cross-service (enrollment) constraints; lists with those are counted in SQL, as before.
+//! **What it covers.** Every filter condition, search terms included (unless
+//! [`CountOptions::search`] is off), but cross-service (enrollment) constraints; lists with
+//! those are counted in SQL, as before.
 //!
 //! **Exactness.** Before it answers, a request reads the feed: every user changed by a
 //! transaction that committed before the request began is re-read and re-indexed, by this
@@ -15,9 +16,11 @@
 //! counted ([`Counter::warm`] does it ahead), then one small feed query per counted request.
 //! Nothing is persisted: a restart rebuilds from the database.
 
+mod bits;
 mod eval;
 mod facets;
 mod index;
+mod search;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
@@ -44,6 +47,9 @@ pub struct CountOptions {
     /// How long feed entries are kept (default one hour); an index idle for half of it
     /// rebuilds on its next use instead of reading the feed.
     pub feed_retention: Duration,
+    /// Whether the index keeps each user's search text, so lists with a search term count
+    /// there too (default true; ~100 bytes a user).
+    pub search: bool,
 }
 
 impl Default for CountOptions {
@@ -51,8 +57,18 @@ impl Default for CountOptions {
         Self {
             enabled: true,
             feed_retention: Duration::from_secs(3600),
+            search: true,
         }
     }
+}
+
+/// A total from the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Total {
+    /// Users matching the filters.
+    pub matching: u64,
+    /// Users of the tenant, deleted ones included.
+    pub users: u64,
 }
 
 /// Sizes of a tenant's index, for reports.
@@ -113,7 +129,7 @@ impl Counter {
             .or_insert_with(|| {
                 Arc::new(Tenant {
                     sync: tokio::sync::Mutex::new(SyncState::default()),
-                    index: RwLock::new(TenantIndex::new()),
+                    index: RwLock::new(TenantIndex::new(self.options.search)),
                 })
             })
             .clone())
@@ -127,13 +143,15 @@ impl Counter {
         tenant: &TenantId,
         filters: &UserFilters,
         now: DateTime<Utc>,
-    ) -> Result<Option<u64>> {
+    ) -> Result<Option<Total>> {
         let Some(conditions) = self.conditions(filters, now) else {
             return Ok(None);
         };
         self.read(storage, tenant, |index| {
-            eval::covers(index, &conditions)
-                .then(|| eval::cardinality(&eval::matching(index, &conditions)))
+            eval::covers(index, &conditions).then(|| Total {
+                matching: bits::cardinality(&eval::matching(index, &conditions)),
+                users: index.len() as u64,
+            })
         })
         .await
     }
@@ -212,11 +230,7 @@ impl Counter {
         if !self.options.enabled || filters.uses_cross_service() {
             return None;
         }
-        let conditions = filters.conditions(now);
-        (!conditions
-            .iter()
-            .any(|c| matches!(c, Condition::Contains { .. })))
-        .then_some(conditions)
+        Some(filters.conditions(now))
     }
 
     /// Brings the tenant's index up to date and reads it; `None` when the store keeps no feed
@@ -289,7 +303,7 @@ impl Counter {
                     return Ok(false);
                 };
                 *self.has_feed.lock().map_err(poisoned)? = Some(true);
-                let built = build(storage, tenant).await?;
+                let built = build(storage, tenant, self.options.search).await?;
                 *state.index.write().map_err(poisoned)? = built;
                 sync.position = Some(position);
             }
@@ -340,14 +354,14 @@ impl Counter {
 }
 
 /// Every user of the tenant, deleted ones included, read into a new index.
-async fn build(storage: &dyn Storage, tenant: &TenantId) -> Result<TenantIndex> {
+async fn build(storage: &dyn Storage, tenant: &TenantId, search: bool) -> Result<TenantIndex> {
     let everyone = UserFilters {
         statuses: Status::ALL.to_vec(),
         ..Default::default()
     };
     let plan = ListPlan::export(&everyone, None);
     let mut batches = storage.export_users(tenant, plan, Utc::now(), READ_BATCH as u32);
-    let mut index = TenantIndex::new();
+    let mut index = TenantIndex::new(search);
     while let Some(batch) = batches.next().await {
         for user in batch? {
             index.put(&user);

@@ -16,7 +16,8 @@ pub use filters::{
     MAX_AGE, MAX_DAYS, MAX_FAILED_ATTEMPTS, MAX_FILTER_VALUES, MAX_SEARCH_LEN, UserFilters,
 };
 pub use query::{
-    DEFAULT_MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, ListPlan, ListQuery, MAX_PAGE, Page, Window,
+    DEFAULT_MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, ListPlan, ListQuery, MAX_PAGE, ORDER_WALK_ROWS, Page,
+    Window,
 };
 pub use reference::reference_list;
 pub use sort::{SortBy, SortOrder, SortValue, compare};

@@ -74,7 +74,15 @@ pub struct ListPlan {
     pub include_total: bool,
     /// The users an enrollment source left (cross-service filters already evaluated).
     pub enrollment: Option<EnrollmentMatch>,
+    /// So many users match (the counting index knows how many) that walking the sort order
+    /// and testing each row finds the page sooner than finding every match and sorting them:
+    /// a backend whose planner cannot know this may force the sort-order index.
+    pub order_first: bool,
 }
+
+/// Rows a walk in sort order may be expected to read before it has its page (see
+/// [`ListPlan::walks_order`]).
+pub const ORDER_WALK_ROWS: u64 = 20_000;
 
 impl ListQuery {
     /// Validates and normalises the request into a plan that fetches one extra row (so the
@@ -115,6 +123,7 @@ impl ListQuery {
             limit: self.page_size + 1,
             include_total: self.include_total,
             enrollment: None,
+            order_first: false,
         })
     }
 }
@@ -132,7 +141,20 @@ impl ListPlan {
             limit: u32::MAX,
             include_total: false,
             enrollment,
+            order_first: false,
         }
+    }
+
+    /// Whether walking the sort order reads at most [`ORDER_WALK_ROWS`] rows for the page,
+    /// expected when `matching` of `users` users match, spread evenly along the order.
+    pub fn walks_order(&self, matching: u64, users: u64) -> bool {
+        let before = match &self.window {
+            Window::Offset(offset) => *offset,
+            Window::After(_) => 0,
+        };
+        let rows = u128::from(before.saturating_add(u64::from(self.limit)));
+        matching > 0
+            && rows * u128::from(users) <= u128::from(ORDER_WALK_ROWS) * u128::from(matching)
     }
 }
 
@@ -153,4 +175,35 @@ pub struct Page<T> {
     /// Filters that could not be evaluated and were ignored (e.g. cross-service filters
     /// without a reachable source).
     pub skipped_filters: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_order_is_walked_when_matches_are_common_enough() {
+        let plan = ListQuery {
+            page_size: 20,
+            ..Default::default()
+        }
+        .plan(500)
+        .unwrap_or_else(|e| panic!("{e}"));
+        // 21 rows from a walk: every 952nd user matching is still within 20,000 rows.
+        assert!(plan.walks_order(1_050, 1_000_000));
+        assert!(!plan.walks_order(1_000, 1_000_000));
+        assert!(
+            !plan.walks_order(0, 1_000_000),
+            "nobody matches: nothing to walk"
+        );
+        let deep = ListPlan {
+            window: Window::Offset(10_000),
+            ..plan.clone()
+        };
+        assert!(
+            !deep.walks_order(100_000, 1_000_000),
+            "a deep page reads too far"
+        );
+        assert!(deep.walks_order(900_000, 1_000_000));
+    }
 }

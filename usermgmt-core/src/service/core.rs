@@ -263,7 +263,7 @@ impl UserService {
         tenant: &crate::model::TenantId,
         plan: &crate::filter::ListPlan,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> crate::error::Result<Option<u64>> {
+    ) -> crate::error::Result<Option<crate::count::Total>> {
         if !plan.include_total || plan.enrollment.is_some() {
             return Ok(None);
         }

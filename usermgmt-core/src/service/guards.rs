@@ -36,6 +36,7 @@ impl UserService {
             limit: SUPER_ADMIN_SCAN,
             include_total: false,
             enrollment: None,
+            order_first: false,
         };
         let (users, _) = self
             .storage

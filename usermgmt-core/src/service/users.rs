@@ -87,10 +87,16 @@ impl UserService {
             .await?;
         let now = self.clock.now();
         let indexed = self.indexed_total(&actor.tenant_id, &plan, now).await?;
-        if indexed.is_some() {
+        if let Some(total) = indexed {
             plan.include_total = false;
+            plan.order_first = plan.walks_order(total.matching, total.users);
         }
-        let (mut items, total) = match self.storage.list_users(&actor.tenant_id, &plan, now).await {
+        let listed = match indexed {
+            // Nobody matches: no page to read.
+            Some(total) if total.matching == 0 => Ok((Vec::new(), None)),
+            _ => self.storage.list_users(&actor.tenant_id, &plan, now).await,
+        };
+        let (mut items, total) = match listed {
             // A store evaluating the enrollment filters itself could not reach the learning
             // data: answer without them, as with a failing source, unless strict.
             Err(Error::EnrollmentSourceUnavailable(reason)) if !self.strict_enrollments() => {
@@ -118,7 +124,7 @@ impl UserService {
         };
         Ok(Page {
             items,
-            total: indexed.or(total),
+            total: indexed.map(|t| t.matching).or(total),
             page: (!by_cursor).then_some(page),
             page_size,
             next_cursor,
