@@ -1,31 +1,50 @@
 #!/usr/bin/env bash
-# HTTP load test of `GET /v1/users` with three filters on the example server (release build)
-# over the SQLite million-user data set of `benches/million.rs` (run that bench first), with
-# wrk, 20 s per run, without and with the total.
+# HTTP load test of the example server (release build) with wrk: the five counted list requests
+# of issue 16 (each a page of 20 with its total), 16 connections, 20 s each, after one single
+# request each for its latency alone.
 #
-#   bash benches/http_load.sh [users]       (default 1000000; needs wrk: apt-get install wrk)
+#   bash benches/http_load.sh [users]
+#
+# Data: the example server's own demo data set (`--demo-users N`, default 1000000), created
+# once in target/bench-data/demo-<N>.db (loading a million demo users takes several minutes)
+# and reused. Needs wrk (apt-get install wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 users="${1:-1000000}"
-db="target/bench-data/million-${users}-v1.db"
-[ -f "$db" ] || { echo "no data set at $db: run cargo bench --bench million first" >&2; exit 1; }
+db="target/bench-data/demo-${users}.db"
+learning="target/bench-data/demo-learning-${users}.db"
+mkdir -p target/bench-data
 cargo build --release --example server >/dev/null 2>&1
 port=18080
-USERMGMT_DATABASE_URL="$db" USERMGMT_TENANT=bench USERMGMT_ADDR="127.0.0.1:$port" \
+demo=()
+[ -f "$db" ] || demo=(--demo-users "$users")
+started=$(date +%s)
+USERMGMT_DATABASE_URL="$db" USERMGMT_ADDR="127.0.0.1:$port" \
   USERMGMT_ADMIN_EMAIL=admin@bench.test USERMGMT_ADMIN_PASSWORD=bench-password \
-  USERMGMT_LEARNING_DB="target/bench-data/million-learning-${users}-v1.db" RUST_LOG=warn \
-  target/release/examples/server >/dev/null 2>&1 &
+  USERMGMT_LEARNING_DB="$learning" RUST_LOG=warn \
+  target/release/examples/server "${demo[@]}" > target/bench-data/server.log 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -s "127.0.0.1:$port/v1/openapi.json" >/dev/null && break; sleep 0.2; done
+until curl -s "127.0.0.1:$port/v1/openapi.json" >/dev/null; do
+  kill -0 $server 2>/dev/null || { cat target/bench-data/server.log; exit 1; }
+  sleep 1
+done
+echo "server up after $(( $(date +%s) - started )) s"
 token=$(curl -s -X POST "127.0.0.1:$port/v1/auth/login" -H 'content-type: application/json' \
   -d '{"identifier":"admin@bench.test","password":"bench-password"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
-query="status=active&is_learner=true&country=US,IN"
-# Pages without the total are light: 16 connections. With the total every request counts
-# hundreds of thousands of rows (~0.5 s of CPU at 1M users): 2 connections, 30 s time-out.
-for run in "false 16" "true 2"; do
-  set -- $run
-  echo "== GET /v1/users?$query&include_total=$1 ($2 connections)"
-  wrk -t2 -c"$2" -d20s --timeout 30s --latency -H "Authorization: Bearer $token" \
-    "http://127.0.0.1:$port/v1/users?$query&include_total=$1" | grep -E "Requests/sec|Latency|99%|50%|requests in|Socket errors"
+# The first counted request waits for the counting index the server builds at start-up.
+t0=$(date +%s.%N)
+curl -s -o /dev/null -H "Authorization: Bearer $token" "127.0.0.1:$port/v1/users?page_size=1"
+echo "first counted request answered after $(echo "$(date +%s.%N) - $t0" | bc) s"
+grep -E "counting index" target/bench-data/server.log || true
+for query in "status=active&country=US&is_learner=true" "search=ali" "search=user4108" \
+  "status=suspended&is_learner=true&sort_by=name&sort_order=asc" ""; do
+  url="http://127.0.0.1:$port/v1/users?${query}${query:+&}page_size=20&include_total=true"
+  total=$(curl -s -H "Authorization: Bearer $token" "$url" | sed 's/.*"total":\([0-9]*\).*/\1/')
+  single=$(for _ in 1 2 3 4 5 6 7 8 9; do
+    curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $token" "$url"
+  done | sort -n | sed -n 5p)
+  echo "== GET /v1/users?${query:-(no filter)} — total $total, single request p50 ${single} s"
+  wrk -t2 -c16 -d20s --timeout 30s --latency -H "Authorization: Bearer $token" "$url" \
+    | grep -E "Requests/sec|^ +50%|^ +99%|Socket errors|Non-2xx"
 done

@@ -165,6 +165,19 @@ async fn main() -> Result<(), BoxError> {
         }
     }
 
+    // Build the counting index now rather than on the first counted request (requests that
+    // need it meanwhile wait for it).
+    let warming = service.clone();
+    let warm_tenant = tenant.clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match warming.warm_counts(&warm_tenant).await {
+            Ok(true) => println!("counting index built in {:.1?}", started.elapsed()),
+            Ok(false) => {}
+            Err(e) => eprintln!("counting index not built: {e}"),
+        }
+    });
+
     let service = if learning_db.exists() {
         let source = SqliteEnrollmentSource::new(&learning_db, EnrollmentLayout::default())?;
         println!("enrollment source: {}", learning_db.display());

@@ -317,6 +317,21 @@ impl TenantIndex {
         }
     }
 
+    /// Gives back the memory growth left spare (after a build).
+    pub(super) fn shrink(&mut self) {
+        for values in &mut self.columns {
+            match values {
+                Values::Codes(c) => c.codes.shrink_to_fit(),
+                Values::Numbers(n) => n.shrink_to_fit(),
+            }
+        }
+        self.live.shrink_to_fit();
+        self.slot_of.shrink_to_fit();
+        if let Some(texts) = &mut self.search {
+            texts.shrink();
+        }
+    }
+
     /// Bytes held, roughly (for reports).
     pub(super) fn heap_bytes(&self) -> usize {
         let columns: usize = self

@@ -367,5 +367,6 @@ async fn build(storage: &dyn Storage, tenant: &TenantId, search: bool) -> Result
             index.put(&user);
         }
     }
+    index.shrink();
     Ok(index)
 }

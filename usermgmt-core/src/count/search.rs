@@ -113,6 +113,13 @@ impl SearchTexts {
         Some(bits)
     }
 
+    /// Gives back the memory growth left spare.
+    pub(super) fn shrink(&mut self) {
+        self.buffer.shrink_to_fit();
+        self.entries.shrink_to_fit();
+        self.start_of.shrink_to_fit();
+    }
+
     /// Bytes held.
     pub(super) fn heap_bytes(&self) -> usize {
         self.buffer.capacity() + self.entries.capacity() * 8 + self.start_of.capacity() * 4
