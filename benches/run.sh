@@ -34,6 +34,10 @@ if [ -z "${USERMGMT_BENCH_POSTGRES_URL:-}" ]; then
 fi
 
 cargo bench --bench million --features postgres 2>&1 | grep -v '^\s*Compiling' | tee "$out/million.md"
+for backend in sqlite postgres; do
+    USERMGMT_BENCH_BACKEND=$backend cargo bench --bench counting --features postgres 2>&1 \
+        | grep -v '^\s*Compiling' | tee "$out/counting-$backend.md"
+done
 cargo bench --bench million_ops --features postgres 2>&1 | grep -v '^\s*Compiling' | tee "$out/million_ops.md"
 cargo bench --bench login 2>&1 | grep -v '^\s*Compiling' | tee "$out/login.txt"
 bash benches/http_load.sh "${USERMGMT_BENCH_USERS:-1000000}" | tee "$out/http_load.txt"

@@ -8,7 +8,7 @@ CREATE TABLE user_changes (
     tenant_id text NOT NULL,
     user_id   uuid NOT NULL,
     txid      bigint NOT NULL DEFAULT (pg_current_xact_id()::text::bigint),
-    at        timestamptz NOT NULL DEFAULT now()
+    at        timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX user_changes_by_tenant ON user_changes (tenant_id, txid);
 CREATE INDEX user_changes_by_time ON user_changes (at);
@@ -89,3 +89,13 @@ END $$;
 CREATE TRIGGER roles_feed_rename AFTER UPDATE OF name ON roles
     FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name)
     EXECUTE FUNCTION usermgmt_feed_role_renamed();
+
+-- TRUNCATE writes no rows to the feed: it moves the pruned mark past every reader instead,
+-- so each rebuilds.
+CREATE FUNCTION usermgmt_feed_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE user_changes_pruned SET txid = pg_current_xact_id()::text::bigint WHERE id = 1;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER users_feed_truncate AFTER TRUNCATE ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION usermgmt_feed_truncated();

@@ -43,7 +43,8 @@ impl CountFeed for PgStorage {
         .fetch_one(&self.pool)
         .await
         .map_err(map_err("reading the change feed"))?;
-        if since <= pruned || ids.len() > MAX_FEED_IDS {
+        // `position < since`: the database went back (restored from a backup).
+        if since <= pruned || position < since || ids.len() > MAX_FEED_IDS {
             return Ok(FeedChanges::Gap);
         }
         Ok(FeedChanges::Changed {

@@ -51,6 +51,10 @@ impl CountFeed for SqliteStorage {
                 let position: i64 = tx
                     .query_row(POSITION, [], |row| row.get(0))
                     .map_err(map_err("reading the change feed"))?;
+                if position < since {
+                    // The database went back (restored from a backup): start over.
+                    return Ok(FeedChanges::Gap);
+                }
                 let mut statement = tx
                     .prepare_cached(
                         "SELECT DISTINCT user_id FROM user_changes \

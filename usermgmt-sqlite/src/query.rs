@@ -4,7 +4,7 @@
 
 use rusqlite::Connection;
 use rusqlite::types::Value as Sqlite;
-use usermgmt_core::filter::{SortBy, SortOrder};
+use usermgmt_core::filter::{ListPlan, SortBy, SortOrder, Window};
 use usermgmt_sql::{Dialect, Placeholders, Value};
 pub(crate) use usermgmt_sql::{RolesForm, Sql};
 use uuid::Uuid;
@@ -242,6 +242,22 @@ pub(crate) fn from(search: &SearchMode, walk: Option<SortBy>) -> Sql {
         }
     }
     sql
+}
+
+/// The sort key whose index a page walks, when the plan says many users match
+/// ([`ListPlan::order_first`]) and no index already serves both a filter and the order:
+/// `users_by_status` and `users_by_country` end with `created_at`, so one status or one
+/// country sorted by registration seeks there (and walking `users_by_created` could read far
+/// when matches cluster, e.g. the newest users pending). A descending cursor on a key users
+/// can lack walks from the top of its index anyway; forcing it would read up to the cursor.
+pub(crate) fn walk(plan: &ListPlan) -> Option<SortBy> {
+    let f = &plan.filters;
+    let served = plan.sort_by == SortBy::CreatedAt
+        && (f.status.is_some() || f.statuses.len() == 1 || f.country.len() == 1);
+    let cursor_from_top = matches!(plan.window, Window::After(_))
+        && plan.sort_by.can_be_absent()
+        && plan.sort_order == SortOrder::Desc;
+    (plan.order_first && !served && !cursor_from_top).then_some(plan.sort_by)
 }
 
 /// A UUID as the 16-byte blob it is stored as.

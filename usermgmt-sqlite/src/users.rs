@@ -347,8 +347,7 @@ impl UserQueries for SqliteStorage {
                     let roles = roles_form(conn, &tenant, &plan.filters.roles)
                         .map_err(map_err("counting role holders"))?;
                     let m = usermgmt_sql::Matching::plan(&tenant, &plan, now).pushdown(pushdown);
-                    let walk = plan.order_first.then_some(plan.sort_by);
-                    let from = crate::query::from(&mode, walk);
+                    let from = crate::query::from(&mode, crate::query::walk(&plan));
                     let page = usermgmt_sql::page_query(
                         &Lite,
                         USER_COLUMNS,

@@ -1,9 +1,13 @@
-//! Conditions evaluated over a [`TenantIndex`] as dense bit sets (one bit per slot).
+//! Conditions evaluated over a [`TenantIndex`] as compressed sets of slots (roaring):
+//! text, flag and presence conditions are unions of per-value sets; numbers and search terms
+//! are scanned into a dense bit set first.
 
 use crate::filter::{Cmp, Column, Condition, Operand};
 use crate::model::Status;
 
-use super::bits::{Bits, and, insert, or};
+use roaring::RoaringBitmap as Set;
+
+use super::bits::Bits;
 use super::index::{Codes, NULL, TenantIndex, Values, day_number};
 
 /// Whether the index can evaluate every condition (search terms cannot).
@@ -36,12 +40,32 @@ pub(super) fn covers(index: &TenantIndex, conditions: &[Condition]) -> bool {
 }
 
 /// The slots matching every condition (of a [`covers`]ed list), live ones only.
-pub(super) fn matching(index: &TenantIndex, conditions: &[Condition]) -> Bits {
-    let mut bits = index.live.clone();
+pub(super) fn matching(index: &TenantIndex, conditions: &[Condition]) -> Set {
+    let mut set = index.live.clone();
     for condition in conditions {
-        and(&mut bits, &one(index, condition));
+        if set.is_empty() {
+            break;
+        }
+        set &= one(index, condition);
     }
-    bits
+    set
+}
+
+/// A dense bit set as a compressed one.
+fn compress(bits: &Bits) -> Set {
+    let bytes: Vec<u8> = bits.iter().flat_map(|w| w.to_le_bytes()).collect();
+    Set::from_lsb0_bytes(0, &bytes)
+}
+
+/// The slots having one of the codes `wanted` says yes to.
+fn union_of(c: &Codes, wanted: impl Fn(usize) -> bool) -> Set {
+    let mut set = Set::new();
+    for (code, slots) in c.sets.iter().enumerate().skip(1) {
+        if wanted(code) {
+            set |= slots;
+        }
+    }
+    set
 }
 
 /// The slots whose value satisfies `test`, word by word.
@@ -92,24 +116,26 @@ fn operand_text(value: &Operand) -> Option<String> {
     }
 }
 
-fn one(index: &TenantIndex, condition: &Condition) -> Bits {
-    let words = index.live.len();
-    let none = || vec![0u64; words];
+fn one(index: &TenantIndex, condition: &Condition) -> Set {
+    let words = (index.slots as usize).div_ceil(64);
     match condition {
         Condition::NotDeleted => match index.column(Column::Status) {
             Some(Values::Codes(c)) => {
-                let deleted = c.code(Status::Deleted.as_str()).unwrap_or(0);
-                select(&c.codes, words, |&v| v != deleted)
+                let deleted = c.code(Status::Deleted.as_str()).map(usize::from);
+                union_of(c, |code| Some(code) != deleted)
             }
-            _ => none(),
+            _ => Set::new(),
         },
         Condition::Contains { column, term } => match (&index.search, column) {
-            (Some(texts), Column::SearchText) => texts.find(term, words).unwrap_or_else(none),
-            _ => none(),
+            (Some(texts), Column::SearchText) => texts
+                .find(term, words)
+                .map(|b| compress(&b))
+                .unwrap_or_default(),
+            _ => Set::new(),
         },
         Condition::Compare { column, cmp, value } => match index.column(*column) {
             Some(Values::Numbers(n)) => match operand_number(value) {
-                Some(x) => select(n, words, |&v| {
+                Some(x) => compress(&select(n, words, |&v| {
                     v != NULL
                         && match cmp {
                             Cmp::Eq => v == x,
@@ -119,49 +145,50 @@ fn one(index: &TenantIndex, condition: &Condition) -> Bits {
                             Cmp::Gt => v > x,
                             Cmp::Ge => v >= x,
                         }
-                }),
-                None => none(),
+                })),
+                None => Set::new(),
             },
             Some(Values::Codes(c)) => match (operand_text(value), cmp) {
                 (Some(text), Cmp::Eq | Cmp::Ne) => {
                     let wanted = code_set(c, *column, &[text]);
                     let equal = *cmp == Cmp::Eq;
-                    select(&c.codes, words, |&v| {
-                        v != 0 && wanted.get(usize::from(v)).copied().unwrap_or(false) == equal
+                    union_of(c, |code| {
+                        wanted.get(code).copied().unwrap_or(false) == equal
                     })
                 }
                 // Text ordering is not a counted comparison ([`covers`] keeps it in SQL).
-                _ => none(),
+                _ => Set::new(),
             },
-            None => none(),
+            None => Set::new(),
         },
         Condition::AnyOf { column, values } => match index.column(*column) {
             Some(Values::Codes(c)) => {
                 let wanted = code_set(c, *column, values);
-                select(&c.codes, words, |&v| {
-                    v != 0 && wanted.get(usize::from(v)).copied().unwrap_or(false)
-                })
+                union_of(c, |code| wanted.get(code).copied().unwrap_or(false))
             }
-            _ => none(),
+            _ => Set::new(),
         },
         Condition::Present { column, present } => match index.column(*column) {
-            Some(Values::Codes(c)) => select(&c.codes, words, |&v| (v != 0) == *present),
-            Some(Values::Numbers(n)) => select(n, words, |&v| (v != NULL) == *present),
-            None => none(),
+            Some(Values::Codes(c)) => {
+                let any = union_of(c, |_| true);
+                if *present { any } else { &index.live - &any }
+            }
+            Some(Values::Numbers(n)) => compress(&select(n, words, |&v| (v != NULL) == *present)),
+            None => Set::new(),
         },
         Condition::Either(options) => {
-            let mut bits = none();
+            let mut set = Set::new();
             for option in options {
-                or(&mut bits, &one(index, option));
+                set |= one(index, option);
             }
-            bits
+            set
         }
         Condition::Related {
             related,
             values,
             exists,
         } => {
-            let mut bits = none();
+            let mut set = Set::new();
             if let Some(by_value) = index.related(*related) {
                 let wanted = |value: &String| {
                     values.is_empty()
@@ -175,18 +202,11 @@ fn one(index: &TenantIndex, condition: &Condition) -> Bits {
                 };
                 for (value, slots) in by_value {
                     if wanted(value) {
-                        for slot in slots {
-                            insert(&mut bits, slot as usize);
-                        }
+                        set |= slots;
                     }
                 }
             }
-            if !exists {
-                for word in &mut bits {
-                    *word = !*word;
-                }
-            }
-            bits
+            if *exists { set } else { &index.live - &set }
         }
     }
 }

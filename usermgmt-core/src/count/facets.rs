@@ -11,7 +11,8 @@ use chrono::{DateTime, Duration, Utc};
 use crate::filter::{Column, Related};
 use crate::model::{Status, StatusGroup, ValueCount, ValueField};
 
-use super::bits::{Bits, contains as has, slots};
+use roaring::RoaringBitmap as Set;
+
 use super::index::{NULL, TenantIndex, Values};
 
 /// The index column or related kind a value field reads.
@@ -59,12 +60,12 @@ fn group(counts: impl Iterator<Item = (String, u64)>, folded: bool) -> Vec<Value
     groups.into_values().collect()
 }
 
-/// Users per value of `source` among `bits`, those containing `term` (ASCII case
+/// Users per value of `source` among `among`, those containing `term` (ASCII case
 /// ignored); `listed` adds values held by nobody (with 0), as roles are listed.
 pub(super) fn values(
     index: &TenantIndex,
     source: &Source,
-    bits: &Bits,
+    among: &Set,
     term: Option<&str>,
     listed: &[String],
 ) -> Vec<ValueCount> {
@@ -73,18 +74,14 @@ pub(super) fn values(
             let Some(Values::Codes(c)) = index.column(*column) else {
                 return Vec::new();
             };
-            let mut per_code = vec![0u64; c.dict.len().max(1)];
-            for slot in slots(bits) {
-                if let Some(code) = c.codes.get(slot) {
-                    per_code[usize::from(*code)] += 1;
-                }
-            }
-            let spellings = per_code
+            let spellings = c
+                .sets
                 .iter()
                 .enumerate()
                 .skip(1)
-                .filter(|(code, n)| **n > 0 && contains(&c.dict[*code], term))
-                .map(|(code, n)| (c.dict[code].clone(), *n))
+                .filter(|(code, slots)| !slots.is_empty() && contains(&c.dict[*code], term))
+                .map(|(code, slots)| (c.dict[code].clone(), slots.intersection_len(among)))
+                .filter(|(_, n)| *n > 0)
                 .collect();
             (spellings, column.folded())
         }
@@ -95,13 +92,7 @@ pub(super) fn values(
             let spellings = by_value
                 .iter()
                 .filter(|(value, _)| contains(value, term))
-                .map(|(value, holders)| {
-                    let n = holders
-                        .iter()
-                        .filter(|slot| has(bits, *slot as usize))
-                        .count() as u64;
-                    (value.clone(), n)
-                })
+                .map(|(value, holders)| (value.clone(), holders.intersection_len(among)))
                 .filter(|(_, n)| *n > 0)
                 .chain(
                     listed
@@ -118,77 +109,75 @@ pub(super) fn values(
     grouped
 }
 
-/// Per-status groups of counts over `bits` (statuses nobody has are absent); `now` anchors
+/// The slots whose `column` is `true`.
+fn yes(index: &TenantIndex, column: Column) -> Set {
+    match index.column(column) {
+        Some(Values::Codes(c)) => c
+            .code("true")
+            .and_then(|code| c.sets.get(usize::from(code)))
+            .cloned()
+            .unwrap_or_default(),
+        _ => Set::new(),
+    }
+}
+
+/// The slots registered at or after `since`.
+fn registered_since(index: &TenantIndex, since: i64) -> Set {
+    let Some(Values::Numbers(created)) = index.column(Column::CreatedAt) else {
+        return Set::new();
+    };
+    created
+        .iter()
+        .enumerate()
+        .filter(|(_, at)| **at != NULL && **at >= since)
+        .filter_map(|(slot, _)| u32::try_from(slot).ok())
+        .collect()
+}
+
+/// Per-status groups of counts over `among` (statuses nobody has are absent); `now` anchors
 /// the 7- and 30-day registration windows.
 pub(super) fn status_groups(
     index: &TenantIndex,
-    bits: &Bits,
+    among: &Set,
     now: DateTime<Utc>,
 ) -> BTreeMap<Status, StatusGroup> {
-    let codes = |column| match index.column(column) {
-        Some(Values::Codes(c)) => Some(c),
-        _ => None,
-    };
-    let (Some(status), Some(Values::Numbers(created))) =
-        (codes(Column::Status), index.column(Column::CreatedAt))
-    else {
+    let Some(Values::Codes(status)) = index.column(Column::Status) else {
         return BTreeMap::new();
     };
-    let flag =
-        |column| codes(column).map(|c| (c.code("true").unwrap_or(u16::MAX), c.codes.as_slice()));
-    let flags = [
+    let [admin, instructor, learner, email, phone] = [
         Column::IsAdmin,
         Column::IsInstructor,
         Column::IsLearner,
         Column::EmailVerified,
         Column::PhoneVerified,
     ]
-    .map(flag);
-    let week = (now - Duration::days(7)).timestamp_micros();
-    let month = (now - Duration::days(30)).timestamp_micros();
-    let statuses: Vec<Option<Status>> = status
-        .dict
-        .iter()
-        .map(|text| text.parse::<Status>().ok())
-        .collect();
-    // Per status code: users, five flags, unverified, last 7 days, last 30 days.
-    let mut sums = vec![[0u64; 9]; status.dict.len().max(1)];
-    for slot in slots(bits) {
-        let Some(code) = status.codes.get(slot) else {
+    .map(|column| yes(index, column) & among);
+    let verified = &email | &phone;
+    let week = registered_since(index, (now - Duration::days(7)).timestamp_micros()) & among;
+    let month = registered_since(index, (now - Duration::days(30)).timestamp_micros()) & among;
+    let mut groups = BTreeMap::new();
+    for (code, slots) in status.sets.iter().enumerate().skip(1) {
+        let Ok(state) = status.dict[code].parse::<Status>() else {
             continue;
         };
-        let row = &mut sums[usize::from(*code)];
-        row[0] += 1;
-        let mut set = [false; 5];
-        for (i, flag) in flags.iter().enumerate() {
-            if let Some((yes, values)) = flag {
-                set[i] = values.get(slot) == Some(yes);
-                row[i + 1] += u64::from(set[i]);
-            }
+        let users = slots & among;
+        if users.is_empty() {
+            continue;
         }
-        row[6] += u64::from(!set[3] && !set[4]);
-        let at = created.get(slot).copied().unwrap_or(NULL);
-        row[7] += u64::from(at != NULL && at >= week);
-        row[8] += u64::from(at != NULL && at >= month);
-    }
-    let mut groups = BTreeMap::new();
-    for (code, n) in sums.iter().enumerate() {
-        if let (Some(Some(status)), true) = (statuses.get(code), n[0] > 0) {
-            groups.insert(
-                *status,
-                StatusGroup {
-                    users: n[0],
-                    admins: n[1],
-                    instructors: n[2],
-                    learners: n[3],
-                    email_verified: n[4],
-                    phone_verified: n[5],
-                    unverified: n[6],
-                    registered_last_7_days: n[7],
-                    registered_last_30_days: n[8],
-                },
-            );
-        }
+        groups.insert(
+            state,
+            StatusGroup {
+                users: users.len(),
+                admins: users.intersection_len(&admin),
+                instructors: users.intersection_len(&instructor),
+                learners: users.intersection_len(&learner),
+                email_verified: users.intersection_len(&email),
+                phone_verified: users.intersection_len(&phone),
+                unverified: users.len() - users.intersection_len(&verified),
+                registered_last_7_days: users.intersection_len(&week),
+                registered_last_30_days: users.intersection_len(&month),
+            },
+        );
     }
     groups
 }

@@ -134,6 +134,29 @@ pub(super) struct Codes {
     pub(super) codes: Vec<u16>,
     pub(super) dict: Vec<String>,
     lookup: HashMap<String, u16>,
+    /// Per code, the slots having it (code 0's set stays empty).
+    pub(super) sets: Vec<RoaringBitmap>,
+}
+
+impl Codes {
+    /// Gives a slot the code `code`, keeping the per-code sets in step.
+    fn assign(&mut self, at: usize, slot: u32, code: u16) {
+        let old = self.codes[at];
+        if old == code {
+            return;
+        }
+        if let Some(set) = self.sets.get_mut(usize::from(old)) {
+            set.remove(slot);
+        }
+        if code != 0 {
+            if self.sets.len() <= usize::from(code) {
+                self.sets
+                    .resize_with(usize::from(code) + 1, RoaringBitmap::new);
+            }
+            self.sets[usize::from(code)].insert(slot);
+        }
+        self.codes[at] = code;
+    }
 }
 
 impl Codes {
@@ -184,8 +207,8 @@ fn numeric(column: Column) -> bool {
 pub(super) struct TenantIndex {
     slot_of: HashMap<Uuid, u32>,
     free: Vec<u32>,
-    /// Slots holding a user, as a dense bit set.
-    pub(super) live: Vec<u64>,
+    /// Slots holding a user.
+    pub(super) live: RoaringBitmap,
     /// Slots in use so far (live or free).
     pub(super) slots: u32,
     pub(super) columns: Vec<Values>,
@@ -204,7 +227,7 @@ impl TenantIndex {
             search: search.then(SearchTexts::default),
             slot_of: HashMap::new(),
             free: Vec::new(),
-            live: Vec::new(),
+            live: RoaringBitmap::new(),
             slots: 0,
             columns: COLUMNS
                 .iter()
@@ -226,6 +249,11 @@ impl TenantIndex {
         self.slot_of.len()
     }
 
+    /// Whether a column's dictionary overflowed (its values are incomplete).
+    pub(super) fn overflowed(&self, column: Column) -> bool {
+        self.overflowed.contains(&column)
+    }
+
     /// The storage position of a column, when kept.
     pub(super) fn column(&self, column: Column) -> Option<&Values> {
         let at = COLUMNS.iter().position(|c| *c == column)?;
@@ -240,9 +268,12 @@ impl TenantIndex {
 
     /// Stores (or replaces) a user.
     pub(super) fn put(&mut self, user: &User) {
+        let mut fresh = false;
         let slot = match self.slot_of.get(&user.id) {
             Some(slot) => *slot,
             None => {
+                // A new or freed slot holds no related value: nothing to take away below.
+                fresh = true;
                 let slot = match self.free.pop() {
                     Some(slot) => slot,
                     None => {
@@ -253,9 +284,6 @@ impl TenantIndex {
                                 Values::Codes(c) => c.codes.push(0),
                                 Values::Numbers(n) => n.push(NULL),
                             }
-                        }
-                        if self.live.len() * 64 < self.slots as usize {
-                            self.live.push(0);
                         }
                         slot
                     }
@@ -270,22 +298,24 @@ impl TenantIndex {
                 (Values::Numbers(n), Cell::Number(v)) => n[at] = v,
                 (Values::Numbers(n), _) => n[at] = NULL,
                 (Values::Codes(c), Cell::Text(v)) => match c.intern(&v) {
-                    Some(code) => c.codes[at] = code,
+                    Some(code) => c.assign(at, slot, code),
                     None => {
-                        c.codes[at] = 0;
+                        c.assign(at, slot, 0);
                         if !self.overflowed.contains(column) {
                             self.overflowed.push(*column);
                         }
                     }
                 },
-                (Values::Codes(c), _) => c.codes[at] = 0,
+                (Values::Codes(c), _) => c.assign(at, slot, 0),
             }
         }
         for (kind, values) in RELATED.iter().zip(self.related.iter_mut()) {
             let mine = related_values(user, *kind);
-            for (value, slots) in values.iter_mut() {
-                if !mine.contains(value) {
-                    slots.remove(slot);
+            if !fresh {
+                for (value, slots) in values.iter_mut() {
+                    if !mine.contains(value) {
+                        slots.remove(slot);
+                    }
                 }
             }
             for value in mine {
@@ -297,14 +327,20 @@ impl TenantIndex {
         {
             self.search = None;
         }
-        self.live[at / 64] |= 1 << (at % 64);
+        self.live.insert(slot);
     }
 
     /// Forgets a user.
     pub(super) fn remove(&mut self, id: Uuid) {
         if let Some(slot) = self.slot_of.remove(&id) {
             let at = slot as usize;
-            self.live[at / 64] &= !(1 << (at % 64));
+            self.live.remove(slot);
+            for values in &mut self.columns {
+                match values {
+                    Values::Codes(c) => c.assign(at, slot, 0),
+                    Values::Numbers(n) => n[at] = NULL,
+                }
+            }
             for values in &mut self.related {
                 for slots in values.values_mut() {
                     slots.remove(slot);
@@ -325,7 +361,6 @@ impl TenantIndex {
                 Values::Numbers(n) => n.shrink_to_fit(),
             }
         }
-        self.live.shrink_to_fit();
         self.slot_of.shrink_to_fit();
         if let Some(texts) = &mut self.search {
             texts.shrink();
@@ -351,6 +386,6 @@ impl TenantIndex {
             .map(|b| b.serialized_size())
             .sum();
         let search = self.search.as_ref().map_or(0, SearchTexts::heap_bytes);
-        columns + related + search + self.live.capacity() * 8 + self.slot_of.capacity() * 24
+        columns + related + search + self.live.serialized_size() + self.slot_of.capacity() * 24
     }
 }

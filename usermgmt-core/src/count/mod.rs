@@ -149,7 +149,7 @@ impl Counter {
         };
         self.read(storage, tenant, |index| {
             eval::covers(index, &conditions).then(|| Total {
-                matching: bits::cardinality(&eval::matching(index, &conditions)),
+                matching: eval::matching(index, &conditions).len(),
                 users: index.len() as u64,
             })
         })
@@ -203,6 +203,14 @@ impl Counter {
             Vec::new()
         };
         self.read(storage, tenant, |index| {
+            // A column whose dictionary overflowed lacks values: count it in SQL.
+            let incomplete = fields.iter().any(|field| match facets::source(*field) {
+                facets::Source::Column(column) => index.overflowed(column),
+                facets::Source::Related(_) => false,
+            });
+            if incomplete {
+                return None;
+            }
             let live = eval::matching(index, &[Condition::NotDeleted]);
             let pages = fields
                 .iter()
@@ -323,10 +331,15 @@ impl Counter {
         ids: &[Uuid],
     ) -> Result<()> {
         for chunk in ids.chunks(READ_BATCH) {
-            let users = storage.users_by_ids(tenant, chunk).await?;
+            let users: HashMap<Uuid, crate::model::User> = storage
+                .users_by_ids(tenant, chunk)
+                .await?
+                .into_iter()
+                .map(|u| (u.id, u))
+                .collect();
             let mut index = state.index.write().map_err(poisoned)?;
             for id in chunk {
-                match users.iter().find(|u| u.id == *id) {
+                match users.get(id) {
                     Some(user) => index.put(user),
                     None => index.remove(*id),
                 }

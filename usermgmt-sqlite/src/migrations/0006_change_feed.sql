@@ -10,6 +10,7 @@ CREATE TABLE user_changes (
     at        INTEGER NOT NULL DEFAULT (CAST(strftime('%s', 'now') AS INTEGER))
 );
 CREATE INDEX user_changes_by_tenant ON user_changes (tenant_id, seq);
+CREATE INDEX user_changes_by_time ON user_changes (at);
 
 CREATE TABLE user_changes_pruned (
     id  INTEGER PRIMARY KEY CHECK (id = 1),
@@ -60,7 +61,8 @@ CREATE TRIGGER user_expertise_feed_delete AFTER DELETE ON user_expertise BEGIN
         SELECT tenant_id, id FROM users WHERE seq = OLD.user_seq;
 END;
 -- A role's holders match a role filter by its name.
-CREATE TRIGGER roles_feed_rename AFTER UPDATE OF name ON roles BEGIN
+CREATE TRIGGER roles_feed_rename AFTER UPDATE OF name ON roles
+WHEN OLD.name IS NOT NEW.name BEGIN
     INSERT INTO user_changes (tenant_id, user_id)
         SELECT u.tenant_id, u.id FROM user_roles ur JOIN users u ON u.seq = ur.user_seq
         WHERE ur.role_id = NEW.id;
