@@ -1,9 +1,10 @@
 //! Totals under interleaved writes (issue 16): two service instances, each over its own
 //! storage handle on one database, take turns writing — creates, edits of every counted
-//! attribute, status changes, deletes, bulk deletes, role grants and renames, failed logins,
-//! the clock moving, the change feed pruned — and after every write both count random
-//! filters. Each total must equal the reference model's count over the users as stored: an
-//! instance's counting index must never miss a write, its own or the other's.
+//! attribute, status changes, deletes, bulk deletes, role grants and renames, provider links,
+//! sign-ins, failed logins, the clock moving, the change feed pruned — and after every write
+//! both count random filters. Each total must equal the reference model's count over the
+//! users as stored: an instance's counting index must never miss a write, its own or the
+//! other's.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -17,15 +18,19 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use usermgmt_core::filter::{ListPlan, UserFilters, reference_list};
 use usermgmt_core::model::{
-    AuthMethod, Gender, Status, StatusGroup, TenantId, User, UserStats, ValueField,
+    AuthMethod, Gender, OAuthProvider, Status, StatusGroup, TenantId, User, UserStats, ValueField,
 };
 use usermgmt_core::password::{Password, PasswordPolicy};
-use usermgmt_core::service::{BulkDeleteRequest, UpdateRole, UpdateUser};
+use usermgmt_core::service::{
+    BulkDeleteRequest, ClientInfo, LinkOAuth, LoginRequest, UpdateRole, UpdateUser,
+};
 use usermgmt_core::storage::Storage;
 use usermgmt_core::{Principal, ServiceConfig, UserService};
 use uuid::Uuid;
 
-use crate::dataset::{self, CITIES, COUNTRIES, DESIGNATIONS, EXPERTISE, LOCALES, ROLES, STATES};
+use crate::dataset::{
+    self, CITIES, COUNTRIES, DESIGNATIONS, EXPERTISE, LOCALES, ROLES, STATES, TIMEZONES,
+};
 use crate::store::{ManualClock, TestStore};
 
 /// Users each case starts with.
@@ -110,6 +115,9 @@ fn patch(rng: &mut StdRng) -> UpdateUser {
     }
     if rng.random_bool(chance) {
         p.locale = Some(maybe(rng, |r| pick(r, LOCALES).to_owned()));
+    }
+    if rng.random_bool(chance) {
+        p.timezone = Some(maybe(rng, |r| pick(r, TIMEZONES).to_owned()));
     }
     if rng.random_bool(chance) {
         p.designation = Some(maybe(rng, |r| pick(r, DESIGNATIONS).to_owned()));
@@ -205,7 +213,7 @@ impl Case {
         let service = &self.services[by];
         let target = *self.ids.choose(rng).unwrap_or(&self.admin_id());
         let now = usermgmt_core::Clock::now(self.clock.as_ref());
-        match rng.random_range(0..9) {
+        match rng.random_range(0..11) {
             0 => {
                 let seed = rng.random::<u64>();
                 let new = dataset::users(seed, &self.tenant, 1, now);
@@ -261,6 +269,38 @@ impl Case {
                         ..Default::default()
                     };
                     let _ = service.update_role(&self.admin, role.id, input).await;
+                }
+            }
+            9 => {
+                // Link or unlink a provider (has_oauth, oauth_provider).
+                let provider = *OAuthProvider::ALL
+                    .choose(rng)
+                    .unwrap_or(&OAuthProvider::ALL[0]);
+                if rng.random_bool(0.6) {
+                    let input = LinkOAuth {
+                        provider,
+                        provider_user_id: format!("p-{}", rng.random::<u32>()),
+                    };
+                    let _ = service.link_oauth(&self.admin, target, input).await;
+                } else {
+                    let _ = service.unlink_oauth(&self.admin, target, provider).await;
+                }
+            }
+            10 => {
+                // Give a user a password, then sign in (last_login_at, failed attempts reset).
+                let set = UpdateUser {
+                    password: Some(Some(Password::new("a fine password 9"))),
+                    ..Default::default()
+                };
+                if let Ok(user) = service.update_user(&self.admin, target, set).await
+                    && let Some(email) = user.email
+                {
+                    let request = LoginRequest {
+                        identifier: email,
+                        password: Password::new("a fine password 9"),
+                    };
+                    let client = ClientInfo::default();
+                    let _ = service.login(&self.tenant, request, client).await;
                 }
             }
             7 => {
