@@ -67,11 +67,7 @@ fn differential_through_a_learning_database() {
     let Some(url) = common::server_url() else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = usermgmt_testkit::property_runtime();
     let source =
         move |tenant: &TenantId, enrollments: &[Enrollment]| -> Arc<dyn EnrollmentSource> {
             let (url, tenant, enrollments) = (url.clone(), tenant.clone(), enrollments.to_vec());
@@ -91,10 +87,7 @@ fn differential_through_a_learning_database() {
             .unwrap();
             Arc::new(PgEnrollmentSource::new(&db_url, EnrollmentLayout::default()).unwrap())
         };
-    let cases = std::env::var("USERMGMT_PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(200);
+    let cases = usermgmt_testkit::property_cases(200);
     usermgmt_testkit::differential::run_with_source(
         &runtime,
         common::fresh_store,
@@ -145,11 +138,7 @@ fn differential_with_pushdown() {
     if common::server_url().is_none() {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = usermgmt_testkit::property_runtime();
     let current: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     let store_url = current.clone();
     let factory = move || {
@@ -188,10 +177,7 @@ fn differential_with_pushdown() {
             .unwrap();
             Arc::new(usermgmt_testkit::enrollments::MemoryEnrollmentSource::default())
         };
-    let cases = std::env::var("USERMGMT_PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(200);
+    let cases = usermgmt_testkit::property_cases(200);
     usermgmt_testkit::differential::run_with_source(&runtime, factory, &source, &[43], cases);
 }
 

@@ -20,15 +20,8 @@ conformance_suite!(fresh_store);
 
 #[test]
 fn differential_against_reference_model() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let cases = std::env::var("USERMGMT_PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(300);
+    let runtime = usermgmt_testkit::property_runtime();
+    let cases = usermgmt_testkit::property_cases(300);
     usermgmt_testkit::differential::run(&runtime, fresh_store, &[7, 2026], cases);
 }
 
@@ -48,15 +41,8 @@ async fn scanning_store() -> TestStore {
 
 #[test]
 fn differential_against_reference_model_scan_search() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let cases = std::env::var("USERMGMT_PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(150);
+    let runtime = usermgmt_testkit::property_runtime();
+    let cases = usermgmt_testkit::property_cases(150);
     usermgmt_testkit::differential::run(&runtime, scanning_store, &[11], cases);
 }
 
@@ -64,15 +50,8 @@ fn differential_against_reference_model_scan_search() {
 /// application instances).
 #[test]
 fn totals_stay_exact_under_interleaved_writes() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let cases = std::env::var("USERMGMT_PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse::<u32>().ok())
-        .map_or(24, |c| (c / 10).max(4));
+    let runtime = usermgmt_testkit::property_runtime();
+    let cases = (usermgmt_testkit::property_cases(240) / 10).max(4);
     usermgmt_testkit::counting::run(
         &runtime,
         || async {

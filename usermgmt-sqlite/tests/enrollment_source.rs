@@ -30,11 +30,7 @@ async fn fresh_store() -> TestStore {
 
 #[test]
 fn differential_through_a_learning_database() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = usermgmt_testkit::property_runtime();
     let dir = tempfile::tempdir().unwrap();
     let counter = std::sync::atomic::AtomicUsize::new(0);
     let root = dir.path().to_path_buf();
@@ -45,10 +41,7 @@ fn differential_through_a_learning_database() {
             write_sqlite_learning_db(&path, tenant, enrollments.iter().cloned()).unwrap();
             Arc::new(SqliteEnrollmentSource::new(&path, EnrollmentLayout::default()).unwrap())
         };
-    let cases = std::env::var("USERMGMT_PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(200);
+    let cases = usermgmt_testkit::property_cases(200);
     usermgmt_testkit::differential::run_with_source(&runtime, fresh_store, &source, &[31], cases);
 }
 
@@ -131,11 +124,7 @@ fn pushdown_store(
 
 #[test]
 fn differential_with_pushdown() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = usermgmt_testkit::property_runtime();
     let dir = tempfile::tempdir().unwrap();
     let learning = dir.path().join("learning.db");
     let target = learning.clone();
@@ -145,10 +134,7 @@ fn differential_with_pushdown() {
             write_sqlite_learning_db(&target, tenant, enrollments.iter().cloned()).unwrap();
             Arc::new(usermgmt_testkit::enrollments::MemoryEnrollmentSource::default())
         };
-    let cases = std::env::var("USERMGMT_PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(200);
+    let cases = usermgmt_testkit::property_cases(200);
     usermgmt_testkit::differential::run_with_source(
         &runtime,
         pushdown_store(learning),

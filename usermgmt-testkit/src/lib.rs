@@ -23,6 +23,23 @@ pub mod values;
 
 pub use store::{IntoTestStore, ManualClock, TestStore};
 
+/// The runtime property tests run on: two worker threads, as CI's machines have two cores.
+pub fn property_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("a test runtime: {e}"))
+}
+
+/// The cases a property test runs: `USERMGMT_PROPTEST_CASES` when set, else `default`.
+pub fn property_cases(default: u32) -> u32 {
+    std::env::var("USERMGMT_PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Stamps out one `#[tokio::test]` per conformance case, and the invariant property test
 /// ([`invariants`]), for a backend. `$factory` is an `async fn()` returning a fresh, empty [`TestStore`]
 /// (or `Option<TestStore>`, `None` to skip) on every call. The case list is [`CASES`]; a test

@@ -8,12 +8,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::filter::{Column, Related};
+use crate::filter::{Cmp, Column, Condition, Operand, Related};
 use crate::model::{Status, StatusGroup, ValueCount, ValueField};
 
 use roaring::RoaringBitmap as Set;
 
-use super::index::{NULL, TenantIndex, Values};
+use super::index::{TenantIndex, Values};
 
 /// The index column or related kind a value field reads.
 pub(super) enum Source {
@@ -122,16 +122,13 @@ fn yes(index: &TenantIndex, column: Column) -> Set {
 }
 
 /// The slots registered at or after `since`.
-fn registered_since(index: &TenantIndex, since: i64) -> Set {
-    let Some(Values::Numbers(created)) = index.column(Column::CreatedAt) else {
-        return Set::new();
+fn registered_since(index: &TenantIndex, since: DateTime<Utc>) -> Set {
+    let registered = Condition::Compare {
+        column: Column::CreatedAt,
+        cmp: Cmp::Ge,
+        value: Operand::Time(since),
     };
-    created
-        .iter()
-        .enumerate()
-        .filter(|(_, at)| **at != NULL && **at >= since)
-        .filter_map(|(slot, _)| u32::try_from(slot).ok())
-        .collect()
+    super::eval::matching(index, &[registered])
 }
 
 /// Per-status groups of counts over `among` (statuses nobody has are absent); `now` anchors
@@ -153,8 +150,8 @@ pub(super) fn status_groups(
     ]
     .map(|column| yes(index, column) & among);
     let verified = &email | &phone;
-    let week = registered_since(index, (now - Duration::days(7)).timestamp_micros()) & among;
-    let month = registered_since(index, (now - Duration::days(30)).timestamp_micros()) & among;
+    let week = registered_since(index, now - Duration::days(7)) & among;
+    let month = registered_since(index, now - Duration::days(30)) & among;
     let mut groups = BTreeMap::new();
     for (code, slots) in status.sets.iter().enumerate().skip(1) {
         let Ok(state) = status.dict[code].parse::<Status>() else {
