@@ -7,17 +7,25 @@
 #
 # Data: the example server's own demo data set (`--demo-users N`, default 1000000), created
 # once in target/bench-data/demo-<N>.db (loading a million demo users takes several minutes)
-# and reused. Needs wrk (apt-get install wrk).
+# and reused; with USERMGMT_BENCH_DATABASE_URL=postgres://… the server runs on that PostgreSQL
+# database instead (demo users added when its tenant is empty). Needs wrk (apt-get install wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 users="${1:-1000000}"
 db="target/bench-data/demo-${users}.db"
 learning="target/bench-data/demo-learning-${users}.db"
 mkdir -p target/bench-data
-cargo build --release --example server >/dev/null 2>&1
+features=()
+[ -n "${USERMGMT_BENCH_DATABASE_URL:-}" ] && features=(--features postgres)
+cargo build --release --example server "${features[@]}" >/dev/null 2>&1
 port=18080
 demo=()
 [ -f "$db" ] || demo=(--demo-users "$users")
+if [ -n "${USERMGMT_BENCH_DATABASE_URL:-}" ]; then
+  db="$USERMGMT_BENCH_DATABASE_URL"
+  learning="target/bench-data/demo-learning-pg-${users}.db"
+  demo=(--demo-users "$users")
+fi
 started=$(date +%s)
 USERMGMT_DATABASE_URL="$db" USERMGMT_ADDR="127.0.0.1:$port" \
   USERMGMT_ADMIN_EMAIL=admin@bench.test USERMGMT_ADMIN_PASSWORD=bench-password \
