@@ -35,8 +35,9 @@ pub(super) fn source(field: ValueField) -> Source {
     }
 }
 
+/// Whether `value` contains `term` ignoring ASCII case (`term` already lower-cased).
 fn contains(value: &str, term: Option<&str>) -> bool {
-    term.is_none_or(|t| value.to_ascii_lowercase().contains(&t.to_ascii_lowercase()))
+    term.is_none_or(|t| value.to_ascii_lowercase().contains(t))
 }
 
 /// Groups spellings into values: `(spelling, users)` in, one entry per value out.
@@ -69,6 +70,8 @@ pub(super) fn values(
     term: Option<&str>,
     listed: &[String],
 ) -> Vec<ValueCount> {
+    let lowered = term.map(str::to_ascii_lowercase);
+    let term = lowered.as_deref();
     let (spellings, folded): (Vec<(String, u64)>, bool) = match source {
         Source::Column(column) => {
             let Some(Values::Codes(c)) = index.column(*column) else {

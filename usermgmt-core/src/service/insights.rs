@@ -305,7 +305,7 @@ impl UserService {
                 FILTER_VALUES_LIMIT,
             )
             .await?;
-        let mut lists: Vec<Vec<ValueCount>> = match indexed {
+        let lists: Vec<Vec<ValueCount>> = match indexed {
             Some(pages) => pages.into_iter().map(|(page, _)| page).collect(),
             None => {
                 let mut lists = Vec::with_capacity(FIELDS.len());
@@ -319,12 +319,17 @@ impl UserService {
                 lists
             }
         };
-        lists.resize_with(FIELDS.len(), Vec::new);
-        let mut lists = lists.into_iter();
-        let mut next = || lists.next().unwrap_or_default();
         // In the order of FIELDS.
-        let (roles, countries, cities, states) = (next(), next(), next(), next());
-        let (timezones, locales, designations, expertise) = (next(), next(), next(), next());
+        let [
+            roles,
+            countries,
+            cities,
+            states,
+            timezones,
+            locales,
+            designations,
+            expertise,
+        ] = <[Vec<ValueCount>; 8]>::try_from(lists).unwrap_or_default();
         Ok(FilterValues {
             statuses: Status::ALL.to_vec(),
             auth_methods: AuthMethod::ALL.to_vec(),
