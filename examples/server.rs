@@ -24,6 +24,11 @@
 //! - `RUST_LOG` — log filter (default `info,tower_http=debug`: every request is logged with
 //!   its `x-request-id`, status and latency).
 //!
+//! The server plays an LMS host: it registers `course.view`, `course.create` and `grade.edit`
+//! (grant them through roles on the Roles & Permissions page or the API) and guards its own
+//! demo routes with them — `GET /lms/courses` (`course.view`), `POST /lms/courses`
+//! (`course.create`) and `POST /lms/grades` (`grade.edit`).
+//!
 //! `--demo-users N` first adds N generated users (seeded; roles, profiles, varied states,
 //! sessions for a fifth of the active ones) when the tenant has only its admin, and writes their
 //! enrollments to a new learning database at `USERMGMT_LEARNING_DB`.
@@ -37,8 +42,8 @@ use chrono::Utc;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use usermgmt::http::{ApiState, router};
-use usermgmt::model::TenantId;
+use usermgmt::http::{ApiState, Authorized, require, router};
+use usermgmt::model::{PermissionRegistry, TenantId};
 use usermgmt::password::Password;
 use usermgmt::service::EnrollmentOptions;
 use usermgmt::sqlite::SqliteEnrollmentSource;
@@ -52,6 +57,31 @@ const DEFAULT_ADMIN_PASSWORD: &str = "change-me-now";
 
 fn env_or(key: &str, default: &str) -> String {
     std::env::var(key).unwrap_or_else(|_| default.to_owned())
+}
+
+/// The LMS permissions this server registers as its host application's.
+fn lms_permissions() -> Result<PermissionRegistry, BoxError> {
+    Ok(PermissionRegistry::new()
+        .register("course.view", "See courses and their members")?
+        .register_writing("course.create", "Create courses")?
+        .register_writing("grade.edit", "Enter and change grades")?)
+}
+
+/// The host application's own routes, each guarded by one of its permissions.
+fn lms_routes(state: &ApiState) -> Result<axum::Router, BoxError> {
+    use axum::routing::{get, post};
+    let said = |what: &'static str| {
+        move |caller: Authorized| async move {
+            axum::Json(serde_json::json!({ "ok": what, "user_id": caller.actor.user_id }))
+        }
+    };
+    let courses = get(said("course list"))
+        .route_layer(require(state, "course.view")?)
+        .merge(post(said("course created")).route_layer(require(state, "course.create")?));
+    let grades = post(said("grade saved")).route_layer(require(state, "grade.edit")?);
+    Ok(axum::Router::new()
+        .route("/lms/courses", courses)
+        .route("/lms/grades", grades))
 }
 
 /// `--demo-users N`, if given.
@@ -110,7 +140,10 @@ async fn main() -> Result<(), BoxError> {
     let learning_db = PathBuf::from(env_or("USERMGMT_LEARNING_DB", "usermgmt-learning.db"));
 
     let storage = open_storage(&url).await?;
-    let mut config = ServiceConfig::default();
+    let mut config = ServiceConfig {
+        permissions: lms_permissions()?,
+        ..ServiceConfig::default()
+    };
     if let Ok(burst) = std::env::var("USERMGMT_LOGIN_CLIENT_BURST") {
         config.throttle.client_burst = burst
             .parse()
@@ -132,6 +165,8 @@ async fn main() -> Result<(), BoxError> {
     let admin = service
         .bootstrap_super_admin(&tenant, &name, &email, Password::new(password.clone()))
         .await?;
+    // Stored grants of permissions no longer registered are named here (and grant nothing).
+    service.permission_report().await?;
     if let Some(count) = demo {
         let me = Principal::user(tenant.clone(), admin.id);
         let stats = service.stats(&me).await?;
@@ -196,7 +231,7 @@ async fn main() -> Result<(), BoxError> {
     // Every request gets an `x-request-id` (kept if the client sent one), logged with its
     // method, path, status and latency, and echoed in the response.
     let request_id = HeaderName::from_static("x-request-id");
-    let app = router(state);
+    let app = router(state.clone()).merge(lms_routes(&state)?);
     // The admin web UI at /admin/users, calling the API at the root.
     #[cfg(feature = "admin-ui")]
     let app = app.merge(usermgmt::http::admin_ui("", "/admin"));

@@ -34,6 +34,19 @@ impl ApiError {
         self.code
     }
 
+    /// 500: a host route reads the guarded caller but has no guard (see
+    /// [`crate::Authorized`]).
+    pub(crate) fn unguarded() -> Self {
+        tracing::error!("`Authorized` used on a route without a `require` layer");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: "internal error".to_owned(),
+            fields: json!({}),
+            retry_after: None,
+        }
+    }
+
     /// 405: the path exists, the method does not.
     pub(crate) fn method_not_allowed() -> Self {
         Self {

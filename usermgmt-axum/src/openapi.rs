@@ -72,6 +72,7 @@ pub(crate) fn complete(mut api: OpenApi) -> OpenApi {
     register::<usermgmt_core::schemas::Reason>(components);
     register::<usermgmt_core::schemas::ExternalId>(components);
     register::<usermgmt_core::schemas::GrowthDate>(components);
+    register::<usermgmt_core::model::Permission>(components);
 
     let error = ResponseBuilder::new()
         .description("An error in the JSON error model (4xx for the request, 5xx for the server).")
@@ -124,4 +125,32 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     ]
     .into_iter()
     .flatten()
+}
+
+/// Declares the `Permission` schema as the registry's names: the document a server serves
+/// states exactly which permissions it accepts (the static [`crate::openapi`] document says
+/// only their shape).
+pub(crate) fn with_registry(
+    mut api: OpenApi,
+    registry: &usermgmt_core::model::PermissionRegistry,
+) -> OpenApi {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let names: Vec<String> = registry
+        .catalog()
+        .into_iter()
+        .map(|p| p.permission.as_str().to_owned())
+        .collect();
+    let schema = ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .enum_values(Some(names))
+        .description(Some(
+            "A registered permission: a built-in one or one the host application registered",
+        ))
+        .into();
+    let components = api.components.get_or_insert_with(Default::default);
+    components.schemas.insert(
+        <usermgmt_core::model::Permission as ToSchema>::name().into_owned(),
+        schema,
+    );
+    api
 }

@@ -1,9 +1,7 @@
 //! The router: every route with its state and layers, and the OpenAPI document of them.
 
-use std::sync::OnceLock;
-
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use utoipa::openapi::OpenApi;
@@ -75,8 +73,11 @@ pub fn openapi() -> OpenApi {
     tag = "meta",
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json"))
 )]
-async fn openapi_json() -> impl IntoResponse {
-    static DOCUMENT: OnceLock<String> = OnceLock::new();
-    let body = DOCUMENT.get_or_init(|| openapi().to_json().unwrap_or_else(|_| "{}".to_owned()));
-    ([(CONTENT_TYPE, "application/json")], body.as_str())
+async fn openapi_json(State(state): State<ApiState>) -> impl IntoResponse {
+    let body = state.openapi.get_or_init(|| {
+        crate::openapi::with_registry(openapi(), state.service.permissions())
+            .to_json()
+            .unwrap_or_else(|_| "{}".to_owned())
+    });
+    ([(CONTENT_TYPE, "application/json")], body.clone())
 }

@@ -24,6 +24,8 @@ pub struct ApiState {
     pub(crate) system_token: Option<[u8; 32]>,
     /// Peers whose `X-Forwarded-For` is believed (see [`ApiState::with_trusted_proxies`]).
     pub(crate) trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// The served OpenAPI document, built once (it names the service's permissions).
+    pub(crate) openapi: Arc<std::sync::OnceLock<String>>,
 }
 
 impl ApiState {
@@ -36,6 +38,7 @@ impl ApiState {
             resolver: Arc::new(SessionTokenResolver),
             system_token: None,
             trusted_proxies: Arc::new([]),
+            openapi: Arc::default(),
         }
     }
 

@@ -108,3 +108,15 @@ text_schema!(
         "An IANA time zone name",
     )
 );
+
+impl PartialSchema for crate::model::Permission {
+    fn schema() -> RefOr<Schema> {
+        text(
+            crate::model::PERMISSION_NAME_PATTERN,
+            Some(crate::model::MAX_PERMISSION_NAME_LEN),
+            "A permission name: a built-in one or one the host application registered",
+        )
+    }
+}
+
+impl ToSchema for crate::model::Permission {}

@@ -16,8 +16,7 @@ pub const MAX_SHORT_TEXT_LEN: usize = 200;
 pub const MAX_EXPERTISE: usize = 50;
 /// Most roles a user may hold (and a request may name).
 pub const MAX_ROLES: usize = 100;
-/// Most direct permissions a request may name (and a role may carry).
-pub const MAX_PERMISSIONS: usize = 100;
+pub use crate::model::permission::MAX_PERMISSIONS;
 
 /// Refuses a list of more than `max` items, with a field error on `field`.
 pub fn check_list_len(len: usize, max: usize, field: &str) -> Result<(), FieldErrors> {

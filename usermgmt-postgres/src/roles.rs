@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use usermgmt_core::model::{AuditEvent, Permission, Role, TenantId};
-use usermgmt_core::storage::RoleStore;
+use usermgmt_core::storage::{RoleStore, StoredPermission};
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
 
@@ -157,6 +157,21 @@ impl RoleStore for PgStorage {
             RoleFilter::Names(names.to_vec()),
         )
         .await
+    }
+
+    async fn stored_permissions(&self) -> Result<Vec<StoredPermission>> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(usermgmt_sql::STORED_PERMISSIONS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err("reading the stored permissions"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, roles, users)| StoredPermission {
+                name,
+                roles: roles.unsigned_abs(),
+                users: users.unsigned_abs(),
+            })
+            .collect())
     }
 
     async fn list_roles(&self, tenant: &TenantId) -> Result<Vec<Role>> {

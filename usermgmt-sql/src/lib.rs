@@ -21,3 +21,11 @@ pub use list::{
     Matching, Pushdown, RolesForm, count_query, holds_permission_outside, matching_query,
     page_query, users_table, where_clause,
 };
+
+/// Every stored permission name (in any tenant) with how many roles carry it and how many
+/// users hold it directly, by name: `(name, roles, users)`.
+pub const STORED_PERMISSIONS: &str = "SELECT permission, CAST(sum(roles) AS BIGINT), CAST(sum(users) AS BIGINT) FROM (\
+    SELECT permission, count(*) AS roles, 0 AS users FROM role_permissions GROUP BY permission \
+    UNION ALL \
+    SELECT permission, 0, count(*) FROM user_permissions GROUP BY permission) AS held \
+    GROUP BY permission ORDER BY permission";

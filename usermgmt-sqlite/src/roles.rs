@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use usermgmt_core::model::{AuditEvent, Permission, Role, TenantId};
-use usermgmt_core::storage::RoleStore;
+use usermgmt_core::storage::{RoleStore, StoredPermission};
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
 
@@ -144,6 +144,27 @@ impl RoleStore for SqliteStorage {
             .push(" AND name IN ")
             .bind_list(names.iter().cloned());
         self.pool.run(move |conn| read_roles(conn, &sql)).await
+    }
+
+    async fn stored_permissions(&self) -> Result<Vec<StoredPermission>> {
+        self.pool
+            .run(|conn| {
+                let mut stmt = conn
+                    .prepare_cached(usermgmt_sql::STORED_PERMISSIONS)
+                    .map_err(map_err("preparing the stored permissions"))?;
+                let rows = stmt
+                    .query_map([], |r| {
+                        Ok(StoredPermission {
+                            name: r.get(0)?,
+                            roles: r.get::<_, i64>(1)?.unsigned_abs(),
+                            users: r.get::<_, i64>(2)?.unsigned_abs(),
+                        })
+                    })
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .map_err(map_err("reading the stored permissions"))?;
+                Ok(rows)
+            })
+            .await
     }
 
     async fn list_roles(&self, tenant: &TenantId) -> Result<Vec<Role>> {

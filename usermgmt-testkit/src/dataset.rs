@@ -15,6 +15,7 @@ use usermgmt_core::password::PasswordHash;
 use usermgmt_core::storage::{NewUser, Storage};
 use uuid::Uuid;
 
+use crate::fixture::Fixture;
 pub use crate::values::small::{
     CITIES, COUNTRIES, DESIGNATIONS, EXPERTISE, LOCALES, NAMES, ROLES, SEARCH_TERMS, STATES,
     TIMEZONES,
@@ -24,15 +25,15 @@ use crate::values::{maybe, pick, role};
 /// The dataset's roles: `editor`, `viewer`, `support` with assorted permissions.
 pub fn roles(tenant: &TenantId, now: DateTime<Utc>) -> Vec<Role> {
     let grants: [&[Permission]; 3] = [
-        &[Permission::UserList, Permission::UserUpdate],
-        &[Permission::UserList, Permission::UserView],
-        &[Permission::UserView],
+        &[Permission::USER_LIST, Permission::USER_UPDATE],
+        &[Permission::USER_LIST, Permission::USER_VIEW],
+        &[Permission::USER_VIEW],
     ];
     ROLES
         .iter()
         .zip(grants)
         .map(|(name, permissions)| {
-            let permissions = permissions.iter().copied().collect();
+            let permissions = permissions.iter().cloned().collect();
             role(Uuid::now_v7(), tenant, name, None, permissions, now)
         })
         .collect()
@@ -143,9 +144,9 @@ pub fn users(seed: u64, tenant: &TenantId, count: usize, now: DateTime<Utc>) -> 
                 is_instructor: flags[1],
                 is_learner: flags[2],
                 roles: role_names,
-                permissions: Permission::ALL
-                    .iter()
-                    .copied()
+                // Sorted by name, as the domain keeps them.
+                permissions: Fixture::all_permissions()
+                    .into_iter()
                     .filter(|_| rng.random_bool(0.1))
                     .collect(),
                 email_verified: email.is_some() && rng.random_bool(0.6),
@@ -159,7 +160,7 @@ pub fn users(seed: u64, tenant: &TenantId, count: usize, now: DateTime<Utc>) -> 
                 },
                 oauth_providers: OAuthProvider::ALL
                     .iter()
-                    .copied()
+                    .cloned()
                     .filter(|_| rng.random_bool(0.15))
                     .collect(),
                 has_password: rng.random_bool(0.6),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use usermgmt_core::model::{Permission, PermissionSet, TenantId, User};
+use usermgmt_core::model::{Permission, PermissionRegistry, PermissionSet, TenantId, User};
 use usermgmt_core::password::{Password, PasswordPolicy};
 use usermgmt_core::service::{
     ClientInfo, CreateRole, CreateUser, LoginOutcome, LoginRequest, ThrottlePolicy,
@@ -31,6 +31,16 @@ pub struct Fixture {
     pub store: TestStore,
 }
 
+/// The host application's permissions every fixture registers: an LMS's `course.view`
+/// (reading), `course.create` and `grade.edit` (writing).
+pub fn host_permissions() -> PermissionRegistry {
+    PermissionRegistry::new()
+        .register("course.view", "See courses")
+        .and_then(|r| r.register_writing("course.create", "Create courses"))
+        .and_then(|r| r.register_writing("grade.edit", "Edit grades"))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// A tenant id known to be valid.
 pub fn tenant(name: &str) -> TenantId {
     TenantId::new(name).unwrap_or_else(|_| TenantId::default_tenant())
@@ -52,6 +62,7 @@ impl Fixture {
                 client_burst: 10_000,
                 ..ThrottlePolicy::default()
             },
+            permissions: host_permissions(),
             ..ServiceConfig::default()
         };
         let service =
@@ -183,8 +194,14 @@ impl Fixture {
         }
     }
 
-    /// Every permission.
+    /// Every permission the fixture's service knows (built-ins and [`host_permissions`]).
     pub fn all_permissions() -> PermissionSet {
-        Permission::all()
+        host_permissions().all()
+    }
+
+    /// A host permission the fixture registers (`course.view`, `course.create`,
+    /// `grade.edit`).
+    pub fn host(name: &str) -> Permission {
+        Permission::new(name).unwrap_or_else(|e| panic!("{e}"))
     }
 }

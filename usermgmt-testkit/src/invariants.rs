@@ -55,7 +55,7 @@ enum Who {
 /// sessions, so every generated sequence is meaningful.
 #[derive(Debug, Clone)]
 enum Op {
-    /// Create a user with these roles and direct permissions (bit i = `Permission::ALL[i]`).
+    /// Create a user with these roles and direct permissions (bit i = `Permission::BUILT_IN[i]`).
     Create {
         who: Who,
         roles: Vec<usize>,
@@ -160,11 +160,11 @@ fn filter(index: usize) -> UserFilters {
 }
 
 fn permissions(bits: u8) -> Vec<Permission> {
-    Permission::ALL
+    Permission::BUILT_IN
         .iter()
         .enumerate()
         .filter(|(i, _)| bits & (1 << i) != 0)
-        .map(|(_, p)| *p)
+        .map(|(_, p)| p.clone())
         .collect()
 }
 
@@ -525,7 +525,7 @@ impl<'a> Case<'a> {
                     let admin_perms = after.permissions_of(admin);
                     check(
                         after.active(admin)
-                            && admin_perms.contains(&Permission::UserImpersonate)
+                            && admin_perms.contains(&Permission::USER_IMPERSONATE)
                             && after.permissions_of(user).is_subset(&admin_perms),
                         || format!("an impersonation by {admin} outlives its right: {}", what()),
                     )?;

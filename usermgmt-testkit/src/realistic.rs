@@ -49,9 +49,9 @@ pub fn roles(tenant: &TenantId, now: DateTime<Utc>) -> Vec<Role> {
         .map(|name| {
             let id = deterministic_id(&mut rng, now);
             let description = Some(format!("The {} role", name.replace('_', " ")));
-            let permissions = Permission::ALL
+            let permissions = Permission::BUILT_IN
                 .choose_multiple(&mut rng, 2)
-                .copied()
+                .cloned()
                 .collect();
             role(id, tenant, name, description, permissions, now)
         })
@@ -60,7 +60,7 @@ pub fn roles(tenant: &TenantId, now: DateTime<Utc>) -> Vec<Role> {
 
 /// Index into a list of `n` by Zipf weights `1 / rank^1.1`, given a cumulative table.
 fn zipf(rng: &mut StdRng, cumulative: &[f64]) -> usize {
-    let total = cumulative.last().copied().unwrap_or(1.0);
+    let total = cumulative.last().cloned().unwrap_or(1.0);
     let x = rng.random_range(0.0..total);
     cumulative
         .partition_point(|c| *c <= x)

@@ -11,7 +11,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use usermgmt_core::model::{
-    AuthMethod, Continent, EnrollmentStatus, Gender, OAuthProvider, Permission, Status,
+    AuthMethod, Continent, EnrollmentStatus, Gender, OAuthProvider, Status,
 };
 
 const INDEX: &str = include_str!("assets/index.html");
@@ -78,7 +78,6 @@ fn vocabulary() -> String {
         "genders": Gender::ALL,
         "continents": Continent::ALL,
         "enrollment_statuses": EnrollmentStatus::ALL,
-        "permissions": Permission::ALL,
     });
     // Inside `<script>`: no `<` may appear (none does in these values; escaped regardless).
     json.to_string().replace('<', "\\u003c")
@@ -283,10 +282,6 @@ mod tests {
     fn the_page_carries_the_vocabulary_of_core() {
         let vocabulary: serde_json::Value = serde_json::from_str(&vocabulary()).unwrap();
         assert_eq!(vocabulary["statuses"][3], "pending_verification");
-        assert_eq!(
-            vocabulary["permissions"].as_array().unwrap().len(),
-            Permission::ALL.len()
-        );
         assert!(INDEX.contains("{{VOCABULARY}}"));
     }
 

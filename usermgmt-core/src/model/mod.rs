@@ -6,6 +6,7 @@ mod note;
 mod oauth;
 pub(crate) mod permission;
 mod profile;
+mod registry;
 mod role;
 mod session;
 mod stats;
@@ -18,8 +19,12 @@ pub use audit::{AuditAction, AuditActor, AuditEvent, AuditTargetKind, FieldChang
 pub use enrollment::Enrollment;
 pub use note::Note;
 pub use oauth::OAuthLink;
-pub use permission::{Permission, PermissionInfo, PermissionSet, permission_catalog};
+pub use permission::{
+    InvalidPermissionName, MAX_PERMISSION_NAME_LEN, PERMISSION_NAME_PATTERN, Permission,
+    PermissionInfo, PermissionSet,
+};
 pub use profile::{COMPLETENESS_WEIGHTS, PROFILE_COMPLETE_THRESHOLD, Profile, continent_of};
+pub use registry::{MAX_PERMISSION_DESCRIPTION_LEN, PermissionRegistry, RegistryError};
 pub use role::{Role, SUPER_ADMIN_ROLE, normalize_role_name};
 pub use session::{
     GeoLocation, GeoResolver, ImpersonationMode, NoGeoResolver, Session, SessionToken,

@@ -26,6 +26,7 @@ pub struct Role {
     /// Optional description.
     pub description: Option<String>,
     /// Permissions the role grants.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<super::permission::Permission>))]
     pub permissions: PermissionSet,
     /// Creation time.
     pub created_at: DateTime<Utc>,

@@ -27,7 +27,7 @@ impl Actor {
         wanted
             .into_iter()
             .find(|p| !self.permissions.contains(p))
-            .copied()
+            .cloned()
     }
 
     /// Refuses unless the actor holds every permission in `wanted` (no privilege escalation).
@@ -50,6 +50,29 @@ impl UserService {
         let actor = self.resolve_actor(principal).await?;
         actor.require_all([&permission])?;
         Ok(actor)
+    }
+
+    /// The host application's check for its own operations: the acting user behind
+    /// `principal`, when they hold `permission`.
+    ///
+    /// Refusals are typed: [`Error::Unauthenticated`] for the system principal or a user who
+    /// is not active (suspended, inactive, deleted or unknown), [`Error::Forbidden`] for a
+    /// permission the user does not hold or that is not registered (a stored grant of an
+    /// unregistered name counts for nothing), and [`Error::ReadOnlyImpersonation`] for a
+    /// permission registered as writing (see
+    /// [`PermissionRegistry::register_writing`](crate::model::PermissionRegistry::register_writing))
+    /// asked for in a read-only impersonation session. Grants are read at every check, so a
+    /// revocation applies to the next request.
+    pub async fn check_permission(
+        &self,
+        principal: &Principal,
+        permission: &Permission,
+    ) -> Result<Actor> {
+        if self.config.permissions.writes(permission) {
+            self.authorize_write(principal, permission.clone()).await
+        } else {
+            self.authorize(principal, permission.clone()).await
+        }
     }
 
     /// The signed-in user's own effective permissions, so a user interface can hide what the
@@ -83,7 +106,7 @@ impl UserService {
         Ok(Actor {
             tenant_id: tenant_id.clone(),
             user_id,
-            permissions: grants.permissions,
+            permissions: self.config.permissions.known(grants.permissions),
         })
     }
 
@@ -110,7 +133,7 @@ impl UserService {
             return Ok(());
         }
         if let Some(grants) = self.storage.actor_grants(&actor.tenant_id, target).await? {
-            actor.require_all(&grants.permissions)?;
+            actor.require_all(&self.config.permissions.known(grants.permissions))?;
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 use super::core::UserService;
 use super::inputs::{CreateUser, UpdateUser};
 use crate::error::{Error, FieldErrors, Result};
-use crate::model::{AuditAction, Permission, SUPER_ADMIN_ROLE, Status, User};
+use crate::model::{AuditAction, SUPER_ADMIN_ROLE, Status, User};
 use crate::password::Password;
 use crate::principal::Principal;
 use crate::storage::Identifier;
@@ -67,7 +67,7 @@ impl UserService {
     /// The tenant's super-admin role, created or completed so that it holds every permission.
     async fn ensure_super_admin_role(&self, system: &Principal) -> Result<crate::model::Role> {
         let tenant = system.tenant_id();
-        let all = Permission::all();
+        let all = self.config.permissions.all();
         let found = self
             .storage
             .roles_by_names(tenant, &[SUPER_ADMIN_ROLE.to_owned()])

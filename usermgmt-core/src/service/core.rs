@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::clock::{Clock, SystemClock};
 use crate::count::{CountOptions, Counter};
 use crate::filter::DEFAULT_MAX_PAGE_SIZE;
-use crate::model::{GeoResolver, NoGeoResolver};
+use crate::model::{GeoResolver, NoGeoResolver, PermissionRegistry};
 use crate::password::PasswordPolicy;
 use crate::storage::{EnrollmentSource, Storage};
 use crate::validate::ValidationRules;
@@ -81,6 +81,8 @@ pub struct ServiceConfig {
     pub throttle: ThrottlePolicy,
     /// The counting index that answers totals (see [`crate::count`]).
     pub counting: CountOptions,
+    /// Every permission the service knows: the built-ins and the host application's.
+    pub permissions: PermissionRegistry,
 }
 
 impl Default for ServiceConfig {
@@ -97,6 +99,7 @@ impl Default for ServiceConfig {
             unique_id_pattern: UniqueIdPattern::default(),
             throttle: ThrottlePolicy::default(),
             counting: CountOptions::default(),
+            permissions: PermissionRegistry::new(),
         }
     }
 }

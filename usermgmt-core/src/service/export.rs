@@ -233,7 +233,7 @@ impl UserService {
         filters: UserFilters,
         format: ExportFormat,
     ) -> Result<ExportStream> {
-        let actor = self.authorize(principal, Permission::UserExport).await?;
+        let actor = self.authorize(principal, Permission::USER_EXPORT).await?;
         let query = ListQuery {
             filters,
             include_total: false,

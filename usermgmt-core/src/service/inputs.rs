@@ -53,7 +53,7 @@ pub struct CreateUser {
     pub roles: Vec<String>,
     /// Permissions to grant directly.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
+    #[cfg_attr(feature = "openapi", schema(max_items = 500))]
     pub permissions: Vec<Permission>,
     /// Email already verified.
     #[serde(default)]
@@ -179,7 +179,7 @@ pub struct UpdateUser {
     pub roles: Option<Vec<String>>,
     /// Replaces the direct permissions.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
+    #[cfg_attr(feature = "openapi", schema(max_items = 500))]
     pub permissions: Option<Vec<Permission>>,
     /// Email verified.
     #[serde(default)]
@@ -305,7 +305,7 @@ pub struct CreateRole {
     pub description: Option<String>,
     /// Permissions the role grants.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
+    #[cfg_attr(feature = "openapi", schema(max_items = 500))]
     pub permissions: Vec<Permission>,
 }
 
@@ -324,6 +324,6 @@ pub struct UpdateRole {
     pub description: Option<Option<String>>,
     /// Replaces the permissions.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
+    #[cfg_attr(feature = "openapi", schema(max_items = 500))]
     pub permissions: Option<Vec<Permission>>,
 }

@@ -122,7 +122,7 @@ impl UserService {
     /// Counts by status, type and verification, and recent registrations. Requires
     /// `user.list`.
     pub async fn stats(&self, principal: &Principal) -> Result<UserStats> {
-        let actor = self.authorize(principal, Permission::UserList).await?;
+        let actor = self.authorize(principal, Permission::USER_LIST).await?;
         let (tenant, now) = (&actor.tenant_id, self.clock.now());
         let indexed = self
             .counter
@@ -146,7 +146,7 @@ impl UserService {
         if filters.is_empty() {
             return self.stats(principal).await;
         }
-        let actor = self.authorize(principal, Permission::UserList).await?;
+        let actor = self.authorize(principal, Permission::USER_LIST).await?;
         let query = crate::filter::ListQuery {
             filters,
             include_total: false,
@@ -198,7 +198,7 @@ impl UserService {
         principal: &Principal,
         period: OverviewPeriod,
     ) -> Result<Overview> {
-        let actor = self.authorize(principal, Permission::UserList).await?;
+        let actor = self.authorize(principal, Permission::USER_LIST).await?;
         let now = self.clock.now();
         let length = Duration::days(period.days());
         // The current window includes `now` itself; both are half-open otherwise.
@@ -236,7 +236,7 @@ impl UserService {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<GrowthPoint>> {
-        let actor = self.authorize(principal, Permission::UserList).await?;
+        let actor = self.authorize(principal, Permission::USER_LIST).await?;
         let mut errors = FieldErrors::new();
         for (field, date) in [("from", from), ("to", to)] {
             if !(GROWTH_MIN_DATE..=GROWTH_MAX_DATE).contains(&date) {
@@ -282,7 +282,7 @@ impl UserService {
 
     /// Everything the filter panel offers. Requires `user.list`.
     pub async fn filter_values(&self, principal: &Principal) -> Result<FilterValues> {
-        let actor = self.authorize(principal, Permission::UserList).await?;
+        let actor = self.authorize(principal, Permission::USER_LIST).await?;
         let tenant = &actor.tenant_id;
         const FIELDS: [ValueField; 8] = [
             ValueField::Roles,
@@ -338,7 +338,7 @@ impl UserService {
             continents: Continent::ALL.to_vec(),
             enrollment_statuses: EnrollmentStatus::ALL.to_vec(),
             sort_by: SortBy::ALL.iter().map(|s| s.as_str()).collect(),
-            permissions: Permission::ALL.to_vec(),
+            permissions: self.config.permissions.all().into_iter().collect(),
             roles,
             countries,
             cities,
@@ -361,7 +361,7 @@ impl UserService {
         page: u32,
         page_size: u32,
     ) -> Result<Page<ValueCount>> {
-        let actor = self.authorize(principal, Permission::UserList).await?;
+        let actor = self.authorize(principal, Permission::USER_LIST).await?;
         let mut errors = FieldErrors::new();
         let parsed = field.parse::<ValueField>();
         if let Err(e) = &parsed {

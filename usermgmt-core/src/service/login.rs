@@ -347,7 +347,7 @@ impl UserService {
     async fn impersonation_holds(&self, session: &Session, impersonator: Uuid) -> Result<bool> {
         let admin = Principal::user(session.tenant_id.clone(), impersonator);
         let checked = match self
-            .authorize(&admin, crate::model::Permission::UserImpersonate)
+            .authorize(&admin, crate::model::Permission::USER_IMPERSONATE)
             .await
         {
             Ok(actor) => self.ensure_outranks(&actor, session.user_id).await,

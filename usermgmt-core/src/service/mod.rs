@@ -35,6 +35,7 @@ pub use notes::MAX_NOTE_LEN;
 pub use oauth::LinkOAuth;
 pub use outcome::BulkDeleteOutcome;
 pub use pattern::UniqueIdPattern;
+pub use rbac::UnregisteredPermission;
 pub use sessions::ImpersonateRequest;
 pub use system::{
     GetOrCreateOutcome, GetOrCreateUser, MAX_BY_IDS, MAX_SYSTEM_SEARCH, SetFlags, UsersByIds,

@@ -34,7 +34,7 @@ impl UserService {
         body: &str,
     ) -> Result<Note> {
         let actor = self
-            .authorize_write(principal, Permission::UserUpdate)
+            .authorize_write(principal, Permission::USER_UPDATE)
             .await?;
         let body = body.trim();
         if body.is_empty() || body.chars().count() > MAX_NOTE_LEN {
@@ -71,7 +71,7 @@ impl UserService {
     /// The notes about a user, newest first. Requires `user.update` (as the notes routes do)
     /// and every permission the user holds.
     pub async fn list_notes(&self, principal: &Principal, user_id: Uuid) -> Result<Vec<Note>> {
-        let actor = self.authorize(principal, Permission::UserUpdate).await?;
+        let actor = self.authorize(principal, Permission::USER_UPDATE).await?;
         self.load_user(&actor, user_id).await?;
         self.ensure_outranks(&actor, user_id).await?;
         self.storage.list_notes(&actor.tenant_id, user_id).await
@@ -85,7 +85,7 @@ impl UserService {
         note_id: Uuid,
     ) -> Result<()> {
         let actor = self
-            .authorize_write(principal, Permission::UserUpdate)
+            .authorize_write(principal, Permission::USER_UPDATE)
             .await?;
         self.ensure_outranks(&actor, user_id).await?;
         let notes = self.storage.list_notes(&actor.tenant_id, user_id).await?;
@@ -121,7 +121,7 @@ impl UserService {
         page: u32,
         page_size: u32,
     ) -> Result<Page<AuditEvent>> {
-        let actor = self.authorize(principal, Permission::UserView).await?;
+        let actor = self.authorize(principal, Permission::USER_VIEW).await?;
         self.check_page(page, page_size).into_result()?;
         self.load_user(&actor, user_id).await?;
         // The log carries note texts and grant changes: only for users the actor outranks.

@@ -47,7 +47,7 @@ impl UserService {
         input: LinkOAuth,
     ) -> Result<User> {
         let actor = self
-            .authorize_write(principal, Permission::UserUpdate)
+            .authorize_write(principal, Permission::USER_UPDATE)
             .await?;
         self.ensure_outranks(&actor, user_id).await?;
         let provider_user_id = input.provider_user_id.trim().to_owned();
@@ -98,7 +98,7 @@ impl UserService {
         provider: OAuthProvider,
     ) -> Result<User> {
         let actor = self
-            .authorize_write(principal, Permission::UserUpdate)
+            .authorize_write(principal, Permission::USER_UPDATE)
             .await?;
         self.ensure_outranks(&actor, user_id).await?;
         let mut attempts = 0;

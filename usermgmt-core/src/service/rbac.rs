@@ -11,8 +11,8 @@ use super::core::UserService;
 use super::inputs::{CreateRole, UpdateRole};
 use crate::error::{Error, FieldErrors, Result};
 use crate::model::{
-    AuditAction, AuditTargetKind, FieldChange, Permission, PermissionInfo, PermissionSet, Role,
-    SUPER_ADMIN_ROLE, normalize_role_name, permission_catalog,
+    AuditAction, AuditTargetKind, FieldChange, Permission, PermissionInfo, PermissionRegistry,
+    PermissionSet, Role, SUPER_ADMIN_ROLE, normalize_role_name,
 };
 use crate::principal::Principal;
 use crate::validate::{MAX_PERMISSIONS, check_list_len};
@@ -66,40 +66,57 @@ fn role_diff(old: Option<&Role>, new: Option<&Role>) -> BTreeMap<String, FieldCh
 }
 
 impl UserService {
-    /// Every permission the library knows. Requires `role.manage`.
+    /// Every registered permission: the built-ins and the host application's. Requires
+    /// `role.manage`.
     pub async fn permission_catalog(&self, principal: &Principal) -> Result<Vec<PermissionInfo>> {
-        self.authorize(principal, Permission::RoleManage).await?;
-        Ok(permission_catalog())
+        self.authorize(principal, Permission::ROLE_MANAGE).await?;
+        Ok(self.config.permissions.catalog())
+    }
+
+    /// The registry of permissions this service knows.
+    pub fn permissions(&self) -> &PermissionRegistry {
+        &self.config.permissions
+    }
+
+    /// A stored role as the service sees it: without permissions that are not registered.
+    fn registered(&self, mut role: Role) -> Role {
+        role.permissions = self.config.permissions.known(role.permissions);
+        role
     }
 
     /// The roles of the tenant, by name. Requires `role.manage`.
     pub async fn list_roles(&self, principal: &Principal) -> Result<Vec<Role>> {
-        let actor = self.authorize(principal, Permission::RoleManage).await?;
-        self.storage.list_roles(&actor.tenant_id).await
+        let actor = self.authorize(principal, Permission::ROLE_MANAGE).await?;
+        let roles = self.storage.list_roles(&actor.tenant_id).await?;
+        Ok(roles.into_iter().map(|r| self.registered(r)).collect())
     }
 
     /// One role. Requires `role.manage`.
     pub async fn get_role(&self, principal: &Principal, role_id: Uuid) -> Result<Role> {
-        let actor = self.authorize(principal, Permission::RoleManage).await?;
+        let actor = self.authorize(principal, Permission::ROLE_MANAGE).await?;
         self.storage
             .get_role(&actor.tenant_id, role_id)
             .await?
+            .map(|r| self.registered(r))
             .ok_or(Error::NotFound("role"))
     }
 
     /// Creates a role. Requires `role.manage` and every permission the role carries.
     pub async fn create_role(&self, principal: &Principal, input: CreateRole) -> Result<Role> {
         let actor = self
-            .authorize_write(principal, Permission::RoleManage)
+            .authorize_write(principal, Permission::ROLE_MANAGE)
             .await?;
         let mut errors = FieldErrors::new();
         let mut listed = input.permissions;
         crate::validate::cap_list(&mut listed, MAX_PERMISSIONS, "permissions", &mut errors);
+        self.config
+            .permissions
+            .check(&listed, "permissions", &mut errors);
         let permissions: PermissionSet = listed.into_iter().collect();
-        actor.require_all(&permissions)?;
         let name = normalize_role_name(&input.name, "name", &mut errors);
         let description = check_description(&input.description, &mut errors);
         errors.into_result()?;
+        actor.require_all(&permissions)?;
         let name = name.ok_or_else(|| Error::invalid("name", "is required"))?;
         self.insert_role_as(principal, &name, description.as_deref(), permissions)
             .await
@@ -157,7 +174,12 @@ impl UserService {
         }
         if let Some(permissions) = &input.permissions {
             match check_list_len(permissions.len(), MAX_PERMISSIONS, "permissions") {
-                Ok(()) => next.permissions = permissions.iter().copied().collect(),
+                Ok(()) => {
+                    self.config
+                        .permissions
+                        .check(permissions, "permissions", &mut errors);
+                    next.permissions = permissions.iter().cloned().collect();
+                }
                 Err(too_many) => errors.merge(too_many),
             }
         }
@@ -233,12 +255,13 @@ impl UserService {
         role_id: Uuid,
     ) -> Result<(Actor, Role)> {
         let actor = self
-            .authorize_write(principal, Permission::RoleManage)
+            .authorize_write(principal, Permission::ROLE_MANAGE)
             .await?;
         let role = self
             .storage
             .get_role(&actor.tenant_id, role_id)
             .await?
+            .map(|r| self.registered(r))
             .ok_or(Error::NotFound("role"))?;
         actor.require_all(&role.permissions)?;
         Ok((actor, role))
@@ -251,8 +274,50 @@ impl UserService {
         principal: &Principal,
         user_id: Uuid,
     ) -> Result<PermissionSet> {
-        let actor = self.authorize(principal, Permission::UserView).await?;
+        let actor = self.authorize(principal, Permission::USER_VIEW).await?;
         let grants = self.storage.actor_grants(&actor.tenant_id, user_id).await?;
-        grants.map(|g| g.permissions).ok_or(Error::NotFound("user"))
+        grants
+            .map(|g| self.config.permissions.known(g.permissions))
+            .ok_or(Error::NotFound("user"))
+    }
+}
+
+/// A stored permission name that is not registered: it grants nothing until registered
+/// again (see [`UserService::permission_report`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UnregisteredPermission {
+    /// The stored name.
+    pub name: String,
+    /// Roles that still carry it, in every tenant.
+    pub roles: u64,
+    /// Users still granted it directly, in every tenant.
+    pub users: u64,
+}
+
+impl UserService {
+    /// The permission names stored in roles or direct grants that the registry does not
+    /// hold (a host permission removed from the registry, say), each logged as a warning.
+    /// Run it at start-up: such grants are kept but ignored by every check, never granted,
+    /// until the name is registered again or the roles are saved without it.
+    pub async fn permission_report(&self) -> Result<Vec<UnregisteredPermission>> {
+        let stored = self.storage.stored_permissions().await?;
+        let unregistered: Vec<UnregisteredPermission> = stored
+            .into_iter()
+            .filter(|s| self.config.permissions.get(&s.name).is_none())
+            .map(|s| UnregisteredPermission {
+                name: s.name,
+                roles: s.roles,
+                users: s.users,
+            })
+            .collect();
+        for p in &unregistered {
+            tracing::warn!(
+                permission = %p.name,
+                roles = p.roles,
+                users = p.users,
+                "a stored permission is not registered: it is ignored by every check"
+            );
+        }
+        Ok(unregistered)
     }
 }

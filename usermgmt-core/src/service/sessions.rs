@@ -50,7 +50,7 @@ impl UserService {
         principal: &Principal,
         user_id: Uuid,
     ) -> Result<Vec<Session>> {
-        let actor = self.authorize(principal, Permission::UserView).await?;
+        let actor = self.authorize(principal, Permission::USER_VIEW).await?;
         self.load_user(&actor, user_id).await?;
         self.storage
             .list_sessions(&actor.tenant_id, user_id, self.clock.now())
@@ -65,7 +65,7 @@ impl UserService {
         session_id: Uuid,
     ) -> Result<()> {
         let actor = self
-            .authorize_write(principal, Permission::UserUpdate)
+            .authorize_write(principal, Permission::USER_UPDATE)
             .await?;
         self.ensure_outranks(&actor, user_id).await?;
         let now = self.clock.now();
@@ -134,7 +134,7 @@ impl UserService {
         user_id: Uuid,
     ) -> Result<u64> {
         let actor = self
-            .authorize_write(principal, Permission::UserUpdate)
+            .authorize_write(principal, Permission::USER_UPDATE)
             .await?;
         self.ensure_outranks(&actor, user_id).await?;
         self.load_user(&actor, user_id).await?;
@@ -165,7 +165,7 @@ impl UserService {
         client: ClientInfo,
     ) -> Result<LoginOutcome> {
         let actor = self
-            .authorize_write(principal, Permission::UserImpersonate)
+            .authorize_write(principal, Permission::USER_IMPERSONATE)
             .await?;
         if principal.impersonation().is_some() {
             return Err(Error::invalid(

@@ -85,7 +85,7 @@ impl UserService {
             Principal::System { tenant_id } => Ok(Actor {
                 tenant_id: tenant_id.clone(),
                 user_id: Uuid::nil(),
-                permissions: Permission::all(),
+                permissions: self.config.permissions.all(),
             }),
             Principal::User { .. } => Err(Error::Unauthenticated(
                 "the system API needs the system token".to_owned(),
@@ -269,7 +269,7 @@ impl UserService {
         check_list_len(permissions.len(), MAX_PERMISSIONS, "permissions")
             .map_err(Error::Validation)?;
         let mut all = current.permissions.clone();
-        all.extend(permissions.iter().copied());
+        all.extend(permissions.iter().cloned());
         all.sort();
         all.dedup();
         let patch = UpdateUser {

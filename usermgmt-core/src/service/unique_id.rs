@@ -66,7 +66,7 @@ impl UserService {
         }
         // Check access and existence before consuming sequence numbers.
         let actor = self
-            .authorize_write(principal, crate::model::Permission::UserUpdate)
+            .authorize_write(principal, crate::model::Permission::USER_UPDATE)
             .await?;
         self.load_user(&actor, user_id).await?;
         for _ in 0..GENERATE_ATTEMPTS {

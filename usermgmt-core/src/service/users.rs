@@ -31,7 +31,7 @@ impl UserService {
     /// direct permissions carry (no privilege escalation).
     pub async fn create_user(&self, principal: &Principal, input: CreateUser) -> Result<User> {
         let actor = self
-            .authorize_write(principal, Permission::UserCreate)
+            .authorize_write(principal, Permission::USER_CREATE)
             .await?;
         self.create_as(principal, &actor, input).await
     }
@@ -68,7 +68,7 @@ impl UserService {
 
     /// One user of the caller's tenant. Requires `user.view`.
     pub async fn get_user(&self, principal: &Principal, user_id: Uuid) -> Result<User> {
-        let actor = self.authorize(principal, Permission::UserView).await?;
+        let actor = self.authorize(principal, Permission::USER_VIEW).await?;
         self.load_user(&actor, user_id).await
     }
 
@@ -77,7 +77,7 @@ impl UserService {
     /// Cross-service (enrollment) filters are reported in `skipped_filters` when no source
     /// evaluates them.
     pub async fn list_users(&self, principal: &Principal, query: ListQuery) -> Result<Page<User>> {
-        let actor = self.authorize(principal, Permission::UserList).await?;
+        let actor = self.authorize(principal, Permission::USER_LIST).await?;
         let page = query.page;
         let page_size = query.page_size;
         let by_cursor = query.cursor.is_some();
@@ -144,10 +144,10 @@ impl UserService {
         patch: UpdateUser,
     ) -> Result<User> {
         let actor = self
-            .authorize_write(principal, Permission::UserUpdate)
+            .authorize_write(principal, Permission::USER_UPDATE)
             .await?;
         if patch.status == Some(Status::Deleted) {
-            actor.require_all([&Permission::UserDelete])?;
+            actor.require_all([&Permission::USER_DELETE])?;
         }
         let own = actor.user_id == user_id
             || principal
@@ -286,7 +286,7 @@ impl UserService {
     /// themselves.
     pub async fn delete_user(&self, principal: &Principal, user_id: Uuid) -> Result<User> {
         let actor = self
-            .authorize_write(principal, Permission::UserDelete)
+            .authorize_write(principal, Permission::USER_DELETE)
             .await?;
         if actor.user_id == user_id {
             return Err(Error::invalid(
@@ -331,8 +331,10 @@ impl UserService {
         self.storage.replace_user(&actor.tenant_id, change).await
     }
 
-    /// Checks that the draft's roles exist (field errors otherwise) and returns every
-    /// permission newly granted by roles or directly, which the actor must hold.
+    /// Checks that the draft's roles exist and its new direct permissions are registered
+    /// (field errors otherwise) and returns every permission newly granted by roles or
+    /// directly, which the actor must hold. A role's permissions that are no longer
+    /// registered grant nothing.
     async fn check_grants(
         &self,
         actor: &Actor,
@@ -354,21 +356,26 @@ impl UserService {
                 .await?;
             for name in &draft.roles {
                 match found.iter().find(|r| &r.name == name) {
-                    Some(role) if new_roles.contains(name) => {
-                        granted.extend(role.permissions.iter().copied())
-                    }
+                    Some(role) if new_roles.contains(name) => granted.extend(
+                        role.permissions
+                            .iter()
+                            .filter(|p| self.config.permissions.contains(p))
+                            .cloned(),
+                    ),
                     Some(_) => {}
                     None => errors.add("roles", format!("unknown role `{name}`")),
                 }
             }
         }
-        granted.extend(
-            draft
-                .permissions
-                .iter()
-                .filter(|p| current.is_none_or(|c| !c.permissions.contains(p)))
-                .copied(),
-        );
+        let direct: Vec<&crate::model::Permission> = draft
+            .permissions
+            .iter()
+            .filter(|p| current.is_none_or(|c| !c.permissions.contains(p)))
+            .collect();
+        self.config
+            .permissions
+            .check(direct.iter().copied(), "permissions", errors);
+        granted.extend(direct.into_iter().cloned());
         Ok(granted)
     }
 

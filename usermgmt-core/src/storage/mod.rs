@@ -22,7 +22,7 @@ pub use counts::{CountFeed, FeedChanges, MAX_FEED_IDS};
 pub use enrollment::{EnrollmentLayout, EnrollmentSource};
 pub use insights::InsightStore;
 pub use queries::{BatchSink, BulkDelete, BulkTarget, UserBatches, UserQueries};
-pub use records::{AuditStore, NoteStore, OAuthStore, RoleStore, SequenceStore};
+pub use records::{AuditStore, NoteStore, OAuthStore, RoleStore, SequenceStore, StoredPermission};
 pub use related::{RelatedKind, RelatedLists};
 pub use sessions::{SessionStore, impersonation_ended};
 pub use users::{Identifier, NewUser, PasswordChange, UserRecords, UserReplace};

@@ -22,6 +22,21 @@ pub trait RoleStore: Send + Sync {
     async fn update_role(&self, tenant: &TenantId, role: &Role, audit: AuditEvent) -> Result<()>;
     /// Deletes a role; a role still held by a user is a conflict on `role`.
     async fn delete_role(&self, tenant: &TenantId, id: Uuid, audit: AuditEvent) -> Result<()>;
+    /// Every permission name stored in any tenant (held by a role or granted directly),
+    /// with how many roles and users hold it, by name.
+    async fn stored_permissions(&self) -> Result<Vec<StoredPermission>>;
+}
+
+/// A permission name as stored, with how many roles and users hold it (see
+/// [`RoleStore::stored_permissions`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPermission {
+    /// The stored name.
+    pub name: String,
+    /// Roles that carry it, in every tenant.
+    pub roles: u64,
+    /// Users granted it directly, in every tenant.
+    pub users: u64,
 }
 
 /// Audit events.

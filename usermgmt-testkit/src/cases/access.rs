@@ -47,17 +47,17 @@ macro_rules! op {
 fn operations(target: Uuid, role_id: Uuid) -> Vec<(Permission, Kind, &'static str, Call)> {
     let t = target;
     vec![
-        op!(UserCreate, Write, "create_user", |s, p| s
+        op!(USER_CREATE, Write, "create_user", |s, p| s
             .create_user(&p, Fixture::learner("New", "new@x.test"))
             .await),
-        op!(UserView, Read, "get_user", |s, p| s.get_user(&p, t).await),
-        op!(UserView, Read, "effective_permissions", |s, p| s
+        op!(USER_VIEW, Read, "get_user", |s, p| s.get_user(&p, t).await),
+        op!(USER_VIEW, Read, "effective_permissions", |s, p| s
             .effective_permissions(&p, t)
             .await),
-        op!(UserList, Read, "list_users", |s, p| s
+        op!(USER_LIST, Read, "list_users", |s, p| s
             .list_users(&p, ListQuery::default())
             .await),
-        op!(UserUpdate, Write, "update_user", |s, p| {
+        op!(USER_UPDATE, Write, "update_user", |s, p| {
             s.update_user(
                 &p,
                 t,
@@ -68,13 +68,13 @@ fn operations(target: Uuid, role_id: Uuid) -> Vec<(Permission, Kind, &'static st
             )
             .await
         }),
-        op!(UserDelete, Write, "delete_user", |s, p| s
+        op!(USER_DELETE, Write, "delete_user", |s, p| s
             .delete_user(&p, t)
             .await),
-        op!(UserDelete, Write, "bulk_delete ids", |s, p| s
+        op!(USER_DELETE, Write, "bulk_delete ids", |s, p| s
             .bulk_delete(&p, BulkDeleteRequest::UserIds(vec![t]))
             .await),
-        op!(UserDelete, Write, "bulk_delete filter", |s, p| {
+        op!(USER_DELETE, Write, "bulk_delete filter", |s, p| {
             let filters = UserFilters {
                 status: Some(Status::Active),
                 ..Default::default()
@@ -82,16 +82,16 @@ fn operations(target: Uuid, role_id: Uuid) -> Vec<(Permission, Kind, &'static st
             s.bulk_delete(&p, BulkDeleteRequest::Filters(Box::new(filters)))
                 .await
         }),
-        op!(RoleManage, Read, "list_roles", |s, p| s
+        op!(ROLE_MANAGE, Read, "list_roles", |s, p| s
             .list_roles(&p)
             .await),
-        op!(RoleManage, Read, "get_role", |s, p| s
+        op!(ROLE_MANAGE, Read, "get_role", |s, p| s
             .get_role(&p, role_id)
             .await),
-        op!(RoleManage, Read, "permission_catalog", |s, p| s
+        op!(ROLE_MANAGE, Read, "permission_catalog", |s, p| s
             .permission_catalog(&p)
             .await),
-        op!(RoleManage, Write, "create_role", |s, p| {
+        op!(ROLE_MANAGE, Write, "create_role", |s, p| {
             s.create_role(
                 &p,
                 CreateRole {
@@ -101,7 +101,7 @@ fn operations(target: Uuid, role_id: Uuid) -> Vec<(Permission, Kind, &'static st
             )
             .await
         }),
-        op!(RoleManage, Write, "update_role", |s, p| {
+        op!(ROLE_MANAGE, Write, "update_role", |s, p| {
             s.update_role(
                 &p,
                 role_id,
@@ -112,33 +112,33 @@ fn operations(target: Uuid, role_id: Uuid) -> Vec<(Permission, Kind, &'static st
             )
             .await
         }),
-        op!(RoleManage, Write, "delete_role", |s, p| s
+        op!(ROLE_MANAGE, Write, "delete_role", |s, p| s
             .delete_role(&p, role_id)
             .await),
-        op!(UserView, Read, "list_sessions", |s, p| s
+        op!(USER_VIEW, Read, "list_sessions", |s, p| s
             .list_sessions(&p, t)
             .await),
-        op!(UserUpdate, Write, "terminate_session", |s, p| s
+        op!(USER_UPDATE, Write, "terminate_session", |s, p| s
             .terminate_session(&p, t, Uuid::now_v7())
             .await),
-        op!(UserUpdate, Write, "terminate_all_sessions", |s, p| s
+        op!(USER_UPDATE, Write, "terminate_all_sessions", |s, p| s
             .terminate_all_sessions(&p, t)
             .await),
-        op!(UserImpersonate, Write, "impersonate", |s, p| {
+        op!(USER_IMPERSONATE, Write, "impersonate", |s, p| {
             let request = ImpersonateRequest {
                 mode: ImpersonationMode::Impersonate,
                 reason: "support".into(),
             };
             s.impersonate(&p, t, request, Fixture::client()).await
         }),
-        op!(UserView, Read, "audit_log", |s, p| s
+        op!(USER_VIEW, Read, "audit_log", |s, p| s
             .audit_log(&p, t, 1, 20)
             .await),
-        op!(UserExport, Read, "export", |s, p| s
+        op!(USER_EXPORT, Read, "export", |s, p| s
             .export(&p, UserFilters::default(), ExportFormat::Csv)
             .await),
-        op!(UserList, Read, "stats", |s, p| s.stats(&p).await),
-        op!(UserList, Read, "stats_filtered", |s, p| {
+        op!(USER_LIST, Read, "stats", |s, p| s.stats(&p).await),
+        op!(USER_LIST, Read, "stats_filtered", |s, p| {
             s.stats_filtered(
                 &p,
                 UserFilters {
@@ -148,40 +148,40 @@ fn operations(target: Uuid, role_id: Uuid) -> Vec<(Permission, Kind, &'static st
             )
             .await
         }),
-        op!(UserList, Read, "overview", |s, p| s
+        op!(USER_LIST, Read, "overview", |s, p| s
             .overview(&p, usermgmt_core::model::OverviewPeriod::Week)
             .await),
-        op!(UserList, Read, "growth", |s, p| {
+        op!(USER_LIST, Read, "growth", |s, p| {
             let today = chrono::Utc::now().date_naive();
             s.growth(&p, usermgmt_core::model::GrowthInterval::Day, today, today)
                 .await
         }),
-        op!(UserList, Read, "filter_values", |s, p| s
+        op!(USER_LIST, Read, "filter_values", |s, p| s
             .filter_values(&p)
             .await),
-        op!(UserList, Read, "field_values", |s, p| s
+        op!(USER_LIST, Read, "field_values", |s, p| s
             .field_values(&p, "city", None, 1, 10)
             .await),
-        op!(UserUpdate, Write, "link_oauth", |s, p| {
+        op!(USER_UPDATE, Write, "link_oauth", |s, p| {
             let link = LinkOAuth {
                 provider: usermgmt_core::model::OAuthProvider::Github,
                 provider_user_id: "gh".into(),
             };
             s.link_oauth(&p, t, link).await
         }),
-        op!(UserUpdate, Write, "unlink_oauth", |s, p| s
+        op!(USER_UPDATE, Write, "unlink_oauth", |s, p| s
             .unlink_oauth(&p, t, usermgmt_core::model::OAuthProvider::Apple)
             .await),
-        op!(UserUpdate, Write, "create_note", |s, p| s
+        op!(USER_UPDATE, Write, "create_note", |s, p| s
             .create_note(&p, t, "note")
             .await),
-        op!(UserUpdate, Read, "list_notes", |s, p| s
+        op!(USER_UPDATE, Read, "list_notes", |s, p| s
             .list_notes(&p, t)
             .await),
-        op!(UserUpdate, Write, "delete_note", |s, p| s
+        op!(USER_UPDATE, Write, "delete_note", |s, p| s
             .delete_note(&p, t, Uuid::now_v7())
             .await),
-        op!(UserUpdate, Write, "set_unique_id", |s, p| {
+        op!(USER_UPDATE, Write, "set_unique_id", |s, p| {
             s.set_unique_id(
                 &p,
                 t,
@@ -235,9 +235,8 @@ pub async fn every_operation_requires_its_permission(store: TestStore) {
         .await
         .unwrap();
     for (required, _, name, call) in operations(target.id, spare_role.id) {
-        let others: Vec<Permission> = Permission::ALL
-            .iter()
-            .copied()
+        let others: Vec<Permission> = Fixture::all_permissions()
+            .into_iter()
             .filter(|p| *p != required)
             .collect();
         let label = format!("lacks-{}", name.replace([' ', '_'], "-"));
@@ -310,7 +309,9 @@ pub async fn inactive_and_system_principals_are_refused(store: TestStore) {
     let fx = Fixture::new(store).await;
     let target = fx.create("Target", "target@x.test").await;
     let role_id = Uuid::now_v7();
-    let (suspended, suspended_user) = fx.principal_with("suspended", &Permission::ALL[..1]).await;
+    let (suspended, suspended_user) = fx
+        .principal_with("suspended", &Permission::BUILT_IN[..1])
+        .await;
     let patch = UpdateUser {
         status: Some(Status::Suspended),
         ..Default::default()

@@ -135,10 +135,10 @@ pub async fn impersonation_dies_with_its_impersonator(store: TestStore) {
                 name: "helper".into(),
                 description: None,
                 permissions: vec![
-                    Permission::UserView,
-                    Permission::UserList,
-                    Permission::UserUpdate,
-                    Permission::UserImpersonate,
+                    Permission::USER_VIEW,
+                    Permission::USER_LIST,
+                    Permission::USER_UPDATE,
+                    Permission::USER_IMPERSONATE,
                 ],
             },
         )
@@ -152,9 +152,9 @@ pub async fn impersonation_dies_with_its_impersonator(store: TestStore) {
                 name: "viewer".into(),
                 description: None,
                 permissions: vec![
-                    Permission::UserView,
-                    Permission::UserList,
-                    Permission::UserUpdate,
+                    Permission::USER_VIEW,
+                    Permission::USER_LIST,
+                    Permission::USER_UPDATE,
                 ],
             },
         )
@@ -279,7 +279,7 @@ pub async fn impersonation_dies_with_its_impersonator(store: TestStore) {
             &fx.admin,
             target.id,
             UpdateUser {
-                permissions: Some(vec![Permission::UserExport]),
+                permissions: Some(vec![Permission::USER_EXPORT]),
                 ..Default::default()
             },
         )
@@ -319,7 +319,7 @@ pub async fn the_last_super_admin_is_kept(store: TestStore) {
             usermgmt_core::service::CreateRole {
                 name: "editor".into(),
                 description: None,
-                permissions: vec![Permission::UserList],
+                permissions: vec![Permission::USER_LIST],
             },
         )
         .await
@@ -344,7 +344,7 @@ pub async fn the_last_super_admin_is_kept(store: TestStore) {
         .unwrap();
     for change in [
         usermgmt_core::service::UpdateRole {
-            permissions: Some(vec![Permission::UserList]),
+            permissions: Some(vec![Permission::USER_LIST]),
             ..Default::default()
         },
         usermgmt_core::service::UpdateRole {
@@ -434,7 +434,7 @@ pub async fn request_lists_are_capped(store: TestStore) {
             ..Default::default()
         },
         UpdateUser {
-            permissions: Some(vec![Permission::UserList; 10_000]),
+            permissions: Some(vec![Permission::USER_LIST; 10_000]),
             ..Default::default()
         },
     ] {
@@ -497,7 +497,7 @@ pub async fn notes_respect_rank(store: TestStore) {
         .await
         .unwrap();
     let (limited, _) = fx
-        .principal_with("limited", &[Permission::UserView, Permission::UserUpdate])
+        .principal_with("limited", &[Permission::USER_VIEW, Permission::USER_UPDATE])
         .await;
     let forbidden = |r: Result<_, Error>| assert!(matches!(r, Err(Error::Forbidden(_))));
     forbidden(
@@ -622,7 +622,10 @@ pub async fn bootstrap_never_promotes_a_stranger(store: TestStore) {
         .await
         .unwrap();
     let (recruiter, _) = fx
-        .principal_with("recruiter", &[Permission::UserCreate, Permission::UserList])
+        .principal_with(
+            "recruiter",
+            &[Permission::USER_CREATE, Permission::USER_LIST],
+        )
         .await;
     let squatter = fx
         .service
@@ -655,7 +658,7 @@ pub async fn concurrent_removals_keep_a_super_admin(store: TestStore) {
         name: "Everything".into(),
         email: Some("everything@x.test".into()),
         is_learner: true,
-        permissions: Permission::ALL.to_vec(),
+        permissions: Fixture::all_permissions().into_iter().collect(),
         ..Default::default()
     };
     let actor = fx.service.create_user(&fx.admin, input).await.unwrap();

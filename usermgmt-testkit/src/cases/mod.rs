@@ -5,6 +5,7 @@ mod common;
 mod enrollment;
 mod export;
 mod hardening;
+mod host_permissions;
 mod insights;
 mod listing;
 mod rbac;
@@ -18,6 +19,7 @@ pub use access::*;
 pub use enrollment::*;
 pub use export::*;
 pub use hardening::*;
+pub use host_permissions::*;
 pub use insights::*;
 pub use listing::*;
 pub use rbac::*;
@@ -30,12 +32,13 @@ pub use writes::*;
 #[cfg(test)]
 mod tests {
     /// The source of every case module, as compiled.
-    const SOURCES: [(&str, &str); 13] = [
+    const SOURCES: [(&str, &str); 14] = [
         ("access", include_str!("access.rs")),
         ("common", include_str!("common.rs")),
         ("enrollment", include_str!("enrollment.rs")),
         ("export", include_str!("export.rs")),
         ("hardening", include_str!("hardening.rs")),
+        ("host_permissions", include_str!("host_permissions.rs")),
         ("insights", include_str!("insights.rs")),
         ("listing", include_str!("listing.rs")),
         ("rbac", include_str!("rbac.rs")),

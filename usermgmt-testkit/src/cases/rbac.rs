@@ -24,7 +24,7 @@ pub async fn roles_crud_and_conflicts(store: TestStore) {
         .service
         .create_role(
             &fx.admin,
-            role("Editor", &[Permission::UserList, Permission::UserView]),
+            role("Editor", &[Permission::USER_LIST, Permission::USER_VIEW]),
         )
         .await
         .unwrap();
@@ -57,7 +57,7 @@ pub async fn roles_crud_and_conflicts(store: TestStore) {
 
     let change = UpdateRole {
         name: Some("reviewer".into()),
-        permissions: Some(vec![Permission::UserList]),
+        permissions: Some(vec![Permission::USER_LIST]),
         description: Some(None),
     };
     let updated = fx
@@ -69,7 +69,7 @@ pub async fn roles_crud_and_conflicts(store: TestStore) {
     assert_eq!(updated.description, None);
     assert_eq!(
         updated.permissions,
-        PermissionSet::from([Permission::UserList])
+        PermissionSet::from([Permission::USER_LIST])
     );
     let clash = UpdateRole {
         name: Some("super_admin".into()),
@@ -123,7 +123,7 @@ pub async fn roles_crud_and_conflicts(store: TestStore) {
             .await
             .unwrap()
             .len(),
-        Permission::ALL.len()
+        Fixture::all_permissions().len()
     );
 }
 
@@ -135,10 +135,10 @@ pub async fn no_privilege_escalation(store: TestStore) {
         .principal_with(
             "manager",
             &[
-                Permission::UserCreate,
-                Permission::UserUpdate,
-                Permission::UserView,
-                Permission::RoleManage,
+                Permission::USER_CREATE,
+                Permission::USER_UPDATE,
+                Permission::USER_VIEW,
+                Permission::ROLE_MANAGE,
             ],
         )
         .await;
@@ -155,14 +155,14 @@ pub async fn no_privilege_escalation(store: TestStore) {
         Err(Error::Forbidden(_))
     ));
     let grant_direct = UpdateUser {
-        permissions: Some(vec![Permission::UserDelete]),
+        permissions: Some(vec![Permission::USER_DELETE]),
         ..Default::default()
     };
     assert!(matches!(
         fx.service
             .update_user(&manager, target.id, grant_direct)
             .await,
-        Err(Error::Forbidden(Permission::UserDelete))
+        Err(Error::Forbidden(p)) if p == Permission::USER_DELETE
     ));
     let create_strong = CreateUser {
         roles: vec!["super_admin".into()],
@@ -175,9 +175,9 @@ pub async fn no_privilege_escalation(store: TestStore) {
     ));
     assert!(matches!(
         fx.service
-            .create_role(&manager, role("deleters", &[Permission::UserDelete]))
+            .create_role(&manager, role("deleters", &[Permission::USER_DELETE]))
             .await,
-        Err(Error::Forbidden(Permission::UserDelete))
+        Err(Error::Forbidden(p)) if p == Permission::USER_DELETE
     ));
     let own_role = fx
         .service
@@ -188,7 +188,7 @@ pub async fn no_privilege_escalation(store: TestStore) {
         .find(|r| r.name == "manager-role")
         .unwrap();
     let widen = UpdateRole {
-        permissions: Some(Permission::ALL.to_vec()),
+        permissions: Some(Permission::BUILT_IN.to_vec()),
         ..Default::default()
     };
     assert!(matches!(
@@ -224,7 +224,7 @@ pub async fn no_privilege_escalation(store: TestStore) {
 
     // Within its own permissions the manager may grant.
     let ok = UpdateUser {
-        permissions: Some(vec![Permission::UserView]),
+        permissions: Some(vec![Permission::USER_VIEW]),
         ..Default::default()
     };
     let updated = fx
@@ -232,7 +232,7 @@ pub async fn no_privilege_escalation(store: TestStore) {
         .update_user(&manager, target.id, ok)
         .await
         .unwrap();
-    assert_eq!(updated.permissions, [Permission::UserView]);
+    assert_eq!(updated.permissions, [Permission::USER_VIEW]);
     assert_eq!(
         fx.service
             .get_user(&fx.admin, manager_user.id)
@@ -255,13 +255,13 @@ pub async fn no_privilege_escalation(store: TestStore) {
 /// effect (and are revoked) immediately.
 pub async fn effective_permissions_are_the_union(store: TestStore) {
     let fx = Fixture::new(store).await;
-    let (viewer, viewer_user) = fx.principal_with("viewer", &[Permission::UserView]).await;
+    let (viewer, viewer_user) = fx.principal_with("viewer", &[Permission::USER_VIEW]).await;
     assert!(matches!(
         fx.service.list_users(&viewer, Default::default()).await,
-        Err(Error::Forbidden(Permission::UserList))
+        Err(Error::Forbidden(p)) if p == Permission::USER_LIST
     ));
     let grant = UpdateUser {
-        permissions: Some(vec![Permission::UserList]),
+        permissions: Some(vec![Permission::USER_LIST]),
         ..Default::default()
     };
     fx.service
@@ -275,7 +275,7 @@ pub async fn effective_permissions_are_the_union(store: TestStore) {
         .unwrap();
     assert_eq!(
         effective,
-        PermissionSet::from([Permission::UserList, Permission::UserView])
+        PermissionSet::from([Permission::USER_LIST, Permission::USER_VIEW])
     );
     assert!(
         fx.service
@@ -293,7 +293,7 @@ pub async fn effective_permissions_are_the_union(store: TestStore) {
         .unwrap();
     assert!(matches!(
         fx.service.list_users(&viewer, Default::default()).await,
-        Err(Error::Forbidden(Permission::UserList))
+        Err(Error::Forbidden(p)) if p == Permission::USER_LIST
     ));
     assert_eq!(
         fx.service

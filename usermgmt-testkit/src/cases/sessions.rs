@@ -465,9 +465,9 @@ pub async fn impersonation_modes(store: TestStore) {
         .principal_with(
             "helper",
             &[
-                Permission::UserList,
-                Permission::UserView,
-                Permission::UserUpdate,
+                Permission::USER_LIST,
+                Permission::USER_VIEW,
+                Permission::USER_UPDATE,
             ],
         )
         .await;
@@ -583,17 +583,17 @@ pub async fn impersonation_rules(store: TestStore) {
     let (limited, _) = fx
         .principal_with(
             "limited",
-            &[Permission::UserImpersonate, Permission::UserView],
+            &[Permission::USER_IMPERSONATE, Permission::USER_VIEW],
         )
         .await;
-    let (no_right, _) = fx.principal_with("noright", &[Permission::UserView]).await;
+    let (no_right, _) = fx.principal_with("noright", &[Permission::USER_VIEW]).await;
     let mode = ImpersonationMode::Masquerade;
     let client = Fixture::client;
     assert!(matches!(
         fx.service
             .impersonate(&no_right, learner.id, request(mode), client())
             .await,
-        Err(Error::Forbidden(Permission::UserImpersonate))
+        Err(Error::Forbidden(p)) if p == Permission::USER_IMPERSONATE
     ));
     assert!(matches!(
         fx.service
@@ -632,7 +632,7 @@ pub async fn impersonation_rules(store: TestStore) {
     ));
     let nested_target = fx.create("Other", "other@x.test").await;
     let (_, helper) = fx
-        .principal_with("helper", &[Permission::UserImpersonate])
+        .principal_with("helper", &[Permission::USER_IMPERSONATE])
         .await;
     let outcome = fx
         .service

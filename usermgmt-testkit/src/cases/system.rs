@@ -189,10 +189,10 @@ pub async fn system_lookups_and_grants(store: TestStore) {
     assert_eq!(granted.roles, ["super_admin"]);
     let granted = fx
         .service
-        .system_grant_permissions(&system, alan.id, &[Permission::UserList])
+        .system_grant_permissions(&system, alan.id, &[Permission::USER_LIST])
         .await
         .unwrap();
-    assert_eq!(granted.permissions, [Permission::UserList]);
+    assert_eq!(granted.permissions, [Permission::USER_LIST]);
     let err = fx
         .service
         .system_set_flags(

@@ -418,7 +418,7 @@ pub async fn bulk_delete_by_filter(store: TestStore) {
     assert_eq!(fx.count_users().await, 7, "failed requests delete nothing");
 
     let (deleter, deleter_user) = fx
-        .principal_with("deleter", &[usermgmt_core::model::Permission::UserDelete])
+        .principal_with("deleter", &[usermgmt_core::model::Permission::USER_DELETE])
         .await;
     let everyone_here = UserFilters {
         search: Some("bulk.test".into()),

@@ -105,6 +105,11 @@ export async function loadPermissions() {
   return permissions;
 }
 
+/// The signed-in user's effective permissions, sorted: what they may grant.
+export function ownPermissions() {
+  return permissions === null ? [] : [...permissions].sort();
+}
+
 // Permissions whose operations change data: a read-only impersonation may not use them.
 const WRITES = new Set(["user.create", "user.update", "user.delete", "user.impersonate", "role.manage"]);
 

@@ -2,7 +2,7 @@
 // type flags, roles, direct permissions and the profile fields.
 "use strict";
 
-import { VOCABULARY, can, get } from "./api.js";
+import { VOCABULARY, can, get, ownPermissions } from "./api.js";
 import { el, field, select } from "./dom.js";
 import { attachSuggestions } from "./filters.js";
 
@@ -26,13 +26,19 @@ const PROFILE_FIELDS = [
 const FLAGS = [["is_admin", "Admin"], ["is_instructor", "Instructor"], ["is_learner", "Learner"]];
 const VERIFIED = [["email_verified", "Email verified"], ["phone_verified", "Phone verified"]];
 
-/// What the form offers: statuses, genders and permissions from the vocabulary; every role of
-/// the tenant when the user may manage roles, otherwise the roles users hold.
+/// What the form offers: statuses and genders from the vocabulary; with role.manage, every
+/// role of the tenant and the whole permission catalog (the host application's permissions
+/// included), otherwise the roles users hold and the permissions the signed-in user holds
+/// (nobody grants more than they hold).
 export async function formChoices() {
-  const roles = can("role.manage")
+  const manager = can("role.manage");
+  const roles = manager
     ? (await get("/v1/roles")).map((r) => r.name)
     : (await get("/v1/users/field-values?field=roles&page_size=500")).items.map((r) => r.value);
-  const { statuses, genders, permissions } = VOCABULARY;
+  const permissions = manager
+    ? (await get("/v1/permissions")).map((p) => p.permission)
+    : ownPermissions();
+  const { statuses, genders } = VOCABULARY;
   return { statuses, genders, permissions, roles };
 }
 
