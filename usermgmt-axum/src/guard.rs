@@ -65,7 +65,7 @@ impl std::fmt::Debug for RequirePermission {
 /// A layer admitting only callers of `state`'s service who hold `permission`: no or a bad
 /// session answers 401, a user who is not active 401, a missing permission 403
 /// (`forbidden`), and a read-only impersonation session asking for a permission registered
-/// as writing 403 (`read_only_impersonation`). Grants are read on every request, so a
+/// as writing 403 (`impersonation_read_only`). Grants are read on every request, so a
 /// revocation applies to the next one.
 ///
 /// `permission` must be registered in the service's
