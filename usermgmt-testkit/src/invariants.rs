@@ -1,7 +1,9 @@
 //! Security invariants under random operation sequences (issue 14): random actors with random
 //! permission sets (and the sessions they open, impersonations included) create, edit, grant,
 //! suspend, delete, bulk delete by ids and by filters, edit roles, impersonate, masquerade,
-//! log out and end sessions. After every step:
+//! log out, end sessions and ask the host application's check. Permissions are drawn from the
+//! built-in ones and the host's (`course.view`, `course.create`, `grade.edit`). After every
+//! step:
 //!
 //! 1. a tenant that had an active super admin still has one;
 //! 2. nobody gained a permission the acting user did not hold (no escalation);
@@ -9,7 +11,9 @@
 //! 4. a refused operation changed nothing;
 //! 5. no session of a non-active user resolves, nor an impersonation whose impersonator is
 //!    not active, lacks `user.impersonate` or no longer outranks the user;
-//! 6. no other tenant changed.
+//! 6. no other tenant changed;
+//! 7. the host check admitted only an active user holding the permission, and never a
+//!    permission registered as writing in a read-only impersonation session.
 //!
 //! Each proptest case is a fresh tenant in one store (so earlier cases are the "other
 //! tenants" too); failures shrink to a short sequence of operations.
@@ -55,11 +59,12 @@ enum Who {
 /// sessions, so every generated sequence is meaningful.
 #[derive(Debug, Clone)]
 enum Op {
-    /// Create a user with these roles and direct permissions (bit i = `Permission::BUILT_IN[i]`).
+    /// Create a user with these roles and direct permissions (bit i = the i-th of
+    /// [`all_permissions`]: built-in and host ones).
     Create {
         who: Who,
         roles: Vec<usize>,
-        perms: u8,
+        perms: u16,
     },
     /// Replace a user's roles.
     SetRoles {
@@ -68,7 +73,7 @@ enum Op {
         roles: Vec<usize>,
     },
     /// Replace a user's direct permissions.
-    SetPerms { who: Who, target: usize, perms: u8 },
+    SetPerms { who: Who, target: usize, perms: u16 },
     /// Change a user's status.
     SetStatus {
         who: Who,
@@ -82,7 +87,7 @@ enum Op {
     /// Bulk delete by one of a few filters (some of which select everyone).
     BulkFilter { who: Who, filter: usize },
     /// Replace a role's permissions.
-    EditRole { who: Who, role: usize, perms: u8 },
+    EditRole { who: Who, role: usize, perms: u16 },
     /// Start an impersonation (read-only) or masquerade session.
     Impersonate {
         who: Who,
@@ -93,6 +98,8 @@ enum Op {
     Logout { session: usize },
     /// End every session of a user.
     EndSessions { who: Who, target: usize },
+    /// The host application's check of one permission (the i-th of [`all_permissions`]).
+    Check { who: Who, permission: usize },
 }
 
 fn who() -> impl Strategy<Value = Who> {
@@ -106,11 +113,11 @@ fn op() -> impl Strategy<Value = Op> {
     let index = 0..12usize;
     let roles = proptest::collection::vec(0..ROLES + 1, 0..3);
     prop_oneof![
-        1 => (who(), roles.clone(), any::<u8>())
+        1 => (who(), roles.clone(), any::<u16>())
             .prop_map(|(who, roles, perms)| Op::Create { who, roles, perms }),
         1 => (who(), index.clone(), roles)
             .prop_map(|(who, target, roles)| Op::SetRoles { who, target, roles }),
-        1 => (who(), index.clone(), any::<u8>())
+        1 => (who(), index.clone(), any::<u16>())
             .prop_map(|(who, target, perms)| Op::SetPerms { who, target, perms }),
         1 => (who(), index.clone(), 0..5usize)
             .prop_map(|(who, target, status)| Op::SetStatus { who, target, status }),
@@ -118,12 +125,13 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (who(), proptest::collection::vec(index.clone(), 1..4))
             .prop_map(|(who, targets)| Op::BulkIds { who, targets }),
         1 => (who(), 0..FILTERS).prop_map(|(who, filter)| Op::BulkFilter { who, filter }),
-        1 => (who(), 0..ROLES + 1, any::<u8>())
+        1 => (who(), 0..ROLES + 1, any::<u16>())
             .prop_map(|(who, role, perms)| Op::EditRole { who, role, perms }),
         2 => (who(), index.clone(), any::<bool>())
             .prop_map(|(who, target, masquerade)| Op::Impersonate { who, target, masquerade }),
         1 => (0..8usize).prop_map(|session| Op::Logout { session }),
         1 => (who(), index).prop_map(|(who, target)| Op::EndSessions { who, target }),
+        2 => (who(), 0..64usize).prop_map(|(who, permission)| Op::Check { who, permission }),
     ]
 }
 
@@ -159,13 +167,27 @@ fn filter(index: usize) -> UserFilters {
     }
 }
 
-fn permissions(bits: u8) -> Vec<Permission> {
-    Permission::BUILT_IN
-        .iter()
+/// Every permission the service under test knows, built-in and host ones, by name.
+fn all_permissions() -> Vec<Permission> {
+    crate::fixture::host_permissions()
+        .all()
+        .into_iter()
+        .collect()
+}
+
+fn permissions(bits: u16) -> Vec<Permission> {
+    all_permissions()
+        .into_iter()
         .enumerate()
         .filter(|(i, _)| bits & (1 << i) != 0)
-        .map(|(_, p)| p.clone())
+        .map(|(_, p)| p)
         .collect()
+}
+
+/// The permission a [`Op::Check`] asks for.
+fn checked(index: usize) -> Permission {
+    let all = all_permissions();
+    all[index % all.len()].clone()
 }
 
 /// Everything of a tenant the invariants compare.
@@ -252,7 +274,7 @@ async fn snapshot(service: &UserService, tenant: &TenantId) -> Snapshot {
 }
 
 impl<'a> Case<'a> {
-    async fn new(service: &'a UserService, tenant: TenantId, role_perms: &[u8]) -> Case<'a> {
+    async fn new(service: &'a UserService, tenant: TenantId, role_perms: &[u16]) -> Case<'a> {
         let root = service
             .bootstrap_super_admin(&tenant, "Root", "root@inv.test", Password::new(PASSWORD))
             .await
@@ -315,7 +337,7 @@ impl<'a> Case<'a> {
         case
     }
 
-    fn user_input(&mut self, roles: Vec<String>, admin: bool, perms: u8) -> CreateUser {
+    fn user_input(&mut self, roles: Vec<String>, admin: bool, perms: u16) -> CreateUser {
         let n = self.created;
         self.created += 1;
         CreateUser {
@@ -349,7 +371,10 @@ impl<'a> Case<'a> {
         match who {
             Who::User(i) => Some(Principal::user(self.tenant.clone(), self.user(i))),
             Who::Session(i) => {
-                let token = self.sessions.get(i % self.sessions.len().max(1))?;
+                // Counted from the newest, so the impersonation sessions opened during the
+                // sequence act as often as the sign-ins of the start.
+                let newest = self.sessions.len().checked_sub(1)?;
+                let token = self.sessions.get(newest - i % self.sessions.len())?;
                 self.service.authenticate(token).await.ok().map(|(p, _)| p)
             }
         }
@@ -446,6 +471,11 @@ impl<'a> Case<'a> {
                     .terminate_all_sessions(principal, self.user(*target))
                     .await?;
             }
+            Op::Check { permission, .. } => {
+                service
+                    .check_permission(principal, &checked(*permission))
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -467,7 +497,8 @@ impl<'a> Case<'a> {
             | Op::BulkFilter { who, .. }
             | Op::EditRole { who, .. }
             | Op::Impersonate { who, .. }
-            | Op::EndSessions { who, .. } => *who,
+            | Op::EndSessions { who, .. }
+            | Op::Check { who, .. } => *who,
         };
         let principal = self.principal(who).await;
         let result = match &principal {
@@ -504,6 +535,17 @@ impl<'a> Case<'a> {
             .and_then(Principal::user_id)
             .map(|id| before.permissions_of(id))
             .unwrap_or_default();
+        if let (Op::Check { permission, .. }, Ok(())) = (op, &result) {
+            let wanted = checked(*permission);
+            let writes = crate::fixture::host_permissions().writes(&wanted);
+            let user = principal.as_ref().and_then(Principal::user_id);
+            check(
+                acting.contains(&wanted)
+                    && !(read_only && writes)
+                    && user.is_some_and(|u| before.active(u)),
+                || format!("the host check let through {wanted}: {}", what()),
+            )?;
+        }
         for (id, (_, now)) in &after.grants {
             let had = before.permissions_of(*id);
             let gained: Vec<_> = now.difference(&had).collect();
@@ -582,6 +624,7 @@ where
             client_burst: 0,
             ..ThrottlePolicy::default()
         },
+        permissions: crate::fixture::host_permissions(),
         ..ServiceConfig::default()
     };
     let service = UserService::with_config(store.storage.clone(), config)
@@ -601,7 +644,7 @@ where
         ..Config::default()
     });
     let strategy = (
-        proptest::collection::vec(any::<u8>(), ROLES..=ROLES),
+        proptest::collection::vec(any::<u16>(), ROLES..=ROLES),
         proptest::collection::vec(op(), 1..=max_ops),
     );
     let result = runner.run(&strategy, |(role_perms, ops)| {
