@@ -2,6 +2,9 @@
 //! permissions over HTTP: 401, 403, read-only impersonation on a writing route, allowed, the
 //! system API granting a host permission, and the catalog and refusals of unknown names.
 
+// Test set-up: failing loudly is the point.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use axum::Router;
