@@ -522,7 +522,8 @@ async fn bulk_delete_a_selection(client: &Client, base: &str) {
     click_and_reload(client, "#clear-filters").await;
 }
 
-/// Roles & Permissions: a support role that may list and view users, nothing more; then its
+/// Roles & Permissions: a support role that may list and view users and see courses (a
+/// permission the example server registers as its host application's), nothing more; then its
 /// description edited.
 async fn create_a_role(client: &Client, base: &str) {
     client.goto(&format!("{base}/users/roles")).await.unwrap();
@@ -531,10 +532,11 @@ async fn create_a_role(client: &Client, base: &str) {
     fill(client, "#role-description", "Reads user records").await;
     check(client, "#role-permission-user-list").await;
     check(client, "#role-permission-user-view").await;
+    check(client, "#role-permission-course-view").await;
     click(client, "#role-form button[type=submit]").await;
     wait_for(client, "#role-table tr[data-role='support_desk']").await;
     let permissions = texts(client, "tr[data-role='support_desk'] li").await;
-    assert_eq!(permissions, ["user.list", "user.view"]);
+    assert_eq!(permissions, ["course.view", "user.list", "user.view"]);
     click(client, "tr[data-role='support_desk'] button").await;
     // The form is rebuilt for the role once the roles have loaded again: fill that one, not the
     // new-role form it replaces.
@@ -572,12 +574,16 @@ async fn create_a_user(client: &Client, base: &str) -> String {
     fill(client, "#create-form-password", NEW_USER.1).await;
     check(client, "#create-form-flags-is_instructor").await;
     check(client, "#create-form-roles-support_desk").await;
+    // A host permission granted directly, offered from the whole catalog.
+    check(client, "#create-form-permissions-grade-edit").await;
     fill(client, "#create-form-city", "Berlin").await;
     click(client, "#create-form button[type=submit]").await;
     wait_for_text(client, "edit-panel", "User created.").await;
     assert_eq!(text_of(client, "#edit-title").await, "New Hire");
     let roles = text_of(client, "dd[data-field='Roles']").await;
     assert_eq!(roles, "support_desk");
+    let direct = text_of(client, "dd[data-field='Direct permissions']").await;
+    assert_eq!(direct, "grade.edit");
     screenshot(client, "user-overview").await;
     let url = client.current_url().await.unwrap();
     url.as_str()
