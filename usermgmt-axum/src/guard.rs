@@ -31,6 +31,9 @@ pub struct Authorized {
     pub principal: Principal,
     /// The acting user, with their effective permissions at the check.
     pub actor: Actor,
+    /// The permission the innermost `require` layer checked (a router-wide layer and a
+    /// route's own layer both check; the route's is the one named here).
+    pub permission: Permission,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Authorized {
@@ -121,7 +124,11 @@ impl RequirePermission {
             .service
             .check_permission(&principal, &self.permission)
             .await?;
-        Ok(Authorized { principal, actor })
+        Ok(Authorized {
+            principal,
+            actor,
+            permission: self.permission.clone(),
+        })
     }
 }
 

@@ -142,7 +142,7 @@ async fn assign_roles(
 #[serde(deny_unknown_fields)]
 struct Permissions {
     /// Permissions from the catalog.
-    #[schema(max_items = 100)]
+    #[schema(max_items = 500)]
     permissions: Vec<Permission>,
 }
 

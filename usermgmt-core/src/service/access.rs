@@ -14,23 +14,26 @@ pub struct Actor {
     pub tenant_id: TenantId,
     /// The acting user.
     pub user_id: Uuid,
-    /// Effective permissions.
+    /// Effective permissions: the registered ones the user holds through roles or directly.
     pub permissions: PermissionSet,
+    /// Every permission name stored for the user, registered or not. Reach is measured with
+    /// it (granting, editing roles, acting on other users), so a name that grants nothing
+    /// today — one dropped from the registry — cannot be handed on or taken over by someone
+    /// who lacks it and come back to life when it is registered again.
+    pub held: PermissionSet,
 }
 
 impl Actor {
-    /// The first permission of `wanted` the actor lacks.
+    /// The first permission of `wanted` the actor does not hold (in [`Actor::held`]).
     pub fn first_missing<'a>(
         &self,
         wanted: impl IntoIterator<Item = &'a Permission>,
     ) -> Option<Permission> {
-        wanted
-            .into_iter()
-            .find(|p| !self.permissions.contains(p))
-            .cloned()
+        wanted.into_iter().find(|p| !self.held.contains(p)).cloned()
     }
 
-    /// Refuses unless the actor holds every permission in `wanted` (no privilege escalation).
+    /// Refuses unless the actor holds every permission in `wanted` (no privilege escalation);
+    /// names measured against [`Actor::held`], so a dormant name counts too.
     pub fn require_all<'a>(&self, wanted: impl IntoIterator<Item = &'a Permission>) -> Result<()> {
         match self.first_missing(wanted) {
             Some(missing) => Err(Error::Forbidden(missing)),
@@ -68,6 +71,9 @@ impl UserService {
         principal: &Principal,
         permission: &Permission,
     ) -> Result<Actor> {
+        if !self.config.permissions.contains(permission) {
+            return Err(Error::Forbidden(permission.clone()));
+        }
         if self.config.permissions.writes(permission) {
             self.authorize_write(principal, permission.clone()).await
         } else {
@@ -106,7 +112,8 @@ impl UserService {
         Ok(Actor {
             tenant_id: tenant_id.clone(),
             user_id,
-            permissions: self.config.permissions.known(grants.permissions),
+            permissions: self.config.permissions.known(grants.permissions.clone()),
+            held: grants.permissions,
         })
     }
 
@@ -127,13 +134,14 @@ impl UserService {
     }
 
     /// Refuses to act on a user who holds permissions the actor lacks (so a limited admin
-    /// cannot take over or remove a more powerful account).
+    /// cannot take over or remove a more powerful account), names no longer registered
+    /// included.
     pub(crate) async fn ensure_outranks(&self, actor: &Actor, target: Uuid) -> Result<()> {
         if target == actor.user_id {
             return Ok(());
         }
         if let Some(grants) = self.storage.actor_grants(&actor.tenant_id, target).await? {
-            actor.require_all(&self.config.permissions.known(grants.permissions))?;
+            actor.require_all(&grants.permissions)?;
         }
         Ok(())
     }

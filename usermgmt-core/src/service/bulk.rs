@@ -10,7 +10,7 @@ use super::core::UserService;
 use super::outcome::BulkDeleteOutcome;
 use crate::error::{Error, Result};
 use crate::filter::{ListQuery, UserFilters};
-use crate::model::{AuditAction, AuditTargetKind, Permission, Status};
+use crate::model::{AuditAction, AuditTargetKind, Permission, SUPER_ADMIN_ROLE, Status};
 use crate::principal::Principal;
 use crate::storage::{BulkDelete, BulkTarget};
 
@@ -58,11 +58,16 @@ impl UserService {
             }
         };
         let now = self.clock.now();
-        let _one_at_a_time = if actor
-            .permissions
-            .is_superset(&self.config.permissions.all())
-        {
-            // Only an actor holding everything reaches super admins; the actor stays.
+        // Super admins are within reach only of an actor holding every permission their role
+        // carries as stored (the deletion skips anyone holding more than the actor); then one
+        // must stay. The role's stored names only grow, so a change meanwhile protects more.
+        let super_role = self
+            .storage
+            .roles_by_names(&actor.tenant_id, &[SUPER_ADMIN_ROLE.to_owned()])
+            .await?
+            .pop();
+        let _one_at_a_time = if super_role.is_some_and(|r| actor.held.is_superset(&r.permissions)) {
+            // The actor stays.
             let field = match &target {
                 BulkTarget::Ids(_) => "user_ids",
                 BulkTarget::Filter(_) => "filters",
@@ -91,7 +96,7 @@ impl UserService {
         let request = BulkDelete {
             target,
             exclude: Some(actor.user_id),
-            protect_beyond: actor.permissions.clone(),
+            protect_beyond: actor.held.clone(),
             now,
             audit_template,
         };

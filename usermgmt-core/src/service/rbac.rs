@@ -187,6 +187,13 @@ impl UserService {
             if next.name != current.name {
                 errors.add("name", "the super-admin role keeps its name");
             }
+            // Its stored names only grow (bulk delete relies on it): names no longer
+            // registered, which no form offers, stay.
+            let dormant = current
+                .permissions
+                .iter()
+                .filter(|p| !self.config.permissions.contains(p));
+            next.permissions.extend(dormant.cloned());
             if !next.permissions.is_superset(&current.permissions) {
                 errors.add("permissions", "the super-admin role keeps every permission");
             }
@@ -247,8 +254,8 @@ impl UserService {
             .await
     }
 
-    /// Authorises `role.manage` for a change and loads a role whose every permission the actor
-    /// holds.
+    /// Authorises `role.manage` for a change and loads a role (as stored) whose every
+    /// permission the actor holds.
     async fn role_within_reach(
         &self,
         principal: &Principal,
@@ -261,8 +268,9 @@ impl UserService {
             .storage
             .get_role(&actor.tenant_id, role_id)
             .await?
-            .map(|r| self.registered(r))
             .ok_or(Error::NotFound("role"))?;
+        // As stored: a dormant name the actor lacks keeps the role out of reach, and the
+        // audit diff of a change records it if the change drops it.
         actor.require_all(&role.permissions)?;
         Ok((actor, role))
     }

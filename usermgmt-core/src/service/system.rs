@@ -86,6 +86,7 @@ impl UserService {
                 tenant_id: tenant_id.clone(),
                 user_id: Uuid::nil(),
                 permissions: self.config.permissions.all(),
+                held: self.config.permissions.all(),
             }),
             Principal::User { .. } => Err(Error::Unauthenticated(
                 "the system API needs the system token".to_owned(),

@@ -333,8 +333,8 @@ impl UserService {
 
     /// Checks that the draft's roles exist and its new direct permissions are registered
     /// (field errors otherwise) and returns every permission newly granted by roles or
-    /// directly, which the actor must hold. A role's permissions that are no longer
-    /// registered grant nothing.
+    /// directly, which the actor must hold — a role's names that are no longer registered
+    /// included (they are dormant, not gone).
     async fn check_grants(
         &self,
         actor: &Actor,
@@ -356,12 +356,9 @@ impl UserService {
                 .await?;
             for name in &draft.roles {
                 match found.iter().find(|r| &r.name == name) {
-                    Some(role) if new_roles.contains(name) => granted.extend(
-                        role.permissions
-                            .iter()
-                            .filter(|p| self.config.permissions.contains(p))
-                            .cloned(),
-                    ),
+                    Some(role) if new_roles.contains(name) => {
+                        granted.extend(role.permissions.iter().cloned())
+                    }
                     Some(_) => {}
                     None => errors.add("roles", format!("unknown role `{name}`")),
                 }

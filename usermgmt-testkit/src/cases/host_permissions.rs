@@ -1,7 +1,7 @@
 //! The host application's permissions (SPEC §9): registration, the catalog, grants, unknown
 //! names, no escalation, the host's check, and names that are no longer registered.
 
-use usermgmt_core::model::{ImpersonationMode, Permission, PermissionRegistry};
+use usermgmt_core::model::{ImpersonationMode, Permission, PermissionRegistry, SUPER_ADMIN_ROLE};
 use usermgmt_core::service::{CreateRole, CreateUser, ImpersonateRequest, UpdateRole, UpdateUser};
 use usermgmt_core::{Error, Principal, ServiceConfig, UserService};
 
@@ -466,4 +466,131 @@ pub async fn unregistered_stored_permissions_grant_nothing(store: TestStore) {
         .unwrap();
     // The original service, which registers it, still honours it.
     assert!(fx.service.check_permission(&teacher, &gone).await.is_ok());
+
+    // A dormant name still bounds reach: an admin who lacks it can neither hand on a role
+    // carrying it, nor edit that role, nor act on a user holding it — or it would come back
+    // to life in their hands when registered again.
+    let (limited, _) = fx
+        .principal_with(
+            "limited",
+            &[
+                Permission::ROLE_MANAGE,
+                Permission::USER_UPDATE,
+                Permission::USER_DELETE,
+                Permission::USER_VIEW,
+                host("course.view"),
+            ],
+        )
+        .await;
+    let learner = fx.create("Lou", "lou@t1.test").await;
+    let give_role = UpdateUser {
+        roles: Some(vec!["teacher-role".into()]),
+        ..Default::default()
+    };
+    assert!(matches!(
+        later.update_user(&limited, learner.id, give_role).await,
+        Err(Error::Forbidden(p)) if p == gone
+    ));
+    let teacher_role = later
+        .list_roles(&fx.admin)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == "teacher-role")
+        .unwrap();
+    let edit = UpdateRole {
+        description: Some(Some("mine now".into())),
+        ..Default::default()
+    };
+    assert!(matches!(
+        later.update_role(&limited, teacher_role.id, edit).await,
+        Err(Error::Forbidden(p)) if p == gone
+    ));
+    let rename = UpdateUser {
+        name: Some("Taken Over".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        later.update_user(&limited, teacher_user.id, rename).await,
+        Err(Error::Forbidden(p)) if p == gone
+    ));
+    let request = usermgmt_core::service::BulkDeleteRequest::UserIds(vec![teacher_user.id]);
+    let outcome = later.bulk_delete(&limited, request).await.unwrap();
+    assert_eq!((outcome.deleted, outcome.skipped_protected), (0, 1));
+
+    // The super admin may; dropping the name from the role is in the audit diff.
+    let narrow = UpdateRole {
+        permissions: Some(vec![host("course.view")]),
+        ..Default::default()
+    };
+    later
+        .update_role(&fx.admin, teacher_role.id, narrow)
+        .await
+        .unwrap();
+    let stored = fx
+        .service
+        .get_role(&fx.admin, teacher_role.id)
+        .await
+        .unwrap();
+    assert_eq!(stored.permissions.len(), 1, "{stored:?}");
+    // The super-admin role keeps dormant names when saved with what the forms offer.
+    let super_role = later
+        .list_roles(&fx.admin)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.name == SUPER_ADMIN_ROLE)
+        .unwrap();
+    let offered = UpdateRole {
+        permissions: Some(later.permissions().all().into_iter().collect()),
+        description: Some(Some("Everything".into())),
+        ..Default::default()
+    };
+    later
+        .update_role(&fx.admin, super_role.id, offered)
+        .await
+        .unwrap();
+    let kept = fx.service.get_role(&fx.admin, super_role.id).await.unwrap();
+    assert!(kept.permissions.contains(&gone), "{kept:?}");
+}
+
+/// When the registry grows, a tenant's super-admin role lacks the new name until its
+/// bootstrap runs: an actor holding every permission of that role but not the new one still
+/// cannot bulk-delete every super admin.
+pub async fn a_grown_registry_still_keeps_a_super_admin(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let mut admins = vec![fx.admin_id];
+    for i in 0..2 {
+        let input = CreateUser {
+            name: format!("Super {i}"),
+            email: Some(format!("super{i}@t1.test")),
+            is_admin: true,
+            roles: vec![SUPER_ADMIN_ROLE.into()],
+            ..Default::default()
+        };
+        admins.push(fx.service.create_user(&fx.admin, input).await.unwrap().id);
+    }
+    let everything = CreateUser {
+        permissions: Fixture::all_permissions().into_iter().collect(),
+        ..Fixture::learner("Everything", "everything@t1.test")
+    };
+    let actor = fx.service.create_user(&fx.admin, everything).await.unwrap();
+    let actor = Principal::user(fx.tenant.clone(), actor.id);
+    let grown = crate::fixture::host_permissions()
+        .register("report.view", "See reports")
+        .unwrap();
+    let config = ServiceConfig {
+        permissions: grown,
+        ..fx.service.config().clone()
+    };
+    let wider =
+        UserService::with_config(fx.store.storage.clone(), config).with_clock(fx.clock.clone());
+    let request = usermgmt_core::service::BulkDeleteRequest::UserIds(admins.clone());
+    let refused = wider.bulk_delete(&actor, request).await;
+    assert!(matches!(&refused, Err(Error::Validation(_))), "{refused:?}");
+    let left = wider
+        .effective_permissions(&fx.admin, fx.admin_id)
+        .await
+        .is_ok();
+    assert!(left, "the super admins are all still there");
 }
