@@ -291,6 +291,16 @@ async fn the_system_api_grants_host_permissions_and_unknown_names_are_400() {
     let (status, _) = as_user(app, "GET", "/courses", &lea, None).await;
     assert_eq!(status, StatusCode::OK);
 
+    // The list filter by effective permission: the admin (super-admin role) and Lea (direct).
+    let uri = "/v1/users?permission=course.view&include_total=true";
+    let (status, body) = as_user(app, "GET", uri, &admin, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["total"], 2, "{body}");
+    let uri = "/v1/users?permission=course.delete";
+    let (status, body) = as_user(app, "GET", uri, &admin, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("course.delete"), "{body}");
+
     let role = json!({ "name": "deleters", "permissions": ["course.delete"] });
     let (status, body) = as_user(app, "POST", "/v1/roles", &admin, Some(role)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");

@@ -165,6 +165,7 @@ fn related_rows(
     let (from, alias, value) = match related {
         Related::OAuth => ("user_oauth o".to_owned(), "o", "o.provider"),
         Related::Expertise => ("user_expertise e".to_owned(), "e", "e.value"),
+        Related::Permission => return holds_permission(sql, d, values, exists),
         Related::Role => (
             format!(
                 "user_roles ur JOIN roles r ON {}",
@@ -255,6 +256,24 @@ fn pushdown_clause(sql: &mut Sql, d: &dyn Dialect, m: &Matching<'_>, p: Pushdown
     sql.push(if except { " AND NOT " } else { " AND " });
     sql.push("(u.id IN (");
     sql.splice(&sub);
+    sql.push("))");
+}
+
+/// `[NOT] (<u holds one of values directly> OR <through a role>)`: effective permissions.
+fn holds_permission(sql: &mut Sql, d: &dyn Dialect, values: &[String], exists: bool) {
+    if !exists {
+        sql.push("NOT ");
+    }
+    sql.push("(EXISTS (SELECT 1 FROM user_permissions up WHERE ")
+        .push(&d.owned_by_u("up"))
+        .push(" AND ");
+    d.any_of(sql, "up.permission", values.to_vec());
+    sql.push(") OR EXISTS (SELECT 1 FROM user_roles ur JOIN role_permissions rp ON ")
+        .push(&d.link("rp", "role_id", "ur", "role_id"))
+        .push(" WHERE ")
+        .push(&d.owned_by_u("ur"))
+        .push(" AND ");
+    d.any_of(sql, "rp.permission", values.to_vec());
     sql.push("))");
 }
 

@@ -15,7 +15,8 @@ use usermgmt_core::filter::{
     ListPlan, ListQuery, SortBy, SortOrder, UserFilters, Window, reference_list,
 };
 use usermgmt_core::model::{
-    AuthMethod, Continent, EnrollmentStatus, Gender, OAuthProvider, Status, TenantId, User,
+    AuthMethod, Continent, EnrollmentStatus, Gender, OAuthProvider, Permission, SUPER_ADMIN_ROLE,
+    Status, TenantId, User,
 };
 use usermgmt_core::password::{Password, PasswordPolicy};
 use usermgmt_core::{Principal, ServiceConfig, UserService};
@@ -54,6 +55,7 @@ impl World {
         let clock = Arc::new(ManualClock::new(now));
         let config = ServiceConfig {
             password: PasswordPolicy::insecure_fast_for_tests(),
+            permissions: crate::fixture::host_permissions(),
             ..ServiceConfig::default()
         };
         let mut users = dataset::load(
@@ -101,7 +103,19 @@ impl World {
             plan.enrollment = Some(plan.filters.enrollment.enrollment_match(&self.enrollments));
         }
         plan.filters = plan.filters.without_cross_service();
-        reference_list(&self.users, &self.tenant, &plan, self.now)
+        // Effective permissions: direct grants and the dataset's roles' (the admin's
+        // super-admin role holds every registered permission).
+        let roles = dataset::roles(&self.tenant, self.now);
+        let holds = |user: &User, wanted: &Permission| {
+            user.permissions.contains(wanted)
+                || user.roles.iter().any(|name| {
+                    name == SUPER_ADMIN_ROLE
+                        || roles
+                            .iter()
+                            .any(|r| &r.name == name && r.permissions.contains(wanted))
+                })
+        };
+        reference_list(&self.users, &self.tenant, &plan, self.now, holds)
     }
 
     /// Runs one query (and up to three follow-up cursor pages) against the store and the model.
@@ -203,6 +217,13 @@ pub fn random_query(seed: u64, now: DateTime<Utc>) -> ListQuery {
         oauth_provider: several(rng, OAuthProvider::ALL),
         has_password: some(rng, |r| r.random_bool(0.5)),
         roles: strings(rng, ROLES),
+        permission: some(rng, |r| {
+            let all: Vec<Permission> = crate::fixture::host_permissions()
+                .all()
+                .into_iter()
+                .collect();
+            all.choose(r).cloned().unwrap_or(Permission::USER_LIST)
+        }),
         profile_complete: some(rng, |r| r.random_bool(0.5)),
         has_avatar: some(rng, |r| r.random_bool(0.5)),
         has_bio: some(rng, |r| r.random_bool(0.5)),

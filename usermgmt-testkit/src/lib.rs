@@ -104,6 +104,7 @@ macro_rules! __with_cases {
             the_host_check_honours_status_and_impersonation,
             unregistered_stored_permissions_grant_nothing,
             a_grown_registry_still_keeps_a_super_admin,
+            lists_filter_by_effective_permission,
             every_operation_requires_its_permission,
             inactive_and_system_principals_are_refused,
             tenants_are_isolated,

@@ -125,6 +125,9 @@ pub(super) fn related_values(user: &User, related: Related) -> Vec<String> {
             .collect(),
         Related::Expertise => user.profile.expertise.clone(),
         Related::Role => user.roles.clone(),
+        // Not in [`RELATED`]: a role's permissions are not the user's to index, so lists
+        // filtered by permission are counted by the store.
+        Related::Permission => Vec::new(),
     }
 }
 

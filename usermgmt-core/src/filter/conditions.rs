@@ -131,6 +131,8 @@ pub enum Related {
     Expertise,
     /// Held roles, by name.
     Role,
+    /// Effective permissions, by name: granted directly or carried by a held role.
+    Permission,
 }
 
 impl Related {
@@ -327,6 +329,13 @@ impl UserFilters {
         );
         present(&mut out, Column::PasswordHash, self.has_password);
         related(&mut out, Related::Role, &self.roles);
+        if let Some(permission) = &self.permission {
+            related(
+                &mut out,
+                Related::Permission,
+                &[permission.as_str().to_owned()],
+            );
+        }
         if let Some(complete) = self.profile_complete {
             let cmp = if complete { Cmp::Ge } else { Cmp::Lt };
             let threshold = Operand::Int(i64::from(PROFILE_COMPLETE_THRESHOLD));

@@ -7,7 +7,8 @@ use super::checks::{dedup, range_check};
 use super::enrollment::EnrollmentFilters;
 use crate::error::FieldErrors;
 use crate::model::{
-    AuthMethod, Continent, Gender, OAuthProvider, SEARCH_SEPARATOR, Status, normalize_role_name,
+    AuthMethod, Continent, Gender, OAuthProvider, Permission, SEARCH_SEPARATOR, Status,
+    normalize_role_name,
 };
 
 /// Every filter of the user list. All set filters combine with AND; a multi-valued filter
@@ -59,6 +60,10 @@ pub struct UserFilters {
     /// Holds any of these roles (by name).
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::RoleName>, max_items = 100), param(value_type = Vec<crate::schemas::RoleName>, max_items = 100))]
     pub roles: Vec<String>,
+    /// Holds this permission, through a role or directly (a registered name; the built-ins or
+    /// the host application's).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<crate::model::Permission>))]
+    pub permission: Option<Permission>,
     /// Profile completeness at least [`crate::model::PROFILE_COMPLETE_THRESHOLD`].
     pub profile_complete: Option<bool>,
     /// Has an avatar.

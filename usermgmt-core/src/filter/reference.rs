@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::filters::UserFilters;
 use super::query::{ListPlan, Window};
 use super::sort::compare;
-use crate::model::{PROFILE_COMPLETE_THRESHOLD, TenantId, User};
+use crate::model::{PROFILE_COMPLETE_THRESHOLD, Permission, TenantId, User};
 
 fn flag(filter: Option<bool>, value: bool) -> bool {
     filter.is_none_or(|wanted| wanted == value)
@@ -22,11 +22,20 @@ fn any_text(filter: &[String], value: Option<&str>) -> bool {
 }
 
 impl UserFilters {
-    /// Whether `user` satisfies every (normalised) filter at time `now`.
+    /// Whether `user` satisfies every (normalised) filter at time `now`; `holds` answers
+    /// whether the user holds a permission (through a role or directly, as stored), for the
+    /// `permission` filter: a user record does not carry its roles' permissions, so the
+    /// caller says — exactly where a wrong answer would matter, or `|_| true` to count any
+    /// user as matching it.
     ///
     /// Cross-service filters are not evaluated here: they need enrollment data, which the
     /// service resolves separately (or reports in `skipped_filters`).
-    pub fn matches(&self, user: &User, now: DateTime<Utc>) -> bool {
+    pub fn matches(
+        &self,
+        user: &User,
+        now: DateTime<Utc>,
+        holds: impl Fn(&Permission) -> bool,
+    ) -> bool {
         let p = &user.profile;
         let today = now.date_naive();
         let deleted_ok = self.includes_deleted() || user.status != crate::model::Status::Deleted;
@@ -51,6 +60,7 @@ impl UserFilters {
                     .any(|p| self.oauth_provider.contains(p)))
             && flag(self.has_password, user.has_password)
             && (self.roles.is_empty() || user.roles.iter().any(|r| self.roles.contains(r)))
+            && self.permission.as_ref().is_none_or(holds)
             && flag(
                 self.profile_complete,
                 user.profile_completeness >= PROFILE_COMPLETE_THRESHOLD,
@@ -106,16 +116,18 @@ impl UserFilters {
     }
 }
 
-/// The reference list: the ids of the requested window, in order, and the total count.
+/// The reference list: the ids of the requested window, in order, and the total count;
+/// `holds` says whether a user holds a permission (see [`UserFilters::matches`]).
 pub fn reference_list(
     users: &[User],
     tenant: &TenantId,
     plan: &ListPlan,
     now: DateTime<Utc>,
+    holds: impl Fn(&User, &Permission) -> bool,
 ) -> (Vec<Uuid>, u64) {
     let mut rows: Vec<_> = users
         .iter()
-        .filter(|u| &u.tenant_id == tenant && plan.filters.matches(u, now))
+        .filter(|u| &u.tenant_id == tenant && plan.filters.matches(u, now, |p| holds(u, p)))
         .filter(|u| plan.enrollment.as_ref().is_none_or(|m| m.allows(u.id)))
         .map(|u| (plan.sort_by.value_of(u), u.id))
         .collect();

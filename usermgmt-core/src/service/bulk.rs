@@ -77,7 +77,9 @@ impl UserService {
                     u.id != actor.user_id
                         && match &target {
                             BulkTarget::Ids(ids) => ids.binary_search(&u.id).is_ok(),
-                            BulkTarget::Filter(filters) => filters.matches(u, now),
+                            // Counted as matching a permission filter: the safe side (a
+                            // super admin is assumed removed unless shown otherwise).
+                            BulkTarget::Filter(filters) => filters.matches(u, now, |_| true),
                         }
                 })
                 .await?,
@@ -112,6 +114,7 @@ impl UserService {
     /// `failed_login_attempts_min=0`, `created_before` the actor's registration).
     async fn check_bulk_filters(&self, actor: &Actor, filters: &mut UserFilters) -> Result<()> {
         filters.normalize().map_err(Error::Validation)?;
+        self.check_permission_filter(filters)?;
         if filters.is_empty() {
             return Err(Error::invalid(
                 "filters",
@@ -155,10 +158,13 @@ impl UserService {
         let now = self.clock.now();
         let others_all = count(everyone.clone())
             .await?
-            .saturating_sub(u64::from(everyone.matches(&me, now)));
+            .saturating_sub(u64::from(everyone.matches(&me, now, |_| true)));
         let others_matching = count(filters.clone())
             .await?
-            .saturating_sub(u64::from(filters.matches(&me, now)));
+            // Exactly as the store sees the actor's grants (every stored name).
+            .saturating_sub(u64::from(
+                filters.matches(&me, now, |p| actor.held.contains(p)),
+            ));
         if others_all > 0 && others_matching >= others_all {
             return Err(Error::invalid(
                 "filters",

@@ -203,13 +203,30 @@ impl UserService {
         self
     }
 
-    /// Resolves the plan's cross-service filters through the enrollment source (into
+    /// Refuses a `permission` filter that names a permission the registry does not hold
+    /// (400 naming it): the stored grants of such a name are dormant and match nobody.
+    pub(crate) fn check_permission_filter(
+        &self,
+        filters: &crate::filter::UserFilters,
+    ) -> crate::error::Result<()> {
+        match &filters.permission {
+            Some(p) if !self.config.permissions.contains(p) => Err(crate::error::Error::invalid(
+                "permission",
+                format!("`{p}` is not a registered permission"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks the plan's `permission` filter ([`UserService::check_permission_filter`]) and
+    /// resolves its cross-service filters through the enrollment source (into
     /// `plan.enrollment`), or removes them; returns the names of skipped filters.
     pub(crate) async fn resolve_cross_service(
         &self,
         tenant: &crate::model::TenantId,
         plan: &mut crate::filter::ListPlan,
     ) -> crate::error::Result<Vec<String>> {
+        self.check_permission_filter(&plan.filters)?;
         if !plan.filters.uses_cross_service() {
             return Ok(Vec::new());
         }

@@ -20,14 +20,14 @@ fn role(name: &str, permissions: &[Permission]) -> CreateRole {
     }
 }
 
-/// A validation error on `permissions` whose message names `value`.
+/// A validation error on `permission` or `permissions` whose message names `value`.
 fn names_value(result: Result<impl std::fmt::Debug, Error>, value: &str) {
     match result {
         Err(Error::Validation(fields)) => {
             let text = serde_json::to_string(&fields).unwrap_or_default();
             assert!(
-                text.contains("permissions") && text.contains(value),
-                "{text} should name `{value}` on `permissions`"
+                text.contains("permission") && text.contains(value),
+                "{text} should name `{value}` on `permission(s)`"
             );
         }
         other => panic!("expected a validation error naming {value}, got {other:?}"),
@@ -593,4 +593,85 @@ pub async fn a_grown_registry_still_keeps_a_super_admin(store: TestStore) {
         .await
         .is_ok();
     assert!(left, "the super admins are all still there");
+}
+
+/// The `permission` list filter: users whose effective permissions include it (directly or
+/// through a role), for lists, statistics and bulk deletes; an unregistered name is a 400.
+pub async fn lists_filter_by_effective_permission(store: TestStore) {
+    use usermgmt_core::filter::{ListQuery, UserFilters};
+    let fx = Fixture::new(store).await;
+    let (_, by_role) = fx
+        .principal_with("grader", &[host("grade.edit"), Permission::USER_VIEW])
+        .await;
+    let direct = CreateUser {
+        permissions: vec![host("grade.edit")],
+        ..Fixture::learner("Dora", "dora@t1.test")
+    };
+    let direct = fx.service.create_user(&fx.admin, direct).await.unwrap();
+    let bystander = fx.create("Ben", "ben@t1.test").await;
+    let holders = |permission: &str| {
+        let filters = UserFilters {
+            permission: Some(host(permission)),
+            ..Default::default()
+        };
+        let query = ListQuery {
+            filters,
+            include_total: true,
+            ..Default::default()
+        };
+        let service = fx.service.clone();
+        let admin = fx.admin.clone();
+        async move {
+            let page = service.list_users(&admin, query).await?;
+            let mut ids: Vec<_> = page.items.iter().map(|u| u.id).collect();
+            ids.sort();
+            Ok::<_, Error>((ids, page.total))
+        }
+    };
+    let mut expected = vec![by_role.id, direct.id, fx.admin_id];
+    expected.sort();
+    let (ids, total) = holders("grade.edit").await.unwrap();
+    assert_eq!(
+        ids, expected,
+        "the super admin, the role holder, the direct holder"
+    );
+    assert_eq!(total, Some(3));
+    assert!(!ids.contains(&bystander.id));
+    names_value(holders("grade.delete").await, "grade.delete");
+
+    let filters = UserFilters {
+        permission: Some(host("grade.edit")),
+        ..Default::default()
+    };
+    let stats = fx
+        .service
+        .stats_filtered(&fx.admin, filters.clone())
+        .await
+        .unwrap();
+    assert_eq!(stats.total, 3);
+
+    // Bulk delete by permission: the holders the actor outranks go, the actor stays.
+    let outcome = fx
+        .service
+        .bulk_delete(
+            &fx.admin,
+            usermgmt_core::service::BulkDeleteRequest::Filters(Box::new(filters)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.deleted, 2, "{outcome:?}");
+    assert!(outcome.skipped_self);
+    let unknown = UserFilters {
+        permission: Some(host("grade.delete")),
+        ..Default::default()
+    };
+    names_value(
+        fx.service
+            .bulk_delete(
+                &fx.admin,
+                usermgmt_core::service::BulkDeleteRequest::Filters(Box::new(unknown)),
+            )
+            .await,
+        "grade.delete",
+    );
 }

@@ -128,7 +128,8 @@ pub(super) fn reference_groups(
     now: DateTime<Utc>,
 ) -> BTreeMap<Status, StatusGroup> {
     let mut groups: BTreeMap<Status, StatusGroup> = BTreeMap::new();
-    for user in users.iter().filter(|u| filters.matches(u, now)) {
+    // The facet filters drawn here never include `permission`.
+    for user in users.iter().filter(|u| filters.matches(u, now, |_| false)) {
         let g = groups.entry(user.status).or_default();
         g.users += 1;
         g.admins += u64::from(user.is_admin);

@@ -21,6 +21,7 @@ const GROUPS = [
     ["oauth_provider", "OAuth provider", "enums", "oauth_providers"],
     ["has_password", "Has password", "bool"],
     ["roles", "Roles", "text", "roles"],
+    ["permission", "Holds permission (e.g. course.view)", "text"],
   ]],
   ["Profile & demographics", [
     ["profile_complete", "Profile complete", "bool"],
