@@ -30,22 +30,24 @@ impl AuthStore for SqliteStorage {
         let tenant = tenant.as_str().to_owned();
         self.pool
             .run(move |conn| {
-                let row: Option<(i64, String)> = conn
-                    .prepare_cached("SELECT seq, status FROM users WHERE tenant_id = ?1 AND id = ?2")
+                // One statement: every request starts here. Names are joined with the unit
+                // separator, which no permission name contains.
+                let row: Option<(String, Option<String>)> = conn
+                    .prepare_cached(
+                        "SELECT u.status, (SELECT group_concat(permission, char(31)) FROM (\
+                         SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id \
+                         WHERE ur.user_seq = u.seq UNION SELECT permission FROM user_permissions WHERE user_seq = u.seq)) \
+                         FROM users u WHERE u.tenant_id = ?1 AND u.id = ?2",
+                    )
                     .and_then(|mut s| s.query_row(params![tenant, user_id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
                     .map_err(map_err("reading grants"))?;
-                let Some((seq, status)) = row else { return Ok(None) };
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id \
-                         WHERE ur.user_seq = ?1 UNION SELECT permission FROM user_permissions WHERE user_seq = ?1",
-                    )
-                    .map_err(map_err("reading grants"))?;
-                let names = stmt
-                    .query_map([seq], |r| r.get::<_, String>(0))
-                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                    .map_err(map_err("reading grants"))?;
-                let permissions: PermissionSet = names.iter().filter_map(|n| n.parse().ok()).collect();
+                let Some((status, names)) = row else { return Ok(None) };
+                let permissions: PermissionSet = names
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split('\u{1f}')
+                    .filter_map(|n| n.parse().ok())
+                    .collect();
                 Ok(Some(ActorGrants { status: parse("decoding a status", &status)?, permissions }))
             })
             .await
