@@ -115,15 +115,10 @@ impl RequirePermission {
     }
 
     async fn admit(&self, parts: &Parts) -> Result<Authorized, Error> {
-        let principal = self
+        let (principal, actor) = self
             .state
             .resolver
-            .resolve(&self.state.service, parts)
-            .await?;
-        let actor = self
-            .state
-            .service
-            .check_permission(&principal, &self.permission)
+            .resolve_checked(&self.state.service, parts, &self.permission)
             .await?;
         Ok(Authorized {
             principal,

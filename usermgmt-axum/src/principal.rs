@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use usermgmt_core::model::SessionToken;
+use usermgmt_core::model::{Permission, SessionToken};
+use usermgmt_core::service::Actor;
 use usermgmt_core::{Error, Principal, Result, UserService};
 
 /// Resolves the principal of a request. Host apps with their own authentication implement it
@@ -12,6 +13,21 @@ use usermgmt_core::{Error, Principal, Result, UserService};
 pub trait PrincipalResolver: Send + Sync + 'static {
     /// The caller of this request; [`Error::Unauthenticated`] when there is none.
     async fn resolve(&self, service: &UserService, parts: &Parts) -> Result<Principal>;
+
+    /// The caller of this request and the acting user, when they hold `permission` (what a
+    /// [`crate::require`] guard asks). The default resolves the caller, then calls
+    /// [`UserService::check_permission`]; a resolver that can do both in one storage read
+    /// overrides it with the same answers.
+    async fn resolve_checked(
+        &self,
+        service: &UserService,
+        parts: &Parts,
+        permission: &Permission,
+    ) -> Result<(Principal, Actor)> {
+        let principal = self.resolve(service, parts).await?;
+        let actor = service.check_permission(&principal, permission).await?;
+        Ok((principal, actor))
+    }
 }
 
 /// The default: `Authorization: Bearer <session token>` from [`UserService::login`].
@@ -37,5 +53,21 @@ impl PrincipalResolver for SessionTokenResolver {
             .authenticate(&SessionToken::from_client(token))
             .await?;
         Ok(principal)
+    }
+
+    /// The session and its user's grants in one storage read
+    /// ([`UserService::authenticate_for`]).
+    async fn resolve_checked(
+        &self,
+        service: &UserService,
+        parts: &Parts,
+        permission: &Permission,
+    ) -> Result<(Principal, Actor)> {
+        let token = bearer(parts)
+            .ok_or_else(|| Error::Unauthenticated("a bearer token is required".into()))?;
+        let (principal, _session, actor) = service
+            .authenticate_for(&SessionToken::from_client(token), permission)
+            .await?;
+        Ok((principal, actor))
     }
 }

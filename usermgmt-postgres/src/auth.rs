@@ -3,16 +3,15 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use usermgmt_core::model::{PermissionSet, Session, TenantId, User};
+use usermgmt_core::model::{Session, TenantId, User};
 use usermgmt_core::password::PasswordHash;
 use usermgmt_core::storage::{ActorGrants, AuthStore, Identifier, LoginFailure};
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
 
 use crate::PgStorage;
-use crate::codec::parse;
 use crate::error::map_err;
-use crate::read::{identifier_query, read_users, user_by_id};
+use crate::read::{grants, grants_of_u, identifier_query, read_users, user_by_id};
 use crate::sessions::insert_session_row;
 use crate::tx::commit;
 
@@ -40,26 +39,18 @@ impl AuthStore for PgStorage {
 
     async fn actor_grants(&self, tenant: &TenantId, user_id: Uuid) -> Result<Option<ActorGrants>> {
         // One round trip: every request starts here.
-        let row: Option<(String, Vec<String>)> = sqlx::query_as(
-            "SELECT u.status, ARRAY(SELECT rp.permission FROM user_roles ur JOIN role_permissions rp \
-             ON rp.tenant_id = ur.tenant_id AND rp.role_id = ur.role_id \
-             WHERE ur.tenant_id = u.tenant_id AND ur.user_id = u.id \
-             UNION SELECT p.permission FROM user_permissions p WHERE p.tenant_id = u.tenant_id AND p.user_id = u.id) \
-             FROM users u WHERE u.tenant_id = $1 AND u.id = $2",
-        )
+        let row: Option<(String, Vec<String>)> = sqlx::query_as(concat!(
+            "SELECT u.status, ",
+            grants_of_u!(),
+            " FROM users u WHERE u.tenant_id = $1 AND u.id = $2"
+        ))
         .bind(tenant.as_str())
         .bind(user_id)
         .fetch_optional(&self.pool)
         .await
         .map_err(map_err("reading grants"))?;
-        let Some((status, names)) = row else {
-            return Ok(None);
-        };
-        let permissions: PermissionSet = names.iter().filter_map(|n| n.parse().ok()).collect();
-        Ok(Some(ActorGrants {
-            status: parse("decoding a status", &status)?,
-            permissions,
-        }))
+        row.map(|(status, names)| grants(&status, &names))
+            .transpose()
     }
 
     async fn login_record(

@@ -4,11 +4,11 @@ use std::collections::HashMap;
 
 use sqlx::{PgConnection, Row};
 use usermgmt_core::Result;
-use usermgmt_core::model::User;
-use usermgmt_core::storage::{Identifier, RelatedKind, RelatedLists};
+use usermgmt_core::model::{PermissionSet, User};
+use usermgmt_core::storage::{ActorGrants, Identifier, RelatedKind, RelatedLists};
 use uuid::Uuid;
 
-use crate::codec::user_from_row;
+use crate::codec::{parse, user_from_row};
 use crate::error::map_err;
 use crate::query::{Sql, USER_COLUMNS};
 
@@ -135,4 +135,24 @@ pub(crate) async fn taken_fields(
         }
     }
     Ok(taken)
+}
+
+/// The effective permission names of user `u`, as an array (one expression of a query).
+macro_rules! grants_of_u {
+    () => {
+        "ARRAY(SELECT rp.permission FROM user_roles ur JOIN role_permissions rp \
+         ON rp.tenant_id = ur.tenant_id AND rp.role_id = ur.role_id \
+         WHERE ur.tenant_id = u.tenant_id AND ur.user_id = u.id \
+         UNION SELECT p.permission FROM user_permissions p WHERE p.tenant_id = u.tenant_id AND p.user_id = u.id)"
+    };
+}
+pub(crate) use grants_of_u;
+
+/// Decodes a user's status and effective permission names.
+pub(crate) fn grants(status: &str, names: &[String]) -> Result<ActorGrants> {
+    let permissions: PermissionSet = names.iter().filter_map(|n| n.parse().ok()).collect();
+    Ok(ActorGrants {
+        status: parse("decoding a status", status)?,
+        permissions,
+    })
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use usermgmt_core::model::{AuditEvent, GeoLocation, Session, TenantId};
-use usermgmt_core::storage::SessionStore;
+use usermgmt_core::storage::{ActorGrants, SessionStore};
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
 
@@ -154,6 +154,39 @@ impl SessionStore for PgStorage {
         .await
         .map_err(map_err("looking up a session"))?;
         row.as_ref().map(decode).transpose()
+    }
+
+    async fn session_with_grants(
+        &self,
+        token_hash: [u8; 32],
+    ) -> Result<Option<(Session, Option<ActorGrants>)>> {
+        // One round trip for the session, its user's status and effective permissions.
+        let row = sqlx::query(concat!(
+            "SELECT s.tenant_id, s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, \
+             s.terminated_at, s.user_agent, s.ip, s.geo_country, s.geo_region, s.geo_city, \
+             s.impersonator_id, s.impersonation_mode, s.impersonation_reason, \
+             u.status AS user_status, ",
+            crate::read::grants_of_u!(),
+            " AS user_grants FROM sessions s \
+             LEFT JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id \
+             WHERE s.token_hash = $1"
+        ))
+        .bind(token_hash.as_slice())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err("looking up a session"))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let session = decode(&row)?;
+        let get = |e: sqlx::Error| map_err("decoding a session's grants")(e);
+        let status: Option<String> = row.try_get("user_status").map_err(get)?;
+        let names: Option<Vec<String>> = row.try_get("user_grants").map_err(get)?;
+        let grants = match status {
+            Some(status) => Some(crate::read::grants(&status, &names.unwrap_or_default())?),
+            None => None,
+        };
+        Ok(Some((session, grants)))
     }
 
     async fn touch_session(

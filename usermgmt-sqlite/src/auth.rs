@@ -3,17 +3,17 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
-use usermgmt_core::model::{PermissionSet, Session, TenantId, User};
+use usermgmt_core::model::{Session, TenantId, User};
 use usermgmt_core::password::PasswordHash;
 use usermgmt_core::storage::{ActorGrants, AuthStore, Identifier, LoginFailure};
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
 
 use crate::SqliteStorage;
-use crate::codec::{micros, parse};
+use crate::codec::micros;
 use crate::error::map_err;
 use crate::pool::{commit, immediate};
-use crate::read::{identifier_query, read_users, user_by_id};
+use crate::read::{identifier_query, read_grants, read_users, user_by_id};
 use crate::sessions::insert_session_row;
 
 #[async_trait]
@@ -29,27 +29,7 @@ impl AuthStore for SqliteStorage {
     async fn actor_grants(&self, tenant: &TenantId, user_id: Uuid) -> Result<Option<ActorGrants>> {
         let tenant = tenant.as_str().to_owned();
         self.pool
-            .run(move |conn| {
-                // One statement: every request starts here. Names are joined with the unit
-                // separator, which no permission name contains.
-                let row: Option<(String, Option<String>)> = conn
-                    .prepare_cached(
-                        "SELECT u.status, (SELECT group_concat(permission, char(31)) FROM (\
-                         SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id \
-                         WHERE ur.user_seq = u.seq UNION SELECT permission FROM user_permissions WHERE user_seq = u.seq)) \
-                         FROM users u WHERE u.tenant_id = ?1 AND u.id = ?2",
-                    )
-                    .and_then(|mut s| s.query_row(params![tenant, user_id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-                    .map_err(map_err("reading grants"))?;
-                let Some((status, names)) = row else { return Ok(None) };
-                let permissions: PermissionSet = names
-                    .as_deref()
-                    .unwrap_or_default()
-                    .split('\u{1f}')
-                    .filter_map(|n| n.parse().ok())
-                    .collect();
-                Ok(Some(ActorGrants { status: parse("decoding a status", &status)?, permissions }))
-            })
+            .run(move |conn| read_grants(conn, &tenant, user_id))
             .await
     }
 

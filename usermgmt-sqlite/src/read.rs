@@ -4,11 +4,11 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use usermgmt_core::Result;
-use usermgmt_core::model::User;
-use usermgmt_core::storage::{Identifier, RelatedKind, RelatedLists};
+use usermgmt_core::model::{PermissionSet, User};
+use usermgmt_core::storage::{ActorGrants, Identifier, RelatedKind, RelatedLists};
 use uuid::Uuid;
 
-use crate::codec::{USER_COLUMNS, user_from_row};
+use crate::codec::{USER_COLUMNS, parse, user_from_row};
 use crate::error::map_err;
 use crate::query::Sql;
 
@@ -141,4 +141,38 @@ pub(crate) fn taken_fields(
         }
     }
     Ok(taken)
+}
+
+/// A user's status and effective permissions, in one statement (every request starts here).
+/// Names are joined with the unit separator, which no permission name contains.
+pub(crate) fn read_grants(
+    conn: &rusqlite::Connection,
+    tenant: &str,
+    user_id: Uuid,
+) -> Result<Option<ActorGrants>> {
+    let row: Option<(String, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT u.status, (SELECT group_concat(permission, char(31)) FROM (\
+             SELECT rp.permission FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id \
+             WHERE ur.user_seq = u.seq UNION SELECT permission FROM user_permissions WHERE user_seq = u.seq)) \
+             FROM users u WHERE u.tenant_id = ?1 AND u.id = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![tenant, user_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(map_err("reading grants"))?;
+    let Some((status, names)) = row else {
+        return Ok(None);
+    };
+    let permissions: PermissionSet = names
+        .as_deref()
+        .unwrap_or_default()
+        .split('\u{1f}')
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    Ok(Some(ActorGrants {
+        status: parse("decoding a status", &status)?,
+        permissions,
+    }))
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use usermgmt_core::model::{AuditEvent, GeoLocation, Session, TenantId};
-use usermgmt_core::storage::SessionStore;
+use usermgmt_core::storage::{ActorGrants, SessionStore};
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
 
@@ -13,9 +13,19 @@ use crate::audit::insert_event;
 use crate::codec::{from_micros, micros, opt_from_micros, parse};
 use crate::error::{corrupt, map_err};
 
-const SESSION_COLUMNS: &str = "SELECT s.id, s.tenant_id, u.id, s.created_at, s.last_seen_at, s.expires_at, \
+/// The columns of a session, its user's id included.
+macro_rules! session_columns {
+    () => {
+        "SELECT s.id, s.tenant_id, u.id, s.created_at, s.last_seen_at, s.expires_at, \
     s.terminated_at, s.user_agent, s.ip, s.geo_country, s.geo_region, s.geo_city, s.impersonator_id, \
-    s.impersonation_mode, s.impersonation_reason FROM sessions s JOIN users u ON u.seq = s.user_seq";
+    s.impersonation_mode, s.impersonation_reason FROM sessions s JOIN users u ON u.seq = s.user_seq"
+    };
+}
+
+const SESSION_COLUMNS: &str = session_columns!();
+
+/// A session by its token hash.
+const BY_TOKEN: &str = concat!(session_columns!(), " WHERE s.token_hash = ?1");
 
 type RawSession = (
     Uuid,
@@ -184,12 +194,31 @@ impl SessionStore for SqliteStorage {
     async fn session_by_token(&self, token_hash: [u8; 32]) -> Result<Option<Session>> {
         self.pool
             .run(move |conn| {
-                let sql = format!("{SESSION_COLUMNS} WHERE s.token_hash = ?1");
                 let found = conn
-                    .prepare_cached(&sql)
+                    .prepare_cached(BY_TOKEN)
                     .and_then(|mut s| s.query_row([token_hash.as_slice()], raw).optional())
                     .map_err(map_err("looking up a session"))?;
                 found.map(decode).transpose()
+            })
+            .await
+    }
+
+    async fn session_with_grants(
+        &self,
+        token_hash: [u8; 32],
+    ) -> Result<Option<(Session, Option<ActorGrants>)>> {
+        self.pool
+            .run(move |conn| {
+                let found = conn
+                    .prepare_cached(BY_TOKEN)
+                    .and_then(|mut s| s.query_row([token_hash.as_slice()], raw).optional())
+                    .map_err(map_err("looking up a session"))?;
+                let Some(session) = found.map(decode).transpose()? else {
+                    return Ok(None);
+                };
+                let grants =
+                    crate::read::read_grants(conn, session.tenant_id.as_str(), session.user_id)?;
+                Ok(Some((session, grants)))
             })
             .await
     }

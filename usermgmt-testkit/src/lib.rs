@@ -105,6 +105,7 @@ macro_rules! __with_cases {
             unregistered_stored_permissions_grant_nothing,
             a_grown_registry_still_keeps_a_super_admin,
             lists_filter_by_effective_permission,
+            the_one_read_check_answers_as_the_two_calls,
             every_operation_requires_its_permission,
             inactive_and_system_principals_are_refused,
             tenants_are_isolated,

@@ -22,6 +22,16 @@ const MAX_USER_AGENT: usize = 512;
 /// Longest accepted token text (a real one has 43 characters).
 const MAX_TOKEN_LEN: usize = 128;
 
+/// The hash of a token of a plausible length (others are refused unread).
+pub(crate) fn usable_token(token: &SessionToken) -> Result<[u8; 32]> {
+    if token.expose().is_empty() || token.expose().len() > MAX_TOKEN_LEN {
+        return Err(Error::Unauthenticated(
+            "invalid or expired session".to_owned(),
+        ));
+    }
+    Ok(token.hash())
+}
+
 /// Credentials for a password login. The identifier is an email, a phone number or a
 /// username, matched ignoring case.
 #[derive(Debug, Clone, Deserialize)]
@@ -298,15 +308,20 @@ impl UserService {
     /// [`Error::Unauthenticated`]. Refreshes `last_seen_at` at most once per
     /// [`crate::service::SessionPolicy::touch_interval`].
     pub async fn authenticate(&self, token: &SessionToken) -> Result<(Principal, Session)> {
+        let hash = usable_token(token)?;
+        let session = self.storage.session_by_token(hash).await?;
+        self.admit_session(session).await
+    }
+
+    /// The principal of a session found by its token: refused unless it is active (and, for
+    /// an impersonation, unless its impersonator may still impersonate the user).
+    pub(crate) async fn admit_session(
+        &self,
+        session: Option<Session>,
+    ) -> Result<(Principal, Session)> {
         let unauthenticated = || Error::Unauthenticated("invalid or expired session".to_owned());
-        if token.expose().is_empty() || token.expose().len() > MAX_TOKEN_LEN {
-            return Err(unauthenticated());
-        }
         let now = self.clock.now();
-        let session = self
-            .storage
-            .session_by_token(token.hash())
-            .await?
+        let session = session
             .filter(|s| s.is_active(now))
             .ok_or_else(unauthenticated)?;
         if now - session.last_seen_at >= self.config.sessions.touch_interval {

@@ -36,6 +36,14 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<()>;
     /// The session whose token has this hash, active or not.
     async fn session_by_token(&self, token_hash: [u8; 32]) -> Result<Option<Session>>;
+    /// [`SessionStore::session_by_token`] with its user's [`AuthStore::actor_grants`] (`None`
+    /// for a user who is gone), read together: what a guarded request needs, in one trip.
+    ///
+    /// [`AuthStore::actor_grants`]: super::auth::AuthStore::actor_grants
+    async fn session_with_grants(
+        &self,
+        token_hash: [u8; 32],
+    ) -> Result<Option<(Session, Option<super::auth::ActorGrants>)>>;
     /// Sets `last_seen_at`.
     async fn touch_session(
         &self,

@@ -675,3 +675,107 @@ pub async fn lists_filter_by_effective_permission(store: TestStore) {
         "grade.delete",
     );
 }
+
+/// `authenticate_for` (the guard's one-read path: session and grants together) answers as
+/// `authenticate` then `check_permission` do.
+pub async fn the_one_read_check_answers_as_the_two_calls(store: TestStore) {
+    use usermgmt_core::model::SessionToken;
+    let fx = Fixture::new(store).await;
+    fx.service
+        .create_role(
+            &fx.admin,
+            role("teacher", &[host("course.view"), host("course.create")]),
+        )
+        .await
+        .unwrap();
+    let input = CreateUser {
+        password: Some(usermgmt_core::password::Password::new(
+            crate::fixture::PASSWORD,
+        )),
+        is_instructor: true,
+        roles: vec!["teacher".into()],
+        ..Fixture::learner("Tess", "tess@t1.test")
+    };
+    let tess = fx.service.create_user(&fx.admin, input).await.unwrap();
+    let token = fx
+        .login("tess@t1.test", crate::fixture::PASSWORD)
+        .await
+        .unwrap()
+        .token;
+    let both = |token: SessionToken, name: &'static str| {
+        let service = fx.service.clone();
+        async move {
+            let permission = host(name);
+            let one = service
+                .authenticate_for(&token, &permission)
+                .await
+                .map(|(principal, _, actor)| (principal, actor));
+            let two = match service.authenticate(&token).await {
+                Ok((principal, _)) => service
+                    .check_permission(&principal, &permission)
+                    .await
+                    .map(|actor| (principal, actor)),
+                Err(error) => Err(error),
+            };
+            match (&one, &two) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{name}"),
+                (Err(a), Err(b)) => assert_eq!(a.code(), b.code(), "{name}: {a} / {b}"),
+                _ => panic!("{name}: {one:?} vs {two:?}"),
+            }
+            one
+        }
+    };
+    let (_, actor) = both(token.clone(), "course.create").await.unwrap();
+    assert_eq!(actor.user_id, tess.id);
+    assert!(matches!(
+        both(token.clone(), "grade.edit").await,
+        Err(Error::Forbidden(_))
+    ));
+    assert!(matches!(
+        both(token.clone(), "course.delete").await,
+        Err(Error::Forbidden(_))
+    ));
+    let bogus = SessionToken::from_client("not-a-token");
+    assert!(matches!(
+        both(bogus, "course.view").await,
+        Err(Error::Unauthenticated(_))
+    ));
+    let read_only = fx
+        .service
+        .impersonate(
+            &fx.admin,
+            tess.id,
+            ImpersonateRequest {
+                mode: ImpersonationMode::Impersonate,
+                reason: "support ticket 9".into(),
+            },
+            Fixture::client(),
+        )
+        .await
+        .unwrap()
+        .token;
+    assert!(both(read_only.clone(), "course.view").await.is_ok());
+    assert!(matches!(
+        both(read_only.clone(), "course.create").await,
+        Err(Error::ReadOnlyImpersonation)
+    ));
+    fx.service
+        .update_user(
+            &fx.admin,
+            tess.id,
+            UpdateUser {
+                status: Some(usermgmt_core::model::Status::Suspended),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        both(token, "course.view").await,
+        Err(Error::Unauthenticated(_))
+    ));
+    assert!(matches!(
+        both(read_only, "course.view").await,
+        Err(Error::Unauthenticated(_))
+    ));
+}
