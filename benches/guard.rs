@@ -1,11 +1,13 @@
 //! The cost of guarding a host route with a host permission (`usermgmt_axum::require`), on
-//! SQLite, against two baselines measured in the same run:
+//! SQLite and (with `USERMGMT_BENCH_POSTGRES_URL`, a server URL: the bench creates and drops a
+//! database of its own) PostgreSQL, against baselines measured in the same run:
 //!
 //! - **unguarded**: the same trivial route with no check (the floor);
 //! - **hand-written**: the check a host would write itself against the same database — one
 //!   SQL statement that finds the session by its token hash and asks whether its active user
 //!   holds the permission through a role or directly — over one `rusqlite` connection in
-//!   `block_in_place`, as usermgmt's own SQLite pool runs its queries;
+//!   `block_in_place`, as usermgmt's own SQLite pool runs its queries (on PostgreSQL, one
+//!   query on an `sqlx` pool);
 //! - **framework-style**: the same check in the two steps a generic authorisation layer takes
 //!   (axum-login's `AuthnBackend::get_user` for the session's user, then
 //!   `AuthzBackend::get_user_permissions` and a set look-up), on the same connection.
@@ -22,7 +24,7 @@
 //! a fresh random order each round; the median of the rounds' mean latencies is printed with
 //! the guard's overhead over the unguarded route and its ratio to the hand-written check.
 //!
-//! Run: `cargo bench --bench guard`.
+//! Run: `cargo bench --bench guard --features postgres`.
 
 // A benchmark harness: failing loudly on a broken set-up is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -46,6 +48,7 @@ use usermgmt::model::{Permission, PermissionRegistry, SessionToken, TenantId};
 use usermgmt::password::{Password, PasswordPolicy};
 use usermgmt::service::{ClientInfo, CreateRole, CreateUser, LoginRequest};
 use usermgmt::sqlite::SqliteStorage;
+use usermgmt::storage::Storage;
 use usermgmt::{Principal, ServiceConfig, UserService};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -138,26 +141,90 @@ async fn hand_written(
     }
 }
 
+/// The hand-written check on PostgreSQL.
+const PG_CHECK: &str = "SELECT EXISTS (SELECT 1 FROM sessions s JOIN users u \
+    ON u.tenant_id = s.tenant_id AND u.id = s.user_id \
+    WHERE s.token_hash = $1 AND s.terminated_at IS NULL AND s.expires_at > now() \
+    AND u.status = 'active' AND (\
+    EXISTS (SELECT 1 FROM user_roles ur JOIN role_permissions rp \
+        ON rp.tenant_id = ur.tenant_id AND rp.role_id = ur.role_id \
+        WHERE ur.tenant_id = u.tenant_id AND ur.user_id = u.id AND rp.permission = $2) \
+    OR EXISTS (SELECT 1 FROM user_permissions up \
+        WHERE up.tenant_id = u.tenant_id AND up.user_id = u.id AND up.permission = $2)))";
+
+/// Framework-style on PostgreSQL, step 1 and step 2.
+const PG_SESSION_USER: &str = "SELECT u.tenant_id, u.id FROM sessions s JOIN users u \
+    ON u.tenant_id = s.tenant_id AND u.id = s.user_id \
+    WHERE s.token_hash = $1 AND s.terminated_at IS NULL AND s.expires_at > now() \
+    AND u.status = 'active'";
+const PG_USER_PERMISSIONS: &str = "SELECT rp.permission FROM user_roles ur JOIN role_permissions rp \
+    ON rp.tenant_id = ur.tenant_id AND rp.role_id = ur.role_id \
+    WHERE ur.tenant_id = $1 AND ur.user_id = $2 \
+    UNION SELECT permission FROM user_permissions WHERE tenant_id = $1 AND user_id = $2";
+
+fn bearer_hash(request: &Request) -> Option<[u8; 32]> {
+    request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| SessionToken::from_client(t).hash())
+}
+
+async fn pg_hand_written(pool: sqlx::PgPool, request: Request, next: Next) -> Response {
+    let Some(hash) = bearer_hash(&request) else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let allowed: bool = sqlx::query_scalar(PG_CHECK)
+        .bind(&hash[..])
+        .bind("course.view")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    if allowed {
+        next.run(request).await
+    } else {
+        StatusCode::FORBIDDEN.into_response()
+    }
+}
+
+async fn pg_framework_style(pool: sqlx::PgPool, request: Request, next: Next) -> Response {
+    let Some(hash) = bearer_hash(&request) else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let user: Option<(String, uuid::Uuid)> = sqlx::query_as(PG_SESSION_USER)
+        .bind(&hash[..])
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+    let Some((tenant, user)) = user else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let permissions: std::collections::HashSet<String> = sqlx::query_scalar(PG_USER_PERMISSIONS)
+        .bind(tenant)
+        .bind(user)
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    if permissions.contains("course.view") {
+        next.run(request).await
+    } else {
+        StatusCode::FORBIDDEN.into_response()
+    }
+}
+
 fn mean(total: Duration, n: usize) -> Duration {
     total / u32::try_from(n).unwrap()
 }
 
-fn main() {
-    let env = |key: &str, default: usize| {
-        std::env::var(key)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let rounds = env("USERMGMT_BENCH_ROUNDS", 7);
-    let requests = env("USERMGMT_BENCH_REQUESTS", 2_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let path = dir.path().join("guard.db");
-    let storage = runtime.block_on(SqliteStorage::open(&path)).expect("open");
+/// A service over `storage` with a teacher who holds `course.view` through a role, and the
+/// teacher's session token.
+fn teacher_session(
+    runtime: &tokio::runtime::Runtime,
+    storage: Arc<dyn Storage>,
+) -> (Arc<UserService>, TenantId, String) {
     let permissions = PermissionRegistry::new()
         .register("course.view", "See courses")
         .unwrap()
@@ -168,7 +235,7 @@ fn main() {
         permissions,
         ..ServiceConfig::default()
     };
-    let service = Arc::new(UserService::with_config(Arc::new(storage), config));
+    let service = Arc::new(UserService::with_config(storage, config));
     let tenant = TenantId::default_tenant();
     let token = runtime.block_on(async {
         let admin = service
@@ -212,33 +279,18 @@ fn main() {
             .unwrap();
         outcome.token.expose().to_owned()
     });
+    (service, tenant, token)
+}
 
-    let state = ApiState::new(service.clone(), tenant);
-    let ok = || async { "ok" };
-    let unguarded = Router::new().route("/courses", get(ok));
-    let guarded = Router::new()
-        .route("/courses", get(|_: Authorized| async { "ok" }))
-        .route_layer(require(&state, "course.view").unwrap());
-    let conn = Arc::new(Mutex::new(rusqlite::Connection::open(&path).unwrap()));
-    let shared = conn.clone();
-    let by_hand = Router::new()
-        .route("/courses", get(ok))
-        .route_layer(axum::middleware::from_fn(move |request, next| {
-            hand_written(shared.clone(), request, next)
-        }));
-    let framework =
-        Router::new()
-            .route("/courses", get(ok))
-            .route_layer(axum::middleware::from_fn(move |request, next| {
-                framework_style(conn.clone(), request, next)
-            }));
-    let variants = [
-        ("unguarded route", unguarded),
-        ("hand-written check (1 SQL statement)", by_hand),
-        ("framework-style check (user, then permissions)", framework),
-        ("usermgmt_axum::require(\"course.view\")", guarded),
-    ];
-
+/// Times the variants (`[unguarded, hand-written, framework-style, guard]`) and prints them.
+fn measure(
+    runtime: &tokio::runtime::Runtime,
+    backend: &str,
+    variants: [(&str, Router); 4],
+    token: &str,
+    rounds: usize,
+    requests: usize,
+) {
     let call = |app: &Router| {
         let request = Request::get("/courses")
             .header("authorization", format!("Bearer {token}"))
@@ -277,7 +329,7 @@ fn main() {
         })
         .collect();
     println!(
-        "## Guarding a host route (SQLite, {rounds} rounds × {requests} requests, in-process)\n"
+        "## Guarding a host route ({backend}, {rounds} rounds × {requests} requests, in-process)\n"
     );
     println!("| variant | median per request | min | max |");
     println!("|---|---|---|---|");
@@ -292,11 +344,119 @@ fn main() {
     let (floor, by_hand, framework, guard) = (medians[0], medians[1], medians[2], medians[3]);
     println!(
         "\noverhead over the unguarded route — guard: {:.1?}; hand-written: {:.1?}; \
-         framework-style: {:.1?}. guard / hand-written: {:.2}×; guard / framework-style: {:.2}×",
+         framework-style: {:.1?}. guard / hand-written: {:.2}×; guard / framework-style: {:.2}×\n",
         guard.saturating_sub(floor),
         by_hand.saturating_sub(floor),
         framework.saturating_sub(floor),
         guard.as_secs_f64() / by_hand.as_secs_f64(),
         guard.as_secs_f64() / framework.as_secs_f64()
     );
+}
+
+/// The unguarded route and the guarded one over `service`.
+fn ours(service: &Arc<UserService>, tenant: &TenantId) -> (Router, Router) {
+    let state = ApiState::new(service.clone(), tenant.clone());
+    let unguarded = Router::new().route("/courses", get(|| async { "ok" }));
+    let guarded = Router::new()
+        .route("/courses", get(|_: Authorized| async { "ok" }))
+        .route_layer(require(&state, "course.view").unwrap());
+    (unguarded, guarded)
+}
+
+fn main() {
+    let env = |key: &str, default: usize| {
+        std::env::var(key)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let rounds = env("USERMGMT_BENCH_ROUNDS", 7);
+    let requests = env("USERMGMT_BENCH_REQUESTS", 2_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("guard.db");
+    let storage = runtime.block_on(SqliteStorage::open(&path)).expect("open");
+    let (service, tenant, token) = teacher_session(&runtime, Arc::new(storage));
+    let (unguarded, guarded) = ours(&service, &tenant);
+    let conn = Arc::new(Mutex::new(rusqlite::Connection::open(&path).unwrap()));
+    let shared = conn.clone();
+    let by_hand = Router::new()
+        .route("/courses", get(|| async { "ok" }))
+        .route_layer(axum::middleware::from_fn(move |request, next| {
+            hand_written(shared.clone(), request, next)
+        }));
+    let framework = Router::new()
+        .route("/courses", get(|| async { "ok" }))
+        .route_layer(axum::middleware::from_fn(move |request, next| {
+            framework_style(conn.clone(), request, next)
+        }));
+    let variants = [
+        ("unguarded route", unguarded),
+        ("hand-written check (1 SQL statement)", by_hand),
+        ("framework-style check (user, then permissions)", framework),
+        ("usermgmt_axum::require(\"course.view\")", guarded),
+    ];
+    measure(&runtime, "SQLite", variants, &token, rounds, requests);
+
+    let Ok(server) = std::env::var("USERMGMT_BENCH_POSTGRES_URL") else {
+        println!("(USERMGMT_BENCH_POSTGRES_URL not set: PostgreSQL skipped)");
+        return;
+    };
+    let admin = runtime
+        .block_on(sqlx::PgPool::connect(&server))
+        .expect("the PostgreSQL server");
+    for statement in [
+        "DROP DATABASE IF EXISTS usermgmt_guard_bench",
+        "CREATE DATABASE usermgmt_guard_bench",
+    ] {
+        runtime
+            .block_on(sqlx::query(statement).execute(&admin))
+            .unwrap();
+    }
+    let (base, _) = server
+        .rsplit_once('/')
+        .expect("USERMGMT_BENCH_POSTGRES_URL needs a database path");
+    let url = format!("{base}/usermgmt_guard_bench");
+    let storage = runtime
+        .block_on(usermgmt::postgres::PgStorage::connect(&url))
+        .unwrap();
+    let (service, tenant, token) = teacher_session(&runtime, Arc::new(storage));
+    let (unguarded, guarded) = ours(&service, &tenant);
+    let pool = runtime.block_on(sqlx::PgPool::connect(&url)).unwrap();
+    let shared = pool.clone();
+    let by_hand = Router::new()
+        .route("/courses", get(|| async { "ok" }))
+        .route_layer(axum::middleware::from_fn(move |request, next| {
+            pg_hand_written(shared.clone(), request, next)
+        }));
+    let framework = Router::new()
+        .route("/courses", get(|| async { "ok" }))
+        .route_layer(axum::middleware::from_fn(move |request, next| {
+            pg_framework_style(pool.clone(), request, next)
+        }));
+    let variants = [
+        ("unguarded route", unguarded),
+        ("hand-written check (1 query)", by_hand),
+        ("framework-style check (user, then permissions)", framework),
+        ("usermgmt_axum::require(\"course.view\")", guarded),
+    ];
+    measure(
+        &runtime,
+        "PostgreSQL",
+        variants,
+        &token,
+        rounds,
+        requests / 4,
+    );
+    drop(service);
+    runtime
+        .block_on(
+            sqlx::query("DROP DATABASE IF EXISTS usermgmt_guard_bench WITH (FORCE)")
+                .execute(&admin),
+        )
+        .unwrap();
 }

@@ -40,5 +40,5 @@ for backend in sqlite postgres; do
 done
 cargo bench --bench million_ops --features postgres 2>&1 | grep -v '^\s*Compiling' | tee "$out/million_ops.md"
 cargo bench --bench login 2>&1 | grep -v '^\s*Compiling' | tee "$out/login.txt"
-cargo bench --bench guard 2>&1 | grep -v '^\s*Compiling' | tee "$out/guard.md"
+cargo bench --bench guard --features postgres 2>&1 | grep -v '^\s*Compiling' | tee "$out/guard.md"
 bash benches/http_load.sh "${USERMGMT_BENCH_USERS:-1000000}" | tee "$out/http_load.txt"

@@ -61,6 +61,7 @@ impl EnrollmentSource for PgEnrollmentSource {
         let mut sql = crate::query::build(&query);
         let texts: Vec<String> = sql
             .build_query_scalar()
+            .persistent(false)
             .fetch_all(&self.pool)
             .await
             .map_err(map_err("querying enrollments"))?;

@@ -37,6 +37,7 @@ impl CountFeed for PgStorage {
              ARRAY(SELECT DISTINCT user_id FROM user_changes \
                    WHERE tenant_id = $1 AND txid >= $2 LIMIT $3)"
         ))
+        .persistent(false)
         .bind(tenant.as_str())
         .bind(since)
         .bind(limit)
@@ -65,6 +66,7 @@ impl CountFeed for PgStorage {
                  WHERE id = 1 AND EXISTS (SELECT 1 FROM gone)) \
              SELECT count(*) FROM gone"
         ))
+        .persistent(false)
         .bind(keep as f64)
         .fetch_one(&self.pool)
         .await

@@ -138,6 +138,7 @@ impl InsightStore for PgStorage {
             let mut tx = self.begin_limited(pushdown.is_some()).await?;
             let rows = sql
                 .build()
+                .persistent(false)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(map_err("computing statistics"))?;
@@ -160,6 +161,7 @@ impl InsightStore for PgStorage {
         now: DateTime<Utc>,
     ) -> Result<BTreeMap<Status, StatusGroup>> {
         let rows = sqlx::query(STATUS_GROUPS)
+            .persistent(false)
             .bind(tenant.as_str())
             .bind(now - Duration::days(7))
             .bind(now - Duration::days(30))
@@ -186,6 +188,7 @@ impl InsightStore for PgStorage {
                     "SELECT count(*) FROM users WHERE tenant_id = $1 AND {column} >= $2 AND {column} < $3"
                 );
                 let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .persistent(false)
                     .bind(tenant.as_str())
                     .bind(from)
                     .bind(to)
@@ -212,6 +215,7 @@ impl InsightStore for PgStorage {
         let before: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM users WHERE tenant_id = $1 AND created_at < $2",
         )
+        .persistent(false)
         .bind(tenant.as_str())
         .bind(from)
         .fetch_one(&self.pool)
@@ -221,6 +225,7 @@ impl InsightStore for PgStorage {
             "SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) FROM users WHERE tenant_id = $1 \
              AND created_at >= $2 AND created_at < $3 GROUP BY 1",
         )
+        .persistent(false)
         .bind(tenant.as_str())
         .bind(from)
         .bind(to)
@@ -245,6 +250,7 @@ impl InsightStore for PgStorage {
         let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT count(*) FROM ({grouped}) AS g"
         )))
+        .persistent(false)
         .bind(tenant.as_str())
         .bind(contains)
         .fetch_one(&self.pool)
@@ -253,6 +259,7 @@ impl InsightStore for PgStorage {
         let rows: Vec<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT value, users FROM ({grouped}) AS g ORDER BY users DESC, value COLLATE \"C\" LIMIT $3 OFFSET $4"
         )))
+        .persistent(false)
         .bind(tenant.as_str())
         .bind(contains)
         .bind(i64::from(limit))

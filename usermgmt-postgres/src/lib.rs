@@ -106,11 +106,14 @@ impl PgStorage {
         let connect: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| {
             Error::Storage(StorageError::new("parsing the database URL", e))
         })?;
-        // Statements are prepared once per connection; after five runs PostgreSQL may switch
-        // to a generic plan that ignores the bound values (a filter on `status = 'active'`
-        // planned as if selective: 1.7× slower counts at 1M users). Planning each run with
-        // its values costs a fraction of a millisecond.
-        let connect = connect.options([("plan_cache_mode", "force_custom_plan")]);
+        // Statements are prepared once per connection, and after five runs PostgreSQL may
+        // switch to a generic plan that ignores the bound values (a filter on
+        // `status = 'active'` planned as if selective: 1.7× slower counts at 1M users). So
+        // every query whose plan depends on its values — lists, counts, statistics, facets,
+        // the change feed — is sent unnamed (`persistent(false)`) and planned with its values
+        // at each run, while look-ups by key (sessions, grants, one user) stay prepared: with
+        // `plan_cache_mode = force_custom_plan` for everything, planning cost a guarded
+        // request ~0.5 ms (`benches/guard.rs`).
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)

@@ -54,6 +54,7 @@ pub(crate) async fn attach_related(conn: &mut PgConnection, users: &mut [User]) 
 pub(crate) async fn read_users(conn: &mut PgConnection, mut sql: Sql) -> Result<Vec<User>> {
     let rows = sql
         .build()
+        .persistent(false)
         .fetch_all(&mut *conn)
         .await
         .map_err(map_err("querying users"))?;

@@ -73,7 +73,9 @@ impl PgStorage {
         let sql = format!(
             "{ROLE_COLUMNS} WHERE r.tenant_id = $1 {condition} GROUP BY r.tenant_id, r.id ORDER BY r.name"
         );
-        let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.as_str());
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
+            .bind(tenant.as_str());
         let query = match bind {
             RoleFilter::All => query,
             RoleFilter::Id(id) => query.bind(id),

@@ -187,6 +187,7 @@ async fn list_page(
         let mut sql = build(&usermgmt_sql::count_query(&Pg, &from, &m));
         let count: i64 = sql
             .build_query_scalar()
+            .persistent(false)
             .fetch_one(&mut *conn)
             .await
             .map_err(map_err("counting users"))?;
@@ -377,6 +378,7 @@ impl UserQueries for PgStorage {
         sql.push(" FOR UPDATE OF u");
         let rows = sql
             .build()
+            .persistent(false)
             .fetch_all(&mut *tx)
             .await
             .map_err(map_err("selecting users to delete"))?;
@@ -452,7 +454,7 @@ impl PgStorage {
             &plan,
             &m,
         ));
-        let mut rows = sql.build().fetch(&mut *tx);
+        let mut rows = sql.build().persistent(false).fetch(&mut *tx);
         let mut pending = Vec::with_capacity(batch);
         loop {
             let row = rows.try_next().await.map_err(map_err("exporting users"))?;
