@@ -39,14 +39,13 @@ pub struct Authorized {
 impl<S: Send + Sync> FromRequestParts<S> for Authorized {
     type Rejection = ApiError;
 
-    /// The caller the [`require`] layer admitted (one handler argument takes it). On a route
-    /// without that layer there is none, and the request fails closed (500) rather than
-    /// running unchecked.
+    /// The caller the [`require`] layer admitted. On a route without that layer there is
+    /// none, and the request fails closed (500) rather than running unchecked.
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        // Taken, not copied: one handler argument per request reads it.
         parts
             .extensions
-            .remove::<Authorized>()
+            .get::<Authorized>()
+            .cloned()
             .ok_or_else(ApiError::unguarded)
     }
 }

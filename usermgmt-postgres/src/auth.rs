@@ -63,10 +63,13 @@ impl AuthStore for PgStorage {
             .acquire()
             .await
             .map_err(map_err("taking a connection"))?;
-        let Some(user) = read_users(&mut conn, identifier_query(tenant.as_str(), identifier))
-            .await?
-            .pop()
-        else {
+        let Some(user) = read_users(
+            &mut conn,
+            identifier_query(tenant.as_str(), identifier),
+            true,
+        )
+        .await?
+        .pop() else {
             return Ok(None);
         };
         let hash: Option<String> =

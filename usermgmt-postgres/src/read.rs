@@ -51,10 +51,17 @@ pub(crate) async fn attach_related(conn: &mut PgConnection, users: &mut [User]) 
 }
 
 /// Runs a query selecting [`USER_COLUMNS`] and attaches the related lists.
-pub(crate) async fn read_users(conn: &mut PgConnection, mut sql: Sql) -> Result<Vec<User>> {
+///
+/// `by_key`: a look-up by key, prepared once per connection; otherwise (a list page, whose
+/// plan depends on its values) sent unnamed and planned with its values.
+pub(crate) async fn read_users(
+    conn: &mut PgConnection,
+    mut sql: Sql,
+    by_key: bool,
+) -> Result<Vec<User>> {
     let rows = sql
         .build()
-        .persistent(false)
+        .persistent(by_key)
         .fetch_all(&mut *conn)
         .await
         .map_err(map_err("querying users"))?;
@@ -73,7 +80,7 @@ pub(crate) async fn user_by_id(
         .push(" FROM users u WHERE u.tenant_id = ")
         .push_bind(tenant.to_owned());
     sql.push(" AND u.id = ").push_bind(id);
-    Ok(read_users(conn, sql).await?.pop())
+    Ok(read_users(conn, sql, true).await?.pop())
 }
 
 pub(crate) fn identifier_query(tenant: &str, identifier: &Identifier) -> Sql {

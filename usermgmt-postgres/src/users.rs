@@ -182,7 +182,7 @@ async fn list_page(
     let m = usermgmt_sql::Matching::plan(tenant.as_str(), plan, now).pushdown(pushdown);
     let from = usermgmt_sql::users_table(&Pg);
     let page = usermgmt_sql::page_query(&Pg, USER_COLUMNS, &from, plan, &m);
-    let users = read_users(conn, build(&page)).await?;
+    let users = read_users(conn, build(&page), false).await?;
     let total = if plan.include_total {
         let mut sql = build(&usermgmt_sql::count_query(&Pg, &from, &m));
         let count: i64 = sql
@@ -250,7 +250,7 @@ impl UserRecords for PgStorage {
             .acquire()
             .await
             .map_err(map_err("taking a connection"))?;
-        read_users(&mut conn, sql).await
+        read_users(&mut conn, sql, true).await
     }
 
     async fn find_user(&self, tenant: &TenantId, identifier: &Identifier) -> Result<Option<User>> {
@@ -259,11 +259,13 @@ impl UserRecords for PgStorage {
             .acquire()
             .await
             .map_err(map_err("taking a connection"))?;
-        Ok(
-            read_users(&mut conn, identifier_query(tenant.as_str(), identifier))
-                .await?
-                .pop(),
+        Ok(read_users(
+            &mut conn,
+            identifier_query(tenant.as_str(), identifier),
+            true,
         )
+        .await?
+        .pop())
     }
 
     async fn replace_user(&self, tenant: &TenantId, change: UserReplace) -> Result<User> {

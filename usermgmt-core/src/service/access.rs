@@ -24,22 +24,45 @@ pub struct Actor {
     /// today — one dropped from the registry — cannot be handed on or taken over by someone
     /// who lacks it and come back to life when it is registered again.
     pub held: PermissionSet,
+    /// The system principal: it reaches every user and role, whatever they hold.
+    pub(crate) unbounded: bool,
 }
 
 impl Actor {
-    /// The first permission of `wanted` the actor does not hold (in [`Actor::held`]).
+    /// The first permission of `wanted` the actor does not hold (among its effective,
+    /// registered [`Actor::permissions`]).
     pub fn first_missing<'a>(
         &self,
         wanted: impl IntoIterator<Item = &'a Permission>,
     ) -> Option<Permission> {
-        wanted.into_iter().find(|p| !self.held.contains(p)).cloned()
+        wanted
+            .into_iter()
+            .find(|p| !self.permissions.contains(p))
+            .cloned()
     }
 
-    /// Refuses unless the actor holds every permission in `wanted` (no privilege escalation);
-    /// names measured against [`Actor::held`], so a dormant name counts too.
+    /// Refuses unless the actor holds every permission in `wanted` (effective, registered
+    /// ones: a name dropped from the registry grants nothing).
     pub fn require_all<'a>(&self, wanted: impl IntoIterator<Item = &'a Permission>) -> Result<()> {
         match self.first_missing(wanted) {
             Some(missing) => Err(Error::Forbidden(missing)),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses unless the actor reaches every name in `wanted` — granting them, editing a
+    /// role that carries them, acting on a user who holds them (no privilege escalation):
+    /// measured against [`Actor::held`], so a dormant name counts too. The system principal
+    /// reaches everything.
+    pub(crate) fn require_reach<'a>(
+        &self,
+        wanted: impl IntoIterator<Item = &'a Permission>,
+    ) -> Result<()> {
+        if self.unbounded {
+            return Ok(());
+        }
+        match wanted.into_iter().find(|p| !self.held.contains(p)) {
+            Some(missing) => Err(Error::Forbidden(missing.clone())),
             None => Ok(()),
         }
     }
@@ -163,6 +186,7 @@ impl UserService {
             user_id,
             permissions: self.config.permissions.known(grants.permissions.clone()),
             held: grants.permissions,
+            unbounded: false,
         })
     }
 
@@ -187,7 +211,7 @@ impl UserService {
             return Ok(());
         }
         if let Some(grants) = self.storage.actor_grants(&actor.tenant_id, target).await? {
-            actor.require_all(&grants.permissions)?;
+            actor.require_reach(&grants.permissions)?;
         }
         Ok(())
     }

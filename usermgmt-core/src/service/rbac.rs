@@ -116,7 +116,7 @@ impl UserService {
         let name = normalize_role_name(&input.name, "name", &mut errors);
         let description = check_description(&input.description, &mut errors);
         errors.into_result()?;
-        actor.require_all(&permissions)?;
+        actor.require_reach(&permissions)?;
         let name = name.ok_or_else(|| Error::invalid("name", "is required"))?;
         self.insert_role_as(principal, &name, description.as_deref(), permissions)
             .await
@@ -199,8 +199,9 @@ impl UserService {
             }
         }
         errors.into_result()?;
-        actor.require_all(&next.permissions)?;
-        self.store_role_change(principal, &current, next).await
+        actor.require_reach(&next.permissions)?;
+        let stored = self.store_role_change(principal, &current, next).await?;
+        Ok(self.registered(stored))
     }
 
     /// Stores a changed role with its audit event (nothing when nothing changed).
@@ -271,7 +272,7 @@ impl UserService {
             .ok_or(Error::NotFound("role"))?;
         // As stored: a dormant name the actor lacks keeps the role out of reach, and the
         // audit diff of a change records it if the change drops it.
-        actor.require_all(&role.permissions)?;
+        actor.require_reach(&role.permissions)?;
         Ok((actor, role))
     }
 

@@ -87,6 +87,7 @@ impl UserService {
                 user_id: Uuid::nil(),
                 permissions: self.config.permissions.all(),
                 held: self.config.permissions.all(),
+                unbounded: true,
             }),
             Principal::User { .. } => Err(Error::Unauthenticated(
                 "the system API needs the system token".to_owned(),

@@ -60,7 +60,7 @@ impl UserService {
         }
         let granted = self.check_grants(actor, &draft, None, &mut errors).await?;
         errors.into_result()?;
-        actor.require_all(&granted)?;
+        actor.require_reach(&granted)?;
 
         self.store_new_user(principal, draft, input.password.as_ref(), now)
             .await
@@ -216,7 +216,7 @@ impl UserService {
             .check_grants(actor, &draft, Some(current), &mut errors)
             .await?;
         errors.into_result()?;
-        actor.require_all(&granted)?;
+        actor.require_reach(&granted)?;
         let password_hash = match &patch.password {
             Some(Some(password)) => Some(self.hash_password(password).await?),
             _ => None,

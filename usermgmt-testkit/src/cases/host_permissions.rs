@@ -552,6 +552,14 @@ pub async fn unregistered_stored_permissions_grant_nothing(store: TestStore) {
         .unwrap();
     let kept = fx.service.get_role(&fx.admin, super_role.id).await.unwrap();
     assert!(kept.permissions.contains(&gone), "{kept:?}");
+    // The system principal reaches everything: it still hands out the super-admin role,
+    // dormant names and all (the locked-out-tenant recovery path).
+    let system = Principal::system(fx.tenant.clone());
+    let rescued = later
+        .system_assign_roles(&system, learner.id, &[SUPER_ADMIN_ROLE.to_owned()])
+        .await
+        .unwrap();
+    assert!(rescued.roles.iter().any(|r| r == SUPER_ADMIN_ROLE));
 }
 
 /// When the registry grows, a tenant's super-admin role lacks the new name until its

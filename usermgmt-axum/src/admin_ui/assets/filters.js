@@ -7,7 +7,8 @@ import { VOCABULARY, get } from "./api.js";
 import { el, field, label, select } from "./dom.js";
 
 // kind: bool (any / yes / no), enums (several of a vocabulary list), text (comma-separated
-// values; `suggest` names the field-values field), number, date (a day, sent as midnight UTC).
+// values; `suggest` names the field-values field), word (one value), number, date (a day,
+// sent as midnight UTC).
 const GROUPS = [
   ["Identity & status", [
     ["statuses", "Statuses", "enums", "statuses"],
@@ -21,7 +22,7 @@ const GROUPS = [
     ["oauth_provider", "OAuth provider", "enums", "oauth_providers"],
     ["has_password", "Has password", "bool"],
     ["roles", "Roles", "text", "roles"],
-    ["permission", "Holds permission (e.g. course.view)", "text"],
+    ["permission", "Holds permission (e.g. course.view)", "word"],
   ]],
   ["Profile & demographics", [
     ["profile_complete", "Profile complete", "bool"],
@@ -93,6 +94,8 @@ function control(name, kind, source, values) {
       return el("input", { name, type: "number", min: 0, inputmode: "numeric" });
     case "date":
       return el("input", { name, type: "date" });
+    case "word":
+      return el("input", { name, autocomplete: "off" });
     default: {
       const input = el("input", { name, autocomplete: "off", placeholder: "comma-separated" });
       if (source) attachSuggestions(input, source);
