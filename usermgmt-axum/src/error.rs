@@ -78,6 +78,7 @@ fn status_of(error: &Error) -> StatusCode {
         }
         Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         // `Error` is non-exhaustive: anything newer than this mapping is treated as internal.
+        Error::DeliveryFailed(_) => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -213,6 +213,10 @@ pub enum Error {
         /// How long to wait.
         retry_after: std::time::Duration,
     },
+    /// An account message (invitation, reset, verification) could not be delivered (HTTP
+    /// 502); what was issued stays valid and a resend replaces it.
+    #[error("the message could not be delivered: {0}")]
+    DeliveryFailed(String),
     /// The storage failed; details stay in the source chain.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -237,6 +241,7 @@ impl Error {
             Error::EnrollmentSourceUnavailable(_) => "enrollment_source_unavailable",
             Error::TooManyRequests { .. } => "too_many_requests",
             Error::Busy { .. } => "busy",
+            Error::DeliveryFailed(_) => "delivery_failed",
             Error::Storage(_) => "internal",
         }
     }

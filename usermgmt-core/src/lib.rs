@@ -15,6 +15,7 @@ pub mod filter;
 #[cfg(feature = "maxmind")]
 pub mod geo;
 pub mod model;
+pub mod notify;
 pub mod password;
 pub mod principal;
 #[cfg(feature = "openapi")]

@@ -33,6 +33,7 @@ mod query;
 mod read;
 mod roles;
 mod sessions;
+mod tokens;
 mod tx;
 mod users;
 

@@ -36,6 +36,7 @@ mod query;
 mod read;
 mod roles;
 mod sessions;
+mod tokens;
 mod users;
 
 use std::path::{Path, PathBuf};

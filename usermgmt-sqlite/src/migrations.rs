@@ -20,10 +20,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("migrations/0005_sessions_by_impersonator.sql"),
     ),
     (6, include_str!("migrations/0006_change_feed.sql")),
+    (7, include_str!("migrations/0007_account_tokens.sql")),
 ];
 
 /// The schema version this crate expects.
-pub(crate) const LATEST: i64 = 6;
+pub(crate) const LATEST: i64 = 7;
 
 /// Applies every migration newer than the database's version, each in its own transaction.
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<i64> {

@@ -101,7 +101,7 @@ fn decode(raw: RawSession) -> Result<Session> {
     })
 }
 
-fn user_seq(conn: &Connection, tenant: &str, user_id: Uuid) -> Result<Option<i64>> {
+pub(crate) fn user_seq(conn: &Connection, tenant: &str, user_id: Uuid) -> Result<Option<i64>> {
     conn.prepare_cached("SELECT seq FROM users WHERE tenant_id = ?1 AND id = ?2")
         .and_then(|mut s| {
             s.query_row(params![tenant, user_id], |r| r.get(0))

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use usermgmt_core::model::{Permission, PermissionRegistry, PermissionSet, TenantId, User};
+use usermgmt_core::notify::DevNotifier;
 use usermgmt_core::password::{Password, PasswordPolicy};
 use usermgmt_core::service::{
     ClientInfo, CreateRole, CreateUser, LoginOutcome, LoginRequest, ThrottlePolicy,
@@ -29,6 +30,8 @@ pub struct Fixture {
     pub clock: Arc<ManualClock>,
     /// The store (kept alive).
     pub store: TestStore,
+    /// The account-flow messages the service sent.
+    pub notifier: Arc<DevNotifier>,
 }
 
 /// The host application's permissions every fixture registers: an LMS's `course.view`
@@ -65,8 +68,10 @@ impl Fixture {
             permissions: host_permissions(),
             ..ServiceConfig::default()
         };
-        let service =
-            UserService::with_config(store.storage.clone(), config).with_clock(clock.clone());
+        let notifier = Arc::new(DevNotifier::default());
+        let service = UserService::with_config(store.storage.clone(), config)
+            .with_clock(clock.clone())
+            .with_notifier(notifier.clone());
         let tenant = tenant("t1");
         let admin = service
             .bootstrap_super_admin(
@@ -84,6 +89,7 @@ impl Fixture {
             tenant,
             clock,
             store,
+            notifier,
         }
     }
 

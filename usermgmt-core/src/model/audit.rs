@@ -41,6 +41,10 @@ string_enum! {
         ImpersonationStarted => "impersonation.started",
         /// An impersonation session was ended.
         ImpersonationEnded => "impersonation.ended",
+        /// An administrator sent the user a password-reset link.
+        PasswordResetSent => "user.password_reset_sent",
+        /// The user set a new password with a reset link.
+        PasswordReset => "user.password_reset",
         /// A note was written about the user.
         NoteCreated => "note.created",
         /// A note about the user was deleted.

@@ -1,5 +1,6 @@
 //! Domain types.
 
+mod account_token;
 mod audit;
 mod enrollment;
 mod note;
@@ -15,6 +16,7 @@ mod tenant;
 mod user;
 mod vocab;
 
+pub use account_token::{AccountToken, TokenKind};
 pub use audit::{AuditAction, AuditActor, AuditEvent, AuditTargetKind, FieldChange, REDACTED};
 pub use enrollment::Enrollment;
 pub use note::Note;

@@ -89,6 +89,22 @@ pub(crate) fn user_diff(
     changes
 }
 
+/// A one-field change set: `field` set to `value` (nothing before).
+pub(crate) fn change(
+    field: &str,
+    value: serde_json::Value,
+) -> BTreeMap<String, crate::model::FieldChange> {
+    let mut changes = BTreeMap::new();
+    changes.insert(
+        field.to_owned(),
+        crate::model::FieldChange {
+            old: serde_json::Value::Null,
+            new: value,
+        },
+    );
+    changes
+}
+
 /// Builds an event.
 pub(crate) fn event(
     principal: &Principal,

@@ -60,6 +60,42 @@ impl Default for SessionPolicy {
     }
 }
 
+/// How account-flow tokens behave and where their links point (see [`UserService::send_password_reset`]).
+#[derive(Debug, Clone)]
+pub struct FlowOptions {
+    /// How long an invitation works (default 7 days).
+    pub invitation_ttl: chrono::Duration,
+    /// How long a password-reset link works (default 1 hour).
+    pub reset_ttl: chrono::Duration,
+    /// How long a verification link works (default 24 hours).
+    pub verification_ttl: chrono::Duration,
+    /// The public base URL links start with, e.g. `https://lms.example.com/admin` (default
+    /// empty: links are paths). A link is `{link_base}/account/{kind}?token=…`, where the
+    /// admin UI serves the page that completes the flow.
+    pub link_base: String,
+}
+
+impl Default for FlowOptions {
+    fn default() -> Self {
+        Self {
+            invitation_ttl: chrono::Duration::days(7),
+            reset_ttl: chrono::Duration::hours(1),
+            verification_ttl: chrono::Duration::hours(24),
+            link_base: String::new(),
+        }
+    }
+}
+
+impl FlowOptions {
+    pub(crate) fn ttl(&self, kind: crate::model::TokenKind) -> chrono::Duration {
+        match kind {
+            crate::model::TokenKind::Invitation => self.invitation_ttl,
+            crate::model::TokenKind::PasswordReset => self.reset_ttl,
+            crate::model::TokenKind::Verification => self.verification_ttl,
+        }
+    }
+}
+
 /// Settings of the service.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -83,6 +119,8 @@ pub struct ServiceConfig {
     pub counting: CountOptions,
     /// Every permission the service knows: the built-ins and the host application's.
     pub permissions: PermissionRegistry,
+    /// Account-flow token lifetimes and link base.
+    pub flows: FlowOptions,
 }
 
 impl Default for ServiceConfig {
@@ -100,6 +138,7 @@ impl Default for ServiceConfig {
             throttle: ThrottlePolicy::default(),
             counting: CountOptions::default(),
             permissions: PermissionRegistry::new(),
+            flows: FlowOptions::default(),
         }
     }
 }
@@ -121,6 +160,8 @@ pub struct UserService {
     pub(super) strict_pushdown: bool,
     /// Totals from the in-memory counting index.
     pub(super) counter: Arc<Counter>,
+    /// Delivers account-flow messages.
+    pub(super) notifier: Arc<dyn crate::notify::Notifier>,
 }
 
 /// How the service treats its enrollment source.
@@ -169,7 +210,16 @@ impl UserService {
             dummy_hash: Arc::new(DummyHash::new()),
             enrollments: None,
             strict_pushdown: false,
+            notifier: Arc::new(crate::notify::DevNotifier::default()),
         }
+    }
+
+    /// Delivers account-flow messages (invitations, password resets, verifications) with
+    /// `notifier` (default: a [`crate::notify::DevNotifier`], which only keeps them in
+    /// memory).
+    pub fn with_notifier(mut self, notifier: Arc<dyn crate::notify::Notifier>) -> Self {
+        self.notifier = notifier;
+        self
     }
 
     /// Replaces the clock (tests).

@@ -68,7 +68,7 @@ pub struct LoginOutcome {
 /// an email; otherwise a phone number (when it starts with `+` or a digit and parses as one)
 /// and a username (when it has a username's shape), so `007bond` signs in by username.
 /// Empty when it can be none of them.
-fn parse_identifier(raw: &str, default_region: Option<&str>) -> Vec<Identifier> {
+pub(crate) fn parse_identifier(raw: &str, default_region: Option<&str>) -> Vec<Identifier> {
     let raw = raw.trim();
     let mut forms = Vec::new();
     if raw.is_empty() || raw.len() > 254 {

@@ -6,6 +6,7 @@ mod bootstrap;
 mod bulk;
 mod core;
 mod export;
+mod flows;
 mod guards;
 mod inputs;
 mod insights;
@@ -23,7 +24,9 @@ mod users;
 
 pub use access::Actor;
 pub use bulk::BulkDeleteRequest;
-pub use core::{EnrollmentOptions, LoginPolicy, ServiceConfig, SessionPolicy, UserService};
+pub use core::{
+    EnrollmentOptions, FlowOptions, LoginPolicy, ServiceConfig, SessionPolicy, UserService,
+};
 pub use export::{CSV_COLUMNS, EXPORT_BATCH, ExportFormat, ExportStream, neutralise};
 pub use inputs::{CreateRole, CreateUser, UpdateRole, UpdateUser};
 pub use insights::{

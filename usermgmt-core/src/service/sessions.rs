@@ -1,18 +1,13 @@
 //! Administering a user's sessions, and starting impersonation sessions.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
-use serde_json::Value;
 use uuid::Uuid;
 
-use super::audit::event;
+use super::audit::{change, event};
 use super::core::UserService;
 use super::login::{ClientInfo, LoginOutcome};
 use crate::error::{Error, Result};
-use crate::model::{
-    AuditAction, AuditTargetKind, FieldChange, ImpersonationMode, Permission, Session, Status,
-};
+use crate::model::{AuditAction, AuditTargetKind, ImpersonationMode, Permission, Session, Status};
 use crate::principal::Principal;
 
 /// Longest accepted impersonation reason, in characters.
@@ -29,18 +24,6 @@ pub struct ImpersonateRequest {
     /// characters.
     #[cfg_attr(feature = "openapi", schema(value_type = crate::schemas::Reason))]
     pub reason: String,
-}
-
-fn change(field: &str, value: Value) -> BTreeMap<String, FieldChange> {
-    let mut changes = BTreeMap::new();
-    changes.insert(
-        field.to_owned(),
-        FieldChange {
-            old: Value::Null,
-            new: value,
-        },
-    );
-    changes
 }
 
 impl UserService {

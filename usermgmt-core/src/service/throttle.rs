@@ -78,7 +78,12 @@ pub(crate) struct LoginGuard {
     pruned: Mutex<std::time::Instant>,
     unknown: Mutex<HashMap<(TenantId, String), Shadow>>,
     max_unknown: usize,
+    /// When each user last had a requested password reset sent.
+    resets: Mutex<HashMap<uuid::Uuid, std::time::Instant>>,
 }
+
+/// Requested password resets for one user are sent at most this often.
+const RESET_INTERVAL: StdDuration = StdDuration::from_secs(60);
 
 impl LoginGuard {
     pub(crate) fn new(policy: &ThrottlePolicy, password: &PasswordPolicy) -> Self {
@@ -95,6 +100,26 @@ impl LoginGuard {
             pruned: Mutex::new(std::time::Instant::now()),
             unknown: Mutex::new(HashMap::new()),
             max_unknown: policy.max_tracked_identifiers,
+            resets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether a requested password reset may be sent to `user` now (at most one per
+    /// [`RESET_INTERVAL`]); counts it when so.
+    pub(crate) fn admit_reset(&self, user: &uuid::Uuid) -> bool {
+        let Ok(mut sent) = self.resets.lock() else {
+            return false;
+        };
+        let now = std::time::Instant::now();
+        if sent.len() >= self.max_unknown {
+            sent.retain(|_, at| now.duration_since(*at) < RESET_INTERVAL);
+        }
+        match sent.get(user) {
+            Some(at) if now.duration_since(*at) < RESET_INTERVAL => false,
+            _ => {
+                sent.insert(*user, now);
+                true
+            }
         }
     }
 

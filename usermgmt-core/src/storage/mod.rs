@@ -15,6 +15,7 @@ mod queries;
 mod records;
 mod related;
 mod sessions;
+mod tokens;
 mod users;
 
 pub use auth::{ActorGrants, AuthStore, LoginFailure, StoreLock};
@@ -25,6 +26,7 @@ pub use queries::{BatchSink, BulkDelete, BulkTarget, UserBatches, UserQueries};
 pub use records::{AuditStore, NoteStore, OAuthStore, RoleStore, SequenceStore, StoredPermission};
 pub use related::{RelatedKind, RelatedLists};
 pub use sessions::{SessionStore, impersonation_ended};
+pub use tokens::{StoredToken, TokenStore};
 pub use users::{Identifier, NewUser, PasswordChange, UserRecords, UserReplace};
 
 /// Refuses to write an entity of `owner` under `tenant`: the guard every write of an entity
@@ -57,6 +59,7 @@ pub trait Storage:
     + OAuthStore
     + InsightStore
     + CountFeed
+    + TokenStore
 {
 }
 
@@ -72,5 +75,6 @@ impl<T> Storage for T where
         + OAuthStore
         + InsightStore
         + CountFeed
+        + TokenStore
 {
 }

@@ -1,6 +1,7 @@
 //! The conformance cases. Each takes a fresh store and panics on a broken expectation.
 
 mod access;
+mod account_flows;
 mod common;
 mod enrollment;
 mod export;
@@ -16,6 +17,7 @@ mod users;
 mod writes;
 
 pub use access::*;
+pub use account_flows::*;
 pub use enrollment::*;
 pub use export::*;
 pub use hardening::*;
@@ -32,8 +34,9 @@ pub use writes::*;
 #[cfg(test)]
 mod tests {
     /// The source of every case module, as compiled.
-    const SOURCES: [(&str, &str); 14] = [
+    const SOURCES: [(&str, &str); 15] = [
         ("access", include_str!("access.rs")),
+        ("account_flows", include_str!("account_flows.rs")),
         ("common", include_str!("common.rs")),
         ("enrollment", include_str!("enrollment.rs")),
         ("export", include_str!("export.rs")),

@@ -1,0 +1,102 @@
+//! Delivering account-flow messages (invitations, password resets, verifications): the
+//! [`Notifier`] trait and [`DevNotifier`], which keeps the messages in memory for development
+//! and tests.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::model::{TenantId, TokenKind};
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// An email address.
+    Email(String),
+    /// A phone number (E.164), for SMS.
+    Phone(String),
+}
+
+/// A message to deliver. Its link (or code) is a secret: `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// What the message is for.
+    pub kind: TokenKind,
+    /// The user's tenant.
+    pub tenant_id: TenantId,
+    /// The user.
+    pub user_id: Uuid,
+    /// The user's display name.
+    pub name: String,
+    /// Where it goes.
+    pub recipient: Recipient,
+    /// The user's locale, for the template.
+    pub locale: Option<String>,
+    /// The one-time link.
+    pub link: String,
+    /// When the link stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Notification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notification")
+            .field("kind", &self.kind)
+            .field("tenant_id", &self.tenant_id)
+            .field("user_id", &self.user_id)
+            .field("recipient", &self.recipient)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a message was not delivered (never includes the link).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("delivery failed: {0}")]
+pub struct NotifyError(pub String);
+
+/// Delivers account-flow messages.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Sends one message.
+    async fn send(&self, message: &Notification) -> Result<(), NotifyError>;
+}
+
+/// Most messages [`DevNotifier`] keeps.
+pub const DEV_NOTIFIER_KEEPS: usize = 100;
+
+/// A notifier for development and tests: it delivers nothing and keeps the last
+/// [`DEV_NOTIFIER_KEEPS`] messages in memory, newest last. The service's default, so flows
+/// work before mail is configured — never use it in production (the links stay in memory).
+#[derive(Debug, Default)]
+pub struct DevNotifier {
+    messages: Mutex<VecDeque<Notification>>,
+}
+
+impl DevNotifier {
+    /// The kept messages, oldest first.
+    pub fn messages(&self) -> Vec<Notification> {
+        self.messages
+            .lock()
+            .map(|m| m.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl Notifier for DevNotifier {
+    async fn send(&self, message: &Notification) -> Result<(), NotifyError> {
+        let mut messages = self
+            .messages
+            .lock()
+            .map_err(|_| NotifyError("the message store is poisoned".to_owned()))?;
+        if messages.len() >= DEV_NOTIFIER_KEEPS {
+            messages.pop_front();
+        }
+        messages.push_back(message.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,233 @@
+//! Account flows (SPEC §10): one-time tokens (single use, expiry, supersession, hashing,
+//! tenant scoping) through the password reset — sent by an administrator, requested for an
+//! identifier, confirmed with the link's token.
+
+use chrono::Duration;
+use usermgmt_core::model::{SessionToken, TokenKind};
+use usermgmt_core::notify::{Notification, Recipient};
+use usermgmt_core::password::Password;
+use usermgmt_core::{Error, Principal};
+
+use crate::fixture::{Fixture, PASSWORD, tenant};
+use crate::store::TestStore;
+
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+/// The token in a message's link.
+fn token_of(message: &Notification) -> SessionToken {
+    let token = message.link.split("token=").nth(1).unwrap_or_default();
+    SessionToken::from_client(token)
+}
+
+/// The newest message, waiting up to two seconds for one beyond `seen`.
+async fn next_message(fx: &Fixture, seen: usize) -> Option<Notification> {
+    for _ in 0..200 {
+        let messages = fx.notifier.messages();
+        if messages.len() > seen {
+            return messages.last().cloned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    None
+}
+
+/// A validation error on `token` whose message contains `why`.
+fn refused(result: Result<(), Error>, why: &str) {
+    match result {
+        Err(Error::Validation(fields)) => {
+            let text = serde_json::to_string(&fields).unwrap_or_default();
+            assert!(
+                text.contains("token") && text.contains(why),
+                "{text}: {why}"
+            );
+        }
+        other => panic!("expected a refusal ({why}), got {other:?}"),
+    }
+}
+
+/// An administrator sends a reset link; its token is stored only as a hash, works once,
+/// sets a password that passes the policy, ends the user's sessions, clears a lockout, and
+/// both steps are audited.
+pub async fn a_reset_link_works_once(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let user = fx
+        .create_with_password("Rita", "rita@t1.test", "rita", "+14155550101")
+        .await;
+    let session = fx.login("rita@t1.test", PASSWORD).await.unwrap();
+    for _ in 0..5 {
+        let _ = fx.login("rita@t1.test", "wrong password!").await;
+    }
+    fx.service
+        .send_password_reset(&fx.admin, user.id)
+        .await
+        .unwrap();
+    let message = fx.notifier.messages().pop().unwrap();
+    assert_eq!(message.kind, TokenKind::PasswordReset);
+    assert_eq!(message.recipient, Recipient::Email("rita@t1.test".into()));
+    assert!(message.link.starts_with("/account/reset-password?token="));
+    assert!(
+        !format!("{message:?}").contains(&message.link),
+        "Debug hides the link"
+    );
+    let token = token_of(&message);
+    assert_eq!(token.expose().len(), 43, "256 random bits");
+    assert_eq!(message.expires_at, fx.clock_now() + Duration::hours(1));
+
+    // The secret itself is no key: only its hash finds the token.
+    let as_hash = SessionToken::from_client(hex(&token.hash()));
+    refused(
+        fx.service
+            .confirm_password_reset(&fx.tenant, &as_hash, Password::new(NEW_PASSWORD))
+            .await,
+        "not valid",
+    );
+    // The policy is checked before the token is spent.
+    assert!(matches!(
+        fx.service
+            .confirm_password_reset(&fx.tenant, &token, Password::new("short"))
+            .await,
+        Err(Error::Validation(_))
+    ));
+    fx.service
+        .confirm_password_reset(&fx.tenant, &token, Password::new(NEW_PASSWORD))
+        .await
+        .unwrap();
+    refused(
+        fx.service
+            .confirm_password_reset(&fx.tenant, &token, Password::new(NEW_PASSWORD))
+            .await,
+        "already used",
+    );
+    assert!(fx.service.authenticate(&session.token).await.is_err());
+    assert!(fx.login("rita@t1.test", PASSWORD).await.is_err());
+    let signed_in = fx.login("rita@t1.test", NEW_PASSWORD).await.unwrap();
+    assert_eq!(signed_in.user.id, user.id, "the lockout was cleared");
+    let log = fx
+        .service
+        .audit_log(&fx.admin, user.id, 1, 50)
+        .await
+        .unwrap();
+    let actions: Vec<String> = log.items.iter().map(|e| e.action.to_string()).collect();
+    assert!(
+        actions.contains(&"user.password_reset_sent".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"user.password_reset".to_owned()),
+        "{actions:?}"
+    );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A newer link replaces older ones of its kind; an expired link is refused; a link works
+/// only in its own tenant (and a try from another tenant does not spend it).
+pub async fn reset_links_are_superseded_expire_and_stay_in_their_tenant(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let user = fx
+        .create_with_password("Sam", "sam@t1.test", "sam", "+14155550102")
+        .await;
+    fx.service
+        .send_password_reset(&fx.admin, user.id)
+        .await
+        .unwrap();
+    let first = token_of(&fx.notifier.messages().pop().unwrap());
+    fx.service
+        .send_password_reset(&fx.admin, user.id)
+        .await
+        .unwrap();
+    let second = token_of(&fx.notifier.messages().pop().unwrap());
+    refused(
+        fx.service
+            .confirm_password_reset(&fx.tenant, &first, Password::new(NEW_PASSWORD))
+            .await,
+        "newer link",
+    );
+    refused(
+        fx.service
+            .confirm_password_reset(&tenant("t2"), &second, Password::new(NEW_PASSWORD))
+            .await,
+        "not valid",
+    );
+    fx.service
+        .confirm_password_reset(&fx.tenant, &second, Password::new(NEW_PASSWORD))
+        .await
+        .unwrap();
+
+    fx.service
+        .send_password_reset(&fx.admin, user.id)
+        .await
+        .unwrap();
+    let third = token_of(&fx.notifier.messages().pop().unwrap());
+    fx.clock.advance(Duration::minutes(61));
+    refused(
+        fx.service
+            .confirm_password_reset(&fx.tenant, &third, Password::new(NEW_PASSWORD))
+            .await,
+        "expired",
+    );
+}
+
+/// Anyone may ask for a reset link for an identifier: the answer is the same whether or not
+/// an account matches; only a matching account gets a message, at most one a minute.
+/// Sending one needs `user.update` and outranking the user.
+pub async fn requested_resets_answer_the_same(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let user = fx
+        .create_with_password("Una", "una@t1.test", "una", "+14155550103")
+        .await;
+    let client = Fixture::client();
+    let known = fx
+        .service
+        .request_password_reset(&fx.tenant, "UNA@t1.test", client.clone())
+        .await;
+    let unknown = fx
+        .service
+        .request_password_reset(&fx.tenant, "nobody@t1.test", client.clone())
+        .await;
+    assert_eq!(format!("{known:?}"), format!("{unknown:?}"));
+    assert!(known.is_ok());
+    let message = next_message(&fx, 0)
+        .await
+        .expect("a message for the account");
+    assert_eq!(message.user_id, user.id);
+    // Again at once, by username: no second message within the minute.
+    fx.service
+        .request_password_reset(&fx.tenant, "una", client.clone())
+        .await
+        .unwrap();
+    assert!(next_message(&fx, 1).await.is_none(), "one a minute");
+    fx.service
+        .confirm_password_reset(&fx.tenant, &token_of(&message), Password::new(NEW_PASSWORD))
+        .await
+        .unwrap();
+    assert!(matches!(
+        fx.service
+            .request_password_reset(&fx.tenant, " ", client)
+            .await,
+        Err(Error::Validation(_))
+    ));
+
+    let (limited, _) = fx.principal_with("helpdesk", &[]).await;
+    assert!(matches!(
+        fx.service.send_password_reset(&limited, user.id).await,
+        Err(Error::Forbidden(_))
+    ));
+    let (updater, _) = fx
+        .principal_with("updater", &[usermgmt_core::model::Permission::USER_UPDATE])
+        .await;
+    assert!(
+        matches!(
+            fx.service.send_password_reset(&updater, fx.admin_id).await,
+            Err(Error::Forbidden(_))
+        ),
+        "a limited admin cannot take over a stronger account"
+    );
+    let system = Principal::system(fx.tenant.clone());
+    assert!(matches!(
+        fx.service.send_password_reset(&system, user.id).await,
+        Err(Error::Unauthenticated(_))
+    ));
+}
