@@ -29,6 +29,9 @@
 //! demo routes with them — `GET /lms/courses` (`course.view`), `POST /lms/courses`
 //! (`course.create`) and `POST /lms/grades` (`grade.edit`).
 //!
+//! Account-flow messages (password resets) are kept in memory by the development notifier
+//! and listed at `GET /dev/messages` for an administrator holding `user.update`.
+//!
 //! `--demo-users N` first adds N generated users (seeded; roles, profiles, varied states,
 //! sessions for a fifth of the active ones) when the tenant has only its admin, and writes their
 //! enrollments to a new learning database at `USERMGMT_LEARNING_DB`.
@@ -82,6 +85,34 @@ fn lms_routes(state: &ApiState) -> Result<axum::Router, BoxError> {
     Ok(axum::Router::new()
         .route("/lms/courses", courses)
         .route("/lms/grades", grades))
+}
+
+/// `GET /dev/messages`: the account-flow messages the development notifier kept (links
+/// included), for an administrator holding `user.update` — no mail server needed to try the
+/// flows.
+fn dev_messages(
+    state: &ApiState,
+    messages: Arc<usermgmt::notify::DevNotifier>,
+) -> Result<axum::Router, BoxError> {
+    let list = move |_: Authorized| {
+        let messages = messages.clone();
+        async move {
+            let listed: Vec<serde_json::Value> = messages
+                .messages()
+                .iter()
+                .map(|m| {
+                    serde_json::json!({
+                        "kind": m.kind, "user_id": m.user_id, "to": format!("{:?}", m.recipient),
+                        "link": m.link, "expires_at": m.expires_at,
+                    })
+                })
+                .collect();
+            axum::Json(listed)
+        }
+    };
+    Ok(axum::Router::new()
+        .route("/dev/messages", axum::routing::get(list))
+        .route_layer(require(state, "user.update")?))
 }
 
 /// `--demo-users N`, if given.
@@ -149,7 +180,10 @@ async fn main() -> Result<(), BoxError> {
             .parse()
             .map_err(|e| format!("USERMGMT_LOGIN_CLIENT_BURST: {e}"))?;
     }
-    let service = UserService::with_config(storage.clone(), config);
+    // Account-flow messages (password resets) stay in memory; `GET /dev/messages` shows them
+    // to an administrator holding `user.update`.
+    let messages = Arc::new(usermgmt::notify::DevNotifier::default());
+    let service = UserService::with_config(storage.clone(), config).with_notifier(messages.clone());
     // Session locations from a MaxMind DB file (GeoLite2-City.mmdb), with `--features maxmind`.
     #[cfg(feature = "maxmind")]
     let service = match std::env::var("USERMGMT_GEOIP_DB") {
@@ -231,7 +265,9 @@ async fn main() -> Result<(), BoxError> {
     // Every request gets an `x-request-id` (kept if the client sent one), logged with its
     // method, path, status and latency, and echoed in the response.
     let request_id = HeaderName::from_static("x-request-id");
-    let app = router(state.clone()).merge(lms_routes(&state)?);
+    let app = router(state.clone())
+        .merge(lms_routes(&state)?)
+        .merge(dev_messages(&state, messages)?);
     // The admin web UI at /admin/users, calling the API at the root.
     #[cfg(feature = "admin-ui")]
     let app = app.merge(usermgmt::http::admin_ui("", "/admin"));

@@ -20,7 +20,12 @@ const BEARER: &str = "session_token";
 /// Security scheme name of the system API's token.
 const SYSTEM: &str = "system_token";
 /// Routes anyone may call.
-const PUBLIC: &[&str] = &["/v1/auth/login", "/v1/openapi.json"];
+const PUBLIC: &[&str] = &[
+    "/v1/auth/login",
+    "/v1/auth/password-reset",
+    "/v1/auth/password-reset/confirm",
+    "/v1/openapi.json",
+];
 
 /// Adds the info block, the security schemes, each operation's security requirement and the
 /// shared error response.

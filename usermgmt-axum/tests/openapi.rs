@@ -63,6 +63,10 @@ const SPEC_ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/v1/system/users/{user_id}/flags"),
     ("GET", "/v1/system/roles"),
     ("GET", "/v1/openapi.json"),
+    // SPEC §10: account flows.
+    ("POST", "/v1/users/{user_id}/password-reset"),
+    ("POST", "/v1/auth/password-reset"),
+    ("POST", "/v1/auth/password-reset/confirm"),
 ];
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -212,7 +216,10 @@ async fn every_schema_reference_resolves_and_operations_say_how_to_authenticate(
                 .flat_map(|s| s.as_object().unwrap().keys())
                 .collect();
             let expected: &[&str] = match path.as_str() {
-                "/v1/auth/login" | "/v1/openapi.json" => &[],
+                "/v1/auth/login"
+                | "/v1/auth/password-reset"
+                | "/v1/auth/password-reset/confirm"
+                | "/v1/openapi.json" => &[],
                 p if p.starts_with("/v1/system/") => &["system_token"],
                 _ => &["session_token"],
             };

@@ -3,6 +3,7 @@
 mod auth;
 mod bulk;
 mod common;
+mod flows;
 mod history;
 mod insights;
 mod oauth;
@@ -20,6 +21,7 @@ use crate::state::ApiState;
 pub(crate) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .merge(auth::routes())
+        .merge(flows::routes())
         .merge(users::routes())
         .merge(user::routes())
         .merge(insights::routes())
