@@ -212,3 +212,32 @@ async fn requests_answer_alike_for_known_and_unknown_identifiers_and_are_throttl
         StatusCode::ACCEPTED
     );
 }
+
+#[tokio::test]
+async fn a_user_deletes_their_own_account_with_their_password() {
+    let fx = fixture().await;
+    let app = &fx.app;
+    let (_, body) = login(app, ADMIN.0, ADMIN.1).await;
+    let admin = body["token"].as_str().unwrap().to_owned();
+    let user = json!({ "name": "Lea", "email": "lea@acme.test", "password": "learner password 1", "is_learner": true });
+    let (status, _) = send(app, call("POST", "/v1/users", Some(&admin), Some(user), 1)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, body) = login(app, "lea@acme.test", "learner password 1").await;
+    let lea = body["token"].as_str().unwrap().to_owned();
+    let delete = |body: Value| call("DELETE", "/v1/auth/me", Some(&lea), Some(body), 1);
+    let (status, body) = send(app, delete(json!({}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(json_of(&body)["error"]["fields"]["password"].is_array());
+    let (status, _) = send(app, delete(json!({ "password": "not it at all" }))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = send(app, delete(json!({ "password": "learner password 1" }))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = send(app, call("GET", "/v1/auth/me", Some(&lea), None, 1)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = login(app, "lea@acme.test", "learner password 1").await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a deleted account cannot sign in"
+    );
+}

@@ -67,6 +67,7 @@ const SPEC_ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/users/{user_id}/password-reset"),
     ("POST", "/v1/auth/password-reset"),
     ("POST", "/v1/auth/password-reset/confirm"),
+    ("DELETE", "/v1/auth/me"),
 ];
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];

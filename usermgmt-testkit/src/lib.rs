@@ -109,6 +109,7 @@ macro_rules! __with_cases {
             a_reset_link_works_once,
             reset_links_are_superseded_expire_and_stay_in_their_tenant,
             requested_resets_answer_the_same,
+            users_delete_their_own_account,
             every_operation_requires_its_permission,
             inactive_and_system_principals_are_refused,
             tenants_are_isolated,

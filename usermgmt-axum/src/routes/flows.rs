@@ -1,5 +1,6 @@
 //! SPEC §10 account flows over HTTP: the password reset — sent by an administrator,
-//! requested by anyone for an identifier, confirmed with the link's token.
+//! requested by anyone for an identifier, confirmed with the link's token — and deleting
+//! one's own account.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -21,6 +22,7 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(send_reset))
         .routes(routes!(request_reset))
         .routes(routes!(confirm_reset))
+        .routes(routes!(delete_me))
 }
 
 /// Sends the user a password-reset link (`user.update`, and every permission the user
@@ -90,6 +92,33 @@ async fn confirm_reset(
     state
         .service
         .confirm_password_reset(&state.tenant, &token, body.password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Confirms deleting one's own account.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DeleteMe {
+    /// The account's password (an account without one: omit it, within 10 minutes of
+    /// signing in).
+    #[schema(value_type = Option<String>, format = Password)]
+    #[serde(default)]
+    password: Option<Password>,
+}
+
+/// Deletes the caller's own account (soft delete; every session ends), audited as done by
+/// the user. Only from the user's own session; the last super admin cannot.
+#[utoipa::path(delete, path = "/v1/auth/me", tag = "account", request_body = DeleteMe,
+    responses((status = 204, description = "The account was deleted")))]
+async fn delete_me(
+    State(state): State<ApiState>,
+    Caller(principal): Caller,
+    Body(body): Body<DeleteMe>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .service
+        .delete_own_account(&principal, body.password)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

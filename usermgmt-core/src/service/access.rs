@@ -151,7 +151,7 @@ impl UserService {
     }
 
     /// The acting user behind a user principal, with their effective permissions.
-    async fn resolve_actor(&self, principal: &Principal) -> Result<Actor> {
+    pub(crate) async fn resolve_actor(&self, principal: &Principal) -> Result<Actor> {
         let (tenant_id, user_id) = match principal {
             Principal::User {
                 tenant_id, user_id, ..

@@ -295,14 +295,21 @@ impl UserService {
             ));
         }
         self.ensure_outranks(&actor, user_id).await?;
-        let now = self.clock.now();
         let current = self.load_user(&actor, user_id).await?;
+        self.soft_delete(principal, current).await
+    }
+
+    /// Soft-deletes `current` on behalf of `principal` (nothing when already deleted), ending
+    /// the user's sessions; the tenant's last active super admin stays.
+    pub(crate) async fn soft_delete(&self, principal: &Principal, current: User) -> Result<User> {
+        let (tenant, user_id) = (current.tenant_id.clone(), current.id);
+        let now = self.clock.now();
         if current.status == Status::Deleted {
             return Ok(current);
         }
         let _one_at_a_time = if is_super_admin(&current) {
             Some(
-                self.keep_a_super_admin(&actor.tenant_id, "user_id", |u| u.id == user_id)
+                self.keep_a_super_admin(&tenant, "user_id", |u| u.id == user_id)
                     .await?,
             )
         } else {
@@ -328,7 +335,7 @@ impl UserService {
             audit,
             end_sessions: Some(sessions_ended(principal, user_id, "deleted", now)),
         };
-        self.storage.replace_user(&actor.tenant_id, change).await
+        self.storage.replace_user(&tenant, change).await
     }
 
     /// Checks that the draft's roles exist and its new direct permissions are registered

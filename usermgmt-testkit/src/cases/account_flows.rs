@@ -231,3 +231,93 @@ pub async fn requested_resets_answer_the_same(store: TestStore) {
         Err(Error::Unauthenticated(_))
     ));
 }
+
+/// A signed-in user deletes their own account with their password: a soft delete that ends
+/// their sessions, audited as done by them. Not without the password, not from an
+/// impersonation or without a session, and never the tenant's last super admin.
+pub async fn users_delete_their_own_account(store: TestStore) {
+    use usermgmt_core::model::{AuditAction, AuditActor, ImpersonationMode, Status};
+    use usermgmt_core::service::ImpersonateRequest;
+    let fx = Fixture::new(store).await;
+    let user = fx
+        .create_with_password("Vic", "vic@t1.test", "vic", "+14155550104")
+        .await;
+    let token = fx.login("vic@t1.test", PASSWORD).await.unwrap().token;
+    let (me, _) = fx.service.authenticate(&token).await.unwrap();
+
+    let no_session = Principal::user(fx.tenant.clone(), user.id);
+    assert!(matches!(
+        fx.service
+            .delete_own_account(&no_session, Some(Password::new(PASSWORD)))
+            .await,
+        Err(Error::Unauthenticated(_))
+    ));
+    let masquerade = fx
+        .service
+        .impersonate(
+            &fx.admin,
+            user.id,
+            ImpersonateRequest {
+                mode: ImpersonationMode::Masquerade,
+                reason: "ticket 77".into(),
+            },
+            Fixture::client(),
+        )
+        .await
+        .unwrap()
+        .token;
+    let (as_vic, _) = fx.service.authenticate(&masquerade).await.unwrap();
+    assert!(matches!(
+        fx.service
+            .delete_own_account(&as_vic, Some(Password::new(PASSWORD)))
+            .await,
+        Err(Error::Unauthenticated(_))
+    ));
+    for password in [None, Some(Password::new("not my password"))] {
+        assert!(matches!(
+            fx.service.delete_own_account(&me, password).await,
+            Err(Error::Validation(_))
+        ));
+    }
+    assert_eq!(
+        fx.service
+            .get_user(&fx.admin, user.id)
+            .await
+            .unwrap()
+            .status,
+        Status::Active,
+        "refusals change nothing"
+    );
+
+    fx.service
+        .delete_own_account(&me, Some(Password::new(PASSWORD)))
+        .await
+        .unwrap();
+    let deleted = fx.service.get_user(&fx.admin, user.id).await.unwrap();
+    assert_eq!(deleted.status, Status::Deleted);
+    assert!(
+        fx.service.authenticate(&token).await.is_err(),
+        "sessions ended"
+    );
+    let log = fx
+        .service
+        .audit_log(&fx.admin, user.id, 1, 50)
+        .await
+        .unwrap();
+    let deletion = log
+        .items
+        .iter()
+        .find(|e| e.action == AuditAction::UserDeleted)
+        .expect("audited");
+    assert_eq!(deletion.actor, AuditActor::User(user.id));
+
+    // The only super admin stays.
+    let admin_token = fx.login("admin@t1.test", PASSWORD).await.unwrap().token;
+    let (admin, _) = fx.service.authenticate(&admin_token).await.unwrap();
+    assert!(matches!(
+        fx.service
+            .delete_own_account(&admin, Some(Password::new(PASSWORD)))
+            .await,
+        Err(Error::Validation(_))
+    ));
+}
