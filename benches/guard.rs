@@ -76,13 +76,7 @@ async fn framework_style(
     request: Request,
     next: Next,
 ) -> Response {
-    let token = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| SessionToken::from_client(t).hash());
-    let Some(hash) = token else {
+    let Some(hash) = bearer_hash(&request) else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
     let now = chrono::Utc::now().timestamp_micros();
@@ -115,13 +109,7 @@ async fn hand_written(
     request: Request,
     next: Next,
 ) -> Response {
-    let token = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| SessionToken::from_client(t).hash());
-    let Some(hash) = token else {
+    let Some(hash) = bearer_hash(&request) else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
     let now = chrono::Utc::now().timestamp_micros();

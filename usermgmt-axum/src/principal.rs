@@ -44,14 +44,17 @@ pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The request's bearer token; [`Error::Unauthenticated`] without one.
+fn required_bearer(parts: &Parts) -> Result<SessionToken> {
+    bearer(parts)
+        .map(SessionToken::from_client)
+        .ok_or_else(|| Error::Unauthenticated("a bearer token is required".into()))
+}
+
 #[async_trait]
 impl PrincipalResolver for SessionTokenResolver {
     async fn resolve(&self, service: &UserService, parts: &Parts) -> Result<Principal> {
-        let token = bearer(parts)
-            .ok_or_else(|| Error::Unauthenticated("a bearer token is required".into()))?;
-        let (principal, _session) = service
-            .authenticate(&SessionToken::from_client(token))
-            .await?;
+        let (principal, _session) = service.authenticate(&required_bearer(parts)?).await?;
         Ok(principal)
     }
 
@@ -63,10 +66,8 @@ impl PrincipalResolver for SessionTokenResolver {
         parts: &Parts,
         permission: &Permission,
     ) -> Result<(Principal, Actor)> {
-        let token = bearer(parts)
-            .ok_or_else(|| Error::Unauthenticated("a bearer token is required".into()))?;
         let (principal, _session, actor) = service
-            .authenticate_for(&SessionToken::from_client(token), permission)
+            .authenticate_for(&required_bearer(parts)?, permission)
             .await?;
         Ok((principal, actor))
     }

@@ -78,6 +78,7 @@ async fn openapi_json(State(state): State<ApiState>) -> impl IntoResponse {
         crate::openapi::with_registry(openapi(), state.service.permissions())
             .to_json()
             .unwrap_or_else(|_| "{}".to_owned())
+            .into()
     });
     ([(CONTENT_TYPE, "application/json")], body.clone())
 }

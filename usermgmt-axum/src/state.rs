@@ -25,7 +25,7 @@ pub struct ApiState {
     /// Peers whose `X-Forwarded-For` is believed (see [`ApiState::with_trusted_proxies`]).
     pub(crate) trusted_proxies: Arc<[ipnet::IpNet]>,
     /// The served OpenAPI document, built once (it names the service's permissions).
-    pub(crate) openapi: Arc<std::sync::OnceLock<String>>,
+    pub(crate) openapi: Arc<std::sync::OnceLock<axum::body::Bytes>>,
 }
 
 impl ApiState {

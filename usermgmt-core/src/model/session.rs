@@ -116,6 +116,12 @@ impl SessionToken {
         &self.0
     }
 
+    /// Whether the text could be a token at all (1-128 bytes); anything else is refused
+    /// without a storage read.
+    pub fn is_plausible(&self) -> bool {
+        !self.0.is_empty() && self.0.len() <= 128
+    }
+
     /// The SHA-256 of the token, the only form that is stored.
     pub fn hash(&self) -> [u8; 32] {
         Sha256::digest(self.0.as_bytes()).into()

@@ -105,9 +105,7 @@ impl UserService {
         permission: &Permission,
     ) -> Result<Actor> {
         self.gate(principal, permission)?;
-        let actor = self.resolve_actor(principal).await?;
-        actor.require_all([permission])?;
-        Ok(actor)
+        self.authorize(principal, permission.clone()).await
     }
 
     /// [`UserService::authenticate`] and [`UserService::check_permission`] together, with the

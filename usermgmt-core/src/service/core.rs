@@ -271,7 +271,7 @@ impl UserService {
     /// Checks the plan's `permission` filter ([`UserService::check_permission_filter`]) and
     /// resolves its cross-service filters through the enrollment source (into
     /// `plan.enrollment`), or removes them; returns the names of skipped filters.
-    pub(crate) async fn resolve_cross_service(
+    pub(crate) async fn resolve_filters(
         &self,
         tenant: &crate::model::TenantId,
         plan: &mut crate::filter::ListPlan,

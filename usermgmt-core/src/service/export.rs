@@ -240,9 +240,7 @@ impl UserService {
             ..Default::default()
         };
         let mut plan = query.plan(self.config.max_page_size)?;
-        let mut skipped = self
-            .resolve_cross_service(&actor.tenant_id, &mut plan)
-            .await?;
+        let mut skipped = self.resolve_filters(&actor.tenant_id, &mut plan).await?;
         if self.storage.pushes_down_enrollments() && plan.filters.uses_cross_service() {
             // Try the push-down on one row first: when the learning data is unreachable the
             // export goes ahead without the enrollment filters (as the list does), unless strict.

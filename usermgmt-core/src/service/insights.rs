@@ -153,9 +153,7 @@ impl UserService {
             ..Default::default()
         };
         let mut plan = query.plan(self.config.max_page_size)?;
-        let mut skipped = self
-            .resolve_cross_service(&actor.tenant_id, &mut plan)
-            .await?;
+        let mut skipped = self.resolve_filters(&actor.tenant_id, &mut plan).await?;
         let now = self.clock.now();
         let indexed = match plan.enrollment {
             Some(_) => None,

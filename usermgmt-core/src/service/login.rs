@@ -19,12 +19,10 @@ use crate::validate::{normalize_email, normalize_phone};
 
 /// Longest accepted user agent; longer ones are cut.
 const MAX_USER_AGENT: usize = 512;
-/// Longest accepted token text (a real one has 43 characters).
-const MAX_TOKEN_LEN: usize = 128;
 
 /// The hash of a token of a plausible length (others are refused unread).
 pub(crate) fn usable_token(token: &SessionToken) -> Result<[u8; 32]> {
-    if token.expose().is_empty() || token.expose().len() > MAX_TOKEN_LEN {
+    if !token.is_plausible() {
         return Err(Error::Unauthenticated(
             "invalid or expired session".to_owned(),
         ));

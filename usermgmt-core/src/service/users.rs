@@ -82,9 +82,7 @@ impl UserService {
         let page_size = query.page_size;
         let by_cursor = query.cursor.is_some();
         let mut plan = query.plan(self.config.max_page_size)?;
-        let mut skipped = self
-            .resolve_cross_service(&actor.tenant_id, &mut plan)
-            .await?;
+        let mut skipped = self.resolve_filters(&actor.tenant_id, &mut plan).await?;
         let now = self.clock.now();
         let indexed = self.indexed_total(&actor.tenant_id, &plan, now).await?;
         if let Some(total) = indexed {
