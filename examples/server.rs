@@ -103,7 +103,7 @@ fn dev_messages(
                 .map(|m| {
                     serde_json::json!({
                         "kind": m.kind, "user_id": m.user_id, "to": format!("{:?}", m.recipient),
-                        "link": m.link, "expires_at": m.expires_at,
+                        "link": m.link(), "code": m.code(), "expires_at": m.expires_at,
                     })
                 })
                 .collect();

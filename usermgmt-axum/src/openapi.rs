@@ -24,6 +24,10 @@ const PUBLIC: &[&str] = &[
     "/v1/auth/login",
     "/v1/auth/password-reset",
     "/v1/auth/password-reset/confirm",
+    "/v1/auth/invitation/accept",
+    "/v1/auth/verification",
+    "/v1/auth/verify",
+    "/v1/auth/verify/code",
     "/v1/openapi.json",
 ];
 

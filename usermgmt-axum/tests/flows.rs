@@ -1,4 +1,5 @@
-//! The account-flow routes (SPEC §10) over HTTP: the password reset sent by an administrator,
+//! The account-flow routes (SPEC §10) over HTTP: invitations, verification (link or SMS code),
+//! self-service deletion, and the password reset sent by an administrator,
 //! requested for an identifier (the same answer for known and unknown ones, throttled per
 //! client) and confirmed with the link's token.
 
@@ -106,7 +107,12 @@ async fn newest_token(notifier: &DevNotifier, seen: usize) -> Option<String> {
     for _ in 0..200 {
         let messages = notifier.messages();
         if messages.len() > seen {
-            let link = messages.last().unwrap().link.clone();
+            let link = messages
+                .last()
+                .unwrap()
+                .link()
+                .unwrap_or_default()
+                .to_owned();
             return link.split("token=").nth(1).map(str::to_owned);
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -240,4 +246,137 @@ async fn a_user_deletes_their_own_account_with_their_password() {
         StatusCode::UNAUTHORIZED,
         "a deleted account cannot sign in"
     );
+}
+
+/// The newest message's code, waiting for the background delivery.
+async fn newest_code(notifier: &DevNotifier, seen: usize) -> Option<String> {
+    for _ in 0..200 {
+        let messages = notifier.messages();
+        if messages.len() > seen {
+            return messages.last().unwrap().code().map(str::to_owned);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn an_invited_user_sets_a_password_and_signs_in() {
+    let fx = fixture().await;
+    let app = &fx.app;
+    let (_, body) = login(app, ADMIN.0, ADMIN.1).await;
+    let admin = body["token"].as_str().unwrap().to_owned();
+    let user = json!({ "name": "Ivo", "email": "ivo@acme.test", "invite": true, "is_learner": true });
+    let (status, body) = send(app, call("POST", "/v1/users", Some(&admin), Some(user), 1)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = json_of(&body)["id"].as_str().unwrap().to_owned();
+    let token = newest_token(&fx.notifier, 0).await.unwrap();
+    let both = json!({ "name": "Bo", "email": "bo@acme.test", "invite": true, "password": "learner password 1" });
+    let (status, body) = send(app, call("POST", "/v1/users", Some(&admin), Some(both), 1)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(json_of(&body)["error"]["fields"]["invite"].is_array());
+
+    let uri = format!("/v1/users/{id}/invite");
+    let (status, _) = send(app, call("POST", &uri, None, None, 1)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let accept = |token: &str, password: &str| {
+        call(
+            "POST",
+            "/v1/auth/invitation/accept",
+            None,
+            Some(json!({ "token": token, "password": password })),
+            1,
+        )
+    };
+    let (status, _) = send(app, accept(&token, "short")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = send(app, accept(&token, "the one I picked")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = send(app, accept(&token, "the one I picked")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(json_of(&body)["error"]["fields"]["token"].is_array());
+    let (status, body) = login(app, "ivo@acme.test", "the one I picked").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["user"]["email_verified"], json!(true));
+    let ivo = body["token"].as_str().unwrap().to_owned();
+    let (status, _) = send(app, call("POST", &uri, Some(&ivo), None, 1)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "needs user.update");
+    let (status, body) = send(app, call("POST", &uri, Some(&admin), None, 1)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "has a password now");
+    assert!(json_of(&body)["error"]["fields"]["user_id"].is_array());
+}
+
+#[tokio::test]
+async fn verification_by_link_or_code_over_http() {
+    let fx = fixture().await;
+    let app = &fx.app;
+    let (_, body) = login(app, ADMIN.0, ADMIN.1).await;
+    let admin = body["token"].as_str().unwrap().to_owned();
+    let vera = json!({ "name": "Vera", "email": "vera@acme.test", "password": "learner password 1",
+        "status": "pending_verification", "is_learner": true });
+    let (status, _) = send(app, call("POST", "/v1/users", Some(&admin), Some(vera), 1)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = login(app, "vera@acme.test", "learner password 1").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], json!("verification_required"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("POST /v1/auth/verification")
+    );
+    let ask = |identifier: &str| {
+        call(
+            "POST",
+            "/v1/auth/verification",
+            None,
+            Some(json!({ "identifier": identifier })),
+            2,
+        )
+    };
+    let known = send(app, ask("vera@acme.test")).await;
+    let unknown = send(app, ask("nobody@acme.test")).await;
+    assert_eq!(known.0, StatusCode::ACCEPTED);
+    assert_eq!(known, unknown, "same status and body");
+    let token = newest_token(&fx.notifier, 0).await.unwrap();
+    let verify = json!({ "token": token });
+    let (status, _) = send(app, call("POST", "/v1/auth/verify", None, Some(verify), 1)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = login(app, "vera@acme.test", "learner password 1").await;
+    assert_eq!(status, StatusCode::OK);
+
+    // By SMS: a code; unknown accounts and wrong codes answer alike; 429 past the budget.
+    let phil = json!({ "name": "Phil", "phone": "+14155550177", "password": "learner password 1",
+        "status": "pending_verification", "is_learner": true });
+    let (_, body) = send(app, call("POST", "/v1/users", Some(&admin), Some(phil), 1)).await;
+    let id = json_of(&body)["id"].as_str().unwrap().to_owned();
+    let seen = fx.notifier.messages().len();
+    let uri = format!("/v1/users/{id}/verification");
+    let (status, _) = send(app, call("POST", &uri, Some(&admin), None, 1)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let code = newest_code(&fx.notifier, seen).await.unwrap();
+    let wrong = if code == "123456" { "654321" } else { "123456" };
+    let try_code = |identifier: &str, code: &str, client: u8| {
+        call(
+            "POST",
+            "/v1/auth/verify/code",
+            None,
+            Some(json!({ "identifier": identifier, "code": code })),
+            client,
+        )
+    };
+    let mistaken = send(app, try_code("+14155550177", wrong, 3)).await;
+    let unknown = send(app, try_code("+14155550999", wrong, 3)).await;
+    assert_eq!(mistaken.0, StatusCode::BAD_REQUEST);
+    assert_eq!(mistaken, unknown, "same status and body");
+    assert!(json_of(&mistaken.1)["error"]["fields"]["code"].is_array());
+    let (status, _) = send(app, try_code("+14155550177", &code, 3)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = login(app, "+14155550177", "learner password 1").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut statuses = Vec::new();
+    for _ in 0..13 {
+        statuses.push(send(app, try_code("+14155550999", wrong, 4)).await.0);
+    }
+    assert_eq!(statuses[12], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
 }

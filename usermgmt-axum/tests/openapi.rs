@@ -68,6 +68,12 @@ const SPEC_ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/auth/password-reset"),
     ("POST", "/v1/auth/password-reset/confirm"),
     ("DELETE", "/v1/auth/me"),
+    ("POST", "/v1/users/{user_id}/invite"),
+    ("POST", "/v1/auth/invitation/accept"),
+    ("POST", "/v1/users/{user_id}/verification"),
+    ("POST", "/v1/auth/verification"),
+    ("POST", "/v1/auth/verify"),
+    ("POST", "/v1/auth/verify/code"),
 ];
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -220,6 +226,10 @@ async fn every_schema_reference_resolves_and_operations_say_how_to_authenticate(
                 "/v1/auth/login"
                 | "/v1/auth/password-reset"
                 | "/v1/auth/password-reset/confirm"
+                | "/v1/auth/invitation/accept"
+                | "/v1/auth/verification"
+                | "/v1/auth/verify"
+                | "/v1/auth/verify/code"
                 | "/v1/openapi.json" => &[],
                 p if p.starts_with("/v1/system/") => &["system_token"],
                 _ => &["session_token"],

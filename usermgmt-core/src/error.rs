@@ -181,7 +181,10 @@ pub enum Error {
     #[error("invalid credentials")]
     InvalidCredentials,
     /// Login refused: the account must be verified first.
-    #[error("verification required")]
+    #[error(
+        "verification required: confirm the link or code sent to you, or ask for a new one \
+         with POST /v1/auth/verification"
+    )]
     VerificationRequired,
     /// Login refused: the account is inactive.
     #[error("account inactive")]

@@ -9,18 +9,19 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub use crate::model::Recipient;
 use crate::model::{TenantId, TokenKind};
 
-/// Where a message goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recipient {
-    /// An email address.
-    Email(String),
-    /// A phone number (E.164), for SMS.
-    Phone(String),
+/// What a message carries: a one-time link (email) or a short code (SMS). A secret.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Proof {
+    /// A link to open, with the token in its query.
+    Link(String),
+    /// A numeric code to type in.
+    Code(String),
 }
 
-/// A message to deliver. Its link (or code) is a secret: `Debug` does not print it.
+/// A message to deliver. Its link or code is a secret: `Debug` does not print it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Notification {
     /// What the message is for.
@@ -35,10 +36,28 @@ pub struct Notification {
     pub recipient: Recipient,
     /// The user's locale, for the template.
     pub locale: Option<String>,
-    /// The one-time link.
-    pub link: String,
+    /// The one-time link or code.
+    pub proof: Proof,
     /// When the link stops working.
     pub expires_at: DateTime<Utc>,
+}
+
+impl Notification {
+    /// The link, when the message carries one.
+    pub fn link(&self) -> Option<&str> {
+        match &self.proof {
+            Proof::Link(link) => Some(link),
+            Proof::Code(_) => None,
+        }
+    }
+
+    /// The code, when the message carries one.
+    pub fn code(&self) -> Option<&str> {
+        match &self.proof {
+            Proof::Code(code) => Some(code),
+            Proof::Link(_) => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Notification {

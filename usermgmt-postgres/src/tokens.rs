@@ -4,9 +4,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
-use usermgmt_core::model::{AccountToken, TenantId, TokenKind};
-use usermgmt_core::storage::{StoredToken, TokenStore};
+use usermgmt_core::model::{AccountToken, Recipient, TenantId, TokenKind};
+use usermgmt_core::storage::{CodeAttempt, StoredToken, TokenStore};
 use usermgmt_core::{Error, Result};
+use uuid::Uuid;
 
 use crate::PgStorage;
 use crate::codec::parse;
@@ -25,6 +26,11 @@ fn decode(row: &PgRow) -> Result<StoredToken> {
             kind: parse("decoding a token kind", &kind)?,
             created_at: row.try_get("created_at").map_err(get)?,
             expires_at: row.try_get("expires_at").map_err(get)?,
+            sent_to: row
+                .try_get::<Option<String>, _>("sent_to")
+                .map_err(get)?
+                .as_deref()
+                .and_then(Recipient::from_stored),
         },
         used_at: row.try_get("used_at").map_err(get)?,
         superseded_at: row.try_get("superseded_at").map_err(get)?,
@@ -53,9 +59,14 @@ impl TokenStore for PgStorage {
         .execute(&mut *tx)
         .await
         .map_err(map_err("superseding tokens"))?;
+        sqlx::query("DELETE FROM account_tokens WHERE token_hash = $1")
+            .bind(token_hash.as_slice())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err("dropping a recurring code"))?;
         let inserted = sqlx::query(
-            "INSERT INTO account_tokens (tenant_id, id, user_id, kind, token_hash, created_at, expires_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS \
+            "INSERT INTO account_tokens (tenant_id, id, user_id, kind, token_hash, created_at, \
+             expires_at, sent_to) SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS \
              (SELECT 1 FROM users WHERE tenant_id = $1 AND id = $3)",
         )
         .bind(token.tenant_id.as_str())
@@ -65,6 +76,7 @@ impl TokenStore for PgStorage {
         .bind(token_hash.as_slice())
         .bind(token.created_at)
         .bind(token.expires_at)
+        .bind(token.sent_to.as_ref().map(Recipient::to_stored))
         .execute(&mut *tx)
         .await
         .map_err(map_err("storing a token"))?;
@@ -89,7 +101,7 @@ impl TokenStore for PgStorage {
              RETURNING id) \
              SELECT t.tenant_id, t.id, t.user_id, t.kind, t.created_at, t.expires_at, \
              CASE WHEN EXISTS (SELECT 1 FROM used) THEN $3 ELSE t.used_at END AS used_at, \
-             t.superseded_at, EXISTS (SELECT 1 FROM used) AS consumed \
+             t.superseded_at, t.sent_to, EXISTS (SELECT 1 FROM used) AS consumed \
              FROM account_tokens t WHERE t.token_hash = $1 AND t.kind = $2 AND t.tenant_id = $4",
         )
         .bind(token_hash.as_slice())
@@ -100,6 +112,61 @@ impl TokenStore for PgStorage {
         .await
         .map_err(map_err("consuming a token"))?;
         row.as_ref().map(decode).transpose()
+    }
+
+    async fn attempt_code(
+        &self,
+        tenant: &TenantId,
+        user_id: Uuid,
+        kind: TokenKind,
+        code_hash: [u8; 32],
+        now: DateTime<Utc>,
+        max_attempts: u32,
+    ) -> Result<CodeAttempt> {
+        let max = i32::try_from(max_attempts).unwrap_or(i32::MAX);
+        let mut tx = self.begin().await?;
+        let consumed = sqlx::query(
+            "UPDATE account_tokens SET used_at = $4 WHERE tenant_id = $1 AND user_id = $2 \
+             AND kind = $3 AND token_hash = $5 AND attempts < $6 AND used_at IS NULL \
+             AND superseded_at IS NULL AND expires_at > $4 \
+             RETURNING tenant_id, id, user_id, kind, created_at, expires_at, used_at, \
+             superseded_at, sent_to, true AS consumed",
+        )
+        .bind(tenant.as_str())
+        .bind(user_id)
+        .bind(kind.as_str())
+        .bind(now)
+        .bind(code_hash.as_slice())
+        .bind(max)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err("trying a code"))?;
+        let outcome = match consumed {
+            Some(row) => CodeAttempt::Consumed(decode(&row)?.token),
+            None => {
+                let attempts: Option<i32> = sqlx::query_scalar(
+                    "UPDATE account_tokens SET attempts = attempts + 1 WHERE tenant_id = $1 \
+                     AND user_id = $2 AND kind = $3 AND attempts < $5 AND used_at IS NULL \
+                     AND superseded_at IS NULL AND expires_at > $4 RETURNING attempts",
+                )
+                .bind(tenant.as_str())
+                .bind(user_id)
+                .bind(kind.as_str())
+                .bind(now)
+                .bind(max)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err("counting a failed code"))?;
+                match attempts {
+                    Some(attempts) => CodeAttempt::Wrong {
+                        remaining: u32::try_from(max.saturating_sub(attempts)).unwrap_or(0),
+                    },
+                    None => CodeAttempt::NoCode,
+                }
+            }
+        };
+        commit(tx).await?;
+        Ok(outcome)
     }
 
     async fn sweep_tokens(&self, before: DateTime<Utc>) -> Result<u64> {

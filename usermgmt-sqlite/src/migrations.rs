@@ -21,10 +21,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (6, include_str!("migrations/0006_change_feed.sql")),
     (7, include_str!("migrations/0007_account_tokens.sql")),
+    (
+        8,
+        include_str!("migrations/0008_token_recipient_attempts.sql"),
+    ),
 ];
 
 /// The schema version this crate expects.
-pub(crate) const LATEST: i64 = 7;
+pub(crate) const LATEST: i64 = 8;
 
 /// Applies every migration newer than the database's version, each in its own transaction.
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<i64> {

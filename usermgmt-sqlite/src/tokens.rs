@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
-use usermgmt_core::model::{AccountToken, TenantId, TokenKind};
-use usermgmt_core::storage::{StoredToken, TokenStore};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+use usermgmt_core::model::{AccountToken, Recipient, TenantId, TokenKind};
+use usermgmt_core::storage::{CodeAttempt, StoredToken, TokenStore};
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
 
@@ -13,37 +13,78 @@ use crate::codec::{from_micros, micros, opt_from_micros, parse};
 use crate::error::{corrupt, map_err};
 use crate::sessions::user_seq;
 
-type RawToken = (
-    Uuid,
-    String,
-    Uuid,
-    String,
-    i64,
-    i64,
-    Option<i64>,
-    Option<i64>,
-);
+/// A token row as read: `TOKEN_COLUMNS` in order.
+struct RawToken {
+    id: Uuid,
+    tenant: String,
+    user_id: Uuid,
+    kind: String,
+    created: i64,
+    expires: i64,
+    used: Option<i64>,
+    superseded: Option<i64>,
+    sent_to: Option<String>,
+}
 
-fn decode(raw: RawToken, consumed: bool) -> Result<StoredToken> {
-    let (id, tenant, user_id, kind, created, expires, used, superseded) = raw;
-    Ok(StoredToken {
-        token: AccountToken {
-            id,
-            tenant_id: TenantId::new(tenant).map_err(|_| corrupt("decoding a token", "tenant"))?,
-            user_id,
-            kind: parse("decoding a token kind", &kind)?,
-            created_at: from_micros(created)?,
-            expires_at: from_micros(expires)?,
-        },
-        used_at: opt_from_micros(used)?,
-        superseded_at: opt_from_micros(superseded)?,
-        consumed,
-    })
+impl RawToken {
+    fn read(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            tenant: r.get(1)?,
+            user_id: r.get(2)?,
+            kind: r.get(3)?,
+            created: r.get(4)?,
+            expires: r.get(5)?,
+            used: r.get(6)?,
+            superseded: r.get(7)?,
+            sent_to: r.get(8)?,
+        })
+    }
+
+    fn decode(self, consumed: bool) -> Result<StoredToken> {
+        Ok(StoredToken {
+            token: AccountToken {
+                id: self.id,
+                tenant_id: TenantId::new(self.tenant)
+                    .map_err(|_| corrupt("decoding a token", "tenant"))?,
+                user_id: self.user_id,
+                kind: parse("decoding a token kind", &self.kind)?,
+                created_at: from_micros(self.created)?,
+                expires_at: from_micros(self.expires)?,
+                sent_to: self.sent_to.as_deref().and_then(Recipient::from_stored),
+            },
+            used_at: opt_from_micros(self.used)?,
+            superseded_at: opt_from_micros(self.superseded)?,
+            consumed,
+        })
+    }
 }
 
 const TOKEN_COLUMNS: &str = "SELECT t.id, t.tenant_id, u.id, t.kind, t.created_at, t.expires_at, \
-    t.used_at, t.superseded_at FROM account_tokens t JOIN users u ON u.seq = t.user_seq \
-    WHERE t.token_hash = ?1 AND t.kind = ?2 AND t.tenant_id = ?3";
+    t.used_at, t.superseded_at, t.sent_to FROM account_tokens t JOIN users u ON u.seq = t.user_seq";
+
+/// The token with this hash and kind in the tenant.
+fn read_token(
+    tx: &Transaction<'_>,
+    token_hash: &[u8; 32],
+    kind: TokenKind,
+    tenant: &str,
+) -> Result<Option<RawToken>> {
+    tx.prepare_cached(&format!(
+        "{TOKEN_COLUMNS} WHERE t.token_hash = ?1 AND t.kind = ?2 AND t.tenant_id = ?3"
+    ))
+    .and_then(|mut s| {
+        s.query_row(
+            params![token_hash.as_slice(), kind.as_str(), tenant],
+            RawToken::read,
+        )
+        .optional()
+    })
+    .map_err(map_err("reading a token"))
+}
+
+/// The condition of a token that still works at `?now`.
+const CURRENT: &str = "used_at IS NULL AND superseded_at IS NULL AND expires_at > ?3";
 
 #[async_trait]
 impl TokenStore for SqliteStorage {
@@ -68,9 +109,12 @@ impl TokenStore for SqliteStorage {
                     s.execute(params![seq, token.kind.as_str(), micros(token.created_at)])
                 })
                 .map_err(map_err("superseding tokens"))?;
+                tx.prepare_cached("DELETE FROM account_tokens WHERE token_hash = ?1")
+                    .and_then(|mut s| s.execute([token_hash.as_slice()]))
+                    .map_err(map_err("dropping a recurring code"))?;
                 tx.prepare_cached(
                     "INSERT INTO account_tokens (id, tenant_id, user_seq, kind, token_hash, created_at, \
-                     expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                     expires_at, sent_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
@@ -81,6 +125,7 @@ impl TokenStore for SqliteStorage {
                         token_hash.as_slice(),
                         micros(token.created_at),
                         micros(token.expires_at),
+                        token.sent_to.as_ref().map(Recipient::to_stored),
                     ])
                 })
                 .map_err(map_err("storing a token"))?;
@@ -101,11 +146,10 @@ impl TokenStore for SqliteStorage {
             .run(move |conn| {
                 let tx = crate::pool::immediate(conn)?;
                 let consumed = tx
-                    .prepare_cached(
+                    .prepare_cached(&format!(
                         "UPDATE account_tokens SET used_at = ?3 WHERE token_hash = ?1 AND kind = ?2 \
-                         AND tenant_id = ?4 AND used_at IS NULL AND superseded_at IS NULL \
-                         AND expires_at > ?3",
-                    )
+                         AND tenant_id = ?4 AND {CURRENT}"
+                    ))
                     .and_then(|mut s| {
                         s.execute(params![
                             token_hash.as_slice(),
@@ -116,26 +160,73 @@ impl TokenStore for SqliteStorage {
                     })
                     .map_err(map_err("consuming a token"))?
                     == 1;
-                let raw = tx
-                    .prepare_cached(TOKEN_COLUMNS)
-                    .and_then(|mut s| {
-                        s.query_row(params![token_hash.as_slice(), kind.as_str(), tenant], |r| {
-                            Ok((
-                                r.get(0)?,
-                                r.get(1)?,
-                                r.get(2)?,
-                                r.get(3)?,
-                                r.get(4)?,
-                                r.get(5)?,
-                                r.get(6)?,
-                                r.get(7)?,
-                            ))
-                        })
-                        .optional()
-                    })
-                    .map_err(map_err("reading a token"))?;
+                let raw = read_token(&tx, &token_hash, kind, &tenant)?;
                 crate::pool::commit(tx)?;
-                raw.map(|raw| decode(raw, consumed)).transpose()
+                raw.map(|raw| raw.decode(consumed)).transpose()
+            })
+            .await
+    }
+
+    async fn attempt_code(
+        &self,
+        tenant: &TenantId,
+        user_id: Uuid,
+        kind: TokenKind,
+        code_hash: [u8; 32],
+        now: DateTime<Utc>,
+        max_attempts: u32,
+    ) -> Result<CodeAttempt> {
+        let tenant = tenant.as_str().to_owned();
+        self.pool
+            .run(move |conn| {
+                let tx = crate::pool::immediate(conn)?;
+                let Some(seq) = user_seq(&tx, &tenant, user_id)? else {
+                    return Ok(CodeAttempt::NoCode);
+                };
+                let matched = tx
+                    .prepare_cached(&format!(
+                        "UPDATE account_tokens SET used_at = ?3 WHERE user_seq = ?1 AND kind = ?2 \
+                         AND token_hash = ?4 AND attempts < ?5 AND {CURRENT}"
+                    ))
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            seq,
+                            kind.as_str(),
+                            micros(now),
+                            code_hash.as_slice(),
+                            max_attempts
+                        ])
+                    })
+                    .map_err(map_err("trying a code"))?
+                    == 1;
+                let outcome = if matched {
+                    match read_token(&tx, &code_hash, kind, &tenant)? {
+                        Some(raw) => CodeAttempt::Consumed(raw.decode(true)?.token),
+                        None => CodeAttempt::NoCode,
+                    }
+                } else {
+                    let attempts: Option<u32> = tx
+                        .prepare_cached(&format!(
+                            "UPDATE account_tokens SET attempts = attempts + 1 WHERE user_seq = ?1 \
+                             AND kind = ?2 AND attempts < ?4 AND {CURRENT} RETURNING attempts"
+                        ))
+                        .and_then(|mut s| {
+                            s.query_row(
+                                params![seq, kind.as_str(), micros(now), max_attempts],
+                                |r| r.get(0),
+                            )
+                            .optional()
+                        })
+                        .map_err(map_err("counting a failed code"))?;
+                    match attempts {
+                        Some(attempts) => CodeAttempt::Wrong {
+                            remaining: max_attempts.saturating_sub(attempts),
+                        },
+                        None => CodeAttempt::NoCode,
+                    }
+                };
+                crate::pool::commit(tx)?;
+                Ok(outcome)
             })
             .await
     }

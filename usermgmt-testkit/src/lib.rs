@@ -110,6 +110,8 @@ macro_rules! __with_cases {
             reset_links_are_superseded_expire_and_stay_in_their_tenant,
             requested_resets_answer_the_same,
             users_delete_their_own_account,
+            an_invitation_sets_a_password_verifies_and_activates,
+            verification_by_link_or_code_activates,
             every_operation_requires_its_permission,
             inactive_and_system_principals_are_refused,
             tenants_are_isolated,

@@ -6,6 +6,7 @@ mod common;
 mod flows;
 mod history;
 mod insights;
+mod invitations;
 mod oauth;
 mod roles;
 mod sessions;
@@ -22,6 +23,7 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .merge(auth::routes())
         .merge(flows::routes())
+        .merge(invitations::routes())
         .merge(users::routes())
         .merge(user::routes())
         .merge(insights::routes())

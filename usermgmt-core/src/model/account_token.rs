@@ -20,6 +20,36 @@ string_enum! {
     }
 }
 
+/// Where an account message goes: the address a token was sent to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// An email address.
+    Email(String),
+    /// A phone number (E.164), for SMS.
+    Phone(String),
+}
+
+impl Recipient {
+    /// The stored form: `email:<address>` or `phone:<number>`.
+    pub fn to_stored(&self) -> String {
+        match self {
+            Recipient::Email(address) => format!("email:{address}"),
+            Recipient::Phone(number) => format!("phone:{number}"),
+        }
+    }
+
+    /// Reads the stored form; `None` for anything else.
+    pub fn from_stored(stored: &str) -> Option<Self> {
+        if let Some(address) = stored.strip_prefix("email:") {
+            Some(Recipient::Email(address.to_owned()))
+        } else {
+            stored
+                .strip_prefix("phone:")
+                .map(|number| Recipient::Phone(number.to_owned()))
+        }
+    }
+}
+
 /// An issued one-time token (without its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountToken {
@@ -35,4 +65,6 @@ pub struct AccountToken {
     pub created_at: DateTime<Utc>,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
+    /// Where its message went (`None` for tokens stored before this was recorded).
+    pub sent_to: Option<Recipient>,
 }

@@ -45,6 +45,14 @@ string_enum! {
         PasswordResetSent => "user.password_reset_sent",
         /// The user set a new password with a reset link.
         PasswordReset => "user.password_reset",
+        /// An invitation was sent to the user.
+        InvitationSent => "user.invitation_sent",
+        /// The user accepted an invitation: password set, channel verified, active.
+        InvitationAccepted => "user.invitation_accepted",
+        /// A verification link or code was sent to the user.
+        VerificationSent => "user.verification_sent",
+        /// The user confirmed a verification link or code.
+        Verified => "user.verified",
         /// A note was written about the user.
         NoteCreated => "note.created",
         /// A note about the user was deleted.

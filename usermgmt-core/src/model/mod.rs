@@ -16,7 +16,7 @@ mod tenant;
 mod user;
 mod vocab;
 
-pub use account_token::{AccountToken, TokenKind};
+pub use account_token::{AccountToken, Recipient, TokenKind};
 pub use audit::{AuditAction, AuditActor, AuditEvent, AuditTargetKind, FieldChange, REDACTED};
 pub use enrollment::Enrollment;
 pub use note::Note;

@@ -69,6 +69,10 @@ pub struct FlowOptions {
     pub reset_ttl: chrono::Duration,
     /// How long a verification link works (default 24 hours).
     pub verification_ttl: chrono::Duration,
+    /// How long an SMS verification code works (default 15 minutes).
+    pub code_ttl: chrono::Duration,
+    /// Wrong attempts after which a code is void (default 5).
+    pub code_attempts: u32,
     /// The public base URL links start with, e.g. `https://lms.example.com/admin` (default
     /// empty: links are paths). A link is `{link_base}/account/{kind}?token=…`, where the
     /// admin UI serves the page that completes the flow.
@@ -81,6 +85,8 @@ impl Default for FlowOptions {
             invitation_ttl: chrono::Duration::days(7),
             reset_ttl: chrono::Duration::hours(1),
             verification_ttl: chrono::Duration::hours(24),
+            code_ttl: chrono::Duration::minutes(15),
+            code_attempts: 5,
             link_base: String::new(),
         }
     }

@@ -1,5 +1,7 @@
-//! Account flows (SPEC §10): one-time tokens and the password reset — sent by an
-//! administrator, requested by anyone for an identifier, confirmed with the link's token.
+//! Account flows (SPEC §10): one-time tokens, sending them, completing a flow; the password
+//! reset (sent by an administrator, requested by anyone for an identifier, confirmed with the
+//! link's token) and self-service deletion. Invitations and verification are in
+//! `invitations.rs`.
 
 use uuid::Uuid;
 
@@ -11,8 +13,8 @@ use crate::model::{
     AccountToken, AuditAction, AuditTargetKind, Permission, SessionToken, Status, TenantId,
     TokenKind, User,
 };
-use crate::notify::{Notification, Recipient};
-use crate::password::Password;
+use crate::notify::{Notification, Proof, Recipient};
+use crate::password::{Password, PasswordHash};
 use crate::principal::Principal;
 use crate::storage::{PasswordChange, UserReplace};
 
@@ -25,39 +27,75 @@ fn page(kind: TokenKind) -> &'static str {
     }
 }
 
+/// The stored hash of a short code: bound to its user (codes recur across users) and shaped
+/// so that no plausible link token hashes to it (a code is only ever tried through
+/// [`crate::storage::TokenStore::attempt_code`], with its attempt limit).
+pub(crate) fn code_hash(user_id: Uuid, code: &str) -> [u8; 32] {
+    SessionToken::from_client(format!("usermgmt-code:{user_id}:{code}")).hash()
+}
+
+/// Six random decimal digits, uniformly drawn.
+fn draw_code() -> Result<String> {
+    loop {
+        let mut bytes = [0u8; 4];
+        getrandom::fill(&mut bytes).map_err(random_failed)?;
+        let value = u32::from_le_bytes(bytes);
+        // 4,294,000,000 is the largest multiple of 1,000,000 below 2^32: no modulo bias.
+        if value < 4_294_000_000 {
+            return Ok(format!("{:06}", value % 1_000_000));
+        }
+    }
+}
+
+fn random_failed(e: getrandom::Error) -> Error {
+    Error::Storage(crate::error::StorageError::new(
+        "drawing a random token",
+        e.to_string(),
+    ))
+}
+
+/// Where a user's account messages go: the email when there is one, else the phone.
+pub(crate) fn recipient_of(user: &User) -> Result<Recipient> {
+    match (&user.email, &user.phone) {
+        (Some(email), _) => Ok(Recipient::Email(email.clone())),
+        (None, Some(phone)) => Ok(Recipient::Phone(phone.clone())),
+        (None, None) => Err(Error::invalid(
+            "user_id",
+            "the user has no email or phone to send to",
+        )),
+    }
+}
+
 impl UserService {
-    /// Issues a one-time token of `kind` for `user` (superseding earlier ones of that kind
-    /// for them), answering its secret: sent to the user, never stored. Expired tokens are
-    /// swept on the way.
-    pub(crate) async fn issue_token(
+    /// Stores a one-time token of `kind` for `user` by the hash of its secret (superseding
+    /// earlier ones of that kind for them). Expired tokens are swept on the way.
+    async fn issue_token(
         &self,
         user: &User,
         kind: TokenKind,
-    ) -> Result<(SessionToken, AccountToken)> {
+        sent_to: &Recipient,
+        secret_hash: [u8; 32],
+        ttl: chrono::Duration,
+    ) -> Result<AccountToken> {
         let now = self.clock.now();
         self.storage.sweep_tokens(now).await?;
-        let secret = SessionToken::generate().map_err(|e| {
-            Error::Storage(crate::error::StorageError::new(
-                "drawing a random token",
-                e.to_string(),
-            ))
-        })?;
         let token = AccountToken {
             id: Uuid::now_v7(),
             tenant_id: user.tenant_id.clone(),
             user_id: user.id,
             kind,
             created_at: now,
-            expires_at: now + self.config.flows.ttl(kind),
+            expires_at: now + ttl,
+            sent_to: Some(sent_to.clone()),
         };
         self.storage
-            .issue_token(&user.tenant_id, &token, secret.hash())
+            .issue_token(&user.tenant_id, &token, secret_hash)
             .await?;
-        Ok((secret, token))
+        Ok(token)
     }
 
-    /// Redeems a token of `kind` in `tenant`: consumed once, or refused with a clear error on
-    /// `token` (unknown, already used, replaced by a newer one, expired).
+    /// Redeems a link's token of `kind` in `tenant`: consumed once, or refused with a clear
+    /// error on `token` (unknown, already used, replaced by a newer one, expired).
     pub(crate) async fn redeem_token(
         &self,
         tenant: &TenantId,
@@ -84,26 +122,34 @@ impl UserService {
         }
     }
 
-    /// Issues a token for `user` and sends its link; a failed delivery is
-    /// [`Error::DeliveryFailed`] (the token stays issued: a later resend supersedes it).
-    async fn send_link(&self, user: &User, kind: TokenKind) -> Result<()> {
-        let recipient = match (&user.email, &user.phone) {
-            (Some(email), _) => Recipient::Email(email.clone()),
-            (None, Some(phone)) => Recipient::Phone(phone.clone()),
-            (None, None) => {
-                return Err(Error::invalid(
-                    "user_id",
-                    "the user has no email or phone to send to",
-                ));
+    /// Issues a token for `user` and sends it: a six-digit code for a verification by SMS,
+    /// a link otherwise. A failed delivery is [`Error::DeliveryFailed`] (the token stays
+    /// issued: a later resend supersedes it).
+    pub(crate) async fn send_message(&self, user: &User, kind: TokenKind) -> Result<()> {
+        let recipient = recipient_of(user)?;
+        let (proof, token) = match (&recipient, kind) {
+            (Recipient::Phone(_), TokenKind::Verification) => {
+                let code = draw_code()?;
+                let ttl = self.config.flows.code_ttl;
+                let hash = code_hash(user.id, &code);
+                let token = self.issue_token(user, kind, &recipient, hash, ttl).await?;
+                (Proof::Code(code), token)
+            }
+            _ => {
+                let secret = SessionToken::generate().map_err(random_failed)?;
+                let ttl = self.config.flows.ttl(kind);
+                let token = self
+                    .issue_token(user, kind, &recipient, secret.hash(), ttl)
+                    .await?;
+                let link = format!(
+                    "{}/account/{}?token={}",
+                    self.config.flows.link_base.trim_end_matches('/'),
+                    page(kind),
+                    secret.expose()
+                );
+                (Proof::Link(link), token)
             }
         };
-        let (secret, token) = self.issue_token(user, kind).await?;
-        let link = format!(
-            "{}/account/{}?token={}",
-            self.config.flows.link_base.trim_end_matches('/'),
-            page(kind),
-            secret.expose()
-        );
         let message = Notification {
             kind,
             tenant_id: user.tenant_id.clone(),
@@ -111,7 +157,7 @@ impl UserService {
             name: user.name.clone(),
             recipient,
             locale: user.profile.locale.clone(),
-            link,
+            proof,
             expires_at: token.expires_at,
         };
         self.notifier.send(&message).await.map_err(|e| {
@@ -120,9 +166,16 @@ impl UserService {
         })
     }
 
-    /// Sends the user a password-reset link. Requires `user.update` and outranking the user;
-    /// audited. A delivery failure is [`Error::DeliveryFailed`].
-    pub async fn send_password_reset(&self, principal: &Principal, user_id: Uuid) -> Result<()> {
+    /// An administrator sends `user_id` a message of `kind`: `user.update` and outranking the
+    /// user are required, `ready` checks the user can take it, and it is audited as `action`.
+    pub(crate) async fn send_as_admin(
+        &self,
+        principal: &Principal,
+        user_id: Uuid,
+        kind: TokenKind,
+        action: AuditAction,
+        ready: impl Fn(&User) -> Result<()>,
+    ) -> Result<()> {
         let actor = self
             .authorize_write(principal, Permission::USER_UPDATE)
             .await?;
@@ -131,27 +184,31 @@ impl UserService {
         if user.status == Status::Deleted {
             return Err(Error::NotFound("user"));
         }
-        self.send_link(&user, TokenKind::PasswordReset).await?;
+        ready(&user)?;
+        self.send_message(&user, kind).await?;
         let audit = event(
             principal,
             AuditTargetKind::User,
             user_id,
-            AuditAction::PasswordResetSent,
+            action,
             change("by", "admin".into()),
             self.clock.now(),
         );
         self.storage.insert_audit(&actor.tenant_id, audit).await
     }
 
-    /// Anyone asks for a password-reset link for an identifier (email, phone or username).
+    /// Anyone asks for a message of `kind` for an identifier (email, phone or username).
     /// The answer is the same, and as fast, whether or not an account matches: the look-up
-    /// and the delivery run after it, in the background. Counts against the client's login
-    /// budget ([`Error::TooManyRequests`] past it).
-    pub async fn request_password_reset(
+    /// and the delivery run after it, in the background, for users `wanted` accepts, at
+    /// most once a minute per user and kind. Counts against the client's login budget
+    /// ([`Error::TooManyRequests`] past it).
+    pub(crate) fn request_message(
         &self,
         tenant: &TenantId,
         identifier: &str,
         client: ClientInfo,
+        kind: TokenKind,
+        wanted: fn(&User) -> bool,
     ) -> Result<()> {
         self.guard.admit_client(client.ip)?;
         if identifier.trim().is_empty() || identifier.chars().count() > 254 {
@@ -161,31 +218,119 @@ impl UserService {
         let tenant = tenant.clone();
         let identifier = identifier.to_owned();
         tokio::spawn(async move {
-            if let Err(error) = service.reset_for_identifier(&tenant, &identifier).await {
-                tracing::warn!(%error, "a requested password reset was not sent");
+            let sent = async {
+                match service.find_by_identifier(&tenant, &identifier).await? {
+                    Some(user) if wanted(&user) && service.guard.admit_message(&user.id, kind) => {
+                        service.send_message(&user, kind).await
+                    }
+                    _ => Ok(()),
+                }
+            };
+            if let Err(error) = sent.await {
+                tracing::warn!(%error, %kind, "a requested account message was not sent");
             }
         });
         Ok(())
     }
 
-    async fn reset_for_identifier(&self, tenant: &TenantId, identifier: &str) -> Result<()> {
+    /// The user an identifier (email, phone or username) names in `tenant`, unless deleted.
+    pub(crate) async fn find_by_identifier(
+        &self,
+        tenant: &TenantId,
+        identifier: &str,
+    ) -> Result<Option<User>> {
         let forms = parse_identifier(
             identifier,
             self.config.validation.default_phone_region.as_deref(),
         );
         for form in &forms {
             if let Some(user) = self.storage.find_user(tenant, form).await? {
-                if user.status == Status::Deleted {
-                    return Ok(());
-                }
-                // One link per user per minute at most: repeated requests do not flood them.
-                if self.guard.admit_reset(&user.id) {
-                    self.send_link(&user, TokenKind::PasswordReset).await?;
-                }
-                return Ok(());
+                return Ok(Some(user).filter(|u| u.status != Status::Deleted));
             }
         }
-        Ok(())
+        Ok(None)
+    }
+
+    /// Completes a flow for the user a token acted for: `edit` turns the current state into
+    /// the next (retried on a concurrent change), `password` is set, and the change is
+    /// audited as done by the user; `end_sessions` ends every session of theirs.
+    pub(crate) async fn complete_flow(
+        &self,
+        tenant: &TenantId,
+        user_id: Uuid,
+        password: Option<PasswordHash>,
+        (action, detail): (AuditAction, &str),
+        end_sessions: bool,
+        edit: impl Fn(&mut User) -> Result<()>,
+    ) -> Result<User> {
+        let by_user = Principal::user(tenant.clone(), user_id);
+        for _ in 0..3 {
+            let current = self
+                .storage
+                .get_user(tenant, user_id)
+                .await?
+                .filter(|u| u.status != Status::Deleted)
+                .ok_or_else(|| Error::invalid("token", "this link is not valid"))?;
+            let now = self.clock.now();
+            let mut next = current.clone();
+            edit(&mut next)?;
+            next.updated_at = now;
+            let audit = |action, value: &str| {
+                event(
+                    &by_user,
+                    AuditTargetKind::User,
+                    current.id,
+                    action,
+                    change("flow", value.into()),
+                    now,
+                )
+            };
+            let change = UserReplace {
+                user: next,
+                password: match &password {
+                    Some(hash) => PasswordChange::Set(hash.clone()),
+                    None => PasswordChange::Keep,
+                },
+                expected_version: current.version,
+                audit: vec![audit(action, detail)],
+                end_sessions: end_sessions.then(|| audit(AuditAction::SessionsTerminated, detail)),
+            };
+            match self.storage.replace_user(tenant, change).await {
+                Err(Error::VersionConflict { .. }) => continue,
+                other => return other,
+            }
+        }
+        Err(Error::Conflict {
+            fields: vec!["token".to_owned()],
+        })
+    }
+
+    /// Sends the user a password-reset link. Requires `user.update` and outranking the user;
+    /// audited. A delivery failure is [`Error::DeliveryFailed`].
+    pub async fn send_password_reset(&self, principal: &Principal, user_id: Uuid) -> Result<()> {
+        self.send_as_admin(
+            principal,
+            user_id,
+            TokenKind::PasswordReset,
+            AuditAction::PasswordResetSent,
+            |_| Ok(()),
+        )
+        .await
+    }
+
+    /// Anyone asks for a password-reset link for an identifier (email, phone or username).
+    /// The answer is the same, and as fast, whether or not an account matches: the look-up
+    /// and the delivery run after it, in the background (one link per user per minute at
+    /// most). Counts against the client's login budget ([`Error::TooManyRequests`] past it).
+    pub async fn request_password_reset(
+        &self,
+        tenant: &TenantId,
+        identifier: &str,
+        client: ClientInfo,
+    ) -> Result<()> {
+        self.request_message(tenant, identifier, client, TokenKind::PasswordReset, |_| {
+            true
+        })
     }
 
     /// Sets a new password with a reset link's token: the password policy applies (checked
@@ -206,45 +351,21 @@ impl UserService {
             .redeem_token(tenant, token, TokenKind::PasswordReset)
             .await?;
         let hash = self.hash_password(&password).await?;
-        let by_user = Principal::user(tenant.clone(), redeemed.user_id);
-        for _ in 0..3 {
-            let current = self
-                .storage
-                .get_user(tenant, redeemed.user_id)
-                .await?
-                .filter(|u| u.status != Status::Deleted)
-                .ok_or_else(|| Error::invalid("token", "this link is not valid"))?;
-            let now = self.clock.now();
-            let mut next = current.clone();
-            next.failed_login_attempts = 0;
-            next.locked_until = None;
-            next.has_password = true;
-            next.updated_at = now;
-            let audit = |action, value: &str| {
-                event(
-                    &by_user,
-                    AuditTargetKind::User,
-                    current.id,
-                    action,
-                    change("password", value.into()),
-                    now,
-                )
-            };
-            let change = UserReplace {
-                user: next,
-                password: PasswordChange::Set(hash.clone()),
-                expected_version: current.version,
-                audit: vec![audit(AuditAction::PasswordReset, "reset by link")],
-                end_sessions: Some(audit(AuditAction::SessionsTerminated, "password reset")),
-            };
-            match self.storage.replace_user(tenant, change).await {
-                Err(Error::VersionConflict { .. }) => continue,
-                other => return other.map(|_| ()),
-            }
-        }
-        Err(Error::Conflict {
-            fields: vec!["token".to_owned()],
-        })
+        self.complete_flow(
+            tenant,
+            redeemed.user_id,
+            Some(hash),
+            (AuditAction::PasswordReset, "password reset"),
+            true,
+            |user| {
+                user.failed_login_attempts = 0;
+                user.locked_until = None;
+                user.has_password = true;
+                Ok(())
+            },
+        )
+        .await
+        .map(|_| ())
     }
 }
 

@@ -32,6 +32,11 @@ pub struct CreateUser {
     /// Initial password; without one the user must reset before logging in.
     #[serde(default)]
     pub password: Option<Password>,
+    /// Send the user an invitation to set their own password (needs no `password`, and an
+    /// email or phone to send to). A failed delivery answers 502 `delivery_failed` naming
+    /// the created user; the invitation can be sent again.
+    #[serde(default)]
+    pub invite: bool,
     /// Initial status (default `active`; `deleted` is refused).
     #[serde(default)]
     pub status: Option<Status>,

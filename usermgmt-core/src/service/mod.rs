@@ -10,6 +10,7 @@ mod flows;
 mod guards;
 mod inputs;
 mod insights;
+mod invitations;
 mod login;
 mod notes;
 mod oauth;

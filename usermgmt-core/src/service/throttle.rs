@@ -79,10 +79,11 @@ pub(crate) struct LoginGuard {
     unknown: Mutex<HashMap<(TenantId, String), Shadow>>,
     max_unknown: usize,
     /// When each user last had a requested password reset sent.
-    resets: Mutex<HashMap<uuid::Uuid, std::time::Instant>>,
+    requested: Mutex<HashMap<(uuid::Uuid, crate::model::TokenKind), std::time::Instant>>,
 }
 
-/// Requested password resets for one user are sent at most this often.
+/// Requested messages (password resets, verifications) of one kind for one user are sent at
+/// most this often.
 const RESET_INTERVAL: StdDuration = StdDuration::from_secs(60);
 
 impl LoginGuard {
@@ -100,24 +101,24 @@ impl LoginGuard {
             pruned: Mutex::new(std::time::Instant::now()),
             unknown: Mutex::new(HashMap::new()),
             max_unknown: policy.max_tracked_identifiers,
-            resets: Mutex::new(HashMap::new()),
+            requested: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Whether a requested password reset may be sent to `user` now (at most one per
+    /// Whether a requested message of `kind` may be sent to `user` now (at most one per
     /// [`RESET_INTERVAL`]); counts it when so.
-    pub(crate) fn admit_reset(&self, user: &uuid::Uuid) -> bool {
-        let Ok(mut sent) = self.resets.lock() else {
+    pub(crate) fn admit_message(&self, user: &uuid::Uuid, kind: crate::model::TokenKind) -> bool {
+        let Ok(mut sent) = self.requested.lock() else {
             return false;
         };
         let now = std::time::Instant::now();
         if sent.len() >= self.max_unknown {
             sent.retain(|_, at| now.duration_since(*at) < RESET_INTERVAL);
         }
-        match sent.get(user) {
+        match sent.get(&(*user, kind)) {
             Some(at) if now.duration_since(*at) < RESET_INTERVAL => false,
             _ => {
-                sent.insert(*user, now);
+                sent.insert((*user, kind), now);
                 true
             }
         }

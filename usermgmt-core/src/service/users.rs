@@ -58,11 +58,13 @@ impl UserService {
                 .password
                 .check(password, "password", &mut errors);
         }
+        super::invitations::check_invite(&input, &draft, &mut errors);
         let granted = self.check_grants(actor, &draft, None, &mut errors).await?;
         errors.into_result()?;
         actor.require_reach(&granted)?;
 
-        self.store_new_user(principal, draft, input.password.as_ref(), now)
+        let user = self.store_new_user(principal, draft, input.password.as_ref(), now);
+        self.invite_created(principal, user.await?, input.invite)
             .await
     }
 

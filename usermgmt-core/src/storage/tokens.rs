@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use crate::error::Result;
 use crate::model::{AccountToken, TenantId, TokenKind};
@@ -20,11 +21,26 @@ pub struct StoredToken {
     pub consumed: bool,
 }
 
+/// The outcome of typing a short code ([`TokenStore::attempt_code`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeAttempt {
+    /// The code matched the user's current code, which is now used.
+    Consumed(AccountToken),
+    /// It did not match; the current code allows `remaining` more attempts (at 0 it is void).
+    Wrong {
+        /// Attempts left.
+        remaining: u32,
+    },
+    /// The user has no current code of that kind (none, used, replaced, expired or void).
+    NoCode,
+}
+
 /// One-time account tokens.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
     /// Stores a new token, and in the same transaction marks every unused, current token of
-    /// the same user and kind superseded at its creation time.
+    /// the same user and kind superseded at its creation time (and drops an older token with
+    /// the same hash: a short code can recur for a user).
     async fn issue_token(
         &self,
         tenant: &TenantId,
@@ -42,6 +58,19 @@ pub trait TokenStore: Send + Sync {
         kind: TokenKind,
         now: DateTime<Utc>,
     ) -> Result<Option<StoredToken>>;
+
+    /// One attempt at the user's current code of `kind` (unused, not superseded, unexpired,
+    /// fewer than `max_attempts` failed attempts): when its hash is `code_hash` it is marked
+    /// used, otherwise its failed attempts grow by one — in one transaction.
+    async fn attempt_code(
+        &self,
+        tenant: &TenantId,
+        user_id: Uuid,
+        kind: TokenKind,
+        code_hash: [u8; 32],
+        now: DateTime<Utc>,
+        max_attempts: u32,
+    ) -> Result<CodeAttempt>;
 
     /// Deletes the tokens that expired before `before`; answers how many.
     async fn sweep_tokens(&self, before: DateTime<Utc>) -> Result<u64>;

@@ -8,6 +8,7 @@ mod export;
 mod hardening;
 mod host_permissions;
 mod insights;
+mod invitations;
 mod listing;
 mod rbac;
 mod records;
@@ -23,6 +24,7 @@ pub use export::*;
 pub use hardening::*;
 pub use host_permissions::*;
 pub use insights::*;
+pub use invitations::*;
 pub use listing::*;
 pub use rbac::*;
 pub use records::*;
@@ -34,9 +36,10 @@ pub use writes::*;
 #[cfg(test)]
 mod tests {
     /// The source of every case module, as compiled.
-    const SOURCES: [(&str, &str); 15] = [
+    const SOURCES: [(&str, &str); 16] = [
         ("access", include_str!("access.rs")),
         ("account_flows", include_str!("account_flows.rs")),
+        ("invitations", include_str!("invitations.rs")),
         ("common", include_str!("common.rs")),
         ("enrollment", include_str!("enrollment.rs")),
         ("export", include_str!("export.rs")),
