@@ -29,8 +29,16 @@
 //! demo routes with them — `GET /lms/courses` (`course.view`), `POST /lms/courses`
 //! (`course.create`) and `POST /lms/grades` (`grade.edit`).
 //!
-//! Account-flow messages (password resets) are kept in memory by the development notifier
-//! and listed at `GET /dev/messages` for an administrator holding `user.update`.
+//! Account-flow messages (invitations, password resets, verifications) are kept in memory by
+//! the development notifier and listed at `GET /dev/messages` for an administrator holding
+//! `user.update` — unless `USERMGMT_SMTP_URL` is set:
+//!
+//! - `USERMGMT_SMTP_URL` — send email through this SMTP server (`smtp://host:port`, add
+//!   `?tls=required` for STARTTLS, `smtps://` for TLS, `user:pass@` for credentials); SMS
+//!   codes still go to `/dev/messages` (the example has no SMS gateway).
+//! - `USERMGMT_SMTP_FROM` — the sender (default `usermgmt <no-reply@localhost>`).
+//! - `USERMGMT_PUBLIC_URL` — the address users reach the server at, which links start with
+//!   (default `http://` and the listen address); the pages are under `/admin/account/`.
 //!
 //! `--demo-users N` first adds N generated users (seeded; roles, profiles, varied states,
 //! sessions for a fifth of the active ones) when the tenant has only its admin, and writes their
@@ -180,10 +188,28 @@ async fn main() -> Result<(), BoxError> {
             .parse()
             .map_err(|e| format!("USERMGMT_LOGIN_CLIENT_BURST: {e}"))?;
     }
-    // Account-flow messages (password resets) stay in memory; `GET /dev/messages` shows them
-    // to an administrator holding `user.update`.
+    // Links in account messages open the admin UI's account pages.
+    let public_url = env_or("USERMGMT_PUBLIC_URL", &format!("http://{addr}"));
+    config.flows.link_base = format!("{}/admin", public_url.trim_end_matches('/'));
+    // Account-flow messages stay in memory (`GET /dev/messages` shows them to an administrator
+    // holding `user.update`), or go out by SMTP when USERMGMT_SMTP_URL is set.
     let messages = Arc::new(usermgmt::notify::DevNotifier::default());
-    let service = UserService::with_config(storage.clone(), config).with_notifier(messages.clone());
+    let notifier: Arc<dyn usermgmt::notify::Notifier> = match std::env::var("USERMGMT_SMTP_URL") {
+        Ok(url) => {
+            let from = env_or("USERMGMT_SMTP_FROM", "usermgmt <no-reply@localhost>");
+            let smtp = usermgmt::notify::SmtpNotifier::new(&usermgmt::notify::SmtpSettings::new(
+                url, from,
+            ))?
+            .with_templates(Arc::new(usermgmt::notify::DefaultTemplates {
+                product: "the usermgmt example".to_owned(),
+            }))
+            .with_sms(messages.clone());
+            println!("account messages: email by SMTP, SMS codes at /dev/messages");
+            Arc::new(smtp)
+        }
+        Err(_) => messages.clone(),
+    };
+    let service = UserService::with_config(storage.clone(), config).with_notifier(notifier);
     // Session locations from a MaxMind DB file (GeoLite2-City.mmdb), with `--features maxmind`.
     #[cfg(feature = "maxmind")]
     let service = match std::env::var("USERMGMT_GEOIP_DB") {

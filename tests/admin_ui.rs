@@ -3,7 +3,8 @@
 //! with 300 demo users. One scenario walks through what an administrator does: sign in,
 //! filter, search, sort, export, bulk delete, manage a role, create a user (seeing a validation
 //! error first), edit the email, terminate a session, soft-delete and reactivate, impersonate
-//! and come back, read the statistics; then a user without `user.delete` signs in and sees no
+//! and come back, read the statistics, invite a user who accepts on the account page and
+//! then resets their password there; then a user without `user.delete` signs in and sees no
 //! delete button while the API still refuses. Screenshots of the main pages are kept under
 //! `target/ui-screenshots/` (`.ci/run` lists them as the CI artifacts).
 //!
@@ -733,6 +734,87 @@ async fn limited_user_sees_no_delete(client: &Client, base: &str, user_page: &st
     assert_eq!(tabs, ["Overview", "Sessions", "Audit logs & admin notes"]);
 }
 
+/// The newest account message's link for `to`, from the example server's development
+/// notifier (`GET /dev/messages`).
+async fn newest_link(client: &Client, to: &str) -> String {
+    for _ in 0..100 {
+        let (status, messages) =
+            call_api(client, "GET", "/dev/messages", Value::Null, Value::Null).await;
+        assert_eq!(status, 200, "{messages}");
+        let link = messages
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|m| m["to"].as_str().unwrap_or_default().contains(to))
+            .and_then(|m| m["link"].as_str().map(str::to_owned));
+        if let Some(link) = link {
+            return link;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no message for {to}");
+}
+
+/// Sets a password on an account page opened from a message's link.
+async fn choose_password(client: &Client, link: &str, password: &str, done: &str) {
+    client.goto(link).await.unwrap();
+    wait_for(client, "#password-form:not([hidden])").await;
+    let address = client.current_url().await.unwrap();
+    assert!(
+        address.query().is_none(),
+        "the token left the address bar: {address}"
+    );
+    fill(client, "#new-password", password).await;
+    fill(client, "#repeat-password", "not the same").await;
+    click(client, "#password-submit").await;
+    wait_for_text(client, "account-error", "differ").await;
+    fill(client, "#repeat-password", password).await;
+    click(client, "#password-submit").await;
+    wait_for_text(client, "account-result", done).await;
+}
+
+/// An invitation from Create user, accepted on its page; then a password reset sent from the
+/// user's page and completed on its page; the user signs in with the final password.
+async fn invite_and_reset(client: &Client, base: &str) {
+    const INVITED: &str = "invited.person@example.com";
+    client.goto(&format!("{base}/users/create")).await.unwrap();
+    wait_for(client, "#create-form-name").await;
+    fill(client, "#create-form-name", "Invited Person").await;
+    fill(client, "#create-form-email", INVITED).await;
+    check(client, "#create-form-invite").await;
+    click(client, "#create-form button[type=submit]").await;
+    wait_for_text(client, "edit-panel", "User created.").await;
+    assert!(shown(client, "#resend-verification").await);
+    let user_page = client.current_url().await.unwrap();
+    let user_page = user_page.as_str().split('?').next().unwrap().to_owned();
+
+    let link = newest_link(client, INVITED).await;
+    assert!(
+        link.starts_with(&format!("{base}/account/accept-invitation?token=")),
+        "{link}"
+    );
+    choose_password(client, &link, "my invited password", "Your password is set").await;
+    screenshot(client, "account-accept-invitation").await;
+
+    client.goto(&user_page).await.unwrap();
+    wait_for(client, "#send-password-reset").await;
+    assert!(
+        texts(client, "#send-invitation").await.is_empty(),
+        "has a password now"
+    );
+    click(client, "#send-password-reset").await;
+    wait_for_text(client, "edit-panel", "Password reset link sent.").await;
+    let link = newest_link(client, INVITED).await;
+    assert!(link.contains("/account/reset-password?token="), "{link}");
+    choose_password(client, &link, "my reset password", "password was changed").await;
+
+    let login = json!({ "identifier": INVITED, "password": "my reset password" });
+    let (status, body) = call_api(client, "POST", "/v1/auth/login", login, Value::Null).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["email_verified"], json!(true), "{body}");
+}
+
 /// The list at a phone's width.
 async fn phone_width(client: &Client, base: &str) {
     client.set_window_size(390, 844).await.unwrap();
@@ -779,6 +861,7 @@ async fn an_administrator_works_through_the_admin_ui_in_a_browser() {
     soft_delete_and_reactivate(&client).await;
     impersonate_and_return(&client).await;
     statistics(&client, &base).await;
+    invite_and_reset(&client, &base).await;
     phone_width(&client, &base).await;
     limited_user_sees_no_delete(&client, &base, &user_page).await;
     client.close().await.unwrap();

@@ -114,3 +114,103 @@ fn body_of((status, body): (u16, Value)) -> Value {
     assert_eq!(status, 200, "{body}");
     body
 }
+
+/// Where the SMTP test's server listens (`smtp://…`) and keeps what it receives (a maildir):
+/// `.ci/run` starts Debian's aiosmtpd for it. `None` outside CI when not set (skipped).
+fn smtp_server() -> Option<(String, std::path::PathBuf)> {
+    match (
+        std::env::var("USERMGMT_TEST_SMTP_URL"),
+        std::env::var("USERMGMT_TEST_MAILDIR"),
+    ) {
+        (Ok(url), Ok(dir)) => Some((url, dir.into())),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("USERMGMT_TEST_SMTP_URL and USERMGMT_TEST_MAILDIR must be set in CI")
+        }
+        _ => {
+            eprintln!("skipped: USERMGMT_TEST_SMTP_URL is not set (no SMTP server)");
+            None
+        }
+    }
+}
+
+/// The plain-text body of the message to `to` in the maildir, waiting up to 20 seconds.
+async fn received_by(maildir: &std::path::Path, to: &str) -> String {
+    for _ in 0..200 {
+        for entry in std::fs::read_dir(maildir.join("new")).into_iter().flatten() {
+            let raw = std::fs::read(entry.unwrap().path()).unwrap();
+            let mail = mailparse::parse_mail(&raw).unwrap();
+            let addressed = mail
+                .headers
+                .iter()
+                .any(|h| h.get_key().eq_ignore_ascii_case("to") && h.get_value().contains(to));
+            if !addressed {
+                continue;
+            }
+            let text = mail
+                .subparts
+                .iter()
+                .find(|part| part.ctype.mimetype == "text/plain")
+                .expect("a plain-text part");
+            assert!(
+                mail.subparts
+                    .iter()
+                    .any(|part| part.ctype.mimetype == "text/html"),
+                "an HTML part"
+            );
+            return text.get_body().unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no message to {to} arrived in {}", maildir.display());
+}
+
+/// The example server with `USERMGMT_SMTP_URL` sends an invitation through a real SMTP server;
+/// the message's link opens the account page and its token sets a password; the user signs in.
+#[tokio::test]
+async fn an_invitation_arrives_by_smtp_and_its_link_sets_a_password() {
+    let Some((smtp_url, maildir)) = smtp_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("USERMGMT_SMTP_URL", smtp_url)];
+    let (_server, port) = support::start_example_server_with(dir.path(), &[], &env).await;
+    let login = json!({ "identifier": "root@example.com", "password": "a long test password" });
+    let admin = body_of(call(port, "POST", "/v1/auth/login", None, Some(login)).await);
+    let admin = admin["token"].as_str().unwrap().to_owned();
+
+    let address = format!("invited-{port}-{}@example.com", std::process::id());
+    let invited =
+        json!({ "name": "Ines Invited", "email": address, "invite": true, "is_learner": true });
+    let (status, body) = call(port, "POST", "/v1/users", Some(&admin), Some(invited)).await;
+    assert_eq!(status, 201, "{body}");
+
+    let text = received_by(&maildir, &address).await;
+    assert!(text.contains("Hello Ines Invited"), "{text}");
+    let link = text
+        .split_whitespace()
+        .find(|word| word.contains("/account/accept-invitation?token="))
+        .unwrap_or_else(|| panic!("no link in {text}"));
+    let prefix = format!("http://127.0.0.1:{port}/admin/account/accept-invitation?token=");
+    assert!(link.starts_with(&prefix), "{link}");
+    let token = &link[prefix.len()..];
+    assert_eq!(token.len(), 43, "{link}");
+
+    // Following the link opens the page; what its form sends sets the password.
+    let path = &link[format!("http://127.0.0.1:{port}").len()..];
+    let (status, page) = call(port, "GET", path, None, None).await;
+    assert_eq!(status, 200, "{page}");
+    let accept = json!({ "token": token, "password": "my own good password" });
+    let (status, body) = call(
+        port,
+        "POST",
+        "/v1/auth/invitation/accept",
+        None,
+        Some(accept),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let login = json!({ "identifier": address, "password": "my own good password" });
+    let me = body_of(call(port, "POST", "/v1/auth/login", None, Some(login)).await);
+    assert_eq!(me["user"]["email_verified"], json!(true), "{me}");
+    assert_eq!(me["user"]["status"], json!("active"), "{me}");
+}

@@ -52,12 +52,23 @@ fn example_binary() -> PathBuf {
 /// `root@example.com` / `a long test password`; answers it and its port once it listens.
 /// What it prints goes to `dir/stdout.log`.
 pub(crate) async fn start_example_server(dir: &Path) -> (Process, u16) {
+    start_example_server_with(dir, &["--demo-users", "300"], &[]).await
+}
+
+/// The example server over fresh files in `dir` with these arguments and extra environment,
+/// and the admin `root@example.com` / `a long test password`.
+pub(crate) async fn start_example_server_with(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, String)],
+) -> (Process, u16) {
     let binary = example_binary();
     assert!(binary.exists(), "{} not built", binary.display());
     let port = free_port();
     let server = Process(
         Command::new(&binary)
-            .args(["--demo-users", "300"])
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("USERMGMT_DATABASE_URL", dir.join("server.db"))
             .env("USERMGMT_LEARNING_DB", dir.join("learning.db"))
             .env("USERMGMT_BIND", format!("127.0.0.1:{port}"))

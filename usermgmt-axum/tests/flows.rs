@@ -266,7 +266,8 @@ async fn an_invited_user_sets_a_password_and_signs_in() {
     let app = &fx.app;
     let (_, body) = login(app, ADMIN.0, ADMIN.1).await;
     let admin = body["token"].as_str().unwrap().to_owned();
-    let user = json!({ "name": "Ivo", "email": "ivo@acme.test", "invite": true, "is_learner": true });
+    let user =
+        json!({ "name": "Ivo", "email": "ivo@acme.test", "invite": true, "is_learner": true });
     let (status, body) = send(app, call("POST", "/v1/users", Some(&admin), Some(user), 1)).await;
     assert_eq!(status, StatusCode::CREATED);
     let id = json_of(&body)["id"].as_str().unwrap().to_owned();

@@ -1,7 +1,9 @@
 //! The admin web UI (feature `admin-ui`): plain HTML, CSS and JavaScript embedded in the
 //! binary (no build step, no network), talking only to the API's routes: sign-in, the user
 //! lists with every filter, bulk delete and export, Create user, the seven-tab edit page,
-//! Roles & Permissions and a statistics dashboard. Each page is one ES module under `assets/`.
+//! Roles & Permissions and a statistics dashboard; and the public account pages account
+//! messages link to (accept an invitation, reset a password, verify an address). Each page is
+//! one ES module under `assets/`.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -15,6 +17,7 @@ use usermgmt_core::model::{
 };
 
 const INDEX: &str = include_str!("assets/index.html");
+const ACCOUNT: &str = include_str!("assets/account.html");
 
 /// An embedded asset: its file name under `assets/`, content type and text.
 macro_rules! asset {
@@ -42,6 +45,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("user-activity.js", JS),
     asset!("roles.js", JS),
     asset!("stats.js", JS),
+    asset!("account.js", JS),
 ];
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
@@ -56,6 +60,10 @@ const USER_PAGES: &[&str] = &[
     "roles",
     "stats",
 ];
+
+/// The public account pages (`…/account/{page}`) that account messages link to: no session
+/// needed, the token is in the link (SPEC §10).
+const ACCOUNT_PAGES: &[&str] = &["accept-invitation", "reset-password", "verify"];
 
 /// The tabs of the edit page (`…/users/{id}/edit/{tab}`), with the seed's path names.
 const EDIT_TABS: &[&str] = &[
@@ -138,7 +146,23 @@ pub fn admin_ui(api_base: &str, ui_base: &str) -> Router {
     };
     let edit_tab =
         move |Path((_, tab)): Path<(String, String)>| serve(EDIT_TABS.contains(&tab.as_str()));
+    let account = Bytes::from(
+        ACCOUNT
+            .replace("{{API_BASE}}", &api)
+            .replace("{{UI_BASE}}", &ui),
+    );
+    let account_page = move |Path(name): Path<String>| {
+        let account = account.clone();
+        async move {
+            if ACCOUNT_PAGES.contains(&name.as_str()) {
+                Html(account).into_response()
+            } else {
+                StatusCode::NOT_FOUND.into_response()
+            }
+        }
+    };
     router
+        .route(&format!("{ui}/account/{{page}}"), get(account_page))
         .route(&format!("{ui}/users"), get(index.clone()))
         .route(&format!("{ui}/users/{{page}}"), get(sub_page))
         .route(&format!("{ui}/users/{{user_id}}/edit"), get(index))
@@ -218,6 +242,9 @@ mod tests {
             "/admin/users/0199a3b2-0000-7000-8000-000000000001/edit",
             "/admin/users/0199a3b2-0000-7000-8000-000000000001/edit/users-sessions",
             "/admin/users/0199a3b2-0000-7000-8000-000000000001/edit/account-deletation",
+            "/admin/account/accept-invitation",
+            "/admin/account/reset-password",
+            "/admin/account/verify",
         ] {
             let (status, kind, _) = get(&app, page).await;
             assert_eq!(
@@ -243,6 +270,7 @@ mod tests {
             "/admin/users/nope",
             "/admin/users/x/edit/nope",
             "/admin/assets/nope.js",
+            "/admin/account/nope",
         ] {
             assert_eq!(get(&app, unknown).await.0, 404, "{unknown}");
         }
@@ -256,7 +284,12 @@ mod tests {
     async fn every_answer_carries_the_security_headers() {
         use tower::ServiceExt;
         let app = admin_ui("", "/admin");
-        for uri in ["/admin/users", "/admin/assets/app.js", "/admin/users/nope"] {
+        for uri in [
+            "/admin/users",
+            "/admin/assets/app.js",
+            "/admin/users/nope",
+            "/admin/account/verify",
+        ] {
             let request = axum::http::Request::get(uri)
                 .body(axum::body::Body::empty())
                 .unwrap();

@@ -27,12 +27,37 @@ function definitionList(pairs) {
     [el("dt", {}, term), el("dd", { dataset: { field: term } }, text(value) || "—")]));
 }
 
+/// The account messages an administrator can send from the overview (user.update): an
+/// invitation to a user without a password, a password reset, a verification to a user with
+/// something to verify.
+function accountMessages(u) {
+  if (!can("user.update") || u.status === "deleted") return null;
+  const unverified = u.status === "pending_verification"
+    || (u.email ? !u.email_verified : Boolean(u.phone) && !u.phone_verified);
+  const send = (id, caption, path, done) => el("button", {
+    type: "button", id,
+    onclick: async () => {
+      try {
+        await request(`/v1/users/${u.id}/${path}`, { method: "POST" });
+        await refresh("overview", done);
+      } catch (error) {
+        $("edit-panel").prepend(message(error.message, "error"));
+      }
+    },
+  }, caption);
+  return el("div", { class: "actions", id: "account-messages" },
+    u.has_password ? null : send("send-invitation", "Send invitation", "invite", "Invitation sent."),
+    send("send-password-reset", "Send password reset", "password-reset", "Password reset link sent."),
+    unverified ? send("resend-verification", "Resend verification", "verification", "Verification sent.") : null);
+}
+
 async function overview() {
   const u = page.user;
   const effective = await get(`/v1/users/${u.id}/permissions`).catch(() => []);
   const created = new URLSearchParams(location.search).has("created");
   panel(
     created ? message("User created.") : null,
+    accountMessages(u),
     definitionList([
       ["Name", u.name], ["Email", u.email], ["Phone", u.phone], ["Username", u.username],
       ["Unique ID", u.unique_id], ["Status", label(u.status)],

@@ -71,7 +71,10 @@ export function buildUserForm(form, choices, user, submitLabel) {
         el("input", { name: "password", type: "password", autocomplete: "new-password" })),
       user ? el("span", { class: "check" },
         el("input", { type: "checkbox", id: `${prefix}-keep_sessions`, name: "keep_sessions" }),
-        el("label", { for: `${prefix}-keep_sessions` }, "Keep the user's sessions after a password change")) : null),
+        el("label", { for: `${prefix}-keep_sessions` }, "Keep the user's sessions after a password change"))
+        : el("span", { class: "check" },
+          el("input", { type: "checkbox", id: `${prefix}-invite`, name: "invite", dataset: { field: "invite" } }),
+          el("label", { for: `${prefix}-invite` }, "Send an invitation (the user chooses their password; leave the password empty)"))),
     el("fieldset", {}, el("legend", {}, "Status and type"),
       field(`${prefix}-status`, "Status", select("status", choices.statuses, { selected: u.status })),
       checkboxes("User type (at least one)", "flags", FLAGS, FLAGS.map(([f]) => f).filter((f) => u[f]), prefix),
@@ -121,6 +124,7 @@ function values(form) {
 /// The body of POST /v1/users: every field that is set.
 export function createBody(form) {
   const out = values(form);
+  if (form.querySelector('[name="invite"]').checked) out.invite = true;
   for (const key of Object.keys(out)) {
     if (out[key] === null || (Array.isArray(out[key]) && out[key].length === 0 && key === "expertise")) delete out[key];
   }

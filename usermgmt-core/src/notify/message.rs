@@ -1,16 +1,10 @@
-//! Delivering account-flow messages (invitations, password resets, verifications): the
-//! [`Notifier`] trait and [`DevNotifier`], which keeps the messages in memory for development
-//! and tests.
-
-use std::collections::VecDeque;
-use std::sync::Mutex;
+//! What an account message is, and the [`Notifier`] that delivers it.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-pub use crate::model::Recipient;
-use crate::model::{TenantId, TokenKind};
+use crate::model::{Recipient, TenantId, TokenKind};
 
 /// What a message carries: a one-time link (email) or a short code (SMS). A secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -82,40 +76,4 @@ pub struct NotifyError(pub String);
 pub trait Notifier: Send + Sync {
     /// Sends one message.
     async fn send(&self, message: &Notification) -> Result<(), NotifyError>;
-}
-
-/// Most messages [`DevNotifier`] keeps.
-pub const DEV_NOTIFIER_KEEPS: usize = 100;
-
-/// A notifier for development and tests: it delivers nothing and keeps the last
-/// [`DEV_NOTIFIER_KEEPS`] messages in memory, newest last. The service's default, so flows
-/// work before mail is configured — never use it in production (the links stay in memory).
-#[derive(Debug, Default)]
-pub struct DevNotifier {
-    messages: Mutex<VecDeque<Notification>>,
-}
-
-impl DevNotifier {
-    /// The kept messages, oldest first.
-    pub fn messages(&self) -> Vec<Notification> {
-        self.messages
-            .lock()
-            .map(|m| m.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-}
-
-#[async_trait]
-impl Notifier for DevNotifier {
-    async fn send(&self, message: &Notification) -> Result<(), NotifyError> {
-        let mut messages = self
-            .messages
-            .lock()
-            .map_err(|_| NotifyError("the message store is poisoned".to_owned()))?;
-        if messages.len() >= DEV_NOTIFIER_KEEPS {
-            messages.pop_front();
-        }
-        messages.push_back(message.clone());
-        Ok(())
-    }
 }
