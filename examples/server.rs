@@ -31,7 +31,8 @@
 //!
 //! Account-flow messages (invitations, password resets, verifications) are kept in memory by
 //! the development notifier and listed at `GET /dev/messages` for an administrator holding
-//! `user.update` — unless `USERMGMT_SMTP_URL` is set:
+//! every permission (a link lets its reader take the account over) — unless
+//! `USERMGMT_SMTP_URL` is set:
 //!
 //! - `USERMGMT_SMTP_URL` — send email through this SMTP server (`smtp://host:port`, add
 //!   `?tls=required` for STARTTLS, `smtps://` for TLS, `user:pass@` for credentials); SMS
@@ -95,16 +96,24 @@ fn lms_routes(state: &ApiState) -> Result<axum::Router, BoxError> {
         .route("/lms/grades", grades))
 }
 
-/// `GET /dev/messages`: the account-flow messages the development notifier kept (links
-/// included), for an administrator holding `user.update` — no mail server needed to try the
-/// flows.
+/// `GET /dev/messages`: the account-flow messages the development notifier kept (links and
+/// codes included) — no mail server needed to try the flows. Only for an administrator who
+/// holds every registered permission (`everything`), and so outranks every user: a link lets
+/// its reader take the account over.
 fn dev_messages(
     state: &ApiState,
     messages: Arc<usermgmt::notify::DevNotifier>,
+    everything: usermgmt::model::PermissionSet,
 ) -> Result<axum::Router, BoxError> {
-    let list = move |_: Authorized| {
+    let list = move |auth: Authorized| {
         let messages = messages.clone();
+        let allowed = everything.is_subset(&auth.actor.permissions);
         async move {
+            if !allowed {
+                let refusal = serde_json::json!({ "error": { "code": "forbidden", "message":
+                    "the development messages are for an administrator holding every permission" } });
+                return Err((axum::http::StatusCode::FORBIDDEN, axum::Json(refusal)));
+            }
             let listed: Vec<serde_json::Value> = messages
                 .messages()
                 .iter()
@@ -115,7 +124,7 @@ fn dev_messages(
                     })
                 })
                 .collect();
-            axum::Json(listed)
+            Ok(axum::Json(listed))
         }
     };
     Ok(axum::Router::new()
@@ -284,6 +293,7 @@ async fn main() -> Result<(), BoxError> {
         );
         service
     };
+    let everything = service.permissions().all();
     let mut state = ApiState::new(Arc::new(service), tenant).with_trusted_proxies(trusted_proxies);
     if let Ok(token) = std::env::var("USERMGMT_SYSTEM_TOKEN") {
         state = state.with_system_token(&token)?;
@@ -293,7 +303,7 @@ async fn main() -> Result<(), BoxError> {
     let request_id = HeaderName::from_static("x-request-id");
     let app = router(state.clone())
         .merge(lms_routes(&state)?)
-        .merge(dev_messages(&state, messages)?);
+        .merge(dev_messages(&state, messages, everything)?);
     // The admin web UI at /admin/users, calling the API at the root.
     #[cfg(feature = "admin-ui")]
     let app = app.merge(usermgmt::http::admin_ui("", "/admin"));

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use usermgmt_core::model::{AccountToken, Recipient, TenantId, TokenKind};
-use usermgmt_core::storage::{CodeAttempt, StoredToken, TokenStore};
+use usermgmt_core::storage::{CodeAttempt, CodeLimits, StoredToken, TokenStore};
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
 
@@ -117,14 +117,39 @@ impl TokenStore for PgStorage {
     async fn attempt_code(
         &self,
         tenant: &TenantId,
-        user_id: Uuid,
-        kind: TokenKind,
+        (user_id, kind): (Uuid, TokenKind),
         code_hash: [u8; 32],
         now: DateTime<Utc>,
-        max_attempts: u32,
+        limits: CodeLimits,
     ) -> Result<CodeAttempt> {
-        let max = i32::try_from(max_attempts).unwrap_or(i32::MAX);
+        let max = i32::try_from(limits.per_code).unwrap_or(i32::MAX);
         let mut tx = self.begin().await?;
+        // The user's row is locked first: concurrent attempts for one user take turns, so
+        // the day's count cannot be overrun by parallel tries.
+        let exists: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+                .bind(tenant.as_str())
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err("locking a user for a code"))?;
+        if exists.is_none() {
+            return Ok(CodeAttempt::NoCode);
+        }
+        let failed_today: i64 = sqlx::query_scalar(
+            "SELECT coalesce(sum(attempts), 0)::bigint FROM account_tokens \
+             WHERE tenant_id = $1 AND user_id = $2 AND kind = $3 AND created_at > $4",
+        )
+        .bind(tenant.as_str())
+        .bind(user_id)
+        .bind(kind.as_str())
+        .bind(limits.since)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err("counting failed codes"))?;
+        if failed_today >= i64::from(limits.per_day) {
+            return Ok(CodeAttempt::NoCode);
+        }
         let consumed = sqlx::query(
             "UPDATE account_tokens SET used_at = $4 WHERE tenant_id = $1 AND user_id = $2 \
              AND kind = $3 AND token_hash = $5 AND attempts < $6 AND used_at IS NULL \

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use usermgmt_core::model::{AccountToken, Recipient, TenantId, TokenKind};
-use usermgmt_core::storage::{CodeAttempt, StoredToken, TokenStore};
+use usermgmt_core::storage::{CodeAttempt, CodeLimits, StoredToken, TokenStore};
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
 
@@ -170,11 +170,10 @@ impl TokenStore for SqliteStorage {
     async fn attempt_code(
         &self,
         tenant: &TenantId,
-        user_id: Uuid,
-        kind: TokenKind,
+        (user_id, kind): (Uuid, TokenKind),
         code_hash: [u8; 32],
         now: DateTime<Utc>,
-        max_attempts: u32,
+        limits: CodeLimits,
     ) -> Result<CodeAttempt> {
         let tenant = tenant.as_str().to_owned();
         self.pool
@@ -183,6 +182,20 @@ impl TokenStore for SqliteStorage {
                 let Some(seq) = user_seq(&tx, &tenant, user_id)? else {
                     return Ok(CodeAttempt::NoCode);
                 };
+                let failed_today: i64 = tx
+                    .prepare_cached(
+                        "SELECT coalesce(sum(attempts), 0) FROM account_tokens \
+                         WHERE user_seq = ?1 AND kind = ?2 AND created_at > ?3",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row(params![seq, kind.as_str(), micros(limits.since)], |r| {
+                            r.get(0)
+                        })
+                    })
+                    .map_err(map_err("counting failed codes"))?;
+                if failed_today >= i64::from(limits.per_day) {
+                    return Ok(CodeAttempt::NoCode);
+                }
                 let matched = tx
                     .prepare_cached(&format!(
                         "UPDATE account_tokens SET used_at = ?3 WHERE user_seq = ?1 AND kind = ?2 \
@@ -194,7 +207,7 @@ impl TokenStore for SqliteStorage {
                             kind.as_str(),
                             micros(now),
                             code_hash.as_slice(),
-                            max_attempts
+                            limits.per_code
                         ])
                     })
                     .map_err(map_err("trying a code"))?
@@ -212,7 +225,7 @@ impl TokenStore for SqliteStorage {
                         ))
                         .and_then(|mut s| {
                             s.query_row(
-                                params![seq, kind.as_str(), micros(now), max_attempts],
+                                params![seq, kind.as_str(), micros(now), limits.per_code],
                                 |r| r.get(0),
                             )
                             .optional()
@@ -220,7 +233,7 @@ impl TokenStore for SqliteStorage {
                         .map_err(map_err("counting a failed code"))?;
                     match attempts {
                         Some(attempts) => CodeAttempt::Wrong {
-                            remaining: max_attempts.saturating_sub(attempts),
+                            remaining: limits.per_code.saturating_sub(attempts),
                         },
                         None => CodeAttempt::NoCode,
                     }

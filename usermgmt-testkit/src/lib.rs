@@ -112,6 +112,7 @@ macro_rules! __with_cases {
             users_delete_their_own_account,
             an_invitation_sets_a_password_verifies_and_activates,
             verification_by_link_or_code_activates,
+            codes_and_links_hold_against_guessing_and_stale_state,
             every_operation_requires_its_permission,
             inactive_and_system_principals_are_refused,
             tenants_are_isolated,

@@ -122,6 +122,16 @@ impl SessionToken {
         !self.0.is_empty() && self.0.len() <= 128
     }
 
+    /// Whether the text has exactly the form [`SessionToken::generate`] gives (43 URL-safe
+    /// base64 characters). Account links carry only such tokens; nothing else is looked up.
+    pub fn is_generated_form(&self) -> bool {
+        self.0.len() == 43
+            && self
+                .0
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }
+
     /// The SHA-256 of the token, the only form that is stored.
     pub fn hash(&self) -> [u8; 32] {
         Sha256::digest(self.0.as_bytes()).into()

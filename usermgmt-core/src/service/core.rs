@@ -73,6 +73,9 @@ pub struct FlowOptions {
     pub code_ttl: chrono::Duration,
     /// Wrong attempts after which a code is void (default 5).
     pub code_attempts: u32,
+    /// Wrong attempts, over all of a user's codes in a day, after which no code of theirs is
+    /// accepted until the day has passed (default 20).
+    pub code_failures_per_day: u32,
     /// The public base URL links start with, e.g. `https://lms.example.com/admin` (default
     /// empty: links are paths). A link is `{link_base}/account/{kind}?token=…`, where the
     /// admin UI serves the page that completes the flow.
@@ -87,6 +90,7 @@ impl Default for FlowOptions {
             verification_ttl: chrono::Duration::hours(24),
             code_ttl: chrono::Duration::minutes(15),
             code_attempts: 5,
+            code_failures_per_day: 20,
             link_base: String::new(),
         }
     }

@@ -27,12 +27,17 @@ fn page(kind: TokenKind) -> &'static str {
     }
 }
 
-/// The stored hash of a short code: bound to its user (codes recur across users) and shaped
-/// so that no plausible link token hashes to it (a code is only ever tried through
-/// [`crate::storage::TokenStore::attempt_code`], with its attempt limit).
-pub(crate) fn code_hash(user_id: Uuid, code: &str) -> [u8; 32] {
-    SessionToken::from_client(format!("usermgmt-code:{user_id}:{code}")).hash()
+/// The stored hash of a short code: bound to its tenant and user (codes recur across users)
+/// and of a preimage no link token has (links are only looked up in their generated form), so
+/// a code is only ever tried through [`crate::storage::TokenStore::attempt_code`], with its
+/// attempt limits.
+pub(crate) fn code_hash(tenant: &TenantId, user_id: Uuid, code: &str) -> [u8; 32] {
+    SessionToken::from_client(format!("usermgmt-code:{tenant}:{user_id}:{code}")).hash()
 }
+
+/// The window over which wrong code attempts are summed per user
+/// ([`crate::service::FlowOptions::code_failures_per_day`]).
+pub(crate) const CODE_WINDOW: chrono::Duration = chrono::Duration::days(1);
 
 /// Six random decimal digits, uniformly drawn.
 fn draw_code() -> Result<String> {
@@ -52,6 +57,24 @@ fn random_failed(e: getrandom::Error) -> Error {
         "drawing a random token",
         e.to_string(),
     ))
+}
+
+/// Refuses a token whose message went to an address the user no longer has: the link proved
+/// the old address, not the current one (a changed email or phone voids earlier links).
+pub(crate) fn still_addressed(user: &User, token: &AccountToken) -> Result<()> {
+    let current = match &token.sent_to {
+        None => true,
+        Some(Recipient::Email(email)) => user.email.as_ref() == Some(email),
+        Some(Recipient::Phone(phone)) => user.phone.as_ref() == Some(phone),
+    };
+    if current {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "token",
+            "the address this was sent to is no longer the account's: ask for a new one",
+        ))
+    }
 }
 
 /// Where a user's account messages go: the email when there is one, else the phone.
@@ -78,14 +101,18 @@ impl UserService {
         ttl: chrono::Duration,
     ) -> Result<AccountToken> {
         let now = self.clock.now();
-        self.storage.sweep_tokens(now).await?;
+        // Tokens are kept a day past their expiry: wrong code attempts count over a day.
+        self.storage.sweep_tokens(now - CODE_WINDOW).await?;
+        let expires_at = now
+            .checked_add_signed(ttl)
+            .ok_or_else(|| Error::invalid("flows", "a token lifetime is out of range"))?;
         let token = AccountToken {
             id: Uuid::now_v7(),
             tenant_id: user.tenant_id.clone(),
             user_id: user.id,
             kind,
             created_at: now,
-            expires_at: now + ttl,
+            expires_at,
             sent_to: Some(sent_to.clone()),
         };
         self.storage
@@ -103,7 +130,9 @@ impl UserService {
         kind: TokenKind,
     ) -> Result<AccountToken> {
         let refused = |why: &str| Error::invalid("token", why.to_owned());
-        if !secret.is_plausible() {
+        // Only the generated form is looked up: a short code's stored hash (whose preimage has
+        // another form) can never be reached here, only through the attempt-limited route.
+        if !secret.is_generated_form() {
             return Err(refused("this link is not valid"));
         }
         let now = self.clock.now();
@@ -131,7 +160,7 @@ impl UserService {
             (Recipient::Phone(_), TokenKind::Verification) => {
                 let code = draw_code()?;
                 let ttl = self.config.flows.code_ttl;
-                let hash = code_hash(user.id, &code);
+                let hash = code_hash(&user.tenant_id, user.id, &code);
                 let token = self.issue_token(user, kind, &recipient, hash, ttl).await?;
                 (Proof::Code(code), token)
             }
@@ -161,24 +190,23 @@ impl UserService {
             expires_at: token.expires_at,
         };
         self.notifier.send(&message).await.map_err(|e| {
+            // The notifier's own words go to the log; callers get a fixed sentence.
             tracing::warn!(user = %user.id, kind = %kind, error = %e, "account message not delivered");
-            Error::DeliveryFailed(e.0)
+            Error::DeliveryFailed("the message could not be delivered".to_owned())
         })
     }
 
-    /// An administrator sends `user_id` a message of `kind`: `user.update` and outranking the
+    /// An administrator sends `user_id` a message of `kind`: `permission` and outranking the
     /// user are required, `ready` checks the user can take it, and it is audited as `action`.
     pub(crate) async fn send_as_admin(
         &self,
         principal: &Principal,
-        user_id: Uuid,
+        (user_id, permission): (Uuid, Permission),
         kind: TokenKind,
         action: AuditAction,
         ready: impl Fn(&User) -> Result<()>,
     ) -> Result<()> {
-        let actor = self
-            .authorize_write(principal, Permission::USER_UPDATE)
-            .await?;
+        let actor = self.authorize_write(principal, permission).await?;
         self.ensure_outranks(&actor, user_id).await?;
         let user = self.load_user(&actor, user_id).await?;
         if user.status == Status::Deleted {
@@ -310,7 +338,7 @@ impl UserService {
     pub async fn send_password_reset(&self, principal: &Principal, user_id: Uuid) -> Result<()> {
         self.send_as_admin(
             principal,
-            user_id,
+            (user_id, Permission::USER_UPDATE),
             TokenKind::PasswordReset,
             AuditAction::PasswordResetSent,
             |_| Ok(()),
@@ -358,6 +386,7 @@ impl UserService {
             (AuditAction::PasswordReset, "password reset"),
             true,
             |user| {
+                still_addressed(user, &redeemed)?;
                 user.failed_login_attempts = 0;
                 user.locked_until = None;
                 user.has_password = true;
@@ -423,8 +452,20 @@ impl UserService {
         let wrong = || Error::invalid("password", "does not match the account's password");
         match (hash, password) {
             (Some(hash), Some(password)) => {
+                // The password is guessed no more freely here than at login: failures count
+                // toward the same lockout, and a locked account cannot be deleted.
+                let now = self.clock.now();
+                if let Some(until) = current.locked_until.filter(|until| *until > now) {
+                    return Err(Error::Locked { until });
+                }
                 if !self.verify_password(&password, &hash).await? {
-                    return Err(wrong());
+                    let failure = self
+                        .count_failure(&actor.tenant_id, actor.user_id, now)
+                        .await?;
+                    return match failure.locked_until {
+                        Some(until) if until > now => Err(Error::Locked { until }),
+                        _ => Err(wrong()),
+                    };
                 }
             }
             (Some(_), None) => return Err(Error::invalid("password", "is required")),

@@ -6,34 +6,26 @@
 use uuid::Uuid;
 
 use super::core::UserService;
-use super::flows::{code_hash, recipient_of};
+use super::flows::{CODE_WINDOW, code_hash, recipient_of, still_addressed};
 use super::inputs::CreateUser;
 use super::login::ClientInfo;
 use crate::error::{Error, FieldErrors, Result};
 use crate::model::{
-    AccountToken, AuditAction, Recipient, SessionToken, Status, TenantId, TokenKind, User,
+    AccountToken, AuditAction, Permission, Recipient, SessionToken, Status, TenantId, TokenKind,
+    User,
 };
 use crate::principal::Principal;
-use crate::storage::CodeAttempt;
+use crate::storage::{CodeAttempt, CodeLimits};
 use crate::validate::UserDraft;
 
 /// Marks the address a token's message reached verified, if it is still the user's; an
 /// address changed since is refused (the message proved the old one).
 fn verify_address(user: &mut User, token: &AccountToken) -> Result<()> {
+    still_addressed(user, token)?;
     match &token.sent_to {
-        Some(Recipient::Email(email)) if user.email.as_ref() == Some(email) => {
-            user.email_verified = true;
-        }
-        Some(Recipient::Phone(phone)) if user.phone.as_ref() == Some(phone) => {
-            user.phone_verified = true;
-        }
+        Some(Recipient::Email(_)) => user.email_verified = true,
+        Some(Recipient::Phone(_)) => user.phone_verified = true,
         None => {}
-        Some(_) => {
-            return Err(Error::invalid(
-                "token",
-                "the address this was sent to is no longer the account's: ask for a new one",
-            ));
-        }
     }
     Ok(())
 }
@@ -70,9 +62,21 @@ impl UserService {
     /// them set one. Requires `user.update` and outranking the user; audited; a delivery
     /// failure is [`Error::DeliveryFailed`].
     pub async fn send_invitation(&self, principal: &Principal, user_id: Uuid) -> Result<()> {
+        self.invite(principal, user_id, Permission::USER_UPDATE)
+            .await
+    }
+
+    /// Sends an invitation on behalf of a holder of `permission` (`user.update` to resend,
+    /// `user.create` right after creating the user).
+    async fn invite(
+        &self,
+        principal: &Principal,
+        user_id: Uuid,
+        permission: Permission,
+    ) -> Result<()> {
         self.send_as_admin(
             principal,
-            user_id,
+            (user_id, permission),
             TokenKind::Invitation,
             AuditAction::InvitationSent,
             |user| {
@@ -99,7 +103,10 @@ impl UserService {
         if !invite {
             return Ok(user);
         }
-        match self.send_invitation(principal, user.id).await {
+        match self
+            .invite(principal, user.id, Permission::USER_CREATE)
+            .await
+        {
             Err(Error::DeliveryFailed(why)) => Err(Error::DeliveryFailed(format!(
                 "the user {} was created, but the invitation was not delivered ({why}); send it \
                  again with POST /v1/users/{}/invite",
@@ -111,8 +118,9 @@ impl UserService {
 
     /// Accepts an invitation with its link's token: sets the password (the policy applies,
     /// checked before the token is spent), marks the address the invitation reached verified
-    /// and makes the user `active` (a suspended user stays suspended). Audited as done by
-    /// the user.
+    /// and makes a `pending_verification` user `active` (an `inactive` or `suspended` user
+    /// keeps that status: an invitation does not undo an administrator's decision). Refused
+    /// when the account has a password by now. Audited as done by the user.
     pub async fn accept_invitation(
         &self,
         tenant: &TenantId,
@@ -135,11 +143,17 @@ impl UserService {
             (AuditAction::InvitationAccepted, "invitation accepted"),
             false,
             |user| {
+                if user.has_password {
+                    return Err(Error::invalid(
+                        "token",
+                        "the account has a password by now: sign in, or ask for a password reset",
+                    ));
+                }
                 verify_address(user, &redeemed)?;
                 user.has_password = true;
                 user.failed_login_attempts = 0;
                 user.locked_until = None;
-                if user.status != Status::Suspended {
+                if user.status == Status::PendingVerification {
                     user.status = Status::Active;
                 }
                 Ok(())
@@ -154,7 +168,7 @@ impl UserService {
     pub async fn send_verification(&self, principal: &Principal, user_id: Uuid) -> Result<()> {
         self.send_as_admin(
             principal,
-            user_id,
+            (user_id, Permission::USER_UPDATE),
             TokenKind::Verification,
             AuditAction::VerificationSent,
             |user| {
@@ -201,8 +215,9 @@ impl UserService {
 
     /// Confirms a verification code sent by SMS, for the account an identifier names. Every
     /// refusal reads the same (unknown identifier, wrong code, no current code); a code is
-    /// void after [`crate::service::FlowOptions::code_attempts`] wrong tries. Counts against
-    /// the client's login budget.
+    /// void after [`crate::service::FlowOptions::code_attempts`] wrong tries, and every code
+    /// of the user after [`crate::service::FlowOptions::code_failures_per_day`] wrong tries
+    /// in a day (new codes do not buy new tries). Counts against the client's login budget.
     pub async fn confirm_verification_code(
         &self,
         tenant: &TenantId,
@@ -222,6 +237,9 @@ impl UserService {
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(refused());
         }
+        if identifier.chars().count() > 254 {
+            return Err(Error::invalid("identifier", "at most 254 characters"));
+        }
         let Some(user) = self.find_by_identifier(tenant, identifier).await? else {
             return Err(refused());
         };
@@ -229,11 +247,14 @@ impl UserService {
             .storage
             .attempt_code(
                 tenant,
-                user.id,
-                TokenKind::Verification,
-                code_hash(user.id, code),
+                (user.id, TokenKind::Verification),
+                code_hash(tenant, user.id, code),
                 self.clock.now(),
-                self.config.flows.code_attempts,
+                CodeLimits {
+                    per_code: self.config.flows.code_attempts,
+                    per_day: self.config.flows.code_failures_per_day,
+                    since: self.clock.now() - CODE_WINDOW,
+                },
             )
             .await?;
         match attempt {

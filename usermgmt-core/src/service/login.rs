@@ -222,7 +222,7 @@ impl UserService {
     }
 
     /// Counts a failed login of the user, locking the account at the policy's limit.
-    async fn count_failure(
+    pub(crate) async fn count_failure(
         &self,
         tenant: &TenantId,
         user_id: Uuid,

@@ -26,7 +26,7 @@ pub use queries::{BatchSink, BulkDelete, BulkTarget, UserBatches, UserQueries};
 pub use records::{AuditStore, NoteStore, OAuthStore, RoleStore, SequenceStore, StoredPermission};
 pub use related::{RelatedKind, RelatedLists};
 pub use sessions::{SessionStore, impersonation_ended};
-pub use tokens::{CodeAttempt, StoredToken, TokenStore};
+pub use tokens::{CodeAttempt, CodeLimits, StoredToken, TokenStore};
 pub use users::{Identifier, NewUser, PasswordChange, UserRecords, UserReplace};
 
 /// Refuses to write an entity of `owner` under `tenant`: the guard every write of an entity

@@ -35,6 +35,17 @@ pub enum CodeAttempt {
     NoCode,
 }
 
+/// How many wrong tries a code gets ([`TokenStore::attempt_code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeLimits {
+    /// Wrong tries per code.
+    pub per_code: u32,
+    /// Wrong tries over all of the user's codes created since `since`.
+    pub per_day: u32,
+    /// The start of the window `per_day` counts over.
+    pub since: DateTime<Utc>,
+}
+
 /// One-time account tokens.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
@@ -60,16 +71,17 @@ pub trait TokenStore: Send + Sync {
     ) -> Result<Option<StoredToken>>;
 
     /// One attempt at the user's current code of `kind` (unused, not superseded, unexpired,
-    /// fewer than `max_attempts` failed attempts): when its hash is `code_hash` it is marked
-    /// used, otherwise its failed attempts grow by one — in one transaction.
+    /// fewer than `limits.per_code` failed attempts), unless the failed attempts on the user's
+    /// tokens of `kind` created since `limits.since` reach `limits.per_day` (then
+    /// [`CodeAttempt::NoCode`]): when its hash is `code_hash` it is marked used, otherwise its
+    /// failed attempts grow by one — in one transaction.
     async fn attempt_code(
         &self,
         tenant: &TenantId,
-        user_id: Uuid,
-        kind: TokenKind,
+        user: (Uuid, TokenKind),
         code_hash: [u8; 32],
         now: DateTime<Utc>,
-        max_attempts: u32,
+        limits: CodeLimits,
     ) -> Result<CodeAttempt>;
 
     /// Deletes the tokens that expired before `before`; answers how many.

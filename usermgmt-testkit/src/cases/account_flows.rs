@@ -289,6 +289,29 @@ pub async fn users_delete_their_own_account(store: TestStore) {
             Err(Error::Validation(_))
         ));
     }
+    // Wrong passwords here count toward the login lockout (no free guessing): one failure
+    // so far; four more lock the account, and a locked account is not deleted.
+    for _ in 0..3 {
+        assert!(matches!(
+            fx.service
+                .delete_own_account(&me, Some(Password::new("guess")))
+                .await,
+            Err(Error::Validation(_))
+        ));
+    }
+    assert!(matches!(
+        fx.service
+            .delete_own_account(&me, Some(Password::new("guess")))
+            .await,
+        Err(Error::Locked { .. })
+    ));
+    assert!(matches!(
+        fx.service
+            .delete_own_account(&me, Some(Password::new(PASSWORD)))
+            .await,
+        Err(Error::Locked { .. })
+    ));
+    fx.clock.advance(chrono::Duration::hours(2));
     assert_eq!(
         fx.service
             .get_user(&fx.admin, user.id)

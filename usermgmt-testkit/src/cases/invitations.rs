@@ -397,3 +397,172 @@ pub async fn verification_by_link_or_code_activates(store: TestStore) {
         Err(Error::Unauthenticated(_))
     ));
 }
+
+/// Found by an adversarial review: the link route never reaches a code (whose stored hash it
+/// once could, with no attempt limit); new codes do not buy new tries past the day's limit;
+/// an invitation neither reactivates a deactivated user nor replaces a password set since;
+/// a link to an address the user no longer has is void; a user.create holder can invite.
+pub async fn codes_and_links_hold_against_guessing_and_stale_state(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let phil = fx
+        .service
+        .create_user(
+            &fx.admin,
+            CreateUser {
+                name: "Phil".into(),
+                phone: Some("+14155550188".into()),
+                password: Some(Password::new(PASSWORD)),
+                status: Some(Status::PendingVerification),
+                is_learner: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let send_code = || async {
+        fx.service
+            .send_verification(&fx.admin, phil.id)
+            .await
+            .unwrap();
+        fx.notifier
+            .messages()
+            .pop()
+            .unwrap()
+            .code()
+            .unwrap()
+            .to_owned()
+    };
+    let try_code = |code: String| {
+        let service = fx.service.clone();
+        let tenant = fx.tenant.clone();
+        async move {
+            service
+                .confirm_verification_code(&tenant, "+14155550188", &code, Fixture::client())
+                .await
+        }
+    };
+    let code = send_code().await;
+    // The code's hash preimage through the link route: not even looked up.
+    let preimage = format!("usermgmt-code:{}:{}:{code}", fx.tenant, phil.id);
+    assert!(refused_on(
+        fx.service
+            .confirm_verification(&fx.tenant, &SessionToken::from_client(preimage))
+            .await,
+        "token",
+        "not valid"
+    ));
+    // 4 codes × 5 wrong tries = the day's 20: a fifth code, even right, is refused.
+    let wrong = |code: &str| if code == "000000" { "000001" } else { "000000" }.to_owned();
+    let mut code = code;
+    for round in 0..4 {
+        if round > 0 {
+            code = send_code().await;
+        }
+        for _ in 0..5 {
+            assert!(try_code(wrong(&code)).await.is_err());
+        }
+    }
+    let fifth = send_code().await;
+    assert!(try_code(fifth).await.is_err(), "past the day's wrong tries");
+    fx.clock.advance(Duration::days(1) + Duration::minutes(1));
+    let next_day = send_code().await;
+    let verified = try_code(next_day).await.unwrap();
+    assert_eq!(verified.status, Status::Active);
+
+    // An invitation does not undo a deactivation, nor replace a password set since.
+    let ida = fx
+        .service
+        .create_user(
+            &fx.admin,
+            CreateUser {
+                invite: true,
+                ..Fixture::learner("Ida", "ida@t1.test")
+            },
+        )
+        .await
+        .unwrap();
+    let invitation = newest_token(&fx);
+    let deactivate = usermgmt_core::service::UpdateUser {
+        status: Some(Status::Inactive),
+        ..Default::default()
+    };
+    fx.service
+        .update_user(&fx.admin, ida.id, deactivate)
+        .await
+        .unwrap();
+    let accepted = fx
+        .service
+        .accept_invitation(&fx.tenant, &invitation, Password::new(CHOSEN))
+        .await
+        .unwrap();
+    assert_eq!(accepted.status, Status::Inactive, "still deactivated");
+    let kai = fx
+        .service
+        .create_user(
+            &fx.admin,
+            CreateUser {
+                invite: true,
+                ..Fixture::learner("Kai", "kai@t1.test")
+            },
+        )
+        .await
+        .unwrap();
+    let stale = newest_token(&fx);
+    let set_password = usermgmt_core::service::UpdateUser {
+        password: Some(Some(Password::new(PASSWORD))),
+        ..Default::default()
+    };
+    fx.service
+        .update_user(&fx.admin, kai.id, set_password)
+        .await
+        .unwrap();
+    assert!(refused_on(
+        fx.service
+            .accept_invitation(&fx.tenant, &stale, Password::new(CHOSEN))
+            .await,
+        "token",
+        "has a password"
+    ));
+    assert!(fx.login("kai@t1.test", PASSWORD).await.is_ok());
+
+    // A reset link to an address the user no longer has is void.
+    fx.service
+        .send_password_reset(&fx.admin, kai.id)
+        .await
+        .unwrap();
+    let reset = newest_token(&fx);
+    let moved = usermgmt_core::service::UpdateUser {
+        email: Some(Some("kai.new@t1.test".into())),
+        ..Default::default()
+    };
+    fx.service
+        .update_user(&fx.admin, kai.id, moved)
+        .await
+        .unwrap();
+    assert!(refused_on(
+        fx.service
+            .confirm_password_reset(&fx.tenant, &reset, Password::new(CHOSEN))
+            .await,
+        "token",
+        "no longer"
+    ));
+
+    // Inviting on create needs only user.create.
+    let (creator, _) = fx
+        .principal_with("creator", &[usermgmt_core::model::Permission::USER_CREATE])
+        .await;
+    fx.service
+        .create_user(
+            &creator,
+            CreateUser {
+                invite: true,
+                ..Fixture::learner("Noa", "noa@t1.test")
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        fx.notifier.messages().pop().unwrap().kind,
+        TokenKind::Invitation
+    );
+}
