@@ -339,6 +339,21 @@ async fn verification_by_link_or_code_over_http() {
     let unknown = send(app, ask("nobody@acme.test")).await;
     assert_eq!(known.0, StatusCode::ACCEPTED);
     assert_eq!(known, unknown, "same status and body");
+    // Asking counts against the client's budget (12 here, shared with logins): client 5 gets
+    // 429 past it, and an empty identifier is a 400.
+    let mut statuses = Vec::new();
+    for i in 0..13 {
+        let body = json!({ "identifier": format!("u{i}@acme.test") });
+        let request = call("POST", "/v1/auth/verification", None, Some(body), 5);
+        statuses.push(send(app, request).await.0);
+    }
+    assert!(
+        statuses[..12].iter().all(|s| *s == StatusCode::ACCEPTED),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[12], StatusCode::TOO_MANY_REQUESTS);
+    let (status, _) = send(app, ask("  ")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     let token = newest_token(&fx.notifier, 0).await.unwrap();
     let verify = json!({ "token": token });
     let (status, _) = send(app, call("POST", "/v1/auth/verify", None, Some(verify), 1)).await;

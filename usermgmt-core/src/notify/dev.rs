@@ -16,6 +16,8 @@ pub const DEV_NOTIFIER_KEEPS: usize = 100;
 #[derive(Debug, Default)]
 pub struct DevNotifier {
     messages: Mutex<VecDeque<Notification>>,
+    /// Whether the one warning that nothing is delivered was logged.
+    warned: std::sync::atomic::AtomicBool,
 }
 
 impl DevNotifier {
@@ -39,6 +41,12 @@ impl Notifier for DevNotifier {
             messages.pop_front();
         }
         messages.push_back(message.clone());
+        if !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::warn!(
+                "account messages are kept in memory by the development notifier, not delivered: \
+                 configure a real Notifier (e.g. SmtpNotifier) in production"
+            );
+        }
         Ok(())
     }
 }
