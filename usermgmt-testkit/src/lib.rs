@@ -113,6 +113,7 @@ macro_rules! __with_cases {
             an_invitation_sets_a_password_verifies_and_activates,
             verification_by_link_or_code_activates,
             codes_and_links_hold_against_guessing_and_stale_state,
+            foreign_password_hashes_sign_in_and_are_rehashed,
             every_operation_requires_its_permission,
             inactive_and_system_principals_are_refused,
             tenants_are_isolated,

@@ -53,6 +53,8 @@ string_enum! {
         VerificationSent => "user.verification_sent",
         /// The user confirmed a verification link or code.
         Verified => "user.verified",
+        /// A password hash brought by an import was replaced by an argon2id hash at sign-in.
+        PasswordRehashed => "user.password_rehashed",
         /// A note was written about the user.
         NoteCreated => "note.created",
         /// A note about the user was deleted.

@@ -7,6 +7,7 @@ mod enrollment;
 mod export;
 mod hardening;
 mod host_permissions;
+mod imports;
 mod insights;
 mod invitations;
 mod listing;
@@ -23,6 +24,7 @@ pub use enrollment::*;
 pub use export::*;
 pub use hardening::*;
 pub use host_permissions::*;
+pub use imports::*;
 pub use insights::*;
 pub use invitations::*;
 pub use listing::*;
@@ -36,10 +38,11 @@ pub use writes::*;
 #[cfg(test)]
 mod tests {
     /// The source of every case module, as compiled.
-    const SOURCES: [(&str, &str); 16] = [
+    const SOURCES: [(&str, &str); 17] = [
         ("access", include_str!("access.rs")),
         ("account_flows", include_str!("account_flows.rs")),
         ("invitations", include_str!("invitations.rs")),
+        ("imports", include_str!("imports.rs")),
         ("common", include_str!("common.rs")),
         ("enrollment", include_str!("enrollment.rs")),
         ("export", include_str!("export.rs")),

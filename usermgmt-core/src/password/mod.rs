@@ -1,5 +1,11 @@
 //! Passwords: the policy, argon2id hashing and verification, always off the async executor.
 
+mod foreign;
+
+pub use foreign::{
+    HashFormat, MAX_BCRYPT_COST, MAX_PBKDF2_ROUNDS, MAX_SCRYPT_MEMORY, check as check_foreign_hash,
+};
+
 use std::fmt;
 
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
@@ -32,7 +38,8 @@ impl fmt::Debug for Password {
     }
 }
 
-/// An argon2id PHC string as stored. Its `Debug` never prints the value.
+/// A stored password hash: the library's argon2id PHC string, or one an import brought from
+/// another system (see [`HashFormat`]). Its `Debug` never prints the value.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PasswordHash(String);
 
@@ -45,6 +52,19 @@ impl PasswordHash {
     /// The PHC string, for storage.
     pub fn as_phc(&self) -> &str {
         &self.0
+    }
+
+    /// A hash written by another system (an import), to be checked with
+    /// [`check_foreign_hash`] first: verified at sign-in by its own algorithm, then replaced
+    /// by an argon2id hash.
+    pub fn imported(hash: impl Into<String>) -> Self {
+        Self(hash.into())
+    }
+
+    /// Whether the hash is in another form than this library's argon2id, so a successful
+    /// sign-in re-hashes the password.
+    pub fn needs_rehash(&self) -> bool {
+        !self.0.starts_with("$argon2id$")
     }
 }
 
@@ -152,6 +172,10 @@ impl PasswordPolicy {
         hash: &PasswordHash,
         memory: &mut HashMemory,
     ) -> bool {
+        if HashFormat::of(&hash.0) != Some(HashFormat::Argon2) {
+            // A hash an import brought from another system.
+            return foreign::verify(password.expose().as_bytes(), &hash.0);
+        }
         let Ok(phc) = argon2::PasswordHash::new(&hash.0) else {
             return false;
         };
