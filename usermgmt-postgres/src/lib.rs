@@ -26,6 +26,7 @@ mod copy;
 mod enrollment_source;
 mod error;
 mod feed;
+mod import;
 mod insights;
 mod notes;
 mod oauth;

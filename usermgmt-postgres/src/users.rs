@@ -151,7 +151,11 @@ async fn set_password(conn: &mut PgConnection, user: &User, hash: Option<&str>) 
 }
 
 /// Inserts one user with everything that belongs to it (inside the caller's transaction).
-async fn insert_one(conn: &mut PgConnection, new: &NewUser, audit: &AuditEvent) -> Result<()> {
+pub(crate) async fn insert_one(
+    conn: &mut PgConnection,
+    new: &NewUser,
+    audit: &AuditEvent,
+) -> Result<()> {
     let taken = taken_fields(conn, &new.user, None).await?;
     if !taken.is_empty() {
         return Err(Error::Conflict { fields: taken });

@@ -27,6 +27,7 @@ mod codec;
 mod enrollment_source;
 mod error;
 mod feed;
+mod import;
 mod insights;
 mod migrations;
 mod notes;

@@ -161,7 +161,7 @@ fn write_related(tx: &Transaction<'_>, seq: i64, user: &User) -> Result<()> {
 }
 
 /// Inserts one user with everything that belongs to it, inside the caller's transaction.
-fn insert_one(tx: &Transaction<'_>, new: &NewUser, audit: &AuditEvent) -> Result<()> {
+pub(crate) fn insert_one(tx: &Transaction<'_>, new: &NewUser, audit: &AuditEvent) -> Result<()> {
     let taken = taken_fields(tx, &new.user, None)?;
     if !taken.is_empty() {
         return Err(Error::Conflict { fields: taken });

@@ -10,6 +10,7 @@
 mod auth;
 mod counts;
 mod enrollment;
+mod import;
 mod insights;
 mod queries;
 mod records;
@@ -21,6 +22,7 @@ mod users;
 pub use auth::{ActorGrants, AuthStore, LoginFailure, StoreLock};
 pub use counts::{CountFeed, FeedChanges, MAX_FEED_IDS};
 pub use enrollment::{EnrollmentLayout, EnrollmentSource};
+pub use import::{ImportCommand, ImportStore};
 pub use insights::InsightStore;
 pub use queries::{BatchSink, BulkDelete, BulkTarget, UserBatches, UserQueries};
 pub use records::{AuditStore, NoteStore, OAuthStore, RoleStore, SequenceStore, StoredPermission};
@@ -60,6 +62,7 @@ pub trait Storage:
     + InsightStore
     + CountFeed
     + TokenStore
+    + ImportStore
 {
 }
 
@@ -76,5 +79,6 @@ impl<T> Storage for T where
         + InsightStore
         + CountFeed
         + TokenStore
+        + ImportStore
 {
 }
