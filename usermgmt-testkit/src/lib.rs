@@ -114,6 +114,8 @@ macro_rules! __with_cases {
             verification_by_link_or_code_activates,
             codes_and_links_hold_against_guessing_and_stale_state,
             foreign_password_hashes_sign_in_and_are_rehashed,
+            an_import_is_validated_and_all_or_nothing,
+            an_import_cannot_escalate_and_checks_passwords,
             every_operation_requires_its_permission,
             inactive_and_system_principals_are_refused,
             tenants_are_isolated,

@@ -224,53 +224,6 @@ impl UserService {
         })
     }
 
-    /// Replaces an imported hash (another system's format) with an argon2id hash of the
-    /// password that just matched it, audited as done by the user. Best effort: a failure is
-    /// logged and the next sign-in tries again.
-    async fn rehash_imported(
-        &self,
-        user: &User,
-        password: &Password,
-        old: &crate::password::PasswordHash,
-    ) {
-        let format = crate::password::HashFormat::of(old.as_phc())
-            .map_or_else(|| "unknown".to_owned(), |f| format!("{f:?}"));
-        let result = async {
-            let hash = self.hash_password(password).await?;
-            let now = self.clock.now();
-            let by_user = Principal::user(user.tenant_id.clone(), user.id);
-            let mut changes = std::collections::BTreeMap::new();
-            changes.insert(
-                "password_hash".to_owned(),
-                crate::model::FieldChange {
-                    old: format.clone().into(),
-                    new: "Argon2id".into(),
-                },
-            );
-            let audit = crate::service::audit::event(
-                &by_user,
-                crate::model::AuditTargetKind::User,
-                user.id,
-                crate::model::AuditAction::PasswordRehashed,
-                changes,
-                now,
-            );
-            let mut next = user.clone();
-            next.updated_at = now;
-            let change = crate::storage::UserReplace {
-                user: next,
-                password: crate::storage::PasswordChange::Set(hash),
-                expected_version: user.version,
-                audit: vec![audit],
-                end_sessions: None,
-            };
-            self.storage.replace_user(&user.tenant_id, change).await
-        };
-        if let Err(error) = result.await {
-            tracing::warn!(user = %user.id, %error, "an imported password hash was not replaced yet");
-        }
-    }
-
     /// Counts a failed login of the user, locking the account at the policy's limit.
     pub(crate) async fn count_failure(
         &self,

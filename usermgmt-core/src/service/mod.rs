@@ -8,10 +8,13 @@ mod core;
 mod export;
 mod flows;
 mod guards;
+mod import;
+mod import_rows;
 mod inputs;
 mod insights;
 mod invitations;
 mod login;
+mod new_user;
 mod notes;
 mod oauth;
 pub(crate) mod outcome;
@@ -29,6 +32,8 @@ pub use core::{
     EnrollmentOptions, FlowOptions, LoginPolicy, ServiceConfig, SessionPolicy, UserService,
 };
 pub use export::{CSV_COLUMNS, EXPORT_BATCH, ExportFormat, ExportStream, neutralise};
+pub use import::{IMPORT_BATCH, ImportSummary, RowReport};
+pub use import_rows::{ImportOptions, MAX_IMPORT_ROW};
 pub use inputs::{CreateRole, CreateUser, UpdateRole, UpdateUser};
 pub use insights::{
     FILTER_VALUES_LIMIT, FilterValues, GROWTH_MAX_DATE, GROWTH_MIN_DATE, MAX_GROWTH_POINTS,

@@ -7,12 +7,13 @@ use super::audit::{event, update_events, user_diff};
 use super::core::UserService;
 use super::guards::is_super_admin;
 use super::inputs::{CreateUser, UpdateUser};
+use super::new_user::{apply_draft, new_user_record};
 use crate::error::{Error, FieldErrors, Result};
 use crate::filter::{Cursor, ListQuery, Page};
 use crate::model::{AuditAction, AuditTargetKind, Permission, Status, User};
 use crate::password::Password;
 use crate::principal::Principal;
-use crate::storage::{NewUser, PasswordChange, UserReplace};
+use crate::storage::{PasswordChange, UserReplace};
 use crate::validate::UserDraft;
 
 /// How many times an update without `expected_version` is retried when another writer
@@ -342,7 +343,7 @@ impl UserService {
     /// (field errors otherwise) and returns every permission newly granted by roles or
     /// directly, which the actor must hold — a role's names that are no longer registered
     /// included (they are dormant, not gone).
-    async fn check_grants(
+    pub(super) async fn check_grants(
         &self,
         actor: &Actor,
         draft: &UserDraft,
@@ -396,28 +397,9 @@ impl UserService {
             Some(password) => Some(self.hash_password(password).await?),
             None => None,
         };
-        let mut user = empty_user(principal.tenant_id().clone(), now);
-        user.has_password = password_hash.is_some();
-        apply_draft(&mut user, draft);
-        let changes = user_diff(None, &user, user.has_password.then_some((false, true)));
-        let audit = event(
-            principal,
-            AuditTargetKind::User,
-            user.id,
-            AuditAction::UserCreated,
-            changes,
-            now,
-        );
+        let (new, audit) = new_user_record(principal, draft, password_hash, now);
         self.storage
-            .insert_user(
-                principal.tenant_id(),
-                NewUser {
-                    user,
-                    password_hash,
-                    oauth_links: Vec::new(),
-                },
-                audit,
-            )
+            .insert_user(principal.tenant_id(), new, audit)
             .await
     }
 }
@@ -445,56 +427,4 @@ fn sessions_ended(
         changes,
         now,
     )
-}
-
-fn empty_user(tenant_id: crate::model::TenantId, now: chrono::DateTime<chrono::Utc>) -> User {
-    User {
-        id: Uuid::now_v7(),
-        tenant_id,
-        name: String::new(),
-        email: None,
-        phone: None,
-        username: None,
-        unique_id: None,
-        status: Status::Active,
-        is_admin: false,
-        is_instructor: false,
-        is_learner: false,
-        roles: Vec::new(),
-        permissions: Vec::new(),
-        email_verified: false,
-        phone_verified: false,
-        auth_method: crate::model::AuthMethod::Email,
-        oauth_providers: Vec::new(),
-        has_password: false,
-        profile: Default::default(),
-        profile_completeness: 0,
-        created_at: now,
-        updated_at: now,
-        last_login_at: None,
-        deleted_at: None,
-        failed_login_attempts: 0,
-        locked_until: None,
-        version: 1,
-    }
-}
-
-/// Copies a validated draft into a user and recomputes derived values.
-fn apply_draft(user: &mut User, draft: UserDraft) {
-    user.name = draft.name;
-    user.email = draft.email;
-    user.phone = draft.phone;
-    user.username = draft.username;
-    user.unique_id = draft.unique_id;
-    user.status = draft.status;
-    user.is_admin = draft.is_admin;
-    user.is_instructor = draft.is_instructor;
-    user.is_learner = draft.is_learner;
-    user.roles = draft.roles;
-    user.permissions = draft.permissions;
-    user.email_verified = draft.email_verified;
-    user.phone_verified = draft.phone_verified;
-    user.auth_method = draft.auth_method.unwrap_or(user.auth_method);
-    user.profile = draft.profile;
-    user.refresh_derived();
 }

@@ -1,9 +1,11 @@
-//! Bringing users in (SPEC §11): password hashes written by other systems are verified at
+//! Bringing users in (SPEC §11): the streamed import (validated like a create, all-or-nothing,
+//! dry run, per batch, no escalation) and password hashes written by other systems, verified at
 //! sign-in by their own algorithm and replaced by argon2id on the first success.
 
 use usermgmt_core::Error;
-use usermgmt_core::model::AuditActor;
+use usermgmt_core::model::{AuditActor, Permission};
 use usermgmt_core::password::{PasswordHash, check_foreign_hash};
+use usermgmt_core::service::{ExportFormat, ImportOptions, RowReport};
 use usermgmt_core::storage::{Identifier, PasswordChange, UserReplace};
 
 use crate::fixture::Fixture;
@@ -109,4 +111,209 @@ pub async fn foreign_password_hashes_sign_in_and_are_rehashed(store: TestStore) 
             1
         );
     }
+}
+
+/// Runs an import of `text` as the fixture's admin (or `principal`), collecting the reports.
+async fn import(
+    fx: &Fixture,
+    principal: &usermgmt_core::Principal,
+    text: &str,
+    options: ImportOptions,
+) -> (
+    Result<usermgmt_core::service::ImportSummary, Error>,
+    Vec<RowReport>,
+) {
+    let mut reports = Vec::new();
+    let input = std::io::Cursor::new(text.as_bytes().to_vec());
+    let summary = fx
+        .service
+        .import_users(principal, input, options, |r| reports.push(r.clone()))
+        .await;
+    (summary, reports)
+}
+
+/// The number of users in the fixture's tenant (deleted included).
+async fn headcount(fx: &Fixture) -> u64 {
+    let query = usermgmt_core::filter::ListQuery {
+        include_total: true,
+        page_size: 1,
+        ..Default::default()
+    };
+    fx.service
+        .list_users(&fx.admin, query)
+        .await
+        .unwrap()
+        .total
+        .unwrap_or_default()
+}
+
+fn csv_options() -> ImportOptions {
+    ImportOptions {
+        format: ExportFormat::Csv,
+        ..ImportOptions::default()
+    }
+}
+
+/// A CSV in the export's columns creates every row in one transaction, each validated like
+/// a create, roles by name, audited with the import's batch id; JSON Lines too. One bad row
+/// (a malformed email, an unknown role, a taken or repeated email) and nothing is written,
+/// every problem reported on its line; a dry run reports without writing; per batch, the
+/// good rows are kept.
+pub async fn an_import_is_validated_and_all_or_nothing(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    fx.create("Existing", "existing@t1.test").await;
+    // A role to grant by name (the principal's user comes along: counted below).
+    fx.principal_with("teacher", &[Permission::USER_LIST]).await;
+    let before = headcount(&fx).await;
+    let good = "name,email,user_type,roles,city,expertise\n\
+                Ann Import,ann@t1.test,learner,,Berlin,rust;sql\n\
+                Ben Import,ben@t1.test,instructor,teacher-role,,\n";
+    let (summary, reports) = import(&fx, &fx.admin, good, csv_options()).await;
+    let summary = summary.unwrap();
+    assert_eq!(
+        (summary.rows, summary.created, summary.invalid),
+        (2, 2, 0),
+        "{reports:?}"
+    );
+    assert!(summary.committed && !summary.dry_run);
+    assert_eq!(reports.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 3]);
+    let ben = fx
+        .service
+        .get_user(&fx.admin, reports[1].id.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (ben.name.as_str(), ben.roles.clone()),
+        ("Ben Import", vec!["teacher-role".to_owned()])
+    );
+    let ann = fx
+        .service
+        .get_user(&fx.admin, reports[0].id.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(ann.profile.expertise, ["rust", "sql"]);
+    let log = fx
+        .service
+        .audit_log(&fx.admin, ann.id, 1, 10)
+        .await
+        .unwrap();
+    let created = &log.items[0];
+    assert_eq!(created.action.to_string(), "user.created");
+    assert_eq!(created.changes["import"].new, summary.batch_id.to_string());
+    assert_eq!(headcount(&fx).await, before + 2);
+
+    let bad = "name,email,user_type,roles\n\
+               Cat,cat@t1.test,learner,\n\
+               Dan,not-an-email,learner,\n\
+               Eve,eve@t1.test,learner,no_such_role\n\
+               Fay,EXISTING@t1.test,learner,\n\
+               Gus,gus@t1.test,learner,\n\
+               Gus Again,gus@t1.test,learner,\n";
+    for dry_run in [true, false] {
+        let options = ImportOptions {
+            dry_run,
+            ..csv_options()
+        };
+        let (summary, reports) = import(&fx, &fx.admin, bad, options).await;
+        let summary = summary.unwrap();
+        assert_eq!(
+            (summary.rows, summary.created, summary.invalid),
+            (6, 0, 4),
+            "{reports:?}"
+        );
+        assert!(!summary.committed);
+        let failed: Vec<(u64, String)> = reports
+            .iter()
+            .filter_map(|r| {
+                r.errors
+                    .as_ref()
+                    .map(|e| (r.line, serde_json::to_string(e).unwrap()))
+            })
+            .collect();
+        assert_eq!(
+            failed.iter().map(|f| f.0).collect::<Vec<_>>(),
+            [3, 4, 5, 7],
+            "{failed:?}"
+        );
+        assert!(failed[0].1.contains("email"), "{failed:?}");
+        assert!(failed[1].1.contains("no_such_role"), "{failed:?}");
+        assert!(failed[2].1.contains("taken"), "{failed:?}");
+        assert!(
+            failed[3].1.contains("taken"),
+            "a repeated email: {failed:?}"
+        );
+        assert_eq!(headcount(&fx).await, before + 2, "nothing written");
+    }
+    let per_batch = ImportOptions {
+        per_batch: true,
+        ..csv_options()
+    };
+    let (summary, _) = import(&fx, &fx.admin, bad, per_batch).await;
+    let summary = summary.unwrap();
+    assert_eq!((summary.created, summary.invalid), (2, 4));
+    assert!(summary.committed);
+    assert_eq!(headcount(&fx).await, before + 4, "the good rows kept");
+
+    let lines = "{\"name\":\"Hal\",\"email\":\"hal@t1.test\",\"is_learner\":true}\n\n\
+                 {\"name\":\"Ida\",\"email\":\"ida@t1.test\",\"is_learner\":true,\"id\":\"ignored\",\"version\":3}\n";
+    let options = ImportOptions {
+        format: ExportFormat::JsonLines,
+        ..ImportOptions::default()
+    };
+    let (summary, reports) = import(&fx, &fx.admin, lines, options).await;
+    assert_eq!(summary.unwrap().created, 2, "{reports:?}");
+    assert_eq!(reports.iter().map(|r| r.line).collect::<Vec<_>>(), [1, 3]);
+
+    // A malformed file is refused as a whole.
+    let (summary, _) = import(&fx, &fx.admin, "name,shoe_size\nJo,44\n", csv_options()).await;
+    assert!(matches!(summary, Err(Error::Validation(_))));
+}
+
+/// An import grants no more than its caller holds (roles and permissions beyond their reach
+/// are row errors), needs `user.create`, takes other systems' hashes (checked) and refuses
+/// plain-text passwords unless allowed.
+pub async fn an_import_cannot_escalate_and_checks_passwords(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let (creator, _) = fx
+        .principal_with("creator", &[Permission::USER_CREATE])
+        .await;
+    let escalating = "name,email,user_type,roles\nMal,mal@t1.test,admin,super_admin\n";
+    let (summary, reports) = import(&fx, &creator, escalating, csv_options()).await;
+    assert_eq!(summary.unwrap().created, 0);
+    let errors = serde_json::to_string(&reports[0].errors).unwrap();
+    assert!(errors.contains("do not hold"), "{errors}");
+    let (viewer, _) = fx.principal_with("viewer", &[]).await;
+    let (summary, _) = import(&fx, &viewer, "name,email\n", csv_options()).await;
+    assert!(matches!(summary, Err(Error::Forbidden(_))));
+
+    let (hash, password) = FOREIGN[1];
+    let with_hash = format!("name,email,user_type,password_hash\nDj,dj@t1.test,learner,{hash}\n");
+    let (summary, reports) = import(&fx, &fx.admin, &with_hash, csv_options()).await;
+    assert_eq!(summary.unwrap().created, 1, "{reports:?}");
+    assert!(
+        fx.login("dj@t1.test", password).await.is_ok(),
+        "the imported hash signs in"
+    );
+    let broken = "name,email,user_type,password_hash\nBo,bo@t1.test,learner,$2b$31$xyz\n";
+    let (_, reports) = import(&fx, &fx.admin, broken, csv_options()).await;
+    assert!(
+        serde_json::to_string(&reports[0].errors)
+            .unwrap()
+            .contains("password_hash")
+    );
+    let plain = "name,email,user_type,password\nPl,pl@t1.test,learner,a good long password\n";
+    let (summary, reports) = import(&fx, &fx.admin, plain, csv_options()).await;
+    assert_eq!(summary.unwrap().created, 0);
+    assert!(
+        serde_json::to_string(&reports[0].errors)
+            .unwrap()
+            .contains("allow_plaintext_passwords")
+    );
+    let allowed = ImportOptions {
+        allow_plaintext_passwords: true,
+        ..csv_options()
+    };
+    let (summary, _) = import(&fx, &fx.admin, plain, allowed).await;
+    assert_eq!(summary.unwrap().created, 1);
+    assert!(fx.login("pl@t1.test", "a good long password").await.is_ok());
 }
