@@ -74,6 +74,8 @@ const SPEC_ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/auth/verification"),
     ("POST", "/v1/auth/verify"),
     ("POST", "/v1/auth/verify/code"),
+    // SPEC §11: import.
+    ("POST", "/v1/users/bulk/import"),
 ];
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];

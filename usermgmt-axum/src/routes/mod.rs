@@ -5,6 +5,7 @@ mod bulk;
 mod common;
 mod flows;
 mod history;
+mod import;
 mod insights;
 mod invitations;
 mod oauth;
@@ -28,6 +29,7 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
         .merge(user::routes())
         .merge(insights::routes())
         .merge(bulk::routes())
+        .merge(import::routes())
         .merge(sessions::routes())
         .merge(history::routes())
         .merge(oauth::routes())
