@@ -198,6 +198,10 @@ async fn bad_files_and_parameters_are_400_and_large_bodies_stream() {
     let (status, answer) = import(&source, &token, "", "name,shoe_size\nJo,44\n".into()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     assert!(answer["error"]["fields"]["file"].is_array(), "{answer}");
+    for empty in ["", "?format=json_lines"] {
+        let (status, answer) = import(&source, &token, empty, String::new()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "an empty body: {answer}");
+    }
     let (status, answer) = import(&source, &token, "?dry_run=maybe", "name\n".into()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     let (status, _) = send(

@@ -28,12 +28,13 @@ pub enum HashFormat {
     DjangoPbkdf2Sha256,
 }
 
-/// The highest bcrypt cost accepted (2^16 rounds; a stored cost bounds each verification).
-pub const MAX_BCRYPT_COST: u32 = 16;
+/// The highest bcrypt cost accepted (2^14 rounds, about a second; a stored cost sets each
+/// verification's work).
+pub const MAX_BCRYPT_COST: u32 = 14;
 /// The most PBKDF2 rounds accepted.
-pub const MAX_PBKDF2_ROUNDS: u32 = 5_000_000;
-/// The most memory an scrypt hash may ask for (128 · r · N bytes).
-pub const MAX_SCRYPT_MEMORY: u64 = 256 * 1024 * 1024;
+pub const MAX_PBKDF2_ROUNDS: u32 = 2_000_000;
+/// The most memory an scrypt hash may ask for (128 · r · (N + p) bytes; r ≤ 32, p ≤ 4).
+pub const MAX_SCRYPT_MEMORY: u64 = 64 * 1024 * 1024;
 
 impl HashFormat {
     /// The format `hash` is written in, by its prefix (`None`: not one this library reads).
@@ -64,7 +65,7 @@ pub fn check(hash: &str) -> Result<HashFormat, &'static str> {
         "not a supported password hash (argon2, bcrypt, scrypt, PBKDF2 or Django's pbkdf2_sha256)",
     )?;
     let fits = match format {
-        HashFormat::Argon2 => Phc::new(hash).is_ok(),
+        HashFormat::Argon2 => super::bounds::argon2_hash_within_bounds(hash),
         HashFormat::Bcrypt => {
             bcrypt_cost(hash).is_some_and(|cost| (4..=MAX_BCRYPT_COST).contains(&cost))
                 && hash.len() == 60
@@ -141,10 +142,19 @@ fn scrypt_parts(hash: &str) -> Option<(Phc, scrypt::Params)> {
     let log_n = u8::try_from(phc.params.get_decimal("ln")?).ok()?;
     let r = phc.params.get_decimal("r")?;
     let p = phc.params.get_decimal("p")?;
+    // scrypt keeps 128·r·N bytes, and 128·r·p more for its PBKDF2 input.
+    let n = 1u64.checked_shl(u32::from(log_n))?;
     let memory = 128u64
         .checked_mul(u64::from(r))?
-        .checked_mul(1u64.checked_shl(u32::from(log_n))?)?;
-    if memory > MAX_SCRYPT_MEMORY || p == 0 || p > 16 || phc.salt.is_none() || phc.hash.is_none() {
+        .checked_mul(n.checked_add(u64::from(p))?)?;
+    if memory > MAX_SCRYPT_MEMORY
+        || r == 0
+        || r > 32
+        || p == 0
+        || p > 4
+        || phc.salt.is_none()
+        || phc.hash.is_none()
+    {
         return None;
     }
     Some((phc, scrypt::Params::new(log_n, r, p).ok()?))
@@ -227,6 +237,10 @@ mod tests {
         assert!(!verify(b"U*U", costly));
         assert!(check("pbkdf2_sha256$99999999$salt$AAAAAAAAAAAAAAAAAAAAAA==").is_err());
         assert!(check("$scrypt$ln=30,r=8,p=1$c2FsdA$AAAAAAAAAAAAAAAAAAAAAA").is_err());
+        assert!(check("$scrypt$ln=1,r=1048576,p=16$c2FsdA$AAAAAAAAAAAAAAAAAAAAAA").is_err());
+        let endless = "$argon2id$v=19$m=65536,t=4294967295,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        assert!(check(endless).is_err());
+        assert!(check("$argon2foo$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAA").is_err());
         assert!(check("md5$abc").is_err());
         assert!(check("").is_err());
         assert!(check("pbkdf2_sha256$1000$salt").is_err());

@@ -1,7 +1,10 @@
 //! Passwords: the policy, argon2id hashing and verification, always off the async executor.
 
+mod bounds;
 mod foreign;
 
+use bounds::argon2_within_bounds;
+pub use bounds::{MAX_VERIFY_ITERATIONS, MAX_VERIFY_LANES, MAX_VERIFY_MEMORY_KIB};
 pub use foreign::{
     HashFormat, MAX_BCRYPT_COST, MAX_PBKDF2_ROUNDS, MAX_SCRYPT_MEMORY, check as check_foreign_hash,
 };
@@ -61,10 +64,20 @@ impl PasswordHash {
         Self(hash.into())
     }
 
-    /// Whether the hash is in another form than this library's argon2id, so a successful
-    /// sign-in re-hashes the password.
-    pub fn needs_rehash(&self) -> bool {
-        !self.0.starts_with("$argon2id$")
+    /// Whether a successful sign-in should re-hash the password: the hash is in another form
+    /// than argon2id, or its parameters differ from `policy`'s.
+    pub fn needs_rehash(&self, policy: &PasswordPolicy) -> bool {
+        let Ok(phc) = argon2::PasswordHash::new(&self.0) else {
+            return true;
+        };
+        if phc.algorithm.as_str() != "argon2id" {
+            return true;
+        }
+        Params::try_from(&phc).map_or(true, |params| {
+            params.m_cost() != policy.memory_kib
+                || params.t_cost() != policy.iterations
+                || params.p_cost() != policy.parallelism
+        })
     }
 }
 
@@ -192,7 +205,7 @@ impl PasswordPolicy {
         let Ok(params) = Params::try_from(&phc) else {
             return false;
         };
-        if params.m_cost() > MAX_VERIFY_MEMORY_KIB {
+        if !argon2_within_bounds(&params) {
             return false;
         }
         let mut output = vec![0u8; expected.len()];
@@ -236,10 +249,6 @@ impl PasswordPolicy {
     }
 }
 
-/// The largest argon2 memory cost a stored hash may ask for at verification (256 MiB): an
-/// imported hash cannot make a login allocate without bound.
-pub const MAX_VERIFY_MEMORY_KIB: u32 = 256 * 1024;
-
 /// argon2 working memory, kept between hashes so each hashing slot allocates it once.
 #[derive(Default)]
 pub struct HashMemory(Vec<Block>);
@@ -251,6 +260,15 @@ impl std::fmt::Debug for HashMemory {
 }
 
 impl HashMemory {
+    /// Gives back memory beyond `blocks` blocks (what the policy's own hashes use): a stored
+    /// hash that asked for more does not keep it.
+    pub(crate) fn trim_to(&mut self, blocks: usize) {
+        if self.0.len() > blocks {
+            self.0.truncate(blocks);
+            self.0.shrink_to_fit();
+        }
+    }
+
     /// The first `count` blocks, growing the buffer if needed.
     fn blocks(&mut self, count: usize) -> &mut [Block] {
         if self.0.len() < count {

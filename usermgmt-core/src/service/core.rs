@@ -172,6 +172,8 @@ pub struct UserService {
     pub(super) counter: Arc<Counter>,
     /// Delivers account-flow messages.
     pub(super) notifier: Arc<dyn crate::notify::Notifier>,
+    /// One import at a time (an import is one long write).
+    pub(super) imports: Arc<tokio::sync::Semaphore>,
 }
 
 /// How the service treats its enrollment source.
@@ -212,6 +214,7 @@ impl UserService {
         Self {
             storage,
             guard: Arc::new(LoginGuard::new(&config.throttle, &config.password)),
+            imports: Arc::new(tokio::sync::Semaphore::new(1)),
             counter: Arc::new(Counter::new(config.counting.clone())),
             super_admin_changes: Arc::new(tokio::sync::Mutex::new(())),
             config: Arc::new(config),

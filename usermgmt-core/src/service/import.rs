@@ -16,6 +16,7 @@ use super::inputs::CreateUser;
 use super::new_user::new_user_record;
 use crate::error::{Error, FieldErrors, Result};
 use crate::model::{FieldChange, Permission, Status};
+use crate::password::{Password, PasswordHash};
 use crate::principal::Principal;
 use crate::storage::{ImportCommand, NewUser};
 
@@ -55,6 +56,83 @@ pub struct ImportSummary {
     pub dry_run: bool,
 }
 
+/// The longest wait for the next row before an import is given up (and rolled back).
+pub const IMPORT_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A task's outcome, its panic or cancellation as a storage error.
+fn joined(
+    outcome: std::result::Result<Result<()>, tokio::task::JoinError>,
+    what: &'static str,
+) -> Result<()> {
+    outcome.map_err(|e| Error::Storage(crate::error::StorageError::new(what, e)))?
+}
+
+/// The storage's side of an import, started with the first rows to write.
+pub(super) struct Writer {
+    storage: std::sync::Arc<dyn crate::storage::Storage>,
+    tenant: crate::model::TenantId,
+    running: Option<(
+        mpsc::Sender<ImportCommand>,
+        tokio::task::JoinHandle<Result<()>>,
+    )>,
+}
+
+impl Writer {
+    fn idle(
+        storage: std::sync::Arc<dyn crate::storage::Storage>,
+        tenant: crate::model::TenantId,
+    ) -> Self {
+        Self {
+            storage,
+            tenant,
+            running: None,
+        }
+    }
+
+    /// Sends a command, starting the storage's import first if needed; a writer that
+    /// stopped answers with its own error.
+    async fn send(&mut self, command: ImportCommand) -> Result<()> {
+        let (commands, _) = self.running.get_or_insert_with(|| {
+            let (commands, received) = mpsc::channel(2);
+            let (storage, tenant) = (self.storage.clone(), self.tenant.clone());
+            let task = tokio::spawn(async move { storage.import_users(&tenant, received).await });
+            (commands, task)
+        });
+        if commands.send(command).await.is_err() {
+            return Err(self.failure().await);
+        }
+        Ok(())
+    }
+
+    /// Why the writer stopped: its own error, or a generic one.
+    async fn failure(&mut self) -> Error {
+        match self.running.take() {
+            Some((_, task)) => match joined(task.await, "writing an import") {
+                Err(error) => error,
+                Ok(()) => Error::Storage(crate::error::StorageError::new(
+                    "importing",
+                    "the import's writer stopped",
+                )),
+            },
+            None => Error::Storage(crate::error::StorageError::new(
+                "importing",
+                "the import's writer stopped",
+            )),
+        }
+    }
+
+    /// Ends the import: commit or roll back, and wait for the storage.
+    async fn finish(mut self, commit: bool) -> Result<()> {
+        let Some((commands, task)) = self.running.take() else {
+            return Ok(());
+        };
+        // A writer that already stopped reports its own error below.
+        let _ = commands.send(ImportCommand::Finish { commit }).await;
+        drop(commands);
+        joined(task.await, "writing an import")
+    }
+}
+
 impl UserService {
     /// Imports users from `input` (CSV or JSON Lines, read as a stream: memory does not grow
     /// with the file) into the caller's tenant. Every row is validated and permission-checked
@@ -78,6 +156,13 @@ impl UserService {
         let actor = self
             .authorize_write(principal, Permission::USER_CREATE)
             .await?;
+        let _one_at_a_time = self
+            .imports
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Error::Busy {
+                retry_after: std::time::Duration::from_secs(10),
+            })?;
         let mut summary = ImportSummary {
             batch_id: Uuid::now_v7(),
             rows: 0,
@@ -87,68 +172,84 @@ impl UserService {
             dry_run: options.dry_run,
         };
         let (row_tx, mut row_rx) = mpsc::channel(IMPORT_BATCH);
-        let reader = tokio::spawn(read_rows(input, options, row_tx));
-        let (command_tx, command_rx) = mpsc::channel(2);
-        let storage = self.storage.clone();
-        let tenant = actor.tenant_id.clone();
-        let writer = tokio::spawn(async move { storage.import_users(&tenant, command_rx).await });
-
+        let mut reader = Some(tokio::spawn(read_rows(input, options, row_tx)));
+        // The storage's transaction opens with the first valid rows, not before.
+        let mut writer = Writer::idle(self.storage.clone(), actor.tenant_id.clone());
         let mut pending = 0u64;
         let mut batch: Vec<ParsedRow> = Vec::with_capacity(IMPORT_BATCH);
         let mut failed = None;
         loop {
-            let row = row_rx.recv().await;
+            let row = match tokio::time::timeout(IMPORT_IDLE, row_rx.recv()).await {
+                Ok(row) => row,
+                Err(_) => {
+                    failed = Some(Error::invalid(
+                        "file",
+                        format!("no row arrived for {} seconds", IMPORT_IDLE.as_secs()),
+                    ));
+                    break;
+                }
+            };
             let end = row.is_none();
             if let Some(row) = row {
                 batch.push(row);
+            } else if let Some(reading) = reader.take() {
+                // The input ended: a broken file stops here, before its last batch is written.
+                if let Err(error) = joined(reading.await, "reading an import") {
+                    failed = Some(error);
+                    break;
+                }
             }
             if batch.len() == IMPORT_BATCH || (end && !batch.is_empty()) {
                 let rows = std::mem::take(&mut batch);
-                match self
-                    .import_batch(principal, &actor, &summary, rows, &command_tx, &mut on_row)
-                    .await
-                {
+                let checked = self
+                    .import_batch(principal, &actor, &summary, rows, &mut writer, &mut on_row)
+                    .await;
+                match checked {
                     Ok((valid, invalid)) => {
                         summary.rows += valid + invalid;
                         summary.invalid += invalid;
                         pending += valid;
-                        if options.per_batch && !options.dry_run {
-                            if command_tx.send(ImportCommand::Checkpoint).await.is_err() {
-                                failed = Some(Error::Storage(crate::error::StorageError::new(
-                                    "importing",
-                                    "the import's writer stopped",
-                                )));
-                                break;
-                            }
-                            summary.created += pending;
-                            pending = 0;
-                        }
                     }
                     Err(error) => {
                         failed = Some(error);
                         break;
                     }
                 }
+                if options.per_batch && !options.dry_run && pending > 0 {
+                    if let Err(error) = writer.send(ImportCommand::Checkpoint).await {
+                        failed = Some(error);
+                        break;
+                    }
+                    summary.created += pending;
+                    pending = 0;
+                }
             }
             if end {
                 break;
             }
         }
+        // Stop reading at once: a slow or stalled client holds nothing open.
+        if let Some(reading) = reader.take() {
+            reading.abort();
+        }
         drop(row_rx);
-        let read = reader
-            .await
-            .map_err(|e| Error::Storage(crate::error::StorageError::new("reading an import", e)))?;
-        let failed = failed.or(read.err());
         let commit =
             failed.is_none() && !options.dry_run && (options.per_batch || summary.invalid == 0);
-        // The writer ends on Finish; if it already stopped, its own error says why.
-        let _ = command_tx.send(ImportCommand::Finish { commit }).await;
-        drop(command_tx);
-        let written = writer
-            .await
-            .map_err(|e| Error::Storage(crate::error::StorageError::new("writing an import", e)))?;
+        let written = writer.finish(commit).await;
         if let Some(error) = failed {
-            return Err(error);
+            return Err(match error {
+                Error::Validation(mut fields) if summary.created > 0 => {
+                    fields.add(
+                        "file",
+                        format!(
+                            "{} users from earlier batches were committed",
+                            summary.created
+                        ),
+                    );
+                    Error::Validation(fields)
+                }
+                other => other,
+            });
         }
         written?;
         if commit {
@@ -168,7 +269,7 @@ impl UserService {
         actor: &Actor,
         summary: &ImportSummary,
         rows: Vec<ParsedRow>,
-        commands: &mpsc::Sender<ImportCommand>,
+        writer: &mut Writer,
         on_row: &mut (impl FnMut(&RowReport) + Send),
     ) -> Result<(u64, u64)> {
         let now = self.clock.now();
@@ -198,20 +299,16 @@ impl UserService {
         }
         if !writes.is_empty() {
             let (reply, answer) = oneshot::channel();
-            let stopped = || {
-                Error::Storage(crate::error::StorageError::new(
-                    "importing",
-                    "the import's writer stopped",
-                ))
-            };
-            commands
+            writer
                 .send(ImportCommand::Insert {
                     rows: writes,
                     reply,
                 })
-                .await
-                .map_err(|_| stopped())?;
-            let taken = answer.await.map_err(|_| stopped())?;
+                .await?;
+            let taken = match answer.await {
+                Ok(taken) => taken,
+                Err(_) => return Err(writer.failure().await),
+            };
             for (at, fields) in written_at.into_iter().zip(taken) {
                 if !fields.is_empty() {
                     let mut errors = FieldErrors::new();
@@ -269,7 +366,7 @@ impl UserService {
         let hash = match secret {
             Secret::None => None,
             Secret::Hash(hash) => Some(hash),
-            Secret::Plain(password) => Some(self.hash_password(&password).await?),
+            Secret::Plain(password) => Some(self.hash_for_import(&password).await?),
         };
         let (new, mut audit) = new_user_record(principal, draft, hash, now);
         audit.changes.insert(
@@ -280,6 +377,20 @@ impl UserService {
             },
         );
         Ok(Ok((new, audit)))
+    }
+
+    /// Hashes an imported plain-text password, waiting out [`Error::Busy`] (sign-ins come
+    /// first; an import is not failed by their load).
+    async fn hash_for_import(&self, password: &Password) -> Result<PasswordHash> {
+        for _ in 0..20 {
+            match self.hash_password(password).await {
+                Err(Error::Busy { retry_after }) => {
+                    tokio::time::sleep(retry_after.min(std::time::Duration::from_secs(1))).await
+                }
+                other => return other,
+            }
+        }
+        self.hash_password(password).await
     }
 
     /// Replaces an imported hash (another system's format) with an argon2id hash of the

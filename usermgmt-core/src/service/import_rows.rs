@@ -30,6 +30,52 @@ pub struct ImportOptions {
     pub allow_plaintext_passwords: bool,
 }
 
+/// Fails a read once a line runs past [`MAX_IMPORT_ROW`] bytes, so no CSV row (or header) can
+/// make the parser buffer without bound.
+struct LineCap<R> {
+    inner: R,
+    since_newline: usize,
+}
+
+impl<R> LineCap<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            since_newline: 0,
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for LineCap<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = &polled {
+            let fresh = buf.filled().get(before..).unwrap_or_default();
+            // Every line the chunk ends, and the one it leaves open, within the limit.
+            let mut start = 0;
+            let mut longest = 0;
+            for at in memchr::memchr_iter(b'\n', fresh) {
+                longest = longest.max(self.since_newline.saturating_add(at - start));
+                self.since_newline = 0;
+                start = at + 1;
+            }
+            self.since_newline = self.since_newline.saturating_add(fresh.len() - start);
+            if longest.max(self.since_newline) > MAX_IMPORT_ROW {
+                return std::task::Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("a line is longer than {MAX_IMPORT_ROW} bytes"),
+                )));
+            }
+        }
+        polled
+    }
+}
+
 /// Keys of the user JSON (and columns of the export) that describe stored state rather than
 /// input: read and ignored, so an export imports as it is.
 const EXPORT_ONLY: &[&str] = &[
@@ -85,6 +131,13 @@ fn csv_object(
 ) -> Result<Map<String, Value>, FieldErrors> {
     let mut object = Map::new();
     for (name, raw) in headers.iter().zip(record.iter()) {
+        if matches!(name.as_str(), "password" | "password_hash") {
+            // Secrets as written: no trimming, no formula guard taken off.
+            if !raw.is_empty() {
+                object.insert(name.clone(), Value::from(raw));
+            }
+            continue;
+        }
         let value = cell(raw).trim();
         if value.is_empty() {
             continue;
@@ -100,7 +153,7 @@ fn csv_object(
         };
         match name.as_str() {
             "user_type" => {
-                for kind in value.split(';').map(str::trim) {
+                for kind in value.split(';').map(str::trim).filter(|k| !k.is_empty()) {
                     match kind {
                         "admin" | "instructor" | "learner" => {
                             object.insert(format!("is_{kind}"), Value::Bool(true));
@@ -165,7 +218,10 @@ fn row_input(
         (None, Some(Some(plain))) => Secret::Plain(Password::new(plain)),
         (None, None) => Secret::None,
     };
-    if object.get("invite").is_some() {
+    if object
+        .get("invite")
+        .is_some_and(|invite| invite != &Value::Bool(false))
+    {
         return Err(one(
             "invite",
             "an import sends no invitations: invite the users afterwards",
@@ -190,7 +246,7 @@ pub(super) async fn read_rows<R: AsyncRead + Send + Unpin>(
             let mut reader = csv_async::AsyncReaderBuilder::new()
                 .has_headers(true)
                 .flexible(false)
-                .create_reader(input);
+                .create_reader(LineCap::new(input));
             let headers: Vec<String> = reader
                 .headers()
                 .await
@@ -198,6 +254,12 @@ pub(super) async fn read_rows<R: AsyncRead + Send + Unpin>(
                 .iter()
                 .map(|h| h.trim().to_owned())
                 .collect();
+            if headers.iter().all(String::is_empty) {
+                return Err(Error::invalid(
+                    "file",
+                    "the file is empty: a header row is needed",
+                ));
+            }
             for header in &headers {
                 let known = super::export::CSV_COLUMNS.contains(&header.as_str())
                     || matches!(
@@ -224,12 +286,14 @@ pub(super) async fn read_rows<R: AsyncRead + Send + Unpin>(
             let codec = tokio_util::codec::LinesCodec::new_with_max_length(MAX_IMPORT_ROW);
             let mut lines = tokio_util::codec::FramedRead::new(input, codec);
             let mut line = 0u64;
+            let mut any = false;
             while let Some(text) = lines.next().await {
                 line += 1;
                 let text = text.map_err(|e| bad_file(&format!("line {line}"), &e))?;
                 if text.trim().is_empty() {
                     continue;
                 }
+                any = true;
                 let input = match serde_json::from_str::<Value>(&text) {
                     Ok(Value::Object(object)) => row_input(object, &options),
                     Ok(_) => Err(one("row", "must be a JSON object")),
@@ -238,6 +302,9 @@ pub(super) async fn read_rows<R: AsyncRead + Send + Unpin>(
                 if rows.send(ParsedRow { line, input }).await.is_err() {
                     return Ok(());
                 }
+            }
+            if !any {
+                return Err(Error::invalid("file", "the file is empty: no JSON line"));
             }
         }
     }

@@ -209,7 +209,7 @@ impl UserService {
             Status::Suspended => return Err(Error::AccountSuspended),
             Status::Deleted => return Err(Error::InvalidCredentials),
         }
-        if hash.needs_rehash() {
+        if hash.needs_rehash(&self.config.password) {
             self.rehash_imported(&user, &request.password, &hash).await;
         }
         let (token, session) = self.new_session(&user, None, None, client, now)?;

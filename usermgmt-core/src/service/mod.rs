@@ -32,7 +32,7 @@ pub use core::{
     EnrollmentOptions, FlowOptions, LoginPolicy, ServiceConfig, SessionPolicy, UserService,
 };
 pub use export::{CSV_COLUMNS, EXPORT_BATCH, ExportFormat, ExportStream, neutralise};
-pub use import::{IMPORT_BATCH, ImportSummary, RowReport};
+pub use import::{IMPORT_BATCH, IMPORT_IDLE, ImportSummary, RowReport};
 pub use import_rows::{ImportOptions, MAX_IMPORT_ROW};
 pub use inputs::{CreateRole, CreateUser, UpdateRole, UpdateUser};
 pub use insights::{

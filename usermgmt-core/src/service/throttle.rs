@@ -73,6 +73,8 @@ pub(crate) struct LoginGuard {
     /// the memory hashing takes is bounded by the slots (freed 19 MiB blocks scattered over
     /// many threads' allocator arenas are otherwise kept, and grew without bound).
     memory: Mutex<Vec<HashMemory>>,
+    /// Blocks a returned buffer keeps: what the policy's own hashes use.
+    blocks_kept: usize,
     clients: Option<DefaultKeyedRateLimiter<IpAddr>>,
     /// When the client limiter last dropped idle keys.
     pruned: Mutex<std::time::Instant>,
@@ -97,6 +99,7 @@ impl LoginGuard {
             hashing: Semaphore::new(permits),
             hashing_wait: policy.hashing_wait,
             memory: Mutex::new(Vec::new()),
+            blocks_kept: usize::try_from(password.memory_kib).unwrap_or(usize::MAX),
             clients,
             pruned: Mutex::new(std::time::Instant::now()),
             unknown: Mutex::new(HashMap::new()),
@@ -150,7 +153,8 @@ impl LoginGuard {
     }
 
     /// Gives a buffer back for the next hash.
-    pub(crate) fn return_memory(&self, memory: HashMemory) {
+    pub(crate) fn return_memory(&self, mut memory: HashMemory) {
+        memory.trim_to(self.blocks_kept);
         if let Ok(mut pool) = self.memory.lock() {
             pool.push(memory);
         }

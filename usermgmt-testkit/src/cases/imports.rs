@@ -78,7 +78,10 @@ pub async fn foreign_password_hashes_sign_in_and_are_rehashed(store: TestStore) 
             stored.as_phc().starts_with("$argon2id$"),
             "{hash} was replaced"
         );
-        assert!(!stored.needs_rehash());
+        assert!(
+            !stored
+                .needs_rehash(&usermgmt_core::password::PasswordPolicy::insecure_fast_for_tests())
+        );
         let log = fx
             .service
             .audit_log(&fx.admin, user.id, 1, 50)
@@ -264,9 +267,34 @@ pub async fn an_import_is_validated_and_all_or_nothing(store: TestStore) {
     assert_eq!(summary.unwrap().created, 2, "{reports:?}");
     assert_eq!(reports.iter().map(|r| r.line).collect::<Vec<_>>(), [1, 3]);
 
-    // A malformed file is refused as a whole.
+    // A malformed file is refused as a whole; so is a line past the row limit (no unbounded
+    // buffering).
     let (summary, _) = import(&fx, &fx.admin, "name,shoe_size\nJo,44\n", csv_options()).await;
     assert!(matches!(summary, Err(Error::Validation(_))));
+    let long = format!("name,email,bio\nLo,lo@t1.test,{}\n", "b".repeat(70_000));
+    let (summary, _) = import(&fx, &fx.admin, &long, csv_options()).await;
+    assert!(matches!(summary, Err(Error::Validation(_))), "{summary:?}");
+
+    // One import at a time: a second one, while the first waits for its input, is Busy.
+    let (mut client, server) = tokio::io::duplex(64);
+    use tokio::io::AsyncWriteExt;
+    client.write_all(b"name,email,user_type\n").await.unwrap();
+    let service = fx.service.clone();
+    let admin = fx.admin.clone();
+    let first = tokio::spawn(async move {
+        service
+            .import_users(&admin, server, csv_options(), |_| {})
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let (second, _) = import(&fx, &fx.admin, "name\n", csv_options()).await;
+    assert!(matches!(second, Err(Error::Busy { .. })), "{second:?}");
+    client
+        .write_all(b"Zed,zed@t1.test,learner\n")
+        .await
+        .unwrap();
+    drop(client);
+    assert_eq!(first.await.unwrap().unwrap().created, 1);
 }
 
 /// An import grants no more than its caller holds (roles and permissions beyond their reach
@@ -301,7 +329,7 @@ pub async fn an_import_cannot_escalate_and_checks_passwords(store: TestStore) {
             .unwrap()
             .contains("password_hash")
     );
-    let plain = "name,email,user_type,password\nPl,pl@t1.test,learner,a good long password\n";
+    let plain = "name,email,user_type,password\nPl,pl@t1.test,learner,  a good long password \n";
     let (summary, reports) = import(&fx, &fx.admin, plain, csv_options()).await;
     assert_eq!(summary.unwrap().created, 0);
     assert!(
@@ -315,5 +343,10 @@ pub async fn an_import_cannot_escalate_and_checks_passwords(store: TestStore) {
     };
     let (summary, _) = import(&fx, &fx.admin, plain, allowed).await;
     assert_eq!(summary.unwrap().created, 1);
-    assert!(fx.login("pl@t1.test", "a good long password").await.is_ok());
+    assert!(
+        fx.login("pl@t1.test", "  a good long password ")
+            .await
+            .is_ok(),
+        "a password is taken as written, spaces included"
+    );
 }
