@@ -202,6 +202,58 @@ async fn list_page(
     Ok((users, total))
 }
 
+/// Replaces a user on `conn` (inside a transaction): the version must match, unique values
+/// must be free; the password, audit events and session ending as the change says.
+pub(crate) async fn replace_one(
+    conn: &mut PgConnection,
+    tenant: &str,
+    change: &UserReplace,
+) -> Result<()> {
+    let version: Option<i64> =
+        sqlx::query_scalar("SELECT version FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+            .bind(tenant)
+            .bind(change.user.id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(map_err("reading a user version"))?;
+    let version = version.ok_or(Error::NotFound("user"))?;
+    if version != change.expected_version {
+        return Err(Error::VersionConflict {
+            expected: change.expected_version,
+            current: version,
+        });
+    }
+    let taken = taken_fields(&mut *conn, &change.user, Some(change.user.id)).await?;
+    if !taken.is_empty() {
+        return Err(Error::Conflict { fields: taken });
+    }
+    write_user_row(&mut *conn, false, &change.user, version + 1).await?;
+    write_related(&mut *conn, &change.user).await?;
+    match &change.password {
+        PasswordChange::Keep => {}
+        PasswordChange::Set(hash) => {
+            set_password(&mut *conn, &change.user, Some(hash.as_phc())).await?
+        }
+        PasswordChange::Clear => set_password(&mut *conn, &change.user, None).await?,
+    }
+    for event in &change.audit {
+        insert_event(&mut *conn, event).await?;
+    }
+    if let Some(event) = &change.end_sessions
+        && end_user_sessions(
+            &mut *conn,
+            tenant,
+            &[change.user.id],
+            change.user.updated_at,
+        )
+        .await?
+            > 0
+    {
+        insert_event(&mut *conn, event).await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl UserRecords for PgStorage {
     async fn insert_user(
@@ -274,49 +326,7 @@ impl UserRecords for PgStorage {
 
     async fn replace_user(&self, tenant: &TenantId, change: UserReplace) -> Result<User> {
         let mut tx = self.begin().await?;
-        let version: Option<i64> = sqlx::query_scalar(
-            "SELECT version FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
-        )
-        .bind(tenant.as_str())
-        .bind(change.user.id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_err("reading a user version"))?;
-        let version = version.ok_or(Error::NotFound("user"))?;
-        if version != change.expected_version {
-            return Err(Error::VersionConflict {
-                expected: change.expected_version,
-                current: version,
-            });
-        }
-        let taken = taken_fields(&mut tx, &change.user, Some(change.user.id)).await?;
-        if !taken.is_empty() {
-            return Err(Error::Conflict { fields: taken });
-        }
-        write_user_row(&mut tx, false, &change.user, version + 1).await?;
-        write_related(&mut tx, &change.user).await?;
-        match &change.password {
-            PasswordChange::Keep => {}
-            PasswordChange::Set(hash) => {
-                set_password(&mut tx, &change.user, Some(hash.as_phc())).await?
-            }
-            PasswordChange::Clear => set_password(&mut tx, &change.user, None).await?,
-        }
-        for event in &change.audit {
-            insert_event(&mut tx, event).await?;
-        }
-        if let Some(event) = &change.end_sessions
-            && end_user_sessions(
-                &mut tx,
-                tenant.as_str(),
-                &[change.user.id],
-                change.user.updated_at,
-            )
-            .await?
-                > 0
-        {
-            insert_event(&mut tx, event).await?;
-        }
+        replace_one(&mut tx, tenant.as_str(), &change).await?;
         let stored = user_by_id(&mut tx, tenant.as_str(), change.user.id).await?;
         commit(tx).await?;
         stored.ok_or(Error::NotFound("user"))

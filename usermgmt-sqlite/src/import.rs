@@ -4,12 +4,12 @@
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 use usermgmt_core::model::TenantId;
-use usermgmt_core::storage::{ImportCommand, ImportStore};
+use usermgmt_core::storage::{ImportCommand, ImportStore, ImportWrite, WriteOutcome};
 use usermgmt_core::{Error, Result};
 
 use crate::SqliteStorage;
 use crate::pool::{commit, immediate};
-use crate::users::insert_one;
+use crate::users::{insert_one, replace_one};
 
 #[async_trait]
 impl ImportStore for SqliteStorage {
@@ -24,24 +24,36 @@ impl ImportStore for SqliteStorage {
                 let mut tx = immediate(conn)?;
                 loop {
                     match commands.blocking_recv() {
-                        Some(ImportCommand::Insert { rows, reply }) => {
-                            let mut taken = Vec::with_capacity(rows.len());
-                            for (new, audit) in &rows {
-                                usermgmt_core::storage::ensure_tenant(
-                                    &tenant,
-                                    &new.user.tenant_id,
-                                )?;
-                                // The check runs in this transaction, so it also sees the rows
-                                // inserted before it; a conflict writes nothing.
-                                match insert_one(&tx, new, audit) {
-                                    Ok(()) => taken.push(Vec::new()),
-                                    Err(Error::Conflict { fields }) => taken.push(fields),
+                        Some(ImportCommand::Write { rows, reply }) => {
+                            let mut outcomes = Vec::with_capacity(rows.len());
+                            for row in &rows {
+                                // The checks run in this transaction, so they also see the
+                                // rows written before; a refused row writes nothing (the
+                                // checks come before any write, and SQLite has one writer).
+                                let written = match row {
+                                    ImportWrite::Insert(new, audit) => {
+                                        usermgmt_core::storage::ensure_tenant(
+                                            &tenant,
+                                            &new.user.tenant_id,
+                                        )?;
+                                        insert_one(&tx, new, audit)
+                                    }
+                                    ImportWrite::Replace(change) => {
+                                        replace_one(&tx, tenant.as_str(), change)
+                                    }
+                                };
+                                outcomes.push(match written {
+                                    Ok(()) => WriteOutcome::Written,
+                                    Err(Error::Conflict { fields }) => WriteOutcome::Taken(fields),
+                                    Err(Error::VersionConflict { .. } | Error::NotFound(_)) => {
+                                        WriteOutcome::Changed
+                                    }
                                     Err(other) => return Err(other),
-                                }
+                                });
                             }
                             // A dropped receiver means the service gave up: it finishes or
                             // closes the channel next.
-                            let _ = reply.send(taken);
+                            let _ = reply.send(outcomes);
                         }
                         Some(ImportCommand::Checkpoint) => {
                             commit(tx)?;

@@ -186,6 +186,47 @@ fn set_password(tx: &Transaction<'_>, seq: i64, hash: Option<&str>) -> Result<()
     Ok(())
 }
 
+/// Replaces a user inside `tx`: the version must match, unique values must be free; the
+/// password, audit events and session ending as the change says.
+pub(crate) fn replace_one(tx: &Transaction<'_>, tenant: &str, change: &UserReplace) -> Result<()> {
+    let current: Option<(i64, i64)> = tx
+        .prepare_cached("SELECT seq, version FROM users WHERE tenant_id = ?1 AND id = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![tenant, change.user.id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+        })
+        .map_err(map_err("reading a user version"))?;
+    let (seq, version) = current.ok_or(Error::NotFound("user"))?;
+    if version != change.expected_version {
+        return Err(Error::VersionConflict {
+            expected: change.expected_version,
+            current: version,
+        });
+    }
+    let taken = taken_fields(tx, &change.user, Some(seq))?;
+    if !taken.is_empty() {
+        return Err(Error::Conflict { fields: taken });
+    }
+    write_user_row(tx, Some(seq), &change.user, version + 1)?;
+    write_related(tx, seq, &change.user)?;
+    match &change.password {
+        PasswordChange::Keep => {}
+        PasswordChange::Set(hash) => set_password(tx, seq, Some(hash.as_phc()))?,
+        PasswordChange::Clear => set_password(tx, seq, None)?,
+    }
+    for event in &change.audit {
+        insert_event(tx, event)?;
+    }
+    if let Some(event) = &change.end_sessions
+        && end_user_sessions(tx, seq, change.user.updated_at)? > 0
+    {
+        insert_event(tx, event)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl UserRecords for SqliteStorage {
     async fn insert_user(
@@ -255,43 +296,7 @@ impl UserRecords for SqliteStorage {
         self.pool
             .run(move |conn| {
                 let tx = immediate(conn)?;
-                let current: Option<(i64, i64)> = tx
-                    .prepare_cached(
-                        "SELECT seq, version FROM users WHERE tenant_id = ?1 AND id = ?2",
-                    )
-                    .and_then(|mut s| {
-                        s.query_row(params![tenant, change.user.id], |r| {
-                            Ok((r.get(0)?, r.get(1)?))
-                        })
-                        .optional()
-                    })
-                    .map_err(map_err("reading a user version"))?;
-                let (seq, version) = current.ok_or(Error::NotFound("user"))?;
-                if version != change.expected_version {
-                    return Err(Error::VersionConflict {
-                        expected: change.expected_version,
-                        current: version,
-                    });
-                }
-                let taken = taken_fields(&tx, &change.user, Some(seq))?;
-                if !taken.is_empty() {
-                    return Err(Error::Conflict { fields: taken });
-                }
-                write_user_row(&tx, Some(seq), &change.user, version + 1)?;
-                write_related(&tx, seq, &change.user)?;
-                match &change.password {
-                    PasswordChange::Keep => {}
-                    PasswordChange::Set(hash) => set_password(&tx, seq, Some(hash.as_phc()))?,
-                    PasswordChange::Clear => set_password(&tx, seq, None)?,
-                }
-                for event in &change.audit {
-                    insert_event(&tx, event)?;
-                }
-                if let Some(event) = &change.end_sessions
-                    && end_user_sessions(&tx, seq, change.user.updated_at)? > 0
-                {
-                    insert_event(&tx, event)?;
-                }
+                replace_one(&tx, &tenant, &change)?;
                 let stored = user_by_id(&tx, &tenant, change.user.id)?;
                 commit(tx)?;
                 stored.ok_or(Error::NotFound("user"))

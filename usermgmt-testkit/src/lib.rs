@@ -116,6 +116,7 @@ macro_rules! __with_cases {
             foreign_password_hashes_sign_in_and_are_rehashed,
             an_import_is_validated_and_all_or_nothing,
             an_import_cannot_escalate_and_checks_passwords,
+            an_upsert_updates_the_users_its_rows_name,
             every_operation_requires_its_permission,
             inactive_and_system_principals_are_refused,
             tenants_are_isolated,

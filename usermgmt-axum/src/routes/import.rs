@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
-use usermgmt_core::service::{ExportFormat, ImportOptions, ImportSummary, RowReport};
+use usermgmt_core::service::{ExportFormat, ImportMode, ImportOptions, ImportSummary, RowReport};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -34,6 +34,9 @@ struct ImportParams {
     per_batch: Option<bool>,
     /// Accept a `password` column in plain text (default: refused; bring `password_hash`).
     allow_plaintext_passwords: Option<bool>,
+    /// `create` (default) or `upsert`: a row whose email (else phone) names a stored user
+    /// changes the fields it gives (needs `user.update`).
+    mode: Option<ImportMode>,
 }
 
 /// What an import did: the summary, and the rows with errors (at most 1,000 listed).
@@ -46,8 +49,9 @@ struct ImportAnswer {
     rejected_truncated: bool,
 }
 
-/// Import users from CSV or JSON Lines (`user.create`): every row validated and checked like
-/// a create; all-or-nothing unless `per_batch`; `dry_run` writes nothing. 400 on `file` for a
+/// Import users from CSV or JSON Lines (`user.create`; `mode=upsert` also `user.update`):
+/// every row validated and checked like a create (or an edit, for a row naming a stored user
+/// in upsert mode); all-or-nothing unless `per_batch`; `dry_run` writes nothing. 400 on `file` for a
 /// malformed file (unknown column, broken row); row problems are in `rejected`.
 #[utoipa::path(post, path = "/v1/users/bulk/import", tag = "bulk", params(ImportParams),
     request_body(content((String = "text/csv"), (String = "application/x-ndjson")),
@@ -65,6 +69,7 @@ async fn import(
         dry_run: given.dry_run.unwrap_or(false),
         per_batch: given.per_batch.unwrap_or(false),
         allow_plaintext_passwords: given.allow_plaintext_passwords.unwrap_or(false),
+        mode: given.mode.unwrap_or_default(),
     };
     let input =
         tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));

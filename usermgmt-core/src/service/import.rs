@@ -11,49 +11,115 @@ use uuid::Uuid;
 
 use super::access::Actor;
 use super::core::UserService;
-use super::import_rows::{ImportOptions, ParsedRow, Secret, read_rows};
-use super::inputs::CreateUser;
-use super::new_user::new_user_record;
+use super::import_rows::{ImportMode, ImportOptions, ParsedRow, read_rows};
 use crate::error::{Error, FieldErrors, Result};
-use crate::model::{FieldChange, Permission, Status};
-use crate::password::{Password, PasswordHash};
+use crate::model::{FieldChange, Permission};
 use crate::principal::Principal;
-use crate::storage::{ImportCommand, NewUser};
+use crate::storage::{ImportCommand, ImportWrite, WriteOutcome};
 
 /// Rows the service hands the storage at a time (and commits at a time, per batch).
 pub const IMPORT_BATCH: usize = 500;
 
 /// What became of one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RowOutcome {
+    /// A new user (written once the import commits).
+    Created,
+    /// A stored user the row named, changed.
+    Updated,
+    /// A stored user the row named, already as the row says.
+    Unchanged,
+    /// Not written: see the errors.
+    Rejected,
+}
+
+/// One row's report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RowReport {
     /// The row's line in the input (1 is a CSV file's header).
     pub line: u64,
-    /// The new user's id when the row is valid (created once the import commits).
+    /// What became of it.
+    pub outcome: RowOutcome,
+    /// The user's id, unless the row was rejected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<Uuid>,
-    /// The row's errors by field, when it has any.
+    /// The row's errors by field, when it was rejected.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub errors: Option<FieldErrors>,
+}
+
+impl RowReport {
+    fn rejected(line: u64, errors: FieldErrors) -> Self {
+        Self {
+            line,
+            outcome: RowOutcome::Rejected,
+            id: None,
+            errors: Some(errors),
+        }
+    }
 }
 
 /// The outcome of an import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportSummary {
-    /// The id every created user's audit event carries (`import`).
+    /// The id every audit event of the import carries (`import`).
     pub batch_id: Uuid,
     /// Rows read.
     pub rows: u64,
-    /// Users written (0 for a dry run, or when an all-or-nothing import had an error).
+    /// Users created (0 for a dry run, or when an all-or-nothing import had an error).
     pub created: u64,
-    /// Rows with errors.
+    /// Users updated (upsert; 0 when nothing was committed).
+    pub updated: u64,
+    /// Rows naming a user already as the row says (upsert).
+    pub unchanged: u64,
+    /// Rows rejected.
     pub invalid: u64,
     /// Whether the valid rows were committed.
     pub committed: bool,
     /// Whether it was a dry run.
     pub dry_run: bool,
+}
+
+/// Rows written in a batch, before they are committed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Written {
+    created: u64,
+    updated: u64,
+}
+
+/// What an import does with one row.
+pub(super) enum RowPlan {
+    /// Write it (a new user, or a change to a stored one).
+    Write(Box<ImportWrite>, Uuid, RowOutcome),
+    /// Nothing to write: the stored user already matches.
+    Unchanged(Uuid),
+    /// Refused.
+    Rejected(FieldErrors),
+}
+
+/// What a batch came to.
+#[derive(Debug, Clone, Copy, Default)]
+struct BatchCounts {
+    rows: u64,
+    written: Written,
+    unchanged: u64,
+    invalid: u64,
+}
+
+/// Marks an audit event as part of the import `batch_id`.
+pub(super) fn mark_import(event: &mut crate::model::AuditEvent, batch_id: Uuid) {
+    event.changes.insert(
+        "import".to_owned(),
+        FieldChange {
+            old: Value::Null,
+            new: Value::from(batch_id.to_string()),
+        },
+    );
 }
 
 /// The longest wait for the next row before an import is given up (and rolled back).
@@ -167,15 +233,20 @@ impl UserService {
             batch_id: Uuid::now_v7(),
             rows: 0,
             created: 0,
+            updated: 0,
+            unchanged: 0,
             invalid: 0,
             committed: false,
             dry_run: options.dry_run,
         };
+        if options.mode == ImportMode::Upsert {
+            actor.require_all([&Permission::USER_UPDATE])?;
+        }
         let (row_tx, mut row_rx) = mpsc::channel(IMPORT_BATCH);
         let mut reader = Some(tokio::spawn(read_rows(input, options, row_tx)));
         // The storage's transaction opens with the first valid rows, not before.
         let mut writer = Writer::idle(self.storage.clone(), actor.tenant_id.clone());
-        let mut pending = 0u64;
+        let mut pending = Written::default();
         let mut batch: Vec<ParsedRow> = Vec::with_capacity(IMPORT_BATCH);
         let mut failed = None;
         loop {
@@ -202,26 +273,36 @@ impl UserService {
             if batch.len() == IMPORT_BATCH || (end && !batch.is_empty()) {
                 let rows = std::mem::take(&mut batch);
                 let checked = self
-                    .import_batch(principal, &actor, &summary, rows, &mut writer, &mut on_row)
+                    .import_batch(
+                        principal,
+                        &actor,
+                        (summary.batch_id, options.mode),
+                        rows,
+                        &mut writer,
+                        &mut on_row,
+                    )
                     .await;
                 match checked {
-                    Ok((valid, invalid)) => {
-                        summary.rows += valid + invalid;
-                        summary.invalid += invalid;
-                        pending += valid;
+                    Ok(batch) => {
+                        summary.rows += batch.rows;
+                        summary.invalid += batch.invalid;
+                        summary.unchanged += batch.unchanged;
+                        pending.created += batch.written.created;
+                        pending.updated += batch.written.updated;
                     }
                     Err(error) => {
                         failed = Some(error);
                         break;
                     }
                 }
-                if options.per_batch && !options.dry_run && pending > 0 {
+                if options.per_batch && !options.dry_run && pending.created + pending.updated > 0 {
                     if let Err(error) = writer.send(ImportCommand::Checkpoint).await {
                         failed = Some(error);
                         break;
                     }
-                    summary.created += pending;
-                    pending = 0;
+                    summary.created += pending.created;
+                    summary.updated += pending.updated;
+                    pending = Written::default();
                 }
             }
             if end {
@@ -238,12 +319,12 @@ impl UserService {
         let written = writer.finish(commit).await;
         if let Some(error) = failed {
             return Err(match error {
-                Error::Validation(mut fields) if summary.created > 0 => {
+                Error::Validation(mut fields) if summary.created + summary.updated > 0 => {
                     fields.add(
                         "file",
                         format!(
-                            "{} users from earlier batches were committed",
-                            summary.created
+                            "{} created and {} updated users from earlier batches were committed",
+                            summary.created, summary.updated
                         ),
                     );
                     Error::Validation(fields)
@@ -253,144 +334,104 @@ impl UserService {
         }
         written?;
         if commit {
-            summary.created += pending;
+            summary.created += pending.created;
+            summary.updated += pending.updated;
             summary.committed = true;
         } else if !options.per_batch {
             summary.created = 0;
+            summary.updated = 0;
         }
         Ok(summary)
     }
 
-    /// Validates one batch, hands its valid rows to the writer, and reports every row:
-    /// answers how many were valid (written, or to be) and how many had errors.
+    /// Plans one batch, hands its writes to the writer, and reports every row.
+    #[allow(clippy::too_many_arguments)]
     async fn import_batch(
         &self,
         principal: &Principal,
         actor: &Actor,
-        summary: &ImportSummary,
+        (batch_id, mode): (Uuid, ImportMode),
         rows: Vec<ParsedRow>,
         writer: &mut Writer,
         on_row: &mut (impl FnMut(&RowReport) + Send),
-    ) -> Result<(u64, u64)> {
+    ) -> Result<BatchCounts> {
         let now = self.clock.now();
         let mut reports = Vec::with_capacity(rows.len());
-        let mut writes: Vec<(NewUser, crate::model::AuditEvent)> = Vec::new();
+        let mut writes = Vec::new();
         let mut written_at = Vec::new();
         for row in rows {
-            match self
-                .import_record(principal, actor, summary.batch_id, row.input, now)
-                .await?
-            {
-                Ok(record) => {
+            let plan = match row.input {
+                Err(errors) => RowPlan::Rejected(errors),
+                Ok((object, secret)) => {
+                    self.plan_row(principal, actor, (batch_id, mode), object, secret, now)
+                        .await?
+                }
+            };
+            match plan {
+                RowPlan::Write(write, id, outcome) => {
                     written_at.push(reports.len());
                     reports.push(RowReport {
                         line: row.line,
-                        id: Some(record.0.user.id),
+                        outcome,
+                        id: Some(id),
                         errors: None,
                     });
-                    writes.push(record);
+                    writes.push(*write);
                 }
-                Err(errors) => reports.push(RowReport {
+                RowPlan::Unchanged(id) => reports.push(RowReport {
                     line: row.line,
-                    id: None,
-                    errors: Some(errors),
+                    outcome: RowOutcome::Unchanged,
+                    id: Some(id),
+                    errors: None,
                 }),
+                RowPlan::Rejected(errors) => reports.push(RowReport::rejected(row.line, errors)),
             }
         }
         if !writes.is_empty() {
             let (reply, answer) = oneshot::channel();
             writer
-                .send(ImportCommand::Insert {
+                .send(ImportCommand::Write {
                     rows: writes,
                     reply,
                 })
                 .await?;
-            let taken = match answer.await {
-                Ok(taken) => taken,
+            let outcomes = match answer.await {
+                Ok(outcomes) => outcomes,
                 Err(_) => return Err(writer.failure().await),
             };
-            for (at, fields) in written_at.into_iter().zip(taken) {
-                if !fields.is_empty() {
-                    let mut errors = FieldErrors::new();
-                    for field in fields {
-                        errors.add(&field, "is already taken");
+            for (at, outcome) in written_at.into_iter().zip(outcomes) {
+                let mut errors = FieldErrors::new();
+                match outcome {
+                    WriteOutcome::Written => continue,
+                    WriteOutcome::Taken(fields) => {
+                        for field in fields {
+                            errors.add(&field, "is already taken");
+                        }
                     }
-                    if let Some(report) = reports.get_mut(at) {
-                        report.id = None;
-                        report.errors = Some(errors);
-                    }
+                    WriteOutcome::Changed => errors.add(
+                        "row",
+                        "the user changed while the import ran: import it again",
+                    ),
+                }
+                if let Some(report) = reports.get_mut(at) {
+                    *report = RowReport::rejected(report.line, errors);
                 }
             }
         }
-        let invalid = reports.iter().filter(|r| r.errors.is_some()).count() as u64;
+        let mut counts = BatchCounts {
+            rows: reports.len() as u64,
+            ..BatchCounts::default()
+        };
         for report in &reports {
+            match report.outcome {
+                RowOutcome::Created => counts.written.created += 1,
+                RowOutcome::Updated => counts.written.updated += 1,
+                RowOutcome::Unchanged => counts.unchanged += 1,
+                RowOutcome::Rejected => counts.invalid += 1,
+            }
             on_row(report);
         }
-        Ok((reports.len() as u64 - invalid, invalid))
-    }
-
-    /// One row's stored form, or its errors: validated like a create, its grants within the
-    /// actor's reach, its password hashed (plain text) or kept (another system's hash).
-    async fn import_record(
-        &self,
-        principal: &Principal,
-        actor: &Actor,
-        batch_id: Uuid,
-        input: std::result::Result<(CreateUser, Secret), FieldErrors>,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<std::result::Result<(NewUser, crate::model::AuditEvent), FieldErrors>> {
-        let (input, secret) = match input {
-            Ok(parsed) => parsed,
-            Err(errors) => return Ok(Err(errors)),
-        };
-        let mut draft = input.draft();
-        let mut errors = match draft.validate(&self.config.validation, now.date_naive()) {
-            Ok(()) => FieldErrors::new(),
-            Err(errors) => errors,
-        };
-        if draft.status == Status::Deleted {
-            errors.add("status", "a user cannot be created deleted");
-        }
-        if let Secret::Plain(password) = &secret {
-            self.config
-                .password
-                .check(password, "password", &mut errors);
-        }
-        let granted = self.check_grants(actor, &draft, None, &mut errors).await?;
-        if actor.require_reach(&granted).is_err() {
-            errors.add("roles", "grants permissions you do not hold");
-        }
-        if !errors.is_empty() {
-            return Ok(Err(errors));
-        }
-        let hash = match secret {
-            Secret::None => None,
-            Secret::Hash(hash) => Some(hash),
-            Secret::Plain(password) => Some(self.hash_for_import(&password).await?),
-        };
-        let (new, mut audit) = new_user_record(principal, draft, hash, now);
-        audit.changes.insert(
-            "import".to_owned(),
-            FieldChange {
-                old: Value::Null,
-                new: Value::from(batch_id.to_string()),
-            },
-        );
-        Ok(Ok((new, audit)))
-    }
-
-    /// Hashes an imported plain-text password, waiting out [`Error::Busy`] (sign-ins come
-    /// first; an import is not failed by their load).
-    async fn hash_for_import(&self, password: &Password) -> Result<PasswordHash> {
-        for _ in 0..20 {
-            match self.hash_password(password).await {
-                Err(Error::Busy { retry_after }) => {
-                    tokio::time::sleep(retry_after.min(std::time::Duration::from_secs(1))).await
-                }
-                other => return other,
-            }
-        }
-        self.hash_password(password).await
+        Ok(counts)
     }
 
     /// Replaces an imported hash (another system's format) with an argon2id hash of the

@@ -7,7 +7,7 @@ use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 
 use super::export::ExportFormat;
-use super::inputs::CreateUser;
+use super::inputs::{CreateUser, UpdateUser};
 use crate::error::{Error, FieldErrors, Result};
 use crate::password::{Password, PasswordHash, check_foreign_hash};
 
@@ -28,6 +28,22 @@ pub struct ImportOptions {
     /// Accept a `password` column in plain text (hashed with argon2id, which costs time per
     /// row); refused by default: bring `password_hash` from the other system instead.
     pub allow_plaintext_passwords: bool,
+    /// Create every row (a taken email or phone is a row error), or upsert: a row whose email
+    /// (else phone) names a stored user changes the fields the row gives.
+    pub mode: ImportMode,
+}
+
+/// Whether an import only creates, or also updates the users its rows name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ImportMode {
+    /// Every row is a new user.
+    #[default]
+    Create,
+    /// A row whose email (else phone) matches a stored user updates it (needs `user.update`,
+    /// and outranking the user); the others are created.
+    Upsert,
 }
 
 /// Fails a read once a line runs past [`MAX_IMPORT_ROW`] bytes, so no CSV row (or header) can
@@ -97,7 +113,7 @@ const EXPORT_ONLY: &[&str] = &[
 /// One parsed row: the create input and the secret it brings, or the row's errors.
 pub(super) struct ParsedRow {
     pub(super) line: u64,
-    pub(super) input: std::result::Result<(CreateUser, Secret), FieldErrors>,
+    pub(super) input: std::result::Result<(Map<String, Value>, Secret), FieldErrors>,
 }
 
 /// A row's password: another system's hash, a plain-text password, or none.
@@ -108,7 +124,7 @@ pub(super) enum Secret {
 }
 
 /// `errors` with one message on `field`.
-fn one(field: &str, message: impl Into<String>) -> FieldErrors {
+pub(super) fn one(field: &str, message: impl Into<String>) -> FieldErrors {
     let mut errors = FieldErrors::new();
     errors.add(field, message);
     errors
@@ -188,7 +204,7 @@ fn csv_object(
 fn row_input(
     mut object: Map<String, Value>,
     options: &ImportOptions,
-) -> Result<(CreateUser, Secret), FieldErrors> {
+) -> Result<(Map<String, Value>, Secret), FieldErrors> {
     for key in EXPORT_ONLY {
         object.remove(*key);
     }
@@ -227,9 +243,18 @@ fn row_input(
             "an import sends no invitations: invite the users afterwards",
         ));
     }
-    let input: CreateUser =
-        serde_json::from_value(Value::Object(object)).map_err(|e| one("row", e.to_string()))?;
-    Ok((input, secret))
+    object.remove("invite");
+    Ok((object, secret))
+}
+
+/// A row's fields as a create input.
+pub(super) fn as_create(object: Map<String, Value>) -> Result<CreateUser, FieldErrors> {
+    serde_json::from_value(Value::Object(object)).map_err(|e| one("row", e.to_string()))
+}
+
+/// A row's fields as a change to a stored user: only the fields the row gives.
+pub(super) fn as_update(object: Map<String, Value>) -> Result<UpdateUser, FieldErrors> {
+    serde_json::from_value(Value::Object(object)).map_err(|e| one("row", e.to_string()))
 }
 
 /// Reads rows from `input` and sends them on `rows`; a malformed file (CSV header, I/O) is an

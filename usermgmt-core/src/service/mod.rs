@@ -9,6 +9,7 @@ mod export;
 mod flows;
 mod guards;
 mod import;
+mod import_plan;
 mod import_rows;
 mod inputs;
 mod insights;
@@ -32,8 +33,8 @@ pub use core::{
     EnrollmentOptions, FlowOptions, LoginPolicy, ServiceConfig, SessionPolicy, UserService,
 };
 pub use export::{CSV_COLUMNS, EXPORT_BATCH, ExportFormat, ExportStream, neutralise};
-pub use import::{IMPORT_BATCH, IMPORT_IDLE, ImportSummary, RowReport};
-pub use import_rows::{ImportOptions, MAX_IMPORT_ROW};
+pub use import::{IMPORT_BATCH, IMPORT_IDLE, ImportSummary, RowOutcome, RowReport};
+pub use import_rows::{ImportMode, ImportOptions, MAX_IMPORT_ROW};
 pub use inputs::{CreateRole, CreateUser, UpdateRole, UpdateUser};
 pub use insights::{
     FILTER_VALUES_LIMIT, FilterValues, GROWTH_MAX_DATE, GROWTH_MIN_DATE, MAX_GROWTH_POINTS,

@@ -202,6 +202,33 @@ impl UserService {
         current: &User,
         patch: &UpdateUser,
     ) -> Result<User> {
+        let Some((change, demotes)) = self
+            .plan_update(principal, actor, current, patch, None)
+            .await?
+        else {
+            return Ok(current.clone());
+        };
+        let _one_at_a_time = match demotes {
+            Some(field) => Some(
+                self.keep_a_super_admin(&actor.tenant_id, field, |u| u.id == current.id)
+                    .await?,
+            ),
+            None => None,
+        };
+        self.storage.replace_user(&actor.tenant_id, change).await
+    }
+
+    /// The change a patch makes to `current` on behalf of `actor` (validated, grants within
+    /// reach, a plain-text password hashed — or `imported`, another system's hash, set), and
+    /// the field a change that takes a super admin away is about; `None` when nothing changes.
+    pub(super) async fn plan_update(
+        &self,
+        principal: &Principal,
+        actor: &Actor,
+        current: &User,
+        patch: &UpdateUser,
+        imported: Option<crate::password::PasswordHash>,
+    ) -> Result<Option<(UserReplace, Option<&'static str>)>> {
         let now = self.clock.now();
         let mut draft = patch.apply(current);
         let mut errors = match draft.validate(&self.config.validation, now.date_naive()) {
@@ -220,7 +247,7 @@ impl UserService {
         actor.require_reach(&granted)?;
         let password_hash = match &patch.password {
             Some(Some(password)) => Some(self.hash_password(password).await?),
-            _ => None,
+            _ => imported,
         };
 
         let mut next = current.clone();
@@ -232,36 +259,30 @@ impl UserService {
             next.deleted_at = None;
         }
         let (password, password_diff) = match (&patch.password, password_hash) {
-            (Some(Some(_)), Some(hash)) => {
+            (Some(None), _) => {
+                next.has_password = false;
+                (PasswordChange::Clear, Some((current.has_password, false)))
+            }
+            (_, Some(hash)) => {
                 next.has_password = true;
                 (
                     PasswordChange::Set(hash),
                     Some((current.has_password, true)),
                 )
             }
-            (Some(None), _) => {
-                next.has_password = false;
-                (PasswordChange::Clear, Some((current.has_password, false)))
-            }
             _ => (PasswordChange::Keep, None),
         };
         let changes = user_diff(Some(current), &next, password_diff);
         if changes.is_empty() {
-            return Ok(current.clone());
+            return Ok(None);
         }
-        let _one_at_a_time = if is_super_admin(current) && !is_super_admin(&next) {
-            let field = if next.status == Status::Active {
+        let demotes = (is_super_admin(current) && !is_super_admin(&next)).then_some(
+            if next.status == Status::Active {
                 "roles"
             } else {
                 "status"
-            };
-            Some(
-                self.keep_a_super_admin(&actor.tenant_id, field, |u| u.id == current.id)
-                    .await?,
-            )
-        } else {
-            None
-        };
+            },
+        );
         let password_changed = matches!(password, PasswordChange::Set(_) | PasswordChange::Clear);
         let ends_sessions = if password_changed && !patch.keep_sessions {
             Some("password_changed")
@@ -279,7 +300,7 @@ impl UserService {
             end_sessions: ends_sessions
                 .map(|reason| sessions_ended(principal, current.id, reason, now)),
         };
-        self.storage.replace_user(&actor.tenant_id, change).await
+        Ok(Some((change, demotes)))
     }
 
     /// Soft-deletes a user: status `deleted`, `deleted_at` set, data kept. Reactivate by

@@ -4,21 +4,41 @@
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
-use super::users::NewUser;
+use super::users::{NewUser, UserReplace};
 use crate::error::Result;
 use crate::model::{AuditEvent, TenantId};
+
+/// One row's write in an import.
+#[derive(Debug)]
+pub enum ImportWrite {
+    /// A new user and its creation event.
+    Insert(NewUser, AuditEvent),
+    /// A change to a stored user (an upsert's match), guarded by its version.
+    Replace(UserReplace),
+}
+
+/// What became of one row's write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Written.
+    Written,
+    /// Not written: these unique fields are taken (by stored users or earlier rows).
+    Taken(Vec<String>),
+    /// Not written: the user changed (or went) since the row was checked.
+    Changed,
+}
 
 /// What the service asks of a running import.
 #[derive(Debug)]
 pub enum ImportCommand {
-    /// Insert these users in order, each after checking its unique values (against stored
-    /// users and those inserted before it in the import). The reply holds, per row, the
-    /// fields already taken: empty when the row was inserted, else it was not.
-    Insert {
-        /// The users and their audit events.
-        rows: Vec<(NewUser, AuditEvent)>,
-        /// Per row, the taken fields.
-        reply: oneshot::Sender<Vec<Vec<String>>>,
+    /// Write these rows in order, each after checking its unique values (against stored
+    /// users and the rows before it) and, for a replace, its version. The reply holds each
+    /// row's outcome; a row not written changed nothing.
+    Write {
+        /// The rows.
+        rows: Vec<ImportWrite>,
+        /// Per row, what became of it.
+        reply: oneshot::Sender<Vec<WriteOutcome>>,
     },
     /// Commit what was written so far and go on in a new transaction (per-batch mode).
     Checkpoint,

@@ -22,7 +22,7 @@ mod users;
 pub use auth::{ActorGrants, AuthStore, LoginFailure, StoreLock};
 pub use counts::{CountFeed, FeedChanges, MAX_FEED_IDS};
 pub use enrollment::{EnrollmentLayout, EnrollmentSource};
-pub use import::{ImportCommand, ImportStore};
+pub use import::{ImportCommand, ImportStore, ImportWrite, WriteOutcome};
 pub use insights::InsightStore;
 pub use queries::{BatchSink, BulkDelete, BulkTarget, UserBatches, UserQueries};
 pub use records::{AuditStore, NoteStore, OAuthStore, RoleStore, SequenceStore, StoredPermission};

@@ -1,11 +1,11 @@
 //! Bringing users in (SPEC §11): the streamed import (validated like a create, all-or-nothing,
-//! dry run, per batch, no escalation) and password hashes written by other systems, verified at
+//! dry run, per batch, upsert, no escalation) and password hashes written by other systems, verified at
 //! sign-in by their own algorithm and replaced by argon2id on the first success.
 
 use usermgmt_core::Error;
 use usermgmt_core::model::{AuditActor, Permission};
 use usermgmt_core::password::{PasswordHash, check_foreign_hash};
-use usermgmt_core::service::{ExportFormat, ImportOptions, RowReport};
+use usermgmt_core::service::{ExportFormat, ImportMode, ImportOptions, RowOutcome, RowReport};
 use usermgmt_core::storage::{Identifier, PasswordChange, UserReplace};
 
 use crate::fixture::Fixture;
@@ -348,5 +348,108 @@ pub async fn an_import_cannot_escalate_and_checks_passwords(store: TestStore) {
             .await
             .is_ok(),
         "a password is taken as written, spaces included"
+    );
+}
+
+/// In upsert mode a row whose email (else phone) names a stored user changes the fields it
+/// gives — checked like an edit (outranking, own account, grants) and audited with the batch
+/// id — and an identical row is reported unchanged; other rows are created.
+pub async fn an_upsert_updates_the_users_its_rows_name(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let ann = fx.create("Ann", "ann@t1.test").await;
+    let upsert = ImportOptions {
+        mode: ImportMode::Upsert,
+        ..csv_options()
+    };
+    let file = "name,email,city,user_type\n\
+                Ann Renamed,ANN@t1.test,Paris,\n\
+                New Person,new@t1.test,Rome,learner\n";
+    let (summary, reports) = import(&fx, &fx.admin, file, upsert).await;
+    let summary = summary.unwrap();
+    assert_eq!(
+        (
+            summary.created,
+            summary.updated,
+            summary.unchanged,
+            summary.invalid
+        ),
+        (1, 1, 0, 0),
+        "{reports:?}"
+    );
+    assert_eq!(reports[0].outcome, RowOutcome::Updated);
+    assert_eq!(reports[0].id, Some(ann.id));
+    let changed = fx.service.get_user(&fx.admin, ann.id).await.unwrap();
+    assert_eq!(changed.name, "Ann Renamed");
+    assert_eq!(changed.profile.city.as_deref(), Some("Paris"));
+    assert!(changed.is_learner, "fields the row does not give are kept");
+    let log = fx
+        .service
+        .audit_log(&fx.admin, ann.id, 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(log.items[0].action.to_string(), "user.updated");
+    assert_eq!(
+        log.items[0].changes["import"].new,
+        summary.batch_id.to_string()
+    );
+
+    // The same file again: nothing to change.
+    let (summary, reports) = import(&fx, &fx.admin, file, upsert).await;
+    let summary = summary.unwrap();
+    assert_eq!(
+        (summary.created, summary.updated, summary.unchanged),
+        (0, 0, 2)
+    );
+    assert!(reports.iter().all(|r| r.outcome == RowOutcome::Unchanged));
+    // Create mode: the same email is taken.
+    let (summary, _) = import(&fx, &fx.admin, file, csv_options()).await;
+    assert_eq!(summary.unwrap().invalid, 2);
+
+    // An upsert sets an imported hash too.
+    let (hash, password) = FOREIGN[1];
+    let with_hash = format!("email,password_hash\nann@t1.test,{hash}\n");
+    let (summary, _) = import(&fx, &fx.admin, &with_hash, upsert).await;
+    assert_eq!(summary.unwrap().updated, 1);
+    assert!(fx.login("ann@t1.test", password).await.is_ok());
+
+    // Checked like an edit: a weaker importer cannot change the admin, nor anyone deactivate
+    // their own account; without user.update an upsert is refused.
+    let (editor, editor_user) = fx
+        .principal_with(
+            "editor",
+            &[Permission::USER_CREATE, Permission::USER_UPDATE],
+        )
+        .await;
+    let stronger = "email,city\nadmin@t1.test,Oslo\n";
+    let (summary, reports) = import(&fx, &editor, stronger, upsert).await;
+    assert_eq!(summary.unwrap().invalid, 1);
+    assert!(
+        serde_json::to_string(&reports[0].errors)
+            .unwrap()
+            .contains("cannot change")
+    );
+    let own = format!(
+        "email,status\n{},suspended\n",
+        editor_user.email.clone().unwrap()
+    );
+    let (_, reports) = import(&fx, &editor, &own, upsert).await;
+    assert!(
+        serde_json::to_string(&reports[0].errors)
+            .unwrap()
+            .contains("own account")
+    );
+    let (creator, _) = fx
+        .principal_with("creator", &[Permission::USER_CREATE])
+        .await;
+    let (summary, _) = import(&fx, &creator, file, upsert).await;
+    assert!(matches!(summary, Err(Error::Forbidden(_))));
+    assert_eq!(
+        fx.service
+            .get_user(&fx.admin, fx.admin_id)
+            .await
+            .unwrap()
+            .profile
+            .city,
+        None
     );
 }
