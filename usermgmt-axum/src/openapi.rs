@@ -68,6 +68,7 @@ pub(crate) fn complete(mut api: OpenApi) -> OpenApi {
     register::<SortBy>(components);
     register::<SortOrder>(components);
     register::<ExportFormat>(components);
+    register::<usermgmt_core::service::ImportMode>(components);
     register::<OverviewPeriod>(components);
     register::<GrowthInterval>(components);
     register::<usermgmt_core::model::ValueField>(components);
