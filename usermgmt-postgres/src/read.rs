@@ -104,29 +104,38 @@ pub(crate) fn identifier_query(tenant: &str, identifier: &Identifier) -> Sql {
     sql
 }
 
+/// The unique fields of a user: name, and whether values compare without case.
+const UNIQUE_FIELDS: [(&str, bool); 4] = [
+    ("email", true),
+    ("phone", false),
+    ("username", true),
+    ("unique_id", true),
+];
+
+/// A user's values of [`UNIQUE_FIELDS`], in order.
+fn unique_values(user: &User) -> [Option<&str>; 4] {
+    [
+        user.email.as_deref(),
+        user.phone.as_deref(),
+        user.username.as_deref(),
+        user.unique_id.as_deref(),
+    ]
+}
+
 /// Fields whose value another user of the tenant already has.
 pub(crate) async fn taken_fields(
     conn: &mut PgConnection,
     user: &User,
     exclude: Option<Uuid>,
 ) -> Result<Vec<String>> {
-    let checks = [
-        ("email", "lower(email) = lower($2)", user.email.as_deref()),
-        ("phone", "phone = $2", user.phone.as_deref()),
-        (
-            "username",
-            "lower(username) = lower($2)",
-            user.username.as_deref(),
-        ),
-        (
-            "unique_id",
-            "lower(unique_id) = lower($2)",
-            user.unique_id.as_deref(),
-        ),
-    ];
     let mut taken = Vec::new();
-    for (field, condition, value) in checks {
+    for ((field, fold), value) in UNIQUE_FIELDS.into_iter().zip(unique_values(user)) {
         let Some(value) = value else { continue };
+        let condition = if fold {
+            format!("lower({field}) = lower($2)")
+        } else {
+            format!("{field} = $2")
+        };
         let sql = format!(
             "SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND {field} IS NOT NULL AND {condition} \
              AND id IS DISTINCT FROM $3)"
@@ -141,6 +150,63 @@ pub(crate) async fn taken_fields(
         if found {
             taken.push(field.to_owned());
         }
+    }
+    Ok(taken)
+}
+
+/// For new users of `tenant`, in order: the fields whose value a stored user, or a user
+/// before it in the list, already has — one query per field for the whole list.
+pub(crate) async fn taken_in_batch(
+    conn: &mut PgConnection,
+    tenant: &str,
+    users: &[&User],
+) -> Result<Vec<Vec<String>>> {
+    let fold = |fold: bool, value: &str| {
+        if fold {
+            value.to_lowercase()
+        } else {
+            value.to_owned()
+        }
+    };
+    let mut stored: HashMap<&'static str, std::collections::HashSet<String>> = HashMap::new();
+    for (i, (field, folded)) in UNIQUE_FIELDS.into_iter().enumerate() {
+        let values: Vec<String> = users
+            .iter()
+            .filter_map(|u| unique_values(u)[i].map(|v| fold(folded, v)))
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        let expression = if folded {
+            format!("lower({field})")
+        } else {
+            field.to_owned()
+        };
+        let sql = format!(
+            "SELECT DISTINCT {expression} FROM users WHERE tenant_id = $1 AND {field} IS NOT NULL \
+             AND {expression} = ANY($2)"
+        );
+        let found: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(tenant)
+            .bind(values)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(map_err("checking unique values"))?;
+        stored.insert(field, found.into_iter().collect());
+    }
+    let mut seen: HashMap<&'static str, std::collections::HashSet<String>> = HashMap::new();
+    let mut taken = Vec::with_capacity(users.len());
+    for user in users {
+        let mut fields = Vec::new();
+        for ((field, folded), value) in UNIQUE_FIELDS.into_iter().zip(unique_values(user)) {
+            let Some(value) = value else { continue };
+            let value = fold(folded, value);
+            let before = stored.get(field).is_some_and(|s| s.contains(&value));
+            if before || !seen.entry(field).or_default().insert(value) {
+                fields.push(field.to_owned());
+            }
+        }
+        taken.push(fields);
     }
     Ok(taken)
 }
