@@ -186,7 +186,10 @@ pub(crate) async fn taken_in_batch(
             "SELECT DISTINCT {expression} FROM users WHERE tenant_id = $1 AND {field} IS NOT NULL \
              AND {expression} = ANY($2)"
         );
+        // Unnamed, planned with its values each time: within one import the table grows
+        // far past what a plan cached at its start assumed.
         let found: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
             .bind(tenant)
             .bind(values)
             .fetch_all(&mut *conn)
