@@ -20,6 +20,7 @@ pub mod password;
 pub mod principal;
 #[cfg(feature = "openapi")]
 pub mod schemas;
+pub mod scim;
 pub mod service;
 pub mod storage;
 pub mod validate;
