@@ -1,3 +1,4 @@
 //! SCIM 2.0 (RFC 7643 / 7644, SPEC §12): the pieces the service and the HTTP layer share.
 
+mod display;
 pub mod filter;
