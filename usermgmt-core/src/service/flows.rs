@@ -1,7 +1,7 @@
 //! Account flows (SPEC §10): one-time tokens, sending them, completing a flow; the password
 //! reset (sent by an administrator, requested by anyone for an identifier, confirmed with the
-//! link's token) and self-service deletion. Invitations and verification are in
-//! `invitations.rs`.
+//! link's token). Invitations and verification are in `invitations.rs`, self-service
+//! deletion in `self_delete.rs`.
 
 use uuid::Uuid;
 
@@ -149,6 +149,25 @@ impl UserService {
             }
             Some(_) => Err(refused("this link has expired")),
         }
+    }
+
+    /// Redeems a link's token that sets a password: the policy is checked first (a refused
+    /// password leaves the token unspent), then the token is spent and the password hashed.
+    pub(crate) async fn redeem_with_password(
+        &self,
+        tenant: &TenantId,
+        token: &SessionToken,
+        kind: TokenKind,
+        password: &Password,
+    ) -> Result<(AccountToken, PasswordHash)> {
+        let mut errors = crate::error::FieldErrors::new();
+        self.config
+            .password
+            .check(password, "password", &mut errors);
+        errors.into_result()?;
+        let redeemed = self.redeem_token(tenant, token, kind).await?;
+        let hash = self.hash_password(password).await?;
+        Ok((redeemed, hash))
     }
 
     /// Issues a token for `user` and sends it: a six-digit code for a verification by SMS,
@@ -370,15 +389,9 @@ impl UserService {
         token: &SessionToken,
         password: Password,
     ) -> Result<()> {
-        let mut errors = crate::error::FieldErrors::new();
-        self.config
-            .password
-            .check(&password, "password", &mut errors);
-        errors.into_result()?;
-        let redeemed = self
-            .redeem_token(tenant, token, TokenKind::PasswordReset)
+        let (redeemed, hash) = self
+            .redeem_with_password(tenant, token, TokenKind::PasswordReset, &password)
             .await?;
-        let hash = self.hash_password(&password).await?;
         self.complete_flow(
             tenant,
             redeemed.user_id,
@@ -395,96 +408,5 @@ impl UserService {
         )
         .await
         .map(|_| ())
-    }
-}
-
-/// How recent the sign-in of an account without a password must be for it to delete itself.
-const RECENT_SIGN_IN: chrono::Duration = chrono::Duration::minutes(10);
-
-impl UserService {
-    /// The signed-in user deletes their own account: a soft delete with the effects of an
-    /// administrator's (status `deleted`, every session ended), audited as done by the user.
-    /// They confirm with their password; an account without one needs a session started in
-    /// the last 10 minutes. Only from the user's own session (not an impersonation), and the
-    /// tenant's last active super admin cannot.
-    pub async fn delete_own_account(
-        &self,
-        principal: &Principal,
-        password: Option<Password>,
-    ) -> Result<()> {
-        let own_session = match principal {
-            Principal::User {
-                session_id: Some(session_id),
-                impersonation: None,
-                ..
-            } => *session_id,
-            _ => {
-                return Err(Error::Unauthenticated(
-                    "deleting an account needs the user's own session".to_owned(),
-                ));
-            }
-        };
-        let actor = self.resolve_actor(principal).await?;
-        let current = self
-            .storage
-            .get_user(&actor.tenant_id, actor.user_id)
-            .await?
-            .ok_or(Error::NotFound("user"))?;
-        let identifier = [
-            current.email.clone().map(crate::storage::Identifier::Email),
-            current.phone.clone().map(crate::storage::Identifier::Phone),
-            current
-                .username
-                .clone()
-                .map(crate::storage::Identifier::Username),
-        ]
-        .into_iter()
-        .flatten()
-        .next();
-        let hash = match &identifier {
-            Some(identifier) => self
-                .storage
-                .login_record(&actor.tenant_id, identifier)
-                .await?
-                .and_then(|(_, hash)| hash),
-            None => None,
-        };
-        let wrong = || Error::invalid("password", "does not match the account's password");
-        match (hash, password) {
-            (Some(hash), Some(password)) => {
-                // The password is guessed no more freely here than at login: failures count
-                // toward the same lockout, and a locked account cannot be deleted.
-                let now = self.clock.now();
-                if let Some(until) = current.locked_until.filter(|until| *until > now) {
-                    return Err(Error::Locked { until });
-                }
-                if !self.verify_password(&password, &hash).await? {
-                    let failure = self
-                        .count_failure(&actor.tenant_id, actor.user_id, now)
-                        .await?;
-                    return match failure.locked_until {
-                        Some(until) if until > now => Err(Error::Locked { until }),
-                        _ => Err(wrong()),
-                    };
-                }
-            }
-            (Some(_), None) => return Err(Error::invalid("password", "is required")),
-            (None, _) => {
-                let now = self.clock.now();
-                let recent = self
-                    .storage
-                    .list_sessions(&actor.tenant_id, actor.user_id, now)
-                    .await?
-                    .into_iter()
-                    .any(|s| s.id == own_session && now - s.created_at <= RECENT_SIGN_IN);
-                if !recent {
-                    return Err(Error::invalid(
-                        "password",
-                        "sign in again (within 10 minutes) to delete an account without a password",
-                    ));
-                }
-            }
-        }
-        self.soft_delete(principal, current).await.map(|_| ())
     }
 }

@@ -127,15 +127,9 @@ impl UserService {
         token: &SessionToken,
         password: crate::password::Password,
     ) -> Result<User> {
-        let mut errors = FieldErrors::new();
-        self.config
-            .password
-            .check(&password, "password", &mut errors);
-        errors.into_result()?;
-        let redeemed = self
-            .redeem_token(tenant, token, TokenKind::Invitation)
+        let (redeemed, hash) = self
+            .redeem_with_password(tenant, token, TokenKind::Invitation, &password)
             .await?;
-        let hash = self.hash_password(&password).await?;
         self.complete_flow(
             tenant,
             redeemed.user_id,

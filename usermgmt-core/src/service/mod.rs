@@ -21,6 +21,7 @@ mod oauth;
 pub(crate) mod outcome;
 mod pattern;
 mod rbac;
+mod self_delete;
 mod sessions;
 mod system;
 mod throttle;
