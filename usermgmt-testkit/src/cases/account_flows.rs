@@ -4,50 +4,19 @@
 
 use chrono::Duration;
 use usermgmt_core::model::{SessionToken, TokenKind};
-use usermgmt_core::notify::{Notification, Recipient};
+use usermgmt_core::notify::Recipient;
 use usermgmt_core::password::Password;
 use usermgmt_core::{Error, Principal};
 
+use super::common::{next_message, refused_on, token_of};
 use crate::fixture::{Fixture, PASSWORD, tenant};
 use crate::store::TestStore;
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
-/// The token in a message's link.
-fn token_of(message: &Notification) -> SessionToken {
-    let token = message
-        .link()
-        .unwrap_or_default()
-        .split("token=")
-        .nth(1)
-        .unwrap_or_default();
-    SessionToken::from_client(token)
-}
-
-/// The newest message, waiting up to two seconds for one beyond `seen`.
-async fn next_message(fx: &Fixture, seen: usize) -> Option<Notification> {
-    for _ in 0..200 {
-        let messages = fx.notifier.messages();
-        if messages.len() > seen {
-            return messages.last().cloned();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    None
-}
-
 /// A validation error on `token` whose message contains `why`.
 fn refused(result: Result<(), Error>, why: &str) {
-    match result {
-        Err(Error::Validation(fields)) => {
-            let text = serde_json::to_string(&fields).unwrap_or_default();
-            assert!(
-                text.contains("token") && text.contains(why),
-                "{text}: {why}"
-            );
-        }
-        other => panic!("expected a refusal ({why}), got {other:?}"),
-    }
+    assert!(refused_on(result, "token", why), "{why}");
 }
 
 /// An administrator sends a reset link; its token is stored only as a hash, works once,

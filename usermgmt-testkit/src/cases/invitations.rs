@@ -12,28 +12,11 @@ use usermgmt_core::password::Password;
 use usermgmt_core::service::CreateUser;
 use usermgmt_core::{Error, Principal};
 
+use super::common::{newest_token, next_message, refused_on};
 use crate::fixture::{Fixture, PASSWORD, tenant};
 use crate::store::TestStore;
 
 const CHOSEN: &str = "a passphrase I chose";
-
-/// The token in the newest message's link.
-fn newest_token(fx: &Fixture) -> SessionToken {
-    let message = fx.notifier.messages().pop().expect("a message");
-    let link = message.link().expect("a link");
-    SessionToken::from_client(link.split("token=").nth(1).unwrap_or_default())
-}
-
-/// Whether `result` is a validation error naming `field` with a message containing `why`.
-fn refused_on<T: std::fmt::Debug>(result: Result<T, Error>, field: &str, why: &str) -> bool {
-    match result {
-        Err(Error::Validation(fields)) => {
-            let text = serde_json::to_string(&fields).unwrap_or_default();
-            text.contains(field) && text.contains(why)
-        }
-        other => panic!("expected a refusal on {field} ({why}), got {other:?}"),
-    }
-}
 
 /// A notifier whose deliveries all fail.
 struct Unreachable;
@@ -268,15 +251,7 @@ pub async fn verification_by_link_or_code_activates(store: TestStore) {
         .request_verification(&fx.tenant, "vera@t1.test", Fixture::client())
         .await
         .unwrap();
-    let mut found = None;
-    for _ in 0..200 {
-        if let Some(m) = fx.notifier.messages().pop() {
-            found = Some(m);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let message = found.expect("a verification link");
+    let message = next_message(&fx, 0).await.expect("a verification link");
     assert_eq!(message.kind, TokenKind::Verification);
     assert!(
         message
