@@ -38,6 +38,15 @@ pub enum Principal {
         /// The tenant the call acts in.
         tenant_id: TenantId,
     },
+    /// An identity provider's SCIM client, authenticated by a provisioning token: acts with
+    /// at most what the token's creator holds (see
+    /// [`ProvisioningToken`](crate::model::ProvisioningToken)); audited as the token.
+    Provisioner {
+        /// The token's tenant.
+        tenant_id: TenantId,
+        /// The token.
+        token_id: Uuid,
+    },
 }
 
 impl Principal {
@@ -59,7 +68,9 @@ impl Principal {
     /// The tenant every operation of this principal is confined to.
     pub fn tenant_id(&self) -> &TenantId {
         match self {
-            Principal::User { tenant_id, .. } | Principal::System { tenant_id } => tenant_id,
+            Principal::User { tenant_id, .. }
+            | Principal::System { tenant_id }
+            | Principal::Provisioner { tenant_id, .. } => tenant_id,
         }
     }
 
@@ -67,7 +78,7 @@ impl Principal {
     pub fn user_id(&self) -> Option<Uuid> {
         match self {
             Principal::User { user_id, .. } => Some(*user_id),
-            Principal::System { .. } => None,
+            Principal::System { .. } | Principal::Provisioner { .. } => None,
         }
     }
 
@@ -75,7 +86,7 @@ impl Principal {
     pub fn impersonation(&self) -> Option<Impersonation> {
         match self {
             Principal::User { impersonation, .. } => *impersonation,
-            Principal::System { .. } => None,
+            Principal::System { .. } | Principal::Provisioner { .. } => None,
         }
     }
 
@@ -84,6 +95,7 @@ impl Principal {
         match self {
             Principal::User { user_id, .. } => AuditActor::User(*user_id),
             Principal::System { .. } => AuditActor::System,
+            Principal::Provisioner { token_id, .. } => AuditActor::Provisioning(*token_id),
         }
     }
 }

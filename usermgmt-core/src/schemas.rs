@@ -60,6 +60,10 @@ text_schema!(
     FilterText => text(PRINTABLE_NOT_BLANK, Some(200), "1-200 printable characters")
 );
 text_schema!(
+    /// One value of an identity filter (email, username, unique ID).
+    IdentityText => text(PRINTABLE_NOT_BLANK, Some(254), "1-254 printable characters")
+);
+text_schema!(
     /// An optional search term (blank means none).
     SearchText => text(PRINTABLE, Some(200), "At most 200 printable characters")
 );

@@ -13,10 +13,7 @@ use crate::error::{corrupt, map_err};
 
 /// The actor as stored: `actor_kind` and `actor_id`.
 pub(crate) fn actor_columns(actor: AuditActor) -> (&'static str, Option<Uuid>) {
-    match actor {
-        AuditActor::User(id) => ("user", Some(id)),
-        AuditActor::System => ("system", None),
-    }
+    actor.columns()
 }
 
 /// The diff as stored in `changes` (JSON).
@@ -73,11 +70,8 @@ fn decode(row: &sqlx::postgres::PgRow) -> Result<AuditEvent> {
     let get = |e: sqlx::Error| map_err("decoding an audit event")(e);
     let actor_kind: String = row.try_get("actor_kind").map_err(get)?;
     let actor_id: Option<Uuid> = row.try_get("actor_id").map_err(get)?;
-    let actor = match (actor_kind.as_str(), actor_id) {
-        ("user", Some(id)) => AuditActor::User(id),
-        ("system", _) => AuditActor::System,
-        _ => return Err(corrupt("decoding an audit actor", actor_kind)),
-    };
+    let actor = AuditActor::from_columns(&actor_kind, actor_id)
+        .ok_or_else(|| corrupt("decoding an audit actor", actor_kind))?;
     let tenant: String = row.try_get("tenant_id").map_err(get)?;
     let kind: String = row.try_get("target_kind").map_err(get)?;
     let action: String = row.try_get("action").map_err(get)?;

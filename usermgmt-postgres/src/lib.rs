@@ -30,6 +30,7 @@ mod import;
 mod insights;
 mod notes;
 mod oauth;
+mod provisioning;
 mod query;
 mod read;
 mod roles;

@@ -34,7 +34,8 @@ impl NoteStore for PgStorage {
         let mut tx = self.begin().await?;
         let author = match note.author {
             AuditActor::User(id) => Some(id),
-            AuditActor::System => None,
+            // The service refuses notes by a provisioning token.
+            AuditActor::System | AuditActor::Provisioning(_) => None,
         };
         let inserted = sqlx::query(
             "INSERT INTO notes (tenant_id, id, user_id, author_id, body, created_at) \

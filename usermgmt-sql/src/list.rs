@@ -91,7 +91,11 @@ impl<'a> Matching<'a> {
 }
 
 fn column(c: Column) -> String {
-    format!("u.{}", c.name())
+    if c.lowered() {
+        format!("lower(u.{})", c.name())
+    } else {
+        format!("u.{}", c.name())
+    }
 }
 
 fn operand(value: &Operand) -> Value {
@@ -134,6 +138,7 @@ fn condition(sql: &mut Sql, d: &dyn Dialect, m: &Matching<'_>, c: &Condition) {
             sql.push(&column(*c))
                 .push(if *present { " IS NOT NULL" } else { " IS NULL" });
         }
+        Condition::Ids(ids) => d.uuid_in(sql, "u.id", ids),
         Condition::Either(options) => {
             sql.push("(");
             for (i, option) in options.iter().enumerate() {

@@ -13,10 +13,7 @@ use crate::error::{corrupt, map_err};
 
 /// Appends an event on `conn` (inside the caller's transaction).
 pub(crate) fn insert_event(conn: &Connection, event: &AuditEvent) -> Result<()> {
-    let (actor_kind, actor_id) = match event.actor {
-        AuditActor::User(id) => ("user", Some(id)),
-        AuditActor::System => ("system", None),
-    };
+    let (actor_kind, actor_id) = event.actor.columns();
     let changes = serde_json::to_string(&event.changes).map_err(|e| {
         usermgmt_core::Error::Storage(StorageError::new("encoding an audit diff", e))
     })?;
@@ -58,11 +55,8 @@ type RawEvent = (
 fn decode(raw: RawEvent) -> Result<AuditEvent> {
     let (id, tenant, kind, target_id, actor_kind, actor_id, impersonator_id, action, changes, at) =
         raw;
-    let actor = match (actor_kind.as_str(), actor_id) {
-        ("user", Some(id)) => AuditActor::User(id),
-        ("system", _) => AuditActor::System,
-        _ => return Err(corrupt("decoding an audit actor", actor_kind)),
-    };
+    let actor = AuditActor::from_columns(&actor_kind, actor_id)
+        .ok_or_else(|| corrupt("decoding an audit actor", actor_kind))?;
     Ok(AuditEvent {
         id,
         tenant_id: TenantId::new(tenant)

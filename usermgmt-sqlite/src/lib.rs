@@ -33,6 +33,7 @@ mod migrations;
 mod notes;
 mod oauth;
 mod pool;
+mod provisioning;
 mod query;
 mod read;
 mod roles;

@@ -36,7 +36,8 @@ impl NoteStore for SqliteStorage {
                 let tx = crate::pool::immediate(conn)?;
                 let author = match note.author {
                     AuditActor::User(id) => Some(id),
-                    AuditActor::System => None,
+                    // The service refuses notes by a provisioning token.
+                    AuditActor::System | AuditActor::Provisioning(_) => None,
                 };
                 let inserted = tx
                     .execute(

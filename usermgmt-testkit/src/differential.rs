@@ -190,6 +190,20 @@ fn several<T: Clone>(rng: &mut StdRng, pool: &[T]) -> Vec<T> {
     (0..n).filter_map(|_| pool.choose(rng).cloned()).collect()
 }
 
+/// Sometimes one to three identity values of the dataset's first 40 users.
+fn identities(rng: &mut StdRng, value: impl Fn(u32, &mut StdRng) -> String) -> Vec<String> {
+    if !rng.random_bool(0.12) {
+        return Vec::new();
+    }
+    let n = rng.random_range(1..=3);
+    (0..n)
+        .map(|_| {
+            let i = rng.random_range(0..40);
+            value(i, rng)
+        })
+        .collect()
+}
+
 fn strings(rng: &mut StdRng, pool: &[&str]) -> Vec<String> {
     several(rng, pool).into_iter().map(str::to_owned).collect()
 }
@@ -205,6 +219,17 @@ pub fn random_query(seed: u64, now: DateTime<Utc>) -> ListQuery {
         search: some(rng, |r| {
             (*SEARCH_TERMS.choose(r).unwrap_or(&"a")).to_owned()
         }),
+        // Identity values the dataset gives its first users, in another case (they match
+        // ignoring case); ids are random, so the SCIM property test covers them.
+        ids: Vec::new(),
+        email: identities(rng, |i, r| {
+            let domain = ["Example.com", "TEST.io", "mail.test"]
+                .choose(r)
+                .unwrap_or(&"x");
+            format!("User{i}@{domain}")
+        }),
+        username: identities(rng, |i, _| format!("USER_{i}")),
+        unique_id: identities(rng, |i, _| format!("id-{i}")),
         status: some(rng, |r| *Status::ALL.choose(r).unwrap_or(&Status::Active)),
         statuses: several(rng, Status::ALL),
         is_admin: some(rng, |r| r.random_bool(0.5)),

@@ -34,6 +34,8 @@ pub(super) fn covers(index: &TenantIndex, conditions: &[Condition]) -> bool {
             Some(Values::Codes(_)) => codes(column),
             None => false,
         },
+        // Ids are few and found through the primary key: SQL answers them.
+        Condition::Ids(_) => false,
         Condition::Either(options) => covers(index, options),
         Condition::Related { related, .. } => index.related(*related).is_some(),
     })
@@ -176,6 +178,8 @@ fn one(index: &TenantIndex, condition: &Condition) -> Set {
             Some(Values::Numbers(n)) => compress(&select(n, words, |&v| (v != NULL) == *present)),
             None => Set::new(),
         },
+        // Never asked: [`covers`] leaves ids to SQL.
+        Condition::Ids(_) => Set::new(),
         Condition::Either(options) => {
             let mut set = Set::new();
             for option in options {

@@ -111,7 +111,12 @@ pub(super) fn cell(user: &User, column: Column) -> Cell {
         Column::LastLoginAt => micros(user.last_login_at),
         Column::LockedUntil => micros(user.locked_until),
         Column::FailedLoginAttempts => Cell::Number(i64::from(user.failed_login_attempts)),
-        Column::SearchText | Column::NameKey | Column::Email => Cell::Null,
+        Column::SearchText
+        | Column::NameKey
+        | Column::Email
+        | Column::EmailKey
+        | Column::UsernameKey
+        | Column::UniqueIdKey => Cell::Null,
     }
 }
 

@@ -66,6 +66,12 @@ pub enum Column {
     NameKey,
     /// `email`.
     Email,
+    /// `email`, compared lower-cased (its unique index's key).
+    EmailKey,
+    /// `username`, compared lower-cased (its unique index's key).
+    UsernameKey,
+    /// `unique_id`, compared lower-cased (its unique index's key).
+    UniqueIdKey,
 }
 
 impl Column {
@@ -98,8 +104,18 @@ impl Column {
             Column::LockedUntil => "locked_until",
             Column::FailedLoginAttempts => "failed_login_attempts",
             Column::NameKey => "name_key",
-            Column::Email => "email",
+            Column::Email | Column::EmailKey => "email",
+            Column::UsernameKey => "username",
+            Column::UniqueIdKey => "unique_id",
         }
+    }
+
+    /// Whether the column is compared as `lower(column)` with lower-cased values.
+    pub const fn lowered(self) -> bool {
+        matches!(
+            self,
+            Column::EmailKey | Column::UsernameKey | Column::UniqueIdKey
+        )
     }
 
     /// Whether values compare ignoring ASCII case.
@@ -224,6 +240,8 @@ pub enum Condition {
         /// Whether a value is wanted.
         present: bool,
     },
+    /// The user's id is one of these (at least one).
+    Ids(Vec<uuid::Uuid>),
     /// At least one of the conditions holds.
     Either(Vec<Condition>),
     /// The user has (`exists`) or lacks a related row, with one of `values` when there are any.
@@ -283,6 +301,12 @@ impl UserFilters {
         if !self.includes_deleted() {
             out.push(Condition::NotDeleted);
         }
+        if !self.ids.is_empty() {
+            out.push(Condition::Ids(self.ids.clone()));
+        }
+        any_of(&mut out, Column::EmailKey, self.email.clone());
+        any_of(&mut out, Column::UsernameKey, self.username.clone());
+        any_of(&mut out, Column::UniqueIdKey, self.unique_id.clone());
         let status = self.status.map(|s| Operand::Text(s.as_str().to_owned()));
         compare(&mut out, Column::Status, Cmp::Eq, status);
         any_of(

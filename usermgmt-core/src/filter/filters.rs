@@ -32,6 +32,18 @@ pub struct UserFilters {
         param(value_type = Option<crate::schemas::SearchText>)
     )]
     pub search: Option<String>,
+    /// Any of these user ids.
+    #[cfg_attr(feature = "openapi", schema(max_items = 100), param(max_items = 100))]
+    pub ids: Vec<uuid::Uuid>,
+    /// Any of these email addresses, exactly (ignoring case).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::IdentityText>, max_items = 100), param(value_type = Vec<crate::schemas::IdentityText>, max_items = 100))]
+    pub email: Vec<String>,
+    /// Any of these usernames, exactly (ignoring case).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::IdentityText>, max_items = 100), param(value_type = Vec<crate::schemas::IdentityText>, max_items = 100))]
+    pub username: Vec<String>,
+    /// Any of these unique IDs, exactly (ignoring case).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::schemas::IdentityText>, max_items = 100), param(value_type = Vec<crate::schemas::IdentityText>, max_items = 100))]
+    pub unique_id: Vec<String>,
     /// Exactly this status.
     pub status: Option<Status>,
     /// Any of these statuses.
@@ -191,8 +203,12 @@ impl UserFilters {
     }
 
     /// The number of values of every multi-valued filter, by name.
-    fn list_lengths(&self) -> [(&'static str, usize); 13] {
+    fn list_lengths(&self) -> [(&'static str, usize); 17] {
         [
+            ("ids", self.ids.len()),
+            ("email", self.email.len()),
+            ("username", self.username.len()),
+            ("unique_id", self.unique_id.len()),
             ("statuses", self.statuses.len()),
             ("auth_method", self.auth_method.len()),
             ("oauth_provider", self.oauth_provider.len()),
@@ -243,6 +259,25 @@ impl UserFilters {
             }
         }
 
+        dedup(&mut self.ids);
+        for (field, values) in [
+            ("email", &mut self.email),
+            ("username", &mut self.username),
+            ("unique_id", &mut self.unique_id),
+        ] {
+            for value in std::mem::take(values) {
+                let value = value.trim();
+                if value.is_empty()
+                    || value.chars().any(char::is_control)
+                    || value.chars().count() > 254
+                {
+                    errors.add(field, "values must be 1-254 printable characters");
+                } else {
+                    values.push(value.to_lowercase());
+                }
+            }
+            dedup(values);
+        }
         dedup(&mut self.statuses);
         dedup(&mut self.auth_method);
         dedup(&mut self.oauth_provider);

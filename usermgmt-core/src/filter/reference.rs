@@ -21,6 +21,11 @@ fn any_text(filter: &[String], value: Option<&str>) -> bool {
     filter.is_empty() || value.is_some_and(|v| filter.iter().any(|f| f.eq_ignore_ascii_case(v)))
 }
 
+/// An identity value against lower-cased filter values (compared as `lower()` in SQL).
+fn any_key(filter: &[String], value: Option<&str>) -> bool {
+    filter.is_empty() || value.is_some_and(|v| filter.contains(&v.to_lowercase()))
+}
+
 impl UserFilters {
     /// Whether `user` satisfies every (normalised) filter at time `now`; `holds` answers
     /// whether the user holds a permission (through a role or directly, as stored), for the
@@ -44,6 +49,10 @@ impl UserFilters {
                 .search
                 .as_deref()
                 .is_none_or(|term| user.search_text().contains(term))
+            && any_of(&self.ids, &user.id)
+            && any_key(&self.email, user.email.as_deref())
+            && any_key(&self.username, user.username.as_deref())
+            && any_key(&self.unique_id, user.unique_id.as_deref())
             && self.status.is_none_or(|s| s == user.status)
             && any_of(&self.statuses, &user.status)
             && flag(self.is_admin, user.is_admin)

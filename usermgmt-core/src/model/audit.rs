@@ -63,6 +63,10 @@ string_enum! {
         OAuthLinked => "oauth.linked",
         /// An OAuth provider account was unlinked from the user.
         OAuthUnlinked => "oauth.unlinked",
+        /// A provisioning (SCIM) token was created.
+        ProvisioningTokenCreated => "provisioning_token.created",
+        /// A provisioning (SCIM) token was revoked.
+        ProvisioningTokenRevoked => "provisioning_token.revoked",
     }
 }
 
@@ -73,6 +77,8 @@ string_enum! {
         User => "user",
         /// A role.
         Role => "role",
+        /// A provisioning token.
+        ProvisioningToken => "provisioning_token",
     }
 }
 
@@ -85,6 +91,29 @@ pub enum AuditActor {
     User(Uuid),
     /// The system (service-to-service token or the host application itself).
     System,
+    /// A provisioning (SCIM) token, by its id.
+    Provisioning(Uuid),
+}
+
+impl AuditActor {
+    /// How the actor is stored: its kind and id.
+    pub fn columns(self) -> (&'static str, Option<Uuid>) {
+        match self {
+            AuditActor::User(id) => ("user", Some(id)),
+            AuditActor::System => ("system", None),
+            AuditActor::Provisioning(id) => ("provisioning", Some(id)),
+        }
+    }
+
+    /// The actor from its stored kind and id; `None` for a combination no actor stores.
+    pub fn from_columns(kind: &str, id: Option<Uuid>) -> Option<Self> {
+        match (kind, id) {
+            ("user", Some(id)) => Some(AuditActor::User(id)),
+            ("system", _) => Some(AuditActor::System),
+            ("provisioning", Some(id)) => Some(AuditActor::Provisioning(id)),
+            _ => None,
+        }
+    }
 }
 
 /// Old and new value of one field. Secret values are replaced by [`REDACTED`].

@@ -7,6 +7,7 @@ mod note;
 mod oauth;
 pub(crate) mod permission;
 mod profile;
+mod provisioning;
 mod registry;
 mod role;
 mod session;
@@ -26,6 +27,7 @@ pub use permission::{
     PermissionInfo, PermissionSet,
 };
 pub use profile::{COMPLETENESS_WEIGHTS, PROFILE_COMPLETE_THRESHOLD, Profile, continent_of};
+pub use provisioning::ProvisioningToken;
 pub use registry::{MAX_PERMISSION_DESCRIPTION_LEN, PermissionRegistry, RegistryError};
 pub use role::{Role, SUPER_ADMIN_ROLE, normalize_role_name};
 pub use session::{

@@ -48,6 +48,8 @@ impl Permission {
     pub const USER_IMPERSONATE: Permission = builtin("user.impersonate");
     /// Create, edit and delete roles.
     pub const ROLE_MANAGE: Permission = builtin("role.manage");
+    /// Create and revoke provisioning (SCIM) tokens.
+    pub const USER_PROVISION: Permission = builtin("user.provision");
 
     /// usermgmt's own permissions, in catalog order.
     pub const BUILT_IN: &'static [Permission] = &[
@@ -59,6 +61,7 @@ impl Permission {
         Self::USER_EXPORT,
         Self::USER_IMPERSONATE,
         Self::ROLE_MANAGE,
+        Self::USER_PROVISION,
     ];
 
     /// A permission named `name`, when it has the shape of a permission name (whether it is
@@ -101,6 +104,7 @@ impl Permission {
             "user.export" => ("Export users", false),
             "user.impersonate" => ("Impersonate or masquerade as users", true),
             "role.manage" => ("Create, edit and delete roles", true),
+            "user.provision" => ("Create and revoke provisioning (SCIM) tokens", true),
             _ => return None,
         })
     }

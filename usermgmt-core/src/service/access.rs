@@ -159,6 +159,10 @@ impl UserService {
                     "the system token cannot use admin operations".to_owned(),
                 ));
             }
+            Principal::Provisioner {
+                tenant_id,
+                token_id,
+            } => return self.provisioner_actor(tenant_id, *token_id).await,
         };
         let grants = self.storage.actor_grants(tenant_id, user_id).await?;
         self.actor_from(tenant_id, user_id, grants)

@@ -20,6 +20,7 @@ mod notes;
 mod oauth;
 pub(crate) mod outcome;
 mod pattern;
+mod provisioning;
 mod rbac;
 mod self_delete;
 mod sessions;
@@ -46,6 +47,10 @@ pub use notes::MAX_NOTE_LEN;
 pub use oauth::LinkOAuth;
 pub use outcome::BulkDeleteOutcome;
 pub use pattern::UniqueIdPattern;
+pub use provisioning::{
+    CreateProvisioningToken, IssuedProvisioningToken, MAX_TOKEN_NAME, PROVISIONING_SCOPE,
+    PROVISIONING_TOKEN_PREFIX,
+};
 pub use rbac::UnregisteredPermission;
 pub use sessions::ImpersonateRequest;
 pub use system::{

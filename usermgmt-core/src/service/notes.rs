@@ -33,6 +33,11 @@ impl UserService {
         user_id: Uuid,
         body: &str,
     ) -> Result<Note> {
+        if matches!(principal, Principal::Provisioner { .. }) {
+            return Err(Error::Unauthenticated(
+                "notes are written by users, not by a provisioning token".to_owned(),
+            ));
+        }
         let actor = self
             .authorize_write(principal, Permission::USER_UPDATE)
             .await?;

@@ -89,7 +89,7 @@ impl UserService {
                 held: self.config.permissions.all(),
                 unbounded: true,
             }),
-            Principal::User { .. } => Err(Error::Unauthenticated(
+            Principal::User { .. } | Principal::Provisioner { .. } => Err(Error::Unauthenticated(
                 "the system API needs the system token".to_owned(),
             )),
         }

@@ -12,6 +12,7 @@ mod counts;
 mod enrollment;
 mod import;
 mod insights;
+mod provisioning;
 mod queries;
 mod records;
 mod related;
@@ -24,6 +25,7 @@ pub use counts::{CountFeed, FeedChanges, MAX_FEED_IDS};
 pub use enrollment::{EnrollmentLayout, EnrollmentSource};
 pub use import::{ImportCommand, ImportStore, ImportWrite, WriteOutcome};
 pub use insights::InsightStore;
+pub use provisioning::ProvisioningStore;
 pub use queries::{BatchSink, BulkDelete, BulkTarget, UserBatches, UserQueries};
 pub use records::{AuditStore, NoteStore, OAuthStore, RoleStore, SequenceStore, StoredPermission};
 pub use related::{RelatedKind, RelatedLists};
@@ -62,6 +64,7 @@ pub trait Storage:
     + InsightStore
     + CountFeed
     + TokenStore
+    + ProvisioningStore
     + ImportStore
 {
 }
@@ -79,6 +82,7 @@ impl<T> Storage for T where
         + InsightStore
         + CountFeed
         + TokenStore
+        + ProvisioningStore
         + ImportStore
 {
 }
