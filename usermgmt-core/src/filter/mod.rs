@@ -1,6 +1,7 @@
 //! Filtering, sorting and pagination of the user list, and the reference model.
 
 mod checks;
+mod column;
 mod conditions;
 mod cursor;
 mod enrollment;
