@@ -301,7 +301,9 @@ async fn main() -> Result<(), BoxError> {
     // Every request gets an `x-request-id` (kept if the client sent one), logged with its
     // method, path, status and latency, and echoed in the response.
     let request_id = HeaderName::from_static("x-request-id");
+    // SCIM 2.0 for identity providers, authenticated by provisioning tokens.
     let app = router(state.clone())
+        .nest("/scim/v2", usermgmt::http::scim_router(state.clone()))
         .merge(lms_routes(&state)?)
         .merge(dev_messages(&state, messages, everything)?);
     // The admin web UI at /admin/users, calling the API at the root.

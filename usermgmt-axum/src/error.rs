@@ -34,6 +34,16 @@ impl ApiError {
         self.code
     }
 
+    /// The message (a generic one for internal errors).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The problems per field, as answered.
+    pub fn fields(&self) -> &Value {
+        &self.fields
+    }
+
     /// 500: a host route reads the guarded caller but has no guard (see
     /// [`crate::Authorized`]).
     pub(crate) fn unguarded() -> Self {

@@ -3,7 +3,8 @@
 //! [`PrincipalResolver`] (session bearer tokens by default) and answering errors in the JSON
 //! error model (`{"error": {"code", "message", "fields"}}`).
 //!
-//! [`openapi`] (also served at `GET /v1/openapi.json`) documents every route.
+//! [`openapi`] (also served at `GET /v1/openapi.json`) documents every route. [`scim_router`]
+//! serves SCIM 2.0 for identity providers (nest it under `/scim/v2`).
 //!
 //! Handlers are thin: every rule lives in [`usermgmt_core::UserService`].
 
@@ -18,6 +19,7 @@ mod principal;
 mod query;
 mod router;
 mod routes;
+mod scim;
 mod state;
 mod system_auth;
 
@@ -29,5 +31,6 @@ pub use guard::{Authorized, Guarded, RequirePermission, require};
 pub use ipnet::IpNet;
 pub use principal::{PrincipalResolver, SessionTokenResolver};
 pub use router::{json_errors, openapi, router};
+pub use scim::{SCIM_JSON, scim_router};
 pub use state::{ApiState, MIN_SYSTEM_TOKEN_LEN};
 pub use system_auth::SYSTEM_TOKEN_HEADER;

@@ -9,6 +9,7 @@ mod import;
 mod insights;
 mod invitations;
 mod oauth;
+mod provisioning;
 mod roles;
 mod sessions;
 mod system;
@@ -34,5 +35,6 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
         .merge(history::routes())
         .merge(oauth::routes())
         .merge(roles::routes())
+        .merge(provisioning::routes())
         .merge(system::routes())
 }

@@ -5,4 +5,5 @@ mod display;
 pub mod eval;
 pub mod filter;
 pub mod patch;
+pub mod projection;
 pub mod user;

@@ -9,7 +9,6 @@
 //! | `active` | `status` (`true`: active; `false`: inactive, or left suspended / pending) |
 //! | `title` | `designation` |
 //! | enterprise `employeeNumber` | `unique_id` |
-//! | `groups` (read-only) | roles |
 //! | `meta.created` / `meta.lastModified` / `meta.version` | `created_at` / `updated_at` / `version` |
 //!
 //! Users created over SCIM are learners. A user without a username (created elsewhere) has no
@@ -41,15 +40,6 @@ pub struct ScimUser {
     pub unique_id: Option<String>,
 }
 
-/// A group a user is in (a role), for the read-only `groups` attribute.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupRef {
-    /// Role id.
-    pub id: uuid::Uuid,
-    /// Role name.
-    pub name: String,
-}
-
 /// An RFC 3339 instant as SCIM writes it.
 pub fn instant(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -61,7 +51,7 @@ pub fn etag(version: i64) -> String {
 }
 
 /// The User resource for `user`; `base` is the SCIM root URL (`…/scim/v2`).
-pub fn user_resource(user: &User, groups: &[GroupRef], base: &str) -> Value {
+pub fn user_resource(user: &User, base: &str) -> Value {
     let mut out = Map::new();
     let mut schemas = vec![json!(CORE_USER)];
     out.insert("id".into(), json!(user.id));
@@ -73,24 +63,13 @@ pub fn user_resource(user: &User, groups: &[GroupRef], base: &str) -> Value {
     if let Some(email) = &user.email {
         out.insert(
             "emails".into(),
-            json!([{ "value": email, "primary": true }]),
+            // One address is kept; `primary` is read on input (to choose it) but neither
+            // declared nor returned, since every user has at most one.
+            json!([{ "value": email }]),
         );
     }
     if let Some(title) = &user.profile.designation {
         out.insert("title".into(), json!(title));
-    }
-    if !groups.is_empty() {
-        let groups: Vec<Value> = groups
-            .iter()
-            .map(|g| {
-                json!({
-                    "value": g.id,
-                    "display": g.name,
-                    "$ref": format!("{base}/Groups/{}", g.id),
-                })
-            })
-            .collect();
-        out.insert("groups".into(), Value::Array(groups));
     }
     if let Some(unique_id) = &user.unique_id {
         schemas.push(json!(ENTERPRISE_USER));
