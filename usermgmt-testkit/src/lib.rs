@@ -161,7 +161,9 @@ macro_rules! __with_cases {
             a_known_client_passes_the_lock,
             bootstrap_never_promotes_a_stranger,
             concurrent_removals_keep_a_super_admin,
-            records_are_written_only_under_their_tenant
+            records_are_written_only_under_their_tenant,
+            provisioning_tokens_act_within_their_creator,
+            scim_filters_give_what_the_reference_gives
         }
     };
 }

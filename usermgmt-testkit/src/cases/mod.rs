@@ -13,6 +13,7 @@ mod invitations;
 mod listing;
 mod rbac;
 mod records;
+mod scim;
 mod sessions;
 mod system;
 mod users;
@@ -30,6 +31,7 @@ pub use invitations::*;
 pub use listing::*;
 pub use rbac::*;
 pub use records::*;
+pub use scim::*;
 pub use sessions::*;
 pub use system::*;
 pub use users::*;
@@ -38,7 +40,7 @@ pub use writes::*;
 #[cfg(test)]
 mod tests {
     /// The source of every case module, as compiled.
-    const SOURCES: [(&str, &str); 17] = [
+    const SOURCES: [(&str, &str); 18] = [
         ("access", include_str!("access.rs")),
         ("account_flows", include_str!("account_flows.rs")),
         ("invitations", include_str!("invitations.rs")),
@@ -52,6 +54,7 @@ mod tests {
         ("listing", include_str!("listing.rs")),
         ("rbac", include_str!("rbac.rs")),
         ("records", include_str!("records.rs")),
+        ("scim", include_str!("scim.rs")),
         ("sessions", include_str!("sessions.rs")),
         ("system", include_str!("system.rs")),
         ("users", include_str!("users.rs")),
