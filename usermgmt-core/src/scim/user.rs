@@ -3,7 +3,7 @@
 //! | SCIM | usermgmt |
 //! |---|---|
 //! | `id` | `id` |
-//! | `userName` | `username` (same rules: 3-64 of `a-z 0-9 . - _`, case ignored) |
+//! | `userName` | `username` (lower-cased; then the same rules: 3-64 of `a-z 0-9 . - _`) |
 //! | `displayName` (or `name.formatted`, or `name.givenName` + `name.familyName`) | `name` |
 //! | `emails` (the primary one, else the first) | `email` |
 //! | `active` | `status` (`true`: active; `false`: inactive, or left suspended / pending) |
@@ -110,7 +110,8 @@ pub fn read_user(body: &Value) -> Result<ScimUser, Error> {
     if !body.is_object() {
         return Err(Error::invalid("body", "must be a JSON object"));
     }
-    let username = text(body, "userName", &mut errors);
+    // SCIM's userName ignores case, and usernames are stored lower-cased.
+    let username = text(body, "userName", &mut errors).map(|u| u.to_lowercase());
     let mut name = text(body, "displayName", &mut errors);
     if name.as_deref().is_none_or(|n| n.trim().is_empty())
         && let Some(full) = member(body, "name").filter(|n| n.is_object())
