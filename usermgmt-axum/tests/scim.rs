@@ -113,7 +113,7 @@ fn is_scim_error(answer: &Answer, status: StatusCode, scim_type: Option<&str>) -
     answer.status == status
         && answer.headers[header::CONTENT_TYPE] == "application/scim+json"
         && answer.body["schemas"][0] == "urn:ietf:params:scim:api:messages:2.0:Error"
-        && answer.body["status"] == status.as_u16().to_string()
+        && answer.body["status"].as_str() == Some(status.as_str())
         && scim_type.is_none_or(|t| answer.body["scimType"] == t)
 }
 
