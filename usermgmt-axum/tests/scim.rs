@@ -477,3 +477,144 @@ async fn paging_sorting_and_random_filters_match_the_reference() {
         assert_eq!(ids(&got), ids(&expected), "{filter}");
     }
 }
+
+#[tokio::test]
+async fn groups_are_roles_and_their_members() {
+    let (app, session, token, _dir) = app().await;
+    let t = Some(token.as_str());
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let body = json!({ "userName": format!("mem{i}"), "displayName": format!("M {i}"), "emails": [{ "value": format!("m{i}@example.com") }] });
+        let created = call(&app, "POST", "/scim/v2/Users", t, Some(body)).await;
+        ids.push(created.body["id"].as_str().unwrap().to_owned());
+    }
+    let member = |id: &str| json!({ "value": id, "type": "User" });
+    let group = json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Students", "members": [member(&ids[0]), member(&ids[1])] });
+    let created = call(&app, "POST", "/scim/v2/Groups", t, Some(group)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["displayName"], "students");
+    let gid = created.body["id"].as_str().unwrap().to_owned();
+    let group_uri = format!("/scim/v2/Groups/{gid}");
+    let values = |body: &Value| {
+        let mut v: Vec<String> = body["members"].as_array().map_or(Vec::new(), |m| {
+            m.iter()
+                .map(|x| x["value"].as_str().unwrap().to_owned())
+                .collect()
+        });
+        v.sort();
+        v
+    };
+    let mut first_two = vec![ids[0].clone(), ids[1].clone()];
+    first_two.sort();
+    assert_eq!(values(&created.body), first_two);
+    // The members hold the role in the admin API too.
+    let user = call(
+        &app,
+        "GET",
+        &format!("/v1/users/{}", ids[0]),
+        Some(&session),
+        None,
+    )
+    .await;
+    assert_eq!(user.body["roles"], json!(["students"]));
+
+    // PATCH: add one, remove one by value path; an unknown member fails the whole request.
+    let unknown = json!({ "schemas": [PATCH_OP], "Operations": [
+        { "op": "add", "path": "members", "value": [member(&ids[2]), member("01a00000-0000-7000-8000-000000000000")] }
+    ] });
+    let refused = call(&app, "PATCH", &group_uri, t, Some(unknown)).await;
+    assert!(
+        is_scim_error(&refused, StatusCode::BAD_REQUEST, Some("invalidValue")),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        values(&call(&app, "GET", &group_uri, t, None).await.body),
+        first_two
+    );
+    let ops = json!({ "schemas": [PATCH_OP], "Operations": [
+        { "op": "add", "path": "members", "value": [member(&ids[2])] },
+        { "op": "remove", "path": format!("members[value eq \"{}\"]", ids[0]) },
+        { "op": "replace", "path": "displayName", "value": "Learners" },
+    ] });
+    let patched = call(&app, "PATCH", &group_uri, t, Some(ops)).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    let mut last_two = vec![ids[1].clone(), ids[2].clone()];
+    last_two.sort();
+    assert_eq!(values(&patched.body), last_two);
+    assert_eq!(patched.body["displayName"], "learners");
+
+    // Listing with a filter (members excluded, as identity providers ask), then delete.
+    let listed = call(
+        &app,
+        "GET",
+        &format!(
+            "/scim/v2/Groups?filter={}&excludedAttributes=members",
+            encode("displayName eq \"LEARNERS\"")
+        ),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(listed.body["totalResults"], 1);
+    assert!(listed.body["Resources"][0].get("members").is_none());
+    // The super-admin role is no group.
+    let all = call(&app, "GET", "/scim/v2/Groups", t, None).await;
+    assert!(!all.body.to_string().contains("super_admin"));
+    assert_eq!(
+        call(&app, "DELETE", &group_uri, t, None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let user = call(
+        &app,
+        "GET",
+        &format!("/v1/users/{}", ids[1]),
+        Some(&session),
+        None,
+    )
+    .await;
+    assert_eq!(user.body["roles"], json!([]));
+    assert!(is_scim_error(
+        &call(&app, "GET", &group_uri, t, None).await,
+        StatusCode::NOT_FOUND,
+        None
+    ));
+}
+
+#[tokio::test]
+async fn active_true_never_lifts_a_suspension() {
+    let (app, session, token, _dir) = app().await;
+    let t = Some(token.as_str());
+    let created = call(&app, "POST", "/scim/v2/Users", t, Some(alice())).await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let suspend = json!({ "status": "suspended" });
+    let suspended = call(
+        &app,
+        "PUT",
+        &format!("/v1/users/{id}"),
+        Some(&session),
+        Some(suspend),
+    )
+    .await;
+    assert_eq!(suspended.status, StatusCode::OK, "{}", suspended.body);
+    let activate = json!({ "schemas": [PATCH_OP], "Operations": [{ "op": "replace", "path": "active", "value": true }] });
+    let patched = call(
+        &app,
+        "PATCH",
+        &format!("/scim/v2/Users/{id}"),
+        t,
+        Some(activate),
+    )
+    .await;
+    assert_eq!(patched.status, StatusCode::OK);
+    assert_eq!(patched.body["active"], false);
+    let user = call(
+        &app,
+        "GET",
+        &format!("/v1/users/{id}"),
+        Some(&session),
+        None,
+    )
+    .await;
+    assert_eq!(user.body["status"], "suspended");
+}

@@ -163,7 +163,8 @@ macro_rules! __with_cases {
             concurrent_removals_keep_a_super_admin,
             records_are_written_only_under_their_tenant,
             provisioning_tokens_act_within_their_creator,
-            scim_filters_give_what_the_reference_gives
+            scim_filters_give_what_the_reference_gives,
+            role_members_change_together
         }
     };
 }

@@ -69,7 +69,7 @@ async fn update(
     ))
 }
 
-/// Deletes a role (its holders lose it).
+/// Deletes a role nobody holds (a role still held is a 409 conflict on `role`).
 #[utoipa::path(delete, path = "/v1/roles/{role_id}", tag = "roles", params(("role_id" = uuid::Uuid, Path, description = "The role's id")),
     responses((status = 204, description = "The role was deleted")))]
 async fn remove(

@@ -10,6 +10,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
 use usermgmt_core::scim::compile::{CORE_USER, ENTERPRISE_USER};
+use usermgmt_core::scim::group::CORE_GROUP;
 
 use super::http::{ScimError, base_url, list_response, scim_json};
 use crate::state::ApiState;
@@ -53,7 +54,8 @@ async fn config(headers: HeaderMap) -> Response {
 }
 
 fn all_resource_types(base: &str) -> Vec<Value> {
-    vec![json!({
+    vec![
+        json!({
         "schemas": [RESOURCE_TYPE_SCHEMA],
         "id": "User",
         "name": "User",
@@ -62,7 +64,17 @@ fn all_resource_types(base: &str) -> Vec<Value> {
         "schema": CORE_USER,
         "schemaExtensions": [{ "schema": ENTERPRISE_USER, "required": false }],
         "meta": { "resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/User") },
-    })]
+        }),
+        json!({
+            "schemas": [RESOURCE_TYPE_SCHEMA],
+            "id": "Group",
+            "name": "Group",
+            "endpoint": "/Groups",
+            "description": "A role of the tenant (not the super-admin role); its members are the users holding it",
+            "schema": CORE_GROUP,
+            "meta": { "resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/Group") },
+        }),
+    ]
 }
 
 async fn resource_types(headers: HeaderMap) -> Response {
@@ -144,6 +156,40 @@ fn all_schemas(base: &str) -> Vec<Value> {
         ),
         json!({ "uniqueness": "server" }),
     )];
+    let group_attributes = vec![
+        with(
+            attribute(
+                "displayName",
+                "string",
+                "The role's name: 1-64 of a-z 0-9 . - _ (lower-cased)",
+            ),
+            json!({ "required": true, "uniqueness": "server" }),
+        ),
+        with(
+            attribute(
+                "members",
+                "complex",
+                "The users holding the role (at most 10,000 listed)",
+            ),
+            json!({
+                "multiValued": true,
+                "subAttributes": [
+                    with(
+                        attribute("value", "string", "The user's id"),
+                        json!({ "mutability": "immutable", "caseExact": true }),
+                    ),
+                    with(
+                        attribute("$ref", "reference", "The user's URI"),
+                        json!({ "mutability": "immutable", "referenceTypes": ["User"] }),
+                    ),
+                    with(
+                        attribute("type", "string", "Always User: roles do not nest"),
+                        json!({ "mutability": "immutable", "canonicalValues": ["User"] }),
+                    ),
+                ],
+            }),
+        ),
+    ];
     let schema = |id: &str, name: &str, attributes: Vec<Value>| {
         json!({
             "schemas": [SCHEMA_SCHEMA],
@@ -157,6 +203,7 @@ fn all_schemas(base: &str) -> Vec<Value> {
     vec![
         schema(CORE_USER, "User", user_attributes),
         schema(ENTERPRISE_USER, "EnterpriseUser", enterprise_attributes),
+        schema(CORE_GROUP, "Group", group_attributes),
     ]
 }
 

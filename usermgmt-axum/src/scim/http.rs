@@ -45,6 +45,13 @@ impl ScimError {
     }
 }
 
+impl ScimError {
+    /// Whether this is a precondition (version) failure.
+    pub(crate) fn is_version_conflict(&self) -> bool {
+        self.status == StatusCode::PRECONDITION_FAILED
+    }
+}
+
 impl From<usermgmt_core::Error> for ScimError {
     fn from(error: usermgmt_core::Error) -> Self {
         let api = ApiError::from(error);
@@ -185,4 +192,49 @@ where
             .await?;
         Ok(ScimCaller(principal))
     }
+}
+
+/// One PATCH operation: `op`, `path` and `value`.
+pub(crate) type Operation<'a> = (&'a str, Option<&'a str>, Option<&'a Value>);
+
+/// The operations of a PATCH body (RFC 7644 §3.5.2): checked for the PatchOp schema and a
+/// count of 1 to `MAX_PATCH_OPERATIONS`, each as `(op, path, value)`.
+pub(crate) fn patch_operations(body: &Value) -> Result<Vec<Operation<'_>>, ScimError> {
+    use usermgmt_core::scim::eval::member;
+    use usermgmt_core::scim::patch::{MAX_PATCH_OPERATIONS, PATCH_OP};
+    let schemas_ok = member(body, "schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(PATCH_OP)));
+    if !schemas_ok {
+        return Err(ScimError::bad(
+            "invalidSyntax",
+            format!("schemas must list {PATCH_OP}"),
+        ));
+    }
+    let Some(Value::Array(operations)) = member(body, "Operations") else {
+        return Err(ScimError::bad(
+            "invalidSyntax",
+            "Operations must be an array",
+        ));
+    };
+    if operations.is_empty() || operations.len() > MAX_PATCH_OPERATIONS {
+        return Err(ScimError::bad(
+            "invalidSyntax",
+            format!("a PATCH carries 1-{MAX_PATCH_OPERATIONS} operations"),
+        ));
+    }
+    operations
+        .iter()
+        .map(|operation| {
+            let op = member(operation, "op")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ScimError::bad("invalidSyntax", "every operation needs an `op`"))?;
+            let path = match member(operation, "path") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(p)) => Some(p.as_str()),
+                Some(_) => return Err(ScimError::bad("invalidPath", "`path` must be a string")),
+            };
+            Ok((op, path, member(operation, "value")))
+        })
+        .collect()
 }

@@ -1,9 +1,11 @@
-//! SCIM 2.0 over HTTP (RFC 7644, SPEC §12): `/Users` and the discovery
+//! SCIM 2.0 over HTTP (RFC 7644, SPEC §12): `/Users`, `/Groups` (roles) and the discovery
 //! endpoints, authenticated by a provisioning token, answering `application/scim+json` with
 //! SCIM error bodies. Mount it with `Router::nest("/scim/v2", scim_router(state))`.
 
 mod discovery;
+mod groups;
 mod http;
+mod search;
 mod users;
 
 use axum::Router;
@@ -24,6 +26,7 @@ pub fn scim_router(state: ApiState) -> Router {
     Router::new()
         .merge(discovery::routes())
         .merge(users::routes())
+        .merge(groups::routes())
         .route(
             "/.search",
             axum::routing::post(|| async {

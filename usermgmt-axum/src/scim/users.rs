@@ -11,23 +11,21 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::Value;
 use usermgmt_core::Principal;
-use usermgmt_core::filter::{ListQuery, SortBy, SortOrder};
+use usermgmt_core::filter::{ListQuery, SortBy, UserFilters};
 use usermgmt_core::model::{Status, User};
 use usermgmt_core::scim::compile::{Compiled, compile};
-use usermgmt_core::scim::eval::member;
 use usermgmt_core::scim::filter::parse;
-use usermgmt_core::scim::patch::{MAX_PATCH_OPERATIONS, PATCH_OP, apply};
+use usermgmt_core::scim::patch::apply;
 use usermgmt_core::scim::projection::project;
 use usermgmt_core::scim::user::{etag, read_user, user_resource};
 use uuid::Uuid;
 
-use super::http::{ScimCaller, ScimError, base_url, if_match, list_response, read_body, scim_json};
+use super::http::{
+    ScimCaller, ScimError, base_url, if_match, list_response, patch_operations, read_body,
+    scim_json,
+};
+use super::search::{Search, Shape};
 use crate::state::ApiState;
-
-/// Results per page when the client does not say.
-const DEFAULT_COUNT: u64 = 100;
-/// Most results per page.
-const MAX_COUNT: u64 = 500;
 
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
@@ -68,115 +66,6 @@ fn answer(status: StatusCode, user: &User, base: &str, shape: &Shape) -> Respons
     response
 }
 
-/// `attributes` / `excludedAttributes`.
-#[derive(Debug, Default)]
-struct Shape {
-    attributes: Vec<String>,
-    excluded: Vec<String>,
-}
-
-fn names(text: Option<&String>) -> Vec<String> {
-    text.map(|t| {
-        t.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect()
-    })
-    .unwrap_or_default()
-}
-
-impl Shape {
-    fn from_query(query: &HashMap<String, String>) -> Self {
-        Self {
-            attributes: names(query.get("attributes")),
-            excluded: names(query.get("excludedAttributes")),
-        }
-    }
-}
-
-/// A list or search request.
-#[derive(Debug, Default)]
-struct Search {
-    filter: Option<String>,
-    start: Option<i64>,
-    count: Option<i64>,
-    sort_by: Option<String>,
-    sort_order: Option<String>,
-    shape: Shape,
-}
-
-fn number(text: Option<&String>, name: &str) -> Result<Option<i64>, ScimError> {
-    text.map(|t| {
-        t.trim()
-            .parse()
-            .map_err(|_| ScimError::bad("invalidValue", format!("`{name}` must be an integer")))
-    })
-    .transpose()
-}
-
-impl Search {
-    fn from_query(query: &HashMap<String, String>) -> Result<Self, ScimError> {
-        Ok(Self {
-            filter: query.get("filter").cloned(),
-            start: number(query.get("startIndex"), "startIndex")?,
-            count: number(query.get("count"), "count")?,
-            sort_by: query.get("sortBy").cloned(),
-            sort_order: query.get("sortOrder").cloned(),
-            shape: Shape::from_query(query),
-        })
-    }
-
-    fn from_body(body: &Value) -> Result<Self, ScimError> {
-        let text = |name: &str| -> Result<Option<String>, ScimError> {
-            match member(body, name) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(ScimError::bad(
-                    "invalidValue",
-                    format!("`{name}` must be a string"),
-                )),
-            }
-        };
-        let int = |name: &str| -> Result<Option<i64>, ScimError> {
-            match member(body, name) {
-                None | Some(Value::Null) => Ok(None),
-                Some(v) => v.as_i64().map(Some).ok_or_else(|| {
-                    ScimError::bad("invalidValue", format!("`{name}` must be an integer"))
-                }),
-            }
-        };
-        let list = |name: &str| -> Result<Vec<String>, ScimError> {
-            match member(body, name) {
-                None | Some(Value::Null) => Ok(Vec::new()),
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .map(|i| {
-                        i.as_str().map(str::to_owned).ok_or_else(|| {
-                            ScimError::bad("invalidValue", format!("`{name}` must list strings"))
-                        })
-                    })
-                    .collect(),
-                Some(_) => Err(ScimError::bad(
-                    "invalidValue",
-                    format!("`{name}` must be an array"),
-                )),
-            }
-        };
-        Ok(Self {
-            filter: text("filter")?,
-            start: int("startIndex")?,
-            count: int("count")?,
-            sort_by: text("sortBy")?,
-            sort_order: text("sortOrder")?,
-            shape: Shape {
-                attributes: list("attributes")?,
-                excluded: list("excludedAttributes")?,
-            },
-        })
-    }
-}
-
 fn sort_key(name: Option<&str>) -> Result<SortBy, ScimError> {
     let Some(name) = name else {
         return Ok(SortBy::CreatedAt);
@@ -201,28 +90,20 @@ async fn run_search(
     base: &str,
     search: Search,
 ) -> Result<Response, ScimError> {
-    let start = u64::try_from(search.start.unwrap_or(1).max(1)).unwrap_or(1);
-    let count = u64::try_from(search.count.unwrap_or(DEFAULT_COUNT as i64).max(0))
-        .unwrap_or(0)
-        .min(MAX_COUNT);
+    let (start, count) = search.window();
+    let sort_by = sort_key(search.sort_by.as_deref())?;
+    let sort_order = search.order()?;
     let filters = match search.filter.as_deref().filter(|f| !f.trim().is_empty()) {
         None => Default::default(),
         Some(text) => match compile(&parse(text)?)? {
-            Compiled::Nothing => return Ok(list_response(0, start, Vec::new())),
+            // No user can match; the list still runs (on an id no user has), so the caller
+            // is authorised like any other.
+            Compiled::Nothing => UserFilters {
+                ids: vec![Uuid::nil()],
+                ..UserFilters::default()
+            },
             Compiled::Filters(filters) => *filters,
         },
-    };
-    let sort_by = sort_key(search.sort_by.as_deref())?;
-    let sort_order = match search.sort_order.as_deref().map(str::to_ascii_lowercase) {
-        None => SortOrder::Asc,
-        Some(o) if o == "ascending" => SortOrder::Asc,
-        Some(o) if o == "descending" => SortOrder::Desc,
-        Some(_) => {
-            return Err(ScimError::bad(
-                "invalidValue",
-                "sortOrder is ascending or descending",
-            ));
-        }
     };
     // SCIM pages start anywhere; usermgmt's pages are aligned to their size: read the one or
     // two aligned pages of `count` rows that cover [start, start + count).
@@ -318,25 +199,19 @@ async fn read(
     ))
 }
 
-/// Makes `current` what `resource` (a whole User) says.
+/// Makes `current` what `resource` (a whole User) says, if it is still at `expected`.
 async fn write(
     state: &ApiState,
     principal: &Principal,
     current: &User,
     resource: &Value,
-    headers: &HeaderMap,
-) -> Result<Response, ScimError> {
-    let update = read_user(resource)?.replace(current, if_match(headers)?);
-    let user = state
+    expected: Option<i64>,
+) -> Result<User, ScimError> {
+    let update = read_user(resource)?.replace(current, expected);
+    Ok(state
         .service
         .update_user(principal, current.id, update)
-        .await?;
-    Ok(answer(
-        StatusCode::OK,
-        &user,
-        &base_url(headers),
-        &Shape::default(),
-    ))
+        .await?)
 }
 
 async fn replace(
@@ -348,8 +223,17 @@ async fn replace(
 ) -> Result<Response, ScimError> {
     let resource = read_body(&body)?;
     let current = visible(&state, &principal, &id).await?;
-    write(&state, &principal, &current, &resource, &headers).await
+    let user = write(&state, &principal, &current, &resource, if_match(&headers)?).await?;
+    Ok(answer(
+        StatusCode::OK,
+        &user,
+        &base_url(&headers),
+        &Shape::default(),
+    ))
 }
+
+/// Times a PATCH without `If-Match` is re-applied to a user that changed meanwhile.
+const PATCH_ATTEMPTS: u32 = 3;
 
 async fn modify(
     State(state): State<ApiState>,
@@ -359,50 +243,42 @@ async fn modify(
     body: Bytes,
 ) -> Result<Response, ScimError> {
     let body = read_body(&body)?;
-    let schemas_ok = member(&body, "schemas")
-        .and_then(Value::as_array)
-        .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(PATCH_OP)));
-    if !schemas_ok {
-        return Err(ScimError::bad(
-            "invalidSyntax",
-            format!("schemas must list {PATCH_OP}"),
-        ));
-    }
-    let Some(Value::Array(operations)) = member(&body, "Operations") else {
-        return Err(ScimError::bad(
-            "invalidSyntax",
-            "Operations must be an array",
-        ));
-    };
-    if operations.is_empty() || operations.len() > MAX_PATCH_OPERATIONS {
-        return Err(ScimError::bad(
-            "invalidSyntax",
-            format!("a PATCH carries 1-{MAX_PATCH_OPERATIONS} operations"),
-        ));
-    }
-    let current = visible(&state, &principal, &id).await?;
+    let operations = patch_operations(&body)?;
+    let asked = if_match(&headers)?;
     let base = base_url(&headers);
-    let mut resource = user_resource(&current, &base);
-    for operation in operations {
-        let op = member(operation, "op")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ScimError::bad("invalidSyntax", "every operation needs an `op`"))?;
-        let path = match member(operation, "path") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(p)) => Some(p.as_str()),
-            Some(_) => return Err(ScimError::bad("invalidPath", "`path` must be a string")),
-        };
-        apply(&mut resource, op, path, member(operation, "value").cloned())?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let current = visible(&state, &principal, &id).await?;
+        let mut resource = user_resource(&current, &base);
+        for (op, path, value) in &operations {
+            apply(&mut resource, op, *path, value.cloned())?;
+        }
+        // The operations applied to this version of the user are written only over this
+        // version: a concurrent change is never overwritten with stale values.
+        let expected = asked.unwrap_or(current.version);
+        match write(&state, &principal, &current, &resource, Some(expected)).await {
+            Ok(user) => return Ok(answer(StatusCode::OK, &user, &base, &Shape::default())),
+            Err(e) if asked.is_none() && attempt < PATCH_ATTEMPTS && e.is_version_conflict() => {}
+            Err(e) => return Err(e),
+        }
     }
-    write(&state, &principal, &current, &resource, &headers).await
 }
 
 async fn remove(
     State(state): State<ApiState>,
     ScimCaller(principal): ScimCaller,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ScimError> {
     let user = visible(&state, &principal, &id).await?;
+    if if_match(&headers)?.is_some_and(|v| v != user.version) {
+        return Err(ScimError::new(
+            StatusCode::PRECONDITION_FAILED,
+            None,
+            "the user changed since that version",
+        ));
+    }
     state.service.delete_user(&principal, user.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

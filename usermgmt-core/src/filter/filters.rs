@@ -168,6 +168,15 @@ pub const MAX_AGE: u32 = 150;
 /// Largest accepted failed-login count in a filter.
 pub const MAX_FAILED_ATTEMPTS: u32 = 1_000_000;
 
+/// An identity filter's value (email, username, unique ID) as compared: trimmed and
+/// lower-cased; `None` unless 1-254 printable characters (no stored value is otherwise).
+pub fn identity_key(value: &str) -> Option<String> {
+    let value = value.trim();
+    let printable =
+        !value.is_empty() && !value.chars().any(char::is_control) && value.chars().count() <= 254;
+    printable.then(|| value.to_lowercase())
+}
+
 impl UserFilters {
     /// True when no filter is set (the implicit "not deleted" does not count).
     pub fn is_empty(&self) -> bool {
@@ -266,14 +275,9 @@ impl UserFilters {
             ("unique_id", &mut self.unique_id),
         ] {
             for value in std::mem::take(values) {
-                let value = value.trim();
-                if value.is_empty()
-                    || value.chars().any(char::is_control)
-                    || value.chars().count() > 254
-                {
-                    errors.add(field, "values must be 1-254 printable characters");
-                } else {
-                    values.push(value.to_lowercase());
+                match identity_key(&value) {
+                    Some(key) => values.push(key),
+                    None => errors.add(field, "values must be 1-254 printable characters"),
                 }
             }
             dedup(values);

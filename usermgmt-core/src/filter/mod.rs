@@ -15,6 +15,7 @@ pub use cursor::Cursor;
 pub use enrollment::{EnrollmentFilters, EnrollmentMatch};
 pub use filters::{
     MAX_AGE, MAX_DAYS, MAX_FAILED_ATTEMPTS, MAX_FILTER_VALUES, MAX_SEARCH_LEN, UserFilters,
+    identity_key,
 };
 pub use query::{
     DEFAULT_MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, ListPlan, ListQuery, MAX_PAGE, ORDER_WALK_ROWS, Page,

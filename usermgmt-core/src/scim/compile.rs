@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::filter::{AttrPath, CompValue, CompareOp, Filter, InvalidFilter};
-use crate::filter::UserFilters;
+use crate::filter::{UserFilters, identity_key};
 use crate::model::Status;
 
 /// The enterprise User extension's schema URI.
@@ -306,14 +306,20 @@ fn compare(
         let at = DateTime::parse_from_rfc3339(text)
             .map_err(|_| refuse("`meta.created` compares with an RFC 3339 instant"))?
             .with_timezone(&Utc);
-        // Instants are stored to the microsecond: "after t" is "from t + 1µs".
-        let next = at + Duration::microseconds(1);
+        // Instants are stored to the microsecond: bounds are whole microseconds around `at`
+        // ("after t" is "from floor(t) + 1µs"; "from t" is "from ceil(t)").
+        let sub = i64::from(at.timestamp_subsec_nanos() % 1_000);
+        let floor = at - Duration::nanoseconds(sub);
+        let next = floor + Duration::microseconds(1);
+        let ceil = if sub == 0 { floor } else { next };
         let (from, until) = match op {
             CompareOp::Gt => (Some(next), None),
-            CompareOp::Ge => (Some(at), None),
-            CompareOp::Lt => (None, Some(at)),
+            CompareOp::Ge => (Some(ceil), None),
+            CompareOp::Lt => (None, Some(ceil)),
             CompareOp::Le => (None, Some(next)),
-            CompareOp::Eq => (Some(at), Some(next)),
+            // No stored instant equals one between two microseconds.
+            CompareOp::Eq if sub != 0 => return Ok(None),
+            CompareOp::Eq => (Some(floor), Some(next)),
             _ => {
                 return Err(refuse(
                     "`meta.created` is answered with eq, gt, ge, lt and le",
@@ -344,16 +350,13 @@ fn identity(key: Key, value: &CompValue) -> Result<Option<Terms>, InvalidFilter>
         };
         terms.ids = Some(BTreeSet::from([id]));
     } else {
-        // Stored values are trimmed, printable and at most 254 characters: a value that is
-        // not names no user.
-        if text.is_empty()
-            || text.trim() != text
-            || text.chars().any(char::is_control)
-            || text.chars().count() > 254
-        {
+        // Stored values are trimmed (SCIM compares exactly, so a value with spaces around
+        // it names no user), printable and at most 254 characters.
+        let key_value = identity_key(text).filter(|_| text.trim() == text);
+        let Some(key_value) = key_value else {
             return Ok(None);
-        }
-        *terms.set(key) = Some(BTreeSet::from([text.to_lowercase()]));
+        };
+        *terms.set(key) = Some(BTreeSet::from([key_value]));
     }
     Ok(Some(terms))
 }

@@ -11,6 +11,13 @@ use serde_json::Value;
 
 use super::filter::{AttrPath, CompValue, CompareOp, Filter};
 
+/// Whether `uri` is a core schema's (`urn:ietf:params:scim:schemas:core:2.0:…`): its
+/// attributes are the resource's own, not an extension object's.
+pub fn is_core_uri(uri: &str) -> bool {
+    uri.to_ascii_lowercase()
+        .starts_with("urn:ietf:params:scim:schemas:core:2.0:")
+}
+
 /// A member of a JSON object, its name compared ignoring case.
 pub fn member<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
     object
@@ -143,7 +150,7 @@ pub fn matches(filter: &Filter, resource: &Value) -> bool {
 /// ignored); a single value counts as one element.
 pub fn elements<'a>(resource: &'a Value, path: &AttrPath) -> Vec<&'a Value> {
     let base = match &path.uri {
-        Some(uri) if uri.to_ascii_lowercase().contains(":core:") => Some(resource),
+        Some(uri) if is_core_uri(uri) => Some(resource),
         Some(uri) => member(resource, uri),
         None => Some(resource),
     };

@@ -4,6 +4,7 @@ pub mod compile;
 mod display;
 pub mod eval;
 pub mod filter;
+pub mod group;
 pub mod patch;
 pub mod projection;
 pub mod user;

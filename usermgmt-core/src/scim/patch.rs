@@ -24,7 +24,7 @@ pub struct PatchError {
     pub detail: String,
 }
 
-fn error(scim_type: &'static str, detail: impl Into<String>) -> PatchError {
+pub(crate) fn error(scim_type: &'static str, detail: impl Into<String>) -> PatchError {
     PatchError {
         scim_type,
         detail: detail.into(),
@@ -33,11 +33,13 @@ fn error(scim_type: &'static str, detail: impl Into<String>) -> PatchError {
 
 /// A parsed PATCH path.
 #[derive(Debug, Clone, PartialEq)]
-struct Path {
-    attr: AttrPath,
-    filter: Option<Filter>,
+pub(crate) struct Path {
+    /// The attribute.
+    pub(crate) attr: AttrPath,
+    /// The value filter, for a value path.
+    pub(crate) filter: Option<Filter>,
     /// The sub-attribute after a value filter (`emails[…].value`).
-    sub: Option<String>,
+    pub(crate) sub: Option<String>,
 }
 
 fn attr_path(text: &str) -> Result<AttrPath, PatchError> {
@@ -67,7 +69,7 @@ fn attr_path(text: &str) -> Result<AttrPath, PatchError> {
     })
 }
 
-fn parse_path(text: &str) -> Result<Path, PatchError> {
+pub(crate) fn parse_path(text: &str) -> Result<Path, PatchError> {
     let text = text.trim();
     if text.eq_ignore_ascii_case(super::compile::ENTERPRISE_USER) {
         // The whole extension, as one attribute of the resource.
@@ -128,7 +130,7 @@ fn container<'a>(
     create: bool,
 ) -> Option<&'a mut Map<String, Value>> {
     match uri {
-        Some(uri) if !uri.to_ascii_lowercase().contains(":core:") => {
+        Some(uri) if !super::eval::is_core_uri(uri) => {
             let key = key_of(resource, uri);
             if create && !resource.contains_key(&key) {
                 resource.insert(key.clone(), Value::Object(Map::new()));

@@ -11,7 +11,7 @@ fn split(path: &str) -> (Option<&str>, &str, Option<&str>) {
     };
     let (uri, rest) = match uri {
         // A core schema URN prefixes a resource attribute.
-        Some(u) if u.to_ascii_lowercase().contains(":core:") => (None, rest),
+        Some(u) if super::eval::is_core_uri(u) => (None, rest),
         other => (other, rest),
     };
     match rest.split_once('.') {

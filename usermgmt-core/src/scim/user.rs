@@ -6,7 +6,7 @@
 //! | `userName` | `username` (lower-cased; then the same rules: 3-64 of `a-z 0-9 . - _`) |
 //! | `displayName` (or `name.formatted`, or `name.givenName` + `name.familyName`) | `name` |
 //! | `emails` (the primary one, else the first) | `email` |
-//! | `active` | `status` (`true`: active; `false`: inactive, or left suspended / pending) |
+//! | `active` | `status`: `true` makes an inactive user active, `false` an active one inactive; suspended and pending users stay so |
 //! | `title` | `designation` |
 //! | enterprise `employeeNumber` | `unique_id` |
 //! | `meta.created` / `meta.lastModified` / `meta.version` | `created_at` / `updated_at` / `version` |
@@ -196,8 +196,10 @@ impl ScimUser {
     /// The update that makes `current` what this (whole) resource says: mapped attributes
     /// it leaves out are cleared; `active` left out keeps the status.
     pub fn replace(self, current: &User, expected_version: Option<i64>) -> UpdateUser {
+        // Only the two states an identity provider owns switch: a suspension (an
+        // administrator's decision) and a pending verification stay as they are.
         let status = match (self.active, current.status) {
-            (Some(true), s) if s != Status::Active => Some(Status::Active),
+            (Some(true), Status::Inactive) => Some(Status::Active),
             (Some(false), Status::Active) => Some(Status::Inactive),
             _ => None,
         };

@@ -154,16 +154,23 @@ impl UserService {
         };
         // Counted without the actor, who is never deleted: a filter that leaves out only the
         // actor (`created_before` their registration, `is_admin=false`, …) selects everyone too.
-        let me = self.load_user(actor, actor.user_id).await?;
+        // A provisioning token's actor has no account (its id is nil): nobody to leave out.
+        let me = if actor.user_id.is_nil() {
+            None
+        } else {
+            Some(self.load_user(actor, actor.user_id).await?)
+        };
         let now = self.clock.now();
-        let others_all = count(everyone.clone())
-            .await?
-            .saturating_sub(u64::from(everyone.matches(&me, now, |_| true)));
+        let others_all = count(everyone.clone()).await?.saturating_sub(u64::from(
+            me.as_ref()
+                .is_some_and(|me| everyone.matches(me, now, |_| true)),
+        ));
         let others_matching = count(filters.clone())
             .await?
             // Exactly as the store sees the actor's grants (every stored name).
             .saturating_sub(u64::from(
-                filters.matches(&me, now, |p| actor.held.contains(p)),
+                me.as_ref()
+                    .is_some_and(|me| filters.matches(me, now, |p| actor.held.contains(p))),
             ));
         if others_all > 0 && others_matching >= others_all {
             return Err(Error::invalid(

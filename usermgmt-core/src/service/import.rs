@@ -144,7 +144,7 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    fn idle(
+    pub(super) fn idle(
         storage: std::sync::Arc<dyn crate::storage::Storage>,
         tenant: crate::model::TenantId,
     ) -> Self {
@@ -157,7 +157,7 @@ impl Writer {
 
     /// Sends a command, starting the storage's import first if needed; a writer that
     /// stopped answers with its own error.
-    async fn send(&mut self, command: ImportCommand) -> Result<()> {
+    pub(super) async fn send(&mut self, command: ImportCommand) -> Result<()> {
         let (commands, _) = self.running.get_or_insert_with(|| {
             let (commands, received) = mpsc::channel(2);
             let (storage, tenant) = (self.storage.clone(), self.tenant.clone());
@@ -171,7 +171,7 @@ impl Writer {
     }
 
     /// Why the writer stopped: its own error, or a generic one.
-    async fn failure(&mut self) -> Error {
+    pub(super) async fn failure(&mut self) -> Error {
         match self.running.take() {
             Some((_, task)) => match joined(task.await, "writing an import") {
                 Err(error) => error,
@@ -188,7 +188,7 @@ impl Writer {
     }
 
     /// Ends the import: commit or roll back, and wait for the storage.
-    async fn finish(mut self, commit: bool) -> Result<()> {
+    pub(super) async fn finish(mut self, commit: bool) -> Result<()> {
         let Some((commands, task)) = self.running.take() else {
             return Ok(());
         };

@@ -15,6 +15,7 @@ mod inputs;
 mod insights;
 mod invitations;
 mod login;
+mod members;
 mod new_user;
 mod notes;
 mod oauth;
@@ -43,6 +44,7 @@ pub use insights::{
     growth_series,
 };
 pub use login::{ClientInfo, LoginOutcome, LoginRequest};
+pub use members::{MAX_ROLE_MEMBERS, MemberChange};
 pub use notes::MAX_NOTE_LEN;
 pub use oauth::LinkOAuth;
 pub use outcome::BulkDeleteOutcome;

@@ -46,14 +46,24 @@ pub struct CreateProvisioningToken {
     pub name: String,
 }
 
-/// A token just created, with its secret: shown this once, stored only as a digest.
-#[derive(Debug, Clone, Serialize)]
+/// A token just created, with its secret: shown this once, stored only as a digest (and
+/// never in `Debug` output).
+#[derive(Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IssuedProvisioningToken {
     /// The stored record.
     pub token: ProvisioningToken,
     /// The bearer secret for the SCIM client.
     pub secret: String,
+}
+
+impl std::fmt::Debug for IssuedProvisioningToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedProvisioningToken")
+            .field("token", &self.token)
+            .field("secret", &"[redacted]")
+            .finish()
+    }
 }
 
 impl UserService {
@@ -66,6 +76,11 @@ impl UserService {
         let actor = self
             .authorize_write(principal, Permission::USER_PROVISION)
             .await?;
+        // A token acts as its creator's delegate: never one of a session borrowing another
+        // user's identity, which would outlive that session.
+        if principal.impersonation().is_some() {
+            return Err(Error::Forbidden(Permission::USER_PROVISION));
+        }
         let name = input.name.trim();
         if name.is_empty()
             || name.chars().count() > MAX_TOKEN_NAME
@@ -177,24 +192,35 @@ impl UserService {
     }
 
     /// The actor behind a provisioning token: its creator's grants, narrowed to
-    /// [`PROVISIONING_SCOPE`]; refused when the token is revoked or the creator is not an
-    /// active user.
+    /// [`PROVISIONING_SCOPE`]; refused when the token is revoked, or its creator is not an
+    /// active user or no longer holds `user.provision`.
+    ///
+    /// Its reach ([`Actor::held`]) is the creator's, less every built-in permission outside
+    /// the scope: the token manages users and roles carrying the host application's
+    /// permissions its creator holds, but never a user holding more than the token may do
+    /// (so taking over such an account gains nothing). It has no account of its own: no
+    /// "own account" rule exempts anyone from these checks.
     pub(crate) async fn provisioner_actor(
         &self,
         tenant: &TenantId,
         token_id: Uuid,
     ) -> Result<Actor> {
+        let revoked = || Error::Unauthenticated("invalid or revoked provisioning token".into());
         let token = self
             .storage
             .provisioning_token(tenant, token_id)
             .await?
             .filter(|t| t.revoked_at.is_none())
-            .ok_or_else(|| {
-                Error::Unauthenticated("invalid or revoked provisioning token".into())
-            })?;
+            .ok_or_else(revoked)?;
         let grants = self.storage.actor_grants(tenant, token.created_by).await?;
         let mut actor = self.actor_from(tenant, token.created_by, grants)?;
-        actor.permissions.retain(|p| PROVISIONING_SCOPE.contains(p));
+        if !actor.permissions.contains(&Permission::USER_PROVISION) {
+            return Err(revoked());
+        }
+        let in_scope = |p: &Permission| PROVISIONING_SCOPE.contains(p);
+        actor.permissions.retain(in_scope);
+        actor.held.retain(|p| !p.is_built_in() || in_scope(p));
+        actor.user_id = Uuid::nil();
         Ok(actor)
     }
 }

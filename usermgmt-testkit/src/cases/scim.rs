@@ -7,12 +7,12 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use usermgmt_core::filter::{ListQuery, SortBy, SortOrder};
-use usermgmt_core::model::{AuditActor, Permission, Status, User};
+use usermgmt_core::model::{AuditAction, AuditActor, Permission, SUPER_ADMIN_ROLE, Status, User};
 use usermgmt_core::scim::compile::{Compiled, ENTERPRISE_USER, compile};
 use usermgmt_core::scim::eval::matches;
 use usermgmt_core::scim::filter::parse;
 use usermgmt_core::scim::user::user_resource;
-use usermgmt_core::service::{CreateProvisioningToken, CreateUser};
+use usermgmt_core::service::{CreateProvisioningToken, CreateUser, MemberChange};
 use usermgmt_core::{Error, Principal};
 
 use crate::fixture::{Fixture, tenant};
@@ -136,7 +136,50 @@ pub async fn provisioning_tokens_act_within_their_creator(store: TestStore) {
     let text = serde_json::to_string(&listed).unwrap_or_default();
     assert!(!text.contains(&admin_token.secret) && !text.contains(&issued.secret));
 
-    // The creator suspended: the token stops; reactivated: it works again.
+    // The token reaches no one holding more than it may do: not its own creator (no "own
+    // account" exemption), so taking an account over never gains it anything.
+    let rename = usermgmt_core::service::UpdateUser {
+        name: Some("Taken over".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        fx.service
+            .update_user(&provisioner, fx.admin_id, rename)
+            .await,
+        Err(Error::Forbidden(_))
+    ));
+
+    // The creator no longer holding user.provision: the token stops.
+    let roles = fx.service.list_roles(&fx.admin).await.expect("roles");
+    let prov_role = roles.iter().find(|r| r.name == "prov-role").expect("role");
+    let narrowed = usermgmt_core::service::UpdateRole {
+        permissions: Some(vec![Permission::USER_LIST]),
+        ..Default::default()
+    };
+    fx.service
+        .update_role(&fx.admin, prov_role.id, narrowed)
+        .await
+        .expect("narrow");
+    assert!(matches!(
+        fx.service
+            .list_users(&principal, ListQuery::default())
+            .await,
+        Err(Error::Unauthenticated(_))
+    ));
+    let widened = usermgmt_core::service::UpdateRole {
+        permissions: Some(vec![Permission::USER_LIST, Permission::USER_PROVISION]),
+        ..Default::default()
+    };
+    fx.service
+        .update_role(&fx.admin, prov_role.id, widened)
+        .await
+        .expect("widen");
+    fx.service
+        .list_users(&principal, ListQuery::default())
+        .await
+        .expect("works again");
+
+    // The creator suspended: the token stops.
     let suspend = usermgmt_core::service::UpdateUser {
         status: Some(Status::Suspended),
         ..Default::default()
@@ -397,4 +440,129 @@ pub async fn scim_filters_give_what_the_reference_gives(store: TestStore) {
         answered >= 200 && refused >= 20,
         "{answered} answered, {refused} refused"
     );
+}
+
+/// A role's members change in one transaction, within the token's reach, audited as the
+/// token; the super-admin role is no group.
+pub async fn role_members_change_together(store: TestStore) {
+    let fx = &Fixture::new(store).await;
+    let issued = fx
+        .service
+        .create_provisioning_token(&fx.admin, named("idp"))
+        .await
+        .expect("token");
+    let idp = fx
+        .service
+        .authenticate_provisioner(&fx.tenant, &issued.secret)
+        .await
+        .expect("authenticates");
+    let course = Fixture::host("course.view");
+    let role = fx
+        .service
+        .create_role(
+            &fx.admin,
+            usermgmt_core::service::CreateRole {
+                name: "students".into(),
+                description: None,
+                permissions: vec![course],
+            },
+        )
+        .await
+        .expect("role");
+    let a = fx.create("A", "a@t1.test").await;
+    let b = fx.create("B", "b@t1.test").await;
+    // An unknown user fails the whole change: nobody gets the role.
+    let unknown = uuid::Uuid::now_v7();
+    let change = [MemberChange::Add(vec![a.id, b.id, unknown])];
+    assert!(matches!(
+        fx.service.change_role_members(&idp, &role, &change).await,
+        Err(Error::Validation(_))
+    ));
+    assert!(
+        fx.service
+            .role_members(&fx.admin, &role)
+            .await
+            .expect("members")
+            .is_empty()
+    );
+
+    fx.service
+        .change_role_members(&idp, &role, &[MemberChange::Add(vec![a.id, b.id])])
+        .await
+        .expect("add");
+    let mut got: Vec<_> = fx
+        .service
+        .role_members(&fx.admin, &role)
+        .await
+        .expect("members")
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    got.sort();
+    let mut want = vec![a.id, b.id];
+    want.sort();
+    assert_eq!(got, want);
+    fx.service
+        .change_role_members(&idp, &role, &[MemberChange::Replace(vec![b.id])])
+        .await
+        .expect("replace");
+    let got: Vec<_> = fx
+        .service
+        .role_members(&fx.admin, &role)
+        .await
+        .expect("members")
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(got, vec![b.id]);
+    let events = fx
+        .service
+        .audit_log(&fx.admin, a.id, 1, 20)
+        .await
+        .expect("audit")
+        .items;
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.action == AuditAction::UserGrantsChanged)
+            .count()
+            == 2
+            && events[0].actor == AuditActor::Provisioning(issued.token.id)
+    );
+
+    // Beyond the token's reach: a role carrying a built-in permission outside its scope.
+    let exporters = fx
+        .service
+        .create_role(
+            &fx.admin,
+            usermgmt_core::service::CreateRole {
+                name: "exporters".into(),
+                description: None,
+                permissions: vec![Permission::USER_EXPORT],
+            },
+        )
+        .await
+        .expect("role");
+    assert!(matches!(
+        fx.service
+            .change_role_members(&idp, &exporters, &[MemberChange::Add(vec![a.id])])
+            .await,
+        Err(Error::Forbidden(_))
+    ));
+    // The super-admin role is no group.
+    let roles = fx.service.list_roles(&fx.admin).await.expect("roles");
+    let root = roles
+        .iter()
+        .find(|r| r.name == SUPER_ADMIN_ROLE)
+        .expect("root role");
+    assert!(matches!(
+        fx.service.member_role(&idp, root.id).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        fx.service
+            .change_role_members(&idp, root, &[MemberChange::Add(vec![a.id])])
+            .await,
+        Err(Error::NotFound(_))
+    ));
 }
