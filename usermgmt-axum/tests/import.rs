@@ -227,3 +227,64 @@ async fn bad_files_and_parameters_are_400_and_large_bodies_stream() {
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["summary"]["rows"], json!(3000), "{answer}");
 }
+
+#[tokio::test]
+async fn the_per_row_report_streams_as_json_lines() {
+    let ((app, token), _, _dir) = two_tenants().await;
+    // 1,200 rows (three batches), two of them bad: every row reported, in order, then the
+    // summary; all-or-nothing, so nothing is committed.
+    let mut file = generated(1200);
+    file = file.replace("learner7@source.test", "not-an-email");
+    file = file.replace("Learner 1100,", ",");
+    let request = Request::builder()
+        .method("POST")
+        .uri("/v1/users/bulk/import")
+        .header(header::CONTENT_TYPE, "text/csv")
+        .header(header::ACCEPT, "application/x-ndjson")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::from(file))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/x-ndjson"
+    );
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let lines: Vec<Value> = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1201);
+    for (i, row) in lines[..1200].iter().enumerate() {
+        assert_eq!(
+            row["line"],
+            i + 2,
+            "rows in file order (line 1 is the header)"
+        );
+        let bad = i == 7 || i == 1100;
+        assert_eq!(
+            row["outcome"],
+            if bad { "rejected" } else { "created" },
+            "{row}"
+        );
+        assert_eq!(row["errors"].is_object(), bad);
+    }
+    let summary = &lines[1200]["summary"];
+    assert_eq!(summary["rows"], 1200);
+    assert_eq!(summary["invalid"], 2);
+    assert_eq!(summary["committed"], false);
+    assert_eq!(summary["created"], 0);
+
+    // An error before any row is an ordinary error answer.
+    let request = Request::builder()
+        .method("POST")
+        .uri("/v1/users/bulk/import")
+        .header(header::ACCEPT, "application/x-ndjson")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::from("name,nonsense\nA,b\n"))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::access::Actor;
 use super::core::UserService;
 use super::import_rows::{ImportMode, ImportOptions, ParsedRow, read_rows};
+use super::import_writer::{Writer, joined};
 use crate::error::{Error, FieldErrors, Result};
 use crate::model::{FieldChange, Permission};
 use crate::principal::Principal;
@@ -125,80 +126,6 @@ pub(super) fn mark_import(event: &mut crate::model::AuditEvent, batch_id: Uuid) 
 /// The longest wait for the next row before an import is given up (and rolled back).
 pub const IMPORT_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// A task's outcome, its panic or cancellation as a storage error.
-fn joined(
-    outcome: std::result::Result<Result<()>, tokio::task::JoinError>,
-    what: &'static str,
-) -> Result<()> {
-    outcome.map_err(|e| Error::Storage(crate::error::StorageError::new(what, e)))?
-}
-
-/// The storage's side of an import, started with the first rows to write.
-pub(super) struct Writer {
-    storage: std::sync::Arc<dyn crate::storage::Storage>,
-    tenant: crate::model::TenantId,
-    running: Option<(
-        mpsc::Sender<ImportCommand>,
-        tokio::task::JoinHandle<Result<()>>,
-    )>,
-}
-
-impl Writer {
-    pub(super) fn idle(
-        storage: std::sync::Arc<dyn crate::storage::Storage>,
-        tenant: crate::model::TenantId,
-    ) -> Self {
-        Self {
-            storage,
-            tenant,
-            running: None,
-        }
-    }
-
-    /// Sends a command, starting the storage's import first if needed; a writer that
-    /// stopped answers with its own error.
-    pub(super) async fn send(&mut self, command: ImportCommand) -> Result<()> {
-        let (commands, _) = self.running.get_or_insert_with(|| {
-            let (commands, received) = mpsc::channel(2);
-            let (storage, tenant) = (self.storage.clone(), self.tenant.clone());
-            let task = tokio::spawn(async move { storage.import_users(&tenant, received).await });
-            (commands, task)
-        });
-        if commands.send(command).await.is_err() {
-            return Err(self.failure().await);
-        }
-        Ok(())
-    }
-
-    /// Why the writer stopped: its own error, or a generic one.
-    pub(super) async fn failure(&mut self) -> Error {
-        match self.running.take() {
-            Some((_, task)) => match joined(task.await, "writing an import") {
-                Err(error) => error,
-                Ok(()) => Error::Storage(crate::error::StorageError::new(
-                    "importing",
-                    "the import's writer stopped",
-                )),
-            },
-            None => Error::Storage(crate::error::StorageError::new(
-                "importing",
-                "the import's writer stopped",
-            )),
-        }
-    }
-
-    /// Ends the import: commit or roll back, and wait for the storage.
-    pub(super) async fn finish(mut self, commit: bool) -> Result<()> {
-        let Some((commands, task)) = self.running.take() else {
-            return Ok(());
-        };
-        // A writer that already stopped reports its own error below.
-        let _ = commands.send(ImportCommand::Finish { commit }).await;
-        drop(commands);
-        joined(task.await, "writing an import")
-    }
-}
-
 impl UserService {
     /// Imports users from `input` (CSV or JSON Lines, read as a stream: memory does not grow
     /// with the file) into the caller's tenant. Every row is validated and permission-checked
@@ -215,6 +142,29 @@ impl UserService {
         input: R,
         options: ImportOptions,
         mut on_row: impl FnMut(&RowReport) + Send,
+    ) -> Result<ImportSummary>
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+    {
+        let (reports, mut heard) = mpsc::channel(2);
+        let import = self.import_users_reporting(principal, input, options, reports);
+        let hear = async {
+            while let Some(batch) = heard.recv().await {
+                batch.iter().for_each(&mut on_row);
+            }
+        };
+        tokio::join!(import, hear).0
+    }
+
+    /// [`UserService::import_users`], its row reports sent a batch at a time (every row, in
+    /// order) and awaited: a slow reader slows the import rather than piling reports up, and
+    /// a reader that goes away stops it (rolled back, [`Error::Validation`] on `report`).
+    pub async fn import_users_reporting<R>(
+        &self,
+        principal: &Principal,
+        input: R,
+        options: ImportOptions,
+        on_batch: mpsc::Sender<Vec<RowReport>>,
     ) -> Result<ImportSummary>
     where
         R: AsyncRead + Send + Unpin + 'static,
@@ -279,7 +229,7 @@ impl UserService {
                         (summary.batch_id, options.mode),
                         rows,
                         &mut writer,
-                        &mut on_row,
+                        &on_batch,
                     )
                     .await;
                 match checked {
@@ -353,7 +303,7 @@ impl UserService {
         (batch_id, mode): (Uuid, ImportMode),
         rows: Vec<ParsedRow>,
         writer: &mut Writer,
-        on_row: &mut (impl FnMut(&RowReport) + Send),
+        on_batch: &mpsc::Sender<Vec<RowReport>>,
     ) -> Result<BatchCounts> {
         let now = self.clock.now();
         let mut reports = Vec::with_capacity(rows.len());
@@ -429,7 +379,12 @@ impl UserService {
                 RowOutcome::Unchanged => counts.unchanged += 1,
                 RowOutcome::Rejected => counts.invalid += 1,
             }
-            on_row(report);
+        }
+        if on_batch.send(reports).await.is_err() {
+            return Err(Error::invalid(
+                "report",
+                "the reader of the row reports went away: nothing was written",
+            ));
         }
         Ok(counts)
     }

@@ -4,7 +4,7 @@
 use uuid::Uuid;
 
 use super::core::UserService;
-use super::import::Writer;
+use super::import_writer::Writer;
 use super::inputs::UpdateUser;
 use crate::error::{Error, Result};
 use crate::filter::{ListQuery, SortBy, SortOrder, UserFilters};

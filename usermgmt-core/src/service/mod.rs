@@ -11,6 +11,7 @@ mod guards;
 mod import;
 mod import_plan;
 mod import_rows;
+mod import_writer;
 mod inputs;
 mod insights;
 mod invitations;
