@@ -11,30 +11,38 @@ use crate::SqliteStorage;
 use crate::codec::{from_micros, micros, parse};
 use crate::error::{corrupt, map_err};
 
-/// Appends an event on `conn` (inside the caller's transaction).
-pub(crate) fn insert_event(conn: &Connection, event: &AuditEvent) -> Result<()> {
+/// The columns of an audit row, in the order [`event_values`] gives them.
+pub(crate) const EVENT_COLUMNS: &str = "id, tenant_id, target_kind, target_id, actor_kind, \
+    actor_id, impersonator_id, action, changes, created_at";
+
+/// An audit event's row values, in [`EVENT_COLUMNS`] order.
+pub(crate) fn event_values(event: &AuditEvent) -> Result<Vec<rusqlite::types::Value>> {
     let (actor_kind, actor_id) = event.actor.columns();
     let changes = serde_json::to_string(&event.changes).map_err(|e| {
         usermgmt_core::Error::Storage(StorageError::new("encoding an audit diff", e))
     })?;
-    conn.prepare_cached(
-        "INSERT INTO audit_events (id, tenant_id, target_kind, target_id, actor_kind, actor_id, \
-         impersonator_id, action, changes, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            event.id,
-            event.tenant_id.as_str(),
-            event.target_kind.as_str(),
-            event.target_id,
-            actor_kind,
-            actor_id,
-            event.impersonator_id,
-            event.action.as_str(),
-            changes,
-            micros(event.created_at),
-        ])
-    })
+    let uuid = crate::query::uuid_value;
+    Ok(vec![
+        uuid(event.id),
+        event.tenant_id.as_str().to_owned().into(),
+        event.target_kind.as_str().to_owned().into(),
+        uuid(event.target_id),
+        actor_kind.to_owned().into(),
+        actor_id.map(uuid).into(),
+        event.impersonator_id.map(uuid).into(),
+        event.action.as_str().to_owned().into(),
+        changes.into(),
+        micros(event.created_at).into(),
+    ])
+}
+
+/// Appends an event on `conn` (inside the caller's transaction).
+pub(crate) fn insert_event(conn: &Connection, event: &AuditEvent) -> Result<()> {
+    let values = event_values(event)?;
+    conn.prepare_cached(&format!(
+        "INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .and_then(|mut s| s.execute(rusqlite::params_from_iter(values.iter())))
     .map_err(map_err("writing an audit event"))?;
     Ok(())
 }

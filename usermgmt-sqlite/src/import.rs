@@ -3,13 +3,14 @@
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
-use usermgmt_core::model::TenantId;
-use usermgmt_core::storage::{ImportCommand, ImportStore, ImportWrite, WriteOutcome};
+use usermgmt_core::model::{AuditEvent, TenantId};
+use usermgmt_core::storage::{ImportCommand, ImportStore, ImportWrite, NewUser, WriteOutcome};
 use usermgmt_core::{Error, Result};
 
 use crate::SqliteStorage;
+use crate::insert_many::insert_many;
 use crate::pool::{commit, immediate};
-use crate::users::{insert_one, replace_one};
+use crate::users::replace_one;
 
 #[async_trait]
 impl ImportStore for SqliteStorage {
@@ -25,32 +26,7 @@ impl ImportStore for SqliteStorage {
                 loop {
                     match commands.blocking_recv() {
                         Some(ImportCommand::Write { rows, reply }) => {
-                            let mut outcomes = Vec::with_capacity(rows.len());
-                            for row in &rows {
-                                // The checks run in this transaction, so they also see the
-                                // rows written before; a refused row writes nothing (the
-                                // checks come before any write, and SQLite has one writer).
-                                let written = match row {
-                                    ImportWrite::Insert(new, audit) => {
-                                        usermgmt_core::storage::ensure_tenant(
-                                            &tenant,
-                                            &new.user.tenant_id,
-                                        )?;
-                                        insert_one(&tx, new, audit)
-                                    }
-                                    ImportWrite::Replace(change) => {
-                                        replace_one(&tx, tenant.as_str(), change)
-                                    }
-                                };
-                                outcomes.push(match written {
-                                    Ok(()) => WriteOutcome::Written,
-                                    Err(Error::Conflict { fields }) => WriteOutcome::Taken(fields),
-                                    Err(Error::VersionConflict { .. } | Error::NotFound(_)) => {
-                                        WriteOutcome::Changed
-                                    }
-                                    Err(other) => return Err(other),
-                                });
-                            }
+                            let outcomes = write_rows(&tx, &tenant, &rows)?;
                             // A dropped receiver means the service gave up: it finishes or
                             // closes the channel next.
                             let _ = reply.send(outcomes);
@@ -70,4 +46,46 @@ impl ImportStore for SqliteStorage {
             })
             .await
     }
+}
+
+/// Writes rows in order: each run of new users as multi-row inserts, each replacement on its
+/// own. The checks run in this transaction, so they also see the rows written before; a
+/// refused row writes nothing (the checks come before any write, and SQLite has one writer).
+fn write_rows(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &TenantId,
+    rows: &[ImportWrite],
+) -> Result<Vec<WriteOutcome>> {
+    let mut outcomes = Vec::with_capacity(rows.len());
+    let mut run = Vec::new();
+    let flush = |run: &mut Vec<(&NewUser, &AuditEvent)>, outcomes: &mut Vec<WriteOutcome>| {
+        let written = insert_many(tx, run)?;
+        outcomes.extend(written.into_iter().map(|taken| match taken {
+            None => WriteOutcome::Written,
+            Some(fields) => WriteOutcome::Taken(fields),
+        }));
+        run.clear();
+        Ok::<(), Error>(())
+    };
+    for row in rows {
+        match row {
+            ImportWrite::Insert(new, audit) => {
+                usermgmt_core::storage::ensure_tenant(tenant, &new.user.tenant_id)?;
+                run.push((new, audit));
+            }
+            ImportWrite::Replace(change) => {
+                flush(&mut run, &mut outcomes)?;
+                outcomes.push(match replace_one(tx, tenant.as_str(), change) {
+                    Ok(()) => WriteOutcome::Written,
+                    Err(Error::Conflict { fields }) => WriteOutcome::Taken(fields),
+                    Err(Error::VersionConflict { .. } | Error::NotFound(_)) => {
+                        WriteOutcome::Changed
+                    }
+                    Err(other) => return Err(other),
+                });
+            }
+        }
+    }
+    flush(&mut run, &mut outcomes)?;
+    Ok(outcomes)
 }

@@ -28,6 +28,7 @@ mod enrollment_source;
 mod error;
 mod feed;
 mod import;
+mod insert_many;
 mod insights;
 mod migrations;
 mod notes;

@@ -53,15 +53,17 @@ pub(crate) fn attach_learning<'a>(
     }))
 }
 
-/// Writes every column of `user` (insert when `seq` is None) and returns its seq.
-fn write_user_row(
-    tx: &Transaction<'_>,
-    seq: Option<i64>,
-    user: &User,
-    version: i64,
-) -> Result<i64> {
+/// The columns of a user row, in the order [`user_values`] gives them.
+pub(crate) const USER_WRITE_COLUMNS: &str = "id, tenant_id, name, name_key, email, phone, username, \
+    unique_id, status, is_admin, is_instructor, is_learner, email_verified, phone_verified, \
+    auth_method, avatar_url, bio, country, city, state, continent, timezone, locale, gender, \
+    designation, date_of_birth, profile_completeness, created_at, updated_at, last_login_at, \
+    deleted_at, failed_login_attempts, locked_until, version, search_text";
+
+/// A user row's values, in [`USER_WRITE_COLUMNS`] order.
+pub(crate) fn user_values(user: &User, version: i64) -> Vec<rusqlite::types::Value> {
     let p = &user.profile;
-    let values: Vec<rusqlite::types::Value> = vec![
+    vec![
         uuid_value(user.id),
         user.tenant_id.as_str().to_owned().into(),
         user.name.clone().into(),
@@ -97,24 +99,28 @@ fn write_user_row(
         user.locked_until.map(micros).into(),
         version.into(),
         user.search_text().into(),
-    ];
-    const COLUMNS: &str = "id, tenant_id, name, name_key, email, phone, username, unique_id, status, \
-        is_admin, is_instructor, is_learner, email_verified, phone_verified, auth_method, avatar_url, bio, \
-        country, city, state, continent, timezone, locale, gender, designation, date_of_birth, \
-        profile_completeness, created_at, updated_at, last_login_at, deleted_at, failed_login_attempts, \
-        locked_until, version, search_text";
+    ]
+}
+
+fn write_user_row(
+    tx: &Transaction<'_>,
+    seq: Option<i64>,
+    user: &User,
+    version: i64,
+) -> Result<i64> {
+    let values = user_values(user, version);
     match seq {
         None => {
             let marks = vec!["?"; values.len()].join(", ");
-            let sql = format!("INSERT INTO users ({COLUMNS}) VALUES ({marks})");
+            let sql = format!("INSERT INTO users ({USER_WRITE_COLUMNS}) VALUES ({marks})");
             tx.prepare_cached(&sql)
                 .and_then(|mut s| s.execute(params_from_iter(values.iter())))
                 .map_err(map_err("inserting a user"))?;
             Ok(tx.last_insert_rowid())
         }
         Some(seq) => {
-            let assignments: Vec<String> = COLUMNS
-                .split(", ")
+            let assignments: Vec<String> = USER_WRITE_COLUMNS
+                .split(',')
                 .map(|c| format!("{} = ?", c.trim()))
                 .collect();
             let sql = format!("UPDATE users SET {} WHERE seq = ?", assignments.join(", "));
@@ -130,10 +136,20 @@ fn write_user_row(
 
 /// Replaces roles, direct permissions and expertise of a user.
 fn write_related(tx: &Transaction<'_>, seq: i64, user: &User) -> Result<()> {
-    for table in ["user_roles", "user_permissions", "user_expertise"] {
-        tx.execute(&format!("DELETE FROM {table} WHERE user_seq = ?1"), [seq])
+    for sql in [
+        "DELETE FROM user_roles WHERE user_seq = ?1",
+        "DELETE FROM user_permissions WHERE user_seq = ?1",
+        "DELETE FROM user_expertise WHERE user_seq = ?1",
+    ] {
+        tx.prepare_cached(sql)
+            .and_then(|mut s| s.execute([seq]))
             .map_err(map_err("clearing user grants"))?;
     }
+    insert_related(tx, seq, user)
+}
+
+/// Writes the roles, direct permissions and expertise of a user who has none yet.
+pub(crate) fn insert_related(tx: &Transaction<'_>, seq: i64, user: &User) -> Result<()> {
     for role in &user.roles {
         let inserted = tx
             .prepare_cached(
@@ -258,8 +274,11 @@ impl UserRecords for SqliteStorage {
         self.pool
             .run(move |conn| {
                 let tx = immediate(conn)?;
-                for (new, audit) in &users {
-                    insert_one(&tx, new, audit)?;
+                let rows: Vec<(&NewUser, &AuditEvent)> =
+                    users.iter().map(|(n, a)| (n, a)).collect();
+                let outcomes = crate::insert_many::insert_many(&tx, &rows)?;
+                if let Some(fields) = outcomes.into_iter().flatten().next() {
+                    return Err(Error::Conflict { fields });
                 }
                 commit(tx)?;
                 Ok(users.len() as u64)

@@ -1,0 +1,140 @@
+//! Many new users in one transaction, written a chunk at a time as multi-row INSERTs: one
+//! statement per chunk, so SQLite's full-text index and statement journal do their work once
+//! per chunk instead of once per user (a statement writing the index flushes it).
+
+use std::collections::HashSet;
+
+use rusqlite::{Transaction, params_from_iter};
+use usermgmt_core::Result;
+use usermgmt_core::model::{AuditEvent, User};
+use usermgmt_core::storage::NewUser;
+use uuid::Uuid;
+
+use crate::audit::{EVENT_COLUMNS, event_values};
+use crate::error::map_err;
+use crate::read::taken_fields;
+use crate::users::{USER_WRITE_COLUMNS, insert_related, user_values};
+
+/// Users per INSERT statement (36 values each, well under SQLite's 32,766 variables).
+const CHUNK: usize = 200;
+
+/// The unique values of a user, as the unique indexes compare them.
+fn unique_keys(user: &User) -> Vec<(&'static str, String)> {
+    [
+        ("email", user.email.as_deref().map(str::to_lowercase)),
+        ("phone", user.phone.clone()),
+        ("username", user.username.as_deref().map(str::to_lowercase)),
+        (
+            "unique_id",
+            user.unique_id.as_deref().map(str::to_lowercase),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(field, value)| value.map(|v| (field, v)))
+    .collect()
+}
+
+/// `n` rows of `width` placeholders: `(?, ?), (?, ?)`.
+fn marks(n: usize, width: usize) -> String {
+    let row = format!("({})", vec!["?"; width].join(", "));
+    vec![row; n].join(", ")
+}
+
+/// Inserts each user whose unique values are free (among stored users and the rows before
+/// it), with its password, grants, OAuth links and audit event; answers per row `None`
+/// (written) or the taken fields (nothing of that row written).
+pub(crate) fn insert_many(
+    tx: &Transaction<'_>,
+    rows: &[(&NewUser, &AuditEvent)],
+) -> Result<Vec<Option<Vec<String>>>> {
+    let mut outcomes = Vec::with_capacity(rows.len());
+    let mut claimed: HashSet<(&'static str, String)> = HashSet::new();
+    let mut accepted = Vec::with_capacity(rows.len());
+    for (new, audit) in rows {
+        let mut taken = taken_fields(tx, &new.user, None)?;
+        let keys = unique_keys(&new.user);
+        for key in &keys {
+            if claimed.contains(key) && !taken.iter().any(|t| t == key.0) {
+                taken.push(key.0.to_owned());
+            }
+        }
+        if taken.is_empty() {
+            claimed.extend(keys);
+            accepted.push((*new, *audit));
+            outcomes.push(None);
+        } else {
+            outcomes.push(Some(taken));
+        }
+    }
+    for chunk in accepted.chunks(CHUNK) {
+        let seqs = insert_users(tx, chunk)?;
+        for ((new, _), seq) in chunk.iter().zip(seqs) {
+            insert_related(tx, seq, &new.user)?;
+            for link in &new.oauth_links {
+                crate::oauth::insert_link(tx, new.user.tenant_id.as_str(), seq, link)?;
+            }
+        }
+        insert_events(tx, chunk.iter().map(|(_, audit)| *audit))?;
+    }
+    Ok(outcomes)
+}
+
+/// One multi-row INSERT of users (with their password hashes); their row numbers, in order.
+fn insert_users(tx: &Transaction<'_>, chunk: &[(&NewUser, &AuditEvent)]) -> Result<Vec<i64>> {
+    let mut values = Vec::with_capacity(chunk.len() * 36);
+    for (new, _) in chunk {
+        values.extend(user_values(&new.user, 1));
+        values.push(
+            new.password_hash
+                .as_ref()
+                .map(|h| h.as_phc().to_owned())
+                .into(),
+        );
+    }
+    let sql = format!(
+        "INSERT INTO users ({USER_WRITE_COLUMNS}, password_hash) VALUES {} RETURNING id, seq",
+        marks(chunk.len(), 36)
+    );
+    let mut statement = tx
+        .prepare_cached(&sql)
+        .map_err(map_err("inserting users"))?;
+    let returned: Vec<(Uuid, i64)> = statement
+        .query_map(params_from_iter(values.iter()), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(map_err("inserting users"))?;
+    // RETURNING's order is not promised: match the rows by id.
+    let seqs: std::collections::HashMap<Uuid, i64> = returned.into_iter().collect();
+    chunk
+        .iter()
+        .map(|(new, _)| {
+            seqs.get(&new.user.id).copied().ok_or_else(|| {
+                usermgmt_core::Error::Storage(usermgmt_core::StorageError::new(
+                    "inserting users",
+                    "a row was not returned",
+                ))
+            })
+        })
+        .collect()
+}
+
+/// One multi-row INSERT of audit events.
+fn insert_events<'a>(
+    tx: &Transaction<'_>,
+    events: impl ExactSizeIterator<Item = &'a AuditEvent>,
+) -> Result<()> {
+    let n = events.len();
+    let mut values = Vec::with_capacity(n * 10);
+    for event in events {
+        values.extend(event_values(event)?);
+    }
+    let sql = format!(
+        "INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES {}",
+        marks(n, 10)
+    );
+    tx.prepare_cached(&sql)
+        .and_then(|mut s| s.execute(params_from_iter(values.iter())))
+        .map_err(map_err("writing audit events"))?;
+    Ok(())
+}
