@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::audit::{EVENT_COLUMNS, event_values};
 use crate::error::map_err;
 use crate::read::taken_fields;
-use crate::users::{USER_WRITE_COLUMNS, insert_related, user_values};
+use crate::user_rows::{USER_WRITE_COLUMNS, insert_related, user_values};
 
 /// Users per INSERT statement (36 values each, well under SQLite's 32,766 variables).
 const CHUNK: usize = 200;

@@ -40,6 +40,7 @@ mod read;
 mod roles;
 mod sessions;
 mod tokens;
+mod user_rows;
 mod users;
 
 use std::path::{Path, PathBuf};

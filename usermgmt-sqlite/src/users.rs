@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use usermgmt_core::filter::{ListPlan, UserFilters};
-use usermgmt_core::model::{AuditEvent, TenantId, User, name_sort_key};
+use usermgmt_core::model::{AuditEvent, TenantId, User};
 use usermgmt_core::service::BulkDeleteOutcome;
 use usermgmt_core::storage::{
     BatchSink, BulkDelete, Identifier, NewUser, PasswordChange, UserBatches, UserQueries,
@@ -15,12 +15,13 @@ use uuid::Uuid;
 
 use crate::SqliteStorage;
 use crate::audit::insert_event;
-use crate::codec::{USER_COLUMNS, date_text, micros, parse, user_from_row};
+use crate::codec::{USER_COLUMNS, micros, parse, user_from_row};
 use crate::error::map_err;
 use crate::pool::{commit, immediate};
-use crate::query::{Lite, RolesForm, SearchMode, args, roles_form, search_mode, uuid_value};
+use crate::query::{Lite, RolesForm, SearchMode, args, roles_form, search_mode};
 use crate::read::{attach_related, identifier_query, read_users, taken_fields, user_by_id};
 use crate::sessions::end_user_sessions;
+use crate::user_rows::{USER_WRITE_COLUMNS, insert_related, user_values};
 
 /// Attaches the learning database (once per connection) when push-down is configured and
 /// the filters use enrollment filters; returns where the push-down reads them.
@@ -51,55 +52,6 @@ pub(crate) fn attach_learning<'a>(
         layout: &attached.layout,
         schema: Some("learning"),
     }))
-}
-
-/// The columns of a user row, in the order [`user_values`] gives them.
-pub(crate) const USER_WRITE_COLUMNS: &str = "id, tenant_id, name, name_key, email, phone, username, \
-    unique_id, status, is_admin, is_instructor, is_learner, email_verified, phone_verified, \
-    auth_method, avatar_url, bio, country, city, state, continent, timezone, locale, gender, \
-    designation, date_of_birth, profile_completeness, created_at, updated_at, last_login_at, \
-    deleted_at, failed_login_attempts, locked_until, version, search_text";
-
-/// A user row's values, in [`USER_WRITE_COLUMNS`] order.
-pub(crate) fn user_values(user: &User, version: i64) -> Vec<rusqlite::types::Value> {
-    let p = &user.profile;
-    vec![
-        uuid_value(user.id),
-        user.tenant_id.as_str().to_owned().into(),
-        user.name.clone().into(),
-        name_sort_key(&user.name).into(),
-        user.email.clone().into(),
-        user.phone.clone().into(),
-        user.username.clone().into(),
-        user.unique_id.clone().into(),
-        user.status.as_str().to_owned().into(),
-        user.is_admin.into(),
-        user.is_instructor.into(),
-        user.is_learner.into(),
-        user.email_verified.into(),
-        user.phone_verified.into(),
-        user.auth_method.as_str().to_owned().into(),
-        p.avatar_url.clone().into(),
-        p.bio.clone().into(),
-        p.country.clone().into(),
-        p.city.clone().into(),
-        p.state.clone().into(),
-        p.continent.map(|c| c.as_str().to_owned()).into(),
-        p.timezone.clone().into(),
-        p.locale.clone().into(),
-        p.gender.map(|g| g.as_str().to_owned()).into(),
-        p.designation.clone().into(),
-        p.date_of_birth.map(date_text).into(),
-        i64::from(user.profile_completeness).into(),
-        micros(user.created_at).into(),
-        micros(user.updated_at).into(),
-        user.last_login_at.map(micros).into(),
-        user.deleted_at.map(micros).into(),
-        i64::from(user.failed_login_attempts).into(),
-        user.locked_until.map(micros).into(),
-        version.into(),
-        user.search_text().into(),
-    ]
 }
 
 fn write_user_row(
@@ -146,34 +98,6 @@ fn write_related(tx: &Transaction<'_>, seq: i64, user: &User) -> Result<()> {
             .map_err(map_err("clearing user grants"))?;
     }
     insert_related(tx, seq, user)
-}
-
-/// Writes the roles, direct permissions and expertise of a user who has none yet.
-pub(crate) fn insert_related(tx: &Transaction<'_>, seq: i64, user: &User) -> Result<()> {
-    for role in &user.roles {
-        let inserted = tx
-            .prepare_cached(
-                "INSERT INTO user_roles (user_seq, role_id) SELECT ?1, id FROM roles WHERE tenant_id = ?2 AND name = ?3",
-            )
-            .and_then(|mut s| s.execute(params![seq, user.tenant_id.as_str(), role]))
-            .map_err(map_err("granting a role"))?;
-        if inserted == 0 {
-            return Err(Error::invalid("roles", format!("unknown role `{role}`")));
-        }
-    }
-    for permission in &user.permissions {
-        tx.prepare_cached("INSERT INTO user_permissions (user_seq, permission) VALUES (?1, ?2)")
-            .and_then(|mut s| s.execute(params![seq, permission.as_str()]))
-            .map_err(map_err("granting a permission"))?;
-    }
-    for (position, value) in user.profile.expertise.iter().enumerate() {
-        tx.prepare_cached(
-            "INSERT INTO user_expertise (user_seq, value, position) VALUES (?1, ?2, ?3)",
-        )
-        .and_then(|mut s| s.execute(params![seq, value, position as i64]))
-        .map_err(map_err("writing expertise"))?;
-    }
-    Ok(())
 }
 
 /// Inserts one user with everything that belongs to it, inside the caller's transaction.
