@@ -103,13 +103,28 @@ pub(super) enum RowPlan {
     Rejected(FieldErrors),
 }
 
-/// What a batch came to.
-#[derive(Debug, Clone, Copy, Default)]
-struct BatchCounts {
-    rows: u64,
-    written: Written,
-    unchanged: u64,
-    invalid: u64,
+/// A planned batch: its reports, and its writes (then the storage's answer once they were
+/// handed over).
+struct InFlight {
+    reports: Vec<RowReport>,
+    writes: Vec<ImportWrite>,
+    /// Where the written rows' reports are.
+    written_at: Vec<usize>,
+    /// The storage's answer for the writes, once they were sent.
+    answer: Option<oneshot::Receiver<Vec<WriteOutcome>>>,
+}
+
+impl InFlight {
+    /// Hands the writes to the storage without waiting for them.
+    async fn send(mut self, writer: &mut Writer) -> Result<InFlight> {
+        if !self.writes.is_empty() {
+            let (reply, answer) = oneshot::channel();
+            let rows = std::mem::take(&mut self.writes);
+            writer.send(ImportCommand::Write { rows, reply }).await?;
+            self.answer = Some(answer);
+        }
+        Ok(self)
+    }
 }
 
 /// Marks an audit event as part of the import `batch_id`.
@@ -198,6 +213,7 @@ impl UserService {
         let mut writer = Writer::idle(self.storage.clone(), actor.tenant_id.clone());
         let mut pending = Written::default();
         let mut batch: Vec<ParsedRow> = Vec::with_capacity(IMPORT_BATCH);
+        let mut in_flight: Option<InFlight> = None;
         let mut failed = None;
         loop {
             let row = match tokio::time::timeout(IMPORT_IDLE, row_rx.recv()).await {
@@ -222,40 +238,45 @@ impl UserService {
             }
             if batch.len() == IMPORT_BATCH || (end && !batch.is_empty()) {
                 let rows = std::mem::take(&mut batch);
-                let checked = self
-                    .import_batch(
-                        principal,
-                        &actor,
-                        (summary.batch_id, options.mode),
-                        rows,
-                        &mut writer,
-                        &on_batch,
-                    )
-                    .await;
-                match checked {
-                    Ok(batch) => {
-                        summary.rows += batch.rows;
-                        summary.invalid += batch.invalid;
-                        summary.unchanged += batch.unchanged;
-                        pending.created += batch.written.created;
-                        pending.updated += batch.written.updated;
+                // This batch is planned while the storage writes the one before (pipelined).
+                let step = async {
+                    let planned = self
+                        .plan_batch(principal, &actor, (summary.batch_id, options.mode), rows)
+                        .await?;
+                    if let Some(before) = in_flight.take() {
+                        self.land(
+                            before,
+                            &mut writer,
+                            &on_batch,
+                            &mut summary,
+                            &mut pending,
+                            &options,
+                        )
+                        .await?;
                     }
-                    Err(error) => {
-                        failed = Some(error);
-                        break;
-                    }
-                }
-                if options.per_batch && !options.dry_run && pending.created + pending.updated > 0 {
-                    if let Err(error) = writer.send(ImportCommand::Checkpoint).await {
-                        failed = Some(error);
-                        break;
-                    }
-                    summary.created += pending.created;
-                    summary.updated += pending.updated;
-                    pending = Written::default();
+                    in_flight = Some(planned.send(&mut writer).await?);
+                    Ok::<(), Error>(())
+                };
+                if let Err(error) = step.await {
+                    failed = Some(error);
+                    break;
                 }
             }
             if end {
+                if let Some(last) = in_flight.take()
+                    && let Err(error) = self
+                        .land(
+                            last,
+                            &mut writer,
+                            &on_batch,
+                            &mut summary,
+                            &mut pending,
+                            &options,
+                        )
+                        .await
+                {
+                    failed = Some(error);
+                }
                 break;
             }
         }
@@ -294,21 +315,21 @@ impl UserService {
         Ok(summary)
     }
 
-    /// Plans one batch, hands its writes to the writer, and reports every row.
-    #[allow(clippy::too_many_arguments)]
-    async fn import_batch(
+    /// Plans one batch: every row's report, and the writes of the rows to write.
+    async fn plan_batch(
         &self,
         principal: &Principal,
         actor: &Actor,
         (batch_id, mode): (Uuid, ImportMode),
         rows: Vec<ParsedRow>,
-        writer: &mut Writer,
-        on_batch: &mpsc::Sender<Vec<RowReport>>,
-    ) -> Result<BatchCounts> {
+    ) -> Result<InFlight> {
         let now = self.clock.now();
-        let mut reports = Vec::with_capacity(rows.len());
-        let mut writes = Vec::new();
-        let mut written_at = Vec::new();
+        let mut planned = InFlight {
+            reports: Vec::with_capacity(rows.len()),
+            writes: Vec::new(),
+            written_at: Vec::new(),
+            answer: None,
+        };
         for row in rows {
             let plan = match row.input {
                 Err(errors) => RowPlan::Rejected(errors),
@@ -317,16 +338,17 @@ impl UserService {
                         .await?
                 }
             };
+            let reports = &mut planned.reports;
             match plan {
                 RowPlan::Write(write, id, outcome) => {
-                    written_at.push(reports.len());
+                    planned.written_at.push(reports.len());
                     reports.push(RowReport {
                         line: row.line,
                         outcome,
                         id: Some(id),
                         errors: None,
                     });
-                    writes.push(*write);
+                    planned.writes.push(*write);
                 }
                 RowPlan::Unchanged(id) => reports.push(RowReport {
                     line: row.line,
@@ -337,14 +359,28 @@ impl UserService {
                 RowPlan::Rejected(errors) => reports.push(RowReport::rejected(row.line, errors)),
             }
         }
-        if !writes.is_empty() {
-            let (reply, answer) = oneshot::channel();
-            writer
-                .send(ImportCommand::Write {
-                    rows: writes,
-                    reply,
-                })
-                .await?;
+        Ok(planned)
+    }
+
+    /// Waits for a batch's writes, reports its rows, counts them into `summary` (and
+    /// `pending`, the writes not yet committed), and commits them when the import commits
+    /// batch by batch.
+    async fn land(
+        &self,
+        batch: InFlight,
+        writer: &mut Writer,
+        on_batch: &mpsc::Sender<Vec<RowReport>>,
+        summary: &mut ImportSummary,
+        pending: &mut Written,
+        options: &ImportOptions,
+    ) -> Result<()> {
+        let InFlight {
+            mut reports,
+            written_at,
+            answer,
+            ..
+        } = batch;
+        if let Some(answer) = answer {
             let outcomes = match answer.await {
                 Ok(outcomes) => outcomes,
                 Err(_) => return Err(writer.failure().await),
@@ -368,16 +404,13 @@ impl UserService {
                 }
             }
         }
-        let mut counts = BatchCounts {
-            rows: reports.len() as u64,
-            ..BatchCounts::default()
-        };
+        summary.rows += reports.len() as u64;
         for report in &reports {
             match report.outcome {
-                RowOutcome::Created => counts.written.created += 1,
-                RowOutcome::Updated => counts.written.updated += 1,
-                RowOutcome::Unchanged => counts.unchanged += 1,
-                RowOutcome::Rejected => counts.invalid += 1,
+                RowOutcome::Created => pending.created += 1,
+                RowOutcome::Updated => pending.updated += 1,
+                RowOutcome::Unchanged => summary.unchanged += 1,
+                RowOutcome::Rejected => summary.invalid += 1,
             }
         }
         if on_batch.send(reports).await.is_err() {
@@ -386,7 +419,13 @@ impl UserService {
                 "the reader of the row reports went away: nothing was written",
             ));
         }
-        Ok(counts)
+        if options.per_batch && !options.dry_run && pending.created + pending.updated > 0 {
+            writer.send(ImportCommand::Checkpoint).await?;
+            summary.created += pending.created;
+            summary.updated += pending.updated;
+            *pending = Written::default();
+        }
+        Ok(())
     }
 
     /// Replaces an imported hash (another system's format) with an argon2id hash of the
