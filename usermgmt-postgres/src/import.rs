@@ -1,6 +1,6 @@
 //! `ImportStore` on PostgreSQL: one transaction (or one per batch); runs of new users are
-//! checked for taken values in one query per field and written with one COPY; a change to a
-//! stored user runs under a savepoint, so a refused one is undone alone.
+//! checked for taken values in one query per field and written thousands at a time; a change
+//! to a stored user runs under a savepoint, so a refused one is undone alone.
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
@@ -10,7 +10,7 @@ use usermgmt_core::{Error, Result};
 
 use crate::PgStorage;
 use crate::error::map_err;
-use crate::read::taken_in_batch;
+use crate::read::{Claimed, taken_in_batch};
 use crate::tx::commit;
 use crate::users::replace_one;
 
@@ -22,29 +22,55 @@ async fn savepoint(tx: &mut sqlx::PgConnection, sql: &'static str) -> Result<()>
     Ok(())
 }
 
-/// Inserts a run of new users at once: one uniqueness query per field for the run (against
-/// stored users and the run's earlier rows), then one COPY of the free ones.
+/// New users accepted and not yet written: written together once there are
+/// [`FLUSH_ROWS`], or before anything that must see them (a change to a stored user, a
+/// commit) — large statements, so the per-statement cost is paid per thousands of users.
+#[derive(Default)]
+struct Buffered {
+    rows: Vec<(NewUser, AuditEvent)>,
+    claimed: Claimed,
+}
+
+/// Rows written per flush of the buffer.
+const FLUSH_ROWS: usize = 5_000;
+
+impl Buffered {
+    async fn flush(&mut self, tx: &mut sqlx::PgConnection) -> Result<()> {
+        if !self.rows.is_empty() {
+            crate::copy::insert_users(&mut *tx, &self.rows).await?;
+        }
+        self.rows.clear();
+        // Written now: the stored users answer for these values from here on.
+        self.claimed.clear();
+        Ok(())
+    }
+}
+
+/// Accepts a run of new users: one uniqueness query per field for the run (against stored
+/// users, buffered ones and the run's earlier rows); the free ones join the buffer.
 async fn insert_run(
     tx: &mut sqlx::PgConnection,
     tenant: &TenantId,
     run: Vec<(NewUser, AuditEvent)>,
+    buffered: &mut Buffered,
 ) -> Result<Vec<WriteOutcome>> {
     if run.is_empty() {
         return Ok(Vec::new());
     }
     let users: Vec<&usermgmt_core::model::User> = run.iter().map(|(new, _)| &new.user).collect();
-    let taken = taken_in_batch(&mut *tx, tenant.as_str(), &users).await?;
-    let mut free = Vec::with_capacity(run.len());
+    let taken = taken_in_batch(&mut *tx, tenant.as_str(), &users, &mut buffered.claimed).await?;
     let mut outcomes = Vec::with_capacity(run.len());
     for (row, fields) in run.into_iter().zip(taken) {
         if fields.is_empty() {
-            free.push(row);
+            buffered.rows.push(row);
             outcomes.push(WriteOutcome::Written);
         } else {
             outcomes.push(WriteOutcome::Taken(fields));
         }
     }
-    crate::copy::insert_users(&mut *tx, &free).await?;
+    if buffered.rows.len() >= FLUSH_ROWS {
+        buffered.flush(tx).await?;
+    }
     Ok(outcomes)
 }
 
@@ -78,6 +104,7 @@ impl ImportStore for PgStorage {
         mut commands: mpsc::Receiver<ImportCommand>,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
+        let mut buffered = Buffered::default();
         loop {
             match commands.recv().await {
                 Some(ImportCommand::Write { rows, reply }) => {
@@ -91,21 +118,28 @@ impl ImportStore for PgStorage {
                             }
                             ImportWrite::Replace(change) => {
                                 let run = std::mem::take(&mut inserts);
-                                outcomes.extend(insert_run(&mut tx, tenant, run).await?);
+                                outcomes
+                                    .extend(insert_run(&mut tx, tenant, run, &mut buffered).await?);
+                                // The change is checked against every user written before it.
+                                buffered.flush(&mut tx).await?;
                                 outcomes.push(replace_row(&mut tx, tenant, &change).await?);
                             }
                         }
                     }
-                    outcomes.extend(insert_run(&mut tx, tenant, inserts).await?);
+                    outcomes.extend(insert_run(&mut tx, tenant, inserts, &mut buffered).await?);
                     // A dropped receiver means the service gave up: it finishes or closes
                     // the channel next.
                     let _ = reply.send(outcomes);
                 }
                 Some(ImportCommand::Checkpoint) => {
+                    buffered.flush(&mut tx).await?;
                     commit(tx).await?;
                     tx = self.begin().await?;
                 }
-                Some(ImportCommand::Finish { commit: true }) => return commit(tx).await,
+                Some(ImportCommand::Finish { commit: true }) => {
+                    buffered.flush(&mut tx).await?;
+                    return commit(tx).await;
+                }
                 Some(ImportCommand::Finish { commit: false }) | None => {
                     return tx
                         .rollback()

@@ -160,6 +160,7 @@ pub(crate) async fn taken_in_batch(
     conn: &mut PgConnection,
     tenant: &str,
     users: &[&User],
+    claimed: &mut Claimed,
 ) -> Result<Vec<Vec<String>>> {
     let fold = |fold: bool, value: &str| {
         if fold {
@@ -197,22 +198,34 @@ pub(crate) async fn taken_in_batch(
             .map_err(map_err("checking unique values"))?;
         stored.insert(field, found.into_iter().collect());
     }
-    let mut seen: HashMap<&'static str, std::collections::HashSet<String>> = HashMap::new();
     let mut taken = Vec::with_capacity(users.len());
     for user in users {
         let mut fields = Vec::new();
+        let mut values = Vec::new();
         for ((field, folded), value) in UNIQUE_FIELDS.into_iter().zip(unique_values(user)) {
             let Some(value) = value else { continue };
             let value = fold(folded, value);
-            let before = stored.get(field).is_some_and(|s| s.contains(&value));
-            if before || !seen.entry(field).or_default().insert(value) {
+            let before = stored.get(field).is_some_and(|s| s.contains(&value))
+                || claimed.get(field).is_some_and(|s| s.contains(&value));
+            if before {
                 fields.push(field.to_owned());
+            }
+            values.push((field, value));
+        }
+        // Only a row that will be written claims its values.
+        if fields.is_empty() {
+            for (field, value) in values {
+                claimed.entry(field).or_default().insert(value);
             }
         }
         taken.push(fields);
     }
     Ok(taken)
 }
+
+/// Unique values (as their indexes compare them) of rows accepted but not yet written, by
+/// field: what [`taken_in_batch`] also counts as taken.
+pub(crate) type Claimed = HashMap<&'static str, std::collections::HashSet<String>>;
 
 /// The effective permission names of user `u`, as an array (one expression of a query).
 macro_rules! grants_of_u {
