@@ -8,7 +8,8 @@
 //!
 //! SQLite always; PostgreSQL when `USERMGMT_BENCH_POSTGRES_URL` names a server (a database is
 //! created per run and dropped after). Run:
-//! `USERMGMT_BENCH_USERS=1000000 cargo bench --bench import --features postgres`.
+//! `USERMGMT_BENCH_USERS=1000000 cargo bench --bench import --features postgres`
+//! (`USERMGMT_BENCH_PER_BATCH=1`: the import commits every batch instead of all-or-nothing).
 
 // A benchmark harness: failing loudly on a broken set-up is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -177,6 +178,8 @@ async fn ours(storage: Arc<dyn Storage>, n: usize) -> (f64, f64) {
     let started = Instant::now();
     let options = ImportOptions {
         format: ExportFormat::Csv,
+        // USERMGMT_BENCH_PER_BATCH=1: commit every batch of 500 instead of all-or-nothing.
+        per_batch: std::env::var("USERMGMT_BENCH_PER_BATCH").is_ok_and(|v| v == "1"),
         ..ImportOptions::default()
     };
     let summary = service
