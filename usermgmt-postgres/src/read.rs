@@ -179,13 +179,17 @@ pub(crate) async fn taken_in_batch(
             continue;
         }
         let expression = if folded {
-            format!("lower({field})")
+            format!("lower(u.{field})")
         } else {
-            field.to_owned()
+            format!("u.{field}")
         };
+        // One index probe per value. (`{expression} = ANY($2)` over the table lets the planner
+        // walk the tenant's whole index range when it has no statistics for the expression —
+        // within an import's own transaction it has none: 364 ms per query at 800,000 users,
+        // against 0.9 ms this way.)
         let sql = format!(
-            "SELECT DISTINCT {expression} FROM users WHERE tenant_id = $1 AND {field} IS NOT NULL \
-             AND {expression} = ANY($2)"
+            "SELECT v FROM unnest($2::text[]) AS v WHERE EXISTS (SELECT 1 FROM users u \
+             WHERE u.tenant_id = $1 AND u.{field} IS NOT NULL AND {expression} = v)"
         );
         // Unnamed, planned with its values each time: within one import the table grows
         // far past what a plan cached at its start assumed.

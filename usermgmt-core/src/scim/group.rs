@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::eval::member;
 use super::filter::{CompValue, CompareOp, Filter};
-use super::patch::{PatchError, error, parse_path};
+use super::patch::{PatchError, error, parse_path, pathless};
 use super::user::instant;
 use crate::error::{Error, FieldErrors};
 use crate::model::{Role, User};
@@ -160,17 +160,8 @@ pub fn patch_group(
         _ => Err(error("invalidValue", "displayName must be a string")),
     };
     let Some(path) = path else {
-        let Some(Value::Object(attributes)) = value else {
-            return Err(if op == "remove" {
-                error("noTarget", "`remove` needs a path")
-            } else {
-                error(
-                    "invalidValue",
-                    "without a path, the value must be an object",
-                )
-            });
-        };
-        for (name, v) in attributes {
+        let attributes = pathless(&op, value.cloned())?;
+        for (name, v) in &attributes {
             if name.eq_ignore_ascii_case("displayName") {
                 into.rename = Some(name_of(Some(v))?);
             } else if name.eq_ignore_ascii_case("members") {

@@ -167,6 +167,25 @@ fn add_into(target: &mut Value, value: Value) {
     }
 }
 
+/// The attributes of an operation without a path: its value, which must be an object (and
+/// `remove` needs a path).
+pub(crate) fn pathless<V>(
+    op: &str,
+    value: Option<V>,
+) -> Result<serde_json::Map<String, Value>, PatchError>
+where
+    V: Into<Value>,
+{
+    match value.map(Into::into) {
+        Some(Value::Object(members)) if op != "remove" => Ok(members),
+        _ if op == "remove" => Err(error("noTarget", "`remove` needs a path")),
+        _ => Err(error(
+            "invalidValue",
+            "without a path, the value must be an object",
+        )),
+    }
+}
+
 /// One operation on `resource` (a JSON object).
 pub fn apply(
     resource: &mut Value,
@@ -180,16 +199,7 @@ pub fn apply(
     let op = op.to_ascii_lowercase();
     let Some(path) = path.map(parse_path).transpose()? else {
         // No path: the value is an object of attributes.
-        let Some(Value::Object(members)) = value else {
-            return Err(if op == "remove" {
-                error("noTarget", "`remove` needs a path")
-            } else {
-                error(
-                    "invalidValue",
-                    "without a path, the value must be an object",
-                )
-            });
-        };
+        let members = pathless(&op, value)?;
         for (k, v) in members {
             let key = key_of(object, &k);
             match (op.as_str(), object.get_mut(&key)) {
