@@ -11,6 +11,10 @@ import { el, field, label, select } from "./dom.js";
 // sent as midnight UTC).
 const GROUPS = [
   ["Identity & status", [
+    ["email", "Email (exact, comma-separated)", "text"],
+    ["username", "Username (exact)", "text"],
+    ["unique_id", "Unique ID (exact)", "text"],
+    ["ids", "User IDs", "text"],
     ["statuses", "Statuses", "enums", "statuses"],
     ["is_admin", "Admin", "bool"],
     ["is_instructor", "Instructor", "bool"],
