@@ -80,6 +80,8 @@ pub(crate) fn complete(mut api: OpenApi) -> OpenApi {
     register::<usermgmt_core::schemas::SearchText>(components);
     register::<usermgmt_core::schemas::ValueQuery>(components);
     register::<usermgmt_core::schemas::Reason>(components);
+    register::<usermgmt_core::schemas::IdentityText>(components);
+    register::<usermgmt_core::schemas::TokenName>(components);
     register::<usermgmt_core::schemas::ExternalId>(components);
     register::<usermgmt_core::schemas::GrowthDate>(components);
     register::<usermgmt_core::model::Permission>(components);

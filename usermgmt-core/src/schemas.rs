@@ -60,6 +60,10 @@ text_schema!(
     FilterText => text(PRINTABLE_NOT_BLANK, Some(200), "1-200 printable characters")
 );
 text_schema!(
+    /// A provisioning token's label.
+    TokenName => text(PRINTABLE_NOT_BLANK, Some(100), "1-100 printable characters")
+);
+text_schema!(
     /// One value of an identity filter (email, username, unique ID).
     IdentityText => text(PRINTABLE_NOT_BLANK, Some(254), "1-254 printable characters")
 );

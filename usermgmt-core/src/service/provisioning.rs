@@ -38,11 +38,8 @@ pub const PROVISIONING_SCOPE: &[Permission] = &[
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateProvisioningToken {
-    /// A label, e.g. the identity provider's name (1-100 characters).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(min_length = 1, max_length = 100, pattern = r"\S")
-    )]
+    /// A label, e.g. the identity provider's name (1-100 printable characters).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schemas::TokenName))]
     pub name: String,
 }
 
