@@ -119,11 +119,12 @@ async fn run_search(
         Some(_) => return Err(ScimError::bad("invalidValue", "groups sort by displayName")),
     }
     // Roles are few: the filter is evaluated on each group's resource as RFC 7644 defines it.
-    let needs_members = shows_members(&search.shape)
-        || search
-            .filter
-            .as_deref()
-            .is_some_and(|f| f.to_ascii_lowercase().contains("members"));
+    // Members (up to 10,000 users a role) are read for every role only when the filter names
+    // them; otherwise only for the groups on the page, when the answer shows them.
+    let filter_needs_members = search
+        .filter
+        .as_deref()
+        .is_some_and(|f| f.to_ascii_lowercase().contains("members"));
     let base = base_url(headers);
     let mut roles = state.service.list_roles(principal).await?;
     roles.retain(|r| r.name != SUPER_ADMIN_ROLE);
@@ -132,19 +133,30 @@ async fn run_search(
         roles.reverse();
     }
     let mut found = Vec::new();
-    for role in &roles {
-        let body = resource(state, principal, role, &base, needs_members).await?;
+    for role in roles {
+        let body = resource(state, principal, &role, &base, filter_needs_members).await?;
         if filter.as_ref().is_none_or(|f| matches(f, &body)) {
-            found.push(body);
+            found.push((role, body));
         }
     }
     let total = found.len() as u64;
-    let page = found
+    let shown = found
         .into_iter()
         .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
-        .take(usize::try_from(count).unwrap_or(0))
-        .map(|g| project(g, &search.shape.attributes, &search.shape.excluded))
-        .collect();
+        .take(usize::try_from(count).unwrap_or(0));
+    let mut page = Vec::new();
+    for (role, body) in shown {
+        let body = if shows_members(&search.shape) && !filter_needs_members {
+            resource(state, principal, &role, &base, true).await?
+        } else {
+            body
+        };
+        page.push(project(
+            body,
+            &search.shape.attributes,
+            &search.shape.excluded,
+        ));
+    }
     Ok(list_response(total, start, page))
 }
 
