@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use sqlx::{PgConnection, Row};
 use usermgmt_core::Result;
 use usermgmt_core::model::{PermissionSet, User};
-use usermgmt_core::storage::{ActorGrants, Identifier, RelatedKind, RelatedLists};
+use usermgmt_core::storage::{
+    ActorGrants, Identifier, RelatedKind, RelatedLists, UNIQUE_FIELDS, unique_values,
+};
 use uuid::Uuid;
 
 use crate::codec::{parse, user_from_row};
@@ -102,24 +104,6 @@ pub(crate) fn identifier_query(tenant: &str, identifier: &Identifier) -> Sql {
             .push(")"),
     };
     sql
-}
-
-/// The unique fields of a user: name, and whether values compare without case.
-const UNIQUE_FIELDS: [(&str, bool); 4] = [
-    ("email", true),
-    ("phone", false),
-    ("username", true),
-    ("unique_id", true),
-];
-
-/// A user's values of [`UNIQUE_FIELDS`], in order.
-fn unique_values(user: &User) -> [Option<&str>; 4] {
-    [
-        user.email.as_deref(),
-        user.phone.as_deref(),
-        user.username.as_deref(),
-        user.unique_id.as_deref(),
-    ]
 }
 
 /// Fields whose value another user of the tenant already has.

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use rusqlite::{Transaction, params_from_iter};
 use usermgmt_core::Result;
 use usermgmt_core::model::{AuditEvent, User};
-use usermgmt_core::storage::NewUser;
+use usermgmt_core::storage::{NewUser, UNIQUE_FIELDS, unique_values};
 use uuid::Uuid;
 
 use crate::audit::{EVENT_COLUMNS, event_values};
@@ -20,18 +20,22 @@ const CHUNK: usize = 200;
 
 /// The unique values of a user, as the unique indexes compare them.
 fn unique_keys(user: &User) -> Vec<(&'static str, String)> {
-    [
-        ("email", user.email.as_deref().map(str::to_lowercase)),
-        ("phone", user.phone.clone()),
-        ("username", user.username.as_deref().map(str::to_lowercase)),
-        (
-            "unique_id",
-            user.unique_id.as_deref().map(str::to_lowercase),
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(field, value)| value.map(|v| (field, v)))
-    .collect()
+    UNIQUE_FIELDS
+        .into_iter()
+        .zip(unique_values(user))
+        .filter_map(|((field, folded), value)| {
+            value.map(|v| {
+                (
+                    field,
+                    if folded {
+                        v.to_lowercase()
+                    } else {
+                        v.to_owned()
+                    },
+                )
+            })
+        })
+        .collect()
 }
 
 /// `n` rows of `width` placeholders: `(?, ?), (?, ?)`.

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use usermgmt_core::Result;
 use usermgmt_core::model::{PermissionSet, User};
-use usermgmt_core::storage::{ActorGrants, Identifier, RelatedKind, RelatedLists};
+use usermgmt_core::storage::{
+    ActorGrants, Identifier, RelatedKind, RelatedLists, UNIQUE_FIELDS, unique_values,
+};
 use uuid::Uuid;
 
 use crate::codec::{USER_COLUMNS, parse, user_from_row};
@@ -107,23 +109,14 @@ pub(crate) fn taken_fields(
     user: &User,
     own_seq: Option<i64>,
 ) -> Result<Vec<String>> {
-    let checks = [
-        ("email", "lower(email) = lower(?2)", user.email.as_deref()),
-        ("phone", "phone = ?2", user.phone.as_deref()),
-        (
-            "username",
-            "lower(username) = lower(?2)",
-            user.username.as_deref(),
-        ),
-        (
-            "unique_id",
-            "lower(unique_id) = lower(?2)",
-            user.unique_id.as_deref(),
-        ),
-    ];
     let mut taken = Vec::new();
-    for (field, condition, value) in checks {
+    for ((field, folded), value) in UNIQUE_FIELDS.into_iter().zip(unique_values(user)) {
         let Some(value) = value else { continue };
+        let condition = if folded {
+            format!("lower({field}) = lower(?2)")
+        } else {
+            format!("{field} = ?2")
+        };
         let sql = format!(
             // `{field} IS NOT NULL` lets SQLite use the partial unique index of the field.
             "SELECT 1 FROM users WHERE tenant_id = ?1 AND {field} IS NOT NULL AND {condition} \

@@ -31,7 +31,9 @@ pub use records::{AuditStore, NoteStore, OAuthStore, RoleStore, SequenceStore, S
 pub use related::{RelatedKind, RelatedLists};
 pub use sessions::{SessionStore, impersonation_ended};
 pub use tokens::{CodeAttempt, CodeLimits, StoredToken, TokenStore};
-pub use users::{Identifier, NewUser, PasswordChange, UserRecords, UserReplace};
+pub use users::{
+    Identifier, NewUser, PasswordChange, UNIQUE_FIELDS, UserRecords, UserReplace, unique_values,
+};
 
 /// Refuses to write an entity of `owner` under `tenant`: the guard every write of an entity
 /// that carries its tenant runs first, so the tenant a store writes under is always the one

@@ -7,6 +7,25 @@ use crate::error::Result;
 use crate::model::{AuditEvent, OAuthLink, TenantId, User};
 use crate::password::PasswordHash;
 
+/// The fields unique per tenant (SPEC §2), each with whether its values compare ignoring
+/// case (as the unique indexes of both backends compare them).
+pub const UNIQUE_FIELDS: [(&str, bool); 4] = [
+    ("email", true),
+    ("phone", false),
+    ("username", true),
+    ("unique_id", true),
+];
+
+/// A user's values of [`UNIQUE_FIELDS`], in order.
+pub fn unique_values(user: &crate::model::User) -> [Option<&str>; 4] {
+    [
+        user.email.as_deref(),
+        user.phone.as_deref(),
+        user.username.as_deref(),
+        user.unique_id.as_deref(),
+    ]
+}
+
 /// A user to insert, with its password hash.
 #[derive(Debug, Clone)]
 pub struct NewUser {
