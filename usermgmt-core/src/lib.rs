@@ -11,6 +11,7 @@
 pub mod clock;
 pub mod count;
 pub mod error;
+pub mod events;
 pub mod filter;
 #[cfg(feature = "maxmind")]
 pub mod geo;

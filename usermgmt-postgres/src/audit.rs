@@ -66,7 +66,7 @@ async fn insert_events(
     Ok(())
 }
 
-fn decode(row: &sqlx::postgres::PgRow) -> Result<AuditEvent> {
+pub(crate) fn decode(row: &sqlx::postgres::PgRow) -> Result<AuditEvent> {
     let get = |e: sqlx::Error| map_err("decoding an audit event")(e);
     let actor_kind: String = row.try_get("actor_kind").map_err(get)?;
     let actor_id: Option<Uuid> = row.try_get("actor_id").map_err(get)?;

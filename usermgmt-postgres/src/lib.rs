@@ -25,6 +25,7 @@ mod codec;
 mod copy;
 mod enrollment_source;
 mod error;
+mod events;
 mod feed;
 mod import;
 mod insights;

@@ -47,7 +47,7 @@ pub(crate) fn insert_event(conn: &Connection, event: &AuditEvent) -> Result<()> 
     Ok(())
 }
 
-type RawEvent = (
+pub(crate) type RawEvent = (
     Uuid,
     String,
     String,
@@ -60,7 +60,7 @@ type RawEvent = (
     i64,
 );
 
-fn decode(raw: RawEvent) -> Result<AuditEvent> {
+pub(crate) fn decode(raw: RawEvent) -> Result<AuditEvent> {
     let (id, tenant, kind, target_id, actor_kind, actor_id, impersonator_id, action, changes, at) =
         raw;
     let actor = AuditActor::from_columns(&actor_kind, actor_id)

@@ -26,6 +26,8 @@ mod auth;
 mod codec;
 mod enrollment_source;
 mod error;
+mod events;
+mod events_prune;
 mod feed;
 mod import;
 mod insert_many;

@@ -26,10 +26,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("migrations/0008_token_recipient_attempts.sql"),
     ),
     (9, include_str!("migrations/0009_provisioning_tokens.sql")),
+    (10, include_str!("migrations/0010_outbox.sql")),
 ];
 
 /// The schema version this crate expects.
-pub(crate) const LATEST: i64 = 9;
+pub(crate) const LATEST: i64 = 10;
 
 /// Applies every migration newer than the database's version, each in its own transaction.
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<i64> {

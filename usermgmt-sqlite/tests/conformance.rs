@@ -10,10 +10,24 @@ use usermgmt_testkit::{TestStore, conformance_suite};
 /// A fresh database file in its own temporary directory, removed with the store.
 async fn fresh_store() -> TestStore {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let storage = SqliteStorage::open(dir.path().join("users.db"))
-        .await
-        .expect("open SQLite");
-    TestStore::new(Arc::new(storage), dir)
+    let path = dir.path().join("users.db");
+    let storage = SqliteStorage::open(&path).await.expect("open SQLite");
+    let fault: usermgmt_testkit::OutboxFault = Arc::new(move |on| {
+        let path = path.clone();
+        Box::pin(async move {
+            let conn = rusqlite::Connection::open(&path).expect("open SQLite");
+            conn.busy_timeout(std::time::Duration::from_secs(10))
+                .expect("busy timeout");
+            let sql = if on {
+                "CREATE TRIGGER inject_failure AFTER INSERT ON outbox_events \
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+            } else {
+                "DROP TRIGGER inject_failure"
+            };
+            conn.execute_batch(sql).expect("inject a failure");
+        })
+    });
+    TestStore::new(Arc::new(storage), dir).with_outbox_fault(fault)
 }
 
 conformance_suite!(fresh_store);

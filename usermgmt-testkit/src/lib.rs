@@ -21,7 +21,7 @@ pub mod realistic;
 pub mod store;
 pub mod values;
 
-pub use store::{IntoTestStore, ManualClock, TestStore};
+pub use store::{IntoTestStore, ManualClock, OutboxFault, TestStore};
 
 /// The runtime property tests run on: two worker threads, as CI's machines have two cores.
 pub fn property_runtime() -> tokio::runtime::Runtime {
@@ -164,7 +164,11 @@ macro_rules! __with_cases {
             records_are_written_only_under_their_tenant,
             provisioning_tokens_act_within_their_creator,
             scim_filters_give_what_the_reference_gives,
-            role_members_change_together
+            role_members_change_together,
+            events_commit_and_roll_back_with_their_change,
+            events_reach_a_subscriber_in_order_per_user,
+            a_subscriber_resumes_after_a_restart,
+            two_instances_share_a_consumer
         }
     };
 }

@@ -12,7 +12,15 @@ pub struct TestStore {
     /// The storage.
     pub storage: Arc<dyn Storage>,
     _guard: Box<dyn Any + Send + Sync>,
+    outbox_fault: Option<OutboxFault>,
 }
+
+/// Turns on (`true`) or off a failure that every write of an outbox row meets, raised by the
+/// database after the row (and the change it announces) was written: the backend's way of
+/// injecting a failure late in a change's transaction.
+pub type OutboxFault = Arc<
+    dyn Fn(bool) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,
+>;
 
 impl TestStore {
     /// Wraps a storage and a guard dropped with it.
@@ -20,6 +28,24 @@ impl TestStore {
         Self {
             storage,
             _guard: Box::new(guard),
+            outbox_fault: None,
+        }
+    }
+
+    /// Lets tests inject a failure into outbox writes (see [`OutboxFault`]).
+    pub fn with_outbox_fault(mut self, fault: OutboxFault) -> Self {
+        self.outbox_fault = Some(fault);
+        self
+    }
+
+    /// Turns the injected outbox failure on or off.
+    ///
+    /// # Panics
+    /// When the backend's factory offers no [`OutboxFault`].
+    pub async fn set_outbox_fault(&self, on: bool) {
+        match &self.outbox_fault {
+            Some(fault) => fault(on).await,
+            None => panic!("this test store cannot inject outbox failures"),
         }
     }
 

@@ -3,6 +3,7 @@
 mod account_token;
 mod audit;
 mod enrollment;
+mod event;
 mod note;
 mod oauth;
 pub(crate) mod permission;
@@ -20,6 +21,7 @@ mod vocab;
 pub use account_token::{AccountToken, Recipient, TokenKind};
 pub use audit::{AuditAction, AuditActor, AuditEvent, AuditTargetKind, FieldChange, REDACTED};
 pub use enrollment::Enrollment;
+pub use event::{EVENT_SHARDS, Event, event_shard};
 pub use note::Note;
 pub use oauth::OAuthLink;
 pub use permission::{

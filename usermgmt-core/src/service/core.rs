@@ -158,9 +158,9 @@ impl Default for ServiceConfig {
 /// Cheap to clone; share one per process.
 #[derive(Clone)]
 pub struct UserService {
-    pub(super) storage: Arc<dyn Storage>,
+    pub(crate) storage: Arc<dyn Storage>,
     pub(super) config: Arc<ServiceConfig>,
-    pub(super) clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     pub(super) geo: Arc<dyn GeoResolver>,
     pub(super) dummy_hash: Arc<DummyHash>,
     pub(super) guard: Arc<LoginGuard>,

@@ -10,6 +10,7 @@
 mod auth;
 mod counts;
 mod enrollment;
+mod events;
 mod import;
 mod insights;
 mod provisioning;
@@ -23,6 +24,7 @@ mod users;
 pub use auth::{ActorGrants, AuthStore, LoginFailure, StoreLock};
 pub use counts::{CountFeed, FeedChanges, MAX_FEED_IDS};
 pub use enrollment::{EnrollmentLayout, EnrollmentSource};
+pub use events::{ConsumerSpec, EventBatch, EventStore, LeasedCursor};
 pub use import::{ImportCommand, ImportStore, ImportWrite, WriteOutcome};
 pub use insights::InsightStore;
 pub use provisioning::ProvisioningStore;
@@ -68,6 +70,7 @@ pub trait Storage:
     + TokenStore
     + ProvisioningStore
     + ImportStore
+    + EventStore
 {
 }
 
@@ -86,5 +89,6 @@ impl<T> Storage for T where
         + TokenStore
         + ProvisioningStore
         + ImportStore
+        + EventStore
 {
 }

@@ -101,6 +101,25 @@ pub(crate) async fn fresh_store_with(
     let storage = PgStorage::connect_with(&db_url, options)
         .await
         .expect("connect and migrate");
+    let fault_url = db_url.clone();
+    let fault: usermgmt_testkit::OutboxFault = Arc::new(move |on| {
+        let url = fault_url.clone();
+        Box::pin(async move {
+            let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+            let sql = if on {
+                "CREATE FUNCTION inject_failure() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$; \
+                 CREATE TRIGGER inject_failure AFTER INSERT ON outbox_events \
+                 FOR EACH STATEMENT EXECUTE FUNCTION inject_failure();"
+            } else {
+                "DROP TRIGGER inject_failure ON outbox_events; DROP FUNCTION inject_failure();"
+            };
+            sqlx::raw_sql(sql)
+                .execute(&mut conn)
+                .await
+                .expect("inject a failure");
+        })
+    });
     Some((
         TestStore::new(
             Arc::new(storage),
@@ -108,7 +127,8 @@ pub(crate) async fn fresh_store_with(
                 admin_url: url,
                 name,
             },
-        ),
+        )
+        .with_outbox_fault(fault),
         db_url,
     ))
 }

@@ -4,6 +4,7 @@ mod access;
 mod account_flows;
 mod common;
 mod enrollment;
+mod events;
 mod export;
 mod hardening;
 mod host_permissions;
@@ -22,6 +23,7 @@ mod writes;
 pub use access::*;
 pub use account_flows::*;
 pub use enrollment::*;
+pub use events::*;
 pub use export::*;
 pub use hardening::*;
 pub use host_permissions::*;
@@ -40,13 +42,14 @@ pub use writes::*;
 #[cfg(test)]
 mod tests {
     /// The source of every case module, as compiled.
-    const SOURCES: [(&str, &str); 18] = [
+    const SOURCES: [(&str, &str); 19] = [
         ("access", include_str!("access.rs")),
         ("account_flows", include_str!("account_flows.rs")),
         ("invitations", include_str!("invitations.rs")),
         ("imports", include_str!("imports.rs")),
         ("common", include_str!("common.rs")),
         ("enrollment", include_str!("enrollment.rs")),
+        ("events", include_str!("events.rs")),
         ("export", include_str!("export.rs")),
         ("hardening", include_str!("hardening.rs")),
         ("host_permissions", include_str!("host_permissions.rs")),
