@@ -41,6 +41,11 @@
 //! - `USERMGMT_PUBLIC_URL` — the address users reach the server at, which links start with
 //!   (default `http://` and the listen address); the pages are under `/admin/account/`.
 //!
+//! - `USERMGMT_WEBHOOKS_ALLOW_PRIVATE` — `1` accepts webhook endpoints on private and loopback
+//!   addresses, over `http://` too (a receiver on this machine); default: public HTTPS only.
+//! - `USERMGMT_WEBHOOK_DELIVERY` — `off` leaves deliveries queued instead of sending them from
+//!   this process.
+//!
 //! `--demo-users N` first adds N generated users (seeded; roles, profiles, varied states,
 //! sessions for a fifth of the active ones) when the tenant has only its admin, and writes their
 //! enrollments to a new learning database at `USERMGMT_LEARNING_DB`.
@@ -218,6 +223,13 @@ async fn main() -> Result<(), BoxError> {
         }
         Err(_) => messages.clone(),
     };
+    // Webhook endpoints must be public HTTPS addresses, unless USERMGMT_WEBHOOKS_ALLOW_PRIVATE=1
+    // (a receiver on this machine or the local network, over http or https).
+    if env_or("USERMGMT_WEBHOOKS_ALLOW_PRIVATE", "0") == "1" {
+        config.webhooks.allow_private_networks = true;
+        config.webhooks.allow_plain_http = true;
+    }
+    let webhook_policy = config.webhooks.clone();
     let service = UserService::with_config(storage.clone(), config).with_notifier(notifier);
     // Session locations from a MaxMind DB file (GeoLite2-City.mmdb), with `--features maxmind`.
     #[cfg(feature = "maxmind")]
@@ -236,6 +248,14 @@ async fn main() -> Result<(), BoxError> {
         .await?;
     // Stored grants of permissions no longer registered are named here (and grant nothing).
     service.permission_report().await?;
+    // This process delivers webhooks unless USERMGMT_WEBHOOK_DELIVERY=off (several instances
+    // over one PostgreSQL database share the deliveries).
+    if env_or("USERMGMT_WEBHOOK_DELIVERY", "on") != "off" {
+        let transport = Arc::new(usermgmt::events::ReqwestTransport::new(&webhook_policy)?);
+        let dispatcher = service.webhook_dispatcher(transport).await?;
+        // The handle is dropped: deliveries run for the life of the process.
+        drop(dispatcher.spawn(std::time::Duration::from_millis(500)));
+    }
     if let Some(count) = demo {
         let me = Principal::user(tenant.clone(), admin.id);
         let stats = service.stats(&me).await?;

@@ -218,10 +218,23 @@ impl EventStore for PgStorage {
     }
 
     async fn prune_events(&self, before: DateTime<Utc>, limit: u32) -> Result<u64> {
-        let pruned = sqlx::query(
+        let deliveries = sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE (tenant_id, id) IN ( \
+             SELECT tenant_id, id FROM webhook_deliveries WHERE status <> 'pending' \
+             AND created_at < $1 LIMIT $2)",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err("pruning deliveries"))?
+        .rows_affected();
+        let events = sqlx::query(
             "DELETE FROM outbox_events WHERE (tenant_id, id) IN ( \
              SELECT o.tenant_id, o.id FROM outbox_events o WHERE o.created_at < $1 \
              AND o.id <= COALESCE((SELECT min(e.position) FROM event_cursors e WHERE e.tenant_id = o.tenant_id), o.id) \
+             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.tenant_id = o.tenant_id \
+                             AND d.event_id = o.id AND d.status = 'pending') \
              LIMIT $2)",
         )
         .bind(before)
@@ -230,6 +243,6 @@ impl EventStore for PgStorage {
         .await
         .map_err(map_err("pruning the outbox"))?
         .rows_affected();
-        Ok(pruned)
+        Ok(deliveries + events)
     }
 }

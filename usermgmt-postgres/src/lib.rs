@@ -39,6 +39,7 @@ mod sessions;
 mod tokens;
 mod tx;
 mod users;
+mod webhooks;
 
 use std::time::Duration;
 

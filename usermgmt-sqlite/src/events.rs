@@ -256,10 +256,16 @@ impl EventStore for SqliteStorage {
         self.pool
             .run(move |conn| {
                 let tx = crate::pool::immediate(conn)?;
-                let pruned = tx
-                    .prepare_cached(crate::events_prune::PRUNE)
-                    .and_then(|mut s| s.execute(params![micros(before), limit]))
-                    .map_err(map_err("pruning the outbox"))?;
+                let mut pruned = 0;
+                for sql in [
+                    crate::events_prune::PRUNE_DELIVERIES,
+                    crate::events_prune::PRUNE,
+                ] {
+                    pruned += tx
+                        .prepare_cached(sql)
+                        .and_then(|mut s| s.execute(params![micros(before), limit]))
+                        .map_err(map_err("pruning the outbox"))?;
+                }
                 crate::pool::commit(tx)?;
                 Ok(u64::try_from(pruned).unwrap_or(0))
             })

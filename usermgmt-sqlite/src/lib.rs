@@ -44,6 +44,7 @@ mod sessions;
 mod tokens;
 mod user_rows;
 mod users;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 

@@ -27,10 +27,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (9, include_str!("migrations/0009_provisioning_tokens.sql")),
     (10, include_str!("migrations/0010_outbox.sql")),
+    (11, include_str!("migrations/0011_webhooks.sql")),
 ];
 
 /// The schema version this crate expects.
-pub(crate) const LATEST: i64 = 10;
+pub(crate) const LATEST: i64 = 11;
 
 /// Applies every migration newer than the database's version, each in its own transaction.
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<i64> {

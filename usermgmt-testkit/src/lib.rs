@@ -168,7 +168,8 @@ macro_rules! __with_cases {
             events_commit_and_roll_back_with_their_change,
             events_reach_a_subscriber_in_order_per_user,
             a_subscriber_resumes_after_a_restart,
-            two_instances_share_a_consumer
+            two_instances_share_a_consumer,
+            webhooks_deliver_retry_and_dead_letter
         }
     };
 }

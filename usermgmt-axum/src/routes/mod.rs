@@ -15,6 +15,7 @@ mod sessions;
 mod system;
 mod user;
 mod users;
+mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -36,5 +37,6 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
         .merge(oauth::routes())
         .merge(roles::routes())
         .merge(provisioning::routes())
+        .merge(webhooks::routes())
         .merge(system::routes())
 }

@@ -11,7 +11,6 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::model::{AuditAction, EVENT_SHARDS, Event, TenantId};
-use crate::service::UserService;
 use crate::storage::{ConsumerSpec, LeasedCursor, Storage};
 
 /// What a handler returns when it could not handle an event: the event is retried.
@@ -175,15 +174,15 @@ impl std::fmt::Debug for Subscriber {
 /// does not keep it from returning.
 const MAX_BATCHES_PER_POLL: usize = 64;
 
-impl UserService {
-    /// Registers `subscription` (its name keeps its positions across restarts) and returns
-    /// the subscriber that hands its events to `handler`. See [`crate::events`] for the
-    /// guarantees. This is the host's own code: no principal is checked.
-    pub async fn subscribe(
-        &self,
+impl Subscriber {
+    /// Registers `subscription` in `storage` and returns its subscriber (see
+    /// [`crate::UserService::subscribe`]).
+    pub(crate) async fn register(
+        storage: Arc<dyn Storage>,
+        clock: Arc<dyn Clock>,
         subscription: Subscription,
-        handler: impl EventHandler + 'static,
-    ) -> Result<Subscriber> {
+        handler: Arc<dyn EventHandler>,
+    ) -> Result<Self> {
         subscription.check()?;
         let spec = ConsumerSpec {
             name: subscription.name.clone(),
@@ -191,23 +190,15 @@ impl UserService {
             partitions: subscription.partitions,
             from_latest: subscription.from_latest,
         };
-        self.storage
-            .register_consumer(&spec, self.clock.now())
-            .await?;
+        storage.register_consumer(&spec, clock.now()).await?;
         Ok(Subscriber {
-            storage: self.storage.clone(),
-            clock: self.clock.clone(),
+            storage,
+            clock,
             subscription,
-            handler: Arc::new(handler),
+            handler,
             owner: Uuid::now_v7().to_string(),
             failures: Mutex::new(HashMap::new()),
         })
-    }
-
-    /// Forgets a consumer name and its positions (so the outbox need not keep events for
-    /// it); `false` when there was none.
-    pub async fn remove_subscription(&self, name: &str) -> Result<bool> {
-        self.storage.remove_consumer(name).await
     }
 }
 
@@ -330,8 +321,9 @@ impl Subscriber {
             .remove(&(cursor.tenant_id.clone(), cursor.part));
     }
 
-    /// Runs [`Subscriber::poll`] in a task until [`SubscriberHandle::stop`], waiting
-    /// `poll_interval` whenever nothing was waiting (or storage failed).
+    /// Runs [`Subscriber::poll`] in a task until [`SubscriberHandle::stop`] (dropping the
+    /// handle leaves it running), waiting `poll_interval` whenever nothing was waiting (or
+    /// storage failed).
     pub fn spawn(self) -> SubscriberHandle {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let interval = self.subscription.poll_interval;
@@ -347,11 +339,8 @@ impl Subscriber {
                 if *stopped.borrow() {
                     break;
                 }
-                if idle {
-                    tokio::select! {
-                        _ = tokio::time::sleep(interval) => {}
-                        _ = stopped.changed() => break,
-                    }
+                if idle && super::pause::pause(&mut stopped, interval).await {
+                    break;
                 }
             }
         });

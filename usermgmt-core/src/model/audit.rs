@@ -67,6 +67,12 @@ string_enum! {
         ProvisioningTokenCreated => "provisioning_token.created",
         /// A provisioning (SCIM) token was revoked.
         ProvisioningTokenRevoked => "provisioning_token.revoked",
+        /// A webhook endpoint was created.
+        WebhookCreated => "webhook.created",
+        /// A webhook endpoint changed (URL, kinds, enabled).
+        WebhookUpdated => "webhook.updated",
+        /// A webhook endpoint was deleted.
+        WebhookDeleted => "webhook.deleted",
     }
 }
 
@@ -79,6 +85,8 @@ string_enum! {
         Role => "role",
         /// A provisioning token.
         ProvisioningToken => "provisioning_token",
+        /// A webhook endpoint.
+        Webhook => "webhook",
     }
 }
 

@@ -17,6 +17,7 @@ pub(crate) mod string_enum;
 mod tenant;
 mod user;
 mod vocab;
+mod webhook;
 
 pub use account_token::{AccountToken, Recipient, TokenKind};
 pub use audit::{AuditAction, AuditActor, AuditEvent, AuditTargetKind, FieldChange, REDACTED};
@@ -43,3 +44,4 @@ pub use string_enum::UnknownValue;
 pub use tenant::TenantId;
 pub use user::{SEARCH_SEPARATOR, User, age_on, name_sort_key, search_text};
 pub use vocab::{AuthMethod, Continent, EnrollmentStatus, Gender, OAuthProvider, Status};
+pub use webhook::{DeliveryStatus, WebhookDelivery, WebhookEndpoint};

@@ -50,6 +50,8 @@ impl Permission {
     pub const ROLE_MANAGE: Permission = builtin("role.manage");
     /// Create and revoke provisioning (SCIM) tokens.
     pub const USER_PROVISION: Permission = builtin("user.provision");
+    /// Manage webhook endpoints, see their deliveries, redeliver and replay events.
+    pub const WEBHOOK_MANAGE: Permission = builtin("webhook.manage");
 
     /// usermgmt's own permissions, in catalog order.
     pub const BUILT_IN: &'static [Permission] = &[
@@ -62,6 +64,7 @@ impl Permission {
         Self::USER_IMPERSONATE,
         Self::ROLE_MANAGE,
         Self::USER_PROVISION,
+        Self::WEBHOOK_MANAGE,
     ];
 
     /// A permission named `name`, when it has the shape of a permission name (whether it is
@@ -88,9 +91,9 @@ impl Permission {
     }
 
     /// Whether a name belongs to the namespaces reserved for the built-ins (`user.*`,
-    /// `role.*`).
+    /// `role.*`, `webhook.*`).
     pub fn is_reserved(&self) -> bool {
-        self.0.starts_with("user.") || self.0.starts_with("role.")
+        self.0.starts_with("user.") || self.0.starts_with("role.") || self.0.starts_with("webhook.")
     }
 
     /// The description and whether it changes data, of a built-in permission.
@@ -105,6 +108,10 @@ impl Permission {
             "user.impersonate" => ("Impersonate or masquerade as users", true),
             "role.manage" => ("Create, edit and delete roles", true),
             "user.provision" => ("Create and revoke provisioning (SCIM) tokens", true),
+            "webhook.manage" => (
+                "Manage webhook endpoints: they receive every change in the tenant",
+                true,
+            ),
             _ => return None,
         })
     }

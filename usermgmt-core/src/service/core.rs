@@ -131,6 +131,8 @@ pub struct ServiceConfig {
     pub permissions: PermissionRegistry,
     /// Account-flow token lifetimes and link base.
     pub flows: FlowOptions,
+    /// Webhook delivery and outbox retention.
+    pub webhooks: crate::events::WebhookPolicy,
 }
 
 impl Default for ServiceConfig {
@@ -149,6 +151,7 @@ impl Default for ServiceConfig {
             counting: CountOptions::default(),
             permissions: PermissionRegistry::new(),
             flows: FlowOptions::default(),
+            webhooks: crate::events::WebhookPolicy::default(),
         }
     }
 }
@@ -159,7 +162,7 @@ impl Default for ServiceConfig {
 #[derive(Clone)]
 pub struct UserService {
     pub(crate) storage: Arc<dyn Storage>,
-    pub(super) config: Arc<ServiceConfig>,
+    pub(crate) config: Arc<ServiceConfig>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(super) geo: Arc<dyn GeoResolver>,
     pub(super) dummy_hash: Arc<DummyHash>,

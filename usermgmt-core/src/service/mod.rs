@@ -5,6 +5,7 @@ mod audit;
 mod bootstrap;
 mod bulk;
 mod core;
+mod events;
 mod export;
 mod flows;
 mod guards;
@@ -30,6 +31,7 @@ mod system;
 mod throttle;
 mod unique_id;
 mod users;
+mod webhooks;
 
 pub use access::Actor;
 pub use bulk::BulkDeleteRequest;
@@ -61,3 +63,7 @@ pub use system::{
 };
 pub use throttle::ThrottlePolicy;
 pub use unique_id::SetUniqueId;
+pub use webhooks::{
+    CreateWebhook, IssuedWebhook, MAX_DELIVERY_PAGE, MAX_REPLAY_EVENTS, MAX_WEBHOOKS,
+    ReplayOutcome, ReplayWebhook, UpdateWebhook,
+};

@@ -96,7 +96,8 @@ pub trait EventStore: Send + Sync {
     /// The last outbox id of `tenant` (0 before its first event).
     async fn last_event_id(&self, tenant: &TenantId) -> Result<u64>;
 
-    /// Deletes up to `limit` outbox rows created before `before` that every consumer of
-    /// their tenant has passed and no pending webhook delivery needs; how many.
+    /// Deletes up to `limit` delivered or dead webhook deliveries queued before `before`,
+    /// then up to `limit` outbox rows created before `before` that every consumer of their
+    /// tenant has passed and no pending delivery needs; how many rows in all.
     async fn prune_events(&self, before: DateTime<Utc>, limit: u32) -> Result<u64>;
 }

@@ -20,6 +20,7 @@ mod related;
 mod sessions;
 mod tokens;
 mod users;
+mod webhooks;
 
 pub use auth::{ActorGrants, AuthStore, LoginFailure, StoreLock};
 pub use counts::{CountFeed, FeedChanges, MAX_FEED_IDS};
@@ -36,6 +37,7 @@ pub use tokens::{CodeAttempt, CodeLimits, StoredToken, TokenStore};
 pub use users::{
     Identifier, NewUser, PasswordChange, UNIQUE_FIELDS, UserRecords, UserReplace, unique_values,
 };
+pub use webhooks::{AttemptOutcome, DueDelivery, QueuedDelivery, WebhookStore};
 
 /// Refuses to write an entity of `owner` under `tenant`: the guard every write of an entity
 /// that carries its tenant runs first, so the tenant a store writes under is always the one
@@ -71,6 +73,7 @@ pub trait Storage:
     + ProvisioningStore
     + ImportStore
     + EventStore
+    + WebhookStore
 {
 }
 
@@ -90,5 +93,6 @@ impl<T> Storage for T where
         + ProvisioningStore
         + ImportStore
         + EventStore
+        + WebhookStore
 {
 }

@@ -18,6 +18,7 @@ mod scim;
 mod sessions;
 mod system;
 mod users;
+mod webhooks;
 mod writes;
 
 pub use access::*;
@@ -37,12 +38,13 @@ pub use scim::*;
 pub use sessions::*;
 pub use system::*;
 pub use users::*;
+pub use webhooks::*;
 pub use writes::*;
 
 #[cfg(test)]
 mod tests {
     /// The source of every case module, as compiled.
-    const SOURCES: [(&str, &str); 19] = [
+    const SOURCES: [(&str, &str); 20] = [
         ("access", include_str!("access.rs")),
         ("account_flows", include_str!("account_flows.rs")),
         ("invitations", include_str!("invitations.rs")),
@@ -61,6 +63,7 @@ mod tests {
         ("sessions", include_str!("sessions.rs")),
         ("system", include_str!("system.rs")),
         ("users", include_str!("users.rs")),
+        ("webhooks", include_str!("webhooks.rs")),
         ("writes", include_str!("writes.rs")),
     ];
 

@@ -111,7 +111,7 @@ export function ownPermissions() {
 }
 
 // Permissions whose operations change data: a read-only impersonation may not use them.
-const WRITES = new Set(["user.create", "user.update", "user.delete", "user.impersonate", "role.manage", "user.provision"]);
+const WRITES = new Set(["user.create", "user.update", "user.delete", "user.impersonate", "role.manage", "user.provision", "webhook.manage"]);
 
 export function can(permission) {
   if (readOnly() && WRITES.has(permission)) return false;

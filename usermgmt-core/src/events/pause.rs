@@ -1,0 +1,18 @@
+//! The idle wait of spawned event tasks.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+/// Waits `interval`, or less when asked to stop; whether to stop. A task whose handle was
+/// dropped (the sender gone) runs on for the life of the process.
+pub(crate) async fn pause(stopped: &mut watch::Receiver<bool>, interval: Duration) -> bool {
+    if stopped.has_changed().is_err() {
+        tokio::time::sleep(interval).await;
+        return false;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(interval) => false,
+        changed = stopped.changed() => changed.is_ok() && *stopped.borrow(),
+    }
+}
