@@ -696,6 +696,50 @@ async fn statistics(client: &Client, base: &str) {
     screenshot(client, "stats").await;
 }
 
+/// Webhooks: an endpoint is created (its secret shown once), a change it wants queues a
+/// delivery that the endpoint's history lists, and the delivery can be sent again.
+async fn webhooks(client: &Client, base: &str) {
+    const URL: &str = "https://hooks.example.com/usermgmt";
+    client
+        .goto(&format!("{base}/users/webhooks"))
+        .await
+        .unwrap();
+    wait_for(client, "#webhook-form").await;
+    fill(client, "#webhook-url", URL).await;
+    check(client, "#webhook-kind-user-created").await;
+    click(client, "#webhook-form button[type=submit]").await;
+    let note = wait_for_text(client, "webhooks-body", "shown this once").await;
+    assert!(note.contains("whsec_"), "{note}");
+    let row = format!("#webhook-table tr[data-webhook='{URL}']");
+    wait_for(client, &row).await;
+    let user =
+        json!({ "name": "Hook Target", "email": "hook.target@example.com", "is_learner": true });
+    let (status, _) = call_api(client, "POST", "/v1/users", user, Value::Null).await;
+    assert_eq!(status, 201);
+    // The example server's dispatcher fans the creation out within a second or so.
+    retry("a delivery in the history", async || {
+        client
+            .find(Locator::Css(&format!("{row} button")))
+            .await?
+            .click()
+            .await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok(client
+            .find(Locator::Css("#delivery-table tbody tr"))
+            .await
+            .ok())
+    })
+    .await;
+    assert!(
+        text_of(client, "#delivery-table tbody tr")
+            .await
+            .contains("user.created")
+    );
+    click(client, "#delivery-table tbody tr button").await;
+    wait_for_text(client, "webhooks-body", "queued again").await;
+    screenshot(client, "webhooks").await;
+}
+
 /// A user holding only user.list and user.view: no delete, create or export controls, and the
 /// API refuses the delete anyway.
 async fn limited_user_sees_no_delete(client: &Client, base: &str, user_page: &str) {
@@ -861,6 +905,7 @@ async fn an_administrator_works_through_the_admin_ui_in_a_browser() {
     soft_delete_and_reactivate(&client).await;
     impersonate_and_return(&client).await;
     statistics(&client, &base).await;
+    webhooks(&client, &base).await;
     invite_and_reset(&client, &base).await;
     phone_width(&client, &base).await;
     limited_user_sees_no_delete(&client, &base, &user_page).await;

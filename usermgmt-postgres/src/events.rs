@@ -22,12 +22,14 @@ fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-/// Cursors for the tenants with events the consumer `$1` reads and has none for yet, at
+/// Cursors for the tenants with events the consumer `$1` (NULL: every consumer) reads and
+/// has none for yet, at
 /// position `$2` (NULL: 0, or the tenant's last id when the consumer starts from the latest).
 const NEW_CURSORS: &str = "INSERT INTO event_cursors (consumer, tenant_id, part, position) \
      SELECT c.name, o.tenant_id, p.part, CASE WHEN $2 AND c.from_latest THEN o.last ELSE 0 END \
      FROM event_consumers c JOIN outbox_counters o ON c.tenant_id IS NULL OR c.tenant_id = o.tenant_id \
-     CROSS JOIN LATERAL generate_series(0, c.partitions - 1) AS p(part) WHERE c.name = $1 \
+     CROSS JOIN LATERAL generate_series(0, c.partitions - 1) AS p(part) \
+     WHERE ($1::text IS NULL OR c.name = $1) \
      AND NOT EXISTS (SELECT 1 FROM event_cursors e WHERE e.consumer = c.name AND e.tenant_id = o.tenant_id) \
      ON CONFLICT DO NOTHING";
 
@@ -218,6 +220,14 @@ impl EventStore for PgStorage {
     }
 
     async fn prune_events(&self, before: DateTime<Utc>, limit: u32) -> Result<u64> {
+        // Every consumer's cursors first (a tenant a consumer has not looked at yet holds its
+        // events at 0), so the minimum below covers every consumer.
+        sqlx::query(NEW_CURSORS)
+            .bind(None::<&str>)
+            .bind(false)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err("pruning the outbox"))?;
         let deliveries = sqlx::query(
             "DELETE FROM webhook_deliveries WHERE (tenant_id, id) IN ( \
              SELECT tenant_id, id FROM webhook_deliveries WHERE status <> 'pending' \

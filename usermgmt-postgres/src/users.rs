@@ -236,18 +236,26 @@ pub(crate) async fn replace_one(
         }
         PasswordChange::Clear => set_password(&mut *conn, &change.user, None).await?,
     }
+    // Audit events last: writing one takes the tenant's outbox counter until commit, so no
+    // row lock may be taken after it (a session row here) — that order could deadlock with a
+    // logout, which locks its session and then writes its event.
+    let ended = match &change.end_sessions {
+        Some(_) => {
+            end_user_sessions(
+                &mut *conn,
+                tenant,
+                &[change.user.id],
+                change.user.updated_at,
+            )
+            .await?
+        }
+        None => 0,
+    };
     for event in &change.audit {
         insert_event(&mut *conn, event).await?;
     }
     if let Some(event) = &change.end_sessions
-        && end_user_sessions(
-            &mut *conn,
-            tenant,
-            &[change.user.id],
-            change.user.updated_at,
-        )
-        .await?
-            > 0
+        && ended > 0
     {
         insert_event(&mut *conn, event).await?;
     }

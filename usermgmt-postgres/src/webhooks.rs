@@ -225,6 +225,7 @@ impl WebhookStore for PgStorage {
              last_attempt_at = $1 FROM ( \
                SELECT d.tenant_id, d.id FROM webhook_deliveries d \
                JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.enabled \
+               JOIN outbox_events o ON o.tenant_id = d.tenant_id AND o.id = d.event_id \
                WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
                ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED) due \
              WHERE d.tenant_id = due.tenant_id AND d.id = due.id RETURNING d.tenant_id, d.id",
@@ -274,8 +275,9 @@ impl WebhookStore for PgStorage {
         &self,
         tenant: &TenantId,
         id: Uuid,
+        attempts: u32,
         outcome: &AttemptOutcome,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let (status, response, error, next) = match outcome {
             AttemptOutcome::Delivered { status } => ("delivered", Some(*status), None, None),
             AttemptOutcome::Failed {
@@ -293,9 +295,10 @@ impl WebhookStore for PgStorage {
                 *retry_at,
             ),
         };
-        sqlx::query(
+        let recorded = sqlx::query(
             "UPDATE webhook_deliveries SET status = $3, response_status = $4, error = $5, \
-             next_attempt_at = $6 WHERE tenant_id = $1 AND id = $2",
+             next_attempt_at = $6 WHERE tenant_id = $1 AND id = $2 AND status = 'pending' \
+             AND attempts = $7",
         )
         .bind(tenant.as_str())
         .bind(id)
@@ -303,10 +306,12 @@ impl WebhookStore for PgStorage {
         .bind(response.map(i32::from))
         .bind(error)
         .bind(next)
+        .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
         .execute(&self.pool)
         .await
-        .map_err(map_err("recording a delivery"))?;
-        Ok(())
+        .map_err(map_err("recording a delivery"))?
+        .rows_affected();
+        Ok(recorded > 0)
     }
 
     async fn list_deliveries(
@@ -339,7 +344,9 @@ impl WebhookStore for PgStorage {
         let changed = sqlx::query(
             "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $4, \
              error = NULL, response_status = NULL \
-             WHERE tenant_id = $1 AND endpoint_id = $2 AND id = $3",
+             WHERE tenant_id = $1 AND endpoint_id = $2 AND id = $3 \
+             AND EXISTS (SELECT 1 FROM outbox_events o WHERE o.tenant_id = $1 \
+                         AND o.id = webhook_deliveries.event_id)",
         )
         .bind(tenant.as_str())
         .bind(endpoint)

@@ -29,6 +29,22 @@ fn last_id(conn: &rusqlite::Connection, tenant: &str) -> Result<i64> {
         .map_err(map_err("reading the outbox"))
 }
 
+/// Cursors at 0 for the tenants with events that `consumer` (`None`: every consumer) reads
+/// and has none for yet.
+fn new_cursors(conn: &rusqlite::Connection, consumer: Option<&str>) -> Result<()> {
+    conn.prepare_cached(
+        "WITH RECURSIVE parts(part) AS (SELECT 0 UNION ALL SELECT part + 1 FROM parts WHERE part < 15) \
+         INSERT INTO event_cursors (consumer, tenant_id, part, position) \
+         SELECT c.name, o.tenant_id, p.part, 0 \
+         FROM event_consumers c JOIN outbox_counters o ON c.tenant_id IS NULL OR c.tenant_id = o.tenant_id \
+         JOIN parts p ON p.part < c.partitions WHERE (?1 IS NULL OR c.name = ?1) \
+         AND NOT EXISTS (SELECT 1 FROM event_cursors e WHERE e.consumer = c.name AND e.tenant_id = o.tenant_id)",
+    )
+    .and_then(|mut s| s.execute(params![consumer]))
+    .map_err(map_err("creating cursors"))?;
+    Ok(())
+}
+
 #[async_trait]
 impl EventStore for SqliteStorage {
     async fn register_consumer(&self, spec: &ConsumerSpec, now: DateTime<Utc>) -> Result<()> {
@@ -101,16 +117,7 @@ impl EventStore for SqliteStorage {
             .run(move |conn| {
                 let tx = crate::pool::immediate(conn)?;
                 // Tenants whose first events came after the consumer's last look start at 0.
-                tx.prepare_cached(
-                    "WITH RECURSIVE parts(part) AS (SELECT 0 UNION ALL SELECT part + 1 FROM parts WHERE part < 15) \
-                     INSERT INTO event_cursors (consumer, tenant_id, part, position) \
-                     SELECT c.name, o.tenant_id, p.part, 0 \
-                     FROM event_consumers c JOIN outbox_counters o ON c.tenant_id IS NULL OR c.tenant_id = o.tenant_id \
-                     JOIN parts p ON p.part < c.partitions WHERE c.name = ?1 \
-                     AND NOT EXISTS (SELECT 1 FROM event_cursors e WHERE e.consumer = c.name AND e.tenant_id = o.tenant_id)",
-                )
-                .and_then(|mut s| s.execute(params![consumer]))
-                .map_err(map_err("leasing a cursor"))?;
+                new_cursors(&tx, Some(&consumer))?;
                 let leased: Option<(String, u8, i64, u8)> = tx
                     .prepare_cached(
                         "UPDATE event_cursors SET lease_owner = ?2, lease_until = ?4, claimed_at = ?3 \
@@ -256,6 +263,9 @@ impl EventStore for SqliteStorage {
         self.pool
             .run(move |conn| {
                 let tx = crate::pool::immediate(conn)?;
+                // Every consumer's cursors first (a tenant a consumer has not looked at yet
+                // holds its events at 0), so the minimum in PRUNE covers every consumer.
+                new_cursors(&tx, None)?;
                 let mut pruned = 0;
                 for sql in [
                     crate::events_prune::PRUNE_DELIVERIES,

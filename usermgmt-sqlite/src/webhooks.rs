@@ -356,8 +356,9 @@ impl WebhookStore for SqliteStorage {
         &self,
         tenant: &TenantId,
         id: Uuid,
+        attempts: u32,
         outcome: &AttemptOutcome,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let (tenant, outcome) = (tenant.as_str().to_owned(), outcome.clone());
         self.pool
             .run(move |conn| {
@@ -382,11 +383,14 @@ impl WebhookStore for SqliteStorage {
                 };
                 conn.prepare_cached(
                     "UPDATE webhook_deliveries SET status = ?3, response_status = ?4, error = ?5, \
-                     next_attempt_at = ?6 WHERE tenant_id = ?1 AND id = ?2",
+                     next_attempt_at = ?6 WHERE tenant_id = ?1 AND id = ?2 \
+                     AND status = 'pending' AND attempts = ?7",
                 )
-                .and_then(|mut s| s.execute(params![tenant, id, status, response, error, next]))
-                .map_err(map_err("recording a delivery"))?;
-                Ok(())
+                .and_then(|mut s| {
+                    s.execute(params![tenant, id, status, response, error, next, attempts])
+                })
+                .map(|n| n > 0)
+                .map_err(map_err("recording a delivery"))
             })
             .await
     }
@@ -428,7 +432,9 @@ impl WebhookStore for SqliteStorage {
                 conn.prepare_cached(
                     "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, \
                      next_attempt_at = ?4, error = NULL, response_status = NULL \
-                     WHERE tenant_id = ?1 AND endpoint_id = ?2 AND id = ?3",
+                     WHERE tenant_id = ?1 AND endpoint_id = ?2 AND id = ?3 \
+                     AND EXISTS (SELECT 1 FROM outbox_events o WHERE o.tenant_id = ?1 \
+                                 AND o.id = webhook_deliveries.event_id)",
                 )
                 .and_then(|mut s| s.execute(params![tenant, endpoint, delivery, micros(now)]))
                 .map(|n| n > 0)

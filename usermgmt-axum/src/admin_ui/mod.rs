@@ -13,7 +13,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use usermgmt_core::model::{
-    AuthMethod, Continent, EnrollmentStatus, Gender, OAuthProvider, Status,
+    AuditAction, AuthMethod, Continent, EnrollmentStatus, Gender, OAuthProvider, Status,
 };
 
 const INDEX: &str = include_str!("assets/index.html");
@@ -45,6 +45,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("user-activity.js", JS),
     asset!("roles.js", JS),
     asset!("stats.js", JS),
+    asset!("webhooks.js", JS),
     asset!("account.js", JS),
 ];
 const JS: &str = "text/javascript; charset=utf-8";
@@ -59,6 +60,7 @@ const USER_PAGES: &[&str] = &[
     "create",
     "roles",
     "stats",
+    "webhooks",
 ];
 
 /// The public account pages (`…/account/{page}`) that account messages link to: no session
@@ -86,6 +88,7 @@ fn vocabulary() -> String {
         "genders": Gender::ALL,
         "continents": Continent::ALL,
         "enrollment_statuses": EnrollmentStatus::ALL,
+        "event_kinds": AuditAction::ALL,
     });
     // Inside `<script>`: no `<` may appear (none does in these values; escaped regardless).
     json.to_string().replace('<', "\\u003c")
@@ -239,6 +242,7 @@ mod tests {
             "/admin/users/create",
             "/admin/users/roles",
             "/admin/users/stats",
+            "/admin/users/webhooks",
             "/admin/users/0199a3b2-0000-7000-8000-000000000001/edit",
             "/admin/users/0199a3b2-0000-7000-8000-000000000001/edit/users-sessions",
             "/admin/users/0199a3b2-0000-7000-8000-000000000001/edit/account-deletation",

@@ -25,8 +25,9 @@ fn public_v4(ip: Ipv4Addr) -> bool {
         || (a == 100 && (64..128).contains(&b))
         // Benchmarking, 198.18.0.0/15.
         || (a == 198 && (b == 18 || b == 19))
-        // IETF protocol assignments, 192.0.0.0/24.
-        || (a == 192 && b == 0 && ip.octets()[2] == 0))
+        // IETF protocol assignments, 192.0.0.0/24; 6to4 relays, 192.88.99.0/24.
+        || (a == 192 && b == 0 && ip.octets()[2] == 0)
+        || (a == 192 && b == 88 && ip.octets()[2] == 99))
 }
 
 fn public_v6(ip: Ipv6Addr) -> bool {
@@ -44,6 +45,9 @@ fn public_v6(ip: Ipv6Addr) -> bool {
         // Documentation 2001:db8::/32; IPv4-compatible and NAT64 forms of private space.
         || (first == 0x2001 && ip.segments()[1] == 0x0db8)
         || (first == 0x0064 && ip.segments()[1] == 0xff9b)
+        // 6to4 (2002::/16) and Teredo (2001::/32) tunnel to IPv4 addresses of any kind.
+        || first == 0x2002
+        || (first == 0x2001 && ip.segments()[1] == 0)
         || first == 0)
 }
 
@@ -109,6 +113,9 @@ mod tests {
             "https://[::1]/",
             "https://[::ffff:127.0.0.1]/",
             "https://[fd00::1]/",
+            "https://[2002:7f00:1::]/",
+            "https://[2001:0:4136:e378::1]/",
+            "https://192.88.99.1/",
             "https://localhost/",
             "https://api.localhost/",
             "https://intranet/",

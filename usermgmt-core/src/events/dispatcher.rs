@@ -188,18 +188,19 @@ impl WebhookDispatcher {
 }
 
 impl WebhookDispatcher {
-    /// Fans out new events, then makes the attempts that are due (up to four times the
-    /// configured concurrency, that many at once).
+    /// Fans out new events, then makes the attempts that are due (up to the configured
+    /// concurrency, all at once).
     pub async fn run_once(&self) -> Result<DispatchReport> {
         let events = self.fanout.poll().await?;
         let policy = &self.policy;
         let now = self.clock.now();
-        let lease = chrono::Duration::from_std(policy.timeout.saturating_add(CLAIM_MARGIN))
-            .unwrap_or_default();
-        let limit = u32::try_from(policy.concurrency.max(1).saturating_mul(4)).unwrap_or(64);
+        let lease = policy.timeout.saturating_add(CLAIM_MARGIN);
+        // One wave per round: every claimed attempt starts at once, so each ends within the
+        // timeout, well inside its lease.
+        let limit = u32::try_from(policy.concurrency.max(1)).unwrap_or(16);
         let due = self
             .storage
-            .claim_deliveries(now, now + lease, limit)
+            .claim_deliveries(now, super::pause::later(now, lease), limit)
             .await?;
         let outcomes: Vec<Result<AttemptOutcome>> = futures_util::stream::iter(due)
             .map(|d| self.attempt(d))
@@ -241,7 +242,7 @@ impl WebhookDispatcher {
         let retry = || {
             (attempts < policy.max_attempts).then(|| {
                 let delay = policy.retry_delay(attempts, unit_draw());
-                self.clock.now() + chrono::Duration::from_std(delay).unwrap_or_default()
+                super::pause::later(self.clock.now(), delay)
             })
         };
         let outcome = match sent {
@@ -257,9 +258,13 @@ impl WebhookDispatcher {
                 retry_at: retry(),
             },
         };
-        self.storage
-            .finish_delivery(&due.tenant_id, due.delivery.id, &outcome)
+        let recorded = self
+            .storage
+            .finish_delivery(&due.tenant_id, due.delivery.id, attempts, &outcome)
             .await?;
+        if !recorded {
+            tracing::debug!(delivery = %due.delivery.id, "a delivery changed during its attempt");
+        }
         Ok(outcome)
     }
 

@@ -1,4 +1,4 @@
-//! The idle wait of spawned event tasks.
+//! The idle wait of spawned event tasks, and time arithmetic that never panics.
 
 use std::time::Duration;
 
@@ -15,4 +15,16 @@ pub(crate) async fn pause(stopped: &mut watch::Receiver<bool>, interval: Duratio
         _ = tokio::time::sleep(interval) => false,
         changed = stopped.changed() => changed.is_ok() && *stopped.borrow(),
     }
+}
+
+/// `at` plus `delay`, saturating at the latest time representable (a configured delay is
+/// never a reason to panic).
+pub(crate) fn later(
+    at: chrono::DateTime<chrono::Utc>,
+    delay: Duration,
+) -> chrono::DateTime<chrono::Utc> {
+    chrono::Duration::from_std(delay)
+        .ok()
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
 }

@@ -137,8 +137,11 @@ impl Subscription {
                 format!("must be 1-{EVENT_SHARDS}"),
             ));
         }
-        if self.batch_size == 0 {
-            return Err(Error::invalid("batch_size", "must be at least 1"));
+        if self.batch_size == 0 || self.batch_size > 10_000 {
+            return Err(Error::invalid("batch_size", "must be 1-10000"));
+        }
+        if self.lease < Duration::from_secs(1) {
+            return Err(Error::invalid("lease", "must be at least 1 second"));
         }
         Ok(())
     }
@@ -209,8 +212,7 @@ impl Subscriber {
         let mut handled = 0;
         for _ in 0..MAX_BATCHES_PER_POLL {
             let now = self.clock.now();
-            let until =
-                now + chrono::Duration::from_std(self.subscription.lease).unwrap_or_default();
+            let until = super::pause::later(now, self.subscription.lease);
             let Some(cursor) = self
                 .storage
                 .lease_cursor(&self.subscription.name, &self.owner, now, until)
@@ -253,7 +255,7 @@ impl Subscriber {
                         %error,
                         "an event handler failed; retrying later"
                     );
-                    let retry_at = self.clock.now() + self.backoff(cursor);
+                    let retry_at = super::pause::later(self.clock.now(), self.backoff(cursor));
                     self.release(cursor, position, Some(retry_at)).await?;
                     return Ok(handled);
                 }
@@ -296,7 +298,7 @@ impl Subscriber {
 
     /// The delay before retrying a failed partition: `retry_delay` doubled per consecutive
     /// failure, at most `max_retry_delay`.
-    fn backoff(&self, cursor: &LeasedCursor) -> chrono::Duration {
+    fn backoff(&self, cursor: &LeasedCursor) -> Duration {
         let mut failures = self
             .failures
             .lock()
@@ -306,12 +308,10 @@ impl Subscriber {
             .or_insert(0);
         *count = count.saturating_add(1);
         let factor = 2u32.saturating_pow(count.saturating_sub(1).min(20));
-        let delay = self
-            .subscription
+        self.subscription
             .retry_delay
             .saturating_mul(factor)
-            .min(self.subscription.max_retry_delay);
-        chrono::Duration::from_std(delay).unwrap_or_default()
+            .min(self.subscription.max_retry_delay)
     }
 
     fn forget_failures(&self, cursor: &LeasedCursor) {

@@ -23,11 +23,13 @@ impl reqwest::dns::Resolve for PublicOnly {
         let host = name.as_str().to_owned();
         Box::pin(async move {
             let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
+                .await
+                .map_err(|_| format!("{host} could not be resolved to a public address"))?
                 .filter(|a| allow_private || is_public(a.ip()))
                 .collect();
             if found.is_empty() {
-                return Err(format!("{host} resolves to no allowed (public) address").into());
+                // The same words as a failed lookup: which internal names exist stays unknown.
+                return Err(format!("{host} could not be resolved to a public address").into());
             }
             let addrs: reqwest::dns::Addrs = Box::new(found.into_iter());
             Ok(addrs)
@@ -35,7 +37,8 @@ impl reqwest::dns::Resolve for PublicOnly {
     }
 }
 
-/// Sends webhooks with a kept reqwest client.
+/// Sends webhooks with a kept reqwest client (never through a proxy: the public-only
+/// resolver must see every name).
 #[derive(Debug, Clone)]
 pub struct ReqwestTransport {
     client: reqwest::Client,
@@ -58,6 +61,9 @@ impl ReqwestTransport {
         .with_no_client_auth();
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
+            // No proxy from the environment: a proxy would resolve names itself, past the
+            // public-only resolver.
+            .no_proxy()
             .timeout(policy.timeout)
             .connect_timeout(policy.timeout.min(std::time::Duration::from_secs(5)))
             .redirect(reqwest::redirect::Policy::none())

@@ -1,6 +1,8 @@
 //! Webhook endpoints (SPEC §13), managed by holders of `webhook.manage`. An endpoint receives
-//! every change in its tenant it asks for, so managing one also requires `user.view`, and is
-//! never done from an impersonation session.
+//! every change in its tenant it asks for, so managing one also requires `user.view` and
+//! every registered permission (the actor outranks every user), and is never done from an
+//! impersonation session. Audit diffs show an endpoint's URL as its origin only (paths and
+//! queries often carry tokens).
 
 use std::collections::BTreeMap;
 
@@ -120,6 +122,15 @@ fn change(old: Value, new: Value) -> FieldChange {
     FieldChange { old, new }
 }
 
+/// What an audit diff shows of an endpoint URL: its origin, not the path or query (which
+/// often carry a token).
+fn url_value(url: &str) -> Value {
+    match url::Url::parse(url) {
+        Ok(parsed) => Value::from(format!("{}/…", parsed.origin().ascii_serialization())),
+        Err(_) => Value::from("[redacted]"),
+    }
+}
+
 fn kinds_value(kinds: &[AuditAction]) -> Value {
     Value::from(kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>())
 }
@@ -135,6 +146,10 @@ impl UserService {
                 .await?
         };
         actor.require_all([&Permission::USER_VIEW])?;
+        // An endpoint receives every change it asks for — notes, grants, credentials of any
+        // user — so only an actor who outranks every user may aim one (or replay to it).
+        let everything = self.config.permissions.all();
+        actor.require_reach(everything.iter())?;
         if write && principal.impersonation().is_some() {
             return Err(Error::Forbidden(Permission::WEBHOOK_MANAGE));
         }
@@ -176,7 +191,7 @@ impl UserService {
         let changes = BTreeMap::from([
             (
                 "url".to_owned(),
-                change(Value::Null, Value::from(endpoint.url.clone())),
+                change(Value::Null, url_value(&endpoint.url)),
             ),
             (
                 "kinds".to_owned(),
@@ -246,7 +261,7 @@ impl UserService {
         if new.url != old.url {
             changes.insert(
                 "url".to_owned(),
-                change(Value::from(old.url.clone()), Value::from(new.url.clone())),
+                change(url_value(&old.url), url_value(&new.url)),
             );
         }
         if new.kinds != old.kinds {

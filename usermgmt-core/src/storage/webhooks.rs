@@ -7,8 +7,8 @@ use uuid::Uuid;
 use crate::error::Result;
 use crate::model::{AuditAction, AuditEvent, Event, TenantId, WebhookDelivery, WebhookEndpoint};
 
-/// A delivery claimed for an attempt, with what sending it needs.
-#[derive(Debug, Clone)]
+/// A delivery claimed for an attempt, with what sending it needs (`Debug` hides the secret).
+#[derive(Clone)]
 pub struct DueDelivery {
     /// The delivery; `attempts` already counts this attempt.
     pub delivery: WebhookDelivery,
@@ -20,6 +20,18 @@ pub struct DueDelivery {
     pub secret: String,
     /// The event.
     pub event: Event,
+}
+
+impl std::fmt::Debug for DueDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DueDelivery")
+            .field("delivery", &self.delivery)
+            .field("tenant_id", &self.tenant_id)
+            .field("url", &self.url)
+            .field("secret", &"[redacted]")
+            .field("event", &self.event)
+            .finish()
+    }
 }
 
 /// How an attempt ended.
@@ -91,13 +103,16 @@ pub trait WebhookStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<DueDelivery>>;
 
-    /// Records how a claimed attempt ended.
+    /// Records how a claimed attempt ended — only while the delivery is still pending at
+    /// the attempt count it was claimed with (a redelivery or a later claim meanwhile wins);
+    /// whether it was recorded.
     async fn finish_delivery(
         &self,
         tenant: &TenantId,
         id: Uuid,
+        attempts: u32,
         outcome: &AttemptOutcome,
-    ) -> Result<()>;
+    ) -> Result<bool>;
 
     /// The newest `limit` deliveries of an endpoint, newest first.
     async fn list_deliveries(
@@ -108,7 +123,7 @@ pub trait WebhookStore: Send + Sync {
     ) -> Result<Vec<WebhookDelivery>>;
 
     /// Puts a delivery of the endpoint back to pending, due at `now`, with no attempts;
-    /// `false` when there is no such delivery.
+    /// `false` when there is no such delivery or its event is no longer in the outbox.
     async fn redeliver(
         &self,
         tenant: &TenantId,

@@ -89,6 +89,21 @@ pub async fn webhooks_deliver_retry_and_dead_letter(store: TestStore) {
         ),
         "managing webhooks also takes user.view"
     );
+    let (limited, _) = fx
+        .principal_with(
+            "limited-hooks",
+            &[Permission::WEBHOOK_MANAGE, Permission::USER_VIEW],
+        )
+        .await;
+    assert!(
+        matches!(
+            fx.service
+                .create_webhook(&limited, hook("https://example.com/a", &[]))
+                .await,
+            Err(Error::Forbidden(_))
+        ),
+        "an endpoint sees every user's changes: only an actor outranking everyone aims one"
+    );
     assert!(matches!(
         fx.service
             .create_webhook(&fx.admin, hook("https://10.0.0.1/a", &[]))
@@ -211,17 +226,17 @@ pub async fn webhooks_deliver_retry_and_dead_letter(store: TestStore) {
         .expect("replay");
     assert_eq!(replay.first_event_id, Some(1));
     assert_eq!(
-        replay.queued, 4,
-        "the creations of the admin, `hooks`, Early and Late"
+        replay.queued, 5,
+        "the creations of the admin, `hooks`, `limited-hooks`, Early and Late"
     );
-    assert_eq!(dispatcher.run_once().await.expect("round").delivered, 4);
+    assert_eq!(dispatcher.run_once().await.expect("round").delivered, 5);
     let replayed: Vec<u64> = recorder
         .sent
         .lock()
         .expect("lock")
         .iter()
         .rev()
-        .take(4)
+        .take(5)
         .map(|s| s.1)
         .collect();
     assert!(replayed.iter().all(|id| *id <= a_ids[0]), "{replayed:?}");
@@ -283,6 +298,25 @@ pub async fn webhooks_deliver_retry_and_dead_letter(store: TestStore) {
             .iter()
             .all(|d| d.created_at > now)
     );
+    // A tenant the fan-out consumer has not looked at yet keeps its events.
+    let other = crate::fixture::tenant("t2");
+    fx.service
+        .bootstrap_super_admin(
+            &other,
+            "Other",
+            "admin@t2.test",
+            usermgmt_core::password::Password::new(crate::fixture::PASSWORD),
+        )
+        .await
+        .expect("second tenant");
+    fx.clock.advance(Duration::days(8));
+    dispatcher.prune().await.expect("prune");
+    let kept = storage
+        .read_events(&other, 0, 0, 1, 100)
+        .await
+        .expect("read")
+        .events;
+    assert!(!kept.is_empty(), "events no consumer has passed are kept");
     fx.service
         .delete_webhook(&fx.admin, b.endpoint.id)
         .await

@@ -12,13 +12,14 @@ import { showEdit } from "./edit.js";
 import { LISTS, showList } from "./list.js";
 import { showRoles } from "./roles.js";
 import { showStats } from "./stats.js";
+import { showWebhooks } from "./webhooks.js";
 
 /// The page the address names: `{view, list?, userId?, tab?}`.
 function route() {
   const rest = location.pathname.slice(UI.length).replace(/\/+$/, "").split("/").filter(Boolean);
   const [, first, second, third] = rest; // rest[0] is "users"
   if (first === undefined || LISTS[first]) return { view: "users", page: first || "all" };
-  if (["create", "roles", "stats"].includes(first)) return { view: first, page: first };
+  if (["create", "roles", "stats", "webhooks"].includes(first)) return { view: first, page: first };
   if (second === "edit") return { view: "edit", page: "all", userId: first, tab: third || "overview" };
   return { view: "users", page: "all" };
 }
@@ -54,6 +55,7 @@ async function start() {
     else if (where.view === "create") await showCreate();
     else if (where.view === "roles") await showRoles();
     else if (where.view === "stats") await showStats();
+    else if (where.view === "webhooks") await showWebhooks();
     else await showEdit(where.userId, where.tab);
   } catch (error) {
     const section = document.getElementById(where.view);
