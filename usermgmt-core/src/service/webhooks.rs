@@ -95,8 +95,31 @@ impl std::fmt::Debug for IssuedWebhook {
 #[serde(deny_unknown_fields)]
 pub struct ReplayWebhook {
     /// The first event id (per tenant) to send again.
-    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)
+    )]
+    #[serde(deserialize_with = "whole_number")]
     pub from_event_id: u64,
+}
+
+/// A JSON integer, also written as a float with no fraction (`1419.0`), which JSON Schema
+/// counts as an integer; at most 2^53 - 1, where floats are still exact.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    const MAX: u64 = (1 << 53) - 1;
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let whole = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..=9_007_199_254_740_991.0).contains(f))
+            .map(|f| f as u64)
+    });
+    match whole {
+        Some(n) if n <= MAX => Ok(n),
+        _ => Err(serde::de::Error::custom(
+            "from_event_id must be a whole number from 1 to 9007199254740991",
+        )),
+    }
 }
 
 /// What a replay queued.
