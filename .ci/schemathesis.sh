@@ -13,7 +13,7 @@
 #   ST_VERSION       schemathesis version installed into a new venv (default 4.32.5)
 #   ST_SEED          seed (default 1)
 #   ST_MAX_EXAMPLES  examples per operation and phase (default 100)
-#   ST_TIMEOUT       seconds before the run is interrupted (default 240)
+#   ST_TIMEOUT       seconds before the run is interrupted (default 420: 62 operations)
 #   ST_REPORT_DIR    JSON and JUnit reports (default target/schemathesis)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +29,7 @@ case "$VENV" in /*) ;; *) VENV=$ROOT/$VENV ;; esac
 ST_VERSION=${ST_VERSION:-4.32.5}
 SEED=${ST_SEED:-1}
 MAX_EXAMPLES=${ST_MAX_EXAMPLES:-100}
-TIMEOUT=${ST_TIMEOUT:-240}
+TIMEOUT=${ST_TIMEOUT:-420}
 REPORT_DIR=${ST_REPORT_DIR:-$ROOT/target/schemathesis}
 
 echo "== schemathesis: virtualenv $VENV"
