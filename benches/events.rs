@@ -31,8 +31,8 @@ use usermgmt::service::{CreateUser, CreateWebhook, UpdateUser};
 use usermgmt::storage::Storage;
 use usermgmt::{Principal, ServiceConfig, UserService};
 
-#[path = "support/events_fixture.rs"]
-mod fixture;
+#[path = "support/learners.rs"]
+mod learners;
 
 fn policy() -> WebhookPolicy {
     WebhookPolicy {
@@ -118,7 +118,7 @@ async fn deliveries(storage: Arc<dyn Storage>, n: usize) -> (f64, f64) {
     };
     let issued = service.create_webhook(&admin, input).await.unwrap();
     let tenant = admin.tenant_id().clone();
-    fixture::insert_users(storage.as_ref(), &tenant, n).await;
+    learners::insert_learners(storage.as_ref(), &tenant, n).await;
     let transport: Arc<dyn WebhookTransport> = Arc::new(ReqwestTransport::new(&policy()).unwrap());
     let dispatcher = service.webhook_dispatcher(transport.clone()).await.unwrap();
     let started = Instant::now();

@@ -22,17 +22,16 @@ use std::time::Instant;
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::{Connection, Executor};
 use tokio::io::{AsyncRead, ReadBuf};
-use usermgmt::model::{
-    AuditAction, AuditActor, AuditEvent, AuditTargetKind, AuthMethod, Profile, Status, TenantId,
-    User,
-};
+use usermgmt::model::TenantId;
 use usermgmt::password::{Password, PasswordPolicy};
 use usermgmt::service::{ExportFormat, ImportOptions};
-use usermgmt::storage::{NewUser, Storage};
+use usermgmt::storage::Storage;
 use usermgmt::{Principal, ServiceConfig, UserService};
-use uuid::Uuid;
 
-const COUNTRIES: [&str; 4] = ["DE", "FR", "US", "JP"];
+#[path = "support/learners.rs"]
+mod learners;
+
+use learners::COUNTRIES;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).single().unwrap()
@@ -83,62 +82,6 @@ impl AsyncRead for Rows {
         this.at += take;
         Poll::Ready(Ok(()))
     }
-}
-
-/// The same user as row `i`, built directly, with its creation event.
-fn record(tenant: &TenantId, i: usize) -> (NewUser, AuditEvent) {
-    let now = now();
-    let mut user = User {
-        id: Uuid::now_v7(),
-        tenant_id: tenant.clone(),
-        name: format!("Imported Learner {i}"),
-        email: Some(format!("learner{i}@import.test")),
-        phone: None,
-        username: None,
-        unique_id: None,
-        status: Status::Active,
-        is_admin: false,
-        is_instructor: false,
-        is_learner: true,
-        roles: Vec::new(),
-        permissions: Vec::new(),
-        email_verified: false,
-        phone_verified: false,
-        auth_method: AuthMethod::Email,
-        oauth_providers: Vec::new(),
-        has_password: false,
-        profile: Profile {
-            country: Some(COUNTRIES[i % 4].to_owned()),
-            city: Some(format!("City {}", i % 97)),
-            ..Profile::default()
-        },
-        profile_completeness: 0,
-        created_at: now,
-        updated_at: now,
-        last_login_at: None,
-        deleted_at: None,
-        failed_login_attempts: 0,
-        locked_until: None,
-        version: 1,
-    };
-    user.refresh_derived();
-    let event = AuditEvent {
-        id: Uuid::now_v7(),
-        tenant_id: tenant.clone(),
-        target_kind: AuditTargetKind::User,
-        target_id: user.id,
-        actor: AuditActor::System,
-        impersonator_id: None,
-        action: AuditAction::UserCreated,
-        changes: Default::default(),
-        created_at: now,
-    };
-    let new = NewUser {
-        user,
-        password_hash: None,
-        oauth_links: Vec::new(),
-    };
-    (new, event)
 }
 
 /// Resets the process's peak RSS (Linux: `/proc/self/clear_refs`).
@@ -199,7 +142,9 @@ async fn batch_insert(storage: Arc<dyn Storage>, n: usize) -> (f64, f64) {
     let mut i = 0;
     while i < n {
         let end = (i + 2_000).min(n);
-        let batch: Vec<_> = (i..end).map(|j| record(&tenant, j)).collect();
+        let batch: Vec<_> = (i..end)
+            .map(|j| learners::learner(&tenant, j, now()))
+            .collect();
         storage.insert_users(&tenant, batch).await.unwrap();
         i = end;
     }

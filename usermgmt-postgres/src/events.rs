@@ -186,7 +186,6 @@ impl EventStore for PgStorage {
         .fetch_all(&self.pool)
         .await
         .map_err(map_err("reading the outbox"))?;
-        let full = rows.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
         let events = rows
             .iter()
             .map(|row| {
@@ -199,14 +198,7 @@ impl EventStore for PgStorage {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let next_position = match events.last() {
-            Some(last) if full => last.id,
-            _ => top.max(after),
-        };
-        Ok(EventBatch {
-            events,
-            next_position,
-        })
+        Ok(EventBatch::read(events, after, top, limit))
     }
 
     async fn last_event_id(&self, tenant: &TenantId) -> Result<u64> {

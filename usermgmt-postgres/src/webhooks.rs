@@ -278,23 +278,7 @@ impl WebhookStore for PgStorage {
         attempts: u32,
         outcome: &AttemptOutcome,
     ) -> Result<bool> {
-        let (status, response, error, next) = match outcome {
-            AttemptOutcome::Delivered { status } => ("delivered", Some(*status), None, None),
-            AttemptOutcome::Failed {
-                status,
-                error,
-                retry_at,
-            } => (
-                if retry_at.is_some() {
-                    "pending"
-                } else {
-                    "dead"
-                },
-                *status,
-                Some(error.as_str()),
-                *retry_at,
-            ),
-        };
+        let (status, response, error, next) = outcome.recorded();
         let recorded = sqlx::query(
             "UPDATE webhook_deliveries SET status = $3, response_status = $4, error = $5, \
              next_attempt_at = $6 WHERE tenant_id = $1 AND id = $2 AND status = 'pending' \
@@ -302,7 +286,7 @@ impl WebhookStore for PgStorage {
         )
         .bind(tenant.as_str())
         .bind(id)
-        .bind(status)
+        .bind(status.as_str())
         .bind(response.map(i32::from))
         .bind(error)
         .bind(next)

@@ -230,7 +230,6 @@ impl EventStore for SqliteStorage {
                         .collect::<rusqlite::Result<Vec<_>>>()
                     })
                     .map_err(map_err("reading the outbox"))?;
-                let full = raws.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
                 let events = raws
                     .into_iter()
                     .map(|(id, raw)| {
@@ -240,14 +239,7 @@ impl EventStore for SqliteStorage {
                         })
                     })
                     .collect::<Result<Vec<_>>>()?;
-                let next_position = match events.last() {
-                    Some(last) if full => last.id,
-                    _ => to_u64(top).max(after),
-                };
-                Ok(EventBatch {
-                    events,
-                    next_position,
-                })
+                Ok(EventBatch::read(events, after, to_u64(top), limit))
             })
             .await
     }

@@ -362,32 +362,23 @@ impl WebhookStore for SqliteStorage {
         let (tenant, outcome) = (tenant.as_str().to_owned(), outcome.clone());
         self.pool
             .run(move |conn| {
-                let (status, response, error, next) = match &outcome {
-                    AttemptOutcome::Delivered { status } => {
-                        ("delivered", Some(*status), None, None)
-                    }
-                    AttemptOutcome::Failed {
-                        status,
-                        error,
-                        retry_at,
-                    } => (
-                        if retry_at.is_some() {
-                            "pending"
-                        } else {
-                            "dead"
-                        },
-                        *status,
-                        Some(error.clone()),
-                        retry_at.map(micros),
-                    ),
-                };
+                let (status, response, error, next) = outcome.recorded();
+                let next = next.map(micros);
                 conn.prepare_cached(
                     "UPDATE webhook_deliveries SET status = ?3, response_status = ?4, error = ?5, \
                      next_attempt_at = ?6 WHERE tenant_id = ?1 AND id = ?2 \
                      AND status = 'pending' AND attempts = ?7",
                 )
                 .and_then(|mut s| {
-                    s.execute(params![tenant, id, status, response, error, next, attempts])
+                    s.execute(params![
+                        tenant,
+                        id,
+                        status.as_str(),
+                        response,
+                        error,
+                        next,
+                        attempts
+                    ])
                 })
                 .map(|n| n > 0)
                 .map_err(map_err("recording a delivery"))

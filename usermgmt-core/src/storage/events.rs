@@ -48,6 +48,23 @@ pub struct EventBatch {
     pub next_position: u64,
 }
 
+impl EventBatch {
+    /// The batch of `events` a read of at most `limit` after `after` found, the tenant's last
+    /// id being `top` when the read began: a full batch ends at its last event; a short one
+    /// saw every event of the partition up to `top`.
+    pub fn read(events: Vec<Event>, after: u64, top: u64, limit: u32) -> Self {
+        let full = events.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
+        let next_position = match events.last() {
+            Some(last) if full => last.id,
+            _ => top.max(after),
+        };
+        Self {
+            events,
+            next_position,
+        }
+    }
+}
+
 /// The outbox and its consumers.
 #[async_trait]
 pub trait EventStore: Send + Sync {

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::model::{AuditAction, AuditEvent, Event, TenantId, WebhookDelivery, WebhookEndpoint};
+use crate::model::{
+    AuditAction, AuditEvent, DeliveryStatus, Event, TenantId, WebhookDelivery, WebhookEndpoint,
+};
 
 /// A delivery claimed for an attempt, with what sending it needs (`Debug` hides the secret).
 #[derive(Clone)]
@@ -51,6 +53,39 @@ pub enum AttemptOutcome {
         /// When to try again; `None`: the delivery is dead.
         retry_at: Option<DateTime<Utc>>,
     },
+}
+
+impl AttemptOutcome {
+    /// What the delivery becomes: its status (pending again while a retry is due, dead when
+    /// none is), the answer's HTTP status, the error, and when it is due next.
+    pub fn recorded(
+        &self,
+    ) -> (
+        DeliveryStatus,
+        Option<u16>,
+        Option<&str>,
+        Option<DateTime<Utc>>,
+    ) {
+        match self {
+            AttemptOutcome::Delivered { status } => {
+                (DeliveryStatus::Delivered, Some(*status), None, None)
+            }
+            AttemptOutcome::Failed {
+                status,
+                error,
+                retry_at,
+            } => (
+                if retry_at.is_some() {
+                    DeliveryStatus::Pending
+                } else {
+                    DeliveryStatus::Dead
+                },
+                *status,
+                Some(error.as_str()),
+                *retry_at,
+            ),
+        }
+    }
 }
 
 /// One delivery to queue: (endpoint, event id, event kind).
