@@ -88,19 +88,35 @@ struct FanOut {
 #[async_trait]
 impl EventHandler for FanOut {
     async fn handle(&self, event: &Event) -> std::result::Result<(), HandlerError> {
-        let tenant = &event.audit.tenant_id;
-        let rows: Vec<QueuedDelivery> = self
-            .storage
-            .list_webhooks(tenant)
-            .await?
-            .into_iter()
-            .filter(|e| e.receives(event))
-            .map(|e| (e.id, event.id, event.kind()))
+        self.handle_batch(std::slice::from_ref(event))
+            .await
+            .map_err(|(_, error)| error)
+    }
+
+    /// A batch (one tenant's) in two statements: its endpoints, then every delivery.
+    async fn handle_batch(
+        &self,
+        events: &[Event],
+    ) -> std::result::Result<(), (usize, HandlerError)> {
+        let Some(tenant) = events.first().map(|e| &e.audit.tenant_id) else {
+            return Ok(());
+        };
+        let failed = |error: crate::error::Error| (0, HandlerError::from(error));
+        let endpoints = self.storage.list_webhooks(tenant).await.map_err(failed)?;
+        let rows: Vec<QueuedDelivery> = events
+            .iter()
+            .flat_map(|event| {
+                endpoints
+                    .iter()
+                    .filter(|e| e.receives(event))
+                    .map(|e| (e.id, event.id, event.kind()))
+            })
             .collect();
         if !rows.is_empty() {
             self.storage
                 .queue_deliveries(tenant, &rows, false, self.clock.now())
-                .await?;
+                .await
+                .map_err(failed)?;
         }
         Ok(())
     }

@@ -25,6 +25,20 @@ pub trait EventHandler: Send + Sync {
     /// Handles one event; an error retries it (and holds back the events after it in its
     /// partition) after a backoff. May be called again for an event it already handled.
     async fn handle(&self, event: &Event) -> std::result::Result<(), HandlerError>;
+
+    /// Handles a batch of events of one tenant and partition, in order. The default calls
+    /// [`EventHandler::handle`] for each; a handler that writes elsewhere can do the whole
+    /// batch in one write. An error names the index of the first event not handled: it and
+    /// the events after it are retried.
+    async fn handle_batch(
+        &self,
+        events: &[Event],
+    ) -> std::result::Result<(), (usize, HandlerError)> {
+        for (i, event) in events.iter().enumerate() {
+            self.handle(event).await.map_err(|error| (i, error))?;
+        }
+        Ok(())
+    }
 }
 
 /// An [`EventHandler`] from an async function (see [`handler_fn`]).
@@ -243,30 +257,33 @@ impl Subscriber {
                 return Err(e);
             }
         };
-        let mut position = cursor.position;
-        let mut handled = 0;
-        for event in &batch.events {
-            if self.subscription.wants(event) {
-                if let Err(error) = self.handler.handle(event).await {
-                    tracing::warn!(
-                        consumer = %self.subscription.name,
-                        tenant = %cursor.tenant_id.as_str(),
-                        event = event.id,
-                        %error,
-                        "an event handler failed; retrying later"
-                    );
-                    let retry_at = super::pause::later(self.clock.now(), self.backoff(cursor));
-                    self.release(cursor, position, Some(retry_at)).await?;
-                    return Ok(handled);
-                }
-                handled += 1;
-            }
-            position = event.id;
+        let next_position = batch.next_position;
+        let wanted: Vec<Event> = batch
+            .events
+            .into_iter()
+            .filter(|e| self.subscription.wants(e))
+            .collect();
+        if let Err((failed, error)) = self.handler.handle_batch(&wanted).await {
+            // Everything before the failed event is handled: the cursor stops just before it.
+            let (handled, event) = match wanted.get(failed) {
+                Some(event) => (failed, event.id),
+                None => (wanted.len(), next_position.saturating_add(1)),
+            };
+            tracing::warn!(
+                consumer = %self.subscription.name,
+                tenant = %cursor.tenant_id.as_str(),
+                event,
+                %error,
+                "an event handler failed; retrying later"
+            );
+            let retry_at = super::pause::later(self.clock.now(), self.backoff(cursor));
+            self.release(cursor, event.saturating_sub(1), Some(retry_at))
+                .await?;
+            return Ok(handled);
         }
         self.forget_failures(cursor);
-        self.release(cursor, batch.next_position.max(position), None)
-            .await?;
-        Ok(handled)
+        self.release(cursor, next_position, None).await?;
+        Ok(wanted.len())
     }
 
     async fn release(
