@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 use usermgmt_core::Result;
 use usermgmt_core::model::{AuditEvent, Event, TenantId, WebhookDelivery, WebhookEndpoint};
-use usermgmt_core::storage::{AttemptOutcome, DueDelivery, QueuedDelivery, WebhookStore};
+use usermgmt_core::storage::{DueDelivery, FinishedAttempt, QueuedDelivery, WebhookStore};
 use uuid::Uuid;
 
 use crate::PgStorage;
@@ -271,31 +271,44 @@ impl WebhookStore for PgStorage {
             .collect()
     }
 
-    async fn finish_delivery(
-        &self,
-        tenant: &TenantId,
-        id: Uuid,
-        attempts: u32,
-        outcome: &AttemptOutcome,
-    ) -> Result<bool> {
-        let (status, response, error, next) = outcome.recorded();
+    async fn finish_deliveries(&self, finished: &[FinishedAttempt]) -> Result<u64> {
+        let mut tenants = Vec::with_capacity(finished.len());
+        let mut ids = Vec::with_capacity(finished.len());
+        let mut attempts = Vec::with_capacity(finished.len());
+        let mut statuses = Vec::with_capacity(finished.len());
+        let mut responses: Vec<Option<i32>> = Vec::with_capacity(finished.len());
+        let mut errors: Vec<Option<String>> = Vec::with_capacity(finished.len());
+        let mut nexts: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(finished.len());
+        for f in finished {
+            let (status, response, error, next) = f.outcome.recorded();
+            tenants.push(f.tenant_id.as_str().to_owned());
+            ids.push(f.id);
+            attempts.push(i32::try_from(f.attempts).unwrap_or(i32::MAX));
+            statuses.push(status.as_str());
+            responses.push(response.map(i32::from));
+            errors.push(error.map(str::to_owned));
+            nexts.push(next);
+        }
         let recorded = sqlx::query(
-            "UPDATE webhook_deliveries SET status = $3, response_status = $4, error = $5, \
-             next_attempt_at = $6 WHERE tenant_id = $1 AND id = $2 AND status = 'pending' \
-             AND attempts = $7",
+            "UPDATE webhook_deliveries d SET status = x.status, response_status = x.response, \
+             error = x.error, next_attempt_at = x.next \
+             FROM unnest($1::text[], $2::uuid[], $3::int[], $4::text[], $5::int[], $6::text[], \
+                          $7::timestamptz[]) AS x(tenant, id, attempts, status, response, error, next) \
+             WHERE d.tenant_id = x.tenant AND d.id = x.id AND d.status = 'pending' \
+             AND d.attempts = x.attempts",
         )
-        .bind(tenant.as_str())
-        .bind(id)
-        .bind(status.as_str())
-        .bind(response.map(i32::from))
-        .bind(error)
-        .bind(next)
-        .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
+        .bind(tenants)
+        .bind(ids)
+        .bind(attempts)
+        .bind(statuses)
+        .bind(responses)
+        .bind(errors)
+        .bind(nexts)
         .execute(&self.pool)
         .await
-        .map_err(map_err("recording a delivery"))?
+        .map_err(map_err("recording deliveries"))?
         .rows_affected();
-        Ok(recorded > 0)
+        Ok(recorded)
     }
 
     async fn list_deliveries(

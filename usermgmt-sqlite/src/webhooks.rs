@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 use usermgmt_core::Result;
 use usermgmt_core::model::{AuditEvent, Event, TenantId, WebhookDelivery, WebhookEndpoint};
-use usermgmt_core::storage::{AttemptOutcome, DueDelivery, QueuedDelivery, WebhookStore};
+use usermgmt_core::storage::{DueDelivery, FinishedAttempt, QueuedDelivery, WebhookStore};
 use uuid::Uuid;
 
 use crate::SqliteStorage;
@@ -352,36 +352,37 @@ impl WebhookStore for SqliteStorage {
             .collect()
     }
 
-    async fn finish_delivery(
-        &self,
-        tenant: &TenantId,
-        id: Uuid,
-        attempts: u32,
-        outcome: &AttemptOutcome,
-    ) -> Result<bool> {
-        let (tenant, outcome) = (tenant.as_str().to_owned(), outcome.clone());
+    async fn finish_deliveries(&self, finished: &[FinishedAttempt]) -> Result<u64> {
+        let finished = finished.to_vec();
         self.pool
             .run(move |conn| {
-                let (status, response, error, next) = outcome.recorded();
-                let next = next.map(micros);
-                conn.prepare_cached(
-                    "UPDATE webhook_deliveries SET status = ?3, response_status = ?4, error = ?5, \
-                     next_attempt_at = ?6 WHERE tenant_id = ?1 AND id = ?2 \
-                     AND status = 'pending' AND attempts = ?7",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        tenant,
-                        id,
-                        status.as_str(),
-                        response,
-                        error,
-                        next,
-                        attempts
-                    ])
-                })
-                .map(|n| n > 0)
-                .map_err(map_err("recording a delivery"))
+                let tx = crate::pool::immediate(conn)?;
+                let mut recorded = 0;
+                {
+                    let mut statement = tx
+                        .prepare_cached(
+                            "UPDATE webhook_deliveries SET status = ?3, response_status = ?4, \
+                             error = ?5, next_attempt_at = ?6 WHERE tenant_id = ?1 AND id = ?2 \
+                             AND status = 'pending' AND attempts = ?7",
+                        )
+                        .map_err(map_err("recording deliveries"))?;
+                    for f in &finished {
+                        let (status, response, error, next) = f.outcome.recorded();
+                        recorded += statement
+                            .execute(params![
+                                f.tenant_id.as_str(),
+                                f.id,
+                                status.as_str(),
+                                response,
+                                error,
+                                next.map(micros),
+                                f.attempts
+                            ])
+                            .map_err(map_err("recording deliveries"))?;
+                    }
+                }
+                crate::pool::commit(tx)?;
+                Ok(u64::try_from(recorded).unwrap_or(0))
             })
             .await
     }

@@ -18,7 +18,7 @@ use super::subscriber::{EventHandler, HandlerError, Subscriber, Subscription};
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::model::{AuditAction, AuditActor, AuditTargetKind, Event, FieldChange, TenantId};
-use crate::storage::{AttemptOutcome, DueDelivery, QueuedDelivery, Storage};
+use crate::storage::{AttemptOutcome, DueDelivery, FinishedAttempt, QueuedDelivery, Storage};
 
 /// The consumer name the dispatcher's fan-out reads the outbox under.
 pub const WEBHOOK_CONSUMER: &str = "usermgmt.webhooks";
@@ -218,7 +218,7 @@ impl WebhookDispatcher {
             .storage
             .claim_deliveries(now, super::pause::later(now, lease), limit)
             .await?;
-        let outcomes: Vec<Result<AttemptOutcome>> = futures_util::stream::iter(due)
+        let finished: Vec<FinishedAttempt> = futures_util::stream::iter(due)
             .map(|d| self.attempt(d))
             .buffer_unordered(policy.concurrency.max(1))
             .collect()
@@ -227,18 +227,27 @@ impl WebhookDispatcher {
             events,
             ..DispatchReport::default()
         };
-        for outcome in outcomes {
+        for attempt in &finished {
             report.attempts += 1;
-            match outcome? {
+            match attempt.outcome {
                 AttemptOutcome::Delivered { .. } => report.delivered += 1,
                 AttemptOutcome::Failed { retry_at: None, .. } => report.dead += 1,
                 AttemptOutcome::Failed { .. } => {}
             }
         }
+        if !finished.is_empty() {
+            let recorded = self.storage.finish_deliveries(&finished).await?;
+            if recorded < finished.len() as u64 {
+                tracing::debug!(
+                    changed = finished.len() as u64 - recorded,
+                    "deliveries changed during their attempts"
+                );
+            }
+        }
         Ok(report)
     }
 
-    async fn attempt(&self, due: DueDelivery) -> Result<AttemptOutcome> {
+    async fn attempt(&self, due: DueDelivery) -> FinishedAttempt {
         let policy = &self.policy;
         let sent = match check_webhook_url(&due.url, policy) {
             Err(_) => Err("the endpoint's URL is not allowed by the webhook policy".to_owned()),
@@ -274,14 +283,12 @@ impl WebhookDispatcher {
                 retry_at: retry(),
             },
         };
-        let recorded = self
-            .storage
-            .finish_delivery(&due.tenant_id, due.delivery.id, attempts, &outcome)
-            .await?;
-        if !recorded {
-            tracing::debug!(delivery = %due.delivery.id, "a delivery changed during its attempt");
+        FinishedAttempt {
+            tenant_id: due.tenant_id,
+            id: due.delivery.id,
+            attempts,
+            outcome,
         }
-        Ok(outcome)
     }
 
     /// Deletes what retention allows (see [`super::WebhookPolicy::retention`]): finished

@@ -37,7 +37,7 @@ pub use tokens::{CodeAttempt, CodeLimits, StoredToken, TokenStore};
 pub use users::{
     Identifier, NewUser, PasswordChange, UNIQUE_FIELDS, UserRecords, UserReplace, unique_values,
 };
-pub use webhooks::{AttemptOutcome, DueDelivery, QueuedDelivery, WebhookStore};
+pub use webhooks::{AttemptOutcome, DueDelivery, FinishedAttempt, QueuedDelivery, WebhookStore};
 
 /// Refuses to write an entity of `owner` under `tenant`: the guard every write of an entity
 /// that carries its tenant runs first, so the tenant a store writes under is always the one

@@ -88,6 +88,19 @@ impl AttemptOutcome {
     }
 }
 
+/// A claimed attempt and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedAttempt {
+    /// The delivery's tenant.
+    pub tenant_id: TenantId,
+    /// The delivery.
+    pub id: Uuid,
+    /// Its attempt count when claimed (this attempt included).
+    pub attempts: u32,
+    /// How the attempt ended.
+    pub outcome: AttemptOutcome,
+}
+
 /// One delivery to queue: (endpoint, event id, event kind).
 pub type QueuedDelivery = (Uuid, u64, AuditAction);
 
@@ -138,16 +151,10 @@ pub trait WebhookStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<DueDelivery>>;
 
-    /// Records how a claimed attempt ended — only while the delivery is still pending at
-    /// the attempt count it was claimed with (a redelivery or a later claim meanwhile wins);
-    /// whether it was recorded.
-    async fn finish_delivery(
-        &self,
-        tenant: &TenantId,
-        id: Uuid,
-        attempts: u32,
-        outcome: &AttemptOutcome,
-    ) -> Result<bool>;
+    /// Records how claimed attempts ended, in one write — each only while its delivery is
+    /// still pending at the attempt count it was claimed with (a redelivery or a later claim
+    /// meanwhile wins); how many were recorded.
+    async fn finish_deliveries(&self, finished: &[FinishedAttempt]) -> Result<u64>;
 
     /// The newest `limit` deliveries of an endpoint, newest first.
     async fn list_deliveries(
