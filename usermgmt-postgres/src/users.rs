@@ -236,9 +236,8 @@ pub(crate) async fn replace_one(
         }
         PasswordChange::Clear => set_password(&mut *conn, &change.user, None).await?,
     }
-    // Audit events last: writing one takes the tenant's outbox counter until commit, so no
-    // row lock may be taken after it (a session row here) — that order could deadlock with a
-    // logout, which locks its session and then writes its event.
+    // Audit events last (their outbox ids are taken at commit, migration 10, so the order is
+    // no longer needed to avoid a deadlock with a logout; it keeps the change's rows first).
     let ended = match &change.end_sessions {
         Some(_) => {
             end_user_sessions(

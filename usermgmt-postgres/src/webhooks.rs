@@ -96,6 +96,12 @@ impl WebhookStore for PgStorage {
         .await
         .map_err(map_err("inserting a webhook"))?;
         insert_event(&mut tx, &audit).await?;
+        // Number this transaction's events now (migration 10 would at commit), so the
+        // endpoint starts after its own creation event; the counter stays held to commit.
+        sqlx::raw_sql("SET CONSTRAINTS outbox_number_at_commit IMMEDIATE")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err("inserting a webhook"))?;
         let since: i64 = sqlx::query_scalar(
             "UPDATE webhook_endpoints SET since_event_id = \
              (SELECT last FROM outbox_counters WHERE tenant_id = $1) \

@@ -144,3 +144,107 @@ async fn operations_recover_after_connections_are_killed() {
 fn store_database(store: &usermgmt_testkit::TestStore) -> String {
     common::database_of(store).expect("a PostgreSQL test store")
 }
+
+/// Two transactions that lock users in opposite orders around their audit writes do not
+/// deadlock through the outbox: the tenant's event counter is taken at commit, after every
+/// row lock (it used to be taken at the first audit write and held, so a transaction that
+/// wrote an event and then locked a user — an import's upsert, a group change — deadlocked
+/// with a single-user edit of that user).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_counter_is_not_a_lock_between_row_locks() {
+    let Some(url) = common::server_url() else {
+        return;
+    };
+    let Some(store) = common::fresh_store().await else {
+        return;
+    };
+    let database = common::with_database(&url, &store_database(&store));
+    let fx = Fixture::new(store).await;
+    let first = fx.create("First", "first@x.test").await;
+    let second = fx.create("Second", "second@x.test").await;
+    let before: i64 = {
+        let mut conn: sqlx::PgConnection =
+            <sqlx::PgConnection as sqlx::Connection>::connect(&database)
+                .await
+                .unwrap();
+        sqlx::query_scalar("SELECT count(*) FROM outbox_events")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    };
+    let connect = || async {
+        let mut conn: sqlx::PgConnection =
+            <sqlx::PgConnection as sqlx::Connection>::connect(&database)
+                .await
+                .unwrap();
+        sqlx::raw_sql("SET deadlock_timeout = '200ms'; SET lock_timeout = '5s'; BEGIN")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn
+    };
+    let audit = |target: uuid::Uuid| {
+        format!(
+            "INSERT INTO audit_events (tenant_id, id, target_kind, target_id, actor_kind, action, \
+             changes, created_at) VALUES ('{}', gen_random_uuid(), 'user', '{target}', 'system', \
+             'user.updated', '{{}}', now())",
+            fx.tenant.as_str()
+        )
+    };
+    let rename =
+        |id: uuid::Uuid, name: &str| format!("UPDATE users SET name = '{name}' WHERE id = '{id}'");
+    // A: an event about the first user (like an import's first upsert).
+    let mut a = connect().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(audit(first.id.into())))
+        .execute(&mut a)
+        .await
+        .unwrap();
+    // B: edits the second user and writes its event, then commits.
+    let mut b = connect().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(rename(second.id.into(), "By B")))
+        .execute(&mut b)
+        .await
+        .unwrap();
+    let b_event = tokio::spawn({
+        let sql = audit(second.id.into());
+        async move {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut b)
+                .await
+                .map(|_| b)
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // A now locks the second user (like the import's next upsert) and waits for B.
+    let a_rename = tokio::spawn({
+        let sql = rename(second.id.into(), "By A");
+        async move {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut a)
+                .await
+                .map(|_| a)
+        }
+    });
+    let mut b = b_event.await.unwrap().expect("B writes its event");
+    sqlx::raw_sql("COMMIT")
+        .execute(&mut b)
+        .await
+        .expect("B commits");
+    let mut a = a_rename
+        .await
+        .unwrap()
+        .expect("A is not chosen as a deadlock victim");
+    sqlx::raw_sql("COMMIT")
+        .execute(&mut a)
+        .await
+        .expect("A commits");
+    let mut conn: sqlx::PgConnection = <sqlx::PgConnection as sqlx::Connection>::connect(&database)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM outbox_events ORDER BY id")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    let expected: Vec<i64> = (1..=before + 2).collect();
+    assert_eq!(ids, expected, "both events announced, ids without gaps");
+}
