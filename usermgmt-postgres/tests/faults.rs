@@ -195,18 +195,18 @@ async fn the_outbox_counter_is_not_a_lock_between_row_locks() {
         |id: uuid::Uuid, name: &str| format!("UPDATE users SET name = '{name}' WHERE id = '{id}'");
     // A: an event about the first user (like an import's first upsert).
     let mut a = connect().await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(audit(first.id.into())))
+    sqlx::raw_sql(sqlx::AssertSqlSafe(audit(first.id)))
         .execute(&mut a)
         .await
         .unwrap();
     // B: edits the second user and writes its event, then commits.
     let mut b = connect().await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(rename(second.id.into(), "By B")))
+    sqlx::raw_sql(sqlx::AssertSqlSafe(rename(second.id, "By B")))
         .execute(&mut b)
         .await
         .unwrap();
     let b_event = tokio::spawn({
-        let sql = audit(second.id.into());
+        let sql = audit(second.id);
         async move {
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                 .execute(&mut b)
@@ -217,7 +217,7 @@ async fn the_outbox_counter_is_not_a_lock_between_row_locks() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // A now locks the second user (like the import's next upsert) and waits for B.
     let a_rename = tokio::spawn({
-        let sql = rename(second.id.into(), "By A");
+        let sql = rename(second.id, "By A");
         async move {
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                 .execute(&mut a)
