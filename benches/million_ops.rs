@@ -9,7 +9,8 @@
 //! Medians of `USERMGMT_BENCH_ITERS` runs (default 7) after one warm-up.
 //!
 //! Run: `cargo bench --bench million_ops --features postgres`
-//! (`USERMGMT_BENCH_BACKEND=sqlite|postgres` runs one backend). Peak RSS is measured by running
+//! (`USERMGMT_BENCH_BACKEND=sqlite|postgres` runs one backend, `USERMGMT_BENCH_OPS=delete,…`
+//! some operations). Peak RSS is measured by running
 //! this binary again per export (`USERMGMT_BENCH_MODE=export`), which prints its `VmHWM`.
 
 // A benchmark harness: failing loudly on a broken set-up is the point.
@@ -31,6 +32,12 @@ use usermgmt::Principal;
 use usermgmt::model::{GrowthInterval, TenantId};
 use usermgmt::service::{BulkDeleteRequest, GetOrCreateUser};
 
+/// Whether `USERMGMT_BENCH_OPS` (a comma-separated list of `export`, `stats`, `growth`,
+/// `delete`, `lookup`; default all) selects an operation.
+fn wants(op: &str) -> bool {
+    std::env::var("USERMGMT_BENCH_OPS").map_or(true, |ops| ops.split(',').any(|o| o.trim() == op))
+}
+
 fn measure_backend(
     runtime: &tokio::runtime::Runtime,
     backend: Backend,
@@ -40,169 +47,183 @@ fn measure_backend(
     let Some((service, principal, _storage, baseline)) = open(runtime, backend, users) else {
         return;
     };
-    let mut rows = 0;
-    let ours = time(
-        3,
-        || rows = runtime.block_on(export_once(&service, &principal)),
-        || {},
-    );
-    let base = time(3, || export_baseline(&baseline, runtime), || {});
-    let note = format!(
-        "{rows} rows: {:.0} vs {:.0} rows/s",
-        rows as f64 / ours.as_secs_f64(),
-        rows as f64 / base.as_secs_f64()
-    );
-    row(
-        backend,
-        "export, CSV (throughput: invert the ratio)",
-        ours,
-        base,
-        &note,
-    );
+    if wants("export") {
+        let mut rows = 0;
+        let ours = time(
+            3,
+            || rows = runtime.block_on(export_once(&service, &principal)),
+            || {},
+        );
+        let base = time(3, || export_baseline(&baseline, runtime), || {});
+        let note = format!(
+            "{rows} rows: {:.0} vs {:.0} rows/s",
+            rows as f64 / ours.as_secs_f64(),
+            rows as f64 / base.as_secs_f64()
+        );
+        row(
+            backend,
+            "export, CSV (throughput: invert the ratio)",
+            ours,
+            base,
+            &note,
+        );
+    }
 
-    let ours = time(
-        iters,
-        || {
-            std::hint::black_box(runtime.block_on(service.stats(&principal)).unwrap());
-        },
-        || {},
-    );
-    let base = time(iters, || stats_baseline(&baseline, runtime), || {});
-    row(backend, "stats", ours, base, "");
+    if wants("stats") {
+        let ours = time(
+            iters,
+            || {
+                std::hint::black_box(runtime.block_on(service.stats(&principal)).unwrap());
+            },
+            || {},
+        );
+        let base = time(iters, || stats_baseline(&baseline, runtime), || {});
+        row(backend, "stats", ours, base, "");
+    }
 
-    let from = now() - chrono::Duration::days(5 * 365);
-    let ours = time(
-        iters,
-        || {
-            let points = runtime
-                .block_on(service.growth(
-                    &principal,
-                    GrowthInterval::Month,
-                    from.date_naive(),
-                    now().date_naive(),
-                ))
-                .unwrap();
-            std::hint::black_box(points);
-        },
-        || {},
-    );
-    let base = time(iters, || growth_baseline(&baseline, runtime, from), || {});
-    row(backend, "growth, monthly over 5 years", ours, base, "");
+    if wants("growth") {
+        let from = now() - chrono::Duration::days(5 * 365);
+        let ours = time(
+            iters,
+            || {
+                let points = runtime
+                    .block_on(service.growth(
+                        &principal,
+                        GrowthInterval::Month,
+                        from.date_naive(),
+                        now().date_naive(),
+                    ))
+                    .unwrap();
+                std::hint::black_box(points);
+            },
+            || {},
+        );
+        let base = time(iters, || growth_baseline(&baseline, runtime, from), || {});
+        row(backend, "growth, monthly over 5 years", ours, base, "");
+    }
 
-    // 10,000 users (a tenth of a smaller data set).
-    let count = (users / 10).min(10_000);
-    let ids = victims(&baseline, runtime, count);
-    assert_eq!(ids.len(), count);
-    let restore = || {
-        update_users(
-            &baseline,
-            runtime,
-            "status = 'active', deleted_at = NULL",
-            &ids,
-        )
-    };
-    let ours = time(
-        iters,
-        || {
-            let outcome = runtime
-                .block_on(service.bulk_delete(&principal, BulkDeleteRequest::UserIds(ids.clone())))
-                .unwrap();
-            assert_eq!(outcome.deleted, count as u64);
-        },
-        restore,
-    );
-    let deleted_at = match backend {
-        Backend::Sqlite => now().timestamp_micros().to_string(),
-        Backend::Postgres => format!("'{}'", now().to_rfc3339()),
-    };
-    let base = time(
-        iters,
-        || {
+    if wants("delete") {
+        // 10,000 users (a tenth of a smaller data set).
+        let count = (users / 10).min(10_000);
+        let ids = victims(&baseline, runtime, count);
+        assert_eq!(ids.len(), count);
+        let restore = || {
             update_users(
                 &baseline,
                 runtime,
-                &format!("status = 'deleted', deleted_at = {deleted_at}, version = version + 1"),
+                "status = 'active', deleted_at = NULL",
                 &ids,
-            );
-        },
-        restore,
-    );
-    row(
-        backend,
-        &format!("bulk soft-delete of {count} by id"),
-        ours,
-        base,
-        "baseline: one UPDATE, no audit events",
-    );
-
-    let system = Principal::system(TenantId::new(TENANT).unwrap());
-    let email = "james.smith0@gmail.com";
-    let existing = runtime.block_on(service.system_get_or_create(
-        &system,
-        GetOrCreateUser {
-            email: Some(email.into()),
-            name: Some("James Smith".into()),
-            ..Default::default()
-        },
-    ));
-    let email = existing
-        .map(|o| o.user.email)
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| email.into());
-    let ours = time(
-        iters * 10,
-        || {
-            let outcome = runtime
-                .block_on(service.system_get_or_create(
-                    &system,
-                    GetOrCreateUser {
-                        email: Some(email.clone()),
-                        name: Some("James Smith".into()),
-                        ..Default::default()
-                    },
-                ))
-                .unwrap();
-            assert!(!outcome.created);
-        },
-        || {},
-    );
-    let base = time(
-        iters * 10,
-        || match &baseline {
-            Baseline::Sqlite(_, conn) => {
-                let n: i64 = conn
-                    .prepare_cached(
-                        "SELECT count(*) FROM users WHERE tenant_id = ?1 AND email IS NOT NULL AND lower(email) = ?2",
-                    )
-                    .unwrap()
-                    .query_row(rusqlite::params![TENANT, email], |r| r.get(0))
-                    .unwrap();
-                assert_eq!(n, 1);
-            }
-            Baseline::Postgres(_, pool) => {
-                let n: i64 = runtime
+            )
+        };
+        let ours = time(
+            iters,
+            || {
+                let outcome = runtime
                     .block_on(
-                        sqlx::query_scalar(
-                            "SELECT count(*) FROM users WHERE tenant_id = $1 AND email IS NOT NULL AND lower(email) = $2",
-                        )
-                        .bind(TENANT)
-                        .bind(&email)
-                        .fetch_one(pool),
+                        service.bulk_delete(&principal, BulkDeleteRequest::UserIds(ids.clone())),
                     )
                     .unwrap();
-                assert_eq!(n, 1);
-            }
-        },
-        || {},
-    );
-    row(
-        backend,
-        "get-or-create, existing user",
-        ours,
-        base,
-        "baseline: the look-up only",
-    );
+                assert_eq!(outcome.deleted, count as u64);
+            },
+            restore,
+        );
+        let deleted_at = match backend {
+            Backend::Sqlite => now().timestamp_micros().to_string(),
+            Backend::Postgres => format!("'{}'", now().to_rfc3339()),
+        };
+        let base = time(
+            iters,
+            || {
+                update_users(
+                    &baseline,
+                    runtime,
+                    &format!(
+                        "status = 'deleted', deleted_at = {deleted_at}, version = version + 1"
+                    ),
+                    &ids,
+                );
+            },
+            restore,
+        );
+        row(
+            backend,
+            &format!("bulk soft-delete of {count} by id"),
+            ours,
+            base,
+            "baseline: one UPDATE, no audit events",
+        );
+    }
+
+    if wants("lookup") {
+        let system = Principal::system(TenantId::new(TENANT).unwrap());
+        let email = "james.smith0@gmail.com";
+        let existing = runtime.block_on(service.system_get_or_create(
+            &system,
+            GetOrCreateUser {
+                email: Some(email.into()),
+                name: Some("James Smith".into()),
+                ..Default::default()
+            },
+        ));
+        let email = existing
+            .map(|o| o.user.email)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| email.into());
+        let ours = time(
+            iters * 10,
+            || {
+                let outcome = runtime
+                    .block_on(service.system_get_or_create(
+                        &system,
+                        GetOrCreateUser {
+                            email: Some(email.clone()),
+                            name: Some("James Smith".into()),
+                            ..Default::default()
+                        },
+                    ))
+                    .unwrap();
+                assert!(!outcome.created);
+            },
+            || {},
+        );
+        let base = time(
+            iters * 10,
+            || match &baseline {
+                Baseline::Sqlite(_, conn) => {
+                    let n: i64 = conn
+                        .prepare_cached(
+                            "SELECT count(*) FROM users WHERE tenant_id = ?1 AND email IS NOT NULL AND lower(email) = ?2",
+                        )
+                        .unwrap()
+                        .query_row(rusqlite::params![TENANT, email], |r| r.get(0))
+                        .unwrap();
+                    assert_eq!(n, 1);
+                }
+                Baseline::Postgres(_, pool) => {
+                    let n: i64 = runtime
+                        .block_on(
+                            sqlx::query_scalar(
+                                "SELECT count(*) FROM users WHERE tenant_id = $1 AND email IS NOT NULL AND lower(email) = $2",
+                            )
+                            .bind(TENANT)
+                            .bind(&email)
+                            .fetch_one(pool),
+                        )
+                        .unwrap();
+                    assert_eq!(n, 1);
+                }
+            },
+            || {},
+        );
+        row(
+            backend,
+            "get-or-create, existing user",
+            ours,
+            base,
+            "baseline: the look-up only",
+        );
+    }
 }
 
 fn main() {
@@ -236,7 +257,7 @@ fn main() {
         measure_backend(&runtime, backend, users, iters);
     }
     let small = env_usize("USERMGMT_BENCH_SMALL_USERS", 100_000);
-    for &backend in &backends {
+    for &backend in backends.iter().filter(|_| wants("export")) {
         if backend == Backend::Postgres && std::env::var("USERMGMT_BENCH_POSTGRES_URL").is_err() {
             continue;
         }

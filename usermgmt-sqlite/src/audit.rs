@@ -36,6 +36,28 @@ pub(crate) fn event_values(event: &AuditEvent) -> Result<Vec<rusqlite::types::Va
     ])
 }
 
+/// Rows per multi-row audit `INSERT` (10 values each, far below SQLite's variable limit).
+const EVENTS_PER_INSERT: usize = 200;
+
+/// Appends events given as [`event_values`] rows, in multi-row `INSERT`s (inside the caller's
+/// transaction).
+pub(crate) fn insert_event_rows(
+    conn: &Connection,
+    rows: &[Vec<rusqlite::types::Value>],
+) -> Result<()> {
+    for chunk in rows.chunks(EVENTS_PER_INSERT) {
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        let sql = format!(
+            "INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES {}",
+            vec![row; chunk.len()].join(", ")
+        );
+        conn.prepare_cached(&sql)
+            .and_then(|mut s| s.execute(rusqlite::params_from_iter(chunk.iter().flatten())))
+            .map_err(map_err("writing audit events"))?;
+    }
+    Ok(())
+}
+
 /// Appends an event on `conn` (inside the caller's transaction).
 pub(crate) fn insert_event(conn: &Connection, event: &AuditEvent) -> Result<()> {
     let values = event_values(event)?;

@@ -10,7 +10,7 @@ use usermgmt_core::model::{AuditEvent, User};
 use usermgmt_core::storage::{NewUser, UNIQUE_FIELDS, unique_values};
 use uuid::Uuid;
 
-use crate::audit::{EVENT_COLUMNS, event_values};
+use crate::audit::{event_values, insert_event_rows};
 use crate::error::map_err;
 use crate::read::taken_fields;
 use crate::user_rows::{USER_WRITE_COLUMNS, insert_related, user_values};
@@ -78,7 +78,11 @@ pub(crate) fn insert_many(
                 crate::oauth::insert_link(tx, new.user.tenant_id.as_str(), seq, link)?;
             }
         }
-        insert_events(tx, chunk.iter().map(|(_, audit)| *audit))?;
+        let events = chunk
+            .iter()
+            .map(|(_, audit)| event_values(audit))
+            .collect::<Result<Vec<_>>>()?;
+        insert_event_rows(tx, &events)?;
     }
     Ok(outcomes)
 }
@@ -121,24 +125,4 @@ fn insert_users(tx: &Transaction<'_>, chunk: &[(&NewUser, &AuditEvent)]) -> Resu
             })
         })
         .collect()
-}
-
-/// One multi-row INSERT of audit events.
-fn insert_events<'a>(
-    tx: &Transaction<'_>,
-    events: impl ExactSizeIterator<Item = &'a AuditEvent>,
-) -> Result<()> {
-    let n = events.len();
-    let mut values = Vec::with_capacity(n * 10);
-    for event in events {
-        values.extend(event_values(event)?);
-    }
-    let sql = format!(
-        "INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES {}",
-        marks(n, 10)
-    );
-    tx.prepare_cached(&sql)
-        .and_then(|mut s| s.execute(params_from_iter(values.iter())))
-        .map_err(map_err("writing audit events"))?;
-    Ok(())
 }

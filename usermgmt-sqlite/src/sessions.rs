@@ -166,6 +166,29 @@ pub(crate) fn end_user_sessions(conn: &Connection, seq: i64, now: DateTime<Utc>)
     Ok(ended as u64)
 }
 
+/// Ends the live sessions of the users whose seqs are in the JSON array `seqs`, and the
+/// sessions they opened as impersonators, in two statements.
+pub(crate) fn end_sessions_of_many(
+    conn: &Connection,
+    seqs: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE sessions SET terminated_at = ?1 WHERE user_seq IN (SELECT value FROM json_each(?2)) \
+         AND terminated_at IS NULL AND expires_at > ?1",
+    )
+    .and_then(|mut s| s.execute(params![micros(now), seqs]))
+    .map_err(map_err("ending sessions"))?;
+    conn.prepare_cached(
+        "UPDATE sessions SET terminated_at = ?1 WHERE impersonator_id IN \
+         (SELECT id FROM users WHERE seq IN (SELECT value FROM json_each(?2))) \
+         AND terminated_at IS NULL AND expires_at > ?1",
+    )
+    .and_then(|mut s| s.execute(params![micros(now), seqs]))
+    .map_err(map_err("ending impersonation sessions"))?;
+    Ok(())
+}
+
 #[async_trait]
 impl SessionStore for SqliteStorage {
     async fn insert_session(

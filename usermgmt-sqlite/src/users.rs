@@ -14,13 +14,13 @@ use usermgmt_core::{Error, Result};
 use uuid::Uuid;
 
 use crate::SqliteStorage;
-use crate::audit::insert_event;
+use crate::audit::{event_values, insert_event, insert_event_rows};
 use crate::codec::{USER_COLUMNS, micros, parse, user_from_row};
 use crate::error::map_err;
 use crate::pool::{commit, immediate};
 use crate::query::{Lite, RolesForm, SearchMode, args, roles_form, search_mode};
 use crate::read::{attach_related, identifier_query, read_users, taken_fields, user_by_id};
-use crate::sessions::end_user_sessions;
+use crate::sessions::{end_sessions_of_many, end_user_sessions};
 use crate::user_rows::{USER_WRITE_COLUMNS, insert_related, user_values};
 
 /// Attaches the learning database (once per connection) when push-down is configured and
@@ -355,19 +355,12 @@ impl UserQueries for SqliteStorage {
                     }
                 }
                 let (outcome, targets) = request.decide(found);
-                let now = micros(request.now);
-                for (status, users) in targets {
-                    for (seq, id) in users {
-                        tx.prepare_cached(
-                            "UPDATE users SET status = 'deleted', deleted_at = ?1, updated_at = ?1, version = version + 1 WHERE seq = ?2",
-                        )
-                        .and_then(|mut s| s.execute(params![now, seq]))
-                        .map_err(map_err("soft-deleting a user"))?;
-                        let mut event = request.audit_for(status);
-                        event.id = Uuid::now_v7();
-                        event.target_id = id;
-                        insert_event(&tx, &event)?;
-                        end_user_sessions(&tx, seq, request.now)?;
+                for (status, mut users) in targets {
+                    // In table order, so the updates walk the table once.
+                    users.sort_unstable_by_key(|(seq, _)| *seq);
+                    let event = event_values(&request.audit_for(status))?;
+                    for chunk in users.chunks(DELETE_CHUNK) {
+                        soft_delete_chunk(&tx, chunk, &event, request.now)?;
                     }
                 }
                 commit(tx)?;
@@ -431,4 +424,45 @@ impl SqliteStorage {
             })
             .await
     }
+}
+
+/// Users soft-deleted per set of statements.
+const DELETE_CHUNK: usize = 1_000;
+
+/// Soft-deletes `users` (store key and id), all of one old status: one `UPDATE`, their audit
+/// events (the status group's `event` row with a fresh id and the user as target) in
+/// multi-row `INSERT`s, and their sessions ended.
+fn soft_delete_chunk(
+    tx: &Transaction<'_>,
+    users: &[(i64, Uuid)],
+    event: &[rusqlite::types::Value],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let seqs = users
+        .iter()
+        .map(|(seq, _)| seq.to_string())
+        .collect::<Vec<_>>();
+    let seqs = format!("[{}]", seqs.join(","));
+    tx.prepare_cached(
+        "UPDATE users SET status = 'deleted', deleted_at = ?1, updated_at = ?1, version = version + 1 \
+         WHERE seq IN (SELECT value FROM json_each(?2))",
+    )
+    .and_then(|mut s| s.execute(params![micros(now), seqs]))
+    .map_err(map_err("soft-deleting users"))?;
+    let uuid = crate::query::uuid_value;
+    let rows: Vec<Vec<rusqlite::types::Value>> = users
+        .iter()
+        .map(|(_, id)| {
+            let mut row = event.to_vec();
+            if let Some(slot) = row.get_mut(0) {
+                *slot = uuid(Uuid::now_v7());
+            }
+            if let Some(slot) = row.get_mut(3) {
+                *slot = uuid(*id);
+            }
+            row
+        })
+        .collect();
+    insert_event_rows(tx, &rows)?;
+    end_sessions_of_many(tx, &seqs, now)
 }
