@@ -11,7 +11,7 @@ use usermgmt_core::{Error, Result, StorageError};
 /// Pragmas set on every connection. Reads go through a memory map of up to 1 GiB of the file
 /// (no copy per page: exports run ~25% faster); those pages are the OS page cache, shared
 /// and reclaimable, though they count in the process's RSS while mapped.
-const CONNECTION_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+pub(crate) const CONNECTION_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
      PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32000; PRAGMA temp_store = MEMORY; \
      PRAGMA mmap_size = 1073741824;";
 

@@ -43,8 +43,58 @@ const RELATED_LISTS: &str = "\
     UNION ALL SELECT o.user_seq, 3, o.provider, 0 FROM json_each(?1) s \
         JOIN user_oauth o ON o.user_seq = s.value";
 
+/// [`RELATED_LISTS`] with roles by id (kind 0's value is the role id): an export names them
+/// from the tenant's roles read once ([`RoleNames`]) instead of a look-up per holder.
+const RELATED_LISTS_BY_ROLE_ID: &str = "\
+    SELECT ur.user_seq, 0, ur.role_id, 0 FROM json_each(?1) s \
+        JOIN user_roles ur ON ur.user_seq = s.value \
+    UNION ALL SELECT up.user_seq, 1, up.permission, 0 FROM json_each(?1) s \
+        JOIN user_permissions up ON up.user_seq = s.value \
+    UNION ALL SELECT e.user_seq, 2, e.value, e.position FROM json_each(?1) s \
+        JOIN user_expertise e ON e.user_seq = s.value \
+    UNION ALL SELECT o.user_seq, 3, o.provider, 0 FROM json_each(?1) s \
+        JOIN user_oauth o ON o.user_seq = s.value";
+
+/// A tenant's role names by id, read once for a long read (an export).
+pub(crate) struct RoleNames(HashMap<Uuid, String>);
+
+impl RoleNames {
+    /// Reads the tenant's roles (inside the caller's read transaction).
+    pub(crate) fn read(conn: &Connection, tenant: &str) -> Result<Self> {
+        let mut stmt = conn
+            .prepare_cached("SELECT id, name FROM roles WHERE tenant_id = ?1")
+            .map_err(map_err("reading roles"))?;
+        let rows = stmt
+            .query_map([tenant], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(map_err("reading roles"))?;
+        let mut names = HashMap::new();
+        for row in rows {
+            let (id, name): (Uuid, String) = row.map_err(map_err("reading roles"))?;
+            names.insert(id, name);
+        }
+        Ok(Self(names))
+    }
+}
+
 /// Fills roles, direct permissions, expertise and OAuth providers of users read by seq.
 pub(crate) fn attach_related(conn: &Connection, users: &mut [(i64, User)]) -> Result<()> {
+    attach_related_lists(conn, users, None)
+}
+
+/// [`attach_related`] naming roles from `roles` (read in the same transaction).
+pub(crate) fn attach_related_named(
+    conn: &Connection,
+    users: &mut [(i64, User)],
+    roles: &RoleNames,
+) -> Result<()> {
+    attach_related_lists(conn, users, Some(roles))
+}
+
+fn attach_related_lists(
+    conn: &Connection,
+    users: &mut [(i64, User)],
+    roles: Option<&RoleNames>,
+) -> Result<()> {
     if users.is_empty() {
         return Ok(());
     }
@@ -53,10 +103,18 @@ pub(crate) fn attach_related(conn: &Connection, users: &mut [(i64, User)]) -> Re
         .enumerate()
         .map(|(i, (seq, _))| (*seq, i))
         .collect();
-    let seqs: Vec<String> = users.iter().map(|(seq, _)| seq.to_string()).collect();
+    // In key order: neighbouring look-ups share pages.
+    let mut seqs: Vec<i64> = users.iter().map(|(seq, _)| *seq).collect();
+    seqs.sort_unstable();
+    let seqs: Vec<String> = seqs.iter().map(i64::to_string).collect();
     let seqs = format!("[{}]", seqs.join(","));
+    let query = if roles.is_some() {
+        RELATED_LISTS_BY_ROLE_ID
+    } else {
+        RELATED_LISTS
+    };
     let mut stmt = conn
-        .prepare_cached(RELATED_LISTS)
+        .prepare_cached(query)
         .map_err(map_err("preparing the related-list query"))?;
     let mut rows = stmt
         .query([seqs])
@@ -65,7 +123,16 @@ pub(crate) fn attach_related(conn: &Connection, users: &mut [(i64, User)]) -> Re
     while let Some(row) = rows.next().map_err(map_err("reading related lists"))? {
         let seq: i64 = row.get(0).map_err(map_err("reading related lists"))?;
         let kind: i64 = row.get(1).map_err(map_err("reading related lists"))?;
-        let value: String = row.get(2).map_err(map_err("reading related lists"))?;
+        let value: String =
+            match (roles, kind) {
+                (Some(roles), 0) => {
+                    let id: Uuid = row.get(2).map_err(map_err("reading related lists"))?;
+                    roles.0.get(&id).cloned().ok_or_else(|| {
+                        crate::error::corrupt("reading related lists", "unknown role")
+                    })?
+                }
+                _ => row.get(2).map_err(map_err("reading related lists"))?,
+            };
         let position: i64 = row.get(3).map_err(map_err("reading related lists"))?;
         if let (Some(&i), Some(kind)) = (index.get(&seq), RelatedKind::from_code(kind)) {
             related.push(i, kind, position, value);
