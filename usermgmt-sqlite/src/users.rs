@@ -436,11 +436,11 @@ fn export_rows(
         }
         None => SearchMode::Scan,
     };
-    let m = usermgmt_sql::Matching::plan(&tenant, &plan, now)
+    let m = usermgmt_sql::Matching::plan(tenant, plan, now)
         .pushdown(pushdown)
         .roles(RolesForm::Holders);
     let from = crate::query::from(&mode, None);
-    let sql = usermgmt_sql::page_query(&Lite, USER_COLUMNS, &from, &plan, &m);
+    let sql = usermgmt_sql::page_query(&Lite, USER_COLUMNS, &from, plan, &m);
     let mut stmt = tx
         .prepare(&sql.text())
         .map_err(map_err("preparing an export"))?;
