@@ -445,7 +445,7 @@ fn export_rows(
         .prepare(&sql.text())
         .map_err(map_err("preparing an export"))?;
     let mut rows = stmt.query(args(&sql)).map_err(map_err("exporting users"))?;
-    let roles = RoleNames::read(&tx, &tenant)?;
+    let roles = RoleNames::read(&tx, tenant)?;
     let mut pending: Vec<(i64, User)> = Vec::with_capacity(batch);
     loop {
         let row = rows.next().map_err(map_err("exporting users"))?;
