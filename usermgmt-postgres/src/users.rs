@@ -183,7 +183,22 @@ async fn list_page(
         layout,
         schema: None,
     });
-    let m = usermgmt_sql::Matching::plan(tenant.as_str(), plan, now).pushdown(pushdown);
+    let mut m = usermgmt_sql::Matching::plan(tenant.as_str(), plan, now).pushdown(pushdown);
+    if !plan.filters.roles.is_empty() {
+        // A rare role (the tenant's super admins) would otherwise walk the whole sort order.
+        let mut probe = build(&usermgmt_sql::role_holders_probe(
+            &Pg,
+            tenant.as_str(),
+            &plan.filters.roles,
+        ));
+        let holders: i64 = probe
+            .build_query_scalar()
+            .persistent(false)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(map_err("counting role holders"))?;
+        m = m.roles(usermgmt_sql::roles_form_for(holders));
+    }
     let from = usermgmt_sql::users_table(&Pg);
     let page = usermgmt_sql::page_query(&Pg, USER_COLUMNS, &from, plan, &m);
     let users = read_users(conn, build(&page), false).await?;

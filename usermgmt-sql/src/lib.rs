@@ -12,6 +12,7 @@ mod bulk;
 mod dialect;
 mod enrollment;
 mod list;
+mod roles;
 
 pub use builder::{Placeholders, Sql, Value};
 pub use bulk::bulk_delete_selection;
@@ -21,6 +22,7 @@ pub use list::{
     Matching, Pushdown, RolesForm, count_query, holds_permission_outside, matching_query,
     page_query, users_table, where_clause,
 };
+pub use roles::{ROLE_HOLDERS_DRIVE_BELOW, role_holders_probe, roles_form_for};
 
 /// Every stored permission name (in any tenant) with how many roles carry it and how many
 /// users hold it directly, by name: `(name, roles, users)`.

@@ -120,9 +120,6 @@ pub(crate) enum SearchMode {
     Scan,
 }
 
-/// Role holders at which a page stops being driven by them.
-const ROLE_HOLDERS_DRIVE_BELOW: i64 = 10_000;
-
 /// Chooses how a page evaluates the `roles` filter, by counting the holders (bounded).
 pub(crate) fn roles_form(
     conn: &Connection,
@@ -132,22 +129,11 @@ pub(crate) fn roles_form(
     if roles.is_empty() {
         return Ok(RolesForm::Holders);
     }
-    let mut sql = sql();
-    sql.push("SELECT count(*) FROM (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE r.tenant_id = ")
-        .bind(tenant)
-        .push(" AND r.name IN ")
-        .bind_list(roles.iter().cloned())
-        .push(" LIMIT ")
-        .bind(ROLE_HOLDERS_DRIVE_BELOW)
-        .push(")");
+    let sql = usermgmt_sql::role_holders_probe(&Lite, tenant, roles);
     let holders: i64 = conn
         .prepare_cached(&sql.text())?
         .query_row(args(&sql), |r| r.get(0))?;
-    Ok(if holders < ROLE_HOLDERS_DRIVE_BELOW {
-        RolesForm::Holders
-    } else {
-        RolesForm::Probe
-    })
+    Ok(usermgmt_sql::roles_form_for(holders))
 }
 
 /// Candidates read before estimating how many there are in all.

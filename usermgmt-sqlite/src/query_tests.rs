@@ -4,7 +4,7 @@ use chrono::DateTime;
 use chrono::{TimeZone, Utc};
 use usermgmt_core::filter::{Cursor, ListPlan, ListQuery, SortBy, SortValue, UserFilters, Window};
 use usermgmt_core::model::Status;
-use usermgmt_sql::Matching;
+use usermgmt_sql::{Matching, ROLE_HOLDERS_DRIVE_BELOW};
 
 use super::*;
 
