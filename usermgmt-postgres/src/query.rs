@@ -22,6 +22,12 @@ pub(crate) const USER_COLUMNS: &str = "u.id, u.tenant_id, u.name, u.email, u.pho
 pub(crate) struct Pg;
 
 impl Dialect for Pg {
+    /// An array gathered once (an init plan): as an `IN` subquery the planner, which cannot
+    /// tell a rare role's holders from a common one's, walks the sort order probing each user.
+    fn few_keys_in(&self) -> (&'static str, &'static str) {
+        (" = ANY(ARRAY(", "))")
+    }
+
     fn placeholders(&self) -> Placeholders {
         Placeholders::Numbered
     }

@@ -51,6 +51,13 @@ pub trait Dialect: Sync {
         Sql::new(self.placeholders())
     }
 
+    /// What surrounds a subquery of a few user keys (at most
+    /// [`crate::ROLE_HOLDERS_DRIVE_BELOW`]) that the users are then read by: `IN (…)` unless
+    /// the planner needs telling that the list is short.
+    fn few_keys_in(&self) -> (&'static str, &'static str) {
+        (" IN (", ")")
+    }
+
     /// `a.a_col = b.b_col`, with `a.tenant_id = b.tenant_id AND ` first when rows carry
     /// the tenant.
     fn link(&self, a: &str, a_col: &str, b: &str, b_col: &str) -> String {

@@ -16,9 +16,13 @@ use crate::enrollment::{Projection, enrollment_users};
 /// How the `roles` filter is evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RolesForm {
-    /// The role holders drive the query (`u.<key> IN (…)`): for few holders, and for counts
-    /// and full result sets, which visit every match anyway.
+    /// The role holders drive the query (`u.<key> IN (…)`): for counts and full result sets,
+    /// which visit every match anyway.
     Holders,
+    /// A few holders (counted first, [`crate::role_holders_probe`]) are gathered before the
+    /// users are read by key ([`Dialect::few_keys_in`]), so a page of a rare role does not
+    /// walk the sort order.
+    Few,
     /// A correlated probe per row (`EXISTS`): a page of a common role walks the sort index
     /// and stops after the page instead of collecting and sorting every holder.
     Probe,
@@ -191,18 +195,23 @@ fn related_rows(
             d.any_of(sql, &expr, values);
         }
     };
-    if related == Related::Role && exists && m.roles == RolesForm::Holders {
+    if related == Related::Role && exists && m.roles != RolesForm::Probe {
         let (key, child) = d.user_key();
+        let (open, close) = match m.roles {
+            RolesForm::Few => d.few_keys_in(),
+            _ => (" IN (", ")"),
+        };
         sql.push("u.")
             .push(key)
-            .push(" IN (SELECT ur.")
+            .push(open)
+            .push("SELECT ur.")
             .push(child)
             .push(" FROM ")
             .push(&from)
             .push(" WHERE r.tenant_id = ")
             .bind(m.tenant);
         values_of(sql);
-        sql.push(")");
+        sql.push(close);
         return;
     }
     if !exists {

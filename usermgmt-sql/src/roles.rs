@@ -29,7 +29,7 @@ pub fn role_holders_probe(d: &dyn Dialect, tenant: &str, roles: &[String]) -> Sq
 /// are probed per row (a page of a common role stops after the page).
 pub fn roles_form_for(holders: i64) -> RolesForm {
     if holders < ROLE_HOLDERS_DRIVE_BELOW {
-        RolesForm::Holders
+        RolesForm::Few
     } else {
         RolesForm::Probe
     }
