@@ -17,7 +17,8 @@ fn count(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-/// Per-status counts in one pass over the `users_stats` covering index.
+/// Per-status counts in one pass over the tenant's rows (used when the counting index is off;
+/// the covering index went with migration 11, so status changes are HOT updates).
 const STATUS_GROUPS: &str = "SELECT status, count(*) AS users, count(*) FILTER (WHERE is_admin) AS admins, \
     count(*) FILTER (WHERE is_instructor) AS instructors, count(*) FILTER (WHERE is_learner) AS learners, \
     count(*) FILTER (WHERE email_verified) AS email_verified, count(*) FILTER (WHERE phone_verified) AS phone_verified, \
@@ -178,14 +179,19 @@ impl InsightStore for PgStorage {
     ) -> Result<Vec<PeriodCounts>> {
         let mut out = Vec::with_capacity(windows.len());
         for (from, to) in windows {
-            // Three index range counts (registration, last login, deletion).
+            // Three index range counts (registration, last login, deletion: deletion times
+            // live in `user_deletions`, migration 11).
             let mut counts = [0u64; 3];
-            for (slot, column) in ["created_at", "last_login_at", "deleted_at"]
-                .into_iter()
-                .enumerate()
+            for (slot, (table, column)) in [
+                ("users", "created_at"),
+                ("users", "last_login_at"),
+                ("user_deletions", "deleted_at"),
+            ]
+            .into_iter()
+            .enumerate()
             {
                 let sql = format!(
-                    "SELECT count(*) FROM users WHERE tenant_id = $1 AND {column} >= $2 AND {column} < $3"
+                    "SELECT count(*) FROM {table} WHERE tenant_id = $1 AND {column} >= $2 AND {column} < $3"
                 );
                 let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                     .persistent(false)

@@ -82,7 +82,7 @@ pub async fn stats_counts(store: TestStore) {
 /// The overview compares the period ending now with the one before.
 pub async fn overview_compares_periods(store: TestStore) {
     let fx = Fixture::new(store).await;
-    history(&fx).await;
+    let ids = history(&fx).await;
     fx.login("u1@x.test", PASSWORD).await.unwrap();
     let overview = fx
         .service
@@ -122,6 +122,29 @@ pub async fn overview_compares_periods(store: TestStore) {
         month.new_users_change.percent.map(|p| p.round()),
         Some(33.0)
     );
+
+    // A reactivated user no longer counts as deleted; a bulk delete counts, once per user.
+    let u5 = ids[4];
+    let deleted = |fx: &Fixture| {
+        let (service, admin) = (fx.service.clone(), fx.admin.clone());
+        async move {
+            let overview = service.overview(&admin, OverviewPeriod::Week).await;
+            overview.unwrap().current.deleted_users
+        }
+    };
+    let reactivate = UpdateUser {
+        status: Some(Status::Active),
+        ..Default::default()
+    };
+    fx.service
+        .update_user(&fx.admin, u5, reactivate)
+        .await
+        .unwrap();
+    assert_eq!(deleted(&fx).await, 0);
+    let request = usermgmt_core::service::BulkDeleteRequest::UserIds(vec![u5, ids[5]]);
+    let outcome = fx.service.bulk_delete(&fx.admin, request).await.unwrap();
+    assert_eq!(outcome.deleted, 2);
+    assert_eq!(deleted(&fx).await, 2);
 }
 
 /// Growth series are zero-filled per day, week or month, with running totals.
