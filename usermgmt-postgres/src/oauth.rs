@@ -21,13 +21,14 @@ async fn guard_version(
     user_id: Uuid,
     expected: i64,
 ) -> Result<()> {
-    let version: Option<i64> =
-        sqlx::query_scalar("SELECT version FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
-            .bind(tenant)
-            .bind(user_id)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(map_err("reading a user version"))?;
+    let version: Option<i64> = sqlx::query_scalar(
+        "SELECT version FROM users WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE",
+    )
+    .bind(tenant)
+    .bind(user_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(map_err("reading a user version"))?;
     match version {
         None => Err(Error::NotFound("user")),
         Some(current) if current != expected => Err(Error::VersionConflict { expected, current }),

@@ -126,13 +126,14 @@ impl TokenStore for PgStorage {
         let mut tx = self.begin().await?;
         // The user's row is locked first: concurrent attempts for one user take turns, so
         // the day's count cannot be overrun by parallel tries.
-        let exists: Option<i32> =
-            sqlx::query_scalar("SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
-                .bind(tenant.as_str())
-                .bind(user_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err("locking a user for a code"))?;
+        let exists: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE",
+        )
+        .bind(tenant.as_str())
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err("locking a user for a code"))?;
         if exists.is_none() {
             return Ok(CodeAttempt::NoCode);
         }
