@@ -14,7 +14,7 @@ pub fn bulk_delete_selection(d: &dyn Dialect, tenant: &str, request: &BulkDelete
     sql.push("SELECT u.")
         .push(d.user_key().0)
         .push(", u.id, u.status, ");
-    holds_permission_outside(&mut sql, d, &request.protect_beyond);
+    holds_permission_outside(&mut sql, d, tenant, &request.protect_beyond);
     sql.push(" FROM users u WHERE ");
     match &request.target {
         BulkTarget::Ids(ids) => {

@@ -51,9 +51,9 @@ pub trait Dialect: Sync {
         Sql::new(self.placeholders())
     }
 
-    /// What surrounds a subquery of a few user keys (at most
-    /// [`crate::ROLE_HOLDERS_DRIVE_BELOW`]) that the users are then read by: `IN (…)` unless
-    /// the planner needs telling that the list is short.
+    /// What surrounds a subquery of a few keys (role holders, at most
+    /// [`crate::ROLE_HOLDERS_DRIVE_BELOW`]; role ids) that rows are then read by: `IN (…)`
+    /// unless the planner needs telling that the list is short and computed once.
     fn few_keys_in(&self) -> (&'static str, &'static str) {
         (" IN (", ")")
     }

@@ -291,16 +291,30 @@ fn holds_permission(sql: &mut Sql, d: &dyn Dialect, values: &[String], exists: b
     sql.push("))");
 }
 
-/// SQL true when user `u` holds a permission outside `allowed` (through a role or directly).
-pub fn holds_permission_outside(sql: &mut Sql, d: &dyn Dialect, allowed: &PermissionSet) {
+/// SQL true when user `u` of `tenant` holds a permission outside `allowed` (through a role
+/// or directly). The roles carrying such a permission are gathered once (a handful), so a
+/// selection of many users probes each one's roles by key instead of joining every role's
+/// permissions per user.
+pub fn holds_permission_outside(
+    sql: &mut Sql,
+    d: &dyn Dialect,
+    tenant: &str,
+    allowed: &PermissionSet,
+) {
     let allowed: Vec<String> = allowed.iter().map(|p| p.as_str().to_owned()).collect();
-    sql.push("(EXISTS (SELECT 1 FROM user_roles ur JOIN role_permissions rp ON ")
-        .push(&d.link("rp", "role_id", "ur", "role_id"))
-        .push(" WHERE ")
+    let (open, close) = d.few_keys_in();
+    sql.push("(EXISTS (SELECT 1 FROM user_roles ur WHERE ")
         .push(&d.owned_by_u("ur"))
-        .push(" AND NOT ");
+        .push(" AND ur.role_id")
+        .push(open)
+        .push("SELECT rp.role_id FROM role_permissions rp WHERE ");
+    if d.tenant_scoped() {
+        sql.push("rp.tenant_id = ").bind(tenant).push(" AND ");
+    }
+    sql.push("NOT ");
     d.any_of(sql, "rp.permission", allowed.clone());
-    sql.push(") OR EXISTS (SELECT 1 FROM user_permissions up WHERE ")
+    sql.push(close)
+        .push(") OR EXISTS (SELECT 1 FROM user_permissions up WHERE ")
         .push(&d.owned_by_u("up"))
         .push(" AND NOT ");
     d.any_of(sql, "up.permission", allowed);
