@@ -26,6 +26,7 @@ mod copy;
 mod enrollment_source;
 mod error;
 mod events;
+mod export;
 mod feed;
 mod import;
 mod insights;

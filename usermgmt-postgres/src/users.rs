@@ -7,18 +7,18 @@ use usermgmt_core::filter::ListPlan;
 use usermgmt_core::model::{AuditEvent, TenantId, User, name_sort_key};
 use usermgmt_core::service::BulkDeleteOutcome;
 use usermgmt_core::storage::{
-    BatchSink, BulkDelete, Identifier, NewUser, PasswordChange, UserBatches, UserQueries,
-    UserRecords, UserReplace,
+    BulkDelete, Identifier, NewUser, PasswordChange, UserBatches, UserQueries, UserRecords,
+    UserReplace,
 };
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
 
 use crate::PgStorage;
 use crate::audit::insert_event;
-use crate::codec::{parse, user_from_row};
+use crate::codec::parse;
 use crate::error::map_err;
 use crate::query::{Pg, Sql, USER_COLUMNS, build};
-use crate::read::{attach_related, identifier_query, read_users, taken_fields, user_by_id};
+use crate::read::{identifier_query, read_users, taken_fields, user_by_id};
 use crate::sessions::end_user_sessions;
 use crate::tx::commit;
 
@@ -454,65 +454,5 @@ impl UserQueries for PgStorage {
         }
         commit(tx).await?;
         Ok(outcome)
-    }
-}
-
-impl PgStorage {
-    /// Reads an export plan into `sink` (see [`UserQueries::export_users`]).
-    async fn export_into(
-        &self,
-        tenant: &TenantId,
-        plan: ListPlan,
-        now: DateTime<Utc>,
-        batch: u32,
-        sink: BatchSink,
-    ) -> Result<()> {
-        use futures_util::TryStreamExt;
-        let batch = batch.max(1) as usize;
-        // One repeatable-read transaction: the whole export sees one snapshot; rows stream
-        // from the server while the related lists are read on a second connection.
-        let mut tx = self.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err("starting an export"))?;
-        let mut related = self
-            .pool
-            .acquire()
-            .await
-            .map_err(map_err("taking a connection"))?;
-        let pushdown = self
-            .pushdown_for(&plan.filters)
-            .map(|layout| usermgmt_sql::Pushdown {
-                layout,
-                schema: None,
-            });
-        let m = usermgmt_sql::Matching::plan(tenant.as_str(), &plan, now).pushdown(pushdown);
-        let from = usermgmt_sql::users_table(&Pg);
-        let mut sql = build(&usermgmt_sql::page_query(
-            &Pg,
-            USER_COLUMNS,
-            &from,
-            &plan,
-            &m,
-        ));
-        let mut rows = sql.build().persistent(false).fetch(&mut *tx);
-        let mut pending = Vec::with_capacity(batch);
-        loop {
-            let row = rows.try_next().await.map_err(map_err("exporting users"))?;
-            if let Some(row) = &row {
-                pending.push(user_from_row(row)?);
-            }
-            let done = row.is_none();
-            if pending.len() == batch || (done && !pending.is_empty()) {
-                attach_related(&mut related, &mut pending).await?;
-                if !sink.send(std::mem::take(&mut pending)).await {
-                    return Ok(()); // the reader is gone
-                }
-            }
-            if done {
-                return Ok(());
-            }
-        }
     }
 }

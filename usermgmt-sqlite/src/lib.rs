@@ -28,6 +28,7 @@ mod enrollment_source;
 mod error;
 mod events;
 mod events_prune;
+mod export;
 mod feed;
 mod import;
 mod insert_many;

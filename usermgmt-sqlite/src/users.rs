@@ -7,21 +7,19 @@ use usermgmt_core::filter::{ListPlan, UserFilters};
 use usermgmt_core::model::{AuditEvent, TenantId, User};
 use usermgmt_core::service::BulkDeleteOutcome;
 use usermgmt_core::storage::{
-    BatchSink, BulkDelete, Identifier, NewUser, PasswordChange, UserBatches, UserQueries,
-    UserRecords, UserReplace,
+    BulkDelete, Identifier, NewUser, PasswordChange, UserBatches, UserQueries, UserRecords,
+    UserReplace,
 };
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
 
 use crate::SqliteStorage;
 use crate::audit::{event_values, insert_event, insert_event_rows};
-use crate::codec::{USER_COLUMNS, micros, parse, user_from_row};
+use crate::codec::{USER_COLUMNS, micros, parse};
 use crate::error::map_err;
 use crate::pool::{commit, immediate};
 use crate::query::{Lite, RolesForm, SearchMode, args, roles_form, search_mode};
-use crate::read::{
-    RoleNames, attach_related_named, identifier_query, read_users, taken_fields, user_by_id,
-};
+use crate::read::{identifier_query, read_users, taken_fields, user_by_id};
 use crate::sessions::{end_sessions_of_many, end_user_sessions};
 use crate::user_rows::{USER_WRITE_COLUMNS, insert_related, user_values};
 
@@ -369,100 +367,6 @@ impl UserQueries for SqliteStorage {
                 Ok(outcome)
             })
             .await
-    }
-}
-
-impl SqliteStorage {
-    /// Reads an export plan into `sink` (see [`UserQueries::export_users`]).
-    async fn export_into(
-        &self,
-        tenant: &TenantId,
-        plan: ListPlan,
-        now: DateTime<Utc>,
-        batch: u32,
-        sink: BatchSink,
-    ) -> Result<()> {
-        let tenant = tenant.as_str().to_owned();
-        let threshold = self.options.search_scan_threshold;
-        let batch = batch.max(1) as usize;
-        let attached = self.options.attached_enrollments.clone();
-        self.pool
-            .run_blocking(move |conn| {
-                // A small page cache for the export (restored after): the data are read through
-                // the memory map, so memory stays flat however large the table (the cache would
-                // otherwise fill to its 32 MB with pages past the map).
-                conn.execute_batch(EXPORT_PRAGMAS)
-                    .map_err(map_err("starting an export"))?;
-                let result = export_rows(
-                    conn,
-                    &tenant,
-                    &plan,
-                    now,
-                    threshold,
-                    batch,
-                    attached.as_ref(),
-                    &sink,
-                );
-                conn.execute_batch(crate::pool::CONNECTION_PRAGMAS)
-                    .map_err(map_err("ending an export"))?;
-                result
-            })
-            .await
-    }
-}
-
-/// The connection settings of an export: a page cache of 2 MB (released), the largest map.
-const EXPORT_PRAGMAS: &str =
-    "PRAGMA cache_size = -2048; PRAGMA shrink_memory; PRAGMA mmap_size = 4294967296;";
-
-/// The rows of an export plan into `sink`, in one read transaction.
-#[allow(clippy::too_many_arguments)]
-fn export_rows(
-    conn: &mut Connection,
-    tenant: &str,
-    plan: &ListPlan,
-    now: DateTime<Utc>,
-    threshold: u32,
-    batch: usize,
-    attached: Option<&crate::AttachedEnrollments>,
-    sink: &BatchSink,
-) -> Result<()> {
-    // One read transaction: the whole export sees one snapshot.
-    let tx = conn.transaction().map_err(map_err("starting an export"))?;
-    let pushdown = attach_learning(&tx, attached, &plan.filters)?;
-    let mode = match &plan.filters.search {
-        Some(term) => {
-            search_mode(&tx, term, threshold).map_err(map_err("probing the search index"))?
-        }
-        None => SearchMode::Scan,
-    };
-    let m = usermgmt_sql::Matching::plan(tenant, plan, now)
-        .pushdown(pushdown)
-        .roles(RolesForm::Holders);
-    let from = crate::query::from(&mode, None);
-    let sql = usermgmt_sql::page_query(&Lite, USER_COLUMNS, &from, plan, &m);
-    let mut stmt = tx
-        .prepare(&sql.text())
-        .map_err(map_err("preparing an export"))?;
-    let mut rows = stmt.query(args(&sql)).map_err(map_err("exporting users"))?;
-    let roles = RoleNames::read(&tx, tenant)?;
-    let mut pending: Vec<(i64, User)> = Vec::with_capacity(batch);
-    loop {
-        let row = rows.next().map_err(map_err("exporting users"))?;
-        if let Some(row) = row {
-            pending.push(user_from_row(row).map_err(map_err("reading a user row"))??);
-        }
-        let done = row.is_none();
-        if pending.len() == batch || (done && !pending.is_empty()) {
-            attach_related_named(&tx, &mut pending, &roles)?;
-            let users = pending.drain(..).map(|(_, user)| user).collect();
-            if !sink.send_blocking(users) {
-                return Ok(()); // the reader is gone
-            }
-        }
-        if done {
-            return Ok(());
-        }
     }
 }
 

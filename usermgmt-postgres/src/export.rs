@@ -1,0 +1,98 @@
+//! Export on PostgreSQL: every matching user in one repeatable-read snapshot, streamed in
+//! batches, the related lists read on a second connection in the same snapshot.
+
+use chrono::{DateTime, Utc};
+use usermgmt_core::Result;
+use usermgmt_core::filter::ListPlan;
+use usermgmt_core::model::{TenantId, User};
+use usermgmt_core::storage::BatchSink;
+
+use crate::PgStorage;
+use crate::codec::user_from_row;
+use crate::error::map_err;
+use crate::query::{Pg, USER_COLUMNS, build};
+use crate::read::attach_related;
+
+impl PgStorage {
+    /// Reads an export plan into `sink` (see [`UserQueries::export_users`]).
+    pub(crate) async fn export_into(
+        &self,
+        tenant: &TenantId,
+        plan: ListPlan,
+        now: DateTime<Utc>,
+        batch: u32,
+        sink: BatchSink,
+    ) -> Result<()> {
+        let batch = batch.max(1) as usize;
+        // One repeatable-read transaction: the whole export sees one snapshot; rows stream
+        // from the server while the related lists of the previous batch are read on a second
+        // connection, in the same snapshot (exported and imported, as pg_dump does).
+        let mut tx = self.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err("starting an export"))?;
+        let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err("starting an export"))?;
+        if !snapshot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(crate::error::corrupt("starting an export", "snapshot id"));
+        }
+        let mut related = self.begin().await?;
+        let import = format!(
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
+             SET TRANSACTION SNAPSHOT '{snapshot}'"
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(import))
+            .execute(&mut *related)
+            .await
+            .map_err(map_err("starting an export"))?;
+        let pushdown = self
+            .pushdown_for(&plan.filters)
+            .map(|layout| usermgmt_sql::Pushdown {
+                layout,
+                schema: None,
+            });
+        let m = usermgmt_sql::Matching::plan(tenant.as_str(), &plan, now).pushdown(pushdown);
+        let from = usermgmt_sql::users_table(&Pg);
+        let mut sql = build(&usermgmt_sql::page_query(
+            &Pg,
+            USER_COLUMNS,
+            &from,
+            &plan,
+            &m,
+        ));
+        let mut rows = sql.build().persistent(false).fetch(&mut *tx);
+        let mut current = next_batch(&mut rows, batch).await?;
+        while !current.is_empty() {
+            let (listed, next) = tokio::join!(
+                attach_related(&mut related, &mut current),
+                next_batch(&mut rows, batch)
+            );
+            listed?;
+            let next = next?;
+            if !sink.send(std::mem::take(&mut current)).await {
+                return Ok(()); // the reader is gone
+            }
+            current = next;
+        }
+        Ok(())
+    }
+}
+
+/// Up to `size` users from an export's row stream (fewer at its end).
+async fn next_batch(
+    rows: &mut (impl futures_util::Stream<Item = sqlx::Result<sqlx::postgres::PgRow>> + Unpin),
+    size: usize,
+) -> Result<Vec<User>> {
+    use futures_util::TryStreamExt;
+    let mut users = Vec::with_capacity(size);
+    while users.len() < size {
+        match rows.try_next().await.map_err(map_err("exporting users"))? {
+            Some(row) => users.push(user_from_row(&row)?),
+            None => break,
+        }
+    }
+    Ok(users)
+}
