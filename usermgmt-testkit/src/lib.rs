@@ -145,6 +145,7 @@ macro_rules! __with_cases {
             growth_series_are_zero_filled,
             filter_and_field_values,
             export_matches_the_list,
+            an_export_sees_one_snapshot,
             batch_insert_is_all_or_nothing,
             batch_insert_round_trips_every_field,
             enrollment_filters_use_the_source,

@@ -173,3 +173,62 @@ pub async fn export_matches_the_list(store: TestStore) {
         .unwrap();
     assert_eq!(skipped.skipped_filters, ["has_enrollments"]);
 }
+
+/// An export is one snapshot: a user changed while the export runs (after its first chunk)
+/// is exported as it was when the export began — row and related lists alike.
+pub async fn an_export_sees_one_snapshot(store: TestStore) {
+    let fx = Fixture::new(store).await;
+    let oldest = CreateUser {
+        expertise: vec!["Old".into()],
+        ..Fixture::learner("Oldest", "oldest@x.test")
+    };
+    let oldest = fx.service.create_user(&fx.admin, oldest).await.unwrap();
+    // Enough users for many batches, so the export is still reading when the change lands.
+    let mut csv = String::from("name,email,user_type\n");
+    for i in 0..6_000 {
+        csv.push_str(&format!("Many {i},many{i}@x.test,learner\n"));
+    }
+    let options = usermgmt_core::service::ImportOptions {
+        format: ExportFormat::Csv,
+        ..Default::default()
+    };
+    let input = std::io::Cursor::new(csv.into_bytes());
+    let summary = fx
+        .service
+        .import_users(&fx.admin, input, options, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(summary.created, 6_000);
+    let mut stream = fx
+        .service
+        .export(&fx.admin, UserFilters::default(), ExportFormat::JsonLines)
+        .await
+        .unwrap();
+    let mut bytes = stream.next_chunk().await.unwrap().unwrap();
+    let change = UpdateUser {
+        name: Some("Renamed".into()),
+        expertise: Some(vec!["New".into()]),
+        ..Default::default()
+    };
+    fx.service
+        .update_user(&fx.admin, oldest.id, change)
+        .await
+        .unwrap();
+    bytes.extend(collect(stream).await);
+    let exported: Vec<serde_json::Value> = bytes
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).unwrap())
+        .collect();
+    assert_eq!(
+        exported.len(),
+        6_002,
+        "the admin, the oldest and the imported"
+    );
+    let id = oldest.id.to_string();
+    let row = exported.iter().find(|u| u["id"] == id.as_str()).unwrap();
+    assert_eq!(
+        (&row["name"], &row["expertise"]),
+        (&serde_json::json!("Oldest"), &serde_json::json!(["Old"]))
+    );
+}
