@@ -28,10 +28,15 @@ impl PgStorage {
         // from the server while the related lists of the previous batch are read on a second
         // connection, in the same snapshot (exported and imported, as pg_dump does).
         let mut tx = self.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err("starting an export"))?;
+        // A slow reader leaves the connections idle inside their transactions: a server's
+        // idle-in-transaction timeout must not end the export.
+        sqlx::raw_sql(
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
+             SET LOCAL idle_in_transaction_session_timeout = 0",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err("starting an export"))?;
         let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
             .fetch_one(&mut *tx)
             .await
@@ -42,7 +47,8 @@ impl PgStorage {
         let mut related = self.begin().await?;
         let import = format!(
             "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
-             SET TRANSACTION SNAPSHOT '{snapshot}'"
+             SET TRANSACTION SNAPSHOT '{snapshot}'; \
+             SET LOCAL idle_in_transaction_session_timeout = 0"
         );
         sqlx::raw_sql(sqlx::AssertSqlSafe(import))
             .execute(&mut *related)

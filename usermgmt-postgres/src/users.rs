@@ -415,8 +415,8 @@ impl UserQueries for PgStorage {
             &request,
         ));
         // NO KEY: writers still exclude each other, and the update that follows is a plain
-        // (HOT) update — after FOR UPDATE PostgreSQL must keep the stronger lock beside the
-        // update in a multixact, which made the 10,000-row update 1.7× slower.
+        // update — after FOR UPDATE PostgreSQL must keep the stronger lock beside the update
+        // in a multixact, which made the 10,000-row update 1.7× slower.
         sql.push(" FOR NO KEY UPDATE OF u");
         let rows = sql
             .build()

@@ -31,12 +31,13 @@ impl SqliteStorage {
         let attached = self.options.attached_enrollments.clone();
         self.pool
             .run_blocking(move |conn| {
-                // A small page cache for the export (restored after): the data are read through
-                // the memory map, so memory stays flat however large the table (the cache would
-                // otherwise fill to its 32 MB with pages past the map).
+                // A small page cache for the export (restored after, on every path): the data
+                // are read through the memory map, so memory stays flat however large the table
+                // (the cache would otherwise fill to its 32 MB with pages past the map).
                 conn.execute_batch(EXPORT_PRAGMAS)
                     .map_err(map_err("starting an export"))?;
-                let result = export_rows(
+                let _restore = RestorePragmas(conn);
+                export_rows(
                     conn,
                     &tenant,
                     &plan,
@@ -45,10 +46,7 @@ impl SqliteStorage {
                     batch,
                     attached.as_ref(),
                     &sink,
-                );
-                conn.execute_batch(crate::pool::CONNECTION_PRAGMAS)
-                    .map_err(map_err("ending an export"))?;
-                result
+                )
             })
             .await
     }
@@ -58,10 +56,22 @@ impl SqliteStorage {
 const EXPORT_PRAGMAS: &str =
     "PRAGMA cache_size = -2048; PRAGMA shrink_memory; PRAGMA mmap_size = 4294967296;";
 
+/// Puts a connection's usual settings back when dropped (after an export, even one that
+/// failed or panicked); a failure is logged, the export's outcome stands.
+struct RestorePragmas<'a>(&'a Connection);
+
+impl Drop for RestorePragmas<'_> {
+    fn drop(&mut self) {
+        if let Err(error) = self.0.execute_batch(crate::pool::CONNECTION_PRAGMAS) {
+            tracing::warn!(%error, "restoring a connection's settings after an export");
+        }
+    }
+}
+
 /// The rows of an export plan into `sink`, in one read transaction.
 #[allow(clippy::too_many_arguments)]
 fn export_rows(
-    conn: &mut Connection,
+    conn: &Connection,
     tenant: &str,
     plan: &ListPlan,
     now: DateTime<Utc>,
@@ -71,7 +81,9 @@ fn export_rows(
     sink: &BatchSink,
 ) -> Result<()> {
     // One read transaction: the whole export sees one snapshot.
-    let tx = conn.transaction().map_err(map_err("starting an export"))?;
+    let tx = conn
+        .unchecked_transaction()
+        .map_err(map_err("starting an export"))?;
     let pushdown = attach_learning(&tx, attached, &plan.filters)?;
     let mode = match &plan.filters.search {
         Some(term) => {
