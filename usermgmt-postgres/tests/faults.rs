@@ -248,3 +248,55 @@ async fn the_outbox_counter_is_not_a_lock_between_row_locks() {
     let expected: Vec<i64> = (1..=before + 2).collect();
     assert_eq!(ids, expected, "both events announced, ids without gaps");
 }
+
+/// A soft delete (what `bulk_soft_delete` writes: status, deletion time, update time,
+/// version) changes no indexed column of `users`, so PostgreSQL updates the rows in place
+/// (HOT) without touching any of its indexes; the deletion times land in `user_deletions`,
+/// the statuses in `user_statuses`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_soft_delete_is_a_hot_update() {
+    let Some(url) = common::server_url() else {
+        return;
+    };
+    let Some(store) = common::fresh_store().await else {
+        return;
+    };
+    let database = common::with_database(&url, &store_database(&store));
+    let fx = Fixture::new(store).await;
+    for i in 0..20 {
+        fx.create(&format!("Doomed {i}"), &format!("d{i}@x.test"))
+            .await;
+    }
+    let mut conn: sqlx::PgConnection = <sqlx::PgConnection as sqlx::Connection>::connect(&database)
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN").execute(&mut conn).await.unwrap();
+    let updated = sqlx::query(
+        "UPDATE users SET status = 'deleted', deleted_at = now(), updated_at = now(), \
+         version = version + 1 WHERE name LIKE 'Doomed %'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap()
+    .rows_affected();
+    assert_eq!(updated, 20);
+    let hot: i64 = sqlx::query_scalar(
+        "SELECT n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'users'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(hot, 20, "every row updated in place");
+    let tracked: i64 = sqlx::query_scalar("SELECT count(*) FROM user_deletions")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(tracked, 20);
+    let deleted: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM user_statuses WHERE status = 'deleted'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(deleted, 20, "the status index beside the users follows");
+    sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
+}

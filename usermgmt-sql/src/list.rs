@@ -53,6 +53,10 @@ pub struct Matching<'a> {
     pub now: DateTime<Utc>,
     /// How to evaluate `roles`.
     pub roles: RolesForm,
+    /// Whether the users of the filtered statuses are few and read by key from the store's
+    /// `user_statuses` table ([`crate::status_holders_probe`]; PostgreSQL, whose `users` has
+    /// no status index so that status changes are HOT updates).
+    pub status_keys: bool,
 }
 
 impl<'a> Matching<'a> {
@@ -65,6 +69,7 @@ impl<'a> Matching<'a> {
             pushdown: None,
             now,
             roles: RolesForm::Probe,
+            status_keys: false,
         }
     }
 
@@ -78,6 +83,7 @@ impl<'a> Matching<'a> {
             pushdown: None,
             now,
             roles: RolesForm::Holders,
+            status_keys: false,
         }
     }
 
@@ -90,6 +96,12 @@ impl<'a> Matching<'a> {
     /// With this form of the roles filter.
     pub fn roles(mut self, roles: RolesForm) -> Self {
         self.roles = roles;
+        self
+    }
+
+    /// Reading the users of the filtered statuses by key (see [`Matching::status_keys`]).
+    pub fn status_keys(mut self, few: bool) -> Self {
+        self.status_keys = few;
         self
     }
 }
@@ -246,6 +258,18 @@ pub fn where_clause(sql: &mut Sql, d: &dyn Dialect, m: &Matching<'_>) {
     }
     if let Some(pushdown) = m.pushdown {
         pushdown_clause(sql, d, m, pushdown);
+    }
+    let statuses = crate::roles::filtered_statuses(m.filters);
+    if m.status_keys && !statuses.is_empty() {
+        let (open, close) = d.few_keys_in();
+        sql.push(" AND u.")
+            .push(d.user_key().0)
+            .push(open)
+            .push("SELECT s.id FROM user_statuses s WHERE s.tenant_id = ")
+            .bind(m.tenant)
+            .push(" AND ");
+        d.any_of(sql, "s.status", statuses);
+        sql.push(close);
     }
 }
 

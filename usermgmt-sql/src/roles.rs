@@ -1,8 +1,10 @@
-//! How a page evaluates the `roles` filter: driven by the role holders when they are few, a
-//! probe per row walking the sort order otherwise.
+//! How a page evaluates the `roles` and status filters: driven by the few users who match
+//! them when they are few, walking the sort order otherwise.
 
 use crate::builder::{Sql, Value};
 use crate::dialect::Dialect;
+use usermgmt_core::filter::UserFilters;
+
 use crate::list::RolesForm;
 
 /// Role holders at which a page stops being driven by them.
@@ -33,4 +35,36 @@ pub fn roles_form_for(holders: i64) -> RolesForm {
     } else {
         RolesForm::Probe
     }
+}
+
+/// The statuses a filter set restricts to (an exact `status` wins over the `statuses` list,
+/// which the query still applies): empty when it names none.
+pub(crate) fn filtered_statuses(filters: &UserFilters) -> Vec<String> {
+    match filters.status {
+        Some(status) => vec![status.as_str().to_owned()],
+        None => filters
+            .statuses
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+    }
+}
+
+/// Counts the tenant's users in the filtered statuses, up to [`ROLE_HOLDERS_DRIVE_BELOW`],
+/// from a store's `user_statuses` table; `None` when the filters name no status. Below the
+/// bound, pages read those users by key ([`crate::Matching::status_keys`]).
+pub fn status_holders_probe(d: &dyn Dialect, tenant: &str, filters: &UserFilters) -> Option<Sql> {
+    let statuses = filtered_statuses(filters);
+    if statuses.is_empty() {
+        return None;
+    }
+    let mut sql = d.sql();
+    sql.push("SELECT count(*) FROM (SELECT 1 FROM user_statuses s WHERE s.tenant_id = ")
+        .bind(tenant)
+        .push(" AND ");
+    d.any_of(&mut sql, "s.status", statuses);
+    sql.push(" LIMIT ")
+        .bind(Value::Int(ROLE_HOLDERS_DRIVE_BELOW))
+        .push(") AS holders");
+    Some(sql)
 }
