@@ -12,21 +12,7 @@ use usermgmt_core::storage::EnrollmentLayout;
 use crate::builder::{Sql, Value};
 use crate::dialect::Dialect;
 use crate::enrollment::{Projection, enrollment_users};
-
-/// How the `roles` filter is evaluated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RolesForm {
-    /// The role holders drive the query (`u.<key> IN (…)`): for counts and full result sets,
-    /// which visit every match anyway.
-    Holders,
-    /// A few holders (counted first, [`crate::role_holders_probe`]) are gathered before the
-    /// users are read by key ([`Dialect::few_keys_in`]), so a page of a rare role does not
-    /// walk the sort order.
-    Few,
-    /// A correlated probe per row (`EXISTS`): a page of a common role walks the sort index
-    /// and stops after the page instead of collecting and sorting every holder.
-    Probe,
-}
+pub use crate::roles::RolesForm;
 
 /// Where the enrollment filters are evaluated inside the users query (push-down): the
 /// learning table, in `schema` when given (an attached database).

@@ -5,7 +5,20 @@ use crate::builder::{Sql, Value};
 use crate::dialect::Dialect;
 use usermgmt_core::filter::UserFilters;
 
-use crate::list::RolesForm;
+/// How the `roles` filter is evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolesForm {
+    /// The role holders drive the query (`u.<key> IN (…)`): for counts and full result sets,
+    /// which visit every match anyway.
+    Holders,
+    /// A few holders (counted first, [`crate::role_holders_probe`]) are gathered before the
+    /// users are read by key ([`Dialect::few_keys_in`]), so a page of a rare role does not
+    /// walk the sort order.
+    Few,
+    /// A correlated probe per row (`EXISTS`): a page of a common role walks the sort index
+    /// and stops after the page instead of collecting and sorting every holder.
+    Probe,
+}
 
 /// Role holders at which a page stops being driven by them.
 pub const ROLE_HOLDERS_DRIVE_BELOW: i64 = 10_000;
