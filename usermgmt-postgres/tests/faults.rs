@@ -152,31 +152,20 @@ fn store_database(store: &usermgmt_testkit::TestStore) -> String {
 /// with a single-user edit of that user).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_outbox_counter_is_not_a_lock_between_row_locks() {
-    let Some(url) = common::server_url() else {
+    let Some((fx, database)) = fixture_with_url().await else {
         return;
     };
-    let Some(store) = common::fresh_store().await else {
-        return;
-    };
-    let database = common::with_database(&url, &store_database(&store));
-    let fx = Fixture::new(store).await;
     let first = fx.create("First", "first@x.test").await;
     let second = fx.create("Second", "second@x.test").await;
     let before: i64 = {
-        let mut conn: sqlx::PgConnection =
-            <sqlx::PgConnection as sqlx::Connection>::connect(&database)
-                .await
-                .unwrap();
+        let mut conn: sqlx::PgConnection = connect(&database).await;
         sqlx::query_scalar("SELECT count(*) FROM outbox_events")
             .fetch_one(&mut conn)
             .await
             .unwrap()
     };
-    let connect = || async {
-        let mut conn: sqlx::PgConnection =
-            <sqlx::PgConnection as sqlx::Connection>::connect(&database)
-                .await
-                .unwrap();
+    let begin = || async {
+        let mut conn: sqlx::PgConnection = connect(&database).await;
         sqlx::raw_sql("SET deadlock_timeout = '200ms'; SET lock_timeout = '5s'; BEGIN")
             .execute(&mut conn)
             .await
@@ -194,13 +183,13 @@ async fn the_outbox_counter_is_not_a_lock_between_row_locks() {
     let rename =
         |id: uuid::Uuid, name: &str| format!("UPDATE users SET name = '{name}' WHERE id = '{id}'");
     // A: an event about the first user (like an import's first upsert).
-    let mut a = connect().await;
+    let mut a = begin().await;
     sqlx::raw_sql(sqlx::AssertSqlSafe(audit(first.id)))
         .execute(&mut a)
         .await
         .unwrap();
     // B: edits the second user and writes its event, then commits.
-    let mut b = connect().await;
+    let mut b = begin().await;
     sqlx::raw_sql(sqlx::AssertSqlSafe(rename(second.id, "By B")))
         .execute(&mut b)
         .await
@@ -238,9 +227,7 @@ async fn the_outbox_counter_is_not_a_lock_between_row_locks() {
         .execute(&mut a)
         .await
         .expect("A commits");
-    let mut conn: sqlx::PgConnection = <sqlx::PgConnection as sqlx::Connection>::connect(&database)
-        .await
-        .unwrap();
+    let mut conn: sqlx::PgConnection = connect(&database).await;
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM outbox_events ORDER BY id")
         .fetch_all(&mut conn)
         .await
@@ -255,21 +242,14 @@ async fn the_outbox_counter_is_not_a_lock_between_row_locks() {
 /// the statuses in `user_statuses`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_soft_delete_is_a_hot_update() {
-    let Some(url) = common::server_url() else {
+    let Some((fx, database)) = fixture_with_url().await else {
         return;
     };
-    let Some(store) = common::fresh_store().await else {
-        return;
-    };
-    let database = common::with_database(&url, &store_database(&store));
-    let fx = Fixture::new(store).await;
     for i in 0..20 {
         fx.create(&format!("Doomed {i}"), &format!("d{i}@x.test"))
             .await;
     }
-    let mut conn: sqlx::PgConnection = <sqlx::PgConnection as sqlx::Connection>::connect(&database)
-        .await
-        .unwrap();
+    let mut conn: sqlx::PgConnection = connect(&database).await;
     sqlx::raw_sql("BEGIN").execute(&mut conn).await.unwrap();
     let updated = sqlx::query(
         "UPDATE users SET status = 'deleted', deleted_at = now(), updated_at = now(), \
@@ -299,4 +279,18 @@ async fn a_soft_delete_is_a_hot_update() {
             .unwrap();
     assert_eq!(deleted, 20, "the status index beside the users follows");
     sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
+}
+
+/// A fixture on a fresh test database, with that database's URL (for raw connections).
+async fn fixture_with_url() -> Option<(Fixture, String)> {
+    let url = common::server_url()?;
+    let store = common::fresh_store().await?;
+    let database = common::with_database(&url, &store_database(&store));
+    Some((Fixture::new(store).await, database))
+}
+
+async fn connect(url: &str) -> sqlx::PgConnection {
+    <sqlx::PgConnection as sqlx::Connection>::connect(url)
+        .await
+        .unwrap()
 }

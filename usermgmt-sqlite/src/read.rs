@@ -30,30 +30,35 @@ pub(crate) fn read_users(conn: &Connection, sql: &Sql) -> Result<Vec<User>> {
     Ok(users.into_iter().map(|(_, user)| user).collect())
 }
 
-/// Roles (kind 0), direct permissions (1), expertise in input order (2) and OAuth providers
-/// (3) of the users whose seqs are in the JSON array `?1`, in one statement (unsorted: sorting
-/// happens per user afterwards, which is far cheaper than sorting the whole result).
-const RELATED_LISTS: &str = "\
-    SELECT ur.user_seq, 0, r.name, 0 FROM json_each(?1) s \
-        JOIN user_roles ur ON ur.user_seq = s.value JOIN roles r ON r.id = ur.role_id \
-    UNION ALL SELECT up.user_seq, 1, up.permission, 0 FROM json_each(?1) s \
-        JOIN user_permissions up ON up.user_seq = s.value \
-    UNION ALL SELECT e.user_seq, 2, e.value, e.position FROM json_each(?1) s \
-        JOIN user_expertise e ON e.user_seq = s.value \
-    UNION ALL SELECT o.user_seq, 3, o.provider, 0 FROM json_each(?1) s \
-        JOIN user_oauth o ON o.user_seq = s.value";
+/// The related lists after the roles: direct permissions (1), expertise in input order (2)
+/// and OAuth providers (3) of the users whose seqs are in the JSON array `?1`.
+macro_rules! lists_after_roles {
+    () => {
+        " UNION ALL SELECT up.user_seq, 1, up.permission, 0 FROM json_each(?1) s \
+            JOIN user_permissions up ON up.user_seq = s.value \
+        UNION ALL SELECT e.user_seq, 2, e.value, e.position FROM json_each(?1) s \
+            JOIN user_expertise e ON e.user_seq = s.value \
+        UNION ALL SELECT o.user_seq, 3, o.provider, 0 FROM json_each(?1) s \
+            JOIN user_oauth o ON o.user_seq = s.value"
+    };
+}
+
+/// Roles (kind 0) and the other related lists of the users whose seqs are in the JSON array
+/// `?1`, in one statement (unsorted: sorting happens per user afterwards, which is far cheaper
+/// than sorting the whole result).
+const RELATED_LISTS: &str = concat!(
+    "SELECT ur.user_seq, 0, r.name, 0 FROM json_each(?1) s \
+        JOIN user_roles ur ON ur.user_seq = s.value JOIN roles r ON r.id = ur.role_id",
+    lists_after_roles!()
+);
 
 /// [`RELATED_LISTS`] with roles by id (kind 0's value is the role id): an export names them
 /// from the tenant's roles read once ([`RoleNames`]) instead of a look-up per holder.
-const RELATED_LISTS_BY_ROLE_ID: &str = "\
-    SELECT ur.user_seq, 0, ur.role_id, 0 FROM json_each(?1) s \
-        JOIN user_roles ur ON ur.user_seq = s.value \
-    UNION ALL SELECT up.user_seq, 1, up.permission, 0 FROM json_each(?1) s \
-        JOIN user_permissions up ON up.user_seq = s.value \
-    UNION ALL SELECT e.user_seq, 2, e.value, e.position FROM json_each(?1) s \
-        JOIN user_expertise e ON e.user_seq = s.value \
-    UNION ALL SELECT o.user_seq, 3, o.provider, 0 FROM json_each(?1) s \
-        JOIN user_oauth o ON o.user_seq = s.value";
+const RELATED_LISTS_BY_ROLE_ID: &str = concat!(
+    "SELECT ur.user_seq, 0, ur.role_id, 0 FROM json_each(?1) s \
+        JOIN user_roles ur ON ur.user_seq = s.value",
+    lists_after_roles!()
+);
 
 /// A tenant's role names by id, read once for a long read (an export).
 pub(crate) struct RoleNames(HashMap<Uuid, String>);
