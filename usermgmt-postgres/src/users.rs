@@ -184,30 +184,22 @@ async fn list_page(
         schema: None,
     });
     let mut m = usermgmt_sql::Matching::plan(tenant.as_str(), plan, now).pushdown(pushdown);
-    if !plan.filters.roles.is_empty() {
-        // A rare role (the tenant's super admins) would otherwise walk the whole sort order.
-        let mut probe = build(&usermgmt_sql::role_holders_probe(
-            &Pg,
-            tenant.as_str(),
-            &plan.filters.roles,
-        ));
-        let holders: i64 = probe
-            .build_query_scalar()
+    if let Some(probe) = usermgmt_sql::few_keys_probe(&Pg, tenant.as_str(), &plan.filters) {
+        // One round trip for both bounded counts: a rare role (the tenant's super admins)
+        // or a rare status (no index of `users` holds it, migration 13) would otherwise walk
+        // the whole sort order; their few users are read by key instead.
+        let (roles, statuses): (Option<i64>, Option<i64>) = build(&probe)
+            .build_query_as()
             .persistent(false)
             .fetch_one(&mut *conn)
             .await
-            .map_err(map_err("counting role holders"))?;
-        m = m.roles(usermgmt_sql::roles_form_for(holders));
-    }
-    if let Some(probe) = usermgmt_sql::status_holders_probe(&Pg, tenant.as_str(), &plan.filters) {
-        // No index of `users` holds the status (migration 13): a rare status is read by key.
-        let holders: i64 = build(&probe)
-            .build_query_scalar()
-            .persistent(false)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(map_err("counting users by status"))?;
-        m = m.status_keys(holders < usermgmt_sql::ROLE_HOLDERS_DRIVE_BELOW);
+            .map_err(map_err("counting role holders and statuses"))?;
+        if let Some(holders) = roles {
+            m = m.roles(usermgmt_sql::roles_form_for(holders));
+        }
+        if let Some(holders) = statuses {
+            m = m.status_keys(holders < usermgmt_sql::ROLE_HOLDERS_DRIVE_BELOW);
+        }
     }
     let from = usermgmt_sql::users_table(&Pg);
     let page = usermgmt_sql::page_query(&Pg, USER_COLUMNS, &from, plan, &m);

@@ -22,9 +22,7 @@ pub use list::{
     Matching, Pushdown, RolesForm, count_query, holds_permission_outside, matching_query,
     page_query, users_table, where_clause,
 };
-pub use roles::{
-    ROLE_HOLDERS_DRIVE_BELOW, role_holders_probe, roles_form_for, status_holders_probe,
-};
+pub use roles::{ROLE_HOLDERS_DRIVE_BELOW, few_keys_probe, role_holders_probe, roles_form_for};
 
 /// Every stored permission name (in any tenant) with how many roles carry it and how many
 /// users hold it directly, by name: `(name, roles, users)`.

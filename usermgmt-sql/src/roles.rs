@@ -27,16 +27,33 @@ pub const ROLE_HOLDERS_DRIVE_BELOW: i64 = 10_000;
 /// count stops there): the input of [`roles_form_for`].
 pub fn role_holders_probe(d: &dyn Dialect, tenant: &str, roles: &[String]) -> Sql {
     let mut sql = d.sql();
-    sql.push("SELECT count(*) FROM (SELECT 1 FROM user_roles ur JOIN roles r ON ")
+    sql.push("SELECT ");
+    push_role_holders(&mut sql, d, tenant, roles);
+    sql
+}
+
+/// `(SELECT count(*) …)` of the holders of `roles`, bounded.
+fn push_role_holders(sql: &mut Sql, d: &dyn Dialect, tenant: &str, roles: &[String]) {
+    sql.push("(SELECT count(*) FROM (SELECT 1 FROM user_roles ur JOIN roles r ON ")
         .push(&d.link("r", "id", "ur", "role_id"))
         .push(" WHERE r.tenant_id = ")
         .bind(tenant)
         .push(" AND ");
-    d.any_of(&mut sql, "r.name", roles.to_vec());
+    d.any_of(sql, "r.name", roles.to_vec());
     sql.push(" LIMIT ")
         .bind(Value::Int(ROLE_HOLDERS_DRIVE_BELOW))
-        .push(") AS holders");
-    sql
+        .push(") AS holders)");
+}
+
+/// `(SELECT count(*) …)` of the users in `statuses`, bounded, from a store's `user_statuses`.
+fn push_status_holders(sql: &mut Sql, d: &dyn Dialect, tenant: &str, statuses: Vec<String>) {
+    sql.push("(SELECT count(*) FROM (SELECT 1 FROM user_statuses s WHERE s.tenant_id = ")
+        .bind(tenant)
+        .push(" AND ");
+    d.any_of(sql, "s.status", statuses);
+    sql.push(" LIMIT ")
+        .bind(Value::Int(ROLE_HOLDERS_DRIVE_BELOW))
+        .push(") AS holders)");
 }
 
 /// The form of a page's `roles` filter given the bounded holder count: a few holders drive
@@ -63,21 +80,29 @@ pub(crate) fn filtered_statuses(filters: &UserFilters) -> Vec<String> {
     }
 }
 
-/// Counts the tenant's users in the filtered statuses, up to [`ROLE_HOLDERS_DRIVE_BELOW`],
-/// from a store's `user_statuses` table; `None` when the filters name no status. Below the
-/// bound, pages read those users by key ([`crate::Matching::status_keys`]).
-pub fn status_holders_probe(d: &dyn Dialect, tenant: &str, filters: &UserFilters) -> Option<Sql> {
+/// One statement counting, each up to [`ROLE_HOLDERS_DRIVE_BELOW`], the holders of the
+/// filtered roles and the users in the filtered statuses (from a store's `user_statuses`
+/// table): columns `roles` and `statuses`, NULL for what the filters do not name; `None` when
+/// they name neither. Below the bound, a page reads those users by key
+/// ([`roles_form_for`], [`crate::Matching::status_keys`]).
+pub fn few_keys_probe(d: &dyn Dialect, tenant: &str, filters: &UserFilters) -> Option<Sql> {
     let statuses = filtered_statuses(filters);
-    if statuses.is_empty() {
+    if filters.roles.is_empty() && statuses.is_empty() {
         return None;
     }
     let mut sql = d.sql();
-    sql.push("SELECT count(*) FROM (SELECT 1 FROM user_statuses s WHERE s.tenant_id = ")
-        .bind(tenant)
-        .push(" AND ");
-    d.any_of(&mut sql, "s.status", statuses);
-    sql.push(" LIMIT ")
-        .bind(Value::Int(ROLE_HOLDERS_DRIVE_BELOW))
-        .push(") AS holders");
+    sql.push("SELECT ");
+    if filters.roles.is_empty() {
+        sql.push("CAST(NULL AS BIGINT)");
+    } else {
+        push_role_holders(&mut sql, d, tenant, &filters.roles);
+    }
+    sql.push(" AS roles, ");
+    if statuses.is_empty() {
+        sql.push("CAST(NULL AS BIGINT)");
+    } else {
+        push_status_holders(&mut sql, d, tenant, statuses);
+    }
+    sql.push(" AS statuses");
     Some(sql)
 }
