@@ -26,11 +26,13 @@ use futures_util::StreamExt;
 use sqlx::{Connection, Executor};
 use usermgmt::events::{ReqwestTransport, WebhookPolicy, WebhookTransport, sign, webhook_body};
 use usermgmt::model::TenantId;
-use usermgmt::password::{Password, PasswordPolicy};
+use usermgmt::password::PasswordPolicy;
 use usermgmt::service::{CreateUser, CreateWebhook, UpdateUser};
 use usermgmt::storage::Storage;
 use usermgmt::{Principal, ServiceConfig, UserService};
 
+#[path = "support/admin.rs"]
+mod admin;
 #[path = "support/learners.rs"]
 mod learners;
 
@@ -49,17 +51,8 @@ async fn service(storage: Arc<dyn Storage>) -> (UserService, Principal) {
         ..ServiceConfig::default()
     };
     let service = UserService::with_config(storage, config);
-    let tenant = TenantId::new("bench").unwrap();
-    let admin = service
-        .bootstrap_super_admin(
-            &tenant,
-            "Admin",
-            "admin@events.test",
-            Password::new("a bench password"),
-        )
-        .await
-        .unwrap();
-    (service, Principal::user(tenant, admin.id))
+    let admin = admin::bench_admin(&service, TenantId::new("bench").unwrap()).await;
+    (service, admin)
 }
 
 /// N creations then N renames through the service: seconds.

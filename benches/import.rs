@@ -23,11 +23,13 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::{Connection, Executor};
 use tokio::io::{AsyncRead, ReadBuf};
 use usermgmt::model::TenantId;
-use usermgmt::password::{Password, PasswordPolicy};
+use usermgmt::password::PasswordPolicy;
 use usermgmt::service::{ExportFormat, ImportOptions};
 use usermgmt::storage::Storage;
-use usermgmt::{Principal, ServiceConfig, UserService};
+use usermgmt::{ServiceConfig, UserService};
 
+#[path = "support/admin.rs"]
+mod admin;
 #[path = "support/learners.rs"]
 mod learners;
 
@@ -106,17 +108,7 @@ async fn ours(storage: Arc<dyn Storage>, n: usize) -> (f64, f64) {
         ..ServiceConfig::default()
     };
     let service = UserService::with_config(storage, config);
-    let tenant = TenantId::new("bench").unwrap();
-    let admin = service
-        .bootstrap_super_admin(
-            &tenant,
-            "Admin",
-            "admin@import.test",
-            Password::new("a bench password"),
-        )
-        .await
-        .unwrap();
-    let principal = Principal::user(tenant, admin.id);
+    let principal = admin::bench_admin(&service, TenantId::new("bench").unwrap()).await;
     reset_peak();
     let started = Instant::now();
     let options = ImportOptions {

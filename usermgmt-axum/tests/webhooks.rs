@@ -136,6 +136,14 @@ async fn start_receiver() -> (Shared, String) {
     (shared, base)
 }
 
+/// An endpoint's delivery history, newest first.
+async fn deliveries(app: &Router, token: Option<&str>, endpoint: &str) -> Value {
+    let uri = format!("/v1/webhooks/{endpoint}/deliveries");
+    let (status, body) = call(app, "GET", &uri, token, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
 fn policy() -> WebhookPolicy {
     WebhookPolicy {
         allow_private_networks: true,
@@ -250,14 +258,7 @@ async fn deliveries_are_signed_retried_dead_lettered_and_replayed() {
     // The flaky endpoint's delivery goes dead after its 3 attempts.
     for _ in 0..400 {
         dispatcher.run_once().await.unwrap();
-        let (_, d) = call(
-            &app,
-            "GET",
-            &format!("/v1/webhooks/{}/deliveries", endpoints["flaky"]),
-            token,
-            None,
-        )
-        .await;
+        let d = deliveries(&app, token, &endpoints["flaky"]).await;
         if d[0]["status"] == "dead" {
             break;
         }
@@ -285,25 +286,11 @@ async fn deliveries_are_signed_retried_dead_lettered_and_replayed() {
     assert_eq!(body["id"].to_string(), hook[2].event_id);
     assert!(!body.to_string().contains("Passw0rd") && !body.to_string().contains("argon2"));
 
-    let (_, hook_deliveries) = call(
-        &app,
-        "GET",
-        &format!("/v1/webhooks/{}/deliveries", endpoints["hook"]),
-        token,
-        None,
-    )
-    .await;
+    let hook_deliveries = deliveries(&app, token, &endpoints["hook"]).await;
     assert_eq!(hook_deliveries[0]["status"], "delivered");
     assert_eq!(hook_deliveries[0]["attempts"], 3);
     assert_eq!(hook_deliveries[0]["response_status"], 204);
-    let (_, flaky) = call(
-        &app,
-        "GET",
-        &format!("/v1/webhooks/{}/deliveries", endpoints["flaky"]),
-        token,
-        None,
-    )
-    .await;
+    let flaky = deliveries(&app, token, &endpoints["flaky"]).await;
     assert_eq!(flaky[0]["status"], "dead", "{flaky}");
     assert_eq!(flaky[0]["attempts"], 3);
     assert_eq!(flaky[0]["response_status"], 503);
@@ -319,14 +306,7 @@ async fn deliveries_are_signed_retried_dead_lettered_and_replayed() {
     let (status, _) = call(&app, "POST", &uri, token, None).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     until(&dispatcher, &shared, delivered_to("flaky")).await;
-    let (_, flaky) = call(
-        &app,
-        "GET",
-        &format!("/v1/webhooks/{}/deliveries", endpoints["flaky"]),
-        token,
-        None,
-    )
-    .await;
+    let flaky = deliveries(&app, token, &endpoints["flaky"]).await;
     assert_eq!(
         (flaky[0]["status"].as_str(), flaky[0]["attempts"].as_u64()),
         (Some("delivered"), Some(1))

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, params};
 use usermgmt_core::Result;
 use usermgmt_core::model::{AuditEvent, Event, TenantId, WebhookDelivery, WebhookEndpoint};
 use usermgmt_core::storage::{DueDelivery, FinishedAttempt, QueuedDelivery, WebhookStore};
@@ -16,21 +16,8 @@ use crate::error::{corrupt, map_err};
 const ENDPOINT: &str = "SELECT id, tenant_id, url, kinds, enabled, created_by, created_at, \
      updated_at, since_event_id FROM webhook_endpoints";
 
+/// An endpoint row in [`ENDPOINT`]'s column order (read with rusqlite's tuple `TryFrom`).
 type RawEndpoint = (Uuid, String, String, String, bool, Uuid, i64, i64, i64);
-
-fn read_endpoint(row: &Row<'_>) -> rusqlite::Result<RawEndpoint> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-    ))
-}
 
 fn endpoint(raw: RawEndpoint) -> Result<WebhookEndpoint> {
     let (id, tenant, url, kinds, enabled, created_by, created_at, updated_at, since) = raw;
@@ -56,6 +43,8 @@ fn kinds_json(endpoint: &WebhookEndpoint) -> Result<String> {
 const DELIVERY: &str = "d.id, d.endpoint_id, d.event_id, d.kind, d.status, d.attempts, \
      d.next_attempt_at, d.last_attempt_at, d.response_status, d.error, d.created_at";
 
+/// A delivery row in [`DELIVERY`]'s column order (read with rusqlite's tuple `TryFrom`, which
+/// takes the leading columns).
 type RawDelivery = (
     Uuid,
     Uuid,
@@ -69,22 +58,6 @@ type RawDelivery = (
     Option<String>,
     i64,
 );
-
-fn read_delivery(row: &Row<'_>) -> rusqlite::Result<RawDelivery> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-        row.get(9)?,
-        row.get(10)?,
-    ))
-}
 
 fn delivery(raw: RawDelivery) -> Result<WebhookDelivery> {
     let (id, endpoint_id, event_id, kind, status, attempts, next, last, response, error, at) = raw;
@@ -153,7 +126,10 @@ impl WebhookStore for SqliteStorage {
             .pool
             .run(move |conn| {
                 conn.prepare_cached(&format!("{ENDPOINT} WHERE tenant_id = ?1 AND id = ?2"))
-                    .and_then(|mut s| s.query_row(params![tenant, id], read_endpoint).optional())
+                    .and_then(|mut s| {
+                        s.query_row(params![tenant, id], |r| RawEndpoint::try_from(r))
+                            .optional()
+                    })
                     .map_err(map_err("reading a webhook"))
             })
             .await?;
@@ -169,7 +145,7 @@ impl WebhookStore for SqliteStorage {
                     "{ENDPOINT} WHERE tenant_id = ?1 ORDER BY created_at, id"
                 ))
                 .and_then(|mut s| {
-                    s.query_map(params![tenant], read_endpoint)?
+                    s.query_map(params![tenant], |r| RawEndpoint::try_from(r))?
                         .collect::<rusqlite::Result<Vec<_>>>()
                 })
                 .map_err(map_err("listing webhooks"))
@@ -286,11 +262,11 @@ impl WebhookStore for SqliteStorage {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<DueDelivery>> {
-        let rows =
-            self.pool
-                .run(move |conn| {
-                    let tx = crate::pool::immediate(conn)?;
-                    let rows = tx
+        let rows = self
+            .pool
+            .run(move |conn| {
+                let tx = crate::pool::immediate(conn)?;
+                let rows = tx
                     .prepare_cached(&format!(
                         "SELECT {DELIVERY}, w.tenant_id, w.url, w.secret, o.id, a.id, a.tenant_id, \
                          a.target_kind, a.target_id, a.actor_kind, a.actor_id, a.impersonator_id, \
@@ -305,32 +281,46 @@ impl WebhookStore for SqliteStorage {
                     .and_then(|mut s| {
                         s.query_map(params![micros(now), limit], |r| {
                             let raw: RawEvent = (
-                                r.get(15)?, r.get(16)?, r.get(17)?, r.get(18)?, r.get(19)?,
-                                r.get(20)?, r.get(21)?, r.get(22)?, r.get(23)?, r.get(24)?,
+                                r.get(15)?,
+                                r.get(16)?,
+                                r.get(17)?,
+                                r.get(18)?,
+                                r.get(19)?,
+                                r.get(20)?,
+                                r.get(21)?,
+                                r.get(22)?,
+                                r.get(23)?,
+                                r.get(24)?,
                             );
-                            Ok((read_delivery(r)?, r.get::<_, String>(11)?, r.get::<_, String>(12)?,
-                                r.get::<_, String>(13)?, r.get::<_, i64>(14)?, raw))
+                            Ok((
+                                RawDelivery::try_from(r)?,
+                                r.get::<_, String>(11)?,
+                                r.get::<_, String>(12)?,
+                                r.get::<_, String>(13)?,
+                                r.get::<_, i64>(14)?,
+                                raw,
+                            ))
                         })?
                         .collect::<rusqlite::Result<Vec<_>>>()
                     })
                     .map_err(map_err("claiming deliveries"))?;
-                    {
-                        let mut claim = tx
-                            .prepare_cached(
-                                "UPDATE webhook_deliveries SET attempts = attempts + 1, \
+                {
+                    let mut claim = tx
+                        .prepare_cached(
+                            "UPDATE webhook_deliveries SET attempts = attempts + 1, \
                              next_attempt_at = ?2, last_attempt_at = ?1 WHERE id = ?3",
-                            )
+                        )
+                        .map_err(map_err("claiming deliveries"))?;
+                    for row in &rows {
+                        claim
+                            .execute(params![micros(now), micros(lease_until), row.0.0])
                             .map_err(map_err("claiming deliveries"))?;
-                        for row in &rows {
-                            claim
-                                .execute(params![micros(now), micros(lease_until), row.0.0])
-                                .map_err(map_err("claiming deliveries"))?;
-                        }
                     }
-                    crate::pool::commit(tx)?;
-                    Ok(rows)
-                })
-                .await?;
+                }
+                crate::pool::commit(tx)?;
+                Ok(rows)
+            })
+            .await?;
         rows.into_iter()
             .map(|(raw, tenant, url, secret, outbox_id, event)| {
                 let mut delivery = delivery(raw)?;
@@ -402,8 +392,10 @@ impl WebhookStore for SqliteStorage {
                      AND d.endpoint_id = ?2 ORDER BY d.created_at DESC, d.id DESC LIMIT ?3"
                 ))
                 .and_then(|mut s| {
-                    s.query_map(params![tenant, endpoint, limit], read_delivery)?
-                        .collect::<rusqlite::Result<Vec<_>>>()
+                    s.query_map(params![tenant, endpoint, limit], |r| {
+                        RawDelivery::try_from(r)
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()
                 })
                 .map_err(map_err("listing deliveries"))
             })

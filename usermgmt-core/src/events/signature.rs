@@ -24,14 +24,8 @@ fn mac(secret: &str, timestamp: i64, body: &[u8]) -> Option<Hmac<Sha256>> {
 
 /// The header value signing `body` at `timestamp` (unix seconds).
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let hex: String = mac(secret, timestamp, body)
-        .map(|m| {
-            m.finalize()
-                .into_bytes()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        })
+    let hex = mac(secret, timestamp, body)
+        .map(|m| hex::encode(m.finalize().into_bytes()))
         .unwrap_or_default();
     format!("t={timestamp},v1={hex}")
 }
@@ -52,12 +46,9 @@ pub fn verify(secret: &str, header: &str, body: &[u8], now: i64, tolerance_secs:
     if now.abs_diff(t) > tolerance_secs.unsigned_abs() {
         return false;
     }
-    signatures.into_iter().any(|hex| {
-        let bytes: Option<Vec<u8>> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-            .collect();
-        bytes.is_some_and(|b| mac(secret, t, body).is_some_and(|m| m.verify_slice(&b).is_ok()))
+    signatures.into_iter().any(|v1| {
+        hex::decode(v1)
+            .is_ok_and(|b| mac(secret, t, body).is_some_and(|m| m.verify_slice(&b).is_ok()))
     })
 }
 
