@@ -37,6 +37,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use usermgmt::filter::ListQuery;
+use usermgmt::storage::EnrollmentSource;
 use usermgmt::{Principal, UserService};
 
 /// A timed operation.
@@ -259,19 +260,28 @@ fn main() {
 
 fn sqlite(runtime: &tokio::runtime::Runtime, users: usize, iters: usize) {
     let (path, learning) = data::sqlite_dataset(runtime, users);
-    let storage = runtime
-        .block_on(usermgmt::sqlite::SqliteStorage::open(&path))
-        .unwrap();
-    // SQLite asks an enrollment source (the learning database) for the enrollment filters.
-    let source = usermgmt::sqlite::SqliteEnrollmentSource::new(
-        &learning,
-        usermgmt::storage::EnrollmentLayout::default(),
-    )
-    .unwrap();
-    let (service, principal) = runtime.block_on(data::service_over(
-        Arc::new(storage),
-        Some(Arc::new(source)),
-    ));
+    let layout = usermgmt::storage::EnrollmentLayout::default();
+    // SQLite asks an enrollment source (the learning database) for the enrollment filters;
+    // with its change feed installed the counting index holds the enrollments.
+    let source = usermgmt::sqlite::SqliteEnrollmentSource::new(&learning, layout.clone()).unwrap();
+    source.install_change_feed().unwrap();
+    let open = |attached: bool| {
+        let options = usermgmt::sqlite::SqliteOptions {
+            attached_enrollments: attached.then(|| usermgmt::sqlite::AttachedEnrollments {
+                path: learning.clone(),
+                layout: layout.clone(),
+                timeout: Duration::from_secs(60),
+            }),
+            ..Default::default()
+        };
+        let storage = runtime
+            .block_on(usermgmt::sqlite::SqliteStorage::open_with(&path, options))
+            .unwrap();
+        Arc::new(storage) as Arc<dyn usermgmt::storage::Storage>
+    };
+    let source: Arc<dyn EnrollmentSource> = Arc::new(source);
+    let (service, principal) =
+        runtime.block_on(data::service_over(open(false), Some(source.clone())));
     let conn = rusqlite::Connection::open(&path).unwrap();
     // The library's connection settings (page cache, memory map), so the comparison is of the SQL.
     conn.execute_batch(
@@ -286,24 +296,46 @@ fn sqlite(runtime: &tokio::runtime::Runtime, users: usize, iters: usize) {
     let hand = SqliteSql(&conn);
     let runs = runs(runtime, &service, &principal, Dialect::Sqlite, &hand);
     measure("SQLite", runs, iters);
+    let modes = [
+        (
+            "source, SQL",
+            data::service_over(open(false), Some(Arc::new(WithoutFeed(source.clone())))),
+        ),
+        (
+            "source, index",
+            data::service_over(open(false), Some(source)),
+        ),
+        ("push-down, index", data::service_over(open(true), None)),
+    ];
+    enrollment_modes(runtime, "SQLite", modes, Dialect::Sqlite, &hand, iters);
 }
 
 fn postgres(runtime: &tokio::runtime::Runtime, users: usize, iters: usize) {
     let Some(db_url) = data::pg_dataset(runtime, users) else {
         return;
     };
-    // PostgreSQL evaluates the enrollment filters in the list query (push-down).
-    let options = usermgmt::postgres::PgOptions {
-        enrollments_in_database: Some(usermgmt::storage::EnrollmentLayout::default()),
-        enrollments_timeout: Duration::from_secs(60),
-        ..Default::default()
+    let layout = usermgmt::storage::EnrollmentLayout::default();
+    let connect = |pushdown: bool| {
+        // PostgreSQL evaluates the enrollment filters in the list query (push-down), or asks
+        // the learning table of the same database as a source.
+        let options = usermgmt::postgres::PgOptions {
+            enrollments_in_database: pushdown.then(|| layout.clone()),
+            enrollments_timeout: Duration::from_secs(60),
+            ..Default::default()
+        };
+        let storage = runtime
+            .block_on(usermgmt::postgres::PgStorage::connect_with(
+                &db_url, options,
+            ))
+            .unwrap();
+        Arc::new(storage) as Arc<dyn usermgmt::storage::Storage>
     };
-    let storage = runtime
-        .block_on(usermgmt::postgres::PgStorage::connect_with(
-            &db_url, options,
-        ))
-        .unwrap();
-    let (service, principal) = runtime.block_on(data::service_over(Arc::new(storage), None));
+    let source: Arc<dyn EnrollmentSource> = runtime.block_on(async {
+        let source = usermgmt::postgres::PgEnrollmentSource::new(&db_url, layout.clone()).unwrap();
+        source.install_change_feed().await.unwrap();
+        Arc::new(source)
+    });
+    let (service, principal) = runtime.block_on(data::service_over(connect(true), None));
     // One connection, so the baseline's prepared statements stay cached.
     let pool = runtime
         .block_on(
@@ -318,4 +350,89 @@ fn postgres(runtime: &tokio::runtime::Runtime, users: usize, iters: usize) {
     };
     let runs = runs(runtime, &service, &principal, Dialect::Postgres, &hand);
     measure("PostgreSQL", runs, iters);
+    let modes = [
+        (
+            "source, SQL",
+            data::service_over(connect(false), Some(Arc::new(WithoutFeed(source.clone())))),
+        ),
+        (
+            "source, index",
+            data::service_over(connect(false), Some(source)),
+        ),
+        ("push-down, index", data::service_over(connect(true), None)),
+    ];
+    enrollment_modes(
+        runtime,
+        "PostgreSQL",
+        modes,
+        Dialect::Postgres,
+        &hand,
+        iters,
+    );
+}
+
+/// An enrollment source without its change feed: the filters are asked of the source's SQL
+/// (the counting index still counts and pages over its answer).
+struct WithoutFeed(Arc<dyn EnrollmentSource>);
+
+#[async_trait::async_trait]
+impl EnrollmentSource for WithoutFeed {
+    async fn matching_users(
+        &self,
+        tenant: &usermgmt::model::TenantId,
+        filters: &usermgmt::filter::UserFilters,
+    ) -> usermgmt::Result<usermgmt::filter::EnrollmentMatch> {
+        self.0.matching_users(tenant, filters).await
+    }
+}
+
+/// The enrollment cases through each way of answering them, each against the same
+/// hand-written SQL, in the same rounds.
+fn enrollment_modes<F: std::future::Future<Output = (UserService, Principal)>>(
+    runtime: &tokio::runtime::Runtime,
+    label: &str,
+    modes: [(&str, F); 3],
+    dialect: Dialect,
+    hand: &dyn HandWritten,
+    iters: usize,
+) {
+    let services: Vec<(String, UserService, Principal)> = modes
+        .into_iter()
+        .map(|(mode, made)| {
+            let (service, principal) = runtime.block_on(made);
+            // Both indexes read ahead, as a server does at start-up.
+            let started = Instant::now();
+            runtime
+                .block_on(service.warm_counts(&usermgmt::model::TenantId::new(TENANT).unwrap()))
+                .unwrap();
+            eprintln!("{label} {mode}: indexes built in {:.1?}", started.elapsed());
+            (mode.to_owned(), service, principal)
+        })
+        .collect();
+    let mut runs: Vec<(String, Run<'_>, Run<'_>)> = Vec::new();
+    for case in cases()
+        .into_iter()
+        .filter(|c| c.name.contains("enrollment"))
+    {
+        for (mode, service, principal) in &services {
+            let (page, count) = baseline_sql(&case, dialect);
+            let answer = runtime
+                .block_on(service.list_users(principal, case.query.clone()))
+                .unwrap();
+            assert_eq!(answer.items.len(), hand.rows(&page), "{}", case.name);
+            let count = count.unwrap();
+            let (total, n) = (answer.total.unwrap() as i64, hand.count(&count));
+            assert!(
+                (total - n).abs() <= 1,
+                "{mode} {}: {total} vs {n}",
+                case.name
+            );
+            runs.push((
+                format!("{} — {mode}", case.name),
+                ours(runtime, service, principal, case.query.clone()),
+                Box::new(move || hand.page_with_roles(&page, Some(&count))),
+            ));
+        }
+    }
+    measure(label, runs, iters);
 }

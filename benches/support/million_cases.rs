@@ -225,6 +225,36 @@ pub(crate) fn cases() -> Vec<Case> {
         }),
         order: Box::new(|_| format!("{NEWEST} LIMIT 20")),
     });
+    out.push(Case {
+        name: "no enrollment at all (has_enrollments = false), with total".into(),
+        query: ListQuery {
+            filters: UserFilters {
+                enrollment: usermgmt::filter::EnrollmentFilters {
+                    has_enrollments: Some(false),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        baseline: Box::new(|d| {
+            // Probes the learning table's user index with each user's id in its stored form.
+            let (table, id) = match d {
+                Dialect::Sqlite => (
+                    "learning.enrollments",
+                    "(SELECT substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-' || substr(h, 13, 4) \
+                     || '-' || substr(h, 17, 4) || '-' || substr(h, 21) FROM (SELECT lower(hex(u.id)) AS h))",
+                ),
+                Dialect::Postgres => ("enrollments", "u.id"),
+            };
+            format!(
+                "FROM users u WHERE {} AND NOT EXISTS (SELECT 1 FROM {table} e \
+                 WHERE e.tenant_id = '{TENANT}' AND e.user_id = {id})",
+                where_sql(d, &["not_deleted"])
+            )
+        }),
+        order: Box::new(|_| format!("{NEWEST} LIMIT 20")),
+    });
     for page in [100u32, 20_000] {
         out.push(Case {
             name: format!("page {page} by offset, no total"),

@@ -41,6 +41,20 @@ impl PgEnrollmentSource {
             .connect_lazy_with(options);
         Ok(Self { pool, layout })
     }
+
+    /// A source over a pool the caller already has (the store's own, for push-down).
+    pub(crate) fn over(pool: PgPool, layout: EnrollmentLayout) -> Self {
+        Self { pool, layout }
+    }
+
+    /// Where the enrollments are.
+    pub fn layout(&self) -> &EnrollmentLayout {
+        &self.layout
+    }
+
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
 }
 
 #[async_trait]
@@ -66,6 +80,10 @@ impl EnrollmentSource for PgEnrollmentSource {
             .await
             .map_err(map_err("querying enrollments"))?;
         Ok(EnrollmentMatch::from_texts(except, &texts))
+    }
+
+    fn feed(&self) -> Option<std::sync::Arc<dyn usermgmt_core::storage::EnrollmentFeed>> {
+        Some(std::sync::Arc::new(self.clone()))
     }
 }
 

@@ -23,6 +23,7 @@ mod audit;
 mod auth;
 mod codec;
 mod copy;
+mod enrollment_feed;
 mod enrollment_source;
 mod error;
 mod events;
@@ -99,6 +100,8 @@ pub struct PgStorage {
     pool: PgPool,
     pushdown: Option<EnrollmentLayout>,
     pushdown_timeout: Duration,
+    /// The learning table pushed down to, as the counting index follows it.
+    learning: Option<PgEnrollmentSource>,
 }
 
 impl PgStorage {
@@ -134,10 +137,15 @@ impl PgStorage {
         if let Some(layout) = &options.enrollments_in_database {
             layout.validate()?;
         }
+        let learning = options
+            .enrollments_in_database
+            .clone()
+            .map(|layout| PgEnrollmentSource::over(pool.clone(), layout));
         Ok(Self {
             pool,
             pushdown: options.enrollments_in_database,
             pushdown_timeout: options.enrollments_timeout,
+            learning,
         })
     }
 

@@ -364,6 +364,14 @@ impl UserQueries for PgStorage {
         self.pushdown.is_some()
     }
 
+    fn enrollment_feed(
+        &self,
+    ) -> Option<std::sync::Arc<dyn usermgmt_core::storage::EnrollmentFeed>> {
+        self.learning.clone().map(|s| {
+            std::sync::Arc::new(s) as std::sync::Arc<dyn usermgmt_core::storage::EnrollmentFeed>
+        })
+    }
+
     fn export_users(
         &self,
         tenant: &TenantId,

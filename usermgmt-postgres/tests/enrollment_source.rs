@@ -11,9 +11,9 @@ use std::time::Duration;
 use sqlx::Connection;
 use usermgmt_core::model::{Enrollment, TenantId};
 use usermgmt_core::service::EnrollmentOptions;
-use usermgmt_core::storage::EnrollmentSource;
 use usermgmt_postgres::{EnrollmentLayout, PgEnrollmentSource};
-use usermgmt_testkit::enrollments::assert_enrollment_filters_skipped;
+use usermgmt_testkit::differential::Learning;
+use usermgmt_testkit::enrollments::{LearningWriter, assert_enrollment_filters_skipped};
 use usermgmt_testkit::fixture::Fixture;
 
 /// A learning table that takes seconds to read.
@@ -44,6 +44,10 @@ async fn learning_database(url: &str, setup: &str) -> String {
 
 async fn fill(db_url: &str, tenant: &TenantId, enrollments: &[Enrollment]) {
     let mut conn = sqlx::PgConnection::connect(db_url).await.unwrap();
+    insert(&mut conn, tenant, enrollments).await;
+}
+
+async fn insert(conn: &mut sqlx::PgConnection, tenant: &TenantId, enrollments: &[Enrollment]) {
     let column = |f: fn(&Enrollment) -> String| enrollments.iter().map(f).collect::<Vec<_>>();
     sqlx::query(
         "INSERT INTO enrollments SELECT $1, u, p, t, s, g, ts, la FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], \
@@ -57,9 +61,28 @@ async fn fill(db_url: &str, tenant: &TenantId, enrollments: &[Enrollment]) {
     .bind(enrollments.iter().map(|e| i32::from(e.progress)).collect::<Vec<_>>())
     .bind(enrollments.iter().map(|e| e.time_spent_seconds as i64).collect::<Vec<_>>())
     .bind(enrollments.iter().map(|e| e.last_activity_at).collect::<Vec<_>>())
-    .execute(&mut conn)
+    .execute(&mut *conn)
     .await
     .unwrap();
+}
+
+/// Writes to the learning table of the database at its URL, as another service would.
+struct PgLearningWriter(String);
+
+#[async_trait::async_trait]
+impl LearningWriter for PgLearningWriter {
+    async fn replace(&self, tenant: &TenantId, user: uuid::Uuid, enrollments: &[Enrollment]) {
+        let mut conn = sqlx::PgConnection::connect(&self.0).await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query("DELETE FROM enrollments WHERE tenant_id = $1 AND user_id = $2")
+            .bind(tenant.as_str())
+            .bind(user)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        insert(&mut tx, tenant, enrollments).await;
+        tx.commit().await.unwrap();
+    }
 }
 
 #[test]
@@ -68,31 +91,46 @@ fn differential_through_a_learning_database() {
         return;
     };
     let runtime = usermgmt_testkit::property_runtime();
-    let source =
-        move |tenant: &TenantId, enrollments: &[Enrollment]| -> Arc<dyn EnrollmentSource> {
-            let (url, tenant, enrollments) = (url.clone(), tenant.clone(), enrollments.to_vec());
-            // The factory is called inside the test's runtime: set the database up on its own.
-            let db_url = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                runtime.block_on(async {
-                    let db_url = learning_database(&url, TABLE).await;
-                    fill(&db_url, &tenant, &enrollments).await;
-                    db_url
-                })
+    let made = std::sync::atomic::AtomicUsize::new(0);
+    let source = move |tenant: &TenantId, enrollments: &[Enrollment]| -> Learning {
+        let (url, tenant, enrollments) = (url.clone(), tenant.clone(), enrollments.to_vec());
+        // The second data set's learning database has the change feed: the counting index
+        // holds its enrollments and follows the writes.
+        let feed = made.fetch_add(1, std::sync::atomic::Ordering::Relaxed) > 0;
+        // The factory is called inside the test's runtime: set the database up on its own.
+        let db_url = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let db_url = learning_database(&url, TABLE).await;
+                fill(&db_url, &tenant, &enrollments).await;
+                if feed {
+                    PgEnrollmentSource::new(&db_url, EnrollmentLayout::default())
+                        .unwrap()
+                        .install_change_feed()
+                        .await
+                        .unwrap();
+                }
+                db_url
             })
-            .join()
-            .unwrap();
-            Arc::new(PgEnrollmentSource::new(&db_url, EnrollmentLayout::default()).unwrap())
-        };
+        })
+        .join()
+        .unwrap();
+        Learning {
+            source: Arc::new(
+                PgEnrollmentSource::new(&db_url, EnrollmentLayout::default()).unwrap(),
+            ),
+            writer: Arc::new(PgLearningWriter(db_url)),
+        }
+    };
     let cases = usermgmt_testkit::property_cases(200);
     usermgmt_testkit::differential::run_with_source(
         &runtime,
         common::fresh_store,
         &source,
-        &[41],
+        &[41, 42],
         cases,
     );
 }
@@ -153,32 +191,44 @@ fn differential_with_pushdown() {
             Some(store)
         }
     };
-    // In push-down mode the service never asks a source; this factory only fills the table.
-    let source =
-        move |tenant: &TenantId, enrollments: &[Enrollment]| -> Arc<dyn EnrollmentSource> {
-            let url = current
-                .lock()
-                .unwrap()
-                .clone()
-                .expect("a store was made first");
-            let (tenant, enrollments) = (tenant.clone(), enrollments.to_vec());
-            std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                runtime.block_on(async {
-                    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-                    sqlx::raw_sql(TABLE).execute(&mut conn).await.unwrap();
-                    fill(&url, &tenant, &enrollments).await;
-                })
+    // In push-down mode the service never asks a source; this factory only fills the table
+    // (with the change feed for the second data set: the counting index follows it).
+    let made = std::sync::atomic::AtomicUsize::new(0);
+    let source = move |tenant: &TenantId, enrollments: &[Enrollment]| -> Learning {
+        let url = current
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("a store was made first");
+        let feed = made.fetch_add(1, std::sync::atomic::Ordering::Relaxed) > 0;
+        let (tenant, enrollments, db_url) = (tenant.clone(), enrollments.to_vec(), url.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql(TABLE).execute(&mut conn).await.unwrap();
+                fill(&url, &tenant, &enrollments).await;
+                if feed {
+                    PgEnrollmentSource::new(&url, EnrollmentLayout::default())
+                        .unwrap()
+                        .install_change_feed()
+                        .await
+                        .unwrap();
+                }
             })
-            .join()
-            .unwrap();
-            Arc::new(usermgmt_testkit::enrollments::MemoryEnrollmentSource::default())
-        };
+        })
+        .join()
+        .unwrap();
+        Learning {
+            source: Arc::new(usermgmt_testkit::enrollments::MemoryEnrollmentSource::default()),
+            writer: Arc::new(PgLearningWriter(db_url)),
+        }
+    };
     let cases = usermgmt_testkit::property_cases(200);
-    usermgmt_testkit::differential::run_with_source(&runtime, factory, &source, &[43], cases);
+    usermgmt_testkit::differential::run_with_source(&runtime, factory, &source, &[43, 44], cases);
 }
 
 /// With push-down and no learning table, or a query past the timeout, the list answers with

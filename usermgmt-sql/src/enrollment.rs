@@ -126,3 +126,74 @@ pub fn source_query(
     )?;
     Some((sql, except))
 }
+
+/// The columns [`rows_query`] selects, in order: user id (text), program id, program type,
+/// status, progress, time spent (both `bigint`) and last activity as stored.
+pub const ROW_COLUMNS: usize = 7;
+
+/// `SELECT` of a tenant's enrollment rows (of `users` only, when given) for the counting
+/// index: see [`ROW_COLUMNS`]. The ids are written as quoted literals (a UUID's text is hex
+/// and hyphens), so they take the user column's own type and its index, text or `uuid`.
+pub fn rows_query(
+    d: &dyn Dialect,
+    layout: &EnrollmentLayout,
+    tenant: &str,
+    users: Option<&[uuid::Uuid]>,
+) -> Sql {
+    let q = |name: &str| format!("\"{name}\"");
+    let bigint = |name: &str| format!("CAST({} AS bigint)", q(name));
+    let mut sql = d.sql();
+    sql.push("SELECT ")
+        .push(&d.enrollment_user_text(&q(&layout.user_id)))
+        .push(", ")
+        .push(&q(&layout.program_id))
+        .push(", ")
+        .push(&q(&layout.program_type))
+        .push(", ")
+        .push(&q(&layout.status))
+        .push(", ")
+        .push(&bigint(&layout.progress))
+        .push(", ")
+        .push(&bigint(&layout.time_spent_seconds))
+        .push(", ")
+        .push(&q(&layout.last_activity_at))
+        .push(" FROM ")
+        .push(&q(&layout.table))
+        .push(" WHERE 1 = 1");
+    if let Some(column) = &layout.tenant_id {
+        sql.push(" AND ").push(&q(column)).push(" = ").bind(tenant);
+    }
+    if let Some(users) = users {
+        let listed: Vec<String> = users.iter().map(|u| format!("'{u}'")).collect();
+        sql.push(" AND ").push(&q(&layout.user_id));
+        if listed.is_empty() {
+            sql.push(" IS NULL AND 1 = 0");
+        } else {
+            sql.push(" IN (").push(&listed.join(", ")).push(")");
+        }
+    }
+    sql
+}
+
+/// An enrollment row as [`rows_query`] reads it, checked into the model: `None` when the
+/// user id is not a UUID or the status is not one of the five (such rows match no filter in
+/// the index). Progress and time are clamped into their types' ranges.
+pub fn enrollment_row(
+    user: &str,
+    program_id: String,
+    program_type: String,
+    status: &str,
+    progress: i64,
+    time_spent: i64,
+    last_activity_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<usermgmt_core::model::Enrollment> {
+    Some(usermgmt_core::model::Enrollment {
+        user_id: user.parse().ok()?,
+        program_id,
+        program_type,
+        status: status.parse().ok()?,
+        progress: u8::try_from(progress.clamp(0, i64::from(u8::MAX))).unwrap_or(u8::MAX),
+        time_spent_seconds: u64::try_from(time_spent).unwrap_or(0),
+        last_activity_at,
+    })
+}

@@ -17,7 +17,9 @@ mod roles;
 pub use builder::{Placeholders, Sql, Value};
 pub use bulk::bulk_delete_selection;
 pub use dialect::Dialect;
-pub use enrollment::{Projection, enrollment_users, source_query};
+pub use enrollment::{
+    Projection, ROW_COLUMNS, enrollment_row, enrollment_users, rows_query, source_query,
+};
 pub use list::{
     Matching, Pushdown, RolesForm, count_query, holds_permission_outside, matching_query,
     page_query, users_table, where_clause,

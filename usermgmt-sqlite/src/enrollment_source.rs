@@ -61,6 +61,20 @@ impl SqliteEnrollmentSource {
             .build_unchecked(manager);
         Ok(Self { pool, layout, path })
     }
+
+    /// The learning database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Where the enrollments are in it.
+    pub fn layout(&self) -> &EnrollmentLayout {
+        &self.layout
+    }
+
+    pub(crate) fn pool(&self) -> &Pool<SqliteConnectionManager> {
+        &self.pool
+    }
 }
 
 #[async_trait]
@@ -101,5 +115,9 @@ impl EnrollmentSource for SqliteEnrollmentSource {
             .await
             .map_err(|e| Error::Storage(StorageError::new("querying enrollments", e)))??;
         Ok(EnrollmentMatch::from_texts(except, &texts))
+    }
+
+    fn feed(&self) -> Option<std::sync::Arc<dyn usermgmt_core::storage::EnrollmentFeed>> {
+        Some(std::sync::Arc::new(self.clone()))
     }
 }

@@ -24,6 +24,7 @@
 mod audit;
 mod auth;
 mod codec;
+mod enrollment_feed;
 mod enrollment_source;
 mod error;
 mod events;
@@ -101,6 +102,8 @@ pub struct SqliteStorage {
     /// Serialises changes that take away a super admin across every service over this store
     /// (one process: SQLite is embedded).
     super_admin_changes: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The attached learning database, as the counting index follows it.
+    learning: Option<SqliteEnrollmentSource>,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -139,11 +142,19 @@ impl SqliteStorage {
         .await
         .map_err(|e| Error::Storage(StorageError::new("opening the database", e)))??;
         let pool = ConnectionPool::open(&path, options.pool_size)?;
+        let learning = match &options.attached_enrollments {
+            Some(attached) => Some(SqliteEnrollmentSource::new(
+                &attached.path,
+                attached.layout.clone(),
+            )?),
+            None => None,
+        };
         Ok(Self {
             pool,
             options,
             path,
             super_admin_changes: Default::default(),
+            learning,
         })
     }
 

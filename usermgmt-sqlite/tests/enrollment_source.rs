@@ -9,10 +9,12 @@ use std::time::Duration;
 use usermgmt_core::filter::{ListQuery, UserFilters};
 use usermgmt_core::model::{Enrollment, TenantId};
 use usermgmt_core::service::EnrollmentOptions;
-use usermgmt_core::storage::EnrollmentSource;
 use usermgmt_sqlite::{EnrollmentLayout, SqliteEnrollmentSource, SqliteStorage};
 use usermgmt_testkit::TestStore;
-use usermgmt_testkit::enrollments::{assert_enrollment_filters_skipped, write_sqlite_learning_db};
+use usermgmt_testkit::differential::Learning;
+use usermgmt_testkit::enrollments::{
+    SqliteLearningWriter, assert_enrollment_filters_skipped, write_sqlite_learning_db,
+};
 use usermgmt_testkit::fixture::Fixture;
 
 /// A learning table that takes seconds to read (50 million generated rows).
@@ -34,15 +36,29 @@ fn differential_through_a_learning_database() {
     let dir = tempfile::tempdir().unwrap();
     let counter = std::sync::atomic::AtomicUsize::new(0);
     let root = dir.path().to_path_buf();
-    let source =
-        move |tenant: &TenantId, enrollments: &[Enrollment]| -> Arc<dyn EnrollmentSource> {
-            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let path = root.join(format!("learning-{n}.db"));
-            write_sqlite_learning_db(&path, tenant, enrollments.iter().cloned()).unwrap();
-            Arc::new(SqliteEnrollmentSource::new(&path, EnrollmentLayout::default()).unwrap())
-        };
+    let source = move |tenant: &TenantId, enrollments: &[Enrollment]| -> Learning {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = root.join(format!("learning-{n}.db"));
+        write_sqlite_learning_db(&path, tenant, enrollments.iter().cloned()).unwrap();
+        let source = SqliteEnrollmentSource::new(&path, EnrollmentLayout::default()).unwrap();
+        // The second data set's learning database has the change feed: the counting index
+        // holds its enrollments and follows the writes.
+        if n > 0 {
+            source.install_change_feed().unwrap();
+        }
+        Learning {
+            source: Arc::new(source),
+            writer: Arc::new(SqliteLearningWriter(path)),
+        }
+    };
     let cases = usermgmt_testkit::property_cases(200);
-    usermgmt_testkit::differential::run_with_source(&runtime, fresh_store, &source, &[31], cases);
+    usermgmt_testkit::differential::run_with_source(
+        &runtime,
+        fresh_store,
+        &source,
+        &[31, 32],
+        cases,
+    );
 }
 
 /// Missing file, missing table and a query slower than the timeout: the list answers with the
@@ -128,18 +144,28 @@ fn differential_with_pushdown() {
     let dir = tempfile::tempdir().unwrap();
     let learning = dir.path().join("learning.db");
     let target = learning.clone();
-    // In push-down mode the service never asks a source; this factory only writes the file.
-    let source =
-        move |tenant: &TenantId, enrollments: &[Enrollment]| -> Arc<dyn EnrollmentSource> {
-            write_sqlite_learning_db(&target, tenant, enrollments.iter().cloned()).unwrap();
-            Arc::new(usermgmt_testkit::enrollments::MemoryEnrollmentSource::default())
-        };
+    // In push-down mode the service never asks a source; this factory only writes the file
+    // (with the change feed for the second data set: the counting index follows it).
+    let made = std::sync::atomic::AtomicUsize::new(0);
+    let source = move |tenant: &TenantId, enrollments: &[Enrollment]| -> Learning {
+        write_sqlite_learning_db(&target, tenant, enrollments.iter().cloned()).unwrap();
+        if made.fetch_add(1, std::sync::atomic::Ordering::Relaxed) > 0 {
+            SqliteEnrollmentSource::new(&target, EnrollmentLayout::default())
+                .unwrap()
+                .install_change_feed()
+                .unwrap();
+        }
+        Learning {
+            source: Arc::new(usermgmt_testkit::enrollments::MemoryEnrollmentSource::default()),
+            writer: Arc::new(SqliteLearningWriter(target.clone())),
+        }
+    };
     let cases = usermgmt_testkit::property_cases(200);
     usermgmt_testkit::differential::run_with_source(
         &runtime,
         pushdown_store(learning),
         &source,
-        &[37],
+        &[37, 38],
         cases,
     );
 }

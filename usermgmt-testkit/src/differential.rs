@@ -1,6 +1,7 @@
 //! The differential property test: random filter/sort/page combinations against a store
 //! filled with generated users must return exactly what core's reference model returns —
-//! the same ids, in the same order, with the same total — by offset and by cursor.
+//! the same ids, in the same order, with the same total — by offset and by cursor. Random
+//! enrollment writes to the learning data come between the queries.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -37,7 +38,8 @@ pub struct World {
     admin: Principal,
     tenant: TenantId,
     users: Vec<User>,
-    enrollments: Vec<usermgmt_core::model::Enrollment>,
+    enrollments: std::sync::Mutex<Vec<usermgmt_core::model::Enrollment>>,
+    learning: Arc<dyn crate::enrollments::LearningWriter>,
     now: DateTime<Utc>,
     non_empty_pages: std::sync::atomic::AtomicUsize,
     _store: TestStore,
@@ -67,10 +69,11 @@ impl World {
         )
         .await;
         let enrollments = crate::enrollments::generate(seed, &users, now);
+        let learning = source(&tenant, &enrollments);
         let service = UserService::with_config(store.storage.clone(), config)
             .with_clock(clock)
             .with_enrollment_source(
-                source(&tenant, &enrollments),
+                learning.source,
                 usermgmt_core::service::EnrollmentOptions::default(),
             );
         let decoy = TenantId::new("decoy").unwrap();
@@ -85,12 +88,15 @@ impl World {
             .await
             .unwrap();
         users.push(admin.clone());
+        // Builds the counting index (and the enrollments', when the learning data has a feed).
+        service.warm_counts(&tenant).await.unwrap();
         Self {
             service,
             admin: Principal::user(tenant.clone(), admin.id),
             tenant,
             users,
-            enrollments,
+            enrollments: std::sync::Mutex::new(enrollments),
+            learning: learning.writer,
             now,
             non_empty_pages: Default::default(),
             _store: store,
@@ -100,7 +106,8 @@ impl World {
     fn expected(&self, plan: &ListPlan) -> (Vec<Uuid>, u64) {
         let mut plan = plan.clone();
         if plan.filters.uses_cross_service() {
-            plan.enrollment = Some(plan.filters.enrollment.enrollment_match(&self.enrollments));
+            let enrollments = self.enrollments.lock().unwrap_or_else(|e| e.into_inner());
+            plan.enrollment = Some(plan.filters.enrollment.enrollment_match(&enrollments));
         }
         plan.filters = plan.filters.without_cross_service();
         // Effective permissions: direct grants and the dataset's roles' (the admin's
@@ -118,8 +125,27 @@ impl World {
         reference_list(&self.users, &self.tenant, &plan, self.now, holds)
     }
 
-    /// Runs one query (and up to three follow-up cursor pages) against the store and the model.
-    pub async fn check(&self, query: ListQuery) -> Result<(), TestCaseError> {
+    /// Replaces the enrollments of up to two random users (one in ten not a user at all) in
+    /// the learning data and in the model, as another service would between requests.
+    async fn write_enrollments(&self, seed: u64) {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x1ea2);
+        for _ in 0..rng.random_range(0..=2) {
+            let user = match self.users.choose(&mut rng) {
+                Some(user) if rng.random_bool(0.9) => user.id,
+                _ => Uuid::from_u128(rng.random()),
+            };
+            let list = crate::enrollments::generate_for(rng.random(), [user], self.now);
+            self.learning.replace(&self.tenant, user, &list).await;
+            let mut all = self.enrollments.lock().unwrap_or_else(|e| e.into_inner());
+            all.retain(|e| e.user_id != user);
+            all.extend(list);
+        }
+    }
+
+    /// Runs one query (and up to three follow-up cursor pages) against the store and the model,
+    /// after random enrollment writes.
+    pub async fn check(&self, query: ListQuery, seed: u64) -> Result<(), TestCaseError> {
+        self.write_enrollments(seed).await;
         let plan = query.clone().plan(500);
         let page = self.service.list_users(&self.admin, query.clone()).await;
         let plan = match (plan, page.as_ref()) {
@@ -304,25 +330,40 @@ pub fn random_query(seed: u64, now: DateTime<Utc>) -> ListQuery {
     }
 }
 
-/// Builds the enrollment source a dataset's queries go through, from its enrollments.
-pub type SourceFactory = dyn Fn(
-    &TenantId,
-    &[usermgmt_core::model::Enrollment],
-) -> Arc<dyn usermgmt_core::storage::EnrollmentSource>;
+/// A data set's learning data: the source its queries go through and how the test writes to
+/// it.
+pub struct Learning {
+    /// The enrollment source the service asks (unused in push-down mode).
+    pub source: Arc<dyn usermgmt_core::storage::EnrollmentSource>,
+    /// Where random enrollment writes go.
+    pub writer: Arc<dyn crate::enrollments::LearningWriter>,
+}
+
+/// Builds a dataset's learning data from its enrollments.
+pub type SourceFactory = dyn Fn(&TenantId, &[usermgmt_core::model::Enrollment]) -> Learning;
 
 /// Runs `cases` random queries against each dataset seed, each dataset in a fresh store, with
-/// enrollments answered by the in-memory reference source.
+/// enrollments answered by the in-memory reference source (the first data set by its queries,
+/// the others by the counting index following its feed).
 pub fn run<F, Fut, S>(runtime: &tokio::runtime::Runtime, factory: F, seeds: &[u64], cases: u32)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = S>,
     S: crate::store::IntoTestStore,
 {
-    let memory: Box<SourceFactory> = Box::new(|tenant, enrollments| {
-        Arc::new(crate::enrollments::MemoryEnrollmentSource::new(
-            tenant.clone(),
-            enrollments.to_vec(),
-        ))
+    let made = std::sync::atomic::AtomicUsize::new(0);
+    let memory: Box<SourceFactory> = Box::new(move |tenant, enrollments| {
+        let mut memory =
+            crate::enrollments::MemoryEnrollmentSource::new(tenant.clone(), enrollments.to_vec());
+        // The first data set asks the source; the others keep the enrollments in the counting
+        // index, following the source's feed.
+        if made.fetch_add(1, std::sync::atomic::Ordering::Relaxed) > 0 {
+            memory = memory.with_feed();
+        }
+        Learning {
+            source: Arc::new(memory.clone()),
+            writer: Arc::new(memory),
+        }
     });
     run_with_source(runtime, factory, &*memory, seeds, cases);
 }
@@ -352,7 +393,7 @@ pub fn run_with_source<F, Fut, S>(
             ..Config::default()
         });
         let result = runner.run(&any::<u64>(), |query_seed| {
-            runtime.block_on(world.check(random_query(query_seed, now)))
+            runtime.block_on(world.check(random_query(query_seed, now), query_seed))
         });
         if let Err(failure) = result {
             panic!("dataset seed {seed}: {failure}");

@@ -2,6 +2,7 @@
 //! enrollment generator, to test how backends and the service apply enrollment filters.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,7 +12,9 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use usermgmt_core::filter::{EnrollmentMatch, UserFilters};
 use usermgmt_core::model::{Enrollment, EnrollmentStatus, TenantId, User};
-use usermgmt_core::storage::{EnrollmentLayout, EnrollmentSource};
+use usermgmt_core::storage::{
+    Batches, EnrollmentFeed, EnrollmentLayout, EnrollmentSource, FeedChanges,
+};
 use usermgmt_core::{Error, Result, StorageError};
 use uuid::Uuid;
 
@@ -32,19 +35,34 @@ pub enum Behaviour {
     Slow(Duration),
 }
 
-/// Enrollments held in memory, per tenant.
+/// What the in-memory source holds: enrollments per tenant and its change log.
 #[derive(Debug, Default)]
-pub struct MemoryEnrollmentSource {
+struct Held {
     enrollments: HashMap<TenantId, Vec<Enrollment>>,
+    /// Every replacement, in order (the feed; a position is a length of it).
+    changes: Vec<(TenantId, Uuid)>,
+}
+
+/// Enrollments held in memory, per tenant, with a change feed when asked for one (clones share
+/// them).
+#[derive(Debug, Clone, Default)]
+pub struct MemoryEnrollmentSource {
+    held: Arc<Mutex<Held>>,
     behaviour: Behaviour,
+    feed: bool,
 }
 
 impl MemoryEnrollmentSource {
     /// A source answering from these enrollments.
     pub fn new(tenant: TenantId, enrollments: Vec<Enrollment>) -> Self {
-        Self {
+        let held = Held {
             enrollments: HashMap::from([(tenant, enrollments)]),
+            changes: Vec::new(),
+        };
+        Self {
+            held: Arc::new(Mutex::new(held)),
             behaviour: Behaviour::Answer,
+            feed: false,
         }
     }
 
@@ -52,6 +70,30 @@ impl MemoryEnrollmentSource {
     pub fn behaving(mut self, behaviour: Behaviour) -> Self {
         self.behaviour = behaviour;
         self
+    }
+
+    /// The same source with a change feed, so the counting index holds its enrollments.
+    pub fn with_feed(mut self) -> Self {
+        self.feed = true;
+        self
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn behave(&self) -> Result<()> {
+        match self.behaviour {
+            Behaviour::Fail => Err(Error::Storage(StorageError::new(
+                "reading enrollments",
+                "learning database unreachable",
+            ))),
+            Behaviour::Slow(delay) => {
+                tokio::time::sleep(delay).await;
+                Ok(())
+            }
+            Behaviour::Answer => Ok(()),
+        }
     }
 }
 
@@ -62,20 +104,136 @@ impl EnrollmentSource for MemoryEnrollmentSource {
         tenant: &TenantId,
         filters: &UserFilters,
     ) -> Result<EnrollmentMatch> {
-        match self.behaviour {
-            Behaviour::Fail => {
-                return Err(Error::Storage(StorageError::new(
-                    "reading enrollments",
-                    "learning database unreachable",
-                )));
-            }
-            Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
-            Behaviour::Answer => {}
-        }
+        self.behave().await?;
+        let held = self.held();
         Ok(filters
             .enrollment
-            .enrollment_match(self.enrollments.get(tenant).map_or(&[][..], Vec::as_slice)))
+            .enrollment_match(held.enrollments.get(tenant).map_or(&[][..], Vec::as_slice)))
     }
+
+    fn feed(&self) -> Option<Arc<dyn EnrollmentFeed>> {
+        self.feed
+            .then(|| Arc::new(self.clone()) as Arc<dyn EnrollmentFeed>)
+    }
+}
+
+#[async_trait]
+impl EnrollmentFeed for MemoryEnrollmentSource {
+    async fn enrollment_feed_position(&self, _tenant: &TenantId) -> Result<Option<u64>> {
+        self.behave().await?;
+        Ok(Some(self.held().changes.len() as u64))
+    }
+
+    async fn enrollment_feed_changes(&self, tenant: &TenantId, since: u64) -> Result<FeedChanges> {
+        self.behave().await?;
+        let held = self.held();
+        let Some(after) = held
+            .changes
+            .get(usize::try_from(since).unwrap_or(usize::MAX)..)
+        else {
+            return Ok(FeedChanges::Gap);
+        };
+        let ids = after
+            .iter()
+            .filter(|(t, _)| t == tenant)
+            .map(|(_, id)| *id)
+            .collect();
+        Ok(FeedChanges::Changed {
+            position: held.changes.len() as u64,
+            ids,
+        })
+    }
+
+    fn all_enrollments(&self, tenant: &TenantId) -> Batches<Enrollment> {
+        let all = self
+            .held()
+            .enrollments
+            .get(tenant)
+            .cloned()
+            .unwrap_or_default();
+        Batches::spawn(move |sink| async move {
+            for chunk in all.chunks(7) {
+                if !sink.send(chunk.to_vec()).await {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    async fn enrollments_of(&self, tenant: &TenantId, users: &[Uuid]) -> Result<Vec<Enrollment>> {
+        self.behave().await?;
+        let held = self.held();
+        Ok(held
+            .enrollments
+            .get(tenant)
+            .map(|all| {
+                all.iter()
+                    .filter(|e| users.contains(&e.user_id))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
+/// Writes to a data set's learning data: what a source or a push-down reads.
+#[async_trait]
+pub trait LearningWriter: Send + Sync {
+    /// Makes `user`'s enrollments exactly `enrollments`.
+    async fn replace(&self, tenant: &TenantId, user: Uuid, enrollments: &[Enrollment]);
+}
+
+#[async_trait]
+impl LearningWriter for MemoryEnrollmentSource {
+    async fn replace(&self, tenant: &TenantId, user: Uuid, enrollments: &[Enrollment]) {
+        let mut held = self.held();
+        let list = held.enrollments.entry(tenant.clone()).or_default();
+        list.retain(|e| e.user_id != user);
+        list.extend(enrollments.iter().cloned());
+        held.changes.push((tenant.clone(), user));
+    }
+}
+
+/// A learning database file written with [`write_sqlite_learning_db`]'s layout.
+#[derive(Debug, Clone)]
+pub struct SqliteLearningWriter(pub std::path::PathBuf);
+
+#[async_trait]
+impl LearningWriter for SqliteLearningWriter {
+    async fn replace(&self, tenant: &TenantId, user: Uuid, enrollments: &[Enrollment]) {
+        let mut conn = rusqlite::Connection::open(&self.0).expect("open the learning database");
+        conn.busy_timeout(Duration::from_secs(5))
+            .expect("busy timeout");
+        let tx = conn.transaction().expect("begin");
+        tx.execute(
+            "DELETE FROM enrollments WHERE tenant_id = ?1 AND user_id = ?2",
+            rusqlite::params![tenant.as_str(), user.to_string()],
+        )
+        .expect("delete enrollments");
+        for e in enrollments {
+            insert_sqlite(&tx, tenant, e).expect("insert an enrollment");
+        }
+        tx.commit().expect("commit");
+    }
+}
+
+fn insert_sqlite(
+    conn: &rusqlite::Connection,
+    tenant: &TenantId,
+    e: &Enrollment,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached("INSERT INTO enrollments VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
+        .execute(rusqlite::params![
+            tenant.as_str(),
+            e.user_id.to_string(),
+            e.program_id,
+            e.program_type,
+            e.status.as_str(),
+            e.progress,
+            i64::try_from(e.time_spent_seconds).unwrap_or(i64::MAX),
+            e.last_activity_at.map(|t| t.timestamp()),
+        ])
 }
 
 /// 0–6 enrollments for each of `users`, reproducible from `seed`.
@@ -185,24 +343,9 @@ pub fn write_sqlite_learning_db(
     ))?;
     let tx = conn.transaction()?;
     let mut rows = 0;
-    {
-        let mut insert = tx.prepare(&format!(
-            "INSERT INTO {} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            layout.table
-        ))?;
-        for e in enrollments {
-            insert.execute(rusqlite::params![
-                tenant.as_str(),
-                e.user_id.to_string(),
-                e.program_id,
-                e.program_type,
-                e.status.as_str(),
-                e.progress,
-                e.time_spent_seconds,
-                e.last_activity_at.map(|t| t.timestamp()),
-            ])?;
-            rows += 1;
-        }
+    for e in enrollments {
+        insert_sqlite(&tx, tenant, &e)?;
+        rows += 1;
     }
     tx.commit()?;
     Ok(rows)

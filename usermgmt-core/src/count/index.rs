@@ -274,6 +274,16 @@ impl TenantIndex {
         self.related.get(at)
     }
 
+    /// The slots of these users (ids not held are left out).
+    pub(super) fn slots_of(&self, ids: &[Uuid]) -> RoaringBitmap {
+        let mut slots: Vec<u32> = ids
+            .iter()
+            .filter_map(|id| self.slot_of.get(id).copied())
+            .collect();
+        slots.sort_unstable();
+        RoaringBitmap::from_sorted_iter(slots).unwrap_or_default()
+    }
+
     /// Stores (or replaces) a user.
     pub(super) fn put(&mut self, user: &User) {
         let mut fresh = false;

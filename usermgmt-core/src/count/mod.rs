@@ -19,7 +19,9 @@
 mod bits;
 mod eval;
 mod facets;
+mod follow;
 mod index;
+mod learning;
 mod search;
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,14 +29,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::filter::{Condition, ListPlan, UserFilters};
+use crate::filter::{Condition, EnrollmentMatch, UserFilters};
 use crate::model::{Status, StatusGroup, TenantId, ValueCount, ValueField};
-use crate::storage::{FeedChanges, Storage};
+use crate::storage::Storage;
 
 use index::TenantIndex;
+use learning::LearningIndex;
 
 /// Users read per batch while building or catching up.
 const READ_BATCH: usize = 500;
@@ -78,6 +80,10 @@ pub struct IndexSize {
     pub users: usize,
     /// Heap bytes held, roughly.
     pub bytes: usize,
+    /// Enrollments held (0 when the learning data is not followed).
+    pub enrollments: usize,
+    /// Heap bytes the enrollments hold, roughly.
+    pub enrollment_bytes: usize,
 }
 
 #[derive(Debug, Default)]
@@ -92,6 +98,10 @@ struct SyncState {
 struct Tenant {
     sync: tokio::sync::Mutex<SyncState>,
     index: RwLock<TenantIndex>,
+    /// The tenant's enrollments, when its learning data has a feed (see [`learning`]).
+    learning_sync: tokio::sync::Mutex<SyncState>,
+    learning: RwLock<LearningIndex>,
+    learning_status: Mutex<learning::LearningStatus>,
 }
 
 /// The counting index of every tenant a service has counted (see the module docs).
@@ -102,6 +112,7 @@ pub struct Counter {
     /// Whether the store keeps a feed (learnt on first use).
     has_feed: Mutex<Option<bool>>,
     pruned: Mutex<Option<Instant>>,
+    pruned_learning: Mutex<Option<Instant>>,
 }
 
 fn poisoned<T>(_: T) -> Error {
@@ -119,6 +130,7 @@ impl Counter {
             tenants: Mutex::new(HashMap::new()),
             has_feed: Mutex::new(None),
             pruned: Mutex::new(None),
+            pruned_learning: Mutex::new(None),
         }
     }
 
@@ -130,27 +142,40 @@ impl Counter {
                 Arc::new(Tenant {
                     sync: tokio::sync::Mutex::new(SyncState::default()),
                     index: RwLock::new(TenantIndex::new(self.options.search)),
+                    learning_sync: tokio::sync::Mutex::new(SyncState::default()),
+                    learning: RwLock::new(LearningIndex::default()),
+                    learning_status: Mutex::new(learning::LearningStatus::default()),
                 })
             })
             .clone())
     }
 
-    /// The total of users matching `filters` (normalised, without cross-service filters) at
-    /// `now`, from the index; `None` when the index does not cover them (count in SQL).
+    /// The total of users matching `filters` (normalised, without cross-service filters) and
+    /// left by `enrollment` at `now`, from the index; `None` when the index does not cover
+    /// them (count in SQL).
     pub async fn total(
         &self,
         storage: &dyn Storage,
         tenant: &TenantId,
         filters: &UserFilters,
+        enrollment: Option<&EnrollmentMatch>,
         now: DateTime<Utc>,
     ) -> Result<Option<Total>> {
         let Some(conditions) = self.conditions(filters, now) else {
             return Ok(None);
         };
         self.read(storage, tenant, |index| {
-            eval::covers(index, &conditions).then(|| Total {
-                matching: eval::matching(index, &conditions).len(),
-                users: index.len() as u64,
+            eval::covers(index, &conditions).then(|| {
+                let mut set = eval::matching(index, &conditions);
+                match enrollment {
+                    Some(EnrollmentMatch::Only(ids)) => set &= index.slots_of(ids),
+                    Some(EnrollmentMatch::Except(ids)) => set -= index.slots_of(ids),
+                    None => {}
+                }
+                Total {
+                    matching: set.len(),
+                    users: index.len() as u64,
+                }
             })
         })
         .await
@@ -268,118 +293,14 @@ impl Counter {
     /// The size of a tenant's index, when built.
     pub fn size(&self, tenant: &TenantId) -> Option<IndexSize> {
         let tenants = self.tenants.lock().ok()?;
-        let index = tenants.get(tenant)?.index.read().ok()?;
+        let state = tenants.get(tenant)?;
+        let index = state.index.read().ok()?;
+        let learning = state.learning.read().ok()?;
         Some(IndexSize {
             users: index.len(),
             bytes: index.heap_bytes(),
+            enrollments: learning.rows(),
+            enrollment_bytes: learning.heap_bytes(),
         })
     }
-
-    /// Makes the index reflect every write committed before `begun`; false when the store
-    /// keeps no feed.
-    async fn catch_up(
-        &self,
-        storage: &dyn Storage,
-        tenant: &TenantId,
-        state: &Tenant,
-        begun: Instant,
-    ) -> Result<bool> {
-        if *self.has_feed.lock().map_err(poisoned)? == Some(false) {
-            return Ok(false);
-        }
-        let mut sync = state.sync.lock().await;
-        if sync.synced.is_some_and(|at| at >= begun) {
-            // A read that began after this request did already.
-            return Ok(true);
-        }
-        let started = Instant::now();
-        let fresh = sync
-            .synced
-            .is_some_and(|at| at.elapsed() < self.options.feed_retention / 2);
-        let changes = match sync.position {
-            Some(position) if fresh => storage.feed_changes(tenant, position).await?,
-            _ => FeedChanges::Gap,
-        };
-        match changes {
-            FeedChanges::Changed { position, ids } => {
-                self.reindex(storage, tenant, state, &ids).await?;
-                sync.position = Some(position);
-            }
-            FeedChanges::Gap => {
-                let Some(position) = storage.feed_position(tenant).await? else {
-                    *self.has_feed.lock().map_err(poisoned)? = Some(false);
-                    return Ok(false);
-                };
-                *self.has_feed.lock().map_err(poisoned)? = Some(true);
-                let built = build(storage, tenant, self.options.search).await?;
-                *state.index.write().map_err(poisoned)? = built;
-                sync.position = Some(position);
-            }
-        }
-        sync.synced = Some(started);
-        drop(sync);
-        self.prune(storage).await;
-        Ok(true)
-    }
-
-    /// Re-reads changed users into the index (absent ones are gone).
-    async fn reindex(
-        &self,
-        storage: &dyn Storage,
-        tenant: &TenantId,
-        state: &Tenant,
-        ids: &[Uuid],
-    ) -> Result<()> {
-        for chunk in ids.chunks(READ_BATCH) {
-            let users: HashMap<Uuid, crate::model::User> = storage
-                .users_by_ids(tenant, chunk)
-                .await?
-                .into_iter()
-                .map(|u| (u.id, u))
-                .collect();
-            let mut index = state.index.write().map_err(poisoned)?;
-            for id in chunk {
-                match users.get(id) {
-                    Some(user) => index.put(user),
-                    None => index.remove(*id),
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Drops old feed entries, at most every tenth of the retention.
-    async fn prune(&self, storage: &dyn Storage) {
-        let due = {
-            let Ok(mut pruned) = self.pruned.lock() else {
-                return;
-            };
-            let due = pruned.is_none_or(|at| at.elapsed() >= self.options.feed_retention / 10);
-            if due {
-                *pruned = Some(Instant::now());
-            }
-            due
-        };
-        if due && let Err(error) = storage.prune_feed(self.options.feed_retention).await {
-            tracing::warn!(%error, "pruning the change feed failed");
-        }
-    }
-}
-
-/// Every user of the tenant, deleted ones included, read into a new index.
-async fn build(storage: &dyn Storage, tenant: &TenantId, search: bool) -> Result<TenantIndex> {
-    let everyone = UserFilters {
-        statuses: Status::ALL.to_vec(),
-        ..Default::default()
-    };
-    let plan = ListPlan::export(&everyone, None);
-    let mut batches = storage.export_users(tenant, plan, Utc::now(), READ_BATCH as u32);
-    let mut index = TenantIndex::new(search);
-    while let Some(batch) = batches.next().await {
-        for user in batch? {
-            index.put(&user);
-        }
-    }
-    index.shrink();
-    Ok(index)
 }

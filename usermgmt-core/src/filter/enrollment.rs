@@ -52,12 +52,15 @@ pub struct EnrollmentFilters {
     pub last_learning_activity_after: Option<DateTime<Utc>>,
 }
 
-/// Which users the enrollment filters leave, as an enrollment source reports it.
+/// Which users the enrollment filters leave, as an enrollment source reports it. Build it
+/// with [`EnrollmentMatch::only`] / [`EnrollmentMatch::except`] (or keep the ids sorted and
+/// unique): [`EnrollmentMatch::allows`] searches them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnrollmentMatch {
-    /// Only these users.
+    /// Only these users (sorted, unique).
     Only(Vec<Uuid>),
-    /// Everyone but these users (`has_enrollments=false`: everyone without an enrollment).
+    /// Everyone but these users (sorted, unique; `has_enrollments=false`: everyone without an
+    /// enrollment).
     Except(Vec<Uuid>),
 }
 
@@ -67,17 +70,31 @@ impl EnrollmentMatch {
     pub fn from_texts(except: bool, texts: &[String]) -> Self {
         let ids = texts.iter().filter_map(|t| t.parse().ok()).collect();
         if except {
-            EnrollmentMatch::Except(ids)
+            EnrollmentMatch::except(ids)
         } else {
-            EnrollmentMatch::Only(ids)
+            EnrollmentMatch::only(ids)
         }
+    }
+
+    /// Only these users (in any order, repeats allowed).
+    pub fn only(mut ids: Vec<Uuid>) -> Self {
+        ids.sort_unstable();
+        ids.dedup();
+        EnrollmentMatch::Only(ids)
+    }
+
+    /// Everyone but these users (in any order, repeats allowed).
+    pub fn except(mut ids: Vec<Uuid>) -> Self {
+        ids.sort_unstable();
+        ids.dedup();
+        EnrollmentMatch::Except(ids)
     }
 
     /// Whether the user with `id` is left.
     pub fn allows(&self, id: Uuid) -> bool {
         match self {
-            EnrollmentMatch::Only(ids) => ids.contains(&id),
-            EnrollmentMatch::Except(ids) => !ids.contains(&id),
+            EnrollmentMatch::Only(ids) => ids.binary_search(&id).is_ok(),
+            EnrollmentMatch::Except(ids) => ids.binary_search(&id).is_err(),
         }
     }
 }
@@ -214,8 +231,12 @@ impl EnrollmentFilters {
         if matching.is_empty() {
             return false;
         }
-        self.total_time_spent_min
-            .is_none_or(|min| matching.iter().map(|e| e.time_spent_seconds).sum::<u64>() >= min)
+        self.total_time_spent_min.is_none_or(|min| {
+            let time = matching
+                .iter()
+                .fold(0u64, |sum, e| sum.saturating_add(e.time_spent_seconds));
+            time >= min
+        })
     }
 
     /// The users satisfying the enrollment filters, given every enrollment of the tenant

@@ -342,26 +342,12 @@ impl UserService {
         &self.config
     }
 
-    /// A plan's total from the counting index, when it asks for one and the index covers
-    /// its filters (no search term, no enrollment constraint); `None`: count in SQL.
-    pub(crate) async fn indexed_total(
-        &self,
-        tenant: &crate::model::TenantId,
-        plan: &crate::filter::ListPlan,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> crate::error::Result<Option<crate::count::Total>> {
-        if !plan.include_total || plan.enrollment.is_some() {
-            return Ok(None);
-        }
-        self.counter
-            .total(self.storage.as_ref(), tenant, &plan.filters, now)
-            .await
-    }
-
     /// Builds a tenant's counting index ahead of its first counted request (a server calls
     /// it at start-up); false when the store keeps no change feed.
     pub async fn warm_counts(&self, tenant: &crate::model::TenantId) -> crate::error::Result<bool> {
-        self.counter.warm(self.storage.as_ref(), tenant).await
+        let warm = self.counter.warm(self.storage.as_ref(), tenant).await?;
+        self.warm_enrollments(tenant).await;
+        Ok(warm)
     }
 
     /// The size of a tenant's counting index, once built.

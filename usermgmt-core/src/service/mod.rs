@@ -16,6 +16,7 @@ mod import_writer;
 mod inputs;
 mod insights;
 mod invitations;
+mod listing;
 mod login;
 mod members;
 mod new_user;

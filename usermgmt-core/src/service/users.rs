@@ -9,7 +9,6 @@ use super::guards::is_super_admin;
 use super::inputs::{CreateUser, UpdateUser};
 use super::new_user::{apply_draft, new_user_record};
 use crate::error::{Error, FieldErrors, Result};
-use crate::filter::{Cursor, ListQuery, Page};
 use crate::model::{AuditAction, AuditTargetKind, Permission, Status, User};
 use crate::password::Password;
 use crate::principal::Principal;
@@ -73,64 +72,6 @@ impl UserService {
     pub async fn get_user(&self, principal: &Principal, user_id: Uuid) -> Result<User> {
         let actor = self.authorize(principal, Permission::USER_VIEW).await?;
         self.load_user(&actor, user_id).await
-    }
-
-    /// One page of the user list. Requires `user.list`.
-    ///
-    /// Cross-service (enrollment) filters are reported in `skipped_filters` when no source
-    /// evaluates them.
-    pub async fn list_users(&self, principal: &Principal, query: ListQuery) -> Result<Page<User>> {
-        let actor = self.authorize(principal, Permission::USER_LIST).await?;
-        let page = query.page;
-        let page_size = query.page_size;
-        let by_cursor = query.cursor.is_some();
-        let mut plan = query.plan(self.config.max_page_size)?;
-        let mut skipped = self.resolve_filters(&actor.tenant_id, &mut plan).await?;
-        let now = self.clock.now();
-        let indexed = self.indexed_total(&actor.tenant_id, &plan, now).await?;
-        if let Some(total) = indexed {
-            plan.include_total = false;
-            plan.order_first = plan.walks_order(total.matching, total.users);
-        }
-        let listed = match indexed {
-            // Nobody matches: no page to read.
-            Some(total) if total.matching == 0 => Ok((Vec::new(), None)),
-            _ => self.storage.list_users(&actor.tenant_id, &plan, now).await,
-        };
-        let (mut items, total) = match listed {
-            // A store evaluating the enrollment filters itself could not reach the learning
-            // data: answer without them, as with a failing source, unless strict.
-            Err(Error::EnrollmentSourceUnavailable(reason)) if !self.strict_enrollments() => {
-                tracing::warn!(%reason, "enrollment push-down failed");
-                skipped = plan.filters.skip_cross_service();
-                self.storage
-                    .list_users(&actor.tenant_id, &plan, now)
-                    .await?
-            }
-            other => other?,
-        };
-        let has_more = items.len() > page_size as usize;
-        items.truncate(page_size as usize);
-        let next_cursor = match items.last() {
-            Some(last) if has_more => Some(
-                Cursor {
-                    sort_by: plan.sort_by,
-                    sort_order: plan.sort_order,
-                    value: plan.sort_by.value_of(last),
-                    id: last.id,
-                }
-                .encode(),
-            ),
-            _ => None,
-        };
-        Ok(Page {
-            items,
-            total: indexed.map(|t| t.matching).or(total),
-            page: (!by_cursor).then_some(page),
-            page_size,
-            next_cursor,
-            skipped_filters: skipped,
-        })
     }
 
     /// Partially updates a user: profile, flags, direct credential edits (email, phone,

@@ -4,7 +4,10 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::filter::UserFilters;
-use crate::model::TenantId;
+use crate::model::{Enrollment, TenantId};
+
+use super::batches::Batches;
+use super::counts::FeedChanges;
 
 /// Evaluates the cross-service (enrollment) filters against another service's learning data.
 /// Implementations must reproduce [`crate::filter::EnrollmentFilters::matches_enrollments`] exactly.
@@ -16,6 +19,43 @@ pub trait EnrollmentSource: Send + Sync {
         tenant: &TenantId,
         filters: &UserFilters,
     ) -> Result<crate::filter::EnrollmentMatch>;
+
+    /// The learning data's change feed, when this source can follow one: the counting index
+    /// then keeps the tenant's enrollments in memory and evaluates the filters there.
+    fn feed(&self) -> Option<std::sync::Arc<dyn EnrollmentFeed>> {
+        None
+    }
+}
+
+/// The learning data read whole and followed through its own change feed (rows a trigger on
+/// the learning table writes, installed once by the host), so that the counting index can hold
+/// every enrollment and stay exact.
+///
+/// The feed's contract is [`super::counts::CountFeed`]'s, with "user changed" meaning "an enrollment
+/// of the user was added, changed or removed".
+#[async_trait]
+pub trait EnrollmentFeed: Send + Sync {
+    /// The feed's current position for the tenant, taken before a full read; `None` when no
+    /// feed is installed (the filters are then evaluated by the source's queries).
+    async fn enrollment_feed_position(&self, tenant: &TenantId) -> Result<Option<u64>>;
+
+    /// The users whose enrollments changed since `since`.
+    async fn enrollment_feed_changes(&self, tenant: &TenantId, since: u64) -> Result<FeedChanges>;
+
+    /// Every enrollment of the tenant, in batches (rows whose user id is not a UUID skipped).
+    fn all_enrollments(&self, tenant: &TenantId) -> Batches<Enrollment>;
+
+    /// The enrollments of these users (at most [`super::counts::MAX_FEED_IDS`] at once).
+    async fn enrollments_of(
+        &self,
+        tenant: &TenantId,
+        users: &[uuid::Uuid],
+    ) -> Result<Vec<Enrollment>>;
+
+    /// Drops feed entries older than `keep`, for feeds that do not prune themselves.
+    async fn prune_enrollment_feed(&self, _keep: std::time::Duration) -> Result<u64> {
+        Ok(0)
+    }
 }
 
 /// Where the enrollments are: table and column names (defaults in brackets).

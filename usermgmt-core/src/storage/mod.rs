@@ -8,6 +8,7 @@
 //! session, an event) or look a session up by its token, which names the tenant.
 
 mod auth;
+mod batches;
 mod counts;
 mod enrollment;
 mod events;
@@ -23,8 +24,9 @@ mod users;
 mod webhooks;
 
 pub use auth::{ActorGrants, AuthStore, LoginFailure, StoreLock};
+pub use batches::{Batches, Sink};
 pub use counts::{CountFeed, FeedChanges, MAX_FEED_IDS};
-pub use enrollment::{EnrollmentLayout, EnrollmentSource};
+pub use enrollment::{EnrollmentFeed, EnrollmentLayout, EnrollmentSource};
 pub use events::{ConsumerSpec, EventBatch, EventStore, LeasedCursor};
 pub use import::{ImportCommand, ImportStore, ImportWrite, WriteOutcome};
 pub use insights::InsightStore;

@@ -125,65 +125,19 @@ pub trait UserQueries: Send + Sync {
     fn pushes_down_enrollments(&self) -> bool {
         false
     }
+
+    /// The learning data this store pushes the enrollment filters down to, as a feed the
+    /// counting index can follow (see [`super::enrollment::EnrollmentFeed`]), when it has one.
+    fn enrollment_feed(&self) -> Option<std::sync::Arc<dyn super::enrollment::EnrollmentFeed>> {
+        None
+    }
 }
+
+use super::batches::{Batches, Sink};
 
 /// Batches of exported users, in order (see [`UserQueries::export_users`]); a
-/// [`futures_core::Stream`] and, for plain loops, [`UserBatches::next`].
-#[derive(Debug)]
-pub struct UserBatches(tokio::sync::mpsc::Receiver<Result<Vec<User>>>);
+/// [`futures_core::Stream`] and, for plain loops, [`Batches::next`].
+pub type UserBatches = Batches<User>;
 
-/// Where an export's producer puts its batches.
-#[derive(Debug, Clone)]
-pub struct BatchSink(tokio::sync::mpsc::Sender<Result<Vec<User>>>);
-
-/// Batches read ahead of the consumer.
-const BATCHES_IN_FLIGHT: usize = 2;
-
-impl UserBatches {
-    /// Runs `producer` in a task of its own and streams what it puts into its sink; an error
-    /// it returns becomes the last item.
-    pub fn spawn<F, Fut>(producer: F) -> Self
-    where
-        F: FnOnce(BatchSink) -> Fut,
-        Fut: std::future::Future<Output = Result<()>> + Send + 'static,
-    {
-        let (tx, rx) = tokio::sync::mpsc::channel(BATCHES_IN_FLIGHT);
-        let sink = BatchSink(tx.clone());
-        let work = producer(sink);
-        tokio::spawn(async move {
-            if let Err(error) = work.await {
-                // The reader may be gone (the client left); nothing else to tell then.
-                let _ = tx.send(Err(error)).await;
-            }
-        });
-        Self(rx)
-    }
-
-    /// The next batch; `None` after the last.
-    pub async fn next(&mut self) -> Option<Result<Vec<User>>> {
-        self.0.recv().await
-    }
-}
-
-impl futures_core::Stream for UserBatches {
-    type Item = Result<Vec<User>>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
-    }
-}
-
-impl BatchSink {
-    /// Sends a batch from async code; false when the reader is gone (stop reading).
-    pub async fn send(&self, batch: Vec<User>) -> bool {
-        self.0.send(Ok(batch)).await.is_ok()
-    }
-
-    /// Sends a batch from a blocking thread; false when the reader is gone.
-    pub fn send_blocking(&self, batch: Vec<User>) -> bool {
-        self.0.blocking_send(Ok(batch)).is_ok()
-    }
-}
+/// Where an export's producer puts its batches of users.
+pub type BatchSink = Sink<User>;
