@@ -282,6 +282,7 @@ fn sqlite(runtime: &tokio::runtime::Runtime, users: usize, iters: usize) {
     let source: Arc<dyn EnrollmentSource> = Arc::new(source);
     let (service, principal) =
         runtime.block_on(data::service_over(open(false), Some(source.clone())));
+    warm(runtime, &service, "SQLite");
     let conn = rusqlite::Connection::open(&path).unwrap();
     // The library's connection settings (page cache, memory map), so the comparison is of the SQL.
     conn.execute_batch(
@@ -336,6 +337,7 @@ fn postgres(runtime: &tokio::runtime::Runtime, users: usize, iters: usize) {
         Arc::new(source)
     });
     let (service, principal) = runtime.block_on(data::service_over(connect(true), None));
+    warm(runtime, &service, "PostgreSQL");
     // One connection, so the baseline's prepared statements stay cached.
     let pool = runtime
         .block_on(
@@ -371,6 +373,23 @@ fn postgres(runtime: &tokio::runtime::Runtime, users: usize, iters: usize) {
     );
 }
 
+/// Reads the counting index (and the enrollments', with a feed) ahead, as a server does at
+/// start-up.
+fn warm(runtime: &tokio::runtime::Runtime, service: &UserService, label: &str) {
+    let started = Instant::now();
+    let tenant = usermgmt::model::TenantId::new(TENANT).unwrap();
+    runtime.block_on(service.warm_counts(&tenant)).unwrap();
+    let size = service.count_index_size(&tenant).unwrap();
+    eprintln!(
+        "{label}: indexes built in {:.1?}: {} users ({:.0} MiB), {} enrollments ({:.0} MiB)",
+        started.elapsed(),
+        size.users,
+        size.bytes as f64 / 1048576.0,
+        size.enrollments,
+        size.enrollment_bytes as f64 / 1048576.0
+    );
+}
+
 /// An enrollment source without its change feed: the filters are asked of the source's SQL
 /// (the counting index still counts and pages over its answer).
 struct WithoutFeed(Arc<dyn EnrollmentSource>);
@@ -400,12 +419,7 @@ fn enrollment_modes<F: std::future::Future<Output = (UserService, Principal)>>(
         .into_iter()
         .map(|(mode, made)| {
             let (service, principal) = runtime.block_on(made);
-            // Both indexes read ahead, as a server does at start-up.
-            let started = Instant::now();
-            runtime
-                .block_on(service.warm_counts(&usermgmt::model::TenantId::new(TENANT).unwrap()))
-                .unwrap();
-            eprintln!("{label} {mode}: indexes built in {:.1?}", started.elapsed());
+            warm(runtime, &service, &format!("{label} {mode}"));
             (mode.to_owned(), service, principal)
         })
         .collect();

@@ -281,6 +281,10 @@ async fn main() -> Result<(), BoxError> {
                 learning_db.display(),
                 started.elapsed()
             );
+            // The demo learning database gets the change feed, so the counting index keeps
+            // its enrollments and answers enrollment filters in memory.
+            SqliteEnrollmentSource::new(&learning_db, EnrollmentLayout::default())?
+                .install_change_feed()?;
         } else {
             println!(
                 "the tenant already has {} users: no demo users added",
@@ -288,19 +292,6 @@ async fn main() -> Result<(), BoxError> {
             );
         }
     }
-
-    // Build the counting index now rather than on the first counted request (requests that
-    // need it meanwhile wait for it).
-    let warming = service.clone();
-    let warm_tenant = tenant.clone();
-    tokio::spawn(async move {
-        let started = std::time::Instant::now();
-        match warming.warm_counts(&warm_tenant).await {
-            Ok(true) => println!("counting index built in {:.1?}", started.elapsed()),
-            Ok(false) => {}
-            Err(e) => eprintln!("counting index not built: {e}"),
-        }
-    });
 
     let service = if learning_db.exists() {
         let source = SqliteEnrollmentSource::new(&learning_db, EnrollmentLayout::default())?;
@@ -313,6 +304,20 @@ async fn main() -> Result<(), BoxError> {
         );
         service
     };
+    // Build the counting index now rather than on the first counted request (requests that
+    // need it meanwhile wait for it; the enrollments', when the learning database has its
+    // change feed, answer through the source until they are read).
+    let warming = service.clone();
+    let warm_tenant = tenant.clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match warming.warm_counts(&warm_tenant).await {
+            Ok(true) => println!("counting index built in {:.1?}", started.elapsed()),
+            Ok(false) => {}
+            Err(e) => eprintln!("counting index not built: {e}"),
+        }
+    });
+
     let everything = service.permissions().all();
     let mut state = ApiState::new(Arc::new(service), tenant).with_trusted_proxies(trusted_proxies);
     if let Ok(token) = std::env::var("USERMGMT_SYSTEM_TOKEN") {

@@ -86,6 +86,10 @@ impl Dialect for Pg {
     fn enrollment_time(&self, column: &str) -> String {
         column.to_owned()
     }
+
+    fn anti_joins_by_exists(&self) -> bool {
+        true
+    }
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.

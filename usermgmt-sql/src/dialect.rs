@@ -46,6 +46,13 @@ pub trait Dialect: Sync {
     /// An enrollment table's last-activity column as it compares with a bound instant.
     fn enrollment_time(&self, column: &str) -> String;
 
+    /// Whether "no enrollment" is better written `NOT EXISTS` (an anti-join) than
+    /// `NOT IN (…)`: PostgreSQL does not hash a `NOT IN` list larger than `work_mem` and then
+    /// scans it once per user; SQLite builds a temporary index for `NOT IN` either way.
+    fn anti_joins_by_exists(&self) -> bool {
+        false
+    }
+
     /// A new query in this dialect.
     fn sql(&self) -> Sql {
         Sql::new(self.placeholders())

@@ -34,10 +34,7 @@ pub fn enrollment_users(
         return None;
     }
     let q = |name: &str| format!("\"{name}\"");
-    let table = match schema {
-        Some(schema) => format!("{}.{}", q(schema), q(&layout.table)),
-        None => q(&layout.table),
-    };
+    let table = table_name(layout, schema);
     let user = q(&layout.user_id);
     let (select, id) = match projection {
         // Grouping by user (for the time sum) already makes them distinct.
@@ -104,6 +101,39 @@ pub fn enrollment_users(
             .bind(i64::try_from(min).unwrap_or(i64::MAX));
     }
     Some(filters.has_enrollments == Some(false))
+}
+
+/// The learning table's quoted name, in `schema` when given.
+fn table_name(layout: &EnrollmentLayout, schema: Option<&str>) -> String {
+    let q = |name: &str| format!("\"{name}\"");
+    match schema {
+        Some(schema) => format!("{}.{}", q(schema), q(&layout.table)),
+        None => q(&layout.table),
+    }
+}
+
+/// Appends `NOT EXISTS (…)`: the user aliased `u` has no enrollment (`has_enrollments=false`
+/// alone), as an anti-join a planner runs without holding every enrolled user in memory.
+pub(crate) fn without_enrollments(
+    sql: &mut Sql,
+    d: &dyn Dialect,
+    layout: &EnrollmentLayout,
+    schema: Option<&str>,
+    tenant: &str,
+) {
+    let q = |name: &str| format!("\"{name}\"");
+    sql.push("NOT EXISTS (SELECT 1 FROM ")
+        .push(&table_name(layout, schema))
+        .push(" e WHERE ");
+    if let Some(column) = &layout.tenant_id {
+        sql.push("e.")
+            .push(&q(column))
+            .push(" = ")
+            .bind(tenant)
+            .push(" AND ");
+    }
+    sql.push(&d.enrollment_user_id(&format!("e.{}", q(&layout.user_id))))
+        .push(" = u.id)");
 }
 
 /// The query an enrollment source runs (distinct user ids as text, from the layout's table)

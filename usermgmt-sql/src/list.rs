@@ -277,6 +277,11 @@ fn pushdown_clause(sql: &mut Sql, d: &dyn Dialect, m: &Matching<'_>, p: Pushdown
         sql.push(" AND ").push(d.never());
         return;
     };
+    if except && d.anti_joins_by_exists() {
+        sql.push(" AND ");
+        crate::enrollment::without_enrollments(sql, d, p.layout, p.schema, m.tenant);
+        return;
+    }
     sql.push(if except { " AND NOT " } else { " AND " });
     sql.push("(u.id IN (");
     sql.splice(&sub);

@@ -145,7 +145,7 @@ impl Counter {
             Progress::Stale
         };
         if followed != Progress::Current {
-            self.build_learning(feed.clone(), tenant.clone(), state);
+            self.build_learning(feed.clone(), tenant.clone(), &state);
             return Ok(None);
         }
         if due(&self.pruned_learning, self.options.feed_retention)
@@ -167,6 +167,13 @@ impl Counter {
         tenant: &TenantId,
     ) -> Result<bool> {
         let state = self.tenant(tenant)?;
+        {
+            // Requests meanwhile ask the source rather than start a read of their own.
+            let mut status = state.learning_status.lock().map_err(poisoned)?;
+            if !matches!(*status, LearningStatus::Ready) {
+                *status = LearningStatus::Building;
+            }
+        }
         let learning = Learning {
             feed,
             tenant,
@@ -174,7 +181,15 @@ impl Counter {
         };
         let followed = self
             .follow(&state.learning_sync, &learning, Instant::now(), true)
-            .await?;
+            .await;
+        let followed = match followed {
+            Ok(followed) => followed,
+            Err(error) => {
+                *state.learning_status.lock().map_err(poisoned)? =
+                    LearningStatus::NoFeed(Instant::now());
+                return Err(error);
+            }
+        };
         let status = match followed {
             Progress::Current => LearningStatus::Ready,
             _ => LearningStatus::NoFeed(Instant::now()),
@@ -189,7 +204,7 @@ impl Counter {
         self: &Arc<Self>,
         feed: Arc<dyn EnrollmentFeed>,
         tenant: TenantId,
-        state: Arc<Tenant>,
+        state: &Tenant,
     ) {
         {
             let Ok(mut status) = state.learning_status.lock() else {
@@ -205,9 +220,6 @@ impl Counter {
         tokio::spawn(async move {
             if let Err(error) = counter.warm_enrollments(feed.as_ref(), &tenant).await {
                 tracing::warn!(%error, "reading the learning data into the counting index failed");
-                if let Ok(mut status) = state.learning_status.lock() {
-                    *status = LearningStatus::NoFeed(Instant::now());
-                }
             }
         });
     }

@@ -59,6 +59,10 @@ fn status_code(status: EnrollmentStatus) -> u8 {
 pub(super) struct LearningIndex {
     learner_of: HashMap<Uuid, u32>,
     learners: Vec<Uuid>,
+    /// The learners in id order (so a match is listed sorted), unless `unordered`.
+    order: Vec<u32>,
+    /// Learners were added by a full read and not yet put in order ([`Self::shrink`] does).
+    unordered: bool,
     /// Per learner, its first row ([`NONE`]: no enrollment).
     head: Vec<u32>,
     /// Per row: the next row of the same learner, the learner ([`NONE`]: removed row), and
@@ -85,7 +89,7 @@ impl LearningIndex {
     /// Bytes held, roughly (for reports).
     pub(super) fn heap_bytes(&self) -> usize {
         self.learner.capacity() * (4 + 4 + 1 + 4 + 4 + 1 + 8 + 8)
-            + self.learners.capacity() * (16 + 4 + 24)
+            + self.learners.capacity() * (16 + 4 + 4 + 24)
     }
 
     fn learner(&mut self, user: Uuid) -> u32 {
@@ -93,6 +97,15 @@ impl LearningIndex {
             return *at;
         }
         let at = u32::try_from(self.learners.len()).unwrap_or(NONE);
+        if self.unordered {
+            self.order.push(at);
+        } else {
+            let learners = &self.learners;
+            let place = self
+                .order
+                .partition_point(|l| learners.get(*l as usize).is_some_and(|id| *id < user));
+            self.order.insert(place, at);
+        }
         self.learners.push(user);
         self.head.push(NONE);
         self.learner_of.insert(user, at);
@@ -118,8 +131,13 @@ impl LearningIndex {
         );
     }
 
-    /// Adds enrollments to their users' (a full read).
+    /// Adds enrollments to their users' (a full read: [`Self::shrink`] ends it).
     pub(super) fn add(&mut self, enrollments: &[Enrollment]) {
+        self.unordered = true;
+        self.add_rows(enrollments);
+    }
+
+    fn add_rows(&mut self, enrollments: &[Enrollment]) {
         for e in enrollments {
             let learner = self.learner(e.user_id);
             self.push(learner, e);
@@ -143,7 +161,8 @@ impl LearningIndex {
                 row = self.next[at];
             }
         }
-        self.add(enrollments);
+        self.shrink_order();
+        self.add_rows(enrollments);
         if self.removed > 4096 && self.removed > self.learner.len() / 2 {
             self.compact();
         }
@@ -154,6 +173,8 @@ impl LearningIndex {
         let mut kept = LearningIndex {
             learner_of: std::mem::take(&mut self.learner_of),
             learners: std::mem::take(&mut self.learners),
+            order: std::mem::take(&mut self.order),
+            unordered: self.unordered,
             head: vec![NONE; self.head.len()],
             types: std::mem::take(&mut self.types),
             programs: std::mem::take(&mut self.programs),
@@ -178,8 +199,20 @@ impl LearningIndex {
         *self = kept;
     }
 
-    /// Gives back the memory growth left spare (after a build).
+    /// Puts the learners a full read added in id order.
+    fn shrink_order(&mut self) {
+        if self.unordered {
+            let learners = &self.learners;
+            self.order
+                .sort_unstable_by_key(|l| learners.get(*l as usize).copied().unwrap_or_default());
+            self.unordered = false;
+        }
+    }
+
+    /// Ends a full read: orders the learners and gives back the memory growth left spare.
     pub(super) fn shrink(&mut self) {
+        self.shrink_order();
+        self.order.shrink_to_fit();
         self.next.shrink_to_fit();
         self.learner.shrink_to_fit();
         self.status.shrink_to_fit();
@@ -258,10 +291,13 @@ impl LearningIndex {
         )
     }
 
+    /// The ids of the learners `keep` keeps, in id order (after a full read has ended).
     fn users_where(&self, keep: impl Fn(usize) -> bool) -> Vec<Uuid> {
-        (0..self.learners.len())
+        self.order
+            .iter()
+            .map(|l| *l as usize)
             .filter(|l| keep(*l))
-            .map(|l| self.learners[l])
+            .filter_map(|l| self.learners.get(l).copied())
             .collect()
     }
 }
