@@ -32,6 +32,14 @@ impl PgEnrollmentSource {
     pub async fn install_change_feed(&self) -> Result<()> {
         let layout = self.layout();
         let q = |name: &str| format!("\"{name}\"");
+        // The triggers run as the writers of the learning table: the function runs as its
+        // owner (who may write the feed), finding the feed's tables in this schema whatever
+        // the writer's search path. Installing again makes every reader rebuild (the pruned
+        // mark moves), so nothing written while the feed was missing is taken as followed.
+        let schema: String = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(self.pool())
+            .await
+            .map_err(map_err("installing the enrollment feed"))?;
         let tenant = layout
             .tenant_id
             .as_ref()
@@ -43,7 +51,7 @@ impl PgEnrollmentSource {
         let record = |rows: &str| {
             format!(
                 "INSERT INTO {changes} (tenant_id, user_id) \
-                 SELECT DISTINCT {tenant}, {user} FROM {rows};",
+                 SELECT DISTINCT {tenant}, {user} FROM {rows} WHERE {user} IS NOT NULL;",
                 changes = FEED.changes
             )
         };
@@ -55,8 +63,10 @@ impl PgEnrollmentSource {
              CREATE INDEX IF NOT EXISTS {changes}_by_time ON {changes} (at);
              CREATE TABLE IF NOT EXISTS {pruned} (id integer PRIMARY KEY CHECK (id = 1), \
                  txid bigint NOT NULL);
-             INSERT INTO {pruned} (id, txid) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
-             CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+             INSERT INTO {pruned} AS p (id, txid) VALUES (1, pg_current_xact_id()::text::bigint)
+                 ON CONFLICT (id) DO UPDATE SET txid = GREATEST(p.txid, EXCLUDED.txid);
+             CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql
+                 SECURITY DEFINER SET search_path = {schema}, pg_catalog AS $$
              BEGIN
                  IF TG_OP = 'TRUNCATE' THEN
                      UPDATE {pruned} SET txid = pg_current_xact_id()::text::bigint WHERE id = 1;
@@ -79,6 +89,7 @@ impl PgEnrollmentSource {
                  FOR EACH STATEMENT EXECUTE FUNCTION {function}();",
             changes = FEED.changes,
             pruned = FEED.pruned,
+            schema = q(&schema),
             from_new = record("new_rows"),
             from_old = record("old_rows"),
             insert = name("insert"),
@@ -101,6 +112,27 @@ impl PgEnrollmentSource {
             .map_err(map_err("installing the enrollment feed"))
     }
 
+    /// Whether the feed's four triggers are on the learning table and enabled (a table
+    /// recreated by a migration, or `DISABLE TRIGGER`, would leave the feed quiet).
+    async fn triggers_enabled(&self) -> Result<bool> {
+        let table = &self.layout().table;
+        let names: Vec<String> = ["insert", "update", "delete", "truncate"]
+            .iter()
+            .map(|what| format!("usermgmt_feed_{table}_{what}"))
+            .collect();
+        let enabled: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_trigger t \
+             WHERE t.tgrelid = to_regclass(quote_ident($1)) AND t.tgname = ANY($2) \
+             AND t.tgenabled <> 'D'",
+        )
+        .bind(table)
+        .bind(&names)
+        .fetch_one(self.pool())
+        .await
+        .map_err(map_err("reading the enrollment feed"))?;
+        Ok(enabled == 4)
+    }
+
     /// The tenant the feed's entries are filed under (none without a tenant column).
     fn feed_tenant<'a>(&self, tenant: &'a TenantId) -> Option<&'a str> {
         self.layout().tenant_id.as_ref().map(|_| tenant.as_str())
@@ -108,14 +140,17 @@ impl PgEnrollmentSource {
 }
 
 /// An enrollment row of a [`usermgmt_sql::rows_query`].
-fn enrollment(row: &sqlx::postgres::PgRow) -> Option<Enrollment> {
+fn enrollment(row: &sqlx::postgres::PgRow) -> Result<Option<Enrollment>> {
     let text = |i: usize| row.try_get::<Option<String>, _>(i).ok().flatten();
     let number = |i: usize| row.try_get::<Option<i64>, _>(i).ok().flatten();
+    let (Some(user), Some(status)) = (text(0), text(3)) else {
+        return Ok(None);
+    };
     usermgmt_sql::enrollment_row(
-        &text(0)?,
+        &user,
         text(1).unwrap_or_default(),
         text(2).unwrap_or_default(),
-        &text(3)?,
+        &status,
         number(4).unwrap_or(0),
         number(5).unwrap_or(0),
         row.try_get(6).ok().flatten(),
@@ -130,13 +165,16 @@ impl EnrollmentFeed for PgEnrollmentSource {
             .fetch_one(self.pool())
             .await
             .map_err(map_err("reading the enrollment feed"))?;
-        if !installed {
+        if !installed || !self.triggers_enabled().await? {
             return Ok(None);
         }
         crate::feed::position(self.pool()).await
     }
 
     async fn enrollment_feed_changes(&self, tenant: &TenantId, since: u64) -> Result<FeedChanges> {
+        if !self.triggers_enabled().await? {
+            return Ok(FeedChanges::Gap);
+        }
         crate::feed::changes(self.pool(), FEED, self.feed_tenant(tenant), since).await
     }
 
@@ -153,7 +191,7 @@ impl EnrollmentFeed for PgEnrollmentSource {
                 .await
                 .map_err(map_err("reading enrollments"))?
             {
-                batch.extend(enrollment(&row));
+                batch.extend(enrollment(&row)?);
                 if batch.len() == BATCH
                     && !sink
                         .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
@@ -183,7 +221,11 @@ impl EnrollmentFeed for PgEnrollmentSource {
             .fetch_all(self.pool())
             .await
             .map_err(map_err("reading enrollments"))?;
-        Ok(rows.iter().filter_map(enrollment).collect())
+        let mut all = Vec::with_capacity(rows.len());
+        for row in &rows {
+            all.extend(enrollment(row)?);
+        }
+        Ok(all)
     }
 
     async fn prune_enrollment_feed(&self, keep: std::time::Duration) -> Result<u64> {

@@ -252,3 +252,74 @@ async fn pushdown_failures_skip_the_filters() {
         assert_enrollment_filters_skipped(&fx.service, &fx.admin, 1, label).await;
     }
 }
+
+/// The feed's insert trigger disabled (or the feed installed again after writes it missed):
+/// the list still counts every enrollment, instead of serving what the index last read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_that_went_quiet_is_not_followed() {
+    let Some(url) = common::server_url() else {
+        return;
+    };
+    let Some(store) = common::fresh_store().await else {
+        return;
+    };
+    let fx = Fixture::new(store).await;
+    let (ada, bob, cy) = (
+        fx.create("Ada", "ada@example.com").await,
+        fx.create("Bob", "bob@example.com").await,
+        fx.create("Cy", "cy@example.com").await,
+    );
+    let mut one = Vec::new();
+    for seed in 0.. {
+        one = usermgmt_testkit::enrollments::generate_for(seed, [ada.id], chrono::Utc::now());
+        if !one.is_empty() {
+            break;
+        }
+    }
+    one.truncate(1);
+    let db_url = learning_database(&url, TABLE).await;
+    fill(&db_url, &fx.tenant, &one).await;
+    let source = PgEnrollmentSource::new(&db_url, EnrollmentLayout::default()).unwrap();
+    source.install_change_feed().await.unwrap();
+    let service = fx
+        .service
+        .clone()
+        .with_enrollment_source(Arc::new(source.clone()), EnrollmentOptions::default());
+    assert!(service.warm_counts(&fx.tenant).await.unwrap());
+    let enrolled = || async {
+        let query = usermgmt_core::filter::ListQuery {
+            filters: usermgmt_core::filter::UserFilters {
+                enrollment: usermgmt_core::filter::EnrollmentFilters {
+                    has_enrollments: Some(true),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        service.list_users(&fx.admin, query).await.unwrap().total
+    };
+    assert_eq!(enrolled().await, Some(1));
+    let mut conn = sqlx::PgConnection::connect(&db_url).await.unwrap();
+    let enrol = |user: uuid::Uuid| {
+        let mut e = one[0].clone();
+        e.user_id = user;
+        vec![e]
+    };
+    sqlx::raw_sql("ALTER TABLE enrollments DISABLE TRIGGER usermgmt_feed_enrollments_insert")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    insert(&mut conn, &fx.tenant, &enrol(bob.id)).await;
+    assert_eq!(enrolled().await, Some(2), "disabled trigger");
+
+    // Enabled again and the feed installed again: the write it missed is still counted.
+    sqlx::raw_sql("ALTER TABLE enrollments ENABLE TRIGGER usermgmt_feed_enrollments_insert")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    source.install_change_feed().await.unwrap();
+    insert(&mut conn, &fx.tenant, &enrol(cy.id)).await;
+    assert!(service.warm_counts(&fx.tenant).await.unwrap());
+    assert_eq!(enrolled().await, Some(3), "reinstalled");
+}

@@ -216,14 +216,39 @@ pub fn enrollment_row(
     progress: i64,
     time_spent: i64,
     last_activity_at: Option<chrono::DateTime<chrono::Utc>>,
-) -> Option<usermgmt_core::model::Enrollment> {
-    Some(usermgmt_core::model::Enrollment {
-        user_id: user.parse().ok()?,
+) -> usermgmt_core::Result<Option<usermgmt_core::model::Enrollment>> {
+    let Some(user_id) = feed_user_id(user)? else {
+        return Ok(None);
+    };
+    let Ok(status) = status.parse() else {
+        return Ok(None);
+    };
+    Ok(Some(usermgmt_core::model::Enrollment {
+        user_id,
         program_id,
         program_type,
-        status: status.parse().ok()?,
+        status,
         progress: u8::try_from(progress.clamp(0, i64::from(u8::MAX))).unwrap_or(u8::MAX),
         time_spent_seconds: u64::try_from(time_spent).unwrap_or(0),
         last_activity_at,
-    })
+    }))
+}
+
+/// A user id as the learning data holds it: `None` when it is not a UUID (no user has it);
+/// an error when it is one written otherwise than [`rows_query`] asks for it (lower case,
+/// hyphenated), since re-reading that user's rows would then find none — the counting index
+/// refuses such data and the filters are asked of the source's queries instead.
+pub fn feed_user_id(text: &str) -> usermgmt_core::Result<Option<uuid::Uuid>> {
+    let Ok(id) = text.parse::<uuid::Uuid>() else {
+        return Ok(None);
+    };
+    if id.hyphenated().to_string() != text {
+        return Err(usermgmt_core::Error::Storage(
+            usermgmt_core::StorageError::new(
+                "reading the learning data",
+                "user ids must be lower-case hyphenated UUIDs for the change feed",
+            ),
+        ));
+    }
+    Ok(Some(id))
 }

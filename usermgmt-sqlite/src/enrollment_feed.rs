@@ -25,7 +25,7 @@ const FEED: &str = "usermgmt_enrollment_changes";
 
 impl SqliteEnrollmentSource {
     /// Installs the change feed in the learning database (a table and three triggers on the
-    /// learning table; idempotent). Afterwards the counting index keeps the enrollments in
+    /// learning table; installing again replaces them, and every reader rebuilds). Afterwards the counting index keeps the enrollments in
     /// memory, follows every write (whichever program makes it) and answers enrollment
     /// filters without querying the table. Opens the file read-write for this once.
     pub fn install_change_feed(&self) -> Result<()> {
@@ -41,36 +41,43 @@ impl SqliteEnrollmentSource {
         };
         let user = |row: &str| format!("{row}.{}", q(&layout.user_id));
         let record = |rows: &[&str]| {
-            let values: Vec<String> = rows
+            let rows: Vec<String> = rows
                 .iter()
-                .map(|row| format!("({}, {})", tenant(row), user(row)))
+                .map(|row| format!("SELECT {} AS t, {} AS u", tenant(row), user(row)))
                 .collect();
+            // Rows without a user concern nobody; the oldest entries past the kept number go.
             format!(
-                "INSERT INTO {FEED} (tenant_id, user_id) VALUES {}; \
-                 DELETE FROM {FEED} WHERE seq <= last_insert_rowid() - {KEPT_CHANGES};",
-                values.join(", ")
+                "INSERT INTO {FEED} (tenant_id, user_id) SELECT t, u FROM ({}) \
+                 WHERE u IS NOT NULL; \
+                 DELETE FROM {FEED} WHERE seq <= (SELECT max(seq) FROM {FEED}) - {KEPT_CHANGES};",
+                rows.join(" UNION ALL ")
             )
         };
         let table = q(&layout.table);
-        let trigger = |event: &str, rows: &[&str]| {
-            format!(
-                "CREATE TRIGGER IF NOT EXISTS {} AFTER {event} ON {table} BEGIN {} END;",
-                q(&format!(
-                    "usermgmt_feed_{}_{}",
-                    layout.table,
-                    event.to_lowercase()
-                )),
-                record(rows)
-            )
-        };
-        conn.execute_batch(&format!(
+        let mut ddl = format!(
             "BEGIN; CREATE TABLE IF NOT EXISTS {FEED} (seq INTEGER PRIMARY KEY AUTOINCREMENT, \
-             tenant_id TEXT, user_id TEXT NOT NULL); {} {} {} COMMIT;",
-            trigger("INSERT", &["NEW"]),
-            trigger("UPDATE", &["OLD", "NEW"]),
-            trigger("DELETE", &["OLD"]),
-        ))
-        .map_err(map_err("installing the enrollment feed"))
+             tenant_id TEXT, user_id TEXT NOT NULL);"
+        );
+        // Replaced, not kept: a changed layout gets triggers that write its columns.
+        for (event, rows) in [
+            ("INSERT", &["NEW"][..]),
+            ("UPDATE", &["OLD", "NEW"][..]),
+            ("DELETE", &["OLD"][..]),
+        ] {
+            let name = q(&trigger_name(&layout.table, event));
+            ddl.push_str(&format!(
+                " DROP TRIGGER IF EXISTS {name}; \
+                 CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN {} END;",
+                record(rows)
+            ));
+        }
+        // Every reader starts over: writes made while the feed was missing were not recorded.
+        // (The entries go and the numbering moves on, so each reader finds a gap.)
+        ddl.push_str(&format!(
+            " INSERT INTO {FEED} (tenant_id, user_id) VALUES (NULL, ''); DELETE FROM {FEED}; COMMIT;"
+        ));
+        conn.execute_batch(&ddl)
+            .map_err(map_err("installing the enrollment feed"))
     }
 
     /// Runs `work` on a connection of the pool, on a blocking thread.
@@ -114,7 +121,7 @@ fn read_rows(
         };
         let number = |i: usize| row.get_ref(i).ok().and_then(|v| v.as_i64().ok());
         let activity = number(6).and_then(|s| chrono::Utc.timestamp_opt(s, 0).single());
-        if let Some(e) = usermgmt_sql::enrollment_row(
+        batch.extend(usermgmt_sql::enrollment_row(
             &text(0),
             text(1),
             text(2),
@@ -122,9 +129,7 @@ fn read_rows(
             number(4).unwrap_or(0),
             number(5).unwrap_or(0),
             activity,
-        ) {
-            batch.push(e);
-        }
+        )?);
         if batch.len() == BATCH && !each(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))) {
             return Ok(());
         }
@@ -138,15 +143,9 @@ fn read_rows(
 #[async_trait]
 impl EnrollmentFeed for SqliteEnrollmentSource {
     async fn enrollment_feed_position(&self, _tenant: &TenantId) -> Result<Option<u64>> {
-        self.with_conn(|conn| {
-            let installed: bool = conn
-                .query_row(
-                    "SELECT count(*) > 0 FROM sqlite_master WHERE name = ?1",
-                    [FEED],
-                    |row| row.get(0),
-                )
-                .map_err(map_err("reading the enrollment feed"))?;
-            if !installed {
+        let table = self.layout().table.clone();
+        self.with_conn(move |conn| {
+            if !installed(conn, &table)? {
                 return Ok(None);
             }
             let position = position(conn)?;
@@ -162,11 +161,15 @@ impl EnrollmentFeed for SqliteEnrollmentSource {
             .as_ref()
             .map(|_| tenant.as_str().to_owned());
         let since = i64::try_from(since).unwrap_or(i64::MAX);
+        let table = self.layout().table.clone();
         self.with_conn(move |conn| {
             // One read transaction: the position and the ids come from one snapshot.
             let tx = conn
                 .transaction()
                 .map_err(map_err("reading the enrollment feed"))?;
+            if !installed(&tx, &table)? {
+                return Ok(FeedChanges::Gap);
+            }
             let position = position(&tx)?;
             let first: Option<i64> = tx
                 .query_row(&format!("SELECT min(seq) FROM {FEED}"), [], |row| {
@@ -197,7 +200,7 @@ impl EnrollmentFeed for SqliteEnrollmentSource {
             }
             Ok(FeedChanges::Changed {
                 position: u64::try_from(position).unwrap_or(0),
-                ids: texts.iter().filter_map(|t| t.parse().ok()).collect(),
+                ids: feed_ids(&texts)?,
             })
         })
         .await
@@ -231,6 +234,37 @@ impl EnrollmentFeed for SqliteEnrollmentSource {
         })
         .await
     }
+}
+
+/// The name of the feed's trigger on `table` for `event`.
+fn trigger_name(table: &str, event: &str) -> String {
+    format!("usermgmt_feed_{table}_{}", event.to_lowercase())
+}
+
+/// Whether the feed is in place: its table and its three triggers on the learning table (a
+/// table rebuilt by a migration loses its triggers: the feed would go quiet).
+fn installed(conn: &rusqlite::Connection, table: &str) -> Result<bool> {
+    let names: Vec<String> = ["INSERT", "UPDATE", "DELETE"]
+        .iter()
+        .map(|event| trigger_name(table, event))
+        .collect();
+    conn.query_row(
+        "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1) \
+              + (SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?2 \
+                 AND name IN (?3, ?4, ?5)) = 4",
+        rusqlite::params![FEED, table, names[0], names[1], names[2]],
+        |row| row.get(0),
+    )
+    .map_err(map_err("reading the enrollment feed"))
+}
+
+/// The UUIDs among a feed's user ids.
+fn feed_ids(texts: &[String]) -> Result<Vec<Uuid>> {
+    let mut ids = Vec::with_capacity(texts.len());
+    for text in texts {
+        ids.extend(usermgmt_sql::feed_user_id(text)?);
+    }
+    Ok(ids)
 }
 
 /// The highest number the feed has given (0 before any).

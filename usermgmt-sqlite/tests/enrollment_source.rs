@@ -251,3 +251,117 @@ async fn pushdown_export_without_learning_data_skips_the_filters() {
     }
     assert_eq!(lines, 1, "the admin");
 }
+
+/// The count of users with any enrollment, as the list reports it.
+async fn enrolled_total(fx: &Fixture, service: &usermgmt_core::UserService) -> Option<u64> {
+    let query = ListQuery {
+        filters: UserFilters {
+            enrollment: usermgmt_core::filter::EnrollmentFilters {
+                has_enrollments: Some(true),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let page = service.list_users(&fx.admin, query).await.unwrap();
+    assert!(page.skipped_filters.is_empty());
+    page.total
+}
+
+/// A service whose source (with its change feed) holds one enrollment, of a first user, with
+/// both indexes built; answers it, a second user's id and the learning file.
+async fn followed_learning(
+    fx: &Fixture,
+    dir: &std::path::Path,
+) -> (usermgmt_core::UserService, uuid::Uuid, std::path::PathBuf) {
+    let (a, b) = (
+        fx.create("Ada", "ada@example.com").await,
+        fx.create("Bob", "bob@example.com").await,
+    );
+    let path = dir.join("learning.db");
+    let mut one = Vec::new();
+    for seed in 0.. {
+        one = usermgmt_testkit::enrollments::generate_for(seed, [a.id], chrono::Utc::now());
+        if !one.is_empty() {
+            break;
+        }
+    }
+    one.truncate(1);
+    write_sqlite_learning_db(&path, &fx.tenant, one).unwrap();
+    let source = SqliteEnrollmentSource::new(&path, EnrollmentLayout::default()).unwrap();
+    source.install_change_feed().unwrap();
+    let service = fx
+        .service
+        .clone()
+        .with_enrollment_source(Arc::new(source), EnrollmentOptions::default());
+    assert!(service.warm_counts(&fx.tenant).await.unwrap());
+    assert_eq!(
+        service.count_index_size(&fx.tenant).map(|s| s.enrollments),
+        Some(1),
+        "the index holds the enrollment"
+    );
+    assert_eq!(enrolled_total(fx, &service).await, Some(1));
+    (service, b.id, path)
+}
+
+/// Enrols `user` (its id written through `id_sql`) by copying the first enrollment row.
+fn enrol(path: &std::path::Path, user: uuid::Uuid, id_sql: &str) {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .execute(
+            &format!(
+                "INSERT INTO enrollments SELECT tenant_id, {id_sql}, program_id, program_type, \
+                 status, progress, time_spent_seconds, last_activity_at FROM enrollments LIMIT 1"
+            ),
+            [user.to_string()],
+        )
+        .unwrap();
+}
+
+/// A user id written in upper case: a re-read by id would miss its rows, so the list asks the
+/// source instead of serving what the index last read (which said 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upper_case_user_id_is_not_lost() {
+    let fx = Fixture::new(fresh_store().await).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (service, bob, path) = followed_learning(&fx, dir.path()).await;
+    enrol(&path, bob, "?1");
+    assert_eq!(enrolled_total(&fx, &service).await, Some(2), "followed");
+    let carol = fx.create("Carol", "carol@example.com").await;
+    enrol(&path, carol.id, "upper(?1)");
+    assert_eq!(enrolled_total(&fx, &service).await, Some(3));
+}
+
+/// The feed's insert trigger dropped (a table rebuilt by a migration loses its triggers): an
+/// unrecorded write is still counted, and so is one made before the feed was installed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_that_went_quiet_is_not_followed() {
+    let fx = Fixture::new(fresh_store().await).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (service, bob, path) = followed_learning(&fx, dir.path()).await;
+    let drop_trigger = || {
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("DROP TRIGGER usermgmt_feed_enrollments_insert")
+            .unwrap();
+    };
+    drop_trigger();
+    enrol(&path, bob, "?1");
+    assert_eq!(enrolled_total(&fx, &service).await, Some(2), "quiet feed");
+
+    // Installed again before any list noticed: the reader starts over.
+    let fx = Fixture::new(fresh_store().await).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (service, bob, path) = followed_learning(&fx, dir.path()).await;
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("DROP TRIGGER usermgmt_feed_enrollments_insert")
+        .unwrap();
+    enrol(&path, bob, "?1");
+    SqliteEnrollmentSource::new(&path, EnrollmentLayout::default())
+        .unwrap()
+        .install_change_feed()
+        .unwrap();
+    assert_eq!(enrolled_total(&fx, &service).await, Some(2), "reinstalled");
+}

@@ -134,13 +134,16 @@ impl Counter {
             LearningStatus::Ready
         );
         let followed = if ready {
-            let learning = Learning {
-                feed: feed.as_ref(),
-                tenant,
-                state: &state,
-            };
-            self.follow(&state.learning_sync, &learning, begun, false)
-                .await?
+            // In a task of its own: a request that stops waiting (its timeout) does not stop
+            // the catch-up, which later requests then find done.
+            let follow = self.clone().follow_learning(
+                feed.clone(),
+                tenant.clone(),
+                state.clone(),
+                begun,
+                false,
+            );
+            joined(tokio::spawn(follow).await)?
         } else {
             Progress::Stale
         };
@@ -155,15 +158,22 @@ impl Counter {
         {
             tracing::warn!(%error, "pruning the enrollment feed failed");
         }
-        let index = state.learning.read().map_err(poisoned)?;
-        Ok(Some(index.matching(filters)))
+        // A scan of every enrollment: off the async workers.
+        let filters = filters.clone();
+        let matched = tokio::task::spawn_blocking(move || {
+            let index = state.learning.read().map_err(poisoned)?;
+            Ok(index.matching(&filters))
+        })
+        .await;
+        joined(matched).map(Some)
     }
 
     /// Builds a tenant's enrollment index ahead of its first use; false when the learning
-    /// data has no feed installed.
+    /// data has no feed installed. The read runs in a task of its own: it completes (and the
+    /// index serves) even if the caller stops waiting.
     pub async fn warm_enrollments(
-        &self,
-        feed: &dyn EnrollmentFeed,
+        self: &Arc<Self>,
+        feed: Arc<dyn EnrollmentFeed>,
         tenant: &TenantId,
     ) -> Result<bool> {
         let state = self.tenant(tenant)?;
@@ -174,28 +184,46 @@ impl Counter {
                 *status = LearningStatus::Building;
             }
         }
+        let build = self.clone().build_task(feed, tenant.clone(), state);
+        joined(tokio::spawn(build).await)
+    }
+
+    /// Follows a tenant's learning data (see [`Counter::follow`]), owning what it needs.
+    async fn follow_learning(
+        self: Arc<Self>,
+        feed: Arc<dyn EnrollmentFeed>,
+        tenant: TenantId,
+        state: Arc<Tenant>,
+        begun: Instant,
+        rebuild: bool,
+    ) -> Result<Progress> {
         let learning = Learning {
-            feed,
-            tenant,
+            feed: feed.as_ref(),
+            tenant: &tenant,
             state: &state,
         };
+        self.follow(&state.learning_sync, &learning, begun, rebuild)
+            .await
+    }
+
+    /// A full read (or catch-up) of a tenant's enrollments that leaves the status `Ready`, or
+    /// `NoFeed` when there is no feed or the read failed.
+    async fn build_task(
+        self: Arc<Self>,
+        feed: Arc<dyn EnrollmentFeed>,
+        tenant: TenantId,
+        state: Arc<Tenant>,
+    ) -> Result<bool> {
         let followed = self
-            .follow(&state.learning_sync, &learning, Instant::now(), true)
+            .clone()
+            .follow_learning(feed, tenant, state.clone(), Instant::now(), true)
             .await;
-        let followed = match followed {
-            Ok(followed) => followed,
-            Err(error) => {
-                *state.learning_status.lock().map_err(poisoned)? =
-                    LearningStatus::NoFeed(Instant::now());
-                return Err(error);
-            }
-        };
         let status = match followed {
-            Progress::Current => LearningStatus::Ready,
+            Ok(Progress::Current) => LearningStatus::Ready,
             _ => LearningStatus::NoFeed(Instant::now()),
         };
         *state.learning_status.lock().map_err(poisoned)? = status;
-        Ok(followed == Progress::Current)
+        Ok(followed? == Progress::Current)
     }
 
     /// Starts a full read of a tenant's enrollments in a task of its own, unless one runs or
@@ -204,7 +232,7 @@ impl Counter {
         self: &Arc<Self>,
         feed: Arc<dyn EnrollmentFeed>,
         tenant: TenantId,
-        state: &Tenant,
+        state: &Arc<Tenant>,
     ) {
         {
             let Ok(mut status) = state.learning_status.lock() else {
@@ -216,13 +244,19 @@ impl Counter {
                 _ => *status = LearningStatus::Building,
             }
         }
-        let counter = self.clone();
+        let build = self.clone().build_task(feed, tenant, state.clone());
         tokio::spawn(async move {
-            if let Err(error) = counter.warm_enrollments(feed.as_ref(), &tenant).await {
+            if let Err(error) = build.await {
                 tracing::warn!(%error, "reading the learning data into the counting index failed");
             }
         });
     }
+}
+
+/// The outcome of a task of the index's own.
+fn joined<T>(outcome: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
+    outcome
+        .map_err(|e| crate::error::Error::Storage(crate::error::StorageError::new("counting", e)))?
 }
 
 /// How long a learning database found without a feed is not asked again.

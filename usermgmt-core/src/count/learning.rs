@@ -162,7 +162,10 @@ impl LearningIndex {
             }
         }
         self.shrink_order();
+        // Few new learners go to their place; many are appended and sorted once.
+        self.unordered = enrollments.len() > 256;
         self.add_rows(enrollments);
+        self.shrink_order();
         if self.removed > 4096 && self.removed > self.learner.len() / 2 {
             self.compact();
         }
@@ -253,9 +256,15 @@ impl LearningIndex {
             filters.progress_min.unwrap_or(0),
             filters.progress_max.unwrap_or(u8::MAX),
         );
-        let since = filters
-            .last_learning_activity_after
-            .map(|t| t.timestamp_micros());
+        // Activity is held in whole microseconds: a bound between two is rounded up.
+        let since = filters.last_learning_activity_after.map(|t| {
+            let micros = t.timestamp_micros();
+            if t.timestamp_subsec_nanos() % 1000 == 0 {
+                micros
+            } else {
+                micros.saturating_add(1)
+            }
+        });
         let code_ok = |wanted: &Option<Vec<bool>>, code: u32| {
             wanted
                 .as_ref()

@@ -125,3 +125,32 @@ fn compaction_keeps_every_live_row() {
         crate::filter::EnrollmentMatch::Only(vec![user(1), user(2)])
     );
 }
+
+/// A bound between two microseconds: the index holds activity in whole microseconds and
+/// rounds the bound up, as the reference compares it.
+#[test]
+fn an_activity_bound_within_a_microsecond_rounds_up() {
+    let at = Utc.timestamp_opt(86_400, 0).single().unwrap_or_default();
+    let enrollment = Enrollment {
+        user_id: user(1),
+        program_id: "p1".into(),
+        program_type: "course".into(),
+        status: EnrollmentStatus::Active,
+        progress: 10,
+        time_spent_seconds: 1,
+        last_activity_at: Some(at),
+    };
+    let mut index = LearningIndex::default();
+    index.add(std::slice::from_ref(&enrollment));
+    for nanos in [0, 500, 1_000] {
+        let filters = EnrollmentFilters {
+            last_learning_activity_after: Some(at + chrono::Duration::nanoseconds(nanos)),
+            ..Default::default()
+        };
+        assert_eq!(
+            index.matching(&filters),
+            filters.enrollment_match(std::slice::from_ref(&enrollment)),
+            "{nanos} ns after"
+        );
+    }
+}

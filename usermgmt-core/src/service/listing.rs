@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::core::{EnrollmentOptions, UserService};
 use crate::count::Total;
 use crate::error::Result;
-use crate::filter::{Cursor, ListPlan, ListQuery, Page, Window};
+use crate::filter::{Cursor, ListPlan, ListQuery, ORDER_WALK_ROWS, Page, Window};
 use crate::model::{Permission, TenantId, User};
 use crate::principal::Principal;
 use crate::storage::EnrollmentFeed;
@@ -127,7 +127,7 @@ impl UserService {
         let Some(feed) = self.enrollment_feed() else {
             return;
         };
-        if let Err(error) = self.counter.warm_enrollments(feed.as_ref(), tenant).await {
+        if let Err(error) = self.counter.warm_enrollments(feed, tenant).await {
             tracing::warn!(%error, "reading the learning data into the counting index failed");
         }
     }
@@ -195,8 +195,17 @@ impl UserService {
             .checked_div(total.matching)
             .unwrap_or(WALK_BATCH);
         let mut batch = expected.saturating_add(expected / 4).clamp(32, WALK_BATCH);
+        // Matches bunched far along the sort order (a sort chosen by the caller) must not
+        // make one request read the whole table: past a few times what an even spread needs,
+        // the store is handed the matching ids instead.
+        let mut budget = expected.saturating_mul(4).max(ORDER_WALK_ROWS);
         let mut page = Vec::with_capacity(want);
         loop {
+            if budget == 0 {
+                return Ok(self.storage.list_users(tenant, plan, now).await?.0);
+            }
+            batch = batch.min(budget);
+            budget -= batch;
             walk.limit = u32::try_from(batch).unwrap_or(u32::MAX);
             let (rows, _) = self.storage.list_users(tenant, &walk, now).await?;
             let full = rows.len() as u64 == batch;
