@@ -78,13 +78,7 @@ pub(crate) async fn changes(
     }
     Ok(FeedChanges::Changed {
         position: u64::try_from(position).unwrap_or(0),
-        ids: {
-            let mut ids = Vec::with_capacity(texts.len());
-            for text in &texts {
-                ids.extend(usermgmt_sql::feed_user_id(text)?);
-            }
-            ids
-        },
+        ids: usermgmt_sql::feed_user_ids(&texts)?,
     })
 }
 

@@ -13,7 +13,9 @@ use usermgmt_core::model::{Enrollment, TenantId};
 use usermgmt_core::service::EnrollmentOptions;
 use usermgmt_postgres::{EnrollmentLayout, PgEnrollmentSource};
 use usermgmt_testkit::differential::Learning;
-use usermgmt_testkit::enrollments::{LearningWriter, assert_enrollment_filters_skipped};
+use usermgmt_testkit::enrollments::{
+    LearningWriter, assert_enrollment_filters_skipped, enrolled_total,
+};
 use usermgmt_testkit::fixture::Fixture;
 
 /// A learning table that takes seconds to read.
@@ -286,20 +288,7 @@ async fn a_feed_that_went_quiet_is_not_followed() {
         .clone()
         .with_enrollment_source(Arc::new(source.clone()), EnrollmentOptions::default());
     assert!(service.warm_counts(&fx.tenant).await.unwrap());
-    let enrolled = || async {
-        let query = usermgmt_core::filter::ListQuery {
-            filters: usermgmt_core::filter::UserFilters {
-                enrollment: usermgmt_core::filter::EnrollmentFilters {
-                    has_enrollments: Some(true),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        service.list_users(&fx.admin, query).await.unwrap().total
-    };
-    assert_eq!(enrolled().await, Some(1));
+    assert_eq!(enrolled_total(&service, &fx.admin).await, Some(1));
     let mut conn = sqlx::PgConnection::connect(&db_url).await.unwrap();
     let enrol = |user: uuid::Uuid| {
         let mut e = one[0].clone();
@@ -311,7 +300,11 @@ async fn a_feed_that_went_quiet_is_not_followed() {
         .await
         .unwrap();
     insert(&mut conn, &fx.tenant, &enrol(bob.id)).await;
-    assert_eq!(enrolled().await, Some(2), "disabled trigger");
+    assert_eq!(
+        enrolled_total(&service, &fx.admin).await,
+        Some(2),
+        "disabled trigger"
+    );
 
     // Enabled again and the feed installed again: the write it missed is still counted.
     sqlx::raw_sql("ALTER TABLE enrollments ENABLE TRIGGER usermgmt_feed_enrollments_insert")
@@ -321,5 +314,9 @@ async fn a_feed_that_went_quiet_is_not_followed() {
     source.install_change_feed().await.unwrap();
     insert(&mut conn, &fx.tenant, &enrol(cy.id)).await;
     assert!(service.warm_counts(&fx.tenant).await.unwrap());
-    assert_eq!(enrolled().await, Some(3), "reinstalled");
+    assert_eq!(
+        enrolled_total(&service, &fx.admin).await,
+        Some(3),
+        "reinstalled"
+    );
 }

@@ -195,11 +195,14 @@ pub fn rows_query(
     }
     if let Some(users) = users {
         let listed: Vec<String> = users.iter().map(|u| format!("'{u}'")).collect();
-        sql.push(" AND ").push(&q(&layout.user_id));
         if listed.is_empty() {
-            sql.push(" IS NULL AND 1 = 0");
+            sql.push(" AND 1 = 0");
         } else {
-            sql.push(" IN (").push(&listed.join(", ")).push(")");
+            sql.push(" AND ")
+                .push(&q(&layout.user_id))
+                .push(" IN (")
+                .push(&listed.join(", "))
+                .push(")");
         }
     }
     sql
@@ -232,6 +235,15 @@ pub fn enrollment_row(
         time_spent_seconds: u64::try_from(time_spent).unwrap_or(0),
         last_activity_at,
     }))
+}
+
+/// The UUIDs among a feed's user ids (see [`feed_user_id`]).
+pub fn feed_user_ids(texts: &[String]) -> usermgmt_core::Result<Vec<uuid::Uuid>> {
+    let mut ids = Vec::with_capacity(texts.len());
+    for text in texts {
+        ids.extend(feed_user_id(text)?);
+    }
+    Ok(ids)
 }
 
 /// A user id as the learning data holds it: `None` when it is not a UUID (no user has it);

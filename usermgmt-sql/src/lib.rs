@@ -18,8 +18,8 @@ pub use builder::{Placeholders, Sql, Value};
 pub use bulk::bulk_delete_selection;
 pub use dialect::Dialect;
 pub use enrollment::{
-    Projection, ROW_COLUMNS, enrollment_row, enrollment_users, feed_user_id, rows_query,
-    source_query,
+    Projection, ROW_COLUMNS, enrollment_row, enrollment_users, feed_user_id, feed_user_ids,
+    rows_query, source_query,
 };
 pub use list::{
     Matching, Pushdown, RolesForm, count_query, holds_permission_outside, matching_query,

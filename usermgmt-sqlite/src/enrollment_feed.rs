@@ -200,7 +200,7 @@ impl EnrollmentFeed for SqliteEnrollmentSource {
             }
             Ok(FeedChanges::Changed {
                 position: u64::try_from(position).unwrap_or(0),
-                ids: feed_ids(&texts)?,
+                ids: usermgmt_sql::feed_user_ids(&texts)?,
             })
         })
         .await
@@ -256,15 +256,6 @@ fn installed(conn: &rusqlite::Connection, table: &str) -> Result<bool> {
         |row| row.get(0),
     )
     .map_err(map_err("reading the enrollment feed"))
-}
-
-/// The UUIDs among a feed's user ids.
-fn feed_ids(texts: &[String]) -> Result<Vec<Uuid>> {
-    let mut ids = Vec::with_capacity(texts.len());
-    for text in texts {
-        ids.extend(usermgmt_sql::feed_user_id(text)?);
-    }
-    Ok(ids)
 }
 
 /// The highest number the feed has given (0 before any).

@@ -270,6 +270,33 @@ pub fn generate_for(
     out
 }
 
+/// The total of users with any enrollment, as the list reports it (no filter skipped).
+pub async fn enrolled_total(
+    service: &usermgmt_core::UserService,
+    admin: &usermgmt_core::Principal,
+) -> Option<u64> {
+    let query = usermgmt_core::filter::ListQuery {
+        filters: UserFilters {
+            enrollment: usermgmt_core::filter::EnrollmentFilters {
+                has_enrollments: Some(true),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let page = service
+        .list_users(admin, query)
+        .await
+        .unwrap_or_else(|e| panic!("listing enrolled users: {e}"));
+    assert!(
+        page.skipped_filters.is_empty(),
+        "{:?}",
+        page.skipped_filters
+    );
+    page.total
+}
+
 /// Lists with `has_enrollments=true` and `progress_min=5` and checks the list answered without
 /// them: both named in `skipped_filters`, `expected_total` users counted, and within 5 s (a slow
 /// source or query was cut off, not waited out).

@@ -142,7 +142,6 @@ impl UserService {
         if plan.filters.uses_cross_service()
             && let Some(feed) = self.enrollment_feed()
         {
-            self.check_permission_filter(&plan.filters)?;
             let timeout = self
                 .enrollments
                 .as_ref()
@@ -152,6 +151,8 @@ impl UserService {
                 .enrollment_match(&feed, tenant, &plan.filters.enrollment);
             match tokio::time::timeout(timeout, matched).await {
                 Ok(Ok(Some(matched))) => {
+                    // (`resolve_filters` checks it on the other paths.)
+                    self.check_permission_filter(&plan.filters)?;
                     plan.enrollment = Some(matched);
                     plan.filters = std::mem::take(&mut plan.filters).without_cross_service();
                     return Ok(Vec::new());
