@@ -4,6 +4,7 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 use usermgmt_core::Result;
 use usermgmt_core::model::{Profile, TenantId, User};
+use usermgmt_core::storage::UserLists;
 
 use crate::error::{corrupt, map_err};
 
@@ -19,8 +20,8 @@ fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
     row.try_get(column).map_err(map_err("decoding a row"))
 }
 
-/// Decodes a row selected with [`crate::query::USER_COLUMNS`] into a user without its related
-/// lists (roles, permissions, expertise, OAuth providers).
+/// Decodes a row selected with [`crate::query::USER_COLUMNS`] into a user, related lists
+/// included (from the `lists` column).
 pub(crate) fn user_from_row(row: &PgRow) -> Result<User> {
     let status: String = get(row, "status")?;
     let auth_method: String = get(row, "auth_method")?;
@@ -73,6 +74,7 @@ pub(crate) fn user_from_row(row: &PgRow) -> Result<User> {
         locked_until: get(row, "locked_until")?,
         version: get(row, "version")?,
     };
+    UserLists::decode_into(get(row, "lists")?, &mut user)?;
     user.refresh_derived();
     Ok(user)
 }

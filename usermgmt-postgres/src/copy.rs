@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use sqlx::PgConnection;
-use usermgmt_core::storage::NewUser;
+use usermgmt_core::storage::{NewUser, UserLists};
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
 
@@ -134,6 +134,7 @@ pub(crate) async fn insert_users(
             .opt(u.locked_until.map(|t| t.to_rfc3339()))
             .value(1)
             .text(&u.search_text())
+            .opt(UserLists::of_new(new).encode().as_ref())
             .end();
         for name in &u.roles {
             let id = role_ids
@@ -187,7 +188,7 @@ pub(crate) async fn insert_users(
          is_instructor, is_learner, email_verified, phone_verified, auth_method, password_hash, \
          avatar_url, bio, country, city, state, continent, timezone, locale, gender, designation, \
          date_of_birth, profile_completeness, created_at, updated_at, last_login_at, deleted_at, \
-         failed_login_attempts, locked_until, version, search_text",
+         failed_login_attempts, locked_until, version, search_text, lists",
         rows,
     )
     .await?;

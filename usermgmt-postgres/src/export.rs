@@ -1,5 +1,5 @@
 //! Export on PostgreSQL: every matching user in one repeatable-read snapshot, streamed in
-//! batches, the related lists read on a second connection in the same snapshot.
+//! batches.
 
 use chrono::{DateTime, Utc};
 use usermgmt_core::Result;
@@ -11,7 +11,6 @@ use crate::PgStorage;
 use crate::codec::user_from_row;
 use crate::error::map_err;
 use crate::query::{Pg, USER_COLUMNS, build};
-use crate::read::attach_related;
 
 impl PgStorage {
     /// Reads an export plan into `sink` (see [`UserQueries::export_users`]).
@@ -24,11 +23,10 @@ impl PgStorage {
         sink: BatchSink,
     ) -> Result<()> {
         let batch = batch.max(1) as usize;
-        // One repeatable-read transaction: the whole export sees one snapshot; rows stream
-        // from the server while the related lists of the previous batch are read on a second
-        // connection, in the same snapshot (exported and imported, as pg_dump does).
+        // One repeatable-read transaction: the whole export sees one snapshot. The related
+        // lists come with each row (the `lists` column, migration 14).
         let mut tx = self.begin().await?;
-        // A slow reader leaves the connections idle inside their transactions: a server's
+        // A slow reader leaves the connection idle inside its transaction: a server's
         // idle-in-transaction timeout must not end the export.
         sqlx::raw_sql(
             "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
@@ -37,23 +35,6 @@ impl PgStorage {
         .execute(&mut *tx)
         .await
         .map_err(map_err("starting an export"))?;
-        let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err("starting an export"))?;
-        if !snapshot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-            return Err(crate::error::corrupt("starting an export", "snapshot id"));
-        }
-        let mut related = self.begin().await?;
-        let import = format!(
-            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
-             SET TRANSACTION SNAPSHOT '{snapshot}'; \
-             SET LOCAL idle_in_transaction_session_timeout = 0"
-        );
-        sqlx::raw_sql(sqlx::AssertSqlSafe(import))
-            .execute(&mut *related)
-            .await
-            .map_err(map_err("starting an export"))?;
         let pushdown = self
             .pushdown_for(&plan.filters)
             .map(|layout| usermgmt_sql::Pushdown {
@@ -70,20 +51,12 @@ impl PgStorage {
             &m,
         ));
         let mut rows = sql.build().persistent(false).fetch(&mut *tx);
-        let mut current = next_batch(&mut rows, batch).await?;
-        while !current.is_empty() {
-            let (listed, next) = tokio::join!(
-                attach_related(&mut related, &mut current),
-                next_batch(&mut rows, batch)
-            );
-            listed?;
-            let next = next?;
-            if !sink.send(std::mem::take(&mut current)).await {
-                return Ok(()); // the reader is gone
+        loop {
+            let users = next_batch(&mut rows, batch).await?;
+            if users.is_empty() || !sink.send(users).await {
+                return Ok(()); // done, or the reader is gone
             }
-            current = next;
         }
-        Ok(())
     }
 }
 

@@ -100,6 +100,7 @@ impl OAuthStore for PgStorage {
         let mut tx = self.begin().await?;
         guard_version(&mut tx, tenant.as_str(), user_id, expected_version).await?;
         insert_link(&mut tx, tenant.as_str(), user_id, link).await?;
+        crate::read::refresh_lists(&mut tx, tenant.as_str(), &[user_id]).await?;
         bump_version(&mut tx, tenant.as_str(), user_id, link.linked_at).await?;
         insert_event(&mut tx, &audit).await?;
         let user = user_by_id(&mut tx, tenant.as_str(), user_id).await?;
@@ -130,6 +131,7 @@ impl OAuthStore for PgStorage {
         if removed.rows_affected() == 0 {
             return Err(Error::NotFound("oauth link"));
         }
+        crate::read::refresh_lists(&mut tx, tenant.as_str(), &[user_id]).await?;
         bump_version(&mut tx, tenant.as_str(), user_id, now).await?;
         insert_event(&mut tx, &audit).await?;
         let user = user_by_id(&mut tx, tenant.as_str(), user_id).await?;

@@ -14,7 +14,7 @@ pub(crate) const USER_COLUMNS: &str = "u.id, u.tenant_id, u.name, u.email, u.pho
     u.status, u.is_admin, u.is_instructor, u.is_learner, u.email_verified, u.phone_verified, u.auth_method, \
     (u.password_hash IS NOT NULL) AS has_password, u.avatar_url, u.bio, u.country, u.city, u.state, u.timezone, \
     u.locale, u.gender, u.designation, u.date_of_birth, u.created_at, u.updated_at, u.last_login_at, \
-    u.deleted_at, u.failed_login_attempts, u.locked_until, u.version";
+    u.deleted_at, u.failed_login_attempts, u.locked_until, u.version, u.lists";
 
 /// PostgreSQL: numbered placeholders, array parameters, tenant-scoped child rows, ASCII case
 /// folding through `usermgmt_ascii_fold` (which the expression indexes use).

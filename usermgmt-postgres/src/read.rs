@@ -6,7 +6,7 @@ use sqlx::{PgConnection, Row};
 use usermgmt_core::Result;
 use usermgmt_core::model::{PermissionSet, User};
 use usermgmt_core::storage::{
-    ActorGrants, Identifier, RelatedKind, RelatedLists, UNIQUE_FIELDS, unique_values,
+    ActorGrants, Identifier, RelatedKind, RelatedLists, UNIQUE_FIELDS, UserLists, unique_values,
 };
 use uuid::Uuid;
 
@@ -24,14 +24,14 @@ const RELATED_LISTS: &str = "\
     UNION ALL SELECT user_id, 2, value, position FROM user_expertise WHERE tenant_id = $1 AND user_id = ANY($2) \
     UNION ALL SELECT user_id, 3, provider, 0 FROM user_oauth WHERE tenant_id = $1 AND user_id = ANY($2)";
 
-/// Fills roles, direct permissions, expertise and OAuth providers of `users` (one tenant).
-pub(crate) async fn attach_related(conn: &mut PgConnection, users: &mut [User]) -> Result<()> {
-    let Some(first) = users.first() else {
-        return Ok(());
-    };
-    let tenant = first.tenant_id.as_str().to_owned();
-    let index: HashMap<Uuid, usize> = users.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
-    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+/// The related lists of these users of `tenant`, read from their tables, in the order of
+/// `ids`.
+pub(crate) async fn read_lists(
+    conn: &mut PgConnection,
+    tenant: &str,
+    ids: &[Uuid],
+) -> Result<Vec<UserLists>> {
+    let index: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let rows = sqlx::query(RELATED_LISTS)
         .bind(tenant)
         .bind(ids)
@@ -49,10 +49,40 @@ pub(crate) async fn attach_related(conn: &mut PgConnection, users: &mut [User]) 
             related.push(i, kind, i64::from(position), value);
         }
     }
-    related.apply(users, |user| user)
+    related.into_lists(ids.len())
 }
 
-/// Runs a query selecting [`USER_COLUMNS`] and attaches the related lists.
+/// Rewrites the `lists` column of these users of `tenant` from their related tables (after a
+/// write of OAuth links or a role's rename, in its transaction).
+pub(crate) async fn refresh_lists(
+    conn: &mut PgConnection,
+    tenant: &str,
+    ids: &[Uuid],
+) -> Result<()> {
+    for chunk in ids.chunks(REFRESH_CHUNK) {
+        let lists: Vec<Option<String>> = read_lists(&mut *conn, tenant, chunk)
+            .await?
+            .iter()
+            .map(|l| l.encode())
+            .collect();
+        sqlx::query(
+            "UPDATE users u SET lists = x.lists FROM unnest($2::uuid[], $3::text[]) AS x(id, lists) \
+             WHERE u.tenant_id = $1 AND u.id = x.id",
+        )
+        .bind(tenant)
+        .bind(chunk)
+        .bind(lists)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err("writing users' lists"))?;
+    }
+    Ok(())
+}
+
+/// Users whose lists are rewritten per statement.
+const REFRESH_CHUNK: usize = 1_000;
+
+/// Runs a query selecting [`USER_COLUMNS`] (related lists included).
 ///
 /// `by_key`: a look-up by key, prepared once per connection; otherwise (a list page, whose
 /// plan depends on its values) sent unnamed and planned with its values.
@@ -67,9 +97,7 @@ pub(crate) async fn read_users(
         .fetch_all(&mut *conn)
         .await
         .map_err(map_err("querying users"))?;
-    let mut users = rows.iter().map(user_from_row).collect::<Result<Vec<_>>>()?;
-    attach_related(conn, &mut users).await?;
-    Ok(users)
+    rows.iter().map(user_from_row).collect()
 }
 
 pub(crate) async fn user_by_id(

@@ -103,6 +103,19 @@ impl PgStorage {
         if name_taken(&mut tx, role).await? {
             return Err(Error::conflict("name"));
         }
+        // Whether the role is stored under another name (its holders keep it beside them).
+        let renamed: bool = if insert {
+            false
+        } else {
+            sqlx::query_scalar("SELECT name <> $3 FROM roles WHERE tenant_id = $1 AND id = $2")
+                .bind(role.tenant_id.as_str())
+                .bind(role.id)
+                .bind(&role.name)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err("reading a role's name"))?
+                .unwrap_or(false)
+        };
         let (sql, created_at) = if insert {
             (
                 "INSERT INTO roles (tenant_id, id, name, description, updated_at, created_at) \
@@ -133,6 +146,17 @@ impl PgStorage {
             return Err(Error::NotFound("role"));
         }
         write_permissions(&mut tx, role).await?;
+        if renamed {
+            let holders: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT user_id FROM user_roles WHERE tenant_id = $1 AND role_id = $2",
+            )
+            .bind(role.tenant_id.as_str())
+            .bind(role.id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err("reading a role's holders"))?;
+            crate::read::refresh_lists(&mut tx, role.tenant_id.as_str(), &holders).await?;
+        }
         insert_event(&mut tx, &audit).await?;
         commit(tx).await
     }

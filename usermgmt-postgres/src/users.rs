@@ -18,25 +18,28 @@ use crate::audit::insert_event;
 use crate::codec::parse;
 use crate::error::map_err;
 use crate::query::{Pg, Sql, USER_COLUMNS, build};
-use crate::read::{identifier_query, read_users, taken_fields, user_by_id};
+use crate::read::{identifier_query, read_lists, read_users, taken_fields, user_by_id};
 use crate::sessions::end_user_sessions;
 use crate::tx::commit;
+use usermgmt_core::storage::UserLists;
 
-/// Inserts (`insert`) or updates every column of `user` with the given version.
+/// Inserts (`insert`) or updates every column of `user` with the given version and stored
+/// related lists ([`UserLists::encode`]).
 async fn write_user_row(
     conn: &mut PgConnection,
     insert: bool,
     user: &User,
     version: i64,
+    lists: Option<String>,
 ) -> Result<()> {
     let p = &user.profile;
     let sql = if insert {
         "INSERT INTO users (tenant_id, id, name, name_key, email, phone, username, unique_id, status, is_admin, \
          is_instructor, is_learner, email_verified, phone_verified, auth_method, avatar_url, bio, country, city, \
          state, continent, timezone, locale, gender, designation, date_of_birth, profile_completeness, created_at, \
-         updated_at, last_login_at, deleted_at, failed_login_attempts, locked_until, version, search_text) \
+         updated_at, last_login_at, deleted_at, failed_login_attempts, locked_until, version, search_text, lists) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-         $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)"
+         $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36)"
     } else {
         "UPDATE users SET name = $3, name_key = $4, email = $5, phone = $6, username = $7, unique_id = $8, \
          status = $9, is_admin = $10, is_instructor = $11, is_learner = $12, email_verified = $13, \
@@ -44,7 +47,7 @@ async fn write_user_row(
          state = $20, continent = $21, timezone = $22, locale = $23, gender = $24, designation = $25, \
          date_of_birth = $26, profile_completeness = $27, created_at = $28, updated_at = $29, \
          last_login_at = $30, deleted_at = $31, failed_login_attempts = $32, locked_until = $33, version = $34, \
-         search_text = $35 WHERE tenant_id = $1 AND id = $2"
+         search_text = $35, lists = $36 WHERE tenant_id = $1 AND id = $2"
     };
     sqlx::query(sql)
         .bind(user.tenant_id.as_str())
@@ -82,6 +85,7 @@ async fn write_user_row(
         .bind(user.locked_until)
         .bind(version)
         .bind(user.search_text())
+        .bind(lists)
         .execute(&mut *conn)
         .await
         .map_err(map_err("writing a user"))?;
@@ -160,7 +164,7 @@ pub(crate) async fn insert_one(
     if !taken.is_empty() {
         return Err(Error::Conflict { fields: taken });
     }
-    write_user_row(conn, true, &new.user, 1).await?;
+    write_user_row(conn, true, &new.user, 1, UserLists::of_new(new).encode()).await?;
     write_related(conn, &new.user).await?;
     if let Some(hash) = &new.password_hash {
         set_password(conn, &new.user, Some(hash.as_phc())).await?;
@@ -245,8 +249,16 @@ pub(crate) async fn replace_one(
     if !taken.is_empty() {
         return Err(Error::Conflict { fields: taken });
     }
-    write_user_row(&mut *conn, false, &change.user, version + 1).await?;
     write_related(&mut *conn, &change.user).await?;
+    let lists = read_lists(
+        &mut *conn,
+        change.user.tenant_id.as_str(),
+        &[change.user.id],
+    )
+    .await?
+    .pop()
+    .and_then(|l| l.encode());
+    write_user_row(&mut *conn, false, &change.user, version + 1, lists).await?;
     match &change.password {
         PasswordChange::Keep => {}
         PasswordChange::Set(hash) => {

@@ -5,7 +5,8 @@ use rusqlite::Row;
 use usermgmt_core::model::{Profile, TenantId, User};
 use usermgmt_core::{Error, Result};
 
-use crate::error::corrupt;
+use crate::error::{corrupt, map_err};
+use usermgmt_core::storage::UserLists;
 
 /// Microseconds since the epoch, the stored form of every timestamp.
 pub(crate) fn micros(time: DateTime<Utc>) -> i64 {
@@ -35,11 +36,10 @@ pub(crate) const USER_COLUMNS: &str = "u.seq, u.id, u.tenant_id, u.name, u.email
     u.email_verified, u.phone_verified, u.auth_method, u.password_hash IS NOT NULL, \
     u.avatar_url, u.bio, u.country, u.city, u.state, u.timezone, u.locale, u.gender, \
     u.designation, u.date_of_birth, u.created_at, u.updated_at, u.last_login_at, u.deleted_at, \
-    u.failed_login_attempts, u.locked_until, u.version";
+    u.failed_login_attempts, u.locked_until, u.version, u.lists";
 
-/// Decodes a row selected with [`USER_COLUMNS`] into a user without its related lists
-/// (roles, permissions, expertise, OAuth providers), which [`crate::users`] attaches. Returns
-/// the row's `seq` too.
+/// Decodes a row selected with [`USER_COLUMNS`] into a user, related lists included (from the
+/// `lists` column). Returns the row's `seq` too.
 pub(crate) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<Result<(i64, User)>> {
     let seq: i64 = row.get(0)?;
     let status: String = row.get(8)?;
@@ -110,6 +110,11 @@ pub(crate) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<Result<(i64, User
             locked_until: opt_from_micros(times[4])?,
             version: row.get(32).map_err(rows("version"))?,
         };
+        let lists = row.get_ref(33).map_err(rows("lists"))?;
+        let lists = lists
+            .as_str_or_null()
+            .map_err(|e| map_err("decoding a user row")(e.into()))?;
+        UserLists::decode_into(lists, &mut user)?;
         user.refresh_derived();
         Ok(user)
     })();
@@ -117,5 +122,5 @@ pub(crate) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<Result<(i64, User
 }
 
 fn rows(_column: &'static str) -> impl Fn(rusqlite::Error) -> Error {
-    crate::error::map_err("decoding a user row")
+    map_err("decoding a user row")
 }

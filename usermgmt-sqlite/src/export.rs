@@ -12,7 +12,6 @@ use crate::SqliteStorage;
 use crate::codec::{USER_COLUMNS, user_from_row};
 use crate::error::map_err;
 use crate::query::{Lite, RolesForm, SearchMode, args, search_mode};
-use crate::read::{RoleNames, attach_related_named};
 use crate::users::attach_learning;
 
 impl SqliteStorage {
@@ -100,7 +99,6 @@ fn export_rows(
         .prepare(&sql.text())
         .map_err(map_err("preparing an export"))?;
     let mut rows = stmt.query(args(&sql)).map_err(map_err("exporting users"))?;
-    let roles = RoleNames::read(&tx, tenant)?;
     let mut pending: Vec<(i64, User)> = Vec::with_capacity(batch);
     loop {
         let row = rows.next().map_err(map_err("exporting users"))?;
@@ -109,7 +107,6 @@ fn export_rows(
         }
         let done = row.is_none();
         if pending.len() == batch || (done && !pending.is_empty()) {
-            attach_related_named(&tx, &mut pending, &roles)?;
             let users = pending.drain(..).map(|(_, user)| user).collect();
             if !sink.send_blocking(users) {
                 return Ok(()); // the reader is gone

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use rusqlite::{Transaction, params_from_iter};
 use usermgmt_core::Result;
 use usermgmt_core::model::{AuditEvent, User};
-use usermgmt_core::storage::{NewUser, UNIQUE_FIELDS, unique_values};
+use usermgmt_core::storage::{NewUser, UNIQUE_FIELDS, UserLists, unique_values};
 use uuid::Uuid;
 
 use crate::audit::{event_values, insert_event_rows};
@@ -15,7 +15,7 @@ use crate::error::map_err;
 use crate::read::taken_fields;
 use crate::user_rows::{USER_WRITE_COLUMNS, insert_related, user_values};
 
-/// Users per INSERT statement (36 values each, well under SQLite's 32,766 variables).
+/// Users per INSERT statement (37 values each, well under SQLite's 32,766 variables).
 const CHUNK: usize = 200;
 
 /// The unique values of a user, as the unique indexes compare them.
@@ -89,9 +89,9 @@ pub(crate) fn insert_many(
 
 /// One multi-row INSERT of users (with their password hashes); their row numbers, in order.
 fn insert_users(tx: &Transaction<'_>, chunk: &[(&NewUser, &AuditEvent)]) -> Result<Vec<i64>> {
-    let mut values = Vec::with_capacity(chunk.len() * 36);
+    let mut values = Vec::with_capacity(chunk.len() * 37);
     for (new, _) in chunk {
-        values.extend(user_values(&new.user, 1));
+        values.extend(user_values(&new.user, 1, UserLists::of_new(new).encode()));
         values.push(
             new.password_hash
                 .as_ref()
@@ -101,7 +101,7 @@ fn insert_users(tx: &Transaction<'_>, chunk: &[(&NewUser, &AuditEvent)]) -> Resu
     }
     let sql = format!(
         "INSERT INTO users ({USER_WRITE_COLUMNS}, password_hash) VALUES {} RETURNING id, seq",
-        marks(chunk.len(), 36)
+        marks(chunk.len(), 37)
     );
     let mut statement = tx
         .prepare_cached(&sql)

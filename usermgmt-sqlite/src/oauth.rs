@@ -88,6 +88,7 @@ impl OAuthStore for SqliteStorage {
                 let tx = crate::pool::immediate(conn)?;
                 let seq = guarded_seq(&tx, &tenant, user_id, expected_version)?;
                 insert_link(&tx, &tenant, seq, &link)?;
+                crate::read::refresh_lists(&tx, &[seq])?;
                 bump_version(&tx, seq, link.linked_at)?;
                 insert_event(&tx, &audit)?;
                 let user = user_by_id(&tx, &tenant, user_id)?;
@@ -120,6 +121,7 @@ impl OAuthStore for SqliteStorage {
                 if removed == 0 {
                     return Err(Error::NotFound("oauth link"));
                 }
+                crate::read::refresh_lists(&tx, &[seq])?;
                 bump_version(&tx, seq, now)?;
                 insert_event(&tx, &audit)?;
                 let user = user_by_id(&tx, &tenant, user_id)?;

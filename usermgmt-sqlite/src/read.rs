@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use usermgmt_core::Result;
 use usermgmt_core::model::{PermissionSet, User};
 use usermgmt_core::storage::{
-    ActorGrants, Identifier, RelatedKind, RelatedLists, UNIQUE_FIELDS, unique_values,
+    ActorGrants, Identifier, RelatedKind, RelatedLists, UNIQUE_FIELDS, UserLists, unique_values,
 };
 use uuid::Uuid;
 
@@ -14,7 +14,7 @@ use crate::codec::{USER_COLUMNS, parse, user_from_row};
 use crate::error::map_err;
 use crate::query::Sql;
 
-/// Reads users by a query selecting [`USER_COLUMNS`], attaching their related lists.
+/// Reads users by a query selecting [`USER_COLUMNS`] (related lists included).
 pub(crate) fn read_users(conn: &Connection, sql: &Sql) -> Result<Vec<User>> {
     let mut stmt = conn
         .prepare_cached(&sql.text())
@@ -24,126 +24,69 @@ pub(crate) fn read_users(conn: &Connection, sql: &Sql) -> Result<Vec<User>> {
         .map_err(map_err("querying users"))?;
     let mut users = Vec::new();
     for row in rows {
-        users.push(row.map_err(map_err("reading a user row"))??);
+        users.push(row.map_err(map_err("reading a user row"))??.1);
     }
-    attach_related(conn, &mut users)?;
-    Ok(users.into_iter().map(|(_, user)| user).collect())
+    Ok(users)
 }
 
-/// The related lists after the roles: direct permissions (1), expertise in input order (2)
-/// and OAuth providers (3) of the users whose seqs are in the JSON array `?1`.
-macro_rules! lists_after_roles {
-    () => {
-        " UNION ALL SELECT up.user_seq, 1, up.permission, 0 FROM json_each(?1) s \
-            JOIN user_permissions up ON up.user_seq = s.value \
-        UNION ALL SELECT e.user_seq, 2, e.value, e.position FROM json_each(?1) s \
-            JOIN user_expertise e ON e.user_seq = s.value \
-        UNION ALL SELECT o.user_seq, 3, o.provider, 0 FROM json_each(?1) s \
-            JOIN user_oauth o ON o.user_seq = s.value"
-    };
-}
+/// Roles (kind 0), direct permissions (1), expertise in input order (2) and OAuth providers
+/// (3) of the users whose seqs are in the JSON array `?1`, in one statement.
+const RELATED_LISTS: &str = "SELECT ur.user_seq, 0, r.name, 0 FROM json_each(?1) s \
+        JOIN user_roles ur ON ur.user_seq = s.value JOIN roles r ON r.id = ur.role_id \
+    UNION ALL SELECT up.user_seq, 1, up.permission, 0 FROM json_each(?1) s \
+        JOIN user_permissions up ON up.user_seq = s.value \
+    UNION ALL SELECT e.user_seq, 2, e.value, e.position FROM json_each(?1) s \
+        JOIN user_expertise e ON e.user_seq = s.value \
+    UNION ALL SELECT o.user_seq, 3, o.provider, 0 FROM json_each(?1) s \
+        JOIN user_oauth o ON o.user_seq = s.value";
 
-/// Roles (kind 0) and the other related lists of the users whose seqs are in the JSON array
-/// `?1`, in one statement (unsorted: sorting happens per user afterwards, which is far cheaper
-/// than sorting the whole result).
-const RELATED_LISTS: &str = concat!(
-    "SELECT ur.user_seq, 0, r.name, 0 FROM json_each(?1) s \
-        JOIN user_roles ur ON ur.user_seq = s.value JOIN roles r ON r.id = ur.role_id",
-    lists_after_roles!()
-);
+/// Users whose lists are read or rewritten per statement.
+const REFRESH_CHUNK: usize = 500;
 
-/// [`RELATED_LISTS`] with roles by id (kind 0's value is the role id): an export names them
-/// from the tenant's roles read once ([`RoleNames`]) instead of a look-up per holder.
-const RELATED_LISTS_BY_ROLE_ID: &str = concat!(
-    "SELECT ur.user_seq, 0, ur.role_id, 0 FROM json_each(?1) s \
-        JOIN user_roles ur ON ur.user_seq = s.value",
-    lists_after_roles!()
-);
-
-/// A tenant's role names by id, read once for a long read (an export).
-pub(crate) struct RoleNames(HashMap<Uuid, String>);
-
-impl RoleNames {
-    /// Reads the tenant's roles (inside the caller's read transaction).
-    pub(crate) fn read(conn: &Connection, tenant: &str) -> Result<Self> {
-        let mut stmt = conn
-            .prepare_cached("SELECT id, name FROM roles WHERE tenant_id = ?1")
-            .map_err(map_err("reading roles"))?;
-        let rows = stmt
-            .query_map([tenant], |row| Ok((row.get(0)?, row.get(1)?)))
-            .map_err(map_err("reading roles"))?;
-        let mut names = HashMap::new();
-        for row in rows {
-            let (id, name): (Uuid, String) = row.map_err(map_err("reading roles"))?;
-            names.insert(id, name);
-        }
-        Ok(Self(names))
-    }
-}
-
-/// Fills roles, direct permissions, expertise and OAuth providers of users read by seq.
-pub(crate) fn attach_related(conn: &Connection, users: &mut [(i64, User)]) -> Result<()> {
-    attach_related_lists(conn, users, None)
-}
-
-/// [`attach_related`] naming roles from `roles` (read in the same transaction).
-pub(crate) fn attach_related_named(
-    conn: &Connection,
-    users: &mut [(i64, User)],
-    roles: &RoleNames,
-) -> Result<()> {
-    attach_related_lists(conn, users, Some(roles))
-}
-
-fn attach_related_lists(
-    conn: &Connection,
-    users: &mut [(i64, User)],
-    roles: Option<&RoleNames>,
-) -> Result<()> {
-    if users.is_empty() {
-        return Ok(());
-    }
-    let index: HashMap<i64, usize> = users
-        .iter()
-        .enumerate()
-        .map(|(i, (seq, _))| (*seq, i))
-        .collect();
-    // In key order: neighbouring look-ups share pages.
-    let mut seqs: Vec<i64> = users.iter().map(|(seq, _)| *seq).collect();
-    seqs.sort_unstable();
-    let seqs: Vec<String> = seqs.iter().map(i64::to_string).collect();
-    let seqs = format!("[{}]", seqs.join(","));
-    let query = if roles.is_some() {
-        RELATED_LISTS_BY_ROLE_ID
-    } else {
-        RELATED_LISTS
-    };
+/// The related lists of the users with these seqs (at most [`REFRESH_CHUNK`]), read from their
+/// tables, in the order of `seqs`.
+pub(crate) fn read_lists(conn: &Connection, seqs: &[i64]) -> Result<Vec<UserLists>> {
+    let index: HashMap<i64, usize> = seqs.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+    let array = format!(
+        "[{}]",
+        seqs.iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut related = RelatedLists::default();
     let mut stmt = conn
-        .prepare_cached(query)
+        .prepare_cached(RELATED_LISTS)
         .map_err(map_err("preparing the related-list query"))?;
     let mut rows = stmt
-        .query([seqs])
+        .query([array])
         .map_err(map_err("querying related lists"))?;
-    let mut related = RelatedLists::default();
     while let Some(row) = rows.next().map_err(map_err("reading related lists"))? {
-        let seq: i64 = row.get(0).map_err(map_err("reading related lists"))?;
-        let kind: i64 = row.get(1).map_err(map_err("reading related lists"))?;
-        let value: String =
-            match (roles, kind) {
-                (Some(roles), 0) => {
-                    let id: Uuid = row.get(2).map_err(map_err("reading related lists"))?;
-                    roles.0.get(&id).cloned().ok_or_else(|| {
-                        crate::error::corrupt("reading related lists", "unknown role")
-                    })?
-                }
-                _ => row.get(2).map_err(map_err("reading related lists"))?,
-            };
-        let position: i64 = row.get(3).map_err(map_err("reading related lists"))?;
+        let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, i64, String, i64)> {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        };
+        let (seq, kind, value, position) = read(row).map_err(map_err("reading related lists"))?;
         if let (Some(&i), Some(kind)) = (index.get(&seq), RelatedKind::from_code(kind)) {
             related.push(i, kind, position, value);
         }
     }
-    related.apply(users, |(_, user)| user)
+    related.into_lists(seqs.len())
+}
+
+/// Rewrites the `lists` column of the users with these seqs from their related tables (after
+/// a write of OAuth links or a role's rename, in its transaction).
+pub(crate) fn refresh_lists(conn: &Connection, seqs: &[i64]) -> Result<()> {
+    for chunk in seqs.chunks(REFRESH_CHUNK) {
+        let mut update = conn
+            .prepare_cached("UPDATE users SET lists = ?1 WHERE seq = ?2")
+            .map_err(map_err("preparing a lists update"))?;
+        for (seq, lists) in chunk.iter().zip(read_lists(conn, chunk)?) {
+            update
+                .execute(params![lists.encode(), seq])
+                .map_err(map_err("writing a user's lists"))?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn user_by_id(conn: &Connection, tenant: &str, id: Uuid) -> Result<Option<User>> {

@@ -69,6 +69,19 @@ fn write_permissions(conn: &Connection, role: &Role) -> Result<()> {
     Ok(())
 }
 
+/// Whether `role` is stored under another name.
+fn renamed(conn: &Connection, role: &Role) -> Result<bool> {
+    conn.prepare_cached("SELECT name <> ?1 FROM roles WHERE tenant_id = ?2 AND id = ?3")
+        .and_then(|mut s| {
+            s.query_row(params![role.name, role.tenant_id.as_str(), role.id], |r| {
+                r.get::<_, bool>(0)
+            })
+            .optional()
+        })
+        .map(|renamed| renamed.unwrap_or(false))
+        .map_err(map_err("reading a role's name"))
+}
+
 fn name_taken(conn: &Connection, role: &Role) -> Result<bool> {
     conn.prepare_cached(
         "SELECT 1 FROM roles WHERE tenant_id = ?1 AND lower(name) = lower(?2) AND id <> ?3",
@@ -101,6 +114,7 @@ impl SqliteStorage {
                     )
                     .map_err(map_err("inserting a role"))?;
                 } else {
+                    let renamed = renamed(&tx, &role)?;
                     let changed = tx
                         .execute(
                             "UPDATE roles SET name = ?1, description = ?2, updated_at = ?3 WHERE tenant_id = ?4 AND id = ?5",
@@ -109,6 +123,17 @@ impl SqliteStorage {
                         .map_err(map_err("updating a role"))?;
                     if changed == 0 {
                         return Err(Error::NotFound("role"));
+                    }
+                    if renamed {
+                        // Holders keep the role's name beside their row.
+                        let holders = tx
+                            .prepare_cached("SELECT user_seq FROM user_roles WHERE role_id = ?1")
+                            .and_then(|mut s| {
+                                s.query_map([role.id], |r| r.get::<_, i64>(0))?
+                                    .collect::<rusqlite::Result<Vec<_>>>()
+                            })
+                            .map_err(map_err("reading a role's holders"))?;
+                        crate::read::refresh_lists(&tx, &holders)?;
                     }
                 }
                 write_permissions(&tx, &role)?;

@@ -14,10 +14,15 @@ pub(crate) const USER_WRITE_COLUMNS: &str = "id, tenant_id, name, name_key, emai
     unique_id, status, is_admin, is_instructor, is_learner, email_verified, phone_verified, \
     auth_method, avatar_url, bio, country, city, state, continent, timezone, locale, gender, \
     designation, date_of_birth, profile_completeness, created_at, updated_at, last_login_at, \
-    deleted_at, failed_login_attempts, locked_until, version, search_text";
+    deleted_at, failed_login_attempts, locked_until, version, search_text, lists";
 
-/// A user row's values, in [`USER_WRITE_COLUMNS`] order.
-pub(crate) fn user_values(user: &User, version: i64) -> Vec<rusqlite::types::Value> {
+/// A user row's values, in [`USER_WRITE_COLUMNS`] order, with its stored related lists
+/// ([`usermgmt_core::storage::UserLists::encode`]).
+pub(crate) fn user_values(
+    user: &User,
+    version: i64,
+    lists: Option<String>,
+) -> Vec<rusqlite::types::Value> {
     let p = &user.profile;
     vec![
         uuid_value(user.id),
@@ -55,6 +60,7 @@ pub(crate) fn user_values(user: &User, version: i64) -> Vec<rusqlite::types::Val
         user.locked_until.map(micros).into(),
         version.into(),
         user.search_text().into(),
+        lists.into(),
     ]
 }
 

@@ -7,8 +7,8 @@ use usermgmt_core::filter::{ListPlan, UserFilters};
 use usermgmt_core::model::{AuditEvent, TenantId, User};
 use usermgmt_core::service::BulkDeleteOutcome;
 use usermgmt_core::storage::{
-    BulkDelete, Identifier, NewUser, PasswordChange, UserBatches, UserQueries, UserRecords,
-    UserReplace,
+    BulkDelete, Identifier, NewUser, PasswordChange, UserBatches, UserLists, UserQueries,
+    UserRecords, UserReplace,
 };
 use usermgmt_core::{Error, Result};
 use uuid::Uuid;
@@ -19,7 +19,7 @@ use crate::codec::{USER_COLUMNS, micros, parse};
 use crate::error::map_err;
 use crate::pool::{commit, immediate};
 use crate::query::{Lite, RolesForm, SearchMode, args, roles_form, search_mode};
-use crate::read::{identifier_query, read_users, taken_fields, user_by_id};
+use crate::read::{identifier_query, read_lists, read_users, taken_fields, user_by_id};
 use crate::sessions::{end_sessions_of_many, end_user_sessions};
 use crate::user_rows::{USER_WRITE_COLUMNS, insert_related, user_values};
 
@@ -59,8 +59,9 @@ fn write_user_row(
     seq: Option<i64>,
     user: &User,
     version: i64,
+    lists: Option<String>,
 ) -> Result<i64> {
-    let values = user_values(user, version);
+    let values = user_values(user, version, lists);
     match seq {
         None => {
             let marks = vec!["?"; values.len()].join(", ");
@@ -106,7 +107,7 @@ pub(crate) fn insert_one(tx: &Transaction<'_>, new: &NewUser, audit: &AuditEvent
     if !taken.is_empty() {
         return Err(Error::Conflict { fields: taken });
     }
-    let seq = write_user_row(tx, None, &new.user, 1)?;
+    let seq = write_user_row(tx, None, &new.user, 1, UserLists::of_new(new).encode())?;
     write_related(tx, seq, &new.user)?;
     if let Some(hash) = &new.password_hash {
         set_password(tx, seq, Some(hash.as_phc()))?;
@@ -149,8 +150,9 @@ pub(crate) fn replace_one(tx: &Transaction<'_>, tenant: &str, change: &UserRepla
     if !taken.is_empty() {
         return Err(Error::Conflict { fields: taken });
     }
-    write_user_row(tx, Some(seq), &change.user, version + 1)?;
     write_related(tx, seq, &change.user)?;
+    let lists = read_lists(tx, &[seq])?.pop().and_then(|l| l.encode());
+    write_user_row(tx, Some(seq), &change.user, version + 1, lists)?;
     match &change.password {
         PasswordChange::Keep => {}
         PasswordChange::Set(hash) => set_password(tx, seq, Some(hash.as_phc()))?,

@@ -96,6 +96,7 @@ macro_rules! __with_cases {
             bulk_delete_by_ids,
             bulk_delete_by_filter,
             roles_crud_and_conflicts,
+            related_lists_follow_every_write,
             no_privilege_escalation,
             effective_permissions_are_the_union,
             host_permissions_are_first_class,

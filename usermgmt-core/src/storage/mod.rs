@@ -33,7 +33,7 @@ pub use insights::InsightStore;
 pub use provisioning::ProvisioningStore;
 pub use queries::{BatchSink, BulkDelete, BulkTarget, UserBatches, UserQueries};
 pub use records::{AuditStore, NoteStore, OAuthStore, RoleStore, SequenceStore, StoredPermission};
-pub use related::{RelatedKind, RelatedLists};
+pub use related::{RelatedKind, RelatedLists, UserLists};
 pub use sessions::{SessionStore, impersonation_ended};
 pub use tokens::{CodeAttempt, CodeLimits, StoredToken, TokenStore};
 pub use users::{

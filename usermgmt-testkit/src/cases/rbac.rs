@@ -303,3 +303,145 @@ pub async fn effective_permissions_are_the_union(store: TestStore) {
         Fixture::all_permissions()
     );
 }
+
+/// A user as every read path gives them: by id, on a list page and in a JSON Lines export
+/// (stores keep the related lists beside the row; each path must see every write of them).
+async fn read_everywhere(fx: &Fixture, id: uuid::Uuid) -> Vec<usermgmt_core::model::User> {
+    use usermgmt_core::filter::ListQuery;
+    use usermgmt_core::service::ExportFormat;
+    let by_id = fx.service.get_user(&fx.admin, id).await.unwrap();
+    let page = fx
+        .service
+        .list_users(&fx.admin, ListQuery::default())
+        .await
+        .unwrap();
+    let listed = page.items.into_iter().find(|u| u.id == id).unwrap();
+    let mut stream = fx
+        .service
+        .export(&fx.admin, Default::default(), ExportFormat::JsonLines)
+        .await
+        .unwrap();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next_chunk().await {
+        bytes.extend(chunk.unwrap());
+    }
+    let exported: serde_json::Value = bytes
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice::<serde_json::Value>(line).unwrap())
+        .find(|u| u["id"] == id.to_string())
+        .unwrap();
+    vec![by_id, listed, serde_json::from_value(exported).unwrap()]
+}
+
+/// Every read of a user shows these lists.
+fn expect(
+    reads: &[usermgmt_core::model::User],
+    roles: &[&str],
+    expertise: &[&str],
+    providers: &[usermgmt_core::model::OAuthProvider],
+) {
+    for (path, u) in ["by id", "listed", "exported"].iter().zip(reads) {
+        assert_eq!(u.roles, roles, "roles {path}");
+        assert_eq!(u.profile.expertise, expertise, "expertise {path}");
+        assert_eq!(u.oauth_providers, providers, "providers {path}");
+    }
+}
+
+/// Roles, permissions, expertise and OAuth providers read back after every kind of write of
+/// them: create, update, link, unlink and the rename of a held role.
+pub async fn related_lists_follow_every_write(store: TestStore) {
+    use usermgmt_core::model::OAuthProvider;
+    use usermgmt_core::service::LinkOAuth;
+    let fx = Fixture::new(store).await;
+    let editor = fx
+        .service
+        .create_role(&fx.admin, role("editor", &[Permission::USER_LIST]))
+        .await
+        .unwrap();
+    let mut input = Fixture::learner("Lists", "lists@x.test");
+    input.roles = vec!["editor".into()];
+    input.expertise = vec!["Rust".into(), "Algebra".into()];
+    input.password = Some(usermgmt_core::password::Password::new("a-password-to-keep"));
+    let user = fx.service.create_user(&fx.admin, input).await.unwrap();
+    expect(
+        &read_everywhere(&fx, user.id).await,
+        &["editor"],
+        &["Rust", "Algebra"],
+        &[],
+    );
+
+    for provider in [OAuthProvider::Github, OAuthProvider::Google] {
+        let link = LinkOAuth {
+            provider,
+            provider_user_id: format!("{provider:?}-1"),
+        };
+        fx.service
+            .link_oauth(&fx.admin, user.id, link)
+            .await
+            .unwrap();
+    }
+    let mut both = vec![OAuthProvider::Github, OAuthProvider::Google];
+    both.sort();
+    expect(
+        &read_everywhere(&fx, user.id).await,
+        &["editor"],
+        &["Rust", "Algebra"],
+        &both,
+    );
+
+    let change = UpdateUser {
+        expertise: Some(vec!["Zoology".into(), "Art".into()]),
+        ..Default::default()
+    };
+    fx.service
+        .update_user(&fx.admin, user.id, change)
+        .await
+        .unwrap();
+    expect(
+        &read_everywhere(&fx, user.id).await,
+        &["editor"],
+        &["Zoology", "Art"],
+        &both,
+    );
+
+    let rename = UpdateRole {
+        name: Some("reviewer".into()),
+        ..Default::default()
+    };
+    fx.service
+        .update_role(&fx.admin, editor.id, rename)
+        .await
+        .unwrap();
+    expect(
+        &read_everywhere(&fx, user.id).await,
+        &["reviewer"],
+        &["Zoology", "Art"],
+        &both,
+    );
+    fx.service
+        .unlink_oauth(&fx.admin, user.id, OAuthProvider::Github)
+        .await
+        .unwrap();
+    expect(
+        &read_everywhere(&fx, user.id).await,
+        &["reviewer"],
+        &["Zoology", "Art"],
+        &[OAuthProvider::Google],
+    );
+
+    let change = UpdateUser {
+        roles: Some(vec![]),
+        expertise: Some(vec![]),
+        ..Default::default()
+    };
+    fx.service
+        .update_user(&fx.admin, user.id, change)
+        .await
+        .unwrap();
+    fx.service
+        .unlink_oauth(&fx.admin, user.id, OAuthProvider::Google)
+        .await
+        .unwrap();
+    expect(&read_everywhere(&fx, user.id).await, &[], &[], &[]);
+}
