@@ -123,7 +123,7 @@ struct Read<'a> {
 impl UserLists {
     /// The lists a new user is written with: the user's roles, permissions and expertise,
     /// and the providers of the accounts linked with it.
-    pub fn of_new(new: &super::NewUser) -> Self {
+    pub fn of_new(new: &super::users::NewUser) -> Self {
         let user = &new.user;
         Self {
             roles: user.roles.clone(),
