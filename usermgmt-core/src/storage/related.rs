@@ -44,7 +44,8 @@ impl RelatedLists {
         self.rows.push((index, kind, position, value));
     }
 
-    /// The lists of `count` users (by index), sorted as the domain expects. Unknown stored
+    /// The lists of `count` users (by index), expertise in its order (reads sort the rest,
+    /// [`UserLists::decode_into`]). Unknown stored
     /// permissions are skipped with a warning; an unknown provider is a decoding error.
     pub fn into_lists(mut self, count: usize) -> Result<Vec<UserLists>> {
         self.rows
@@ -62,19 +63,6 @@ impl RelatedLists {
             }
         }
         Ok(lists)
-    }
-
-    /// Fills the lists into the users of `items` (by index; `user` reaches the user in an
-    /// item), sorted as the domain expects, and refreshes derived values (see
-    /// [`RelatedLists::into_lists`]).
-    pub fn apply<T>(self, items: &mut [T], user: impl Fn(&mut T) -> &mut User) -> Result<()> {
-        let lists = self.into_lists(items.len())?;
-        for (item, lists) in items.iter_mut().zip(lists) {
-            let user = user(item);
-            lists.apply_to(user);
-            user.refresh_derived();
-        }
-        Ok(())
     }
 }
 
