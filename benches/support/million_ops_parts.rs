@@ -212,7 +212,8 @@ pub(crate) fn open(
             let conn = rusqlite::Connection::open(&path).unwrap();
             // The library's connection settings, so the comparison is of the SQL.
             conn.execute_batch(
-                "PRAGMA cache_size = -32000; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824;",
+                "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -32000; \
+                 PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824;",
             )
             .unwrap();
             Some((service, principal, storage, Baseline::Sqlite(path, conn)))

@@ -180,12 +180,12 @@ impl InsightStore for PgStorage {
         let mut out = Vec::with_capacity(windows.len());
         for (from, to) in windows {
             // Three index range counts (registration, last login, deletion: deletion times
-            // live in `user_deletions`, migration 11).
+            // live beside the statuses in `user_statuses`, migration 15).
             let mut counts = [0u64; 3];
             for (slot, (table, column)) in [
                 ("users", "created_at"),
                 ("users", "last_login_at"),
-                ("user_deletions", "deleted_at"),
+                ("user_statuses", "deleted_at"),
             ]
             .into_iter()
             .enumerate()
