@@ -39,34 +39,72 @@ pub(crate) fn event_values(event: &AuditEvent) -> Result<Vec<rusqlite::types::Va
 /// Rows per multi-row audit `INSERT` (10 values each, far below SQLite's variable limit).
 const EVENTS_PER_INSERT: usize = 200;
 
-/// Appends events given as [`event_values`] rows, in multi-row `INSERT`s (inside the caller's
-/// transaction).
+/// Appends events given as [`event_values`] rows, in multi-row `INSERT`s, and announces them
+/// in the outbox (inside the caller's transaction). Every audit write of this backend goes
+/// through here: the outbox rows are written set-based per tenant (a row trigger cost a
+/// counter upsert and an insert per event: 0.2 s for the 10,000 events of a bulk delete).
 pub(crate) fn insert_event_rows(
     conn: &Connection,
     rows: &[Vec<rusqlite::types::Value>],
 ) -> Result<()> {
-    for chunk in rows.chunks(EVENTS_PER_INSERT) {
-        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-        let sql = format!(
-            "INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES {}",
-            vec![row; chunk.len()].join(", ")
-        );
-        conn.prepare_cached(&sql)
-            .and_then(|mut s| s.execute(rusqlite::params_from_iter(chunk.iter().flatten())))
+    let mut by_tenant: std::collections::BTreeMap<&str, Vec<&Vec<rusqlite::types::Value>>> =
+        std::collections::BTreeMap::new();
+    for row in rows {
+        let tenant = match row.get(1) {
+            Some(rusqlite::types::Value::Text(tenant)) => tenant.as_str(),
+            _ => return Err(corrupt("writing audit events", "a row without its tenant")),
+        };
+        by_tenant.entry(tenant).or_default().push(row);
+    }
+    for (tenant, rows) in by_tenant {
+        let before: i64 = conn
+            .prepare_cached("SELECT coalesce(max(seq), 0) FROM audit_events")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
             .map_err(map_err("writing audit events"))?;
+        for chunk in rows.chunks(EVENTS_PER_INSERT) {
+            let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+            let sql = format!(
+                "INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES {}",
+                vec![row; chunk.len()].join(", ")
+            );
+            conn.prepare_cached(&sql)
+                .and_then(|mut s| {
+                    s.execute(rusqlite::params_from_iter(chunk.iter().copied().flatten()))
+                })
+                .map_err(map_err("writing audit events"))?;
+        }
+        announce(conn, tenant, before, rows.len())?;
     }
     Ok(())
 }
 
-/// Appends an event on `conn` (inside the caller's transaction).
-pub(crate) fn insert_event(conn: &Connection, event: &AuditEvent) -> Result<()> {
-    let values = event_values(event)?;
-    conn.prepare_cached(&format!(
-        "INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    ))
-    .and_then(|mut s| s.execute(rusqlite::params_from_iter(values.iter())))
-    .map_err(map_err("writing an audit event"))?;
+/// Writes the outbox rows of `tenant`'s audit events written after `seq` `before` (`count` of
+/// them, in this transaction): the tenant's counter moves up by `count` and the events take
+/// the ids after its old value, in the order they were written (SQLite has one writer at a
+/// time, so ids count up without gaps in commit order).
+fn announce(conn: &Connection, tenant: &str, before: i64, count: usize) -> Result<()> {
+    let count = i64::try_from(count).map_err(|_| corrupt("announcing events", "too many"))?;
+    let last: i64 = conn
+        .prepare_cached(
+            "INSERT INTO outbox_counters (tenant_id, last) VALUES (?1, ?2) \
+             ON CONFLICT (tenant_id) DO UPDATE SET last = last + excluded.last RETURNING last",
+        )
+        .and_then(|mut s| s.query_row(params![tenant, count], |r| r.get(0)))
+        .map_err(map_err("announcing events"))?;
+    conn.prepare_cached(
+        "INSERT INTO outbox_events (tenant_id, id, event_id, shard, created_at) \
+         SELECT tenant_id, ?3 + row_number() OVER (ORDER BY seq), id, \
+                instr('0123456789ABCDEF', substr(hex(target_id), 32, 1)) - 1, created_at \
+         FROM audit_events WHERE seq > ?2 AND tenant_id = ?1 ORDER BY seq",
+    )
+    .and_then(|mut s| s.execute(params![tenant, before, last - count]))
+    .map_err(map_err("announcing events"))?;
     Ok(())
+}
+
+/// Appends an event on `conn` and announces it (inside the caller's transaction).
+pub(crate) fn insert_event(conn: &Connection, event: &AuditEvent) -> Result<()> {
+    insert_event_rows(conn, &[event_values(event)?])
 }
 
 pub(crate) type RawEvent = (

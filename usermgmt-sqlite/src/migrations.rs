@@ -29,10 +29,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("migrations/0010_outbox.sql")),
     (11, include_str!("migrations/0011_webhooks.sql")),
     (12, include_str!("migrations/0012_user_lists.sql")),
+    (13, include_str!("migrations/0013_outbox_in_sets.sql")),
 ];
 
 /// The schema version this crate expects.
-pub(crate) const LATEST: i64 = 12;
+pub(crate) const LATEST: i64 = 13;
 
 /// Applies every migration newer than the database's version, each in its own transaction.
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<i64> {

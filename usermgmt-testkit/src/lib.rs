@@ -168,6 +168,7 @@ macro_rules! __with_cases {
             scim_filters_give_what_the_reference_gives,
             role_members_change_together,
             events_commit_and_roll_back_with_their_change,
+            a_bulk_write_announces_every_event_in_order,
             events_reach_a_subscriber_in_order_per_user,
             a_subscriber_resumes_after_a_restart,
             two_instances_share_a_consumer,

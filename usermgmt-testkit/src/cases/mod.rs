@@ -5,6 +5,7 @@ mod account_flows;
 mod common;
 mod enrollment;
 mod events;
+mod events_bulk;
 mod export;
 mod hardening;
 mod host_permissions;
@@ -25,6 +26,7 @@ pub use access::*;
 pub use account_flows::*;
 pub use enrollment::*;
 pub use events::*;
+pub use events_bulk::*;
 pub use export::*;
 pub use hardening::*;
 pub use host_permissions::*;
@@ -44,7 +46,7 @@ pub use writes::*;
 #[cfg(test)]
 mod tests {
     /// The source of every case module, as compiled.
-    const SOURCES: [(&str, &str); 20] = [
+    const SOURCES: [(&str, &str); 21] = [
         ("access", include_str!("access.rs")),
         ("account_flows", include_str!("account_flows.rs")),
         ("invitations", include_str!("invitations.rs")),
@@ -52,6 +54,7 @@ mod tests {
         ("common", include_str!("common.rs")),
         ("enrollment", include_str!("enrollment.rs")),
         ("events", include_str!("events.rs")),
+        ("events_bulk", include_str!("events_bulk.rs")),
         ("export", include_str!("export.rs")),
         ("hardening", include_str!("hardening.rs")),
         ("host_permissions", include_str!("host_permissions.rs")),
