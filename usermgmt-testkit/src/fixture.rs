@@ -116,6 +116,19 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("bootstrap failed: {e}"))
     }
 
+    /// Bootstraps the super-admin of a second tenant, `t2` ("Admin Two", admin@t2.test).
+    pub async fn second_tenant_admin(&self) -> User {
+        self.service
+            .bootstrap_super_admin(
+                &tenant("t2"),
+                "Admin Two",
+                "admin@t2.test",
+                Password::new("password-two"),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("bootstrap of t2 failed: {e}"))
+    }
+
     /// Creates a learner as the super-admin.
     pub async fn create(&self, name: &str, email: &str) -> User {
         self.service

@@ -341,16 +341,7 @@ pub async fn tenants_are_isolated(store: TestStore) {
     let fx = Fixture::new(store).await;
     let mine = fx.create("Mine", "shared@x.test").await;
     let t2 = tenant("t2");
-    let admin2 = fx
-        .service
-        .bootstrap_super_admin(
-            &t2,
-            "Admin Two",
-            "admin@t2.test",
-            Password::new("password-two"),
-        )
-        .await
-        .unwrap();
+    let admin2 = fx.second_tenant_admin().await;
     let other = Principal::user(t2.clone(), admin2.id);
     let theirs = fx
         .service

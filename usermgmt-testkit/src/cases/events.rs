@@ -16,7 +16,7 @@ use crate::fixture::{Fixture, tenant};
 use crate::store::TestStore;
 
 /// Every event of the fixture's tenant after `after`, by id.
-async fn events_after(fx: &Fixture, after: u64) -> Vec<Event> {
+pub(crate) async fn events_after(fx: &Fixture, after: u64) -> Vec<Event> {
     let batch = fx
         .store
         .storage

@@ -3,10 +3,10 @@
 
 use usermgmt_core::Principal;
 use usermgmt_core::model::AuditAction;
-use usermgmt_core::password::Password;
 use usermgmt_core::service::{BulkDeleteRequest, UpdateUser};
 use uuid::Uuid;
 
+use super::events::events_after;
 use crate::fixture::{Fixture, tenant};
 use crate::store::TestStore;
 
@@ -31,13 +31,7 @@ pub async fn a_bulk_write_announces_every_event_in_order(store: TestStore) {
         .await
         .expect("bulk delete");
     assert_eq!(outcome.deleted, 7);
-    let events = fx
-        .store
-        .storage
-        .read_events(&fx.tenant, before, 0, 1, 10_000)
-        .await
-        .expect("read the outbox")
-        .events;
+    let events = events_after(fx, before).await;
     assert_eq!(
         events.iter().map(|e| e.id).collect::<Vec<_>>(),
         ((before + 1)..=(before + 7)).collect::<Vec<_>>(),
@@ -58,16 +52,7 @@ pub async fn a_bulk_write_announces_every_event_in_order(store: TestStore) {
         assert!(audit.contains(&event.audit), "the event is its audit event");
     }
     let t2 = tenant("t2");
-    let admin2 = fx
-        .service
-        .bootstrap_super_admin(
-            &t2,
-            "Admin Two",
-            "admin@t2.test",
-            Password::new("password-two"),
-        )
-        .await
-        .expect("bootstrap the other tenant");
+    let admin2 = fx.second_tenant_admin().await;
     let other_before = storage.last_event_id(&t2).await.expect("last id");
     fx.service
         .create_user(
@@ -91,13 +76,7 @@ pub async fn a_bulk_write_announces_every_event_in_order(store: TestStore) {
         )
         .await
         .expect("update a deleted user");
-    let next = fx
-        .store
-        .storage
-        .read_events(&fx.tenant, before + 7, 0, 1, 10_000)
-        .await
-        .expect("read the outbox")
-        .events;
+    let next = events_after(fx, before + 7).await;
     assert_eq!(
         next.iter().map(|e| e.id).collect::<Vec<_>>(),
         vec![before + 8],

@@ -191,16 +191,7 @@ pub async fn create_refuses_taken_values_per_tenant(store: TestStore) {
 
     // The same values are free in another tenant.
     let other = tenant("t2");
-    let admin2 = fx
-        .service
-        .bootstrap_super_admin(
-            &other,
-            "Admin Two",
-            "admin@t2.test",
-            Password::new("password-two"),
-        )
-        .await
-        .unwrap();
+    let admin2 = fx.second_tenant_admin().await;
     let principal2 = Principal::user(other, admin2.id);
     fx.service.create_user(&principal2, clash).await.unwrap();
     assert_eq!(fx.count_users().await, 2);
@@ -213,17 +204,7 @@ pub async fn get_unknown_or_foreign_user_is_not_found(store: TestStore) {
         fx.service.get_user(&fx.admin, uuid::Uuid::now_v7()).await,
         Err(Error::NotFound("user"))
     ));
-    let other = tenant("t2");
-    let admin2 = fx
-        .service
-        .bootstrap_super_admin(
-            &other,
-            "Admin Two",
-            "admin@t2.test",
-            Password::new("password-two"),
-        )
-        .await
-        .unwrap();
+    let admin2 = fx.second_tenant_admin().await;
     assert!(matches!(
         fx.service.get_user(&fx.admin, admin2.id).await,
         Err(Error::NotFound("user"))
