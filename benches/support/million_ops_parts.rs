@@ -346,3 +346,19 @@ pub(crate) fn update_users(
         }),
     }
 }
+
+/// On SQLite, a `TRUNCATE` checkpoint on the baseline connection, retried while another
+/// connection's checkpoint runs: afterwards the whole log is in the database file.
+pub(crate) fn settle_wal(baseline: &Baseline) {
+    if let Baseline::Sqlite(_, conn) = baseline {
+        loop {
+            let busy: i64 = conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                .unwrap();
+            if busy == 0 {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}

@@ -23,6 +23,7 @@
 
 mod audit;
 mod auth;
+mod checkpoint;
 mod codec;
 mod enrollment_feed;
 mod enrollment_source;

@@ -8,6 +8,8 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 use usermgmt_core::{Error, Result, StorageError};
 
+use crate::checkpoint::{self, Checkpointer};
+
 /// Pragmas set on every connection. Reads go through a memory map of up to 1 GiB of the file
 /// (no copy per page: exports run ~25% faster); those pages are the OS page cache, shared
 /// and reclaimable, though they count in the process's RSS while mapped.
@@ -18,12 +20,14 @@ pub(crate) const CONNECTION_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA bu
 #[derive(Clone)]
 pub(crate) struct ConnectionPool {
     pool: Pool<SqliteConnectionManager>,
+    checkpointer: Checkpointer,
 }
 
 impl ConnectionPool {
     pub(crate) fn open(path: &Path, size: u32) -> Result<Self> {
         let manager = SqliteConnectionManager::file(path).with_init(|conn| {
             conn.set_prepared_statement_cache_capacity(64);
+            checkpoint::install(conn);
             conn.execute_batch(CONNECTION_PRAGMAS)
         });
         let pool = Pool::builder()
@@ -31,7 +35,16 @@ impl ConnectionPool {
             .min_idle(Some(1))
             .build(manager)
             .map_err(|e| Error::Storage(StorageError::new("opening the SQLite database", e)))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            checkpointer: Checkpointer::start(path),
+        })
+    }
+
+    /// The background checkpointer (for tests).
+    #[cfg(test)]
+    pub(crate) fn checkpointer(&self) -> &Checkpointer {
+        &self.checkpointer
     }
 
     /// Runs `work` with a pooled connection without stalling the async executor: on a
@@ -43,13 +56,8 @@ impl ConnectionPool {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        let job = move || {
-            let mut conn = pool
-                .get()
-                .map_err(|e| Error::Storage(StorageError::new("taking a SQLite connection", e)))?;
-            work(&mut conn)
-        };
+        let (pool, checkpointer) = (self.pool.clone(), self.checkpointer.clone());
+        let job = move || job(&pool, &checkpointer, work);
         let multi_threaded = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
         if multi_threaded {
@@ -68,16 +76,27 @@ impl ConnectionPool {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool
-                .get()
-                .map_err(|e| Error::Storage(StorageError::new("taking a SQLite connection", e)))?;
-            work(&mut conn)
-        })
-        .await
-        .map_err(|e| Error::Storage(StorageError::new("running a SQLite task", e)))?
+        let (pool, checkpointer) = (self.pool.clone(), self.checkpointer.clone());
+        tokio::task::spawn_blocking(move || job(&pool, &checkpointer, work))
+            .await
+            .map_err(|e| Error::Storage(StorageError::new("running a SQLite task", e)))?
     }
+}
+
+/// Runs `work` on a pooled connection on this thread, then asks for a checkpoint if its
+/// commits left the write-ahead log at the threshold.
+fn job<T>(
+    pool: &Pool<SqliteConnectionManager>,
+    checkpointer: &Checkpointer,
+    work: impl FnOnce(&mut Connection) -> Result<T>,
+) -> Result<T> {
+    let mut conn = pool
+        .get()
+        .map_err(|e| Error::Storage(StorageError::new("taking a SQLite connection", e)))?;
+    checkpoint::take_pages();
+    let outcome = work(&mut conn);
+    checkpointer.after_job(checkpoint::take_pages(), &conn);
+    outcome
 }
 
 /// Starts a write transaction, taking SQLite's write lock at once (so a read-then-write inside
