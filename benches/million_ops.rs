@@ -275,11 +275,27 @@ fn main() {
         if backend == Backend::Postgres && std::env::var("USERMGMT_BENCH_POSTGRES_URL").is_err() {
             continue;
         }
-        let (small_anon, small_total, small_rows) = export_rss(backend, small);
-        let (large_anon, large_total, large_rows) = export_rss(backend, users);
+        // Three alternating runs per size (one process each): the few MB of heap move by
+        // ±1 MB run to run whatever the size, so one run each could not show a ratio.
+        let (mut small_runs, mut large_runs) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            small_runs.push(export_rss(backend, small));
+            large_runs.push(export_rss(backend, users));
+        }
+        let middle = |runs: &mut Vec<(u64, u64, usize)>| {
+            runs.sort_unstable();
+            let spread = format!(
+                "{:.1}–{:.1}",
+                runs[0].0 as f64 / 1024.0,
+                runs[runs.len() - 1].0 as f64 / 1024.0
+            );
+            (runs[runs.len() / 2], spread)
+        };
+        let ((small_anon, small_total, small_rows), small_spread) = middle(&mut small_runs);
+        let ((large_anon, large_total, large_rows), large_spread) = middle(&mut large_runs);
         let mb = |kb: u64| kb as f64 / 1024.0;
         println!(
-            "| {} | export peak anonymous RSS | {:.1} MB at {large_rows} rows | {:.1} MB at {small_rows} rows | {:.2} | peak RSS incl. mapped database pages: {:.1} MB vs {:.1} MB |",
+            "| {} | export peak anonymous RSS, median of 3 | {:.1} MB at {large_rows} rows ({large_spread} MB) | {:.1} MB at {small_rows} rows ({small_spread} MB) | {:.2} | peak RSS incl. mapped database pages: {:.1} MB vs {:.1} MB |",
             backend.label(),
             mb(large_anon),
             mb(small_anon),

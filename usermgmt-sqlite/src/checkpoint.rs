@@ -2,58 +2,72 @@
 //!
 //! SQLite's automatic checkpoint runs inside the commit that leaves the log at 1,000 pages or
 //! more: that commit waits while every page is copied into the database file and synced
-//! (0.35 s of a 10,000-user soft delete at 1,000,000 users). Pool connections instead note the
-//! log's size after each commit (a WAL hook, which also turns the automatic checkpoint off);
-//! when a pooled job leaves the log at [`THRESHOLD`] pages or more, a background thread with
-//! its own connection runs a `PASSIVE` checkpoint, which waits for no reader or writer. The
-//! log is bounded exactly as before (the same threshold, checked after the same commits); a
-//! commit no longer pays for the copy. Attached databases keep SQLite's inline behaviour.
+//! (0.35 s of a 10,000-user soft delete at 1,000,000 users). Pooled connections replace it
+//! with a WAL hook: a commit that leaves the log at [`THRESHOLD`] pages or more asks a
+//! background thread, which has its own connection, for a `PASSIVE` checkpoint (it waits for
+//! no reader or writer) and returns at once. Requests coalesce. Past [`CAP`] pages (writes
+//! arriving faster than the copies finish keep the log from starting over) a commit
+//! checkpoints inline again, as SQLite would, so the log stays bounded. Without the thread
+//! (it could not start, or gave up after failing [`GIVE_UP`] times in a row) commits
+//! checkpoint inline. Attached databases keep SQLite's behaviour.
 
-use std::cell::Cell;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 use rusqlite::hooks::Wal;
 
-/// Pages in the log after which a checkpoint runs (SQLite's own default).
+/// Pages in the log after which a checkpoint is asked for (SQLite's own default).
 pub(crate) const THRESHOLD: i32 = 1_000;
 
+/// Pages in the log past which commits checkpoint inline (≈ 200 MB at 4 KiB pages).
+pub(crate) const CAP: i32 = 50_000;
+
+/// Consecutive failed checkpoints after which the thread stops (commits then checkpoint inline).
+const GIVE_UP: u32 = 3;
+
 thread_local! {
-    /// The log size of the main database after this thread's last commit.
-    static WAL_PAGES: Cell<i32> = const { Cell::new(0) };
+    /// The checkpointer of the pool whose job runs on this thread.
+    static CURRENT: RefCell<Option<SyncSender<()>>> = const { RefCell::new(None) };
 }
 
-/// The WAL hook of every pooled connection: notes the log's size; never fails the commit.
-fn note_commit(wal: &Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
-    if wal.name().to_bytes() == b"main" {
-        WAL_PAGES.set(pages);
-    } else if pages >= THRESHOLD {
-        // An attached database: as SQLite's automatic checkpoint would (a busy log is
-        // checkpointed by a later commit).
+/// The WAL hook of every pooled connection. Never fails the commit (it has happened).
+fn after_commit(wal: &Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
+    if pages < THRESHOLD {
+        return Ok(());
+    }
+    let asked = pages < CAP
+        && wal.name().to_bytes() == b"main"
+        && CURRENT.with_borrow(|current| {
+            current.as_ref().is_some_and(|wake| {
+                !matches!(wake.try_send(()), Err(TrySendError::Disconnected(())))
+            })
+        });
+    if !asked {
+        // As SQLite's automatic checkpoint would; a busy log is checkpointed by a later commit.
         let _ = wal.checkpoint();
     }
     Ok(())
 }
 
-/// Registers the hook on a pooled connection (replacing the automatic checkpoint).
+/// Registers the hook on a pooled connection, replacing the automatic checkpoint (run it after
+/// the connection's pragmas: `PRAGMA wal_autocheckpoint` would replace the hook).
 pub(crate) fn install(conn: &Connection) {
-    conn.wal_hook(Some(note_commit));
+    conn.wal_hook(Some(after_commit));
 }
 
-/// Takes the log size this thread's commits left since the last call.
-pub(crate) fn take_pages() -> i32 {
-    WAL_PAGES.replace(0)
-}
-
-/// The handle on the background thread; the thread ends when the last handle is dropped.
+/// The background thread of one pool; dropping the last handle stops and joins it.
 #[derive(Clone)]
-pub(crate) struct Checkpointer {
-    wake: SyncSender<()>,
-    path: PathBuf,
-    /// Checkpoints the thread has completed.
+pub(crate) struct Checkpointer(Arc<Thread>);
+
+struct Thread {
+    wake: Mutex<Option<SyncSender<()>>>,
+    handle: Mutex<Option<JoinHandle<()>>>,
+    /// Checkpoints completed.
     #[cfg(test)]
     done: Arc<AtomicU64>,
 }
@@ -63,50 +77,64 @@ impl Checkpointer {
     pub(crate) fn start(path: &Path) -> Self {
         let (wake, woken) = mpsc::sync_channel(1);
         let done = Arc::new(AtomicU64::new(0));
-        let thread_path = path.to_path_buf();
-        let thread_done = Arc::clone(&done);
-        let started = std::thread::Builder::new()
+        let (thread_path, thread_done) = (path.to_path_buf(), Arc::clone(&done));
+        let handle = std::thread::Builder::new()
             .name("usermgmt-sqlite-checkpoint".into())
-            .spawn(move || run(&thread_path, &woken, &thread_done));
-        if let Err(error) = started {
-            tracing::warn!(%error, "starting the checkpoint thread; checkpoints run inline");
-        }
-        Self {
-            wake,
-            path: path.to_path_buf(),
+            .spawn(move || run(&thread_path, &woken, &thread_done))
+            .map_err(|error| {
+                tracing::warn!(%error, "starting the checkpoint thread; checkpoints run inline");
+            })
+            .ok();
+        Self(Arc::new(Thread {
+            wake: Mutex::new(Some(wake)),
+            handle: Mutex::new(handle),
             #[cfg(test)]
             done,
-        }
+        }))
     }
 
-    /// Called after a pooled job with the log size its commits left: asks for a checkpoint
-    /// when the log is at the threshold. Requests coalesce; if the thread is gone, the
-    /// caller's connection checkpoints inline.
-    pub(crate) fn after_job(&self, pages: i32, conn: &Connection) {
-        if pages < THRESHOLD {
-            return;
-        }
-        match self.wake.try_send(()) {
-            Ok(()) | Err(TrySendError::Full(())) => {}
-            Err(TrySendError::Disconnected(())) => {
-                if let Err(error) = checkpoint(conn) {
-                    tracing::warn!(%error, path = %self.path.display(), "checkpointing inline");
-                }
+    /// Runs `work` with this pool's checkpointer as the one the hook asks.
+    pub(crate) fn serving<T>(&self, work: impl FnOnce() -> T) -> T {
+        /// Puts the previous value back, also when `work` panics (a sender left behind would
+        /// keep the thread, and the join at drop, waiting).
+        struct Restore(Option<SyncSender<()>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                CURRENT.set(self.0.take());
             }
         }
+        let wake = self.0.wake.lock().ok().and_then(|w| w.clone());
+        let _restore = Restore(CURRENT.replace(wake));
+        work()
     }
 
     /// Checkpoints the background thread has completed (for tests).
     #[cfg(test)]
     pub(crate) fn completed(&self) -> u64 {
-        self.done.load(Ordering::Acquire)
+        self.0.done.load(Ordering::Acquire)
     }
 }
 
-/// A `PASSIVE` checkpoint of the main database: (pages in the log, pages copied).
-fn checkpoint(conn: &Connection) -> rusqlite::Result<(i32, i32)> {
-    conn.query_row("PRAGMA main.wal_checkpoint(PASSIVE)", [], |r| {
-        Ok((r.get(1)?, r.get(2)?))
+impl Drop for Thread {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop; joining it closes its connection before
+        // the storage is gone (a caller may reopen or copy the file next).
+        if let Ok(mut wake) = self.wake.lock() {
+            wake.take();
+        }
+        let handle = self.handle.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = handle
+            && handle.join().is_err()
+        {
+            tracing::warn!("the checkpoint thread panicked");
+        }
+    }
+}
+
+/// A checkpoint of the main database in `mode`: (busy, pages in the log, pages copied).
+fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64, i64)> {
+    conn.query_row(&format!("PRAGMA main.wal_checkpoint({mode})"), [], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
     })
 }
 
@@ -114,18 +142,27 @@ fn run(path: &Path, woken: &Receiver<()>, done: &AtomicU64) {
     let conn = match Connection::open(path) {
         Ok(conn) => conn,
         Err(error) => {
-            // Requests then fail to send and each job's connection checkpoints inline.
+            // Requests then fail to send and commits checkpoint inline.
             tracing::warn!(%error, "opening the checkpoint connection; checkpoints run inline");
             return;
         }
     };
+    let mut failures = 0;
     while woken.recv().is_ok() {
-        match checkpoint(&conn) {
-            Ok((log, copied)) => {
-                tracing::debug!(log, copied, "checkpointed the write-ahead log");
+        match checkpoint(&conn, "PASSIVE") {
+            Ok((busy, log, copied)) => {
+                failures = 0;
+                tracing::debug!(busy, log, copied, "checkpointed the write-ahead log");
                 done.fetch_add(1, Ordering::AcqRel);
             }
-            Err(error) => tracing::warn!(%error, "checkpointing the write-ahead log"),
+            Err(error) => {
+                failures += 1;
+                tracing::warn!(%error, failures, "checkpointing the write-ahead log");
+                if failures >= GIVE_UP {
+                    tracing::warn!("checkpoints run inline from now on");
+                    return;
+                }
+            }
         }
     }
 }
@@ -178,5 +215,25 @@ mod tests {
         .unwrap();
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(checkpointer.completed(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_commit_of_a_long_job_asks_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let setup = rusqlite::Connection::open(&path).unwrap();
+        setup.pragma_update(None, "journal_mode", "WAL").unwrap();
+        let pool = ConnectionPool::open(&path, 2).unwrap();
+        let checkpointer = pool.checkpointer().clone();
+        // An import commits batch after batch in one job: the first batch's commit is copied
+        // while the job goes on.
+        pool.run_blocking(move |conn| {
+            conn.execute_batch(BIG_WRITE).unwrap();
+            wait_for("the checkpoint", || checkpointer.completed() >= 1);
+            conn.execute_batch(BIG_WRITE).unwrap();
+            Ok(())
+        })
+        .await
+        .unwrap();
     }
 }
