@@ -186,13 +186,19 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_large_commit_leaves_the_copy_to_the_background_thread() {
+    /// A pool over a new database in WAL mode (the file's directory lives as long as the guard).
+    fn wal_pool() -> (tempfile::TempDir, std::path::PathBuf, ConnectionPool) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite");
         let setup = rusqlite::Connection::open(&path).unwrap();
         setup.pragma_update(None, "journal_mode", "WAL").unwrap();
         let pool = ConnectionPool::open(&path, 2).unwrap();
+        (dir, path, pool)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_large_commit_leaves_the_copy_to_the_background_thread() {
+        let (_dir, path, pool) = wal_pool();
         let file = path.clone();
         // Read inside the job, right after the commit: the copy has not happened in it.
         let size_after_commit = pool
@@ -219,11 +225,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn each_commit_of_a_long_job_asks_at_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db.sqlite");
-        let setup = rusqlite::Connection::open(&path).unwrap();
-        setup.pragma_update(None, "journal_mode", "WAL").unwrap();
-        let pool = ConnectionPool::open(&path, 2).unwrap();
+        let (_dir, _, pool) = wal_pool();
         let checkpointer = pool.checkpointer().clone();
         // An import commits batch after batch in one job: the first batch's commit is copied
         // while the job goes on.
