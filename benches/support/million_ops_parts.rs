@@ -362,3 +362,48 @@ pub(crate) fn settle_wal(baseline: &Baseline) {
         }
     }
 }
+
+/// The audit and outbox rows present now: (highest audit `seq`, highest outbox id of the
+/// bench tenant), 0 when none.
+pub(crate) fn event_marks(baseline: &Baseline, runtime: &tokio::runtime::Runtime) -> (i64, i64) {
+    let audit = "SELECT coalesce(max(seq), 0) FROM audit_events";
+    let outbox =
+        format!("SELECT coalesce(max(id), 0) FROM outbox_events WHERE tenant_id = '{TENANT}'");
+    match baseline {
+        Baseline::Sqlite(_, conn) => (
+            conn.query_row(audit, [], |r| r.get(0)).unwrap(),
+            conn.query_row(&outbox, [], |r| r.get(0)).unwrap(),
+        ),
+        Baseline::Postgres(_, pool) => runtime.block_on(async {
+            (
+                sqlx::query_scalar(audit).fetch_one(pool).await.unwrap(),
+                sqlx::query_scalar(sqlx::AssertSqlSafe(outbox))
+                    .fetch_one(pool)
+                    .await
+                    .unwrap(),
+            )
+        }),
+    }
+}
+
+/// Deletes the audit and outbox rows written after `marks` (the log of a measured bulk
+/// delete), so every round starts with the same audit log.
+pub(crate) fn forget_events(
+    baseline: &Baseline,
+    runtime: &tokio::runtime::Runtime,
+    (audit, outbox): (i64, i64),
+) {
+    let sql = format!(
+        "DELETE FROM outbox_events WHERE tenant_id = '{TENANT}' AND id > {outbox}; \
+         DELETE FROM audit_events WHERE seq > {audit};"
+    );
+    match baseline {
+        Baseline::Sqlite(_, conn) => conn.execute_batch(&sql).unwrap(),
+        Baseline::Postgres(_, pool) => runtime.block_on(async {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(pool)
+                .await
+                .unwrap();
+        }),
+    }
+}
