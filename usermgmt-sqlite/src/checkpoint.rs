@@ -13,19 +13,19 @@
 
 use std::cell::RefCell;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 use rusqlite::hooks::Wal;
 
 /// Pages in the log after which a checkpoint is asked for (SQLite's own default).
-pub(crate) const THRESHOLD: i32 = 1_000;
+const THRESHOLD: i32 = 1_000;
 
 /// Pages in the log past which commits checkpoint inline (≈ 200 MB at 4 KiB pages).
-pub(crate) const CAP: i32 = 50_000;
+const CAP: i32 = 50_000;
 
 /// Consecutive failed checkpoints after which the thread stops (commits then checkpoint inline).
 const GIVE_UP: u32 = 3;
@@ -65,8 +65,9 @@ pub(crate) fn install(conn: &Connection) {
 pub(crate) struct Checkpointer(Arc<Thread>);
 
 struct Thread {
-    wake: Mutex<Option<SyncSender<()>>>,
-    handle: Mutex<Option<JoinHandle<()>>>,
+    /// Taken at drop (closing the channel).
+    wake: Option<SyncSender<()>>,
+    handle: Option<JoinHandle<()>>,
     /// Checkpoints completed.
     #[cfg(test)]
     done: Arc<AtomicU64>,
@@ -86,8 +87,8 @@ impl Checkpointer {
             })
             .ok();
         Self(Arc::new(Thread {
-            wake: Mutex::new(Some(wake)),
-            handle: Mutex::new(handle),
+            wake: Some(wake),
+            handle,
             #[cfg(test)]
             done,
         }))
@@ -103,8 +104,7 @@ impl Checkpointer {
                 CURRENT.set(self.0.take());
             }
         }
-        let wake = self.0.wake.lock().ok().and_then(|w| w.clone());
-        let _restore = Restore(CURRENT.replace(wake));
+        let _restore = Restore(CURRENT.replace(self.0.wake.clone()));
         work()
     }
 
@@ -119,11 +119,8 @@ impl Drop for Thread {
     fn drop(&mut self) {
         // Closing the channel ends the thread's loop; joining it closes its connection before
         // the storage is gone (a caller may reopen or copy the file next).
-        if let Ok(mut wake) = self.wake.lock() {
-            wake.take();
-        }
-        let handle = self.handle.lock().ok().and_then(|mut h| h.take());
-        if let Some(handle) = handle
+        self.wake.take();
+        if let Some(handle) = self.handle.take()
             && handle.join().is_err()
         {
             tracing::warn!("the checkpoint thread panicked");
@@ -131,9 +128,9 @@ impl Drop for Thread {
     }
 }
 
-/// A checkpoint of the main database in `mode`: (busy, pages in the log, pages copied).
-fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64, i64)> {
-    conn.query_row(&format!("PRAGMA main.wal_checkpoint({mode})"), [], |r| {
+/// A `PASSIVE` checkpoint of the main database: (busy, pages in the log, pages copied).
+fn checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
+    conn.query_row("PRAGMA main.wal_checkpoint(PASSIVE)", [], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
     })
 }
@@ -149,7 +146,7 @@ fn run(path: &Path, woken: &Receiver<()>, done: &AtomicU64) {
     };
     let mut failures = 0;
     while woken.recv().is_ok() {
-        match checkpoint(&conn, "PASSIVE") {
+        match checkpoint(&conn) {
             Ok((busy, log, copied)) => {
                 failures = 0;
                 tracing::debug!(busy, log, copied, "checkpointed the write-ahead log");
